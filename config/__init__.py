@@ -1,0 +1,1 @@
+"""jiefen configuration: defaults, environment overrides and per-center data files."""

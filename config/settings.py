@@ -1,0 +1,84 @@
+"""Every setting jiefen reads, with its default; environment variables are read and typed here only."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default=None):
+    return os.environ.get(f"JIEFEN_{name}", default)
+
+
+def _bool(value, default: bool = False) -> bool:
+    if value is None:
+        return default
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def database_url_from_env() -> str:
+    """DATABASE_URL (or JIEFEN_DATABASE_URL); default: SQLite file under instance/."""
+    url = os.environ.get("JIEFEN_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if url:
+        # Heroku-style and bare postgresql:// URLs get the psycopg 3 driver we ship.
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url[len("postgres://"):]
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        return url
+    return f"sqlite:///{ROOT / 'instance' / 'jiefen.sqlite3'}"
+
+
+class Config:
+    # Database URL; SQLite (WAL, foreign keys on) by default, PostgreSQL in production.
+    SQLALCHEMY_DATABASE_URI = database_url_from_env()
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    # Flask session signing key; set JIEFEN_SECRET_KEY in production.
+    SECRET_KEY = _env("SECRET_KEY", "dev-only-change-me")
+    # Folder of BPMN files deployed by `jiefen deploy-all` / `jiefen demo`.
+    JIEFEN_PROCESSES_DIR = _env("PROCESSES_DIR", str(ROOT / "processes"))
+    # Per-center calendar overrides (closures, make-up workdays, years missing from the holiday package).
+    JIEFEN_CALENDAR_FILE = _env("CALENDAR_FILE", str(ROOT / "config" / "calendar.toml"))
+    # Org/roles overrides: lane name -> role id, ladder policy per tier.
+    JIEFEN_ORG_FILE = _env("ORG_FILE", str(ROOT / "config" / "org.toml"))
+    # Start the timer scheduler inside this process (only `jiefen run`/`jiefen scheduler` set it).
+    JIEFEN_SCHEDULER_ENABLED = _bool(_env("SCHEDULER_ENABLED"), False)
+    # Seconds between scheduler wake-ups when nothing is due sooner.
+    JIEFEN_SCHEDULER_INTERVAL = int(_env("SCHEDULER_INTERVAL", "15"))
+    # Timers claimed per drain batch.
+    JIEFEN_TIMER_BATCH = int(_env("TIMER_BATCH", "200"))
+    # Demo mode: demo users with published passwords exist; never in production.
+    JIEFEN_DEMO = _bool(_env("DEMO"), False)
+    # Failed logins before a temporary lock-out, and its length in minutes.
+    JIEFEN_LOGIN_MAX_FAILURES = int(_env("LOGIN_MAX_FAILURES", "5"))
+    JIEFEN_LOGIN_LOCK_MINUTES = int(_env("LOGIN_LOCK_MINUTES", "15"))
+    # Log level for the root logger.
+    JIEFEN_LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+    # Session cookie hardening.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _bool(_env("SECURE_COOKIES"), False)
+    # UI language default (zh_CN first, English available).
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    # flask-smorest / OpenAPI
+    API_TITLE = "jiefen"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+
+
+class DevConfig(Config):
+    JIEFEN_DEMO = True
+
+
+class TestConfig(Config):
+    TESTING = True
+    WTF_CSRF_ENABLED = True
+    SECRET_KEY = "test-secret"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL_TEST") or database_url_from_env() \
+        if (os.environ.get("DATABASE_URL") or os.environ.get("JIEFEN_DATABASE_URL")) else "sqlite://"
+    JIEFEN_SCHEDULER_ENABLED = False

@@ -1,0 +1,1 @@
+"""jiefen case engine: BPMN deployments, cases, tasks, timers and history. Never imports Flask."""

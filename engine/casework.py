@@ -1,0 +1,340 @@
+"""The case command pipeline shared by the services: load → apply → run to a wait state → record → save.
+
+Private to the engine: these helpers only flush; the public service that calls them owns the commit, so a
+command is exactly one transaction (DESIGN.md "Commands and transactions").
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from uuid import UUID
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from engine import runtime, scripting, serializer
+from engine.clock import running_at
+from engine.errors import CaseError, NotFound, SandboxError, TaskFailed
+from engine.models import CaseEventModel, CaseModel, OrgUnitModel, TaskCandidateModel, TaskModel, TimerModel
+from engine.services.processes import LoadedVersion, load_version
+
+log = logging.getLogger(__name__)
+
+GENESIS = "0" * 64
+# Case data keys copied onto the case row so lists can filter without reading the workflow.
+INDEXED_FIELDS = ("category", "tier", "channel", "party_phone")
+
+
+@dataclass
+class Ctx:
+    """One command in flight: the locked case row, its version and its restored workflow."""
+
+    session: Session
+    case: CaseModel
+    version: LoadedVersion
+    workflow: BpmnWorkflow
+    now: datetime
+    actor: str
+    before_data: dict = field(default_factory=dict)
+    before_tasks: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- loading and running
+
+def lock_case(session: Session, case_id: int) -> CaseModel:
+    """Load a case row, locked FOR UPDATE on PostgreSQL (SQLite has a single writer anyway)."""
+    stmt = select(CaseModel).where(CaseModel.id == case_id)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=CaseModel)
+    case = session.scalar(stmt.execution_options(populate_existing=True))
+    if case is None:
+        raise NotFound(f"案件不存在 / case {case_id} not found")
+    return case
+
+
+def restore(session: Session, case: CaseModel) -> tuple[LoadedVersion, BpmnWorkflow]:
+    version = load_version(session, case.process_version_id)
+    workflow = serializer.load_workflow(case.workflow_json, version.spec, version.subprocess_specs,
+                                        runtime.get().script_engine)
+    return version, workflow
+
+
+def new_workflow(version: LoadedVersion) -> BpmnWorkflow:
+    return BpmnWorkflow(version.spec, version.subprocess_specs, script_engine=runtime.get().script_engine)
+
+
+def run_engine(workflow: BpmnWorkflow, refresh_timers: bool = False) -> None:
+    """Run engine steps to the next wait state; SpiffWorkflow errors become TaskFailed with element and line."""
+    try:
+        if refresh_timers:
+            workflow.refresh_timers()
+        workflow.do_engine_steps()
+    except CaseError:
+        raise
+    except (WorkflowException, SpiffWorkflowException) as exc:
+        raise task_failed(exc) from exc
+
+
+def task_failed(exc: Exception) -> TaskFailed:
+    task = getattr(exc, "task", None)
+    spec = getattr(task, "task_spec", None) if task is not None else getattr(exc, "task_spec", None)
+    element = getattr(spec, "bpmn_id", None) or getattr(spec, "name", None)
+    line = getattr(exc, "line_number", None) or getattr(exc, "sourceline", None)
+    message = str(getattr(exc, "error_msg", None) or exc)
+    cause = exc.__cause__ or getattr(exc, "exception", None)
+    if isinstance(cause, SandboxError):
+        message = cause.message
+    detail = {"element_id": element, "line": line, "message": message}
+    return TaskFailed(f"流程执行出错 / the process failed at {element}: {message}", detail)
+
+
+# ---------------------------------------------------------------- reading the workflow
+
+def human_tasks(workflow: BpmnWorkflow, state=TaskState.READY) -> list:
+    return list(workflow.get_tasks(state=state, manual=True))
+
+
+def ordinal_of(workflow: BpmnWorkflow, task) -> int:
+    same = [t for t in human_tasks(workflow) if t.task_spec.name == task.task_spec.name]
+    return next(i for i, t in enumerate(same) if t.id == task.id)
+
+
+def task_by_ordinal(workflow: BpmnWorkflow, spec_name: str, ordinal: int):
+    same = [t for t in human_tasks(workflow) if t.task_spec.name == spec_name]
+    return same[ordinal] if ordinal < len(same) else None
+
+
+def find_task(workflow: BpmnWorkflow, task_id: str):
+    try:
+        return workflow.get_task_from_id(UUID(task_id))
+    except (ValueError, KeyError):
+        return None
+
+
+def case_data(workflow: BpmnWorkflow) -> dict:
+    """What the case knows now: the workflow's data, then the data waiting tasks carry, in tree order."""
+    data: dict = {}
+    data.update(workflow.data)
+    if workflow.last_task is not None:
+        data.update(workflow.last_task.data)
+    for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING, manual=True):
+        data.update(task.data)
+    return json.loads(json.dumps(data, default=str))
+
+
+def fingerprint(workflow: BpmnWorkflow) -> list:
+    """Workflow state without task ids or wall-clock stamps: what a replay must reproduce."""
+    out = []
+    for task in workflow.get_tasks():
+        out.append([task.task_spec.name, int(task.state),
+                    json.dumps(task.data, sort_keys=True, default=str),
+                    json.dumps(task.internal_data, sort_keys=True, default=str)])
+    out.append(["__workflow__", bool(workflow.completed), json.dumps(workflow.data, sort_keys=True, default=str)])
+    return out
+
+
+def end_event_name(workflow: BpmnWorkflow) -> str | None:
+    """The name of the end event the case finished on (its outcome)."""
+    ends = [t for t in workflow.get_tasks(state=TaskState.COMPLETED)
+            if t.task_spec.__class__.__name__ == "EndEvent" and t.workflow is workflow]
+    if not ends:
+        return None
+    last = max(ends, key=lambda t: t.last_state_change)
+    return last.task_spec.bpmn_name or last.task_spec.bpmn_id
+
+
+# ---------------------------------------------------------------- history
+
+def _event_hash(prev_hash: str, seq: int, at: datetime, actor: str | None, type_: str, task_id: str | None,
+                task_name: str | None, payload: dict) -> str:
+    body = json.dumps({"seq": seq, "at": at.astimezone(timezone.utc).isoformat(), "actor": actor, "type": type_,
+                       "task_id": task_id, "task_name": task_name, "payload": payload},
+                      sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+def append_event(session: Session, case: CaseModel, type_: str, actor: str | None, at: datetime,
+                 payload: dict | None = None, task_id: str | None = None, task_name: str | None = None) -> CaseEventModel:
+    payload = json.loads(json.dumps(payload or {}, default=str, ensure_ascii=False))
+    last = session.execute(select(CaseEventModel.seq, CaseEventModel.hash).where(CaseEventModel.case_id == case.id)
+                           .order_by(CaseEventModel.seq.desc()).limit(1)).first()
+    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    at = at.astimezone(timezone.utc)
+    row = CaseEventModel(case_id=case.id, seq=seq, at=at, actor=actor, type=type_, task_id=task_id,
+                         task_name=task_name, payload=payload, prev_hash=prev,
+                         hash=_event_hash(prev, seq, at, actor, type_, task_id, task_name, payload))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def event_hash_of(row: CaseEventModel) -> str:
+    return _event_hash(row.prev_hash, row.seq, row.at, row.actor, row.type, row.task_id, row.task_name, row.payload)
+
+
+# ---------------------------------------------------------------- saving
+
+def _data_changes(before: dict, after: dict) -> dict:
+    changes = {}
+    for key in sorted(set(before) | set(after)):
+        if before.get(key) != after.get(key):
+            changes[key] = [before.get(key), after.get(key)]
+    return changes
+
+
+def snapshot(ctx: Ctx) -> None:
+    ctx.before_data = dict(ctx.case.data or {})
+    ctx.before_tasks = {str(t.id): t for t in human_tasks(ctx.workflow)}
+
+
+def save(ctx: Ctx, command_type: str, command: dict | None, task=None, extra: dict | None = None) -> dict:
+    """Record the command and what it changed, then write the case, its task rows and its timer rows."""
+    session, case, workflow = ctx.session, ctx.case, ctx.workflow
+    after_data = case_data(workflow)
+    payload = {"command": command} if command is not None else {}
+    payload["changes"] = _data_changes(ctx.before_data, after_data)
+    payload.update(extra or {})
+    append_event(session, case, command_type, ctx.actor, ctx.now, payload,
+                 task_id=str(task.id) if task is not None else None,
+                 task_name=task.task_spec.bpmn_name or task.task_spec.name if task is not None else None)
+
+    now_open = {str(t.id): t for t in human_tasks(workflow)}
+    for task_id, old in ctx.before_tasks.items():
+        if task_id not in now_open and (task is None or task_id != str(task.id)):
+            reason = "completed" if old.state == TaskState.COMPLETED else "cancelled"
+            append_event(session, case, f"task_{reason}", "system", ctx.now, {"by": "process"}, task_id,
+                         old.task_spec.bpmn_name or old.task_spec.name)
+
+    case.data = after_data
+    for key in INDEXED_FIELDS:
+        if key in after_data and after_data[key] not in (None, ""):
+            setattr(case, key, str(after_data[key]))
+    case.workflow_json = serializer.dump_workflow(workflow)
+    case.task_count = len(workflow.tasks) + sum(len(sp.tasks) for sp in workflow.subprocesses.values())
+    if case.task_count > runtime.get().settings.task_tree_warning:
+        log.warning("case %s task tree has %s tasks; check loops in %s", case.id, case.task_count, case.process_id)
+    opened = sync_tasks(ctx, now_open)
+    for row in opened:
+        append_event(session, case, "task_opened", "system", ctx.now,
+                     {"roles": row.roles, "due_at": row.due_at.isoformat() if row.due_at else None,
+                      "basis": row.due_basis}, row.id, row.title)
+    if workflow.completed and case.status != "closed":
+        case.status = "closed"
+        case.closed_at = ctx.now
+        case.outcome = end_event_name(workflow)
+        append_event(session, case, "case_closed", "system", ctx.now, {"outcome": case.outcome})
+        session.execute(delete(TaskModel).where(TaskModel.case_id == case.id))
+    from engine.services.timers import rebuild_timers  # timers builds on this module
+    rebuild_timers(session, case, workflow, ctx.now)
+    session.flush()
+    return after_data
+
+
+def _due_at(ctx: Ctx, info: dict, task) -> datetime | None:
+    raw = (info or {}).get("due_date")
+    if not raw:
+        return None
+    rt = runtime.get()
+    try:
+        if raw.startswith("="):
+            value = scripting.evaluate(raw[1:], {**task.data, **rt.helpers})
+        elif raw.upper().startswith("P"):
+            parsed = TimerEventDefinition.parse_iso_duration(raw)
+            return ctx.now + TimerEventDefinition.get_timedelta_from_start(parsed, ctx.now)
+        else:
+            value = raw
+        if isinstance(value, datetime):
+            moment = value
+        else:
+            moment = TimerEventDefinition.get_datetime(str(value))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone(timedelta(hours=8)))
+        return moment.astimezone(timezone.utc)
+    except CaseError:
+        raise
+    except Exception as exc:  # a designer's expression: report it with the element, never a traceback
+        raise TaskFailed(f"任务期限表达式出错 / due date of {task.task_spec.bpmn_id}: {exc}",
+                         {"element_id": task.task_spec.bpmn_id, "message": str(exc)}) from exc
+
+
+def _candidates(ctx: Ctx, info: dict, task) -> list[tuple[str, int]]:
+    """(role, org unit id) pairs allowed to act on a task (candidateGroups, `=expr`, else the lane's role)."""
+    rt = runtime.get()
+    entries: list[str] = []
+    if info.get("candidate_groups_expr"):
+        try:
+            value = scripting.evaluate(info["candidate_groups_expr"].lstrip("="), {**task.data, **rt.helpers})
+        except CaseError:
+            raise
+        except Exception as exc:
+            raise TaskFailed(f"候选角色表达式出错 / candidateGroups of {task.task_spec.bpmn_id}: {exc}",
+                             {"element_id": task.task_spec.bpmn_id, "message": str(exc)}) from exc
+        entries = [v.strip() for v in (value.split(",") if isinstance(value, str) else value or []) if str(v).strip()]
+    entries += list(info.get("candidate_groups") or [])
+    if not entries and info.get("lane"):
+        entries = [rt.settings.lane_roles.get(info["lane"], info["lane"])]
+    pairs = []
+    for entry in entries:
+        role, _, unit = str(entry).partition("@")
+        org_id = ctx.case.org_unit_id
+        if unit == "parent":
+            org_id = ctx.case.org_unit.parent_id or org_id
+        elif unit:
+            org = ctx.session.scalar(select(OrgUnitModel).where(OrgUnitModel.code == unit))
+            if org is None:
+                raise TaskFailed(f"任务 {task.task_spec.bpmn_id} 指向不存在的机构 / unknown org unit {unit!r}",
+                                 {"element_id": task.task_spec.bpmn_id, "message": f"unknown org unit {unit!r}"})
+            org_id = org.id
+        pairs.append((role.strip(), org_id))
+    return list(dict.fromkeys(pairs))
+
+
+def sync_tasks(ctx: Ctx, now_open: dict) -> list[TaskModel]:
+    """Make the case's task rows match its open human tasks; returns the rows opened by this command."""
+    session, case = ctx.session, ctx.case
+    existing = {row.id: row for row in session.scalars(
+        select(TaskModel).where(TaskModel.case_id == case.id, TaskModel.kind == "bpmn"))}
+    gone = [task_id for task_id in existing if task_id not in now_open]
+    if gone:
+        session.execute(delete(TaskModel).where(TaskModel.id.in_(gone)))
+    opened = []
+    timer_docs = ctx.version.meta.get("timer_docs", {})
+    for task_id, task in now_open.items():
+        if task_id in existing:
+            continue
+        info = ctx.version.user_task(task.task_spec.name) or {}
+        pairs = _candidates(ctx, info, task)
+        row = TaskModel(id=task_id, kind="bpmn", case_id=case.id, process_id=case.process_id,
+                        spec_name=task.task_spec.name, title=task.task_spec.bpmn_name or task.task_spec.name,
+                        lane=info.get("lane"), roles=sorted({r for r, _ in pairs}),
+                        org_unit_id=pairs[0][1] if pairs else case.org_unit_id,
+                        assignee=info.get("assignee") if info.get("assignee") and not str(info.get("assignee")).startswith("=") else None,
+                        due_at=_due_at(ctx, info, task), due_basis=info.get("documentation") or timer_docs.get(task.task_spec.name),
+                        warning_level=0, created_at=ctx.now)
+        session.add(row)
+        session.flush()
+        for role, org_id in pairs:
+            session.add(TaskCandidateModel(task_id=row.id, role=role, org_unit_id=org_id))
+        opened.append(row)
+    session.flush()
+    return opened
+
+
+def execute(session: Session, case: CaseModel, actor: str, now: datetime, apply, command_type: str) -> Ctx:
+    """Restore the case, apply a change at `now`, run it to the next wait state and save. Flushes only.
+
+    `apply(ctx)` changes the workflow and returns (task or None, the command as replay needs it)."""
+    version, workflow = restore(session, case)
+    ctx = Ctx(session, case, version, workflow, now, actor)
+    snapshot(ctx)
+    with running_at(now):
+        task, command = apply(ctx)
+        save(ctx, command_type, command, task)
+    return ctx

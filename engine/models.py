@@ -1,0 +1,232 @@
+"""Typed SQLAlchemy 2.0 tables: current state (cases, tasks, timers) apart from append-only history (events)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator):
+    """Always aware UTC in Python; SQLite keeps naive UTC, PostgreSQL timestamptz."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class OrgUnitModel(Base):
+    __tablename__ = "org_units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # county | township | village | department
+    level: Mapped[int] = mapped_column(Integer)  # 1 county, 2 township, 3 village (departments: their center's)
+    area_code: Mapped[str] = mapped_column(String(6))  # administrative area code used in case codes
+    presence: Mapped[str | None] = mapped_column(String(20))  # 常驻 / 轮驻 / 随驻 for departments
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    # Materialised path "/1/4/9/" so "this unit and below" is one indexed prefix match.
+    path: Mapped[str] = mapped_column(String(400), index=True, default="/")
+
+    parent: Mapped[OrgUnitModel | None] = relationship(remote_side=[id])
+
+
+class RoleModel(Base):
+    __tablename__ = "roles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str | None] = mapped_column(String(200))
+    builtin: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class UserModel(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    memberships: Mapped[list[MembershipModel]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+
+class MembershipModel(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("user_id", "role_id", "org_unit_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role_id: Mapped[int] = mapped_column(ForeignKey("roles.id"))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+
+    user: Mapped[UserModel] = relationship(back_populates="memberships")
+    role: Mapped[RoleModel] = relationship(lazy="joined")
+    org_unit: Mapped[OrgUnitModel] = relationship(lazy="joined")
+
+
+class ApiTokenModel(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the token; the token is never stored
+    created_at: Mapped[datetime]
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    user: Mapped[UserModel] = relationship(lazy="joined")
+
+
+class ProcessVersionModel(Base):
+    __tablename__ = "process_versions"
+    __table_args__ = (UniqueConstraint("process_id", "version"), Index("ix_process_versions_sha", "process_id", "sha256"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str | None] = mapped_column(String(300))
+    file_name: Mapped[str] = mapped_column(String(300))
+    sha256: Mapped[str] = mapped_column(String(64))
+    xml: Mapped[bytes] = mapped_column(LargeBinary)
+    spec_json: Mapped[str] = mapped_column(Text)  # serialized spec + called subprocess specs
+    meta: Mapped[dict[str, Any]]  # user tasks (forms, candidates, due dates), start roles, timer docs
+    deployed_at: Mapped[datetime]
+    deployed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class CaseSequenceModel(Base):
+    """Per-area, per-year counter for case codes; bumped with an atomic UPDATE so it never repeats."""
+
+    __tablename__ = "case_sequences"
+
+    area_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CaseModel(Base):
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_status_org", "status", "org_unit_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
+    process_id: Mapped[str] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | closed
+    outcome: Mapped[str | None] = mapped_column(String(200))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    category: Mapped[str | None] = mapped_column(String(100))
+    tier: Mapped[str | None] = mapped_column(String(40))
+    channel: Mapped[str | None] = mapped_column(String(40))
+    party_phone: Mapped[str | None] = mapped_column(String(40))  # for the public lookup (code + phone)
+    opened_by: Mapped[str | None] = mapped_column(String(64))
+    opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    linked_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    link_kind: Mapped[str | None] = mapped_column(String(40))  # e.g. relapse
+    data: Mapped[dict[str, Any]]  # the case data as the workflow holds it now
+    workflow_json: Mapped[str] = mapped_column(Text)  # serialized workflow, spec by reference
+    task_count: Mapped[int] = mapped_column(Integer, default=0)  # size of the task tree, to watch growth
+    lock_version: Mapped[int] = mapped_column(Integer, default=1)
+
+    version: Mapped[ProcessVersionModel] = relationship(lazy="joined")
+    org_unit: Mapped[OrgUnitModel] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+
+class TaskModel(Base):
+    """One row per open human task, rebuilt from the workflow after every command."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_org_due", "org_unit_id", "due_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # SpiffWorkflow task id, or "sv-…" follow-ups
+    kind: Mapped[str] = mapped_column(String(20), default="bpmn")  # bpmn | supervision (ladder follow-up)
+    source_task_id: Mapped[str | None] = mapped_column(String(40))  # the overdue task a follow-up is about
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    process_id: Mapped[str] = mapped_column(String(200))
+    spec_name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(300))
+    lane: Mapped[str | None] = mapped_column(String(200))
+    roles: Mapped[list[Any]]
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    assignee: Mapped[str | None] = mapped_column(String(64), index=True)
+    due_at: Mapped[datetime | None]
+    due_basis: Mapped[str | None] = mapped_column(Text)
+    warning_level: Mapped[int] = mapped_column(Integer, default=0)  # 0 none, 1 提示, 2 催办, 3 督办, 4 挂牌督办
+    created_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+
+    case: Mapped[CaseModel] = relationship(lazy="joined")
+
+
+class TaskCandidateModel(Base):
+    """Who may act on an open task: one row per (task, role, org unit) so task lists are one indexed join."""
+
+    __tablename__ = "task_candidates"
+    __table_args__ = (Index("ix_task_candidates_role_org", "role", "org_unit_id"),)
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), primary_key=True)
+
+
+class TimerModel(Base):
+    """One row per pending timer: BPMN timers of waiting tasks and supervision-ladder steps."""
+
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_pending_due", "fired_at", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # bpmn | ladder
+    name: Mapped[str] = mapped_column(String(300))
+    ref: Mapped[str] = mapped_column(String(200))  # spiff task id (bpmn) or "task_id:step" (ladder)
+    due_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None]
+    fired_at: Mapped[datetime | None]
+
+
+class CaseEventModel(Base):
+    """Append-only case history, SHA-256 chained per case; written in the transaction of the change."""
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]
+    actor: Mapped[str | None] = mapped_column(String(64), index=True)
+    type: Mapped[str] = mapped_column(String(40))
+    task_id: Mapped[str | None] = mapped_column(String(40))
+    task_name: Mapped[str | None] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,113 @@
+"""The engine's process-wide runtime: settings, clock, calendar, sandbox and the parsed-spec cache."""
+from __future__ import annotations
+
+import logging
+import threading
+import tomllib
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine import scripting
+from engine.calendar import LegalCalendar, bpmn_helpers
+from engine.clock import Clock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LadderStep:
+    """One rung of the supervision ladder (domain.md §4)."""
+
+    name: str          # prompt | reminder | notice | listing
+    title: str         # 提示 / 催办 / 督办 / 挂牌督办
+    level: int         # warning level the task gets
+    follow_up_role: str | None = None   # role that gets a follow-up task (督办 / 挂牌督办)
+    follow_up_unit: str = "same"        # same | parent
+
+
+@dataclass
+class EngineSettings:
+    """Everything the engine needs from configuration; built by the caller, never from the environment."""
+
+    lane_roles: dict[str, str] = field(default_factory=dict)
+    calendar_overrides: dict | None = None
+    default_area_code: str = "000000"
+    task_tree_warning: int = 2000
+    ladder_enabled: bool = True
+    ladder_reminder_days_before: int = 3
+    ladder_notice_days_after: int = 1
+    ladder_listing_workdays_after: int = 5
+    tier_ladder: dict[str, bool] = field(default_factory=dict)  # tier -> ladder on/off (default on)
+
+    @classmethod
+    def from_files(cls, org_file: str | None, calendar_file: str | None) -> EngineSettings:
+        settings = cls()
+        if calendar_file and Path(calendar_file).exists():
+            with open(calendar_file, "rb") as fh:
+                settings.calendar_overrides = tomllib.load(fh)
+        if org_file and Path(org_file).exists():
+            with open(org_file, "rb") as fh:
+                org = tomllib.load(fh)
+            settings.lane_roles = dict(org.get("lane_roles", {}))
+            settings.default_area_code = str(org.get("default_area_code", settings.default_area_code))
+            ladder = org.get("ladder", {})
+            settings.ladder_enabled = bool(ladder.get("enabled", True))
+            settings.ladder_reminder_days_before = int(ladder.get("prompt_days_before", 3))
+            settings.ladder_notice_days_after = int(ladder.get("notice_days_after", 1))
+            settings.ladder_listing_workdays_after = int(ladder.get("listing_workdays_after", 5))
+            settings.tier_ladder = {str(k): bool(v) for k, v in ladder.get("tiers", {}).items()}
+        return settings
+
+
+class SpecCache:
+    """Parsed specs per process version id (they never change once deployed), bounded LRU."""
+
+    def __init__(self, size: int = 256):
+        self._items: OrderedDict[int, object] = OrderedDict()
+        self._lock = threading.Lock()
+        self._size = size
+
+    def get(self, key: int):
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+            return item
+
+    def put(self, key: int, item) -> None:
+        with self._lock:
+            self._items[key] = item
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+class Runtime:
+    def __init__(self, settings: EngineSettings, clock: Clock | None = None):
+        self.settings = settings
+        self.clock = clock or Clock()
+        self.calendar = LegalCalendar(settings.calendar_overrides)
+        self.helpers = bpmn_helpers(self.calendar)
+        self.script_engine = scripting.make_script_engine(self.helpers)
+        self.specs = SpecCache()
+
+
+_runtime: Runtime | None = None
+
+
+def configure(settings: EngineSettings | None = None, clock: Clock | None = None) -> Runtime:
+    """Install the runtime every service uses (once at start-up; tests call it with a fixed clock)."""
+    global _runtime
+    _runtime = Runtime(settings or EngineSettings(), clock)
+    return _runtime
+
+
+def get() -> Runtime:
+    if _runtime is None:
+        return configure()
+    return _runtime

@@ -1,0 +1,204 @@
+"""Cases: open a case (一案一码), read it, and fire its timers — each function one transaction."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine import casework, runtime
+from engine.clock import CHINA_TZ, running_at
+from engine.errors import Conflict, Forbidden, InvalidData, NotFound
+from engine.models import CaseModel, CaseSequenceModel, OrgUnitModel, TaskModel, TimerModel
+from engine.services.processes import latest_version, load_version
+from engine.services.timers import open_supervision_task
+from engine.services.users import Actor
+
+log = logging.getLogger(__name__)
+
+# Channel digit in the case code (domain.md §6); 0 = other / not given.
+CHANNEL_DIGITS = {"walk_in": "1", "phone": "2", "letter": "3", "online": "4", "grid": "5", "hotline_12345": "6",
+                  "dept_referral": "7", "court_referral": "8", "higher_assignment": "9"}
+
+
+def check_digit(body: str) -> str:
+    """ISO 7064 MOD 11-2 check character (as in the citizen ID number): '0'-'9' or 'X'."""
+    total = 0
+    for ch in body:
+        total = (total + int(ch)) * 2 % 11
+    value = (12 - total) % 11
+    return "X" if value == 10 else str(value)
+
+
+def valid_code(code: str) -> bool:
+    return len(code) >= 2 and code[:-1].isdigit() and check_digit(code[:-1]) == code[-1]
+
+
+def _next_sequence(session: Session, area_code: str, year: int) -> int:
+    # An atomic increment: concurrent openings in the same area and year serialise on this row, never repeat.
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(CaseSequenceModel).values(area_code=area_code, year=year, last_value=0)
+                    .on_conflict_do_nothing())
+    value = session.execute(update(CaseSequenceModel)
+                            .where(CaseSequenceModel.area_code == area_code, CaseSequenceModel.year == year)
+                            .values(last_value=CaseSequenceModel.last_value + 1)
+                            .returning(CaseSequenceModel.last_value)).scalar_one()
+    if value > 999_999:
+        raise Conflict(f"{area_code} {year} 年案件编号已用尽 / case numbers for {area_code} in {year} are exhausted")
+    return value
+
+
+def make_case_code(session: Session, org: OrgUnitModel, channel: str | None, now: datetime) -> str:
+    """{6-digit area}{level}{channel}{YYYY}{6-digit sequence}{check} — domain.md §6."""
+    year = now.astimezone(CHINA_TZ).year
+    seq = _next_sequence(session, org.area_code, year)
+    body = f"{org.area_code}{org.level}{CHANNEL_DIGITS.get(channel or '', '0')}{year}{seq:06d}"
+    return body + check_digit(body)
+
+
+def _start_org(session: Session, actor: Actor, allowed_roles: set[str], org_code: str | None) -> OrgUnitModel:
+    if org_code:
+        org = session.scalar(select(OrgUnitModel).where(OrgUnitModel.code == org_code))
+        if org is None:
+            raise InvalidData(f"机构不存在 / unknown org unit {org_code!r}", {"org_unit": [f"unknown org unit {org_code!r}"]})
+        if not actor.is_system and not any(actor.holds(role, org.id) for role in allowed_roles):
+            raise Forbidden(f"您在 {org.name} 没有受理该流程的角色 / you hold no role that opens this process in {org.code}")
+        return org
+    if actor.is_system:
+        from engine.services.users import top_org
+        return top_org(session)
+    for grant in actor.grants:
+        if grant.role in allowed_roles:
+            return session.get(OrgUnitModel, grant.org_unit_id)
+    raise Forbidden("您没有受理该流程的角色 / you hold no role that may open a case of this process",
+                    {"roles": sorted(allowed_roles)})
+
+
+def _start_roles(meta: dict) -> set[str]:
+    roles = set(meta.get("start_roles") or [])
+    for name in meta.get("first_user_tasks") or []:
+        info = meta["user_tasks"].get(name) or {}
+        roles.update(entry.split("@", 1)[0] for entry in info.get("candidate_groups") or [])
+        if not info.get("candidate_groups") and not info.get("candidate_groups_expr") and info.get("lane"):
+            roles.add(runtime.get().settings.lane_roles.get(info["lane"], info["lane"]))
+    return roles
+
+
+def start_case(session: Session, process_id: str, data: dict | None, actor: Actor, org_unit: str | None = None,
+               linked_case_id: int | None = None, link_kind: str | None = None) -> CaseModel:
+    """Open a case of the newest version of a process and run it to its first wait state. Commits.
+
+    Raises NotFound (process), Forbidden (no start role), InvalidData (data not an object), TaskFailed."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InvalidData("data 必须是对象 / data must be a JSON object", {"data": ["must be an object"]})
+    row = latest_version(session, process_id)
+    version = load_version(session, row.id)
+    org = _start_org(session, actor, _start_roles(version.meta), org_unit)
+    now = runtime.get().clock.now()
+    case = _open_case(session, version, data, actor, org, now, linked_case_id, link_kind)
+    session.commit()
+    log.info("case %s opened: %s v%s by %s", case.id, process_id, version.version, actor.username)
+    return case
+
+
+def _open_case(session: Session, version, data: dict, actor: Actor, org: OrgUnitModel, now: datetime,
+               linked_case_id: int | None, link_kind: str | None) -> CaseModel:
+    workflow = casework.new_workflow(version)
+    case = CaseModel(code=make_case_code(session, org, data.get("channel"), now), process_version_id=version.id,
+                     process_id=version.process_id, status="open", org_unit_id=org.id, org_unit=org,
+                     opened_by=actor.username, opened_at=now, data={}, workflow_json="{}",
+                     linked_case_id=linked_case_id, link_kind=link_kind)
+    session.add(case)
+    session.flush()
+    ctx = casework.Ctx(session, case, version, workflow, now, actor.username)
+    with running_at(now):
+        workflow.data.update(data)
+        workflow.task_tree.data.update(data)
+        casework.run_engine(workflow)
+        command = {"process_version_id": version.id, "data": data, "org_unit": org.code,
+                   "linked_case_id": linked_case_id, "link_kind": link_kind}
+        casework.save(ctx, "case_started", command)
+    return case
+
+
+def get_case(session: Session, case_id: int, actor: Actor) -> CaseModel:
+    """A case the actor may read (own org unit and below, or admin/auditor). Raises NotFound, Forbidden."""
+    case = session.get(CaseModel, case_id)
+    if case is None:
+        raise NotFound(f"案件不存在 / case {case_id} not found")
+    ensure_can_read(actor, case)
+    return case
+
+
+def get_case_by_code(session: Session, code: str) -> CaseModel | None:
+    return session.scalar(select(CaseModel).where(CaseModel.code == code))
+
+
+def ensure_can_read(actor: Actor, case: CaseModel) -> None:
+    if actor.can_read_all():
+        return
+    path = case.org_unit.path
+    if any(path.startswith(g.org_path) for g in actor.grants):
+        return
+    raise Forbidden("您无权查看该案件 / you may not read this case")
+
+
+def open_tasks(session: Session, case_id: int) -> list[TaskModel]:
+    return list(session.scalars(select(TaskModel).where(TaskModel.case_id == case_id)
+                                .order_by(TaskModel.created_at, TaskModel.id)))
+
+
+def fire_timer(session: Session, timer_id: int, now: datetime, worker: str) -> bool:
+    """Fire one claimed timer through the case command; False if it was already fired or taken. Commits."""
+    timer = session.get(TimerModel, timer_id)
+    if timer is None:
+        session.rollback()
+        return False
+    case = casework.lock_case(session, timer.case_id)
+    timer = session.scalar(select(TimerModel).where(TimerModel.id == timer_id)
+                           .execution_options(populate_existing=True))
+    if timer is None or timer.fired_at is not None or timer.claimed_by != worker:
+        session.rollback()
+        return False
+    # SpiffWorkflow fires a timer strictly after its moment; never fire earlier than the row says.
+    moment = max(now, timer.due_at + timedelta(microseconds=1))
+    timer.fired_at = moment
+    if timer.kind == "ladder":
+        _fire_ladder_step(session, case, timer, moment)
+    elif case.status == "open":
+        def apply(ctx):
+            casework.run_engine(ctx.workflow, refresh_timers=True)
+            return None, {"fire": True, "timer": timer.name, "due_at": timer.due_at.isoformat()}
+
+        casework.execute(session, case, "system", moment, apply, "timer_fired")
+    try:
+        session.commit()
+    except StaleDataError as exc:
+        session.rollback()
+        raise Conflict("案件已被并发修改 / the case changed concurrently") from exc
+    return True
+
+
+def _fire_ladder_step(session: Session, case: CaseModel, timer: TimerModel, moment: datetime) -> None:
+    from engine.services.timers import LADDER
+
+    task_id, _, step_name = timer.ref.rpartition(":")
+    step = next(s for s in LADDER if s.name == step_name)
+    task = session.get(TaskModel, task_id)
+    if task is None or task.warning_level >= step.level:
+        return
+    task.warning_level = step.level
+    casework.append_event(session, case, "task_escalated", "system", moment,
+                          {"step": step.name, "title": step.title, "level": step.level,
+                           "due_at": task.due_at.isoformat() if task.due_at else None}, task.id, task.title)
+    follow = open_supervision_task(session, case, task, step.name, moment, timer.id)
+    if follow is not None:
+        casework.append_event(session, case, "task_opened", "system", moment,
+                              {"roles": follow.roles, "due_at": follow.due_at.isoformat(), "basis": follow.due_basis},
+                              follow.id, follow.title)

@@ -1,0 +1,172 @@
+"""Deployments: versioned BPMN per process id, and the parsed-spec cache behind every case."""
+from __future__ import annotations
+
+import ast
+import hashlib
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine import forms, runtime, specs
+from engine.errors import Forbidden, NotFound
+from engine.models import ProcessVersionModel
+from engine.services.users import Actor, ensure_roles
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeployResult:
+    process_id: str
+    version: int
+    sha256: str
+    name: str | None
+    created: bool
+
+
+@dataclass
+class LoadedVersion:
+    """A process version ready to run: spec, called specs, task metadata and form schemas."""
+
+    id: int
+    process_id: str
+    version: int
+    spec: object
+    subprocess_specs: dict
+    meta: dict
+    schemas: dict
+
+    def user_task(self, spec_name: str) -> dict | None:
+        return self.meta["user_tasks"].get(spec_name)
+
+
+def _roles_in(defn: specs.ProcessDefinition, lane_roles: dict[str, str]) -> dict[str, str | None]:
+    roles: dict[str, str | None] = {}
+
+    def add(entry: str, title: str | None = None) -> None:
+        name = entry.split("@", 1)[0].strip()
+        if name:
+            roles.setdefault(name, title)
+
+    for info in defn.user_tasks.values():
+        for entry in info.candidate_groups:
+            add(entry, info.lane)
+        if info.candidate_groups_expr:
+            # Literal role names inside `=expr`, and enum values of a form field the expression names.
+            try:
+                tree = ast.parse(info.candidate_groups_expr, mode="eval")
+            except SyntaxError:
+                tree = None
+            names = set()
+            for node in ast.walk(tree) if tree else []:
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
+                    add(node.value)
+                elif isinstance(node, ast.Name):
+                    names.add(node.id)
+            for other in defn.user_tasks.values():
+                for fld in other.form:
+                    if fld.id in names and fld.enum:
+                        for value, label in fld.enum:
+                            add(value, label)
+        if info.lane and not info.candidate_groups and not info.candidate_groups_expr:
+            add(lane_roles.get(info.lane, info.lane), info.lane)
+    for role in defn.start_roles:
+        add(role)
+    return roles
+
+
+def _meta(defn: specs.ProcessDefinition) -> dict:
+    return {
+        "user_tasks": {name: asdict(info) for name, info in defn.user_tasks.items()},
+        "start_roles": list(defn.start_roles),
+        "first_user_tasks": list(defn.first_user_tasks),
+        "called_processes": list(defn.called_processes),
+        "timer_docs": dict(defn.timer_docs),
+    }
+
+
+def deploy(session: Session, files: dict[str, bytes], actor: Actor) -> list[DeployResult]:
+    """Deploy BPMN files: identical content is a no-op, changed content becomes version n+1. Commits.
+
+    Raises Forbidden (not an administrator) or ProcessDefinitionError (every problem found)."""
+    if not (actor.is_admin or actor.is_system):
+        raise Forbidden("只有管理员可以部署流程 / only administrators deploy processes")
+    available = _latest_files(session, exclude=set(files))
+    definitions = specs.parse_files(files, available)
+    rt = runtime.get()
+    results = []
+    for defn in definitions:
+        latest = _latest(session, defn.process_id)
+        if latest is not None and latest.sha256 == defn.sha256:
+            results.append(DeployResult(defn.process_id, latest.version, latest.sha256, latest.name, False))
+            continue
+        row = ProcessVersionModel(
+            process_id=defn.process_id, version=(latest.version + 1) if latest else 1, name=defn.name,
+            file_name=defn.file_name, sha256=defn.sha256, xml=defn.xml, spec_json=specs.serialize_spec(defn),
+            meta=_meta(defn), deployed_at=rt.clock.now(), deployed_by=actor.username)
+        session.add(row)
+        session.flush()
+        ensure_roles(session, _roles_in(defn, rt.settings.lane_roles))
+        results.append(DeployResult(defn.process_id, row.version, row.sha256, row.name, True))
+        log.info("deployed %s version %s (%s)", row.process_id, row.version, row.sha256[:12])
+    session.commit()
+    return results
+
+
+def _latest(session: Session, process_id: str) -> ProcessVersionModel | None:
+    return session.scalar(select(ProcessVersionModel).where(ProcessVersionModel.process_id == process_id)
+                          .order_by(ProcessVersionModel.version.desc()).limit(1))
+
+
+def _latest_files(session: Session, exclude: set[str]) -> dict[str, bytes]:
+    """The newest deployed XML of every process, by file name, for resolving call activities."""
+    newest = (select(ProcessVersionModel.process_id, func.max(ProcessVersionModel.version).label("v"))
+              .group_by(ProcessVersionModel.process_id).subquery())
+    rows = session.execute(select(ProcessVersionModel.file_name, ProcessVersionModel.xml).join(
+        newest, (ProcessVersionModel.process_id == newest.c.process_id) & (ProcessVersionModel.version == newest.c.v)))
+    return {name: xml for name, xml in rows if name not in exclude}
+
+
+def latest_version(session: Session, process_id: str) -> ProcessVersionModel:
+    """The newest version of a process. Raises NotFound."""
+    row = _latest(session, process_id)
+    if row is None:
+        raise NotFound(f"流程未部署 / process {process_id!r} is not deployed", {"process_id": ["not deployed"]})
+    return row
+
+
+def list_processes(session: Session) -> list[ProcessVersionModel]:
+    """The newest version of every deployed process."""
+    newest = (select(ProcessVersionModel.process_id, func.max(ProcessVersionModel.version).label("v"))
+              .group_by(ProcessVersionModel.process_id).subquery())
+    return list(session.scalars(select(ProcessVersionModel).join(
+        newest, (ProcessVersionModel.process_id == newest.c.process_id) & (ProcessVersionModel.version == newest.c.v))
+        .order_by(ProcessVersionModel.process_id)))
+
+
+def load_version(session: Session, version_id: int) -> LoadedVersion:
+    """A runnable version from the cache, parsing its stored spec on first use. Raises NotFound."""
+    cache = runtime.get().specs
+    loaded = cache.get(version_id)
+    if loaded is not None:
+        return loaded
+    row = session.get(ProcessVersionModel, version_id)
+    if row is None:
+        raise NotFound(f"process version {version_id} not found")
+    spec, subs = specs.restore_spec(row.spec_json)
+    schemas = {name: forms.build_schema(info["form"], name=f"Form_{name}")
+               for name, info in row.meta["user_tasks"].items()}
+    loaded = LoadedVersion(row.id, row.process_id, row.version, spec, subs, row.meta, schemas)
+    cache.put(version_id, loaded)
+    return loaded
+
+
+def read_directory(path: str | Path) -> dict[str, bytes]:
+    return specs.load_directory(path)
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,202 @@
+"""Durable timers: the index of what is due (BPMN timers and supervision-ladder steps) and the drain loop."""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.orm import Session
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.util.task import TaskState
+
+from engine import runtime
+from engine.models import CaseModel, TaskCandidateModel, TaskModel, TimerModel
+
+log = logging.getLogger(__name__)
+
+# warning levels shown in task lists
+LEVEL_NAMES = {0: None, 1: "提示", 2: "催办", 3: "督办", 4: "挂牌督办"}
+CLAIM_LEASE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class _Step:
+    name: str
+    title: str
+    level: int
+
+
+LADDER = (_Step("prompt", "提示", 1), _Step("reminder", "催办", 2), _Step("notice", "督办", 3),
+          _Step("listing", "挂牌督办", 4))
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# ---------------------------------------------------------------- the index
+
+def _timer_due(task) -> datetime | None:
+    value = task._get_internal_data("event_value")
+    if value is None:
+        return None
+    if isinstance(value, dict):  # cycle: {'cycles', 'next', 'duration'}
+        if value.get("cycles") == 0:
+            return None
+        value = value.get("next")
+    try:
+        moment = TimerEventDefinition.get_datetime(str(value))
+    except (ValueError, TypeError):
+        return None
+    return moment.astimezone(timezone.utc)
+
+
+def _waiting_timers(workflow) -> list[tuple[str, str, datetime]]:
+    out = []
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        definition = getattr(task.task_spec, "event_definition", None)
+        definitions = getattr(definition, "event_definitions", None) or [definition]
+        if not any(isinstance(d, TimerEventDefinition) for d in definitions):
+            continue
+        due = _timer_due(task)
+        if due is not None:
+            name = task.task_spec.bpmn_name or getattr(definition, "name", None) or task.task_spec.bpmn_id
+            out.append((str(task.id), name or task.task_spec.name, due))
+    return out
+
+
+def ladder_moments(created: datetime, due: datetime) -> dict[str, datetime]:
+    """When each ladder step falls for a task opened at `created` and due at `due` (domain.md §4)."""
+    settings = runtime.get().settings
+    two_thirds = created + (due - created) * 2 / 3
+    days_before = due - timedelta(days=settings.ladder_reminder_days_before)
+    prompt = min(two_thirds, days_before) if days_before > created else two_thirds
+    listing = runtime.get().calendar.workdays_dt(settings.ladder_listing_workdays_after, due)
+    return {"prompt": prompt, "reminder": due, "notice": due + timedelta(days=settings.ladder_notice_days_after),
+            "listing": max(listing, due + timedelta(days=settings.ladder_notice_days_after, seconds=1))}
+
+
+def rebuild_timers(session: Session, case: CaseModel, workflow, now: datetime) -> None:
+    """Rewrite the case's pending timer rows from its waiting BPMN timers and its tasks' ladders. Flushes."""
+    fired = set(session.execute(select(TimerModel.ref, TimerModel.due_at).where(
+        TimerModel.case_id == case.id, TimerModel.fired_at.is_not(None))).all())
+    session.execute(delete(TimerModel).where(TimerModel.case_id == case.id, TimerModel.fired_at.is_(None)))
+    rows = []
+    if case.status == "open":
+        for ref, name, due in _waiting_timers(workflow):
+            if (ref, due) not in fired:
+                rows.append(TimerModel(case_id=case.id, kind="bpmn", name=name, ref=ref, due_at=due))
+        settings = runtime.get().settings
+        if settings.ladder_enabled and settings.tier_ladder.get(case.tier or "", True):
+            tasks = session.scalars(select(TaskModel).where(TaskModel.case_id == case.id, TaskModel.kind == "bpmn",
+                                                            TaskModel.due_at.is_not(None)))
+            for task in tasks:
+                moments = ladder_moments(task.created_at, task.due_at)
+                for step in LADDER:
+                    ref = f"{task.id}:{step.name}"
+                    if step.level > task.warning_level and (ref, moments[step.name]) not in fired:
+                        rows.append(TimerModel(case_id=case.id, kind="ladder", name=f"{step.title}：{task.title}",
+                                               ref=ref, due_at=moments[step.name]))
+    session.add_all(rows)
+    session.flush()
+
+
+def pending_timers(session: Session, case_id: int) -> list[TimerModel]:
+    return list(session.scalars(select(TimerModel).where(TimerModel.case_id == case_id, TimerModel.fired_at.is_(None))
+                                .order_by(TimerModel.due_at)))
+
+
+def next_due(session: Session) -> datetime | None:
+    """The earliest pending due moment (the scheduler's exact wake-up)."""
+    return session.scalar(select(TimerModel.due_at).where(TimerModel.fired_at.is_(None))
+                          .order_by(TimerModel.due_at).limit(1))
+
+
+# ---------------------------------------------------------------- the drain loop
+
+@dataclass
+class DrainResult:
+    fired: int = 0
+    skipped: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def claim_due(session: Session, now: datetime, batch: int, worker: str) -> list[int]:
+    """Claim up to `batch` due rows, oldest first, for this worker (SKIP LOCKED on PostgreSQL). Commits."""
+    due = and_(TimerModel.fired_at.is_(None), TimerModel.due_at <= now,
+               or_(TimerModel.claimed_until.is_(None), TimerModel.claimed_until < now))
+    stmt = select(TimerModel.id).where(due).order_by(TimerModel.due_at, TimerModel.id).limit(batch)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    ids = list(session.scalars(stmt))
+    if ids:
+        session.execute(update(TimerModel).where(TimerModel.id.in_(ids), due)
+                        .values(claimed_by=worker, claimed_until=now + CLAIM_LEASE))
+    session.commit()
+    return ids
+
+
+def fire_due_timers(session: Session, now: datetime | None = None, batch: int = 200,
+                    worker: str | None = None, limit: int | None = None) -> DrainResult:
+    """Fire every timer due at `now`, oldest first, each in its own transaction (one command = one commit).
+
+    Safe to run in several processes at once: a timer is claimed before firing, and firing re-checks the row
+    under the case lock, so each timer takes effect once."""
+    from engine.services.cases import fire_timer  # the case command lives with the other case commands
+
+    now = now or runtime.get().clock.now()
+    worker = worker or worker_name()
+    result = DrainResult()
+    while limit is None or result.fired + result.skipped + result.failed < limit:
+        ids = claim_due(session, now, batch if limit is None else min(batch, limit), worker)
+        if not ids:
+            break
+        for timer_id in ids:
+            try:
+                outcome = fire_timer(session, timer_id, now, worker)
+            except Exception as exc:  # one broken case must not stop the others: record and go on
+                session.rollback()
+                log.exception("timer %s failed", timer_id)
+                result.failed += 1
+                result.errors.append(f"timer {timer_id}: {exc}")
+                _release(session, timer_id, now)
+                continue
+            if outcome:
+                result.fired += 1
+            else:
+                result.skipped += 1
+    log.debug("drain at %s: %s", now.isoformat(), result)
+    return result
+
+
+def _release(session: Session, timer_id: int, now: datetime) -> None:
+    # A failing timer backs off for a lease period instead of spinning; the failure is in the log and events.
+    session.execute(update(TimerModel).where(TimerModel.id == timer_id)
+                    .values(claimed_by="failed", claimed_until=now + CLAIM_LEASE))
+    session.commit()
+
+
+def open_supervision_task(session: Session, case: CaseModel, task: TaskModel, step: str, now: datetime,
+                          timer_id: int) -> TaskModel | None:
+    """督办 / 挂牌督办: a follow-up task for the unit head, or the next-level center's supervision desk. Flushes."""
+    if step == "notice":
+        role, org_id, title = "unit_head", task.org_unit_id, f"督办单：{task.title}"
+    elif step == "listing":
+        parent = case.org_unit.parent_id or case.org_unit_id
+        role, org_id, title = "supervisor", parent, f"挂牌督办：{task.title}"
+    else:
+        return None
+    follow = TaskModel(id=f"sv-{timer_id}", kind="supervision", source_task_id=task.id, case_id=case.id,
+                       process_id=case.process_id, spec_name=f"supervision_{step}", title=title, lane=None,
+                       roles=[role], org_unit_id=org_id, assignee=None,
+                       due_at=runtime.get().calendar.workdays_dt(2, now).astimezone(timezone.utc),
+                       due_basis="督办单须在2个工作日内书面答复 (domain.md §4)", warning_level=0, created_at=now)
+    session.add(follow)
+    session.flush()
+    session.add(TaskCandidateModel(task_id=follow.id, role=role, org_unit_id=org_id))
+    session.flush()
+    return follow

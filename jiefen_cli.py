@@ -1,0 +1,247 @@
+"""The `jiefen` console command for operators (honours DATABASE_URL / JIEFEN_DATABASE_URL)."""
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from engine.errors import CaseError
+
+
+def _app(**overrides):
+    from webui import create_app
+
+    return create_app(overrides or None)
+
+
+def _fail(exc: CaseError):
+    click.echo(f"错误 / error: {exc.message}", err=True)
+    if exc.details:
+        if isinstance(exc.details, list):
+            for item in exc.details:
+                where = ", ".join(f"{k}={v}" for k, v in item.items() if k != "message" and v is not None)
+                click.echo(f"  - {item.get('message')} ({where})", err=True)
+        else:
+            click.echo(f"  {json.dumps(exc.details, ensure_ascii=False)}", err=True)
+    sys.exit(2)
+
+
+@click.group()
+def main():
+    """解纷 jiefen — BPMN case engine for dispute-resolution centers."""
+
+
+@main.command("init-db")
+@click.option("--center-code", default="330106000", show_default=True, help="code of the top-level center")
+@click.option("--center-name", default="西湖区综治中心", show_default=True)
+@click.option("--area-code", default="330106", show_default=True, help="6-digit administrative area code")
+def init_db(center_code, center_name, area_code):
+    """Create or upgrade the schema (Alembic), the top-level center and the built-in roles."""
+    from engine.db import upgrade_schema
+    from engine.services import users
+    from webui.extensions import db
+
+    app = _app()
+    with app.app_context():
+        upgrade_schema(db.engine)
+        try:
+            org = users.init_directory(db.session, center_code, center_name, area_code)
+        except CaseError as exc:
+            _fail(exc)
+        click.echo(f"database ready; top-level center {org.code} {org.name}")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=True))
+def deploy(files):
+    """Deploy BPMN files (or folders of them) as new process versions."""
+    from engine.services import processes
+    from engine.services.users import SYSTEM
+    from webui.extensions import db
+
+    batch: dict[str, bytes] = {}
+    for name in files:
+        path = Path(name)
+        batch.update(processes.read_directory(path) if path.is_dir() else {path.name: path.read_bytes()})
+    app = _app()
+    with app.app_context():
+        try:
+            results = processes.deploy(db.session, batch, SYSTEM)
+        except CaseError as exc:
+            _fail(exc)
+        for r in results:
+            click.echo(f"{r.process_id}\tversion {r.version}\t{'deployed' if r.created else 'unchanged'}\t{r.sha256[:12]}")
+
+
+@main.group()
+def user():
+    """Manage users."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--password", required=True)
+@click.option("--role", "roles", multiple=True, required=True)
+@click.option("--org", "orgs", multiple=True, help="org unit code (default: the top-level center)")
+@click.option("--display-name", default=None)
+def user_add(name, password, roles, orgs, display_name):
+    """Add a user holding each --role in each --org."""
+    from engine.services import users
+    from webui.extensions import db
+
+    with _app().app_context():
+        try:
+            users.create_user(db.session, name, password, list(roles), list(orgs) or None, display_name)
+        except CaseError as exc:
+            _fail(exc)
+        click.echo(f"user {name} added")
+
+
+@main.command()
+@click.argument("name")
+def token(name):
+    """Print a new API bearer token for a user."""
+    from engine.services import users
+    from webui.extensions import db
+
+    with _app().app_context():
+        try:
+            click.echo(users.issue_token(db.session, name))
+        except CaseError as exc:
+            _fail(exc)
+
+
+@main.command()
+def roles():
+    """List roles, one a line, name first."""
+    from engine.services import users
+    from webui.extensions import db
+
+    with _app().app_context():
+        for role in users.list_roles(db.session):
+            click.echo(f"{role.name}\t{role.title or ''}\t{'built-in' if role.builtin else ''}".rstrip())
+
+
+@main.command()
+def orgs():
+    """List org units, one a line, code first."""
+    from engine.services import users
+    from webui.extensions import db
+
+    with _app().app_context():
+        for org in users.list_org_units(db.session):
+            click.echo(f"{org.code}\t{org.name}\t{org.kind}\t{org.presence or ''}".rstrip())
+
+
+@main.command()
+@click.argument("case_id", type=int)
+def verify(case_id):
+    """Check a case's hash chain and replay it."""
+    from engine.services import history
+    from engine.services.users import SYSTEM
+    from webui.extensions import db
+
+    with _app().app_context():
+        try:
+            result = history.verify_case(db.session, case_id, SYSTEM)
+        except CaseError as exc:
+            _fail(exc)
+        click.echo(json.dumps({"chain_ok": result.chain_ok, "replay_ok": result.replay_ok, "events": result.events,
+                               "problems": result.problems}, ensure_ascii=False))
+        sys.exit(0 if result.chain_ok and result.replay_ok else 1)
+
+
+@main.group()
+def calendar():
+    """Legal calendar tools."""
+
+
+@calendar.command("due")
+@click.argument("start")
+@click.option("--days", type=int, required=True)
+@click.option("--unit", type=click.Choice(["natural", "working", "legal"]), required=True)
+def calendar_due(start, days, unit):
+    """Print the due moment (ISO 8601, +08:00) of a period starting at START."""
+    from engine import runtime
+    from engine.calendar import due
+
+    _app()
+    try:
+        click.echo(due(start, days, unit, runtime.get().calendar))
+    except CaseError as exc:
+        _fail(exc)
+
+
+@main.group()
+def timers():
+    """Durable timers."""
+
+
+@timers.command("run-due")
+@click.option("--now", "now_text", default=None, help="ISO 8601 moment to drain as of (default: now)")
+def run_due(now_text):
+    """Fire every timer due as of --now, oldest first."""
+    from engine import runtime
+    from engine.services.timers import fire_due_timers
+    from webui.extensions import db
+
+    app = _app()
+    now = None
+    if now_text:
+        now = datetime.fromisoformat(now_text)
+        if now.tzinfo is None:
+            from engine.clock import CHINA_TZ
+            now = now.replace(tzinfo=CHINA_TZ)
+    with app.app_context():
+        result = fire_due_timers(db.session, now or runtime.get().clock.now(), app.config["JIEFEN_TIMER_BATCH"])
+        click.echo(f"fired {result.fired}, skipped {result.skipped}, failed {result.failed}")
+        for line in result.errors:
+            click.echo(f"  {line}", err=True)
+
+
+@main.command()
+def scheduler():
+    """Run the timer scheduler (APScheduler wakes the drain loop) until stopped."""
+    from webui.scheduler import run_scheduler_forever
+
+    run_scheduler_forever(_app())
+
+
+@main.command()
+def demo():
+    """Load the demo center, users and cases (idempotent)."""
+    from engine.demo import load_demo
+    from webui.extensions import db
+
+    app = _app()
+    with app.app_context():
+        try:
+            summary = load_demo(db.session, app.config["JIEFEN_PROCESSES_DIR"])
+        except CaseError as exc:
+            _fail(exc)
+        click.echo(summary)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--debug", is_flag=True, help="Flask's development server with reloader (not for production)")
+@click.option("--with-scheduler", is_flag=True, help="also run the timer scheduler in this process")
+def serve(host, port, threads, debug, with_scheduler):
+    """Serve the web UI and API (waitress, a production WSGI server, unless --debug)."""
+    app = _app(JIEFEN_SCHEDULER_ENABLED=with_scheduler)
+    if debug:
+        app.run(host=host, port=port, debug=True, use_reloader=False)
+        return
+    from waitress import serve as waitress_serve
+
+    click.echo(f"jiefen on http://{host}:{port}/")
+    waitress_serve(app, host=host, port=port, threads=threads)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Flask app factory: load config, initialise extensions, register blueprints and error handlers."""
+from __future__ import annotations
+
+import logging
+import logging.config
+from collections.abc import Mapping
+
+from flask import Flask
+
+from engine import runtime
+from engine.db import configure_engine
+
+
+def create_app(config: object | Mapping | None = None) -> Flask:
+    from config.settings import Config
+    from webui.errors import register_error_handlers
+    from webui.extensions import api, db
+
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.from_object(Config)
+    if isinstance(config, Mapping):
+        app.config.update(config)
+    elif config is not None:
+        app.config.from_object(config)
+    app.json.ensure_ascii = False
+    logging.basicConfig(level=app.config["JIEFEN_LOG_LEVEL"],
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    if app.config.get("JIEFEN_RUNTIME") is not None:
+        runtime._runtime = app.config["JIEFEN_RUNTIME"]
+    else:
+        runtime.configure(runtime.EngineSettings.from_files(app.config["JIEFEN_ORG_FILE"],
+                                                            app.config["JIEFEN_CALENDAR_FILE"]))
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
+        "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
+    from webui.api.views import blp as api_blueprint
+    api.register_blueprint(api_blueprint)
+    register_error_handlers(app)
+    if app.config.get("JIEFEN_SCHEDULER_ENABLED"):
+        from webui.scheduler import start_scheduler
+        start_scheduler(app)
+    return app

@@ -1,0 +1,1 @@
+"""REST JSON API under /api/v1 (flask-smorest documents it at /api/v1/openapi.json)."""

@@ -1,0 +1,158 @@
+"""API views: parse, call one engine service, return JSON. Errors are mapped in webui/errors.py."""
+from __future__ import annotations
+
+from flask import current_app, jsonify, request
+from flask_smorest import Blueprint
+from marshmallow import ValidationError
+
+from engine.errors import InvalidData
+from engine.services import cases, history, processes, tasks, timers, users
+from webui.api import schemas as s
+from webui.auth import current_actor
+from webui.extensions import db
+
+blp = Blueprint("api", __name__, url_prefix="/api/v1", description="jiefen case engine API")
+
+
+def _load(schema_cls, data):
+    """Shape validation, once, in the view: 422 with per-field messages."""
+    if data is None:
+        raise InvalidData("请求体必须是 JSON 对象 / the body must be a JSON object", {"body": ["JSON object expected"]})
+    try:
+        return schema_cls().load(data)
+    except ValidationError as exc:
+        raise InvalidData("请求数据无效 / invalid request", exc.messages) from exc
+
+
+def _json_body():
+    return request.get_json(silent=True)
+
+
+@blp.route("/auth/token", methods=["POST"])
+@blp.doc(security=[])
+@blp.response(200, s.TokenResponse)
+def token():
+    """Exchange a username and password for a bearer token."""
+    body = _load(s.TokenRequest, _json_body())
+    cfg = current_app.config
+    users.authenticate(db.session, body["username"], body["password"], cfg["JIEFEN_LOGIN_MAX_FAILURES"],
+                       cfg["JIEFEN_LOGIN_LOCK_MINUTES"])
+    return jsonify({"token": users.issue_token(db.session, body["username"])})
+
+
+@blp.route("/processes", methods=["GET"])
+@blp.response(200, s.ProcessList)
+def list_processes():
+    """The newest version of every deployed process."""
+    current_actor()
+    items = [{"process_id": p.process_id, "version": p.version, "sha256": p.sha256, "name": p.name,
+              "deployed_at": s.iso(p.deployed_at), "file_name": p.file_name}
+             for p in processes.list_processes(db.session)]
+    return jsonify({"items": items})
+
+
+@blp.route("/processes", methods=["POST"])
+@blp.response(201, s.ProcessSchema)
+@blp.alt_response(422, schema=s.ErrorSchema)
+def deploy_process():
+    """Deploy a BPMN file (body: the XML). Identical content returns the existing version with 200."""
+    actor = current_actor()
+    body = request.get_data()
+    name = request.headers.get("X-Filename") or request.args.get("filename") or "upload.bpmn"
+    results = processes.deploy(db.session, {name: body}, actor)
+    first = results[0]
+    status = 201 if any(r.created for r in results) else 200
+    return jsonify({"process_id": first.process_id, "version": first.version, "sha256": first.sha256,
+                    "processes": [{"process_id": r.process_id, "version": r.version, "sha256": r.sha256,
+                                   "created": r.created} for r in results]}), status
+
+
+def _case_response(case, status=200):
+    return jsonify(s.case_json(case, cases.open_tasks(db.session, case.id),
+                               timers.pending_timers(db.session, case.id))), status
+
+
+@blp.route("/cases", methods=["POST"])
+@blp.response(201, s.CaseSchema)
+def start_case():
+    """Open a case of a deployed process."""
+    actor = current_actor()
+    body = _load(s.StartCaseRequest, _json_body())
+    case = cases.start_case(db.session, body["process_id"], body["data"], actor, body["org_unit"])
+    return _case_response(case, 201)
+
+
+@blp.route("/cases/<int:case_id>", methods=["GET"])
+@blp.response(200, s.CaseSchema)
+def get_case(case_id: int):
+    """A case with its open tasks and pending timers."""
+    return _case_response(cases.get_case(db.session, case_id, current_actor()))
+
+
+@blp.route("/cases/<int:case_id>/events", methods=["GET"])
+@blp.response(200, s.EventList)
+def case_events(case_id: int):
+    """The case's history (hash-chained)."""
+    events = history.list_events(db.session, case_id, current_actor())
+    return jsonify({"items": [s.event_json(e) for e in events]})
+
+
+@blp.route("/cases/<int:case_id>/verify", methods=["GET"])
+@blp.response(200, s.VerifySchema)
+def verify_case(case_id: int):
+    """Recompute the hash chain and replay the case."""
+    result = history.verify_case(db.session, case_id, current_actor())
+    return jsonify({"chain_ok": result.chain_ok, "replay_ok": result.replay_ok, "events": result.events,
+                    "problems": result.problems})
+
+
+@blp.route("/tasks", methods=["GET"])
+@blp.response(200, s.TaskList)
+def list_tasks():
+    """Open tasks the caller may act on; filters overdue, assigned=me|none, q, process_id, category."""
+    actor = current_actor()
+    query = _load(s.TaskListQuery, request.args.to_dict())
+    page = tasks.list_tasks(db.session, actor, **query)
+    return jsonify({"items": [s.task_json(t) for t in page.items], "total": page.total,
+                    "page": query["page"], "per_page": query["per_page"]})
+
+
+@blp.route("/tasks/<task_id>", methods=["GET"])
+@blp.response(200, s.TaskSchema)
+def get_task(task_id: str):
+    """A task with its form."""
+    actor = current_actor()
+    task = tasks.get_task(db.session, task_id, actor)
+    body = s.task_json(task)
+    body["form"] = [{k: v for k, v in field.items() if v is not None or k in ("required",)}
+                    for field in tasks.task_form(db.session, task)]
+    for field in body["form"]:
+        if field.get("enum"):
+            field["enum"] = [{"id": value, "name": name} for value, name in field["enum"]]
+    body["can_act"] = tasks.can_act(db.session, actor, task)
+    return jsonify(body)
+
+
+@blp.route("/tasks/<task_id>/claim", methods=["POST"])
+@blp.response(200, s.CaseSchema)
+def claim(task_id: str):
+    """Claim a task."""
+    task = tasks.claim_task(db.session, task_id, current_actor())
+    return _case_response(cases.get_case(db.session, task.case_id, current_actor()))
+
+
+@blp.route("/tasks/<task_id>/unclaim", methods=["POST"])
+@blp.response(200, s.CaseSchema)
+def unclaim(task_id: str):
+    """Give a claimed task back."""
+    task = tasks.unclaim_task(db.session, task_id, current_actor())
+    return _case_response(cases.get_case(db.session, task.case_id, current_actor()))
+
+
+@blp.route("/tasks/<task_id>/complete", methods=["POST"])
+@blp.response(200, s.CaseSchema)
+def complete(task_id: str):
+    """Complete a task with form data."""
+    body = _load(s.CompleteRequest, _json_body())
+    case = tasks.complete_task(db.session, task_id, body["data"], current_actor(), body["lock_version"])
+    return _case_response(case)

@@ -1,0 +1,42 @@
+"""Who is calling: a bearer token (API clients) or the browser session; turns it into an engine Actor."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import g, request, session
+
+from engine.errors import Forbidden, NotFound
+from engine.services import users
+from webui.errors import Unauthorized
+from webui.extensions import db
+
+
+def current_actor(optional: bool = False):
+    if "actor" in g:
+        return g.actor
+    actor = None
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        try:
+            actor = users.actor_for_token(db.session, header[7:].strip())
+        except Forbidden as exc:
+            raise Unauthorized(exc.message) from exc
+    elif session.get("username"):
+        try:
+            actor = users.load_actor(db.session, session["username"])
+        except NotFound:
+            session.clear()
+            actor = None
+    if actor is None and not optional:
+        raise Unauthorized("需要登录 / authentication required")
+    g.actor = actor
+    return actor
+
+
+def login_required(view):
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        current_actor()
+        return view(*args, **kwargs)
+
+    return wrapped

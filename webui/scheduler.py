@@ -1,0 +1,68 @@
+"""Scheduler wiring: APScheduler only wakes the drain loop; the timers table holds what is due."""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta, timezone
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from engine import runtime
+from engine.services.timers import fire_due_timers, next_due
+
+log = logging.getLogger(__name__)
+
+_drain_lock = threading.Lock()
+
+
+def drain(app, scheduler) -> None:
+    """One drain pass, then an exact wake-up at the next due moment (if sooner than the interval)."""
+    from webui.extensions import db
+
+    if not _drain_lock.acquire(blocking=False):
+        return  # a pass is already running in this process
+    try:
+        with app.app_context():
+            now = runtime.get().clock.now()
+            result = fire_due_timers(db.session, now, app.config["JIEFEN_TIMER_BATCH"])
+            if result.fired or result.failed:
+                log.info("timers fired=%s failed=%s", result.fired, result.failed)
+            upcoming = next_due(db.session)
+            db.session.remove()
+        interval = timedelta(seconds=app.config["JIEFEN_SCHEDULER_INTERVAL"])
+        if upcoming is not None and upcoming - now < interval:
+            when = max(upcoming + timedelta(milliseconds=5), datetime.now(timezone.utc) + timedelta(milliseconds=50))
+            scheduler.add_job(drain, "date", run_date=when, args=[app, scheduler], id="jiefen-exact",
+                              replace_existing=True, misfire_grace_time=None)
+    except Exception:  # the scheduler must keep running; the failure is logged with its traceback
+        log.exception("timer drain failed")
+    finally:
+        _drain_lock.release()
+
+
+def _configure(scheduler, app) -> None:
+    scheduler.add_job(drain, "interval", seconds=app.config["JIEFEN_SCHEDULER_INTERVAL"], args=[app, scheduler],
+                      id="jiefen-drain", next_run_time=datetime.now(timezone.utc), coalesce=True,
+                      max_instances=1, misfire_grace_time=None)
+
+
+def start_scheduler(app) -> BackgroundScheduler:
+    """Run the drain loop in a background thread of this process (`jiefen run`, demo)."""
+    scheduler = BackgroundScheduler(timezone="UTC")
+    _configure(scheduler, app)
+    scheduler.start()
+    app.extensions["jiefen_scheduler"] = scheduler
+    log.info("timer scheduler started (interval %ss)", app.config["JIEFEN_SCHEDULER_INTERVAL"])
+    return scheduler
+
+
+def run_scheduler_forever(app) -> None:
+    """`jiefen scheduler`: a dedicated process; several may run at once (claims are safe)."""
+    scheduler = BlockingScheduler(timezone="UTC")
+    _configure(scheduler, app)
+    log.info("timer scheduler running (interval %ss)", app.config["JIEFEN_SCHEDULER_INTERVAL"])
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
