@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
                         UniqueConstraint)
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry, relationship
 from sqlalchemy.types import TypeDecorator
 
 
@@ -31,7 +31,8 @@ class UTCDateTime(TypeDecorator):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+    # An explicit registry (not a class-level type_annotation_map) so Flask-SQLAlchemy can subclass Base.
+    registry = registry(type_annotation_map={datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON})
 
 
 class OrgUnitModel(Base):

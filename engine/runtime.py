@@ -34,6 +34,8 @@ class EngineSettings:
     calendar_overrides: dict | None = None
     default_area_code: str = "000000"
     task_tree_warning: int = 2000
+    # werkzeug password hash method; tests use a cheap one, production keeps scrypt.
+    password_method: str = "scrypt"
     ladder_enabled: bool = True
     ladder_reminder_days_before: int = 3
     ladder_notice_days_after: int = 1

@@ -42,10 +42,11 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.event_parsers import ReceiveTaskParser, SendTaskParser
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
-from SpiffWorkflow.bpmn.specs.defaults import ReceiveTask, SendTask
+from SpiffWorkflow.bpmn.specs.defaults import ReceiveTask, ScriptTask, SendTask, ServiceTask
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
@@ -53,7 +54,8 @@ from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import CamundaEventDefinitionParser
-from SpiffWorkflow.camunda.parser.task_spec import UserTaskParser
+from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser, UserTaskParser
+from SpiffWorkflow.camunda.parser.task_spec import ScriptTaskParser as CamundaScriptTaskParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.camunda.specs.user_task import EnumFormField, Form
 from SpiffWorkflow.camunda.specs.user_task import FormField as SpiffFormField
@@ -167,7 +169,10 @@ def spec_serializer_config() -> dict:
     The receiveTask/sendTask fix lives in the parser (it creates Camunda message definitions), so the
     stock CAMUNDA_CONFIG covers every class the parser produces.
     """
-    return dict(CAMUNDA_CONFIG)
+    config = dict(CAMUNDA_CONFIG)
+    # 3.2.0's DEFAULT_CONFIG has no converter for the plain bpmn:serviceTask spec the Camunda parser builds.
+    config[ServiceTask] = BpmnTaskSpecConverter
+    return config
 
 
 def serialize_spec(defn: ProcessDefinition) -> str:
@@ -250,11 +255,21 @@ class _UserTaskParser(UserTaskParser):
 # SpiffWorkflow 3.2.0 bug: CamundaParser does not override receiveTask/sendTask, so their messages get the plain
 # bpmn MessageEventDefinition, which CAMUNDA_CONFIG removed -> "Object of type MessageEventDefinition is not JSON
 # serializable" when the spec is stored. Parse them with the Camunda message parser (spiff-study/zz_parser.py).
-class _ReceiveTaskParser(CamundaEventDefinitionParser, ReceiveTaskParser):
+# CamundaTaskParser first: multi-instance markers on these tasks must build the Camunda MI classes (camunda:
+# collection semantics, and the only MI classes CAMUNDA_CONFIG can serialize), as on user tasks.
+class _ReceiveTaskParser(CamundaTaskParser, CamundaEventDefinitionParser, ReceiveTaskParser):
     pass
 
 
-class _SendTaskParser(CamundaEventDefinitionParser, SendTaskParser):
+class _SendTaskParser(CamundaTaskParser, CamundaEventDefinitionParser, SendTaskParser):
+    pass
+
+
+class _ScriptTaskParser(CamundaTaskParser, CamundaScriptTaskParser):
+    pass
+
+
+class _ServiceTaskParser(CamundaTaskParser):
     pass
 
 
@@ -266,6 +281,8 @@ class CamundaSpecParser(CamundaParser):
         full_tag("userTask"): (_UserTaskParser, UserTask),
         full_tag("receiveTask"): (_ReceiveTaskParser, ReceiveTask),
         full_tag("sendTask"): (_SendTaskParser, SendTask),
+        full_tag("scriptTask"): (_ScriptTaskParser, ScriptTask),
+        full_tag("serviceTask"): (_ServiceTaskParser, ServiceTask),
     }
 
 
@@ -341,11 +358,22 @@ def _is_model_element(el: etree._Element) -> bool:
     return ns in (BPMN_NS, BPMNDI_NS, DC_NS, DI_NS)
 
 
+# Parts of an element that may carry their own id but are not what a designer clicks on in the modeler.
+_INNER_TAGS = frozenset(_b(t) for t in (
+    "conditionExpression", "condition", "timeDate", "timeDuration", "timeCycle", "loopCardinality",
+    "completionCondition", "loopCondition", "script", "multiInstanceLoopCharacteristics",
+    "standardLoopCharacteristics", "extensionElements", "documentation", "ioSpecification", "dataInput",
+    "dataOutput", "inputSet", "outputSet", "dataInputAssociation", "dataOutputAssociation", "formalExpression",
+))
+
+
 def _owner(el: etree._Element) -> etree._Element | None:
-    """Nearest BPMN element with an id: the thing a designer clicks on in the modeler."""
+    """Nearest BPMN element with an id that the modeler shows (the event, not its timer definition)."""
     node: etree._Element | None = el
     while node is not None:
-        if isinstance(node.tag, str) and node.tag.startswith(f"{{{BPMN_NS}}}") and node.get("id"):
+        tag = node.tag
+        if (isinstance(tag, str) and tag.startswith(f"{{{BPMN_NS}}}") and node.get("id")
+                and tag not in _INNER_TAGS and not tag.endswith("EventDefinition")):
             return node
         node = node.getparent()
     return None
@@ -441,6 +469,12 @@ def _is_camunda8(root: etree._Element) -> bool:
 
 def _split_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",")]
+
+
+def _quote(src: str, limit: int = 80) -> str:
+    """An expression as it appears in a message: one line, shortened."""
+    text = " ".join(src.split())
+    return f"«{text if len(text) <= limit else text[:limit - 1] + '…'}»"
 
 
 def _has_juel(value: str | None) -> bool:
@@ -573,7 +607,7 @@ class _Checker:
         if _has_juel(src):
             return  # reported once by _juel
         for msg in _run_check(scripting.check_expression, src.strip()):
-            self.doc.problem(f"{what}: {msg}", owner if owner is not None else el)
+            self.doc.problem(f"{what} {_quote(src)}: {msg}", owner if owner is not None else el)
 
     def _language(self, el: etree._Element, attr: str, what: str) -> bool:
         lang = (el.get(attr) or "").strip()
@@ -653,7 +687,9 @@ class _Checker:
                 self.doc.problem(f"The timer's {kind} is empty.", child)
             elif not _has_juel(src):
                 for msg in _run_check(scripting.check_timer_expression, src, kind):
-                    self.doc.problem(f"Timer {kind}: {msg}", child)
+                    if msg == getattr(scripting, "TIMER_HINT", None) and re.match(r"^[RP\d]", src):
+                        msg = f"{msg}. Timer values are Python, so quote the ISO text: \"{src}\""
+                    self.doc.problem(f"Timer {kind} {_quote(src)}: {msg}", child)
 
     # -- references between elements
 
@@ -723,11 +759,16 @@ class _Checker:
                          "data lives in the case's variables).", el)
 
     def _bpmn_subProcess(self, el: etree._Element) -> None:
-        if el.get("triggeredByEvent") == "true":
-            return
         starts = el.findall(_b("startEvent"))
-        if len(starts) != 1:
+        if len(starts) != 1 and el.get("triggeredByEvent") != "true":
             self.doc.problem(f"An embedded subprocess needs exactly one start event; it has {len(starts)}.", el)
+        if not el.findall(_b("endEvent")):
+            self.doc.problem("The embedded subprocess has no end event.", el)
+
+    _bpmn_transaction = _bpmn_subProcess
+
+    def _bpmn_businessRuleTask(self, el: etree._Element) -> None:
+        self.doc.problem(_UNSUPPORTED_HINTS["businessRuleTask"], el)
 
     # -- user tasks
 
@@ -897,19 +938,12 @@ def _check_duplicate_ids(doc: _Doc) -> None:
         el_id = el.get("id")
         if not el_id:
             continue
-        if el_id in first_seen:
+        if el_id in first_seen and el.tag != _b("process"):  # duplicate processes are reported separately
             doc.problem(f"The id '{el_id}' is used by more than one element (first at line "
                         f"{first_seen[el_id].sourceline}); ids must be unique in a file.",
                         el, element_id=el_id)
         else:
             first_seen[el_id] = el
-
-
-def _check_data_stores(doc: _Doc) -> None:
-    assert doc.root is not None
-    for store in doc.root.iter(_b("dataStore")):
-        doc.problem("Data stores are not supported by the engine; remove the data store (case data lives in the "
-                    "case's variables).", store, element_id=store.get("id"))
 
 
 # --------------------------------------------------------------------------------------------- SpiffWorkflow errors
@@ -1221,7 +1255,7 @@ def parse_files(files: dict[str, bytes], available: dict[str, bytes] | None = No
         raise ProcessDefinitionError("Nothing to deploy", [Problem("The deployment contains no BPMN file.")])
     docs = {name: _load_doc(name, data) for name, data in files.items()}
     others: dict[str, _Doc] = {}
-    for name, data in (available or {}).items():
+    for name, data in sorted((available or {}).items()):  # sorted: a deterministic pick among duplicates
         if name in files:
             continue  # the new version of a file replaces the deployed one
         other = _load_doc(name, data)
@@ -1250,6 +1284,9 @@ def parse_files(files: dict[str, bytes], available: dict[str, bytes] | None = No
             pid = proc.get("id")
             if pid and pid not in index:
                 index[pid] = (other, proc)
+            elif pid and index[pid][0].name in others:
+                log.warning("process %s is defined in deployed files %s and %s; using the first",
+                            pid, index[pid][0].name, other.name)
 
     # Designer-level checks of every executable process.
     executable: list[tuple[_Doc, etree._Element]] = []
@@ -1269,7 +1306,6 @@ def parse_files(files: dict[str, bytes], available: dict[str, bytes] | None = No
                         "Camunda 7, the engine deploys only processes marked executable: tick 'Executable' on the "
                         "process (pool) in the modeler.", procs[0], element_id=procs[0].get("id"))
         if runnable:
-            _check_data_stores(doc)
             for imp in doc.root.iter(_b("import")):
                 location = (imp.get("location") or "").strip()
                 if location and not _resolve_import(location, doc.name, [*files, *others]):
@@ -1357,25 +1393,21 @@ def _build(docs: dict[str, _Doc], needed_others: dict[str, _Doc], index: dict[st
     problems: list[Problem] = []
     parser = CamundaSpecParser()
     file_pids = {pid for pid, (doc, _) in index.items() if doc.name in docs}
-    for doc in [*docs.values(), *needed_others.values()]:
-        if doc.fatal or doc.tree is None:
-            continue
-        tree = doc.tree
-        if doc.name in needed_others:
-            # A process redeployed in `files` replaces the deployed one; drop the old copy.
-            clash = [p for p in doc.processes if p.get("id") in file_pids]
-            if clash:
-                root = copy.deepcopy(doc.root)
-                for proc in root.findall(_b("process")):
-                    if proc.get("id") in file_pids:
-                        root.remove(proc)
-                tree = etree.ElementTree(root)
-        try:
-            parser.add_bpmn_xml(tree, filename=doc.name)
-        except Exception as exc:  # noqa: BLE001 - SpiffWorkflow raises many kinds; each becomes a Problem
-            problems.append(_spiff_problem(exc, all_docs, doc.name))
-
+    runnable_docs = {doc.name for doc, _ in executable}
     failed: set[str] = set()
+    for doc in [*docs.values(), *needed_others.values()]:
+        if doc.fatal or doc.tree is None or (doc.name in docs and doc.name not in runnable_docs):
+            continue
+        superseded = file_pids if doc.name in needed_others else set()
+        try:
+            parser.add_bpmn_xml(_spiff_tree(doc, superseded), filename=doc.name)
+        except Exception as exc:  # noqa: BLE001 - SpiffWorkflow raises many kinds; each becomes a Problem
+            failed.update(p.get("id") for p in doc.processes)
+            if doc.problems:
+                # Our own checks already explain what SpiffWorkflow trips over (DMN, messages...).
+                log.debug("SpiffWorkflow could not load %s: %r", doc.name, exc)
+            else:
+                problems.append(_spiff_problem(exc, all_docs, doc.name))
 
     def try_spec(pid: str, file_name: str | None) -> None:
         try:
@@ -1385,7 +1417,8 @@ def _build(docs: dict[str, _Doc], needed_others: dict[str, _Doc], index: dict[st
             problems.append(_spiff_problem(exc, all_docs, file_name))
 
     for doc, proc in executable:
-        try_spec(proc.get("id"), doc.name)
+        if proc.get("id") not in failed:
+            try_spec(proc.get("id"), doc.name)
     # Embedded subprocesses get their own parsers while the parents parse; parse each on its own so one
     # broken subprocess does not hide the problems of another.
     done: set[str] = {proc.get("id") for _, proc in executable}
@@ -1456,6 +1489,25 @@ def _build(docs: dict[str, _Doc], needed_others: dict[str, _Doc], index: dict[st
             timer_docs=_timer_docs(all_specs),
         ))
     return definitions, problems
+
+
+def _spiff_tree(doc: _Doc, superseded: set[str]) -> etree._ElementTree:
+    """The tree SpiffWorkflow gets: without non-executable processes (Camunda 7 ignores them, SpiffWorkflow would
+    still trip over their content), without processes a new deployment replaces, and without data store
+    definitions (unsupported; references to them in executable processes are reported by the checks)."""
+    assert doc.root is not None and doc.tree is not None
+    drop = [p for p in doc.processes if not _is_executable(p) or p.get("id") in superseded]
+    stores = doc.root.findall(_b("dataStore"))
+    if not drop and not stores:
+        return doc.tree
+    drop_ids = {id(el) for el in [*drop, *stores]}
+    root = etree.Element(doc.root.tag, attrib=dict(doc.root.attrib), nsmap=doc.root.nsmap)
+    root.text = doc.root.text
+    for child in doc.root:
+        if id(child) not in drop_ids:
+            root.append(copy.deepcopy(child))
+    root.sourceline = doc.root.sourceline
+    return etree.ElementTree(root)
 
 
 def _line_in(docs: dict[str, _Doc], file_name: str | None, element_id: str | None) -> int | None:

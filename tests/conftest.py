@@ -63,6 +63,7 @@ def clock() -> Clock:
 def rt(clock):
     from engine.calendar import DEFAULT_CALENDAR_PATH
     settings = runtime.EngineSettings.from_files(str(ROOT / "config" / "org.toml"), str(DEFAULT_CALENDAR_PATH))
+    settings.password_method = "pbkdf2:sha256:1000"  # fast hashing for fixtures; production uses scrypt
     return runtime.configure(settings, clock)
 
 

@@ -14,7 +14,7 @@ from engine.db import configure_engine
 def create_app(config: object | Mapping | None = None) -> Flask:
     from config.settings import Config
     from webui.errors import register_error_handlers
-    from webui.extensions import api, db
+    from webui.extensions import db, make_api
 
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_object(Config)
@@ -34,10 +34,13 @@ def create_app(config: object | Mapping | None = None) -> Flask:
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
+    api = make_api()
     api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     from webui.api.views import blp as api_blueprint
     api.register_blueprint(api_blueprint)
+    from webui.ui import register_ui
+    register_ui(app)
     register_error_handlers(app)
     if app.config.get("JIEFEN_SCHEDULER_ENABLED"):
         from webui.scheduler import start_scheduler

@@ -71,7 +71,7 @@ SYSTEM = Actor(username="system")
 
 
 def hash_password(password: str) -> str:
-    return generate_password_hash(password, method="scrypt")
+    return generate_password_hash(password, method=runtime.get().settings.password_method)
 
 
 def _org_by_code(session: Session, code: str) -> OrgUnitModel:

@@ -115,7 +115,7 @@ class VerifySchema(Schema):
     problems = fields.List(fields.String())
 
 
-class ErrorSchema(Schema):
+class ApiError(Schema):
     error = fields.String()
     message = fields.String()
     details = fields.Raw(allow_none=True)

@@ -53,7 +53,7 @@ def list_processes():
 
 @blp.route("/processes", methods=["POST"])
 @blp.response(201, s.ProcessSchema)
-@blp.alt_response(422, schema=s.ErrorSchema)
+@blp.alt_response(422, schema=s.ApiError)
 def deploy_process():
     """Deploy a BPMN file (body: the XML). Identical content returns the existing version with 200."""
     actor = current_actor()

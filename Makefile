@@ -1,0 +1,49 @@
+# jiefen — the two quick-start commands are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test test-pg setup node chromium clean-db help
+
+help:
+	@echo "make run   - install (first time), create the SQLite database, load demo data, serve http://$(HOST):$(PORT)/ with the scheduler"
+	@echo "make test  - install (first time) and run the whole test suite (SQLite; DATABASE_URL=... for PostgreSQL)"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+setup: $(STAMP) node
+
+# bpmn-js for the case page's diagram (and the bpmn-js import test); installed, never committed.
+node:
+	@if [ -f package.json ] && command -v npm >/dev/null 2>&1; then \
+	  if [ ! -f node_modules/.package-lock.json ] || [ package.json -nt node_modules/.package-lock.json ]; then \
+	    npm install --no-audit --no-fund --loglevel=error; fi; \
+	else echo "npm not found: the case diagram will show a notice instead of bpmn-js"; fi
+
+# Debian's Chromium for the Playwright browser tests (Playwright never downloads a browser here).
+chromium:
+	@scripts/ensure-chromium.sh
+
+run: setup
+	$(BIN)/jiefen init-db
+	$(BIN)/jiefen demo
+	JIEFEN_DEMO=1 $(BIN)/jiefen serve --host $(HOST) --port $(PORT) --with-scheduler
+
+test: setup chromium
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The same suite against PostgreSQL (installs and starts a local server if needed).
+test-pg: setup chromium
+	@scripts/ensure-postgres.sh
+	DATABASE_URL=$${DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean-db:
+	rm -f instance/jiefen.sqlite3*
