@@ -1,0 +1,171 @@
+"""Timers on a fixed clock: boundary (interrupting / not), intermediate, cycle, called process, event gateway,
+and the supervision ladder — all fired through the durable timer index and the drain loop."""
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from engine.clock import CHINA_TZ
+from engine.models import CaseEventModel, TaskModel, TimerModel
+from engine.services import cases, history, processes, tasks
+from engine.services.timers import fire_due_timers, pending_timers
+from engine.services.users import SYSTEM
+from tests.conftest import FIXTURES, START
+
+INTAKE = {"channel": "walk_in", "party_name": "张三", "handling_dept": "mediator"}
+
+
+@pytest.fixture
+def timer_processes(session, directory):
+    processes.deploy(session, {"timers.bpmn": (FIXTURES / "engine" / "timers.bpmn").read_bytes()}, SYSTEM)
+
+
+def drain(session, clock, moment):
+    clock.set(moment)
+    return fire_due_timers(session, moment)
+
+
+def events_of(session, case_id, type_):
+    return list(session.scalars(select(CaseEventModel).where(CaseEventModel.case_id == case_id,
+                                                             CaseEventModel.type == type_)))
+
+
+def at(text):
+    return datetime.fromisoformat(text)
+
+
+def _mediation_case(session, actor, clock):
+    case = cases.start_case(session, "small_mediation", {}, actor("clerk"))
+    [intake] = cases.open_tasks(session, case.id)
+    tasks.complete_task(session, intake.id, INTAKE, actor("clerk"))
+    return case
+
+
+def test_timer_rows_mirror_waiting_timers(session, actor, clock):
+    case = _mediation_case(session, actor, clock)
+    rows = {t.name: t for t in pending_timers(session, case.id) if t.kind == "bpmn"}
+    # legal_days(30) from Monday 2026-03-02: day 30 is Wed 2026-04-01, ends 24:00 China time
+    assert rows["调解期满"].due_at == at("2026-04-01T23:59:59+08:00")
+    assert rows["调解提醒"].due_at == START + timedelta(days=25)
+
+
+def test_interrupting_boundary_timer_moves_the_case_on(session, actor, clock):
+    case = _mediation_case(session, actor, clock)
+    drain(session, clock, at("2026-04-01T23:59:58+08:00"))
+    assert len(events_of(session, case.id, "timer_fired")) == 1  # only the day-25 reminder so far
+    assert [t.spec_name for t in cases.open_tasks(session, case.id) if t.kind == "bpmn"] == ["mediate"]
+    result = drain(session, clock, at("2026-04-02T00:00:00+08:00"))
+    assert result.fired == 1 and result.failed == 0
+    session.expire_all()
+    case = cases.get_case(session, case.id, SYSTEM)
+    assert case.status == "closed" and case.outcome == "调解期满终止"
+    assert cases.open_tasks(session, case.id) == []
+    assert events_of(session, case.id, "task_cancelled")
+    assert history.verify_case(session, case.id, SYSTEM).replay_ok
+
+
+def test_non_interrupting_timer_reminds_and_keeps_the_task(session, actor, clock):
+    case = _mediation_case(session, actor, clock)
+    drain(session, clock, START + timedelta(days=25, seconds=1))
+    session.expire_all()
+    case = cases.get_case(session, case.id, SYSTEM)
+    assert case.data.get("reminded") is True and case.status == "open"
+    assert [t.spec_name for t in cases.open_tasks(session, case.id) if t.kind == "bpmn"] == ["mediate"]
+    assert len(events_of(session, case.id, "timer_fired")) == 1
+    assert history.verify_case(session, case.id, SYSTEM).replay_ok
+
+
+def test_intermediate_p30d_waits_then_fires(session, clock, timer_processes):
+    case = cases.start_case(session, "wait_p30d", {}, SYSTEM)
+    assert cases.open_tasks(session, case.id) == []
+    assert drain(session, clock, START + timedelta(days=29)).fired == 0
+    assert drain(session, clock, START + timedelta(days=30, seconds=1)).fired == 1
+    assert [t.spec_name for t in cases.open_tasks(session, case.id)] == ["w_task"]
+
+
+def test_cycle_fires_its_count_and_stops(session, clock, timer_processes):
+    case = cases.start_case(session, "cycle_reminders", {}, SYSTEM)
+    fired = 0
+    for minutes in (10, 20, 30, 40, 50):
+        fired += drain(session, clock, START + timedelta(minutes=minutes, seconds=1)).fired
+    session.expire_all()
+    case = cases.get_case(session, case.id, SYSTEM)
+    # the reminder branch runs beside the open task; its data ends with the branch, the firings are on record
+    assert fired == 3 and len(events_of(session, case.id, "timer_fired")) == 3
+    assert [t.spec_name for t in cases.open_tasks(session, case.id)] == ["c_work"]
+    assert [t.kind for t in pending_timers(session, case.id)] == []
+    assert history.verify_case(session, case.id, SYSTEM).replay_ok
+
+
+def test_timer_inside_a_called_process_fires(session, clock, timer_processes):
+    case = cases.start_case(session, "parent_calls_child", {}, SYSTEM)
+    assert [t.spec_name for t in cases.open_tasks(session, case.id)] == ["ch_task"]
+    assert [t.name for t in pending_timers(session, case.id)] == ["子任务超时"]
+    assert drain(session, clock, START + timedelta(hours=1, seconds=1)).fired == 1
+    assert [t.spec_name for t in cases.open_tasks(session, case.id)] == ["p_after"]
+    assert history.verify_case(session, case.id, SYSTEM).replay_ok
+
+
+def test_event_based_gateway_first_timer_wins(session, clock, timer_processes):
+    case = cases.start_case(session, "race", {}, SYSTEM)
+    assert [t.due_at for t in pending_timers(session, case.id)] == [START + timedelta(days=1)]
+    drain(session, clock, START + timedelta(days=1, seconds=1))
+    session.expire_all()
+    case = cases.get_case(session, case.id, SYSTEM)
+    assert case.status == "closed" and case.outcome == "短期先到"
+    assert pending_timers(session, case.id) == []
+
+
+def test_overdue_timers_fire_once_oldest_first_after_downtime(session, actor, clock, timer_processes):
+    first = cases.start_case(session, "wait_p30d", {}, SYSTEM)
+    clock.advance(days=1)
+    second = cases.start_case(session, "wait_p30d", {}, SYSTEM)
+    result = drain(session, clock, START + timedelta(days=90))  # the scheduler was down for weeks
+    assert result.fired == 2
+    order = [e.case_id for e in session.scalars(select(CaseEventModel).where(CaseEventModel.type == "timer_fired")
+                                                .order_by(CaseEventModel.id))]
+    assert order == [first.id, second.id]
+    assert drain(session, clock, START + timedelta(days=91)).fired == 0
+
+
+def test_supervision_ladder_steps_fire_in_order_and_stop_on_completion(session, actor, clock):
+    case = _mediation_case(session, actor, clock)
+    [task] = cases.open_tasks(session, case.id)
+    # workdays(5) from Mon 2026-03-02: Mar 3, 4, 5, 6, 9 -> due Mon 2026-03-09 24:00
+    assert task.due_at == at("2026-03-09T23:59:59+08:00")
+    ladder = {t.ref.split(":")[1]: t.due_at for t in pending_timers(session, case.id) if t.kind == "ladder"}
+    assert ladder == {"prompt": at("2026-03-06T23:59:59+08:00"), "reminder": at("2026-03-09T23:59:59+08:00"),
+                      "notice": at("2026-03-10T23:59:59+08:00"), "listing": at("2026-03-16T23:59:59+08:00")}
+
+    def level_after(moment):
+        drain(session, clock, moment)
+        session.expire_all()
+        return session.get(TaskModel, task.id).warning_level
+
+    assert level_after(at("2026-03-06T23:59:58+08:00")) == 0
+    assert level_after(at("2026-03-07T00:00:00+08:00")) == 1
+    assert level_after(at("2026-03-10T00:00:00+08:00")) == 2
+    assert level_after(at("2026-03-11T00:00:00+08:00")) == 3
+    [notice] = [t for t in cases.open_tasks(session, case.id) if t.kind == "supervision"]
+    assert notice.roles == ["unit_head"] and notice.title.startswith("督办单")
+    assert tasks.list_tasks(session, actor("head")).total == 1
+    tasks.complete_task(session, notice.id, {"response": "已落实专人办理"}, actor("head"))
+
+    tasks.complete_task(session, task.id, {"result": "agreed"}, actor("mediator1"))
+    assert [t for t in pending_timers(session, case.id) if t.kind == "ladder"] == []
+    assert drain(session, clock, at("2026-03-20T00:00:00+08:00")).fired == 0
+    steps = [e.payload["step"] for e in events_of(session, case.id, "task_escalated")]
+    assert steps == ["prompt", "reminder", "notice"]
+    assert events_of(session, case.id, "supervision_answered")
+
+
+def test_red_listing_opens_a_task_for_the_supervision_desk(session, actor, clock):
+    case = _mediation_case(session, actor, clock)
+    drain(session, clock, at("2026-03-17T00:00:00+08:00"))
+    session.expire_all()
+    [task] = [t for t in cases.open_tasks(session, case.id) if t.kind == "bpmn"]
+    assert task.warning_level == 4
+    titles = sorted(t.title for t in cases.open_tasks(session, case.id) if t.kind == "supervision")
+    assert titles == ["挂牌督办：调解", "督办单：调解"]
+    assert tasks.list_tasks(session, actor("super")).total == 1
+    assert tasks.list_tasks(session, actor("mediator1"), overdue=True).total == 1
