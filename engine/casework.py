@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -53,6 +53,11 @@ def lock_case(session: Session, case_id: int) -> CaseModel:
     stmt = select(CaseModel).where(CaseModel.id == case_id)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(of=CaseModel)
+    else:
+        # SQLite: take the write lock now (a no-op UPDATE), so a concurrent command waits here and then
+        # reads the state the other one committed, instead of failing later on a stale snapshot.
+        session.execute(update(CaseModel).where(CaseModel.id == case_id).values(lock_version=CaseModel.lock_version)
+                        .execution_options(synchronize_session=False))
     case = session.scalar(stmt.execution_options(populate_existing=True))
     if case is None:
         raise NotFound(f"案件不存在 / case {case_id} not found")

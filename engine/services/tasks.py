@@ -140,7 +140,8 @@ def task_form(session: Session, task: TaskModel) -> list[dict]:
 def _locked_task(session: Session, task_id: str, actor: Actor) -> tuple[CaseModel, TaskModel]:
     task = _task_or_gone(session, task_id)
     case = casework.lock_case(session, task.case_id)
-    session.refresh(task)
+    # Re-read under the lock: another command may have completed or claimed it meanwhile.
+    session.expunge(task)
     task = _task_or_gone(session, task_id)
     return case, task
 
@@ -234,3 +235,47 @@ def _commit(session: Session) -> None:
     except (StaleDataError, IntegrityError) as exc:
         session.rollback()
         raise Conflict("案件已被并发修改，请重试 / the case changed concurrently; reload and retry") from exc
+
+
+@dataclass
+class CompletedTask:
+    """A task the actor completed (a task_completed event), for the 已办 list."""
+
+    case_id: int
+    case_code: str
+    process_id: str
+    task_id: str | None
+    task_name: str | None
+    completed_at: datetime
+
+
+@dataclass
+class CompletedPage:
+    items: list[CompletedTask]
+    total: int
+
+
+def completed_by(session: Session, actor: Actor, page: int = 1, per_page: int = 50) -> CompletedPage:
+    """Tasks this actor completed (task_completed events by them), newest first. Read-only."""
+    cond = and_(CaseEventModel.type.in_(("task_completed", "supervision_answered")),
+                CaseEventModel.actor == actor.username)
+    total = session.scalar(select(func.count()).select_from(CaseEventModel).where(cond)) or 0
+    page, per_page = max(page, 1), min(max(per_page, 1), 200)
+    rows = session.execute(
+        select(CaseEventModel.case_id, CaseModel.code, CaseModel.process_id, CaseEventModel.task_id,
+               CaseEventModel.task_name, CaseEventModel.at)
+        .join(CaseModel, CaseModel.id == CaseEventModel.case_id).where(cond)
+        .order_by(CaseEventModel.at.desc(), CaseEventModel.id.desc())
+        .offset((page - 1) * per_page).limit(per_page)).all()
+    return CompletedPage([CompletedTask(*row) for row in rows], total)
+
+
+def check_task_data(session: Session, process_id: str, spec_name: str, data: dict) -> dict:
+    """Validate form data for a user task of the newest version of a process, changing nothing.
+
+    Lets a caller check a start form before it opens a case. Raises NotFound (process), InvalidData."""
+    from engine.services.processes import latest_version
+
+    version = load_version(session, latest_version(session, process_id).id)
+    schema = version.schemas.get(spec_name) or forms.build_schema([])
+    return forms.validate_form(schema, data or {})
