@@ -77,8 +77,5 @@ class DevConfig(Config):
 
 class TestConfig(Config):
     TESTING = True
-    WTF_CSRF_ENABLED = True
     SECRET_KEY = "test-secret"
-    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL_TEST") or database_url_from_env() \
-        if (os.environ.get("DATABASE_URL") or os.environ.get("JIEFEN_DATABASE_URL")) else "sqlite://"
     JIEFEN_SCHEDULER_ENABLED = False

@@ -12,12 +12,13 @@ from engine.db import configure_engine
 
 
 def create_app(config: object | Mapping | None = None) -> Flask:
-    from config.settings import Config
+    from config.settings import Config, database_url_from_env
     from webui.errors import register_error_handlers
     from webui.extensions import db, make_api
 
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_object(Config)
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_url_from_env()  # the environment as it is now
     if isinstance(config, Mapping):
         app.config.update(config)
     elif config is not None:

@@ -1,0 +1,70 @@
+"""The `jiefen` console command, run as a subprocess the way an operator runs it."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, ROOT
+
+JIEFEN = str(Path(sys.executable).parent / "jiefen")
+
+
+@pytest.fixture
+def run(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "JIEFEN_DATABASE_URL")}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+
+    def _run(*args, ok=True):
+        result = subprocess.run([JIEFEN, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        if ok:
+            assert result.returncode == 0, result.stderr
+        return result
+    return _run
+
+
+def test_operator_commands_end_to_end(run, tmp_path):
+    assert "database ready" in run("init-db").stdout
+    assert "database ready" in run("init-db").stdout  # idempotent
+    out = run("deploy", str(FIXTURES / "engine" / "small_mediation.bpmn")).stdout
+    assert out.startswith("small_mediation\tversion 1\tdeployed")
+    assert "unchanged" in run("deploy", str(FIXTURES / "engine" / "small_mediation.bpmn")).stdout
+    roles = run("roles").stdout.splitlines()
+    assert roles[0].split("\t")[0] in ("admin", "auditor") and any(r.startswith("intake_clerk") for r in roles)
+    assert run("orgs").stdout.startswith("330106000\t")
+    run("user", "add", "li", "--password", "password1", "--role", "intake_clerk", "--role", "mediator")
+    token = run("token", "li").stdout.strip()
+    assert len(token) > 30
+    bad = run("user", "add", "wang", "--password", "password1", "--role", "astronaut", ok=False)
+    assert bad.returncode == 2 and "astronaut" in bad.stderr and "Traceback" not in bad.stderr
+    missing_org = run("user", "add", "zhao", "--password", "password1", "--role", "mediator", "--org", "nowhere", ok=False)
+    assert missing_org.returncode == 2 and "nowhere" in missing_org.stderr
+
+
+def test_deploy_reports_every_problem_without_traceback(run, tmp_path):
+    run("init-db")
+    bad = tmp_path / "bad.bpmn"
+    bad.write_bytes((FIXTURES / "engine" / "small_mediation.bpmn").read_bytes()
+                    .replace(b"result == 'agreed'", b"__import__('os').system('true')")
+                    .replace(b'"=workdays(5)"', b'"${dueDate}"'))
+    result = run("deploy", str(bad), ok=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "f5" in result.stderr and "mediate" in result.stderr
+
+
+def test_calendar_due_prints_the_end_of_the_last_day(run):
+    # 2026 国庆: Oct 1-7 off, Sat Oct 10 is a make-up workday; 3 working days after Sep 30: Oct 8, 9, 10
+    assert run("calendar", "due", "2026-09-30", "--days", "15", "--unit", "legal").stdout.strip() == "2026-10-15T23:59:59+08:00"
+    assert run("calendar", "due", "2026-09-30", "--days", "3", "--unit", "working").stdout.strip() == "2026-10-10T23:59:59+08:00"
+    assert run("calendar", "due", "2026-09-28", "--days", "5", "--unit", "natural").stdout.strip() == "2026-10-03T23:59:59+08:00"
+    result = run("calendar", "due", "2031-01-05", "--days", "3", "--unit", "working", ok=False)
+    assert result.returncode == 2 and "2031" in result.stderr
+
+
+def test_timers_run_due_and_verify(run, tmp_path):
+    run("init-db")
+    run("deploy", str(FIXTURES / "engine" / "timers.bpmn"))
+    assert run("timers", "run-due", "--now", "2026-03-01T00:00:00+08:00").stdout.startswith("fired 0")
+    result = run("verify", "1", ok=False)
+    assert result.returncode == 2 and "not found" in result.stderr
