@@ -44,6 +44,7 @@ class Ctx:
     actor: str
     before_data: dict = field(default_factory=dict)
     before_tasks: dict = field(default_factory=dict)
+    before_completed: set = field(default_factory=set)
 
 
 # ---------------------------------------------------------------- loading and running
@@ -197,6 +198,24 @@ def _data_changes(before: dict, after: dict) -> dict:
 def snapshot(ctx: Ctx) -> None:
     ctx.before_data = dict(ctx.case.data or {})
     ctx.before_tasks = {str(t.id): t for t in human_tasks(ctx.workflow)}
+    if ctx.version.meta.get("open_case"):
+        ctx.before_completed = {t.id for t in ctx.workflow.get_tasks(state=TaskState.COMPLETED)}
+
+
+def _open_linked_cases(ctx: Ctx, data: dict) -> None:
+    """Elements marked `jiefen.open_case` that this command passed open a linked case (e.g. a relapse)."""
+    markers = ctx.version.meta.get("open_case") or {}
+    if not markers:
+        return
+    from engine.services.cases import open_linked_case  # cases builds on this module
+
+    for task in ctx.workflow.get_tasks(state=TaskState.COMPLETED):
+        marker = markers.get(task.task_spec.bpmn_id or "")
+        if marker and task.id not in ctx.before_completed:
+            linked = open_linked_case(ctx.session, ctx.case, marker["process_id"], data, marker["link_kind"], ctx.now)
+            append_event(ctx.session, ctx.case, "case_linked", "system", ctx.now,
+                         {"case_id": linked.id, "code": linked.code, "kind": marker["link_kind"]},
+                         str(task.id), task.task_spec.bpmn_name or task.task_spec.bpmn_id)
 
 
 def save(ctx: Ctx, command_type: str, command: dict | None, task=None, extra: dict | None = None) -> dict:
@@ -238,6 +257,7 @@ def save(ctx: Ctx, command_type: str, command: dict | None, task=None, extra: di
         session.execute(delete(TaskModel).where(TaskModel.case_id == case.id))
     from engine.services.timers import rebuild_timers  # timers builds on this module
     rebuild_timers(session, case, workflow, ctx.now)
+    _open_linked_cases(ctx, after_data)
     session.flush()
     return after_data
 

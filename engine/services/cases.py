@@ -117,6 +117,7 @@ def _open_case(session: Session, version, data: dict, actor: Actor, org: OrgUnit
     session.add(case)
     session.flush()
     ctx = casework.Ctx(session, case, version, workflow, now, actor.username)
+    casework.snapshot(ctx)
     with running_at(now):
         workflow.data.update(data)
         workflow.task_tree.data.update(data)
@@ -125,6 +126,16 @@ def _open_case(session: Session, version, data: dict, actor: Actor, org: OrgUnit
                    "linked_case_id": linked_case_id, "link_kind": link_kind}
         casework.save(ctx, "case_started", command)
     return case
+
+
+def open_linked_case(session: Session, source: CaseModel, process_id: str, data: dict, link_kind: str,
+                     now: datetime) -> CaseModel:
+    """Open a case linked to `source` inside the running command (flushes only): data copied, flagged repeat."""
+    row = latest_version(session, process_id)
+    version = load_version(session, row.id)
+    copied = {k: v for k, v in data.items() if not k.startswith("_")}
+    copied.update({"repeat": True, "linked_from": source.code})
+    return _open_case(session, version, copied, Actor(username="system"), source.org_unit, now, source.id, link_kind)
 
 
 def get_case(session: Session, case_id: int, actor: Actor) -> CaseModel:

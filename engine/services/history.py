@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from engine import casework
 from engine.clock import running_at
 from engine.errors import CaseError
-from engine.models import CaseEventModel
+from engine.models import CaseEventModel, CaseModel
 from engine.services.cases import get_case
 from engine.services.processes import load_version
 from engine.services.users import Actor
@@ -83,3 +83,43 @@ def verify_case(session: Session, case_id: int, actor: Actor) -> Verification:
         log.warning("replay of case %s failed: %s", case_id, exc)
         result.problems.append(f"replay failed: {exc}")
     return result
+
+
+def completed_elements(session: Session, case_id: int, actor: Actor) -> list[str]:
+    """BPMN element ids of the case's completed tasks (events, gateways and activities), from the stored
+    workflow, for drawing the case's progress on its diagram. Read-only. Raises NotFound, Forbidden."""
+    from SpiffWorkflow.util.task import TaskState
+
+    case = get_case(session, case_id, actor)
+    if not case.workflow_json or case.workflow_json == "{}":
+        return []
+    _version, workflow = casework.restore(session, case)
+    ids: list[str] = []
+    tasks = list(workflow.get_tasks(state=TaskState.COMPLETED))
+    for sub in workflow.subprocesses.values():
+        tasks.extend(sub.get_tasks(state=TaskState.COMPLETED))
+    for task in tasks:
+        element = getattr(task.task_spec, "bpmn_id", None)
+        if element and element not in ids:
+            ids.append(element)
+    return ids
+
+
+@dataclass
+class CaseLinks:
+    """Cases this case is linked to (e.g. the case a relapse reopens) and cases linking to it."""
+
+    linked_to: CaseModel | None
+    link_kind: str | None
+    linked_from: list[CaseModel]
+
+
+def case_links(session: Session, case_id: int, actor: Actor) -> CaseLinks:
+    """Linked cases in both directions (codes and status only are meant for display). Read-only.
+
+    Raises NotFound, Forbidden."""
+    case = get_case(session, case_id, actor)
+    linked_to = session.get(CaseModel, case.linked_case_id) if case.linked_case_id else None
+    linked_from = list(session.scalars(select(CaseModel).where(CaseModel.linked_case_id == case.id)
+                                       .order_by(CaseModel.opened_at, CaseModel.id)))
+    return CaseLinks(linked_to, case.link_kind, linked_from)

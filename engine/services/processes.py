@@ -78,8 +78,31 @@ def _roles_in(defn: specs.ProcessDefinition, lane_roles: dict[str, str]) -> dict
     return roles
 
 
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+
+
+def _open_case_markers(xml: bytes) -> dict[str, dict]:
+    """Elements carrying the camunda property `jiefen.open_case` (open a linked case when passed)."""
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    root = etree.fromstring(xml, parser)  # already accepted by specs.parse_files, which rejects DTD tricks
+    markers: dict[str, dict] = {}
+    for prop in root.iter(f"{{{CAMUNDA_NS}}}property"):
+        if prop.get("name") != "jiefen.open_case":
+            continue
+        owner = prop.getparent()
+        while owner is not None and owner.get("id") is None:
+            owner = owner.getparent()
+        if owner is not None and prop.get("value"):
+            kind = next((p.get("value") for p in prop.getparent() if p.get("name") == "jiefen.link_kind"), None)
+            markers[owner.get("id")] = {"process_id": prop.get("value").strip(), "link_kind": kind or "reopened"}
+    return markers
+
+
 def _meta(defn: specs.ProcessDefinition) -> dict:
     return {
+        "open_case": _open_case_markers(defn.xml),
         "user_tasks": {name: asdict(info) for name, info in defn.user_tasks.items()},
         "start_roles": list(defn.start_roles),
         "first_user_tasks": list(defn.first_user_tasks),
