@@ -287,7 +287,8 @@ class CamundaSpecParser(CamundaParser):
 
 
 # Flow elements the parser can build; anything else inside a process is reported as unsupported.
-_SUPPORTED_FLOW_TAGS = frozenset(CamundaSpecParser.PARSER_CLASSES) | frozenset(CamundaSpecParser.OVERRIDE_PARSER_CLASSES)
+_SUPPORTED_FLOW_TAGS = (frozenset(CamundaSpecParser.PARSER_CLASSES)
+                        | frozenset(CamundaSpecParser.OVERRIDE_PARSER_CLASSES))
 # Children of a process/subprocess that are not flow nodes and need no parser.
 _NON_FLOW_TAGS = frozenset(_b(t) for t in (
     "sequenceFlow", "laneSet", "lane", "dataObject", "dataObjectReference", "dataStoreReference", "textAnnotation",
@@ -1194,21 +1195,29 @@ def _first_user_tasks(spec: BpmnProcessSpec, subs: dict, event_subprocesses: set
     return found
 
 
-def _has_timer(event_definition) -> bool:
-    if isinstance(event_definition, TimerEventDefinition):
-        return True
-    if isinstance(event_definition, MultipleEventDefinition):
-        return any(_has_timer(ed) for ed in event_definition.event_definitions)
-    return False
+def _documentation(el: etree._Element) -> str:
+    return "\n".join((d.text or "").strip() for d in el.findall(_b("documentation"))).strip()
 
 
-def _timer_docs(specs: Iterable[BpmnProcessSpec]) -> dict[str, str]:
+def _timer_docs(processes: Iterable[etree._Element]) -> dict[str, str]:
+    """Timer and boundary event id -> its documentation (the legal basis of a deadline), from the XML.
+
+    SpiffWorkflow moves the timer of an event after an event-based gateway onto the gateway, so the gateway's
+    id (the task that waits) is listed too, with its own documentation or else the timer event's.
+    """
     out: dict[str, str] = {}
-    for spec in specs:
-        for ts in spec.task_specs.values():
-            if isinstance(ts, BoundaryEvent) or (isinstance(ts, CatchingEvent)
-                                                 and _has_timer(getattr(ts, "event_definition", None))):
-                out[ts.bpmn_id] = (ts.documentation or "").strip()
+    for proc in processes:
+        targets = {f.get("id"): f.get("targetRef") for f in proc.iter(_b("sequenceFlow"))}
+        by_id = {el.get("id"): el for el in proc.iter() if isinstance(el.tag, str) and el.get("id")}
+        for el in proc.iter(_b("boundaryEvent"), _b("intermediateCatchEvent"), _b("startEvent")):
+            if el.tag == _b("boundaryEvent") or el.find(_b("timerEventDefinition")) is not None:
+                out[el.get("id")] = _documentation(el)
+        for gateway in proc.iter(_b("eventBasedGateway")):
+            timer_events = [by_id.get(targets.get(o.text or "")) for o in gateway.findall(_b("outgoing"))]
+            timer_events = [e for e in timer_events if e is not None and e.find(_b("timerEventDefinition")) is not None]
+            if timer_events:
+                out[gateway.get("id")] = _documentation(gateway) or next(
+                    (doc for doc in map(_documentation, timer_events) if doc), "")
     return out
 
 
@@ -1285,7 +1294,7 @@ def parse_files(files: dict[str, bytes], available: dict[str, bytes] | None = No
             if pid and pid not in index:
                 index[pid] = (other, proc)
             elif pid and index[pid][0].name in others:
-                log.warning("process %s is defined in deployed files %s and %s; using the first",
+                log.debug("process %s is defined in deployed files %s and %s; using the first",
                             pid, index[pid][0].name, other.name)
 
     # Designer-level checks of every executable process.
@@ -1319,9 +1328,12 @@ def parse_files(files: dict[str, bytes], available: dict[str, bytes] | None = No
     # Call activities must resolve (transitively) to executable processes we can load.
     needed_others: dict[str, _Doc] = {}
     unresolved: set[str] = set()  # process ids of `files` whose call tree cannot be built
-    checked_calls: set[str] = set()
+    call_ok: dict[str, bool] = {}  # process id -> its call tree resolves (memo)
 
-    def resolve_calls(doc: _Doc, proc: etree._Element) -> bool:
+    def resolve_calls(doc: _Doc, proc: etree._Element, chain: tuple[str, ...]) -> bool:
+        pid = proc.get("id")
+        if pid in call_ok:
+            return call_ok[pid]
         ok = True
         for call in proc.iter(_b("callActivity")):
             called = (call.get("calledElement") or "").strip()
@@ -1340,16 +1352,23 @@ def parse_files(files: dict[str, bytes], available: dict[str, bytes] | None = No
                             "executable (isExecutable is not true).", call)
                 ok = False
                 continue
+            if called in chain:
+                # Each call runs inside the same engine step: an unconditional self-call never reaches a wait
+                # state and would hang the worker, so recursion is refused outright.
+                loop = " → ".join([*chain[chain.index(called):], called])
+                doc.problem(f"The call activity calls process '{called}', which is already running higher up in "
+                            f"this call chain ({loop}); recursive calls are not supported.", call)
+                ok = False
+                continue
             if target_doc.name in others:
                 needed_others[target_doc.name] = target_doc
-            if called not in checked_calls:
-                checked_calls.add(called)
-                if not resolve_calls(target_doc, target_proc):
-                    ok = False
+            if not resolve_calls(target_doc, target_proc, (*chain, called)):
+                ok = False
+        call_ok[pid] = ok
         return ok
 
     for doc, proc in executable:
-        if not resolve_calls(doc, proc):
+        if not resolve_calls(doc, proc, (proc.get("id"),)):
             unresolved.add(proc.get("id"))
 
     problems = [p for doc in docs.values() for p in doc.problems]
@@ -1486,7 +1505,7 @@ def _build(docs: dict[str, _Doc], needed_others: dict[str, _Doc], index: dict[st
             start_roles=[g for g in _split_list(starters) if g] if starters and not _has_juel(starters) else [],
             first_user_tasks=_first_user_tasks(spec, subs, event_subprocesses),
             called_processes=[name for name in subs if name in index],
-            timer_docs=_timer_docs(all_specs),
+            timer_docs=_timer_docs([proc, *(index[name][1] for name in subs if name in index)]),
         ))
     return definitions, problems
 

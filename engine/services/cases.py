@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine import casework, runtime
 from engine.clock import CHINA_TZ, running_at
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
-from engine.models import CaseModel, CaseSequenceModel, OrgUnitModel, TaskModel, TimerModel
+from engine.models import CaseEventModel, CaseModel, CaseSequenceModel, OrgUnitModel, TaskModel, TimerModel
 from engine.services.processes import latest_version, load_version
 from engine.services.timers import open_supervision_task
 from engine.services.users import Actor
@@ -177,8 +177,12 @@ def fire_timer(session: Session, timer_id: int, now: datetime, worker: str) -> b
     if timer is None or timer.fired_at is not None or timer.claimed_by != worker:
         session.rollback()
         return False
-    # SpiffWorkflow fires a timer strictly after its moment; never fire earlier than the row says.
-    moment = max(now, timer.due_at + timedelta(microseconds=1))
+    # The timer takes effect at its own moment (just after due_at, as SpiffWorkflow fires strictly after it),
+    # so a drain catching up after downtime fires each timer as if on time, oldest first — but never before
+    # the case's latest recorded event, so a case's history stays in time order.
+    last_at = session.scalar(select(func.max(CaseEventModel.at)).where(CaseEventModel.case_id == case.id))
+    earliest = timer.due_at + timedelta(microseconds=1)
+    moment = min(max(earliest, last_at or earliest), max(now, earliest))
     timer.fired_at = moment
     if timer.kind == "ladder":
         _fire_ladder_step(session, case, timer, moment)

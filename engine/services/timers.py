@@ -80,15 +80,16 @@ def ladder_moments(created: datetime, due: datetime) -> dict[str, datetime]:
 
 
 def rebuild_timers(session: Session, case: CaseModel, workflow, now: datetime) -> None:
-    """Rewrite the case's pending timer rows from its waiting BPMN timers and its tasks' ladders. Flushes."""
+    """Make the case's pending timer rows match its waiting BPMN timers and its tasks' ladders. Flushes.
+
+    Rows that stay the same are kept (with any claim a drain holds on them); only changes are written."""
     fired = set(session.execute(select(TimerModel.ref, TimerModel.due_at).where(
         TimerModel.case_id == case.id, TimerModel.fired_at.is_not(None))).all())
-    session.execute(delete(TimerModel).where(TimerModel.case_id == case.id, TimerModel.fired_at.is_(None)))
-    rows = []
+    wanted: dict[tuple[str, str, datetime], str] = {}
     if case.status == "open":
         for ref, name, due in _waiting_timers(workflow):
             if (ref, due) not in fired:
-                rows.append(TimerModel(case_id=case.id, kind="bpmn", name=name, ref=ref, due_at=due))
+                wanted[("bpmn", ref, due)] = name
         settings = runtime.get().settings
         if settings.ladder_enabled and settings.tier_ladder.get(case.tier or "", True):
             tasks = session.scalars(select(TaskModel).where(TaskModel.case_id == case.id, TaskModel.kind == "bpmn",
@@ -98,9 +99,16 @@ def rebuild_timers(session: Session, case: CaseModel, workflow, now: datetime) -
                 for step in LADDER:
                     ref = f"{task.id}:{step.name}"
                     if step.level > task.warning_level and (ref, moments[step.name]) not in fired:
-                        rows.append(TimerModel(case_id=case.id, kind="ladder", name=f"{step.title}：{task.title}",
-                                               ref=ref, due_at=moments[step.name]))
-    session.add_all(rows)
+                        wanted[("ladder", ref, moments[step.name])] = f"{step.title}：{task.title}"
+    existing = session.scalars(select(TimerModel).where(TimerModel.case_id == case.id, TimerModel.fired_at.is_(None)))
+    stale = []
+    for row in existing:
+        if wanted.pop((row.kind, row.ref, row.due_at), None) is None:
+            stale.append(row.id)
+    if stale:
+        session.execute(delete(TimerModel).where(TimerModel.id.in_(stale)))
+    session.add_all(TimerModel(case_id=case.id, kind=kind, name=name, ref=ref, due_at=due)
+                    for (kind, ref, due), name in wanted.items())
     session.flush()
 
 
