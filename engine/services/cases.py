@@ -183,7 +183,7 @@ def fire_timer(session: Session, timer_id: int, now: datetime, worker: str) -> b
     last_at = session.scalar(select(func.max(CaseEventModel.at)).where(CaseEventModel.case_id == case.id))
     earliest = timer.due_at + timedelta(microseconds=1)
     moment = min(max(earliest, last_at or earliest), max(now, earliest))
-    timer.fired_at = moment
+    timer.fired_at = max(now, moment)  # when it really fired (lateness); events carry the effective moment
     if timer.kind == "ladder":
         _fire_ladder_step(session, case, timer, moment)
     elif case.status == "open":
