@@ -34,7 +34,7 @@ chromium:
 
 run: setup
 	$(BIN)/jiefen init-db
-	$(BIN)/jiefen demo
+	JIEFEN_DEMO=1 $(BIN)/jiefen demo
 	JIEFEN_DEMO=1 $(BIN)/jiefen serve --host $(HOST) --port $(PORT) --with-scheduler
 
 test: setup chromium

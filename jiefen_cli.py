@@ -217,6 +217,9 @@ def demo():
     from webui.extensions import db
 
     app = _app()
+    if not app.config["JIEFEN_DEMO"]:
+        click.echo("错误 / error: demo data has published passwords; run with JIEFEN_DEMO=1 (never in production)", err=True)
+        sys.exit(2)
     with app.app_context():
         try:
             summary = load_demo(db.session, app.config["JIEFEN_PROCESSES_DIR"])

@@ -36,6 +36,8 @@ class EngineSettings:
     task_tree_warning: int = 2000
     # werkzeug password hash method; tests use a cheap one, production keeps scrypt.
     password_method: str = "scrypt"
+    # Demo mode: the published demo password works only then.
+    demo_mode: bool = False
     ladder_enabled: bool = True
     ladder_reminder_days_before: int = 3
     ladder_notice_days_after: int = 1

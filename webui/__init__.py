@@ -26,12 +26,15 @@ def create_app(config: object | Mapping | None = None) -> Flask:
     app.json.ensure_ascii = False
     logging.basicConfig(level=app.config["JIEFEN_LOG_LEVEL"],
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # SpiffWorkflow logs every task state change at INFO; keep our logs readable.
+    logging.getLogger("spiff").setLevel(max(logging.WARNING, logging.getLogger().level))
 
     if app.config.get("JIEFEN_RUNTIME") is not None:
         runtime._runtime = app.config["JIEFEN_RUNTIME"]
     else:
-        runtime.configure(runtime.EngineSettings.from_files(app.config["JIEFEN_ORG_FILE"],
-                                                            app.config["JIEFEN_CALENDAR_FILE"]))
+        settings = runtime.EngineSettings.from_files(app.config["JIEFEN_ORG_FILE"], app.config["JIEFEN_CALENDAR_FILE"])
+        settings.demo_mode = bool(app.config.get("JIEFEN_DEMO"))
+        runtime.configure(settings)
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)

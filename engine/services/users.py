@@ -216,6 +216,10 @@ def authenticate(session: Session, username: str, password: str, max_failures: i
             log.warning("account locked after repeated failures: %s", username)
         session.commit()
         raise Forbidden("用户名或密码错误 / wrong username or password")
+    from engine.demo import DEMO_PASSWORD
+
+    if password == DEMO_PASSWORD and not runtime.get().settings.demo_mode:
+        raise Forbidden("演示密码仅在演示模式下可用，请修改密码 / the demo password only works in demo mode")
     user.failed_logins = 0
     user.locked_until = None
     session.commit()
