@@ -14,7 +14,6 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +43,9 @@ class _SpecRefWorkflowConverter(BpmnWorkflowConverter):
 
 
 def _make_serializer() -> BpmnWorkflowSerializer:
-    config = copy.copy(CAMUNDA_CONFIG)
+    from engine.specs import spec_serializer_config  # the same converters the stored specs use
+
+    config = copy.copy(spec_serializer_config())
     config[BpmnWorkflow] = _SpecRefWorkflowConverter
     return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
 

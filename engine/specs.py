@@ -15,9 +15,17 @@ Decisions (see also the report to the lead):
   is deployed; `isExecutable="false"` *and a missing attribute* mean "documentation only" and are skipped.
   A file in which nothing is executable is rejected, naming its processes (Camunda 7 would silently deploy
   nothing, which only surprises people later).
-- Expressions are Python, checked by `engine.scripting`; `${...}` JUEL is rejected wherever it appears.
-  Camunda 7 features the engine would silently ignore (Java/external service implementations, listeners,
-  input/output mappings, DMN, data stores, link/compensation events) are rejected, not skipped.
+- Expressions are Python, checked by `engine.scripting`; `${...}` JUEL is rejected wherever it appears
+  (documentation and Python script bodies excepted). Camunda 7 features the engine would silently ignore
+  (Java/external service implementations, connectors, listeners, input/output and call-activity variable
+  mappings, DMN business rule tasks, data stores, link and compensation events) are rejected, not skipped.
+  A plain bpmn:serviceTask without implementation is accepted and does nothing, like a bpmn:task.
+- Call activities must resolve, within the deployment or among already deployed files, to executable
+  processes; recursive calls (a process calling itself, directly or not) are rejected because an unguarded
+  one never reaches a wait state and would hang the worker. Unresolved bpmn:import locations are problems.
+- SpiffWorkflow 3.2.0 work-arounds live in CamundaSpecParser / spec_serializer_config(): receive/send task
+  messages, multi-instance markers on non-user tasks, message throws without a payload expression, and
+  plain service tasks are all built so that the spec serializes and runs.
 - The specs handed back are the ones restored from their own serialization, so a case started right after
   the deployment runs on exactly what later loads from the database.
 """
@@ -43,23 +51,24 @@ from SpiffWorkflow.bpmn.parser.event_parsers import ReceiveTaskParser, SendTaskP
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
+from SpiffWorkflow.bpmn.serializer.helpers.registry import DefaultRegistry
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
-from SpiffWorkflow.bpmn.specs.defaults import ReceiveTask, ScriptTask, SendTask, ServiceTask
-from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.defaults import (EndEvent, IntermediateThrowEvent, ReceiveTask, ScriptTask, SendTask,
+                                               ServiceTask)
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
-from SpiffWorkflow.camunda.parser.event_parsers import CamundaEventDefinitionParser
+from SpiffWorkflow.camunda.parser.event_parsers import (CamundaEndEventParser, CamundaEventDefinitionParser,
+                                                       CamundaIntermediateThrowEventParser)
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser, UserTaskParser
 from SpiffWorkflow.camunda.parser.task_spec import ScriptTaskParser as CamundaScriptTaskParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.camunda.specs.user_task import EnumFormField, Form
 from SpiffWorkflow.camunda.specs.user_task import FormField as SpiffFormField
 from SpiffWorkflow.camunda.specs.user_task import UserTask
+from SpiffWorkflow.specs.base import TaskSpec
 
 from engine import scripting
 from engine.errors import Problem, ProcessDefinitionError
@@ -166,8 +175,8 @@ class ProcessDefinition:
 def spec_serializer_config() -> dict:
     """The serializer config matching CamundaSpecParser (the workflow serializer must use it too).
 
-    The receiveTask/sendTask fix lives in the parser (it creates Camunda message definitions), so the
-    stock CAMUNDA_CONFIG covers every class the parser produces.
+    CAMUNDA_CONFIG plus a converter for plain service tasks. The receive/send task fix lives in the parser
+    (it builds Camunda message definitions), so nothing else is needed for the classes the parser produces.
     """
     config = dict(CAMUNDA_CONFIG)
     # 3.2.0's DEFAULT_CONFIG has no converter for the plain bpmn:serviceTask spec the Camunda parser builds.
@@ -208,7 +217,7 @@ def load_directory(path: str | Path) -> dict[str, bytes]:
 class _UserTaskParser(UserTaskParser):
     """Keeps the camunda: assignment attributes and reads form field types case-insensitively."""
 
-    def parse_extensions(self, node=None):
+    def parse_extensions(self, node: etree._Element | None = None) -> dict[str, Any]:
         extensions = super().parse_extensions(node)  # camunda:properties -> {name: value}
         for attr in USER_TASK_ATTRS:
             value = self.node.get(_c(attr))
@@ -221,7 +230,7 @@ class _UserTaskParser(UserTaskParser):
                 extensions[f"camunda:{attr}"] = value
         return extensions
 
-    def get_form(self):
+    def get_form(self) -> Form:
         # Same as Spiff's, but 'Enum'/'LONG' etc. are accepted (the stock parser only knows 'enum' in lower case
         # and would drop the options of an 'Enum' field).
         form = Form()
@@ -252,16 +261,36 @@ class _UserTaskParser(UserTaskParser):
         return form
 
 
+class _PayloadDefault:
+    """Camunda's message definition evaluates its payload expression when thrown, even when there is none
+    (3.2.0 then fails at run time on eval(None)); a message without camunda:expression carries None."""
+
+    def parse_message_event(self, message_event: etree._Element) -> Any:
+        definition = super().parse_message_event(message_event)  # type: ignore[misc]
+        if getattr(definition, "expression", "") is None:
+            definition.expression = "None"
+        return definition
+
+
+class _EndEventParser(_PayloadDefault, CamundaEndEventParser):
+    pass
+
+
+class _IntermediateThrowEventParser(_PayloadDefault, CamundaIntermediateThrowEventParser):
+    pass
+
+
 # SpiffWorkflow 3.2.0 bug: CamundaParser does not override receiveTask/sendTask, so their messages get the plain
 # bpmn MessageEventDefinition, which CAMUNDA_CONFIG removed -> "Object of type MessageEventDefinition is not JSON
 # serializable" when the spec is stored. Parse them with the Camunda message parser (spiff-study/zz_parser.py).
-# CamundaTaskParser first: multi-instance markers on these tasks must build the Camunda MI classes (camunda:
-# collection semantics, and the only MI classes CAMUNDA_CONFIG can serialize), as on user tasks.
+# CamundaTaskParser comes first in these classes: a multi-instance marker on a script/service/send/receive task
+# must build the Camunda MI classes (camunda:collection semantics, and the only MI classes CAMUNDA_CONFIG can
+# serialize), as it does on user tasks.
 class _ReceiveTaskParser(CamundaTaskParser, CamundaEventDefinitionParser, ReceiveTaskParser):
     pass
 
 
-class _SendTaskParser(CamundaTaskParser, CamundaEventDefinitionParser, SendTaskParser):
+class _SendTaskParser(_PayloadDefault, CamundaTaskParser, CamundaEventDefinitionParser, SendTaskParser):
     pass
 
 
@@ -274,7 +303,8 @@ class _ServiceTaskParser(CamundaTaskParser):
 
 
 class CamundaSpecParser(CamundaParser):
-    """CamundaParser that keeps user-task assignments and serializes receive/send tasks."""
+    """CamundaParser that keeps user-task assignments (task_spec.extensions) and builds only specs that the
+    serializer can store and the engine can run (see the work-arounds above)."""
 
     OVERRIDE_PARSER_CLASSES = {
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
@@ -282,6 +312,8 @@ class CamundaSpecParser(CamundaParser):
         full_tag("receiveTask"): (_ReceiveTaskParser, ReceiveTask),
         full_tag("sendTask"): (_SendTaskParser, SendTask),
         full_tag("scriptTask"): (_ScriptTaskParser, ScriptTask),
+        full_tag("endEvent"): (_EndEventParser, EndEvent),
+        full_tag("intermediateThrowEvent"): (_IntermediateThrowEventParser, IntermediateThrowEvent),
         full_tag("serviceTask"): (_ServiceTaskParser, ServiceTask),
     }
 
@@ -298,7 +330,7 @@ _NON_FLOW_TAGS = frozenset(_b(t) for t in (
     "correlationSubscription", "supports", "resourceRole", "performer", "humanPerformer", "potentialOwner",
     "dataInput", "dataOutput", "inputSet", "outputSet", "completionCondition",
 ))
-# The XML tag of a BPMN element -> what a designer calls it in messages.
+# What to tell a designer about BPMN elements the engine cannot run.
 _UNSUPPORTED_HINTS = {
     "complexGateway": "Complex gateways are not supported; use exclusive, inclusive or parallel gateways.",
     "businessRuleTask": ("Business rule tasks (DMN decision tables) are not supported; decide in a script task "
@@ -402,7 +434,8 @@ def _load_doc(name: str, data: bytes) -> _Doc:
     # Refuse DOCTYPEs before lxml sees them: entity declarations are XXE / billion-laughs vectors and no
     # BPMN modeler writes a DOCTYPE at all.
     text = _scan_text(data)
-    pos = text.find("<!DOCTYPE")
+    root_tag = re.search(r"<[A-Za-z_:]", text)  # a DOCTYPE can only come before the root element
+    pos = text.find("<!DOCTYPE", 0, root_tag.start() if root_tag else len(text))
     if pos >= 0:
         line = text.count("\n", 0, pos) + 1
         if "<!ENTITY" in text:
@@ -481,6 +514,12 @@ def _quote(src: str, limit: int = 80) -> str:
 def _has_juel(value: str | None) -> bool:
     return bool(value) and ("${" in value or "#{" in value)
 
+
+# How messages name an element whose text is an expression.
+_TEXT_LABELS = {"conditionExpression": "Condition", "condition": "Condition", "timeDate": "Timer timeDate",
+                "timeDuration": "Timer timeDuration", "timeCycle": "Timer timeCycle",
+                "loopCardinality": "Loop cardinality", "completionCondition": "Completion condition",
+                "loopCondition": "Loop condition"}
 
 _JUEL_HINT = ("JUEL expressions (${...}) are Camunda's Java expression language, which this engine does not run. "
               "Write Python instead: a plain Python condition (e.g. approved == True), or '=expr' for task "
@@ -587,7 +626,8 @@ class _Checker:
             if _has_juel(value):
                 self.doc.problem(f"{_attr_label(attr)} = \"{value}\": {_JUEL_HINT}", el)
         if _has_juel(el.text):
-            self.doc.problem(f"<{_tag_label(el)}> \"{el.text.strip()}\": {_JUEL_HINT}", el)
+            what = _TEXT_LABELS.get(local, f"<{_tag_label(el)}>")
+            self.doc.problem(f"{what} {_quote(el.text)}: {_JUEL_HINT}", el)
 
     def _flow_children(self, container: etree._Element) -> None:
         for child in container:
@@ -704,12 +744,19 @@ class _Checker:
 
     def _bpmn_messageEventDefinition(self, el: etree._Element) -> None:
         self._ref(el, "messageRef", "message", "message")
+        self._payload(el)
 
     def _bpmn_receiveTask(self, el: etree._Element) -> None:
         self._ref(el, "messageRef", "message", "message")
 
     def _bpmn_sendTask(self, el: etree._Element) -> None:
         self._ref(el, "messageRef", "message", "message")
+        self._payload(el)
+
+    def _payload(self, el: etree._Element) -> None:
+        payload = el.get(_c("expression"))
+        if payload is not None and not _has_juel(payload):
+            self._expression(el, payload, "Message payload (camunda:expression)")
 
     def _bpmn_signalEventDefinition(self, el: etree._Element) -> None:
         self._ref(el, "signalRef", "signal", "signal")
@@ -741,6 +788,18 @@ class _Checker:
                                  "activity.", el)
         if not any(isinstance(c.tag, str) and c.tag.endswith("EventDefinition") for c in el):
             self.doc.problem("The boundary event has no event definition (timer, message, error, ...).", el)
+
+    def _bpmn_eventBasedGateway(self, el: etree._Element) -> None:
+        # SpiffWorkflow keeps one due time per event-based gateway: with two timers behind it, both would
+        # fire at the earlier moment and the winner would be arbitrary.
+        targets = {flow.get("targetRef") for flow in self.process.iter(_b("sequenceFlow")) if flow.get("sourceRef") == el.get("id")}
+        timers = [t for t in targets if t and any(
+            child.get("id") == t and child.find(_b("timerEventDefinition")) is not None
+            for child in self.process.iter(_b("intermediateCatchEvent")))]
+        if len(timers) > 1:
+            self.doc.problem(f"event-based gateway waits on {len(timers)} timers ({', '.join(sorted(timers))}); "
+                             "at most one timer is supported — keep the earliest and model the others as "
+                             "boundary timers on a task.", el)
 
     def _bpmn_callActivity(self, el: etree._Element) -> None:
         called = (el.get("calledElement") or "").strip()
@@ -890,6 +949,8 @@ class _Checker:
             value = el.get(_c(attr))
             if value is None or _has_juel(value):
                 continue
+            if attr == "expression" and el.tag == _b("sendTask"):
+                continue  # SpiffWorkflow reads it as the message payload: checked as an expression
             self.doc.problem(f"camunda:{attr}=\"{value}\": Java delegates, expressions and external tasks are not "
                              "supported, so this task would do nothing. Use a script task (Python) or a user task.",
                              el)
@@ -1049,7 +1110,7 @@ def _tag_label_from_clark(tag: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _registry():
+def _registry() -> DefaultRegistry:
     return BpmnWorkflowSerializer.configure(spec_serializer_config())
 
 
@@ -1144,7 +1205,7 @@ def _user_task_info(task_spec: UserTask) -> UserTaskInfo:
     )
 
 
-def _effective(spec: BpmnProcessSpec, task_spec):
+def _effective(spec: BpmnProcessSpec, task_spec: TaskSpec) -> TaskSpec:
     """The task that does the work: the child of a loop / multi-instance wrapper, else the spec itself."""
     child = getattr(task_spec, "task_spec", None)
     if isinstance(child, str) and child in spec.task_specs:
@@ -1176,7 +1237,7 @@ def _first_user_tasks(spec: BpmnProcessSpec, subs: dict, event_subprocesses: set
             queue.extend(ts.outputs)
         return finishes
 
-    def passes(pspec: BpmnProcessSpec, ts, active: frozenset[str]) -> bool:
+    def passes(pspec: BpmnProcessSpec, ts: TaskSpec, active: frozenset[str]) -> bool:
         """False if this activity is (or always starts) a user task; records the user tasks met."""
         work = _effective(pspec, ts)
         if isinstance(work, UserTask):
@@ -1207,14 +1268,16 @@ def _timer_docs(processes: Iterable[etree._Element]) -> dict[str, str]:
     """
     out: dict[str, str] = {}
     for proc in processes:
-        targets = {f.get("id"): f.get("targetRef") for f in proc.iter(_b("sequenceFlow"))}
+        targets: dict[str, list[str]] = {}
+        for flow in proc.iter(_b("sequenceFlow")):
+            targets.setdefault(flow.get("sourceRef") or "", []).append(flow.get("targetRef") or "")
         by_id = {el.get("id"): el for el in proc.iter() if isinstance(el.tag, str) and el.get("id")}
         for el in proc.iter(_b("boundaryEvent"), _b("intermediateCatchEvent"), _b("startEvent")):
             if el.tag == _b("boundaryEvent") or el.find(_b("timerEventDefinition")) is not None:
                 out[el.get("id")] = _documentation(el)
         for gateway in proc.iter(_b("eventBasedGateway")):
-            timer_events = [by_id.get(targets.get(o.text or "")) for o in gateway.findall(_b("outgoing"))]
-            timer_events = [e for e in timer_events if e is not None and e.find(_b("timerEventDefinition")) is not None]
+            timer_events = [by_id[t] for t in targets.get(gateway.get("id") or "", []) if t in by_id]
+            timer_events = [e for e in timer_events if e.find(_b("timerEventDefinition")) is not None]
             if timer_events:
                 out[gateway.get("id")] = _documentation(gateway) or next(
                     (doc for doc in map(_documentation, timer_events) if doc), "")
@@ -1237,7 +1300,8 @@ def _process_name(doc: _Doc, proc: etree._Element) -> str:
 
 
 def _is_executable(proc: etree._Element) -> bool:
-    return (proc.get("isExecutable") or "").strip().lower() == "true"
+    # Exactly "true", as SpiffWorkflow's parser reads it (xsd:boolean's "1" is not executable in Camunda either).
+    return proc.get("isExecutable") == "true"
 
 
 def _executable_note(proc: etree._Element) -> str:
@@ -1295,7 +1359,7 @@ def parse_files(files: dict[str, bytes], available: dict[str, bytes] | None = No
                 index[pid] = (other, proc)
             elif pid and index[pid][0].name in others:
                 log.debug("process %s is defined in deployed files %s and %s; using the first",
-                            pid, index[pid][0].name, other.name)
+                          pid, index[pid][0].name, other.name)
 
     # Designer-level checks of every executable process.
     executable: list[tuple[_Doc, etree._Element]] = []
