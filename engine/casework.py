@@ -198,24 +198,44 @@ def _data_changes(before: dict, after: dict) -> dict:
 def snapshot(ctx: Ctx) -> None:
     ctx.before_data = dict(ctx.case.data or {})
     ctx.before_tasks = {str(t.id): t for t in human_tasks(ctx.workflow)}
-    if ctx.version.meta.get("open_case"):
+    if ctx.version.meta.get("open_case") or ctx.version.meta.get("move_case"):
         ctx.before_completed = {t.id for t in ctx.workflow.get_tasks(state=TaskState.COMPLETED)}
+
+
+def _passed_markers(ctx: Ctx, key: str):
+    """(task, marker) for elements carrying a jiefen.<key> property that this command completed."""
+    markers = ctx.version.meta.get(key) or {}
+    if not markers:
+        return
+    for task in ctx.workflow.get_tasks(state=TaskState.COMPLETED):
+        marker = markers.get(task.task_spec.bpmn_id or "")
+        if marker and task.id not in ctx.before_completed:
+            yield task, marker
+
+
+def _move_case(ctx: Ctx) -> None:
+    """上报: a completed task marked jiefen.move_case=parent hands the case to the next-level center."""
+    for task, target in _passed_markers(ctx, "move_case"):
+        org = ctx.case.org_unit
+        if target != "parent" or org.parent_id is None:
+            log.warning("case %s: move_case=%r at %s ignored (no such unit)", ctx.case.id, target, task.task_spec.bpmn_id)
+            continue
+        parent = ctx.session.get(OrgUnitModel, org.parent_id)
+        ctx.case.org_unit_id, ctx.case.org_unit = parent.id, parent
+        append_event(ctx.session, ctx.case, "case_moved", ctx.actor, ctx.now,
+                     {"from": org.code, "to": parent.code, "to_name": parent.name}, str(task.id),
+                     task.task_spec.bpmn_name or task.task_spec.bpmn_id)
 
 
 def _open_linked_cases(ctx: Ctx, data: dict) -> None:
     """Elements marked `jiefen.open_case` that this command passed open a linked case (e.g. a relapse)."""
-    markers = ctx.version.meta.get("open_case") or {}
-    if not markers:
-        return
     from engine.services.cases import open_linked_case  # cases builds on this module
 
-    for task in ctx.workflow.get_tasks(state=TaskState.COMPLETED):
-        marker = markers.get(task.task_spec.bpmn_id or "")
-        if marker and task.id not in ctx.before_completed:
-            linked = open_linked_case(ctx.session, ctx.case, marker["process_id"], data, marker["link_kind"], ctx.now)
-            append_event(ctx.session, ctx.case, "case_linked", "system", ctx.now,
-                         {"case_id": linked.id, "code": linked.code, "kind": marker["link_kind"]},
-                         str(task.id), task.task_spec.bpmn_name or task.task_spec.bpmn_id)
+    for task, marker in _passed_markers(ctx, "open_case"):
+        linked = open_linked_case(ctx.session, ctx.case, marker["process_id"], data, marker["link_kind"], ctx.now)
+        append_event(ctx.session, ctx.case, "case_linked", "system", ctx.now,
+                     {"case_id": linked.id, "code": linked.code, "kind": marker["link_kind"]},
+                     str(task.id), task.task_spec.bpmn_name or task.task_spec.bpmn_id)
 
 
 def save(ctx: Ctx, command_type: str, command: dict | None, task=None, extra: dict | None = None) -> dict:
@@ -236,6 +256,7 @@ def save(ctx: Ctx, command_type: str, command: dict | None, task=None, extra: di
             append_event(session, case, f"task_{reason}", "system", ctx.now, {"by": "process"}, task_id,
                          old.task_spec.bpmn_name or old.task_spec.name)
 
+    _move_case(ctx)
     case.data = after_data
     for key in INDEXED_FIELDS:
         if key in after_data and after_data[key] not in (None, ""):

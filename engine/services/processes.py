@@ -81,28 +81,32 @@ def _roles_in(defn: specs.ProcessDefinition, lane_roles: dict[str, str]) -> dict
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 
 
-def _open_case_markers(xml: bytes) -> dict[str, dict]:
-    """Elements carrying the camunda property `jiefen.open_case` (open a linked case when passed)."""
+def _jiefen_properties(xml: bytes) -> dict[str, dict[str, str]]:
+    """`jiefen.*` camunda properties by element id: open_case / link_kind (linked case), move_case (上报)."""
     from lxml import etree
 
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
     root = etree.fromstring(xml, parser)  # already accepted by specs.parse_files, which rejects DTD tricks
-    markers: dict[str, dict] = {}
+    found: dict[str, dict[str, str]] = {}
     for prop in root.iter(f"{{{CAMUNDA_NS}}}property"):
-        if prop.get("name") != "jiefen.open_case":
+        name, value = prop.get("name") or "", (prop.get("value") or "").strip()
+        if not name.startswith("jiefen.") or not value:
             continue
         owner = prop.getparent()
         while owner is not None and owner.get("id") is None:
             owner = owner.getparent()
-        if owner is not None and prop.get("value"):
-            kind = next((p.get("value") for p in prop.getparent() if p.get("name") == "jiefen.link_kind"), None)
-            markers[owner.get("id")] = {"process_id": prop.get("value").strip(), "link_kind": kind or "reopened"}
-    return markers
+        if owner is not None:
+            found.setdefault(owner.get("id"), {})[name[len("jiefen."):]] = value
+    return found
 
 
-def _meta(defn: specs.ProcessDefinition) -> dict:
+def _meta(defn: specs.ProcessDefinition, called_versions: dict[str, str]) -> dict:
+    props = _jiefen_properties(defn.xml)
     return {
-        "open_case": _open_case_markers(defn.xml),
+        "open_case": {eid: {"process_id": p["open_case"], "link_kind": p.get("link_kind", "reopened")}
+                      for eid, p in props.items() if "open_case" in p},
+        "move_case": {eid: p["move_case"] for eid, p in props.items() if "move_case" in p},
+        "called_versions": called_versions,
         "user_tasks": {name: asdict(info) for name, info in defn.user_tasks.items()},
         "start_roles": list(defn.start_roles),
         "first_user_tasks": list(defn.first_user_tasks),
@@ -119,23 +123,50 @@ def deploy(session: Session, files: dict[str, bytes], actor: Actor) -> list[Depl
         raise Forbidden("只有管理员可以部署流程 / only administrators deploy processes")
     available = _latest_files(session, exclude=set(files))
     definitions = specs.parse_files(files, available)
+    results = _store_versions(session, definitions, actor)
+    # A caller embeds the called processes' specs: when one of them changed, the callers get a new version
+    # too, so new cases run the new called process (running cases keep the version they started on).
+    changed = {r.process_id for r in results if r.created}
+    callers = [row for row in list_processes(session)
+               if row.process_id not in {d.process_id for d in definitions}
+               and changed & set(row.meta.get("called_processes") or [])]
+    if callers:
+        caller_files = {row.file_name: row.xml for row in callers}
+        redeployed = specs.parse_files(caller_files, _latest_files(session, exclude=set(caller_files)))
+        wanted = {row.process_id for row in callers}
+        results += _store_versions(session, [d for d in redeployed if d.process_id in wanted], actor)
+    session.commit()
+    return results
+
+
+def _called_versions(session: Session, defn: specs.ProcessDefinition) -> dict[str, str]:
+    out = {}
+    for pid in defn.called_processes:
+        latest = _latest(session, pid)
+        if latest is not None:
+            out[pid] = latest.sha256
+    return out
+
+
+def _store_versions(session: Session, definitions: list[specs.ProcessDefinition], actor: Actor) -> list[DeployResult]:
+    """Store each definition as version n+1 unless its XML and its called processes are unchanged. Flushes."""
     rt = runtime.get()
     results = []
     for defn in definitions:
         latest = _latest(session, defn.process_id)
-        if latest is not None and latest.sha256 == defn.sha256:
+        called = _called_versions(session, defn)
+        if latest is not None and latest.sha256 == defn.sha256 and latest.meta.get("called_versions", {}) == called:
             results.append(DeployResult(defn.process_id, latest.version, latest.sha256, latest.name, False))
             continue
         row = ProcessVersionModel(
             process_id=defn.process_id, version=(latest.version + 1) if latest else 1, name=defn.name,
             file_name=defn.file_name, sha256=defn.sha256, xml=defn.xml, spec_json=specs.serialize_spec(defn),
-            meta=_meta(defn), deployed_at=rt.clock.now(), deployed_by=actor.username)
+            meta=_meta(defn, called), deployed_at=rt.clock.now(), deployed_by=actor.username)
         session.add(row)
         session.flush()
         ensure_roles(session, _roles_in(defn, rt.settings.lane_roles))
         results.append(DeployResult(defn.process_id, row.version, row.sha256, row.name, True))
         log.info("deployed %s version %s (%s)", row.process_id, row.version, row.sha256[:12])
-    session.commit()
     return results
 
 
