@@ -62,7 +62,9 @@ def list_tasks(session: Session, actor: Actor, *, overdue: bool = False, assigne
         cond = _supervised(actor)
         if cond is None:
             return TaskPage([], 0)
-    elif actor.is_auditor or actor.is_admin and scope == "all":
+    elif scope == "all":
+        if not actor.can_read_all():
+            raise Forbidden("只有管理员和审计员可以查看全部任务 / only administrators and auditors list all tasks")
         cond = TaskModel.id.is_not(None)
     else:
         cond = _actable(actor)

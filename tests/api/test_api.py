@@ -198,3 +198,13 @@ def test_unknown_case_and_task_are_404_json(client, login):
     assert client.get("/api/v1/cases/99999", headers=clerk).status_code == 404
     response = client.get("/api/v1/tasks/00000000-0000-0000-0000-000000000000", headers=clerk)
     assert response.status_code == 404 and response.get_json()["error"] == "not_found"
+
+
+def test_task_list_scopes(client, login):
+    clerk = login("clerk")
+    _open(client, clerk)
+    assert client.get("/api/v1/tasks", headers=login("auditor")).get_json()["total"] == 0  # acts on nothing
+    assert client.get("/api/v1/tasks?scope=all", headers=login("auditor")).get_json()["total"] == 1
+    assert client.get("/api/v1/tasks?scope=all", headers=clerk).status_code == 403
+    assert client.get("/api/v1/tasks?scope=supervised", headers=login("super")).get_json()["total"] == 1
+    assert client.get("/api/v1/tasks?scope=supervised", headers=clerk).get_json()["total"] == 0
