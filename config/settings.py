@@ -54,6 +54,12 @@ class Config:
     # Failed logins before a temporary lock-out, and its length in minutes.
     JIEFEN_LOGIN_MAX_FAILURES = int(_env("LOGIN_MAX_FAILURES", "5"))
     JIEFEN_LOGIN_LOCK_MINUTES = int(_env("LOGIN_LOCK_MINUTES", "15"))
+    # Public address printed in the receipt's QR code (default: the address the request came in on).
+    JIEFEN_PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL")
+    # Failed public look-ups (code + phone) per client before it is refused for a while.
+    JIEFEN_LOOKUP_MAX_FAILURES = int(_env("LOOKUP_MAX_FAILURES", "10"))
+    # Where `npm install` put bpmn-js (the case diagram); default: node_modules/ in the repository.
+    JIEFEN_NODE_MODULES = _env("NODE_MODULES")
     # Log level for the root logger.
     JIEFEN_LOG_LEVEL = _env("LOG_LEVEL", "INFO")
     # Session cookie hardening.

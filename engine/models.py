@@ -112,8 +112,9 @@ class ProcessVersionModel(Base):
     name: Mapped[str | None] = mapped_column(String(300))
     file_name: Mapped[str] = mapped_column(String(300))
     sha256: Mapped[str] = mapped_column(String(64))
-    xml: Mapped[bytes] = mapped_column(LargeBinary)
-    spec_json: Mapped[str] = mapped_column(Text)  # serialized spec + called subprocess specs
+    # Large columns load only when read (the spec cache reads them once per version).
+    xml: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    spec_json: Mapped[str] = mapped_column(Text, deferred=True)  # serialized spec + called subprocess specs
     meta: Mapped[dict[str, Any]]  # user tasks (forms, candidates, due dates), start roles, timer docs
     deployed_at: Mapped[datetime]
     deployed_by: Mapped[str | None] = mapped_column(String(64))
@@ -150,11 +151,12 @@ class CaseModel(Base):
     linked_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     link_kind: Mapped[str | None] = mapped_column(String(40))  # e.g. relapse
     data: Mapped[dict[str, Any]]  # the case data as the workflow holds it now
-    workflow_json: Mapped[str] = mapped_column(Text)  # serialized workflow, spec by reference
+    # serialized workflow, spec by reference; deferred so lists never load it
+    workflow_json: Mapped[str] = mapped_column(Text, deferred=True)
     task_count: Mapped[int] = mapped_column(Integer, default=0)  # size of the task tree, to watch growth
     lock_version: Mapped[int] = mapped_column(Integer, default=1)
 
-    version: Mapped[ProcessVersionModel] = relationship(lazy="joined")
+    version: Mapped[ProcessVersionModel] = relationship(lazy="select")
     org_unit: Mapped[OrgUnitModel] = relationship(lazy="joined")
 
     __mapper_args__ = {"version_id_col": lock_version}

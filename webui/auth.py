@@ -27,6 +27,13 @@ def current_actor(optional: bool = False):
         except NotFound:
             session.clear()
             actor = None
+        if actor is not None and request.path.startswith("/api/") and request.method not in ("GET", "HEAD", "OPTIONS"):
+            # The API is exempt from form CSRF (bearer clients); a browser session must send the token header.
+            from flask_wtf.csrf import ValidationError, validate_csrf
+            try:
+                validate_csrf(request.headers.get("X-CSRFToken"))
+            except ValidationError as exc:
+                raise Unauthorized("浏览器会话调用接口须带 X-CSRFToken / X-CSRFToken header required with a session") from exc
     if actor is None and not optional:
         raise Unauthorized("需要登录 / authentication required")
     g.actor = actor

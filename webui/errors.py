@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import (CalendarError, CaseError, Conflict, Forbidden, InvalidData, NotFound,
@@ -41,25 +41,31 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def _render(status: int, error: str, message: str, details=None):
+def _render(status: int, error: str, message: str, details=None, show_message: bool = False):
+    """JSON under /api/; elsewhere the error page (engine messages are shown in the UI language), and a
+    redirect to the login page when a page needs a login."""
     from webui.extensions import db
 
     db.session.rollback()
     if wants_json():
         return jsonify({"error": error, "message": message, "details": details}), status
-    return render_template("errors/error.html", status=status, error=error, message=message, details=details), status
+    if status == 401:
+        return redirect(url_for("auth_ui.login", next=request.full_path.rstrip("?")))
+    return render_template("errors/error.html", status=status, error=error, message=message, details=details,
+                           show_message=show_message), status
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CaseError)
     def handle_case_error(exc: CaseError):
-        return _render(status_of(exc), exc.code, exc.message, exc.details)
+        return _render(status_of(exc), exc.code, exc.message, exc.details, show_message=True)
 
     @app.errorhandler(HTTPException)
     def handle_http(exc: HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
         details = getattr(exc, "data", {}).get("messages") if hasattr(exc, "data") else None
-        return _render(exc.code or 500, code, exc.description or exc.name, details)
+        # werkzeug's descriptions are English only: the page shows a translated text per status instead.
+        return _render(exc.code or 500, code, exc.description or exc.name, details, show_message=False)
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):

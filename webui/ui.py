@@ -1,6 +1,84 @@
 """Registers the server-rendered web UI (blueprints, Babel, CSRF); the API lives in webui/api."""
-from flask import Flask
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, redirect, request, session, url_for
+from flask_babel import Babel, gettext
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from webui import i18n, labels
+
+log = logging.getLogger(__name__)
+
+babel = Babel()
+csrf = CSRFProtect()
+
+# Pages are our own: scripts and styles from this origin only (bpmn-js sets inline styles on its SVG).
+CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                           "script-src 'self'; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+                           "form-action 'self'; base-uri 'self'; object-src 'none'")
 
 
 def register_ui(app: Flask) -> None:
-    """Placeholder until the staff UI lands: nothing to register yet."""
+    """Babel (zh_CN first), CSRF on every form (not on the bearer-token API), the UI blueprints."""
+    i18n.compile_catalogs()
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(i18n.TRANSLATIONS_DIR))
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    csrf.init_app(app)
+    csrf.exempt(app.blueprints["api"])
+
+    from webui.auth_ui.views import bp as auth_bp
+    from webui.cases.views import bp as cases_bp
+    from webui.public.views import bp as public_bp
+    from webui.tasks.views import bp as tasks_bp
+
+    for blueprint in (auth_bp, tasks_bp, cases_bp, public_bp):
+        app.register_blueprint(blueprint)
+
+    app.add_url_rule("/", "home", _home)
+    app.add_url_rule("/lang/<code>", "set_language", _set_language)
+    app.jinja_env.filters["local_dt"] = i18n.local_dt
+    app.jinja_env.filters["localize"] = i18n.localize
+    app.context_processor(_template_globals)
+    app.after_request(_security_headers)
+
+    @app.errorhandler(CSRFError)
+    def handle_csrf(exc: CSRFError):
+        from webui.errors import _render
+
+        return _render(400, "csrf", gettext("The form expired or did not come from this site. "
+                                            "Go back, reload the page and try again."), None, show_message=True)
+
+
+def _home():
+    if session.get("username"):
+        return redirect(url_for("tasks.task_list"))
+    return redirect(url_for("auth_ui.login"))
+
+
+def _set_language(code: str):
+    if code in i18n.LANGUAGES:
+        session["lang"] = code
+    return redirect(i18n.safe_next(request.args.get("next"), url_for("home")))
+
+
+def _template_globals() -> dict:
+    from webui.shell import shell_context
+
+    from webui.task_forms import display_value
+
+    chinese = i18n.is_chinese()
+    return {"LANGUAGES": i18n.LANGUAGES, "html_lang": i18n.html_lang(), "labels": labels,
+            "display_value": display_value, "colon": "：" if chinese else ": ", **shell_context()}
+
+
+def _security_headers(response):
+    if not request.path.startswith("/api/"):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if "username" in session or request.endpoint in ("public.lookup",):
+            response.headers.setdefault("Cache-Control", "no-store")
+    return response

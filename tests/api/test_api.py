@@ -208,3 +208,11 @@ def test_task_list_scopes(client, login):
     assert client.get("/api/v1/tasks?scope=all", headers=clerk).status_code == 403
     assert client.get("/api/v1/tasks?scope=supervised", headers=login("super")).get_json()["total"] == 1
     assert client.get("/api/v1/tasks?scope=supervised", headers=clerk).get_json()["total"] == 0
+
+
+def test_session_calls_to_the_api_need_the_csrf_header(client, directory):
+    with client.session_transaction() as sess:
+        sess["username"] = "clerk"
+    assert client.get("/api/v1/tasks").status_code == 200
+    response = client.post("/api/v1/cases", json={"process_id": "small_mediation"})
+    assert response.status_code == 401 and "X-CSRFToken" in response.get_json()["message"]

@@ -1,0 +1,68 @@
+"""Login / logout with the engine's users, and switching the role / org unit one acts as."""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+
+from engine.errors import Forbidden
+from engine.services import users
+from webui.auth import current_actor, login_required
+from webui.extensions import db
+from webui.i18n import localize, referrer_path, safe_next
+from webui.shell import grant_value
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("auth_ui", __name__)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    target = safe_next(request.values.get("next"), url_for("tasks.task_list"))
+    if request.method == "GET":
+        return render_template("auth_ui/login.html", next=target, username="", error=None)
+    username = request.form.get("username", "").strip()
+    cfg = current_app.config
+    users.authenticate(db.session, username, request.form.get("password", ""), cfg["JIEFEN_LOGIN_MAX_FAILURES"],
+                       cfg["JIEFEN_LOGIN_LOCK_MINUTES"])
+    log.info("login: %s", username)
+    lang = session.get("lang")
+    session.clear()  # a fresh session (and CSRF token) for the new login
+    session["username"] = username
+    if lang:
+        session["lang"] = lang
+    return redirect(target)
+
+
+@bp.errorhandler(Forbidden)
+def login_failed(exc: Forbidden):
+    """Wrong password or a locked account: the login form again, with the engine's reason."""
+    if request.endpoint != "auth_ui.login":
+        from webui.errors import _render
+
+        return _render(403, exc.code, exc.message, exc.details, show_message=True)
+    db.session.rollback()
+    return render_template("auth_ui/login.html", next=safe_next(request.values.get("next"), url_for("tasks.task_list")),
+                           username=request.form.get("username", ""), error=localize(exc.message)), 401
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    return redirect(url_for("auth_ui.login"))
+
+
+@bp.route("/switch", methods=["POST"])
+@login_required
+def switch():
+    """Act as one of your roles / org units (task lists, intake), or as all of them (empty value)."""
+    actor = current_actor()
+    chosen = request.form.get("grant", "")
+    if chosen and chosen not in {grant_value(g) for g in actor.grants}:
+        abort(400)
+    session["grant"] = chosen
+    return redirect(safe_next(request.form.get("next"), referrer_path(url_for("tasks.task_list"))))

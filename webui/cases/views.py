@@ -1,0 +1,135 @@
+"""Intake (受理登记), the case page (diagram, history, links), the printable receipt, the bpmn-js files."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import segno
+from flask import (Blueprint, Response, current_app, flash, redirect, render_template, request, send_from_directory,
+                   url_for)
+from flask_babel import gettext
+from markupsafe import Markup
+
+from engine import runtime
+from engine.errors import InvalidData
+from engine.services import cases, history, processes, tasks, timers
+from webui.auth import current_actor, login_required
+from webui.diagram_layout import has_diagram_xml, with_layout
+from webui.extensions import db
+from webui.shell import acting_actor, role_titles, start_roles, startable_processes
+from webui.task_forms import field_errors, fields_by_id, shown_values, submitted_data
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("cases", __name__)
+
+VIEWER_FILE = "bpmn-navigated-viewer.production.min.js"
+
+
+def _bpmn_js_dir() -> Path:
+    root = current_app.config.get("JIEFEN_NODE_MODULES") or Path(current_app.root_path).parent / "node_modules"
+    return Path(root) / "bpmn-js" / "dist"
+
+
+def _start_form(process_id: str) -> tuple[object, str, str | None, list[dict]]:
+    """The newest version of a process, its name, its first user task and that task's form."""
+    row = processes.latest_version(db.session, process_id)
+    version = processes.load_version(db.session, row.id)
+    first = next(iter(version.meta.get("first_user_tasks") or []), None)
+    form = (version.user_task(first) or {}).get("form", []) if first else []
+    return version, row.name or row.process_id, first, form
+
+
+def _render_intake(process_id: str, status: int = 200, formdata=None, details=None):
+    version, name, first, form = _start_form(process_id)
+    errors, general = field_errors(details)
+    return render_template("cases/intake.html", version=version, process_name=name, first=first, form=form,
+                           title=(version.user_task(first) or {}).get("name") if first else None,
+                           values=shown_values(form, None, formdata), errors=errors, general_errors=general), status
+
+
+@bp.route("/cases/new")
+@login_required
+def intake_choose():
+    startable = startable_processes(current_actor())
+    if len(startable) == 1:
+        return redirect(url_for("cases.intake", process_id=startable[0].process_id))
+    return render_template("cases/intake_choose.html", processes=startable)
+
+
+@bp.route("/cases/new/<process_id>", methods=["GET", "POST"])
+@login_required
+def intake(process_id: str):
+    """One screen registers a dispute: open the case, then complete its first task with the same data."""
+    actor = current_actor()
+    if request.method == "GET":
+        return _render_intake(process_id)
+    version, _name, first, form = _start_form(process_id)
+    data = submitted_data(form, request.form)
+    if first:
+        data = tasks.check_task_data(db.session, process_id, first, data)  # before anything is opened
+    acting = acting_actor(actor)
+    org = acting.grants[0].org_code if acting is not actor and acting.grants[0].role in start_roles(version.meta) \
+        else None
+    case = cases.start_case(db.session, process_id, data, actor, org)
+    for task in cases.open_tasks(db.session, case.id):
+        if task.spec_name == first and tasks.can_act(db.session, actor, task):
+            case = tasks.complete_task(db.session, task.id, data, actor, case.lock_version)
+            break
+    log.info("case %s registered through the intake screen by %s", case.id, actor.username)
+    flash(gettext("Case registered. Case code: %(code)s", code=case.code), "ok")
+    return redirect(url_for("cases.receipt", case_id=case.id))
+
+
+@bp.errorhandler(InvalidData)
+def intake_rejected(exc: InvalidData):
+    from webui.errors import _render
+
+    if request.endpoint != "cases.intake":
+        return _render(422, exc.code, exc.message, exc.details, show_message=True)
+    db.session.rollback()
+    return _render_intake(request.view_args["process_id"], 422, request.form, exc.details)
+
+
+@bp.route("/cases/<int:case_id>")
+@login_required
+def case_page(case_id: int):
+    actor = current_actor()
+    case = cases.get_case(db.session, case_id, actor)
+    version = processes.load_version(db.session, case.process_version_id)
+    open_tasks = cases.open_tasks(db.session, case.id)
+    return render_template(
+        "cases/case.html", case=case, events=history.list_events(db.session, case_id, actor),
+        open_tasks=open_tasks, completed=history.completed_elements(db.session, case_id, actor),
+        links=history.case_links(db.session, case_id, actor), pending=timers.pending_timers(db.session, case_id),
+        fields=fields_by_id(version.meta), role_titles=role_titles(), now=runtime.get().clock.now(),
+        open_elements=sorted({t.spec_name for t in open_tasks if t.kind == "bpmn"}),
+        viewer_available=(_bpmn_js_dir() / VIEWER_FILE).is_file(), viewer_file=VIEWER_FILE,
+        auto_layout=not has_diagram_xml(case.version.xml))
+
+
+@bp.route("/cases/<int:case_id>/diagram.bpmn")
+@login_required
+def diagram(case_id: int):
+    case = cases.get_case(db.session, case_id, current_actor())
+    xml, _generated = with_layout(case.version.xml)
+    return Response(xml, mimetype="application/xml",
+                    headers={"Cache-Control": "private, max-age=3600"})
+
+
+@bp.route("/cases/<int:case_id>/receipt")
+@login_required
+def receipt(case_id: int):
+    case = cases.get_case(db.session, case_id, current_actor())
+    base = current_app.config.get("JIEFEN_PUBLIC_BASE_URL")
+    path = url_for("public.lookup", code=case.code)
+    lookup_url = base.rstrip("/") + path if base else url_for("public.lookup", code=case.code, _external=True)
+    qr = segno.make(lookup_url, error="m")
+    return render_template("cases/receipt.html", case=case, lookup_url=lookup_url,
+                           qr_svg=Markup(qr.svg_inline(scale=4, title=case.code)))
+
+
+@bp.route("/vendor/bpmn-js/<path:filename>")
+def bpmn_js(filename: str):
+    """bpmn-js from the npm package in node_modules/ (installed by the setup command, never committed)."""
+    return send_from_directory(_bpmn_js_dir(), filename, max_age=86400)

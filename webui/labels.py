@@ -1,0 +1,70 @@
+"""Display names the UI translates: case statuses, history event types, warning levels, known roles."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext
+
+from engine.services.timers import LEVEL_NAMES
+
+STATUS = {"open": lazy_gettext("In progress"), "closed": lazy_gettext("Closed")}
+
+# Warning levels of the supervision ladder (engine/services/timers.LEVEL_NAMES) and their badge colours.
+LEVELS = {1: lazy_gettext("Prompt"), 2: lazy_gettext("Reminder"), 3: lazy_gettext("Supervision notice"),
+          4: lazy_gettext("Red listing")}
+LEVEL_CLASS = {1: "badge-blue", 2: "badge-orange", 3: "badge-yellow", 4: "badge-red"}
+assert set(LEVELS) == {k for k, v in LEVEL_NAMES.items() if v}, "a ladder level has no UI name"
+
+EVENTS = {
+    "case_started": lazy_gettext("Case registered"),
+    "task_opened": lazy_gettext("Task opened"),
+    "task_claimed": lazy_gettext("Task claimed"),
+    "task_unclaimed": lazy_gettext("Task released"),
+    "task_completed": lazy_gettext("Task completed"),
+    "task_cancelled": lazy_gettext("Task cancelled"),
+    "timer_fired": lazy_gettext("Timer fired"),
+    "task_escalated": lazy_gettext("Supervision step"),
+    "supervision_answered": lazy_gettext("Supervision answered"),
+    "case_closed": lazy_gettext("Case closed"),
+    "case_migrated": lazy_gettext("Case migrated to a new process version"),
+}
+
+# Role ids the processes use (domain.md); roles a deployment adds fall back to their stored title.
+ROLES = {
+    "intake_clerk": lazy_gettext("Intake clerk"),
+    "screener": lazy_gettext("Screener"),
+    "mediator": lazy_gettext("Mediator"),
+    "revisit_staff": lazy_gettext("Revisit staff"),
+    "unit_head": lazy_gettext("Unit head"),
+    "supervisor": lazy_gettext("Supervision desk"),
+    "director": lazy_gettext("Center director"),
+    "admin": lazy_gettext("Administrator"),
+    "auditor": lazy_gettext("Auditor"),
+    "dept_hrss": lazy_gettext("Human resources and social security"),
+    "petition_office": lazy_gettext("Petition office"),
+    "court_clerk": lazy_gettext("Court filing clerk"),
+    "judge": lazy_gettext("Judge"),
+}
+
+TIERS = {"simple": lazy_gettext("Simple"), "ordinary": lazy_gettext("Ordinary"),
+         "complex": lazy_gettext("Complex"), "major": lazy_gettext("Major")}
+
+CHANNELS = {"walk_in": lazy_gettext("Walk-in"), "phone": lazy_gettext("Phone call"), "letter": lazy_gettext("Letter"),
+            "online": lazy_gettext("Online"), "grid": lazy_gettext("Grid worker report"),
+            "hotline_12345": lazy_gettext("12345 hotline"), "dept_referral": lazy_gettext("Department referral"),
+            "court_referral": lazy_gettext("Court referral"),
+            "higher_assignment": lazy_gettext("Assigned by a higher level")}
+
+SYSTEM_ACTOR = lazy_gettext("System")
+
+
+def role_name(role: str, titles: dict[str, str | None] | None = None) -> str:
+    if role in ROLES:
+        return str(ROLES[role])
+    if titles and titles.get(role):
+        return str(titles[role])
+    return role
+
+
+def actor_name(username: str | None) -> str:
+    if not username or username == "system":
+        return str(SYSTEM_ACTOR)
+    return username

@@ -1,0 +1,1 @@
+"""The public case lookup (case code + phone number, no login)."""

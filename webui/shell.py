@@ -1,0 +1,84 @@
+"""What every page's frame needs: who is logged in, which role / org unit they act as, what they may open."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from flask import g, session
+
+from engine.services import processes, users
+from engine.services.users import Actor
+from webui import labels
+from webui.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+def grant_value(grant) -> str:
+    return f"{grant.role}@{grant.org_code}"
+
+
+def role_titles() -> dict[str, str | None]:
+    if "role_titles" not in g:
+        g.role_titles = {r.name: r.title for r in users.list_roles(db.session)}
+    return g.role_titles
+
+
+def org_names() -> dict[str, str]:
+    if "org_names" not in g:
+        g.org_names = {o.code: o.name for o in users.list_org_units(db.session)}
+    return g.org_names
+
+
+def acting_actor(actor: Actor) -> Actor:
+    """The actor narrowed to the role / org unit chosen in the switcher (all of them when none is chosen).
+
+    Only lists and the intake default use it; commands run as the full actor, whose grants the engine checks."""
+    chosen = session.get("grant")
+    if not chosen:
+        return actor
+    grants = tuple(gr for gr in actor.grants if grant_value(gr) == chosen)
+    if not grants:
+        session.pop("grant", None)
+        return actor
+    return dataclasses.replace(actor, grants=grants)
+
+
+def start_roles(meta: dict) -> set[str]:
+    """Roles that may register a case of a process: its starter groups and its first tasks' literal
+    candidate groups (mirrors the engine's check, which has the final word)."""
+    roles = set(meta.get("start_roles") or [])
+    for name in meta.get("first_user_tasks") or []:
+        info = (meta.get("user_tasks") or {}).get(name) or {}
+        roles.update(entry.split("@", 1)[0] for entry in info.get("candidate_groups") or [])
+    return roles
+
+
+def startable_processes(actor: Actor) -> list:
+    if "startable" not in g:
+        g.startable = [p for p in processes.list_processes(db.session)
+                       if actor.is_admin or start_roles(p.meta) & actor.roles]
+    return g.startable
+
+
+def shell_context() -> dict:
+    """Template globals for the page frame; never raises (error pages render through here too)."""
+    from webui.auth import current_actor
+
+    try:
+        actor = current_actor(optional=True)
+    except Exception:  # an error page must render even when the session or database is broken
+        log.debug("no actor for the page frame", exc_info=True)
+        return {"me": None, "grant_choices": [], "active_grant": "", "can_intake": False}
+    if actor is None:
+        return {"me": None, "grant_choices": [], "active_grant": "", "can_intake": False}
+    try:
+        titles, orgs = role_titles(), org_names()
+        choices = [(grant_value(gr), f"{labels.role_name(gr.role, titles)} · {orgs.get(gr.org_code, gr.org_code)}")
+                   for gr in actor.grants]
+        can_intake = bool(startable_processes(actor))
+    except Exception:
+        log.debug("page frame data unavailable", exc_info=True)
+        choices, can_intake = [], False
+    return {"me": actor, "grant_choices": choices, "active_grant": session.get("grant", ""),
+            "can_intake": can_intake}

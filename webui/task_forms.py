@@ -1,0 +1,88 @@
+"""BPMN task forms in HTML: turn a submission into form data for the engine, and values back into inputs."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flask_babel import gettext
+
+from webui.i18n import localize
+
+RADIO_MAX = 4  # enums with this many values or fewer render as radio buttons, longer ones as a <select>
+
+
+def editable(fields: list[dict]) -> list[dict]:
+    return [f for f in fields if not f.get("readonly")]
+
+
+def submitted_data(fields: list[dict], formdata: Mapping) -> dict:
+    """The engine's form data from an HTML submission: empty required fields are left out (so the engine
+    reports them as required), empty optional ones clear the value; booleans come from yes/no radios."""
+    data: dict = {}
+    for spec in editable(fields):
+        raw = formdata.get(spec["id"])
+        raw = raw.strip() if isinstance(raw, str) else raw
+        if raw in (None, ""):
+            if not spec.get("required"):
+                data[spec["id"]] = None
+            continue
+        if spec["type"].lower() == "boolean":
+            data[spec["id"]] = {"true": True, "false": False}.get(raw, raw)
+        else:
+            data[spec["id"]] = raw
+    return data
+
+
+def shown_values(fields: list[dict], case_data: Mapping | None, formdata: Mapping | None = None) -> dict[str, str]:
+    """What each input shows: the submission being corrected, else the case's current data, else the default."""
+    values: dict[str, str] = {}
+    for spec in fields:
+        key = spec["id"]
+        if formdata is not None and not spec.get("readonly"):
+            value = formdata.get(key)
+        elif case_data is not None and case_data.get(key) is not None:
+            value = case_data.get(key)
+        else:
+            value = spec.get("default")
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        values[key] = "" if value is None else str(value)
+    return values
+
+
+def field_errors(details) -> tuple[dict[str, list[str]], list[str]]:
+    """Engine InvalidData details (field → [messages]) in the UI language; messages not about a form field
+    (e.g. the schema as a whole) come back separately."""
+    by_field: dict[str, list[str]] = {}
+    general: list[str] = []
+    if isinstance(details, Mapping):
+        for key, messages in details.items():
+            if isinstance(messages, Mapping):  # nested (marshmallow per-index errors)
+                messages = [m for value in messages.values() for m in (value if isinstance(value, list) else [value])]
+            if not isinstance(messages, list):
+                messages = [messages]
+            by_field[str(key)] = [localize(m) for m in messages]
+    elif details:
+        general.append(localize(details))
+    return by_field, general
+
+
+def fields_by_id(meta: Mapping) -> dict[str, dict]:
+    """Every form field of a process version by id (first definition wins), to label case data."""
+    out: dict[str, dict] = {}
+    for info in (meta.get("user_tasks") or {}).values():
+        for spec in info.get("form") or []:
+            out.setdefault(spec["id"], spec)
+    return out
+
+
+def display_value(spec: dict | None, value) -> str:
+    """A case data value for people: enum display names, yes/no, empty as a dash."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return gettext("Yes") if value else gettext("No")
+    if spec and spec.get("enum"):
+        for enum_id, name in spec["enum"]:
+            if enum_id == value:
+                return name
+    return str(value)

@@ -1,0 +1,132 @@
+"""我的待办 and the task page: thin views over engine.services.tasks."""
+from __future__ import annotations
+
+import logging
+import math
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+
+from engine import runtime
+from engine.errors import InvalidData
+from engine.services import processes, tasks
+from engine.services.users import SUPERVISORY_ROLES
+from webui.auth import current_actor, login_required
+from webui.extensions import db
+from webui.i18n import safe_next
+from webui.shell import acting_actor, role_titles
+from webui.task_forms import field_errors, fields_by_id, shown_values, submitted_data
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+
+PER_PAGE = 20
+TABS = ("todo", "claimed", "overdue", "done", "supervised")
+SORTS = ("due", "-due", "warning", "created", "-created")
+
+
+def _list_args() -> dict:
+    args = request.args
+    sort = args.get("sort", "due")
+    return {"q": args.get("q", "").strip() or None, "process_id": args.get("process") or None,
+            "category": args.get("category", "").strip() or None,
+            "assigned": args.get("assigned") if args.get("assigned") in ("me", "none") else None,
+            "overdue": args.get("overdue") == "1", "sort": sort if sort in SORTS else "due"}
+
+
+def _page() -> int:
+    try:
+        return max(int(request.args.get("page", "1")), 1)
+    except ValueError:
+        return 1
+
+
+@bp.route("/")
+@login_required
+def task_list():
+    actor = acting_actor(current_actor())
+    tab = request.args.get("tab", "todo")
+    supervisory = any(g.role in SUPERVISORY_ROLES for g in actor.grants)
+    if tab not in TABS or (tab == "supervised" and not supervisory):
+        tab = "todo"
+    counts = {
+        "todo": tasks.list_tasks(db.session, actor, per_page=1).total,
+        "claimed": tasks.list_tasks(db.session, actor, assigned="me", per_page=1).total,
+        "overdue": tasks.list_tasks(db.session, actor, overdue=True, per_page=1).total,
+        "done": tasks.completed_by(db.session, actor, per_page=1).total,
+    }
+    if supervisory:
+        counts["supervised"] = tasks.list_tasks(db.session, actor, scope="supervised", per_page=1).total
+    filters, page = _list_args(), _page()
+    if tab == "done":
+        result = tasks.completed_by(db.session, actor, page=page, per_page=PER_PAGE)
+    else:
+        query = dict(filters)
+        if tab == "claimed":
+            query["assigned"] = "me"
+        if tab == "overdue":
+            query["overdue"] = True
+        result = tasks.list_tasks(db.session, actor, scope="supervised" if tab == "supervised" else "mine",
+                                  page=page, per_page=PER_PAGE, **query)
+    return render_template("tasks/list.html", tab=tab, counts=counts, filters=filters, result=result, page=page,
+                           pages=max(math.ceil(result.total / PER_PAGE), 1), processes=processes.list_processes(db.session),
+                           role_titles=role_titles(), now=runtime.get().clock.now())
+
+
+def _render_task(task, status: int = 200, formdata=None, details=None):
+    actor = current_actor()
+    case = task.case
+    form = tasks.task_form(db.session, task)
+    errors, general = field_errors(details)
+    version = processes.load_version(db.session, case.process_version_id)
+    return render_template("tasks/task.html", task=task, case=case, form=form,
+                           values=shown_values(form, case.data, formdata), errors=errors, general_errors=general,
+                           can_act=tasks.can_act(db.session, actor, task), role_titles=role_titles(),
+                           fields=fields_by_id(version.meta), now=runtime.get().clock.now()), status
+
+
+@bp.route("/<task_id>")
+@login_required
+def task_page(task_id: str):
+    return _render_task(tasks.get_task(db.session, task_id, current_actor()))
+
+
+@bp.route("/<task_id>/claim", methods=["POST"])
+@login_required
+def claim(task_id: str):
+    tasks.claim_task(db.session, task_id, current_actor())
+    flash(gettext("You claimed the task."), "ok")
+    return redirect(safe_next(request.form.get("next"), url_for("tasks.task_page", task_id=task_id)))
+
+
+@bp.route("/<task_id>/unclaim", methods=["POST"])
+@login_required
+def unclaim(task_id: str):
+    tasks.unclaim_task(db.session, task_id, current_actor())
+    flash(gettext("You released the task; other holders of its role can take it now."), "ok")
+    return redirect(safe_next(request.form.get("next"), url_for("tasks.task_page", task_id=task_id)))
+
+
+@bp.route("/<task_id>/complete", methods=["POST"])
+@login_required
+def complete(task_id: str):
+    actor = current_actor()
+    task = tasks.get_task(db.session, task_id, actor)
+    data = submitted_data(tasks.task_form(db.session, task), request.form)
+    lock_version = request.form.get("lock_version", type=int)
+    case = tasks.complete_task(db.session, task_id, data, actor, lock_version)
+    flash(gettext("Task “%(title)s” completed.", title=task.title), "ok")
+    return redirect(url_for("cases.case_page", case_id=case.id))
+
+
+@bp.errorhandler(InvalidData)
+def form_rejected(exc: InvalidData):
+    """The engine rejected the form: the same page again with per-field messages and the values kept."""
+    from webui.errors import _render
+
+    if request.endpoint != "tasks.complete":
+        return _render(422, exc.code, exc.message, exc.details, show_message=True)
+    db.session.rollback()
+    task = tasks.get_task(db.session, request.view_args["task_id"], current_actor())
+    return _render_task(task, 422, request.form, exc.details)
