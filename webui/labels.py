@@ -25,6 +25,8 @@ EVENTS = {
     "supervision_answered": lazy_gettext("Supervision answered"),
     "case_closed": lazy_gettext("Case closed"),
     "case_migrated": lazy_gettext("Case migrated to a new process version"),
+    "case_linked": lazy_gettext("Linked case opened"),
+    "case_moved": lazy_gettext("Case reported up to the next-level center"),
 }
 
 # Role ids the processes use (domain.md); roles a deployment adds fall back to their stored title.

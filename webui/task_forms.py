@@ -86,3 +86,12 @@ def display_value(spec: dict | None, value) -> str:
             if enum_id == value:
                 return name
     return str(value)
+
+
+def case_category(case) -> str:
+    """The case's category as its registration form names it (e.g. 征地拆迁, not expropriation)."""
+    from engine.services.processes import load_version
+    from webui.extensions import db
+
+    meta = load_version(db.session, case.process_version_id).meta  # cached per version
+    return display_value(fields_by_id(meta).get("category"), case.category)
