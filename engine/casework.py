@@ -22,8 +22,10 @@ from SpiffWorkflow.util.task import TaskState
 from engine import runtime, scripting, serializer
 from engine.clock import running_at
 from engine.errors import CaseError, NotFound, SandboxError, TaskFailed
-from engine.models import CaseEventModel, CaseModel, OrgUnitModel, TaskCandidateModel, TaskModel, TimerModel
+from engine.models import (CaseEventModel, CaseModel, MembershipModel, OrgUnitModel, RoleModel, TaskCandidateModel,
+                           TaskModel, TimerModel)
 from engine.services.processes import LoadedVersion, load_version
+from engine.spiff_fixes import outcome_end_task
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +130,11 @@ def case_data(workflow: BpmnWorkflow) -> dict:
     """What the case knows now: the workflow's data, then the data waiting tasks carry, in tree order."""
     data: dict = {}
     data.update(workflow.data)
+    if workflow.completed:
+        end = outcome_end_task(workflow)  # not a side branch that happened to end last
+        if end is not None:
+            data.update(end.data)
+        return json.loads(json.dumps(data, default=str))
     if workflow.last_task is not None:
         data.update(workflow.last_task.data)
     for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING, manual=True):
@@ -147,13 +154,9 @@ def fingerprint(workflow: BpmnWorkflow) -> list:
 
 
 def end_event_name(workflow: BpmnWorkflow) -> str | None:
-    """The name of the end event the case finished on (its outcome)."""
-    ends = [t for t in workflow.get_tasks(state=TaskState.COMPLETED)
-            if t.task_spec.__class__.__name__ == "EndEvent" and t.workflow is workflow]
-    if not ends:
-        return None
-    last = max(ends, key=lambda t: t.last_state_change)
-    return last.task_spec.bpmn_name or last.task_spec.bpmn_id
+    """The case outcome: the name of the last named end event reached (side-branch ends stay unnamed)."""
+    end = outcome_end_task(workflow)
+    return None if end is None else end.task_spec.bpmn_name or end.task_spec.bpmn_id
 
 
 # ---------------------------------------------------------------- history
@@ -329,8 +332,11 @@ def _candidates(ctx: Ctx, info: dict, task) -> list[tuple[str, int]]:
     pairs = []
     for entry in entries:
         role, _, unit = str(entry).partition("@")
+        role = role.strip()
         org_id = ctx.case.org_unit_id
-        if unit == "parent":
+        if not unit:
+            org_id = _nearest_staffed_unit(ctx.session, role, ctx.case.org_unit)
+        elif unit == "parent":
             org_id = ctx.case.org_unit.parent_id or org_id
         elif unit:
             org = ctx.session.scalar(select(OrgUnitModel).where(OrgUnitModel.code == unit))
@@ -340,6 +346,20 @@ def _candidates(ctx: Ctx, info: dict, task) -> list[tuple[str, int]]:
             org_id = org.id
         pairs.append((role.strip(), org_id))
     return list(dict.fromkeys(pairs))
+
+
+def _nearest_staffed_unit(session: Session, role: str, org: OrgUnitModel) -> int:
+    """The case's org unit, or the nearest unit above it where somebody holds the role.
+
+    Departments sit at the county center (常驻/轮驻/随驻), so a village case sent to a department reaches
+    the department's staff instead of waiting at a village where nobody holds that role."""
+    chain = [int(part) for part in org.path.strip("/").split("/") if part]  # root ... this unit
+    staffed = set(session.scalars(select(MembershipModel.org_unit_id).join(RoleModel, RoleModel.id == MembershipModel.role_id)
+                                  .where(RoleModel.name == role, MembershipModel.org_unit_id.in_(chain))))
+    for org_id in reversed(chain):
+        if org_id in staffed:
+            return org_id
+    return org.id
 
 
 def sync_tasks(ctx: Ctx, now_open: dict) -> list[TaskModel]:

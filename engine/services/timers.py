@@ -13,6 +13,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.util.task import TaskState
 
 from engine import runtime
+from engine.errors import CalendarError
 from engine.models import CaseModel, TaskCandidateModel, TaskModel, TimerModel
 
 log = logging.getLogger(__name__)
@@ -74,9 +75,16 @@ def ladder_moments(created: datetime, due: datetime) -> dict[str, datetime]:
     two_thirds = created + (due - created) * 2 / 3
     days_before = due - timedelta(days=settings.ladder_reminder_days_before)
     prompt = min(two_thirds, days_before) if days_before > created else two_thirds
-    listing = runtime.get().calendar.workdays_dt(settings.ladder_listing_workdays_after, due)
-    return {"prompt": prompt, "reminder": due, "notice": due + timedelta(days=settings.ladder_notice_days_after),
-            "listing": max(listing, due + timedelta(days=settings.ladder_notice_days_after, seconds=1))}
+    notice = due + timedelta(days=settings.ladder_notice_days_after)
+    moments = {"prompt": prompt, "reminder": due, "notice": notice}
+    try:
+        listing = runtime.get().calendar.workdays_dt(settings.ladder_listing_workdays_after, due)
+        moments["listing"] = max(listing, notice + timedelta(seconds=1))
+    except CalendarError as exc:
+        # A deadline years ahead has no holiday data yet: the red listing waits until the calendar knows
+        # that year (the index is rebuilt with every command on the case), the other steps stand.
+        log.warning("no 挂牌督办 step for a task due %s: %s", due.isoformat(), exc.message)
+    return moments
 
 
 def rebuild_timers(session: Session, case: CaseModel, workflow, now: datetime) -> None:
@@ -98,7 +106,7 @@ def rebuild_timers(session: Session, case: CaseModel, workflow, now: datetime) -
                 moments = ladder_moments(task.created_at, task.due_at)
                 for step in LADDER:
                     ref = f"{task.id}:{step.name}"
-                    if step.level > task.warning_level and (ref, moments[step.name]) not in fired:
+                    if step.name in moments and step.level > task.warning_level and (ref, moments[step.name]) not in fired:
                         wanted[("ladder", ref, moments[step.name])] = f"{step.title}：{task.title}"
     existing = session.scalars(select(TimerModel).where(TimerModel.case_id == case.id, TimerModel.fired_at.is_(None)))
     stale = []
