@@ -1,0 +1,1 @@
+"""jiefen benchmark harness (issue 6): run with `python bench/run.py --quick`; see bench/README.md."""
