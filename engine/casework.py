@@ -53,6 +53,7 @@ class Ctx:
 
 def lock_case(session: Session, case_id: int) -> CaseModel:
     """Load a case row, locked FOR UPDATE on PostgreSQL (SQLite has a single writer anyway)."""
+    session.info.setdefault("jiefen_event_tail", {}).pop(case_id, None)
     stmt = select(CaseModel).where(CaseModel.id == case_id)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(of=CaseModel)
@@ -171,16 +172,22 @@ def _event_hash(prev_hash: str, seq: int, at: datetime, actor: str | None, type_
 
 def append_event(session: Session, case: CaseModel, type_: str, actor: str | None, at: datetime,
                  payload: dict | None = None, task_id: str | None = None, task_name: str | None = None) -> CaseEventModel:
+    """Add a history row chained to the case's previous one; written with the command's flush."""
     payload = json.loads(json.dumps(payload or {}, default=str, ensure_ascii=False))
-    last = session.execute(select(CaseEventModel.seq, CaseEventModel.hash).where(CaseEventModel.case_id == case.id)
-                           .order_by(CaseEventModel.seq.desc()).limit(1)).first()
-    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    # The chain's tail is read once per command (lock_case forgets it) and then kept here, so a command
+    # that records several events reads the table once and inserts them in one batch.
+    tails = session.info.setdefault("jiefen_event_tail", {})
+    if case.id not in tails:
+        last = session.execute(select(CaseEventModel.seq, CaseEventModel.hash).where(CaseEventModel.case_id == case.id)
+                               .order_by(CaseEventModel.seq.desc()).limit(1)).first()
+        tails[case.id] = (last[0], last[1]) if last else (0, GENESIS)
+    seq, prev = tails[case.id][0] + 1, tails[case.id][1]
     at = at.astimezone(timezone.utc)
     row = CaseEventModel(case_id=case.id, seq=seq, at=at, actor=actor, type=type_, task_id=task_id,
                          task_name=task_name, payload=payload, prev_hash=prev,
                          hash=_event_hash(prev, seq, at, actor, type_, task_id, task_name, payload))
     session.add(row)
-    session.flush()
+    tails[case.id] = (seq, row.hash)
     return row
 
 
@@ -242,7 +249,16 @@ def _open_linked_cases(ctx: Ctx, data: dict) -> None:
 
 
 def save(ctx: Ctx, command_type: str, command: dict | None, task=None, extra: dict | None = None) -> dict:
-    """Record the command and what it changed, then write the case, its task rows and its timer rows."""
+    """Record the command and what it changed, then write the case, its task rows and its timer rows.
+
+    Everything is added to the session and written by one flush at the end (no autoflush in between)."""
+    with ctx.session.no_autoflush:
+        after_data = _save(ctx, command_type, command, task, extra)
+    ctx.session.flush()
+    return after_data
+
+
+def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict | None) -> dict:
     session, case, workflow = ctx.session, ctx.case, ctx.workflow
     after_data = case_data(workflow)
     payload = {"command": command} if command is not None else {}
@@ -268,7 +284,7 @@ def save(ctx: Ctx, command_type: str, command: dict | None, task=None, extra: di
     case.task_count = len(workflow.tasks) + sum(len(sp.tasks) for sp in workflow.subprocesses.values())
     if case.task_count > runtime.get().settings.task_tree_warning:
         log.warning("case %s task tree has %s tasks; check loops in %s", case.id, case.task_count, case.process_id)
-    opened = sync_tasks(ctx, now_open)
+    opened, open_rows = sync_tasks(ctx, now_open)
     for row in opened:
         append_event(session, case, "task_opened", "system", ctx.now,
                      {"roles": row.roles, "due_at": row.due_at.isoformat() if row.due_at else None,
@@ -279,10 +295,12 @@ def save(ctx: Ctx, command_type: str, command: dict | None, task=None, extra: di
         case.outcome = end_event_name(workflow)
         append_event(session, case, "case_closed", "system", ctx.now, {"outcome": case.outcome})
         session.execute(delete(TaskModel).where(TaskModel.case_id == case.id))
+        for row in opened:
+            session.expunge(row)
+        open_rows = []
     from engine.services.timers import rebuild_timers  # timers builds on this module
-    rebuild_timers(session, case, workflow, ctx.now)
+    rebuild_timers(session, case, workflow, ctx.now, open_rows)
     _open_linked_cases(ctx, after_data)
-    session.flush()
     return after_data
 
 
@@ -362,8 +380,8 @@ def _nearest_staffed_unit(session: Session, role: str, org: OrgUnitModel) -> int
     return org.id
 
 
-def sync_tasks(ctx: Ctx, now_open: dict) -> list[TaskModel]:
-    """Make the case's task rows match its open human tasks; returns the rows opened by this command."""
+def sync_tasks(ctx: Ctx, now_open: dict) -> tuple[list[TaskModel], list[TaskModel]]:
+    """Make the case's task rows match its open human tasks: (rows opened now, all open rows)."""
     session, case = ctx.session, ctx.case
     existing = {row.id: row for row in session.scalars(
         select(TaskModel).where(TaskModel.case_id == case.id, TaskModel.kind == "bpmn"))}
@@ -384,13 +402,11 @@ def sync_tasks(ctx: Ctx, now_open: dict) -> list[TaskModel]:
                         assignee=info.get("assignee") if info.get("assignee") and not str(info.get("assignee")).startswith("=") else None,
                         due_at=_due_at(ctx, info, task), due_basis=info.get("documentation") or timer_docs.get(task.task_spec.name),
                         warning_level=0, created_at=ctx.now)
+        row.candidates = [TaskCandidateModel(task_id=row.id, role=role, org_unit_id=org_id) for role, org_id in pairs]
         session.add(row)
-        session.flush()
-        for role, org_id in pairs:
-            session.add(TaskCandidateModel(task_id=row.id, role=role, org_unit_id=org_id))
         opened.append(row)
-    session.flush()
-    return opened
+    kept = [row for task_id, row in existing.items() if task_id in now_open]
+    return opened, kept + opened
 
 
 def execute(session: Session, case: CaseModel, actor: str, now: datetime, apply, command_type: str) -> Ctx:

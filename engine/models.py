@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
+from sqlalchemy import (JSON, text, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry, relationship
 from sqlalchemy.types import TypeDecorator
@@ -186,6 +186,9 @@ class TaskModel(Base):
     claimed_at: Mapped[datetime | None]
 
     case: Mapped[CaseModel] = relationship(lazy="joined")
+    # Written with the task in one flush; read through the task_candidates index, not through this.
+    candidates: Mapped[list[TaskCandidateModel]] = relationship(lazy="noload", cascade="save-update",
+                                                                 passive_deletes=True)
 
 
 class TaskCandidateModel(Base):
@@ -203,7 +206,11 @@ class TimerModel(Base):
     """One row per pending timer: BPMN timers of waiting tasks and supervision-ladder steps."""
 
     __tablename__ = "timers"
-    __table_args__ = (Index("ix_timers_pending_due", "fired_at", "due_at"),)
+    # Partial index over pending rows only: "what is due next" stays a short index walk however many
+    # timers have fired or wait far in the future.
+    __table_args__ = (Index("ix_timers_pending_due", "fired_at", "due_at"),
+                      Index("ix_timers_due_pending", "due_at", postgresql_where=text("fired_at IS NULL"),
+                            sqlite_where=text("fired_at IS NULL")))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)

@@ -87,7 +87,7 @@ def ladder_moments(created: datetime, due: datetime) -> dict[str, datetime]:
     return moments
 
 
-def rebuild_timers(session: Session, case: CaseModel, workflow, now: datetime) -> None:
+def rebuild_timers(session: Session, case: CaseModel, workflow, now: datetime, task_rows: list[TaskModel]) -> None:
     """Make the case's pending timer rows match its waiting BPMN timers and its tasks' ladders. Flushes.
 
     Rows that stay the same are kept (with any claim a drain holds on them); only changes are written."""
@@ -100,9 +100,9 @@ def rebuild_timers(session: Session, case: CaseModel, workflow, now: datetime) -
                 wanted[("bpmn", ref, due)] = name
         settings = runtime.get().settings
         if settings.ladder_enabled and settings.tier_ladder.get(case.tier or "", True):
-            tasks = session.scalars(select(TaskModel).where(TaskModel.case_id == case.id, TaskModel.kind == "bpmn",
-                                                            TaskModel.due_at.is_not(None)))
-            for task in tasks:
+            for task in task_rows:
+                if task.kind != "bpmn" or task.due_at is None:
+                    continue
                 moments = ladder_moments(task.created_at, task.due_at)
                 for step in LADDER:
                     ref = f"{task.id}:{step.name}"
@@ -117,7 +117,6 @@ def rebuild_timers(session: Session, case: CaseModel, workflow, now: datetime) -
         session.execute(delete(TimerModel).where(TimerModel.id.in_(stale)))
     session.add_all(TimerModel(case_id=case.id, kind=kind, name=name, ref=ref, due_at=due)
                     for (kind, ref, due), name in wanted.items())
-    session.flush()
 
 
 def pending_timers(session: Session, case_id: int) -> list[TimerModel]:
@@ -211,8 +210,7 @@ def open_supervision_task(session: Session, case: CaseModel, task: TaskModel, st
                        roles=[role], org_unit_id=org_id, assignee=None,
                        due_at=runtime.get().calendar.workdays_dt(2, now).astimezone(timezone.utc),
                        due_basis="督办单须在2个工作日内书面答复 (domain.md §4)", warning_level=0, created_at=now)
+    follow.candidates = [TaskCandidateModel(task_id=follow.id, role=role, org_unit_id=org_id)]
     session.add(follow)
-    session.flush()
-    session.add(TaskCandidateModel(task_id=follow.id, role=role, org_unit_id=org_id))
     session.flush()
     return follow
