@@ -185,7 +185,8 @@ class TaskModel(Base):
     created_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None]
 
-    case: Mapped[CaseModel] = relationship(lazy="joined")
+    # Commands already hold the case in the session; lists ask for it with joinedload (tasks.list_tasks).
+    case: Mapped[CaseModel] = relationship(lazy="select")
     # Written with the task in one flush; read through the task_candidates index, not through this.
     candidates: Mapped[list[TaskCandidateModel]] = relationship(lazy="noload", cascade="save-update",
                                                                  passive_deletes=True)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.util.task import TaskState
 
@@ -91,7 +91,8 @@ def list_tasks(session: Session, actor: Actor, *, overdue: bool = False, assigne
         from engine.errors import InvalidData
         raise InvalidData(f"unknown sort {sort!r}", {"sort": ["due, -due, created, -created, warning"]})
     page, per_page = max(page, 1), min(max(per_page, 1), 200)
-    items = list(session.scalars(stmt.order_by(*order, TaskModel.id).offset((page - 1) * per_page).limit(per_page)))
+    items = list(session.scalars(stmt.options(contains_eager(TaskModel.case))
+                                 .order_by(*order, TaskModel.id).offset((page - 1) * per_page).limit(per_page)))
     return TaskPage(items, total or 0)
 
 

@@ -91,8 +91,8 @@ def rebuild_timers(session: Session, case: CaseModel, workflow, now: datetime, t
     """Make the case's pending timer rows match its waiting BPMN timers and its tasks' ladders. Flushes.
 
     Rows that stay the same are kept (with any claim a drain holds on them); only changes are written."""
-    fired = set(session.execute(select(TimerModel.ref, TimerModel.due_at).where(
-        TimerModel.case_id == case.id, TimerModel.fired_at.is_not(None))).all())
+    rows = list(session.scalars(select(TimerModel).where(TimerModel.case_id == case.id)))
+    fired = {(row.ref, row.due_at) for row in rows if row.fired_at is not None}
     wanted: dict[tuple[str, str, datetime], str] = {}
     if case.status == "open":
         for ref, name, due in _waiting_timers(workflow):
@@ -108,9 +108,8 @@ def rebuild_timers(session: Session, case: CaseModel, workflow, now: datetime, t
                     ref = f"{task.id}:{step.name}"
                     if step.name in moments and step.level > task.warning_level and (ref, moments[step.name]) not in fired:
                         wanted[("ladder", ref, moments[step.name])] = f"{step.title}：{task.title}"
-    existing = session.scalars(select(TimerModel).where(TimerModel.case_id == case.id, TimerModel.fired_at.is_(None)))
     stale = []
-    for row in existing:
+    for row in (r for r in rows if r.fired_at is None):
         if wanted.pop((row.kind, row.ref, row.due_at), None) is None:
             stale.append(row.id)
     if stale:
