@@ -228,6 +228,15 @@ def demo():
         click.echo(summary)
 
 
+@main.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench(args):
+    """Run the benchmark harness (bench/run.py; `jiefen bench --help` lists its options)."""
+    from bench.run import main as bench_main
+
+    sys.exit(bench_main(list(args)))
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
