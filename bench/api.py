@@ -17,7 +17,7 @@ import time
 
 from sqlalchemy.orm import Session
 
-from bench.common import (INTAKE_DATA, LIFECYCLE_PROCESS, MEDIATE_DATA, ROOT, WORK, Target, bench_files,
+from bench.common import (stop_process, INTAKE_DATA, LIFECYCLE_PROCESS, MEDIATE_DATA, ROOT, WORK, Target, bench_files,
                           configure_runtime, fresh_database, log, rnd, setup_directory, summary)
 
 HOST = "127.0.0.1"  # never anything else: the bench only talks to servers it started on this machine
@@ -86,17 +86,6 @@ def _wait_up(port: int, proc, timeout: float = 60.0) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"jiefen serve on port {port} did not answer within {timeout:.0f}s")
-
-
-def _stop(proc, fh) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-    fh.close()
 
 
 def lifecycle(client: Client, clerk: str, mediator: str, record) -> None:
@@ -186,7 +175,7 @@ def run(target: Target, cfg, results: dict) -> None:
         wall = time.perf_counter() - t0
     finally:
         for proc, fh in servers:
-            _stop(proc, fh)
+            stop_process(proc, fh)
     every = [v for values in samples.values() for v in values]
     results["api"] = {
         "workers": "2 processes x 1 waitress thread" if mode != "threads" else "1 process x 2 waitress threads",

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bench import clone
-from bench.common import (LIFECYCLE_PROCESS, ROOT, TIMER_PROCESS, WORK, Target, actor, analyze, bench_files,
+from bench.common import (stop_process, LIFECYCLE_PROCESS, ROOT, TIMER_PROCESS, WORK, Target, actor, analyze, bench_files,
                           configure_runtime, fresh_database, log, ms_since, org_units, rnd, setup_directory,
                           summary)
 from engine.models import CaseModel, TaskModel, TimerModel
@@ -78,17 +78,6 @@ def _wait_ready(engine, proc, timeout: float) -> float | None:
                 return time.time()
         time.sleep(0.05)
     return None
-
-
-def _stop(proc, fh) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-    fh.close()
 
 
 def _lateness_from_curve(curve: list[tuple[float, int]], due_wall: float, total: int, q: float) -> float | None:
@@ -194,7 +183,7 @@ def run(target: Target, cfg, results: dict) -> None:
                 break
             time.sleep(cfg.timer_poll_s)
     finally:
-        _stop(proc, fh)
+        stop_process(proc, fh)
     with poll_engine.connect() as conn:
         fired = conn.execute(fired_q).scalar()
         failed = conn.execute(select(func.count()).select_from(TimerModel).where(TimerModel.claimed_by == "failed")).scalar()
