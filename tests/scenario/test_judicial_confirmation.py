@@ -189,8 +189,6 @@ def _cap_passed_during_review(c):
     return cid
 
 
-@pytest.mark.xfail(strict=True, reason="judicial_confirmation.bpmn: jc_timer_ruling_cap fires at once when the "
-                                       "cap already passed in review, a second 超审限督办 for the same overrun")
 def test_the_30_day_cap_raises_one_report(center):
     c = center
     cid = _cap_passed_during_review(c)

@@ -1,7 +1,7 @@
 """The three shipped process files: structure, designer conventions, and their main paths on bare SpiffWorkflow.
 
 These tests read `processes/*.bpmn` with SpiffWorkflow's own CamundaParser and drive them with a plain
-`BpmnWorkflow` and a `TaskDataEnvironment` holding the deadline helpers (engine-level scenario tests live in
+`BpmnWorkflow` and the engine's sandboxed script engine with the deadline helpers (engine-level scenario tests live in
 tests/scenario). Time is fixed: every path runs on a clock that starts Monday 2025-03-03 09:00 China time, and
 timers fire only when a test moves that clock on.
 """
@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import keyword
 import re
-from contextlib import contextmanager
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from lxml import etree
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
@@ -50,59 +48,12 @@ T0 = datetime(2025, 3, 3, 9, 0, tzinfo=CST)  # a Monday
 
 # ------------------------------------------------------------------------------------------------ clock + helpers
 
-try:  # the engine's clock and calendar, when they are there (they are being written alongside these files)
-    from engine.calendar import LegalCalendar, bpmn_helpers
-    from engine.clock import running_at
+from engine.calendar import LegalCalendar, bpmn_helpers  # noqa: E402
+from engine.clock import running_at  # noqa: E402
+from engine.scripting import make_script_engine  # noqa: E402
 
-    HELPERS = bpmn_helpers(LegalCalendar())
-    USING_ENGINE_CALENDAR = True
-except ImportError:  # pragma: no cover - stand-in: no holidays, weekends only
-    import SpiffWorkflow.bpmn.specs.event_definitions.timer as _timer_module
-
-    USING_ENGINE_CALENDAR = False
-    _NOW = [T0]
-
-    class _FixedDatetime(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return _NOW[0].astimezone(tz) if tz else _NOW[0].replace(tzinfo=None)
-
-    _timer_module.datetime = _FixedDatetime
-
-    @contextmanager
-    def running_at(moment):
-        previous = _NOW[0]
-        _NOW[0] = moment
-        try:
-            yield moment
-        finally:
-            _NOW[0] = previous
-
-    def _start(start):
-        if start is None:
-            return _NOW[0].astimezone(CST).date()
-        return date.fromisoformat(str(start)[:10])
-
-    def _end(d):
-        return datetime.combine(d, time(23, 59, 59), CST).isoformat()
-
-    def natural_days(n, start=None):
-        return _end(_start(start) + timedelta(days=n))
-
-    def legal_days(n, start=None):
-        d = _start(start) + timedelta(days=n)
-        while d.weekday() >= 5:
-            d += timedelta(days=1)
-        return _end(d)
-
-    def workdays(n, start=None):
-        d, counted = _start(start), 0
-        while counted < n:
-            d += timedelta(days=1)
-            counted += d.weekday() < 5
-        return _end(d)
-
-    HELPERS = {"legal_days": legal_days, "workdays": workdays, "natural_days": natural_days}
+HELPERS = bpmn_helpers(LegalCalendar())
+USING_ENGINE_CALENDAR = True
 
 
 # ------------------------------------------------------------------------------------------------ parsing
@@ -305,7 +256,7 @@ class Case:
     def __init__(self, specs, pid, now=T0):
         spec, subs = specs[pid]
         self.now = now
-        self.wf = BpmnWorkflow(spec, subs, script_engine=PythonScriptEngine(environment=TaskDataEnvironment(HELPERS)))
+        self.wf = BpmnWorkflow(spec, subs, script_engine=make_script_engine(HELPERS))
         with running_at(self.now):
             self.wf.do_engine_steps()
         self._check_ready()
