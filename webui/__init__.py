@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import logging.config
 from collections.abc import Mapping
+from pathlib import Path
 
 from flask import Flask
 
@@ -35,6 +36,9 @@ def create_app(config: object | Mapping | None = None) -> Flask:
         settings = runtime.EngineSettings.from_files(app.config["JIEFEN_ORG_FILE"], app.config["JIEFEN_CALENDAR_FILE"])
         settings.demo_mode = bool(app.config.get("JIEFEN_DEMO"))
         runtime.configure(settings)
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite:///") and ":memory:" not in uri:  # a fresh clone has no instance/ yet
+        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)

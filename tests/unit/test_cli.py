@@ -68,3 +68,11 @@ def test_timers_run_due_and_verify(run, tmp_path):
     assert run("timers", "run-due", "--now", "2026-03-01T00:00:00+08:00").stdout.startswith("fired 0")
     result = run("verify", "1", ok=False)
     assert result.returncode == 2 and "not found" in result.stderr
+
+
+def test_init_db_creates_the_default_sqlite_folder(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "JIEFEN_DATABASE_URL")}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'not-yet' / 'jiefen.sqlite3'}"
+    result = subprocess.run([JIEFEN, "init-db"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "not-yet" / "jiefen.sqlite3").exists()
