@@ -1,0 +1,49 @@
+"""verify: a tampered history breaks the chain; a tampered workflow fails the replay."""
+import json
+
+from sqlalchemy import select, update
+
+from engine.models import CaseEventModel, CaseModel
+from engine.services import cases, history, tasks
+from engine.services.users import SYSTEM
+
+INTAKE = {"channel": "walk_in", "party_name": "张三", "handling_dept": "mediator"}
+
+
+def _case(session, actor):
+    case = cases.start_case(session, "small_mediation", {}, actor("clerk"))
+    [intake] = cases.open_tasks(session, case.id)
+    tasks.complete_task(session, intake.id, INTAKE, actor("clerk"))
+    return case
+
+
+def test_untouched_case_verifies(session, actor):
+    case = _case(session, actor)
+    result = history.verify_case(session, case.id, SYSTEM)
+    assert (result.chain_ok, result.replay_ok, result.problems) == (True, True, [])
+
+
+def test_edited_event_breaks_the_chain(session, actor):
+    case = _case(session, actor)
+    first = session.scalar(select(CaseEventModel).where(CaseEventModel.case_id == case.id, CaseEventModel.seq == 1))
+    payload = dict(first.payload)
+    payload["command"] = dict(payload["command"], data={"party_name": "李四"})
+    session.execute(update(CaseEventModel).where(CaseEventModel.id == first.id).values(payload=payload))
+    session.commit()
+    session.expire_all()
+    result = history.verify_case(session, case.id, SYSTEM)
+    assert not result.chain_ok and any("event 1" in p for p in result.problems)
+
+
+def test_edited_workflow_fails_the_replay(session, actor):
+    case = _case(session, actor)
+    stored = json.loads(session.scalar(select(CaseModel.workflow_json).where(CaseModel.id == case.id)))
+    for task in stored["tasks"].values():
+        if task.get("data", {}).get("party_name") or task.get("delta", {}).get("updates", {}).get("party_name"):
+            task.setdefault("delta", {}).setdefault("updates", {})["party_name"] = "王五"
+            task["data"] = {**task.get("data", {}), "party_name": "王五"} if task.get("data") else task.get("data", {})
+    session.execute(update(CaseModel).where(CaseModel.id == case.id).values(workflow_json=json.dumps(stored)))
+    session.commit()
+    session.expire_all()
+    result = history.verify_case(session, case.id, SYSTEM)
+    assert result.chain_ok and not result.replay_ok
