@@ -5,9 +5,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, union, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.util.task import TaskState
 
@@ -32,13 +32,17 @@ class TaskPage:
 
 
 def _actable(actor: Actor):
-    """SQL condition: tasks the actor holds a candidate (role, org unit) for, or is assigned to."""
+    """SQL condition: tasks the actor holds a candidate (role, org unit) for, or is assigned to.
+
+    Written as `id IN (candidates UNION assigned)` so each side uses its own index: with `assignee = ? OR
+    EXISTS (…)` the planner scanned every task (136 -> 4 ms p50 at 100,000 cases, see the issue note)."""
     pairs = [and_(TaskCandidateModel.role == g.role, TaskCandidateModel.org_unit_id == g.org_unit_id)
              for g in actor.grants]
-    cond = TaskModel.assignee == actor.username
-    if pairs:
-        cond = or_(cond, exists().where(TaskCandidateModel.task_id == TaskModel.id, or_(*pairs)))
-    return cond
+    assigned = select(TaskModel.id).where(TaskModel.assignee == actor.username)
+    if not pairs:
+        return TaskModel.id.in_(assigned)
+    candidates = select(TaskCandidateModel.task_id).where(or_(*pairs))
+    return TaskModel.id.in_(union(candidates, assigned))
 
 
 def _supervised(actor: Actor):
@@ -68,7 +72,9 @@ def list_tasks(session: Session, actor: Actor, *, overdue: bool = False, assigne
         cond = TaskModel.id.is_not(None)
     else:
         cond = _actable(actor)
-    stmt = select(TaskModel).join(CaseModel, CaseModel.id == TaskModel.case_id).where(cond)
+    # Filter and order on the tasks table alone (cases joined only to filter on them), then load the page's
+    # tasks with their cases: the list never touches the case rows of tasks it does not show.
+    stmt = select(TaskModel.id).where(cond)
     if overdue:
         stmt = stmt.where(TaskModel.due_at < now)
     if assigned == "me":
@@ -77,12 +83,14 @@ def list_tasks(session: Session, actor: Actor, *, overdue: bool = False, assigne
         stmt = stmt.where(TaskModel.assignee.is_(None))
     if process_id:
         stmt = stmt.where(TaskModel.process_id == process_id)
+    if category or q:
+        stmt = stmt.join(CaseModel, CaseModel.id == TaskModel.case_id)
     if category:
         stmt = stmt.where(CaseModel.category == category)
     if q:
         like = f"%{q.strip()}%"
         stmt = stmt.where(or_(CaseModel.code.like(like), TaskModel.title.like(like)))
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
     order = {"due": (TaskModel.due_at.is_(None), TaskModel.due_at, TaskModel.created_at),
              "-due": (TaskModel.due_at.is_(None), TaskModel.due_at.desc(), TaskModel.created_at),
              "created": (TaskModel.created_at,), "-created": (TaskModel.created_at.desc(),),
@@ -91,8 +99,10 @@ def list_tasks(session: Session, actor: Actor, *, overdue: bool = False, assigne
         from engine.errors import InvalidData
         raise InvalidData(f"unknown sort {sort!r}", {"sort": ["due, -due, created, -created, warning"]})
     page, per_page = max(page, 1), min(max(per_page, 1), 200)
-    items = list(session.scalars(stmt.options(contains_eager(TaskModel.case))
-                                 .order_by(*order, TaskModel.id).offset((page - 1) * per_page).limit(per_page)))
+    ids = list(session.scalars(stmt.order_by(*order, TaskModel.id).offset((page - 1) * per_page).limit(per_page)))
+    rows = {row.id: row for row in session.scalars(
+        select(TaskModel).where(TaskModel.id.in_(ids)).options(joinedload(TaskModel.case)))} if ids else {}
+    items = [rows[task_id] for task_id in ids if task_id in rows]
     return TaskPage(items, total or 0)
 
 
