@@ -7,6 +7,7 @@ import logging
 from flask import g, session
 
 from engine.services import processes, users
+from engine.services.cases import start_roles
 from engine.services.users import Actor
 from webui import labels
 from webui.extensions import db
@@ -42,16 +43,6 @@ def acting_actor(actor: Actor) -> Actor:
         session.pop("grant", None)
         return actor
     return dataclasses.replace(actor, grants=grants)
-
-
-def start_roles(meta: dict) -> set[str]:
-    """Roles that may register a case of a process: its starter groups and its first tasks' literal
-    candidate groups (mirrors the engine's check, which has the final word)."""
-    roles = set(meta.get("start_roles") or [])
-    for name in meta.get("first_user_tasks") or []:
-        info = (meta.get("user_tasks") or {}).get(name) or {}
-        roles.update(entry.split("@", 1)[0] for entry in info.get("candidate_groups") or [])
-    return roles
 
 
 def startable_processes(actor: Actor) -> list:

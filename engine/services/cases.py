@@ -78,7 +78,9 @@ def _start_org(session: Session, actor: Actor, allowed_roles: set[str], org_code
                     {"roles": sorted(allowed_roles)})
 
 
-def _start_roles(meta: dict) -> set[str]:
+def start_roles(meta: dict) -> set[str]:
+    """Roles that may open a case of a process version: its starter groups, and the candidate roles of its
+    first user tasks (registration) — literal groups, else the lane's role."""
     roles = set(meta.get("start_roles") or [])
     for name in meta.get("first_user_tasks") or []:
         info = meta["user_tasks"].get(name) or {}
@@ -99,7 +101,7 @@ def start_case(session: Session, process_id: str, data: dict | None, actor: Acto
         raise InvalidData("data 必须是对象 / data must be a JSON object", {"data": ["must be an object"]})
     row = latest_version(session, process_id)
     version = load_version(session, row.id)
-    org = _start_org(session, actor, _start_roles(version.meta), org_unit)
+    org = _start_org(session, actor, start_roles(version.meta), org_unit)
     now = runtime.get().clock.now()
     case = _open_case(session, version, data, actor, org, now, linked_case_id, link_kind)
     session.commit()
@@ -149,6 +151,24 @@ def get_case(session: Session, case_id: int, actor: Actor) -> CaseModel:
 
 def get_case_by_code(session: Session, code: str) -> CaseModel | None:
     return session.scalar(select(CaseModel).where(CaseModel.code == code))
+
+
+def lookup_case(session: Session, code: str, phone: str) -> CaseModel | None:
+    """The public look-up: the case with this code whose party phone matches (digits only), else None.
+
+    One answer for an unknown code and a wrong phone, compared in constant time, so nobody learns
+    whether a code exists."""
+    import hmac
+    import re
+
+    def digits(value: str | None) -> str:
+        return re.sub(r"\D", "", value or "")
+
+    case = get_case_by_code(session, code.strip().upper()) if code else None
+    stored, given = digits(case.party_phone if case else None), digits(phone)
+    if case is None or not stored or not given or not hmac.compare_digest(stored.encode(), given.encode()):
+        return None
+    return case
 
 
 def ensure_can_read(actor: Actor, case: CaseModel) -> None:

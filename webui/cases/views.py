@@ -16,7 +16,8 @@ from engine.services import cases, history, processes, tasks, timers
 from webui.auth import current_actor, login_required
 from webui.diagram_layout import has_diagram_xml, with_layout
 from webui.extensions import db
-from webui.shell import acting_actor, role_titles, start_roles, startable_processes
+from engine.services.cases import start_roles
+from webui.shell import acting_actor, role_titles, startable_processes
 from webui.task_forms import field_errors, fields_by_id, shown_values, submitted_data
 
 log = logging.getLogger(__name__)
