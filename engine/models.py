@@ -187,6 +187,7 @@ class TaskModel(Base):
 
     # Commands already hold the case in the session; lists ask for it with joinedload (tasks.list_tasks).
     case: Mapped[CaseModel] = relationship(lazy="select")
+    org_unit: Mapped[OrgUnitModel] = relationship(lazy="select")  # few rows: the identity map serves lists
     # Written with the task in one flush; read through the task_candidates index, not through this.
     candidates: Mapped[list[TaskCandidateModel]] = relationship(lazy="noload", cascade="save-update",
                                                                  passive_deletes=True)

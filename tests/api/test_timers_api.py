@@ -43,3 +43,15 @@ def test_scheduler_fires_due_timers_on_its_own(app, client, login, clock):
     fired = [e for e in events if e["type"] in ("timer_fired", "task_escalated")]
     assert [e["at"] for e in fired] == sorted(e["at"] for e in fired)
     assert {e["type"] for e in fired} == {"timer_fired", "task_escalated"}
+
+
+def test_task_shows_its_own_org_unit_not_the_cases(app, client, login):
+    from engine.services import cases
+    from engine.services.users import SYSTEM
+    from webui.extensions import db
+    with app.app_context():
+        # nobody holds intake_clerk at the township, so its registration task goes to the county's clerks
+        case_id = cases.start_case(db.session, "small_mediation", {}, SYSTEM, org_unit="330106001").id
+    body = client.get(f"/api/v1/cases/{case_id}", headers=login("auditor")).get_json()
+    assert body["org_unit"] == "330106001"
+    assert body["tasks"][0]["org_unit"] == "330106000"

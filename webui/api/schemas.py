@@ -130,7 +130,7 @@ def task_json(task) -> dict:
     return {"id": task.id, "case_id": task.case_id, "case_code": task.case.code, "name": task.spec_name,
             "title": task.title, "roles": list(task.roles or []), "assignee": task.assignee,
             "due_at": iso(task.due_at), "warning_level": task.warning_level,
-            "warning": LEVEL_NAMES.get(task.warning_level), "org_unit": task.case.org_unit.code if task.case else None,
+            "warning": LEVEL_NAMES.get(task.warning_level), "org_unit": task.org_unit.code,
             "kind": task.kind, "due_basis": task.due_basis, "created_at": iso(task.created_at)}
 
 
