@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import ast
-import hashlib
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -220,7 +219,3 @@ def load_version(session: Session, version_id: int) -> LoadedVersion:
 
 def read_directory(path: str | Path) -> dict[str, bytes]:
     return specs.load_directory(path)
-
-
-def sha256_of(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

@@ -81,11 +81,6 @@ def _org_by_code(session: Session, code: str) -> OrgUnitModel:
     return org
 
 
-def org_by_code(session: Session, code: str) -> OrgUnitModel:
-    """Look up an org unit by its code. Raises NotFound."""
-    return _org_by_code(session, code)
-
-
 def top_org(session: Session) -> OrgUnitModel:
     org = session.scalar(select(OrgUnitModel).where(OrgUnitModel.parent_id.is_(None)).order_by(OrgUnitModel.id))
     if org is None:
