@@ -258,7 +258,7 @@ def test_report_up_from_a_village_moves_the_case_to_the_township_then_the_county
                                                "mediation_type": "people",
                                                "dispatch_note": "超出村级处置能力"})
     accept = c.task(cid, "accept_escalation")
-    assert accept["roles"] == ["director", "screener"] and accept["org_unit"] == VILLAGE_CODE
+    assert accept["roles"] == ["director", "screener"] and accept["org_unit"] == TOWNSHIP_CODE  # the task waits at the upper center
     assert accept["due_at"] == end_of("2026-03-03")  # 1 working day
     assert c.listed(cid, "accept_escalation", "t_screener") and c.listed(cid, "accept_escalation", "t_director")
     c.forbidden(cid, "accept_escalation", "v_screener", "v_director", "screener")
