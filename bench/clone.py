@@ -188,6 +188,7 @@ def clone_cases(engine, template_ids: list[int], total: int, rng: random.Random,
                                    "hash": digest})
             next_event += 1
             prev = digest
+        new_case["event_hash"] = prev  # the chain's tail on the case row (seq and at are the sample's)
         done += 1
         if len(rows["cases"]) >= chunk:
             flush()

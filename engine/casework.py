@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm.attributes import set_committed_value
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
@@ -22,14 +23,14 @@ from SpiffWorkflow.util.task import TaskState
 from engine import runtime, scripting, serializer
 from engine.clock import running_at
 from engine.errors import CaseError, NotFound, SandboxError, TaskFailed
-from engine.models import (CaseEventModel, CaseModel, MembershipModel, OrgUnitModel, RoleModel, TaskCandidateModel,
-                           TaskModel, TimerModel)
+from engine.models import (GENESIS_HASH, CaseEventModel, CaseModel, MembershipModel, OrgUnitModel, RoleModel, TaskCandidateModel,
+                           TaskModel)
 from engine.services.processes import LoadedVersion, load_version
 from engine.spiff_fixes import outcome_end_task
 
 log = logging.getLogger(__name__)
 
-GENESIS = "0" * 64
+GENESIS = GENESIS_HASH
 # Case data keys copied onto the case row so lists can filter without reading the workflow.
 INDEXED_FIELDS = ("category", "tier", "channel", "party_phone")
 
@@ -47,22 +48,44 @@ class Ctx:
     before_data: dict = field(default_factory=dict)
     before_tasks: dict = field(default_factory=dict)
     before_completed: set = field(default_factory=set)
+    events: list[dict] = field(default_factory=list)  # history rows of this command, inserted together
 
 
 # ---------------------------------------------------------------- loading and running
 
+# Hot-path statements are built once: SQLAlchemy memoizes a statement's cache key, so reusing the object
+# skips rebuilding and re-keying it on every command (bench/README.md, "Profile").
+CASES, TASKS, CANDIDATES, EVENTS = (CaseModel.__table__, TaskModel.__table__, TaskCandidateModel.__table__,
+                                    CaseEventModel.__table__)
+_TAKE_WRITE_LOCK = (update(CASES).where(CASES.c.id == bindparam("case_id"))
+                    .values(lock_version=CASES.c.lock_version))
+_INSERT_EVENTS = insert(EVENTS)
+_SET_EVENT_TAIL = update(CASES).where(CASES.c.id == bindparam("case_id")).values(
+    event_seq=bindparam("tail_seq"), event_hash=bindparam("tail_hash"), event_at=bindparam("tail_at"))
+_INSERT_TASKS = insert(TASKS)
+_INSERT_CANDIDATES = insert(CANDIDATES)
+_OPEN_TASK_ROWS = select(TASKS.c.id, TASKS.c.kind, TASKS.c.title, TASKS.c.due_at, TASKS.c.created_at,
+                         TASKS.c.warning_level).where(TASKS.c.case_id == bindparam("case_id"),
+                                                      TASKS.c.kind == "bpmn")
+_DELETE_TASKS = delete(TASKS).where(TASKS.c.id.in_(bindparam("ids", expanding=True)))
+_DELETE_CASE_TASKS = delete(TASKS).where(TASKS.c.case_id == bindparam("case_id"))
+
+
+_CASE_WITH_WORKFLOW = (select(CaseModel).where(CaseModel.id == bindparam("case_id"))
+                       .options(undefer(CaseModel.workflow_json)).execution_options(populate_existing=True))
+_CASE_FOR_UPDATE = _CASE_WITH_WORKFLOW.with_for_update(of=CaseModel)
+
+
 def lock_case(session: Session, case_id: int) -> CaseModel:
-    """Load a case row, locked FOR UPDATE on PostgreSQL (SQLite has a single writer anyway)."""
-    session.info.setdefault("jiefen_event_tail", {}).pop(case_id, None)
-    stmt = select(CaseModel).where(CaseModel.id == case_id)
+    """Load a case row with its workflow, locked FOR UPDATE on PostgreSQL (SQLite has a single writer)."""
     if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=CaseModel)
+        stmt = _CASE_FOR_UPDATE
     else:
         # SQLite: take the write lock now (a no-op UPDATE), so a concurrent command waits here and then
         # reads the state the other one committed, instead of failing later on a stale snapshot.
-        session.execute(update(CaseModel).where(CaseModel.id == case_id).values(lock_version=CaseModel.lock_version)
-                        .execution_options(synchronize_session=False))
-    case = session.scalar(stmt.execution_options(populate_existing=True))
+        session.execute(_TAKE_WRITE_LOCK, {"case_id": case_id})
+        stmt = _CASE_WITH_WORKFLOW
+    case = session.scalar(stmt, {"case_id": case_id})
     if case is None:
         raise NotFound(f"案件不存在 / case {case_id} not found")
     return case
@@ -171,23 +194,27 @@ def _event_hash(prev_hash: str, seq: int, at: datetime, actor: str | None, type_
 
 
 def append_event(session: Session, case: CaseModel, type_: str, actor: str | None, at: datetime,
-                 payload: dict | None = None, task_id: str | None = None, task_name: str | None = None) -> CaseEventModel:
-    """Add a history row chained to the case's previous one; written with the command's flush."""
+                 payload: dict | None = None, task_id: str | None = None, task_name: str | None = None,
+                 batch: list[dict] | None = None) -> dict:
+    """Add a history row chained to the case's previous one (the tail kept on the case row).
+
+    Inserted at once, or appended to `batch` for the caller to insert with the rest of its command."""
     payload = json.loads(json.dumps(payload or {}, default=str, ensure_ascii=False))
-    # The chain's tail is read once per command (lock_case forgets it) and then kept here, so a command
-    # that records several events reads the table once and inserts them in one batch.
-    tails = session.info.setdefault("jiefen_event_tail", {})
-    if case.id not in tails:
-        last = session.execute(select(CaseEventModel.seq, CaseEventModel.hash).where(CaseEventModel.case_id == case.id)
-                               .order_by(CaseEventModel.seq.desc()).limit(1)).first()
-        tails[case.id] = (last[0], last[1]) if last else (0, GENESIS)
-    seq, prev = tails[case.id][0] + 1, tails[case.id][1]
+    seq, prev = case.event_seq + 1, case.event_hash
     at = at.astimezone(timezone.utc)
-    row = CaseEventModel(case_id=case.id, seq=seq, at=at, actor=actor, type=type_, task_id=task_id,
-                         task_name=task_name, payload=payload, prev_hash=prev,
-                         hash=_event_hash(prev, seq, at, actor, type_, task_id, task_name, payload))
-    session.add(row)
-    tails[case.id] = (seq, row.hash)
+    row = {"case_id": case.id, "seq": seq, "at": at, "actor": actor, "type": type_, "task_id": task_id,
+           "task_name": task_name, "payload": payload, "prev_hash": prev,
+           "hash": _event_hash(prev, seq, at, actor, type_, task_id, task_name, payload)}
+    if batch is None:
+        # Outside the save of a case command (claim, unclaim, an escalation): the case itself did not
+        # change, so the tail moves without a new lock_version (a form loaded before a claim stays valid).
+        session.execute(_INSERT_EVENTS, [row])
+        session.execute(_SET_EVENT_TAIL, {"case_id": case.id, "tail_seq": seq, "tail_hash": row["hash"], "tail_at": at})
+        for key, value in (("event_seq", seq), ("event_hash", row["hash"]), ("event_at", at)):
+            set_committed_value(case, key, value)
+    else:
+        case.event_seq, case.event_hash, case.event_at = seq, row["hash"], at
+        batch.append(row)
     return row
 
 
@@ -234,7 +261,7 @@ def _move_case(ctx: Ctx) -> None:
         ctx.case.org_unit_id, ctx.case.org_unit = parent.id, parent
         append_event(ctx.session, ctx.case, "case_moved", ctx.actor, ctx.now,
                      {"from": org.code, "to": parent.code, "to_name": parent.name}, str(task.id),
-                     task.task_spec.bpmn_name or task.task_spec.bpmn_id)
+                     task.task_spec.bpmn_name or task.task_spec.bpmn_id, batch=ctx.events)
 
 
 def _open_linked_cases(ctx: Ctx, data: dict) -> None:
@@ -245,7 +272,7 @@ def _open_linked_cases(ctx: Ctx, data: dict) -> None:
         linked = open_linked_case(ctx.session, ctx.case, marker["process_id"], data, marker["link_kind"], ctx.now)
         append_event(ctx.session, ctx.case, "case_linked", "system", ctx.now,
                      {"case_id": linked.id, "code": linked.code, "kind": marker["link_kind"]},
-                     str(task.id), task.task_spec.bpmn_name or task.task_spec.bpmn_id)
+                     str(task.id), task.task_spec.bpmn_name or task.task_spec.bpmn_id, batch=ctx.events)
 
 
 def save(ctx: Ctx, command_type: str, command: dict | None, task=None, extra: dict | None = None) -> dict:
@@ -259,21 +286,22 @@ def save(ctx: Ctx, command_type: str, command: dict | None, task=None, extra: di
 
 
 def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict | None) -> dict:
-    session, case, workflow = ctx.session, ctx.case, ctx.workflow
+    session, case, workflow, events = ctx.session, ctx.case, ctx.workflow, ctx.events
     after_data = case_data(workflow)
     payload = {"command": command} if command is not None else {}
     payload["changes"] = _data_changes(ctx.before_data, after_data)
     payload.update(extra or {})
     append_event(session, case, command_type, ctx.actor, ctx.now, payload,
                  task_id=str(task.id) if task is not None else None,
-                 task_name=task.task_spec.bpmn_name or task.task_spec.name if task is not None else None)
+                 task_name=task.task_spec.bpmn_name or task.task_spec.name if task is not None else None,
+                 batch=events)
 
     now_open = {str(t.id): t for t in human_tasks(workflow)}
     for task_id, old in ctx.before_tasks.items():
         if task_id not in now_open and (task is None or task_id != str(task.id)):
             reason = "completed" if old.state == TaskState.COMPLETED else "cancelled"
             append_event(session, case, f"task_{reason}", "system", ctx.now, {"by": "process"}, task_id,
-                         old.task_spec.bpmn_name or old.task_spec.name)
+                         old.task_spec.bpmn_name or old.task_spec.name, batch=events)
 
     _move_case(ctx)
     case.data = after_data
@@ -284,23 +312,24 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
     case.task_count = len(workflow.tasks) + sum(len(sp.tasks) for sp in workflow.subprocesses.values())
     if case.task_count > runtime.get().settings.task_tree_warning:
         log.warning("case %s task tree has %s tasks; check loops in %s", case.id, case.task_count, case.process_id)
-    opened, open_rows = sync_tasks(ctx, now_open)
+    closing = workflow.completed and case.status != "closed"
+    opened, open_rows = sync_tasks(ctx, now_open, write=not closing)
     for row in opened:
         append_event(session, case, "task_opened", "system", ctx.now,
                      {"roles": row.roles, "due_at": row.due_at.isoformat() if row.due_at else None,
-                      "basis": row.due_basis}, row.id, row.title)
-    if workflow.completed and case.status != "closed":
+                      "basis": row.due_basis}, row.id, row.title, batch=events)
+    if closing:
         case.status = "closed"
         case.closed_at = ctx.now
         case.outcome = end_event_name(workflow)
-        append_event(session, case, "case_closed", "system", ctx.now, {"outcome": case.outcome})
-        session.execute(delete(TaskModel).where(TaskModel.case_id == case.id))
-        for row in opened:
-            session.expunge(row)
+        append_event(session, case, "case_closed", "system", ctx.now, {"outcome": case.outcome}, batch=events)
+        session.execute(_DELETE_CASE_TASKS, {"case_id": case.id})
         open_rows = []
     from engine.services.timers import rebuild_timers  # timers builds on this module
     rebuild_timers(session, case, workflow, ctx.now, open_rows)
     _open_linked_cases(ctx, after_data)
+    session.execute(_INSERT_EVENTS, events)
+    events.clear()
     return after_data
 
 
@@ -366,45 +395,72 @@ def _candidates(ctx: Ctx, info: dict, task) -> list[tuple[str, int]]:
     return list(dict.fromkeys(pairs))
 
 
+_STAFFED_UNITS = (select(MembershipModel.__table__.c.org_unit_id)
+                  .join(RoleModel.__table__, RoleModel.__table__.c.id == MembershipModel.__table__.c.role_id)
+                  .where(RoleModel.__table__.c.name == bindparam("role"),
+                         MembershipModel.__table__.c.org_unit_id.in_(bindparam("chain", expanding=True))))
+
+
 def _nearest_staffed_unit(session: Session, role: str, org: OrgUnitModel) -> int:
     """The case's org unit, or the nearest unit above it where somebody holds the role.
 
     Departments sit at the county center (常驻/轮驻/随驻), so a village case sent to a department reaches
     the department's staff instead of waiting at a village where nobody holds that role."""
     chain = [int(part) for part in org.path.strip("/").split("/") if part]  # root ... this unit
-    staffed = set(session.scalars(select(MembershipModel.org_unit_id).join(RoleModel, RoleModel.id == MembershipModel.role_id)
-                                  .where(RoleModel.name == role, MembershipModel.org_unit_id.in_(chain))))
+    staffed = set(session.scalars(_STAFFED_UNITS, {"role": role, "chain": chain}))
     for org_id in reversed(chain):
         if org_id in staffed:
             return org_id
     return org.id
 
 
-def sync_tasks(ctx: Ctx, now_open: dict) -> tuple[list[TaskModel], list[TaskModel]]:
-    """Make the case's task rows match its open human tasks: (rows opened now, all open rows)."""
+@dataclass
+class NewTask:
+    """A task row written by this command (the fields the history and the ladder need)."""
+
+    id: str
+    kind: str
+    title: str
+    roles: list[str]
+    due_at: datetime | None
+    due_basis: str | None
+    created_at: datetime
+    warning_level: int = 0
+
+
+def sync_tasks(ctx: Ctx, now_open: dict, write: bool = True) -> tuple[list[NewTask], list]:
+    """Make the case's task rows match its open human tasks: (tasks opened now, all open task rows).
+
+    With write=False (the case is closing) nothing is inserted, but the opened tasks are still reported."""
     session, case = ctx.session, ctx.case
-    existing = {row.id: row for row in session.scalars(
-        select(TaskModel).where(TaskModel.case_id == case.id, TaskModel.kind == "bpmn"))}
+    existing = {row.id: row for row in session.execute(_OPEN_TASK_ROWS, {"case_id": case.id})}
     gone = [task_id for task_id in existing if task_id not in now_open]
-    if gone:
-        session.execute(delete(TaskModel).where(TaskModel.id.in_(gone)))
-    opened = []
+    if gone and write:
+        session.execute(_DELETE_TASKS, {"ids": gone})
+    opened, task_rows, candidate_rows = [], [], []
     timer_docs = ctx.version.meta.get("timer_docs", {})
     for task_id, task in now_open.items():
         if task_id in existing:
             continue
         info = ctx.version.user_task(task.task_spec.name) or {}
         pairs = _candidates(ctx, info, task)
-        row = TaskModel(id=task_id, kind="bpmn", case_id=case.id, process_id=case.process_id,
-                        spec_name=task.task_spec.name, title=task.task_spec.bpmn_name or task.task_spec.name,
-                        lane=info.get("lane"), roles=sorted({r for r, _ in pairs}),
-                        org_unit_id=pairs[0][1] if pairs else case.org_unit_id,
-                        assignee=info.get("assignee") if info.get("assignee") and not str(info.get("assignee")).startswith("=") else None,
-                        due_at=_due_at(ctx, info, task), due_basis=info.get("documentation") or timer_docs.get(task.task_spec.name),
-                        warning_level=0, created_at=ctx.now)
-        row.candidates = [TaskCandidateModel(task_id=row.id, role=role, org_unit_id=org_id) for role, org_id in pairs]
-        session.add(row)
-        opened.append(row)
+        assignee = info.get("assignee")
+        new = NewTask(id=task_id, kind="bpmn", title=task.task_spec.bpmn_name or task.task_spec.name,
+                      roles=sorted({r for r, _ in pairs}), due_at=_due_at(ctx, info, task),
+                      due_basis=info.get("documentation") or timer_docs.get(task.task_spec.name), created_at=ctx.now)
+        task_rows.append({"id": task_id, "kind": "bpmn", "source_task_id": None, "case_id": case.id,
+                          "process_id": case.process_id, "spec_name": task.task_spec.name, "title": new.title,
+                          "lane": info.get("lane"), "roles": new.roles,
+                          "org_unit_id": pairs[0][1] if pairs else case.org_unit_id,
+                          "assignee": assignee if assignee and not str(assignee).startswith("=") else None,
+                          "due_at": new.due_at, "due_basis": new.due_basis, "warning_level": 0,
+                          "created_at": ctx.now, "claimed_at": None})
+        candidate_rows += [{"task_id": task_id, "role": role, "org_unit_id": org_id} for role, org_id in pairs]
+        opened.append(new)
+    if task_rows and write:
+        session.execute(_INSERT_TASKS, task_rows)
+        if candidate_rows:
+            session.execute(_INSERT_CANDIDATES, candidate_rows)
     kept = [row for task_id, row in existing.items() if task_id in now_open]
     return opened, kept + opened
 

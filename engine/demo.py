@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session

@@ -10,6 +10,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry, rel
 from sqlalchemy.types import TypeDecorator
 
 
+# prev_hash of a case's first event
+GENESIS_HASH = "0" * 64
+
+
 class UTCDateTime(TypeDecorator):
     """Always aware UTC in Python; SQLite keeps naive UTC, PostgreSQL timestamptz."""
 
@@ -155,6 +159,11 @@ class CaseModel(Base):
     workflow_json: Mapped[str] = mapped_column(Text, deferred=True)
     task_count: Mapped[int] = mapped_column(Integer, default=0)  # size of the task tree, to watch growth
     lock_version: Mapped[int] = mapped_column(Integer, default=1)
+    # The tail of the case's event chain, kept on the row (under the case lock) so that a command appends
+    # without reading its history first, and verify sees a truncated history: it no longer ends here.
+    event_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    event_hash: Mapped[str] = mapped_column(String(64), default=GENESIS_HASH, server_default=GENESIS_HASH)
+    event_at: Mapped[datetime | None]
 
     version: Mapped[ProcessVersionModel] = relationship(lazy="select")
     org_unit: Mapped[OrgUnitModel] = relationship(lazy="joined")

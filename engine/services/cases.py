@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine import casework, runtime
 from engine.clock import CHINA_TZ, running_at
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
-from engine.models import CaseEventModel, CaseModel, CaseSequenceModel, OrgUnitModel, TaskModel, TimerModel
+from engine.models import CaseModel, CaseSequenceModel, OrgUnitModel, TaskModel, TimerModel
 from engine.services.processes import latest_version, load_version
 from engine.services.timers import open_supervision_task
 from engine.services.users import Actor
@@ -38,15 +38,18 @@ def valid_code(code: str) -> bool:
     return len(code) >= 2 and code[:-1].isdigit() and check_digit(code[:-1]) == code[-1]
 
 
+_NEXT_SEQUENCE = {
+    dialect: insert(CaseSequenceModel).values(area_code=bindparam("area"), year=bindparam("year"), last_value=1)
+    .on_conflict_do_update(index_elements=[CaseSequenceModel.area_code, CaseSequenceModel.year],
+                           set_={"last_value": CaseSequenceModel.last_value + 1})
+    .returning(CaseSequenceModel.last_value)
+    for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+
+
 def _next_sequence(session: Session, area_code: str, year: int) -> int:
-    # An atomic increment: concurrent openings in the same area and year serialise on this row, never repeat.
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(CaseSequenceModel).values(area_code=area_code, year=year, last_value=0)
-                    .on_conflict_do_nothing())
-    value = session.execute(update(CaseSequenceModel)
-                            .where(CaseSequenceModel.area_code == area_code, CaseSequenceModel.year == year)
-                            .values(last_value=CaseSequenceModel.last_value + 1)
-                            .returning(CaseSequenceModel.last_value)).scalar_one()
+    # One atomic upsert: concurrent openings in the same area and year serialise on this row, never repeat.
+    stmt = _NEXT_SEQUENCE[session.get_bind().dialect.name]
+    value = session.execute(stmt, {"area": area_code, "year": year}).scalar_one()
     if value > 999_999:
         raise Conflict(f"{area_code} {year} 年案件编号已用尽 / case numbers for {area_code} in {year} are exhausted")
     return value
@@ -115,7 +118,7 @@ def _open_case(session: Session, version, data: dict, actor: Actor, org: OrgUnit
     case = CaseModel(code=make_case_code(session, org, data.get("channel"), now), process_version_id=version.id,
                      process_id=version.process_id, status="open", org_unit_id=org.id, org_unit=org,
                      opened_by=actor.username, opened_at=now, data={}, workflow_json="{}",
-                     linked_case_id=linked_case_id, link_kind=link_kind)
+                     linked_case_id=linked_case_id, link_kind=link_kind, event_seq=0, event_hash=casework.GENESIS)
     session.add(case)
     session.flush()
     ctx = casework.Ctx(session, case, version, workflow, now, actor.username)
@@ -200,10 +203,11 @@ def fire_timer(session: Session, timer_id: int, now: datetime, worker: str) -> b
     # The timer takes effect at its own moment (just after due_at, as SpiffWorkflow fires strictly after it),
     # so a drain catching up after downtime fires each timer as if on time, oldest first — but never before
     # the case's latest recorded event, so a case's history stays in time order.
-    last_at = session.scalar(select(func.max(CaseEventModel.at)).where(CaseEventModel.case_id == case.id))
+    last_at = case.event_at
     earliest = timer.due_at + timedelta(microseconds=1)
     moment = min(max(earliest, last_at or earliest), max(now, earliest))
     timer.fired_at = max(now, moment)  # when it really fired (lateness); events carry the effective moment
+    session.flush()  # before the command rebuilds the timer index from the table
     if timer.kind == "ladder":
         _fire_ladder_step(session, case, timer, moment)
     elif case.status == "open":

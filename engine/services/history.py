@@ -49,6 +49,11 @@ def verify_case(session: Session, case_id: int, actor: Actor) -> Verification:
             result.chain_ok = False
             result.problems.append(f"event {event.seq} ({event.type}): hash does not match its content or chain")
         prev = event.hash
+    last_seq = events[-1].seq if events else 0
+    if (case.event_seq, case.event_hash) != (last_seq, prev):
+        result.chain_ok = False
+        result.problems.append(f"the history ends at event {last_seq}, but the case records event {case.event_seq} "
+                               "as its last (events removed or added outside jiefen)")
 
     version = load_version(session, case.process_version_id)
     workflow = None

@@ -6,7 +6,7 @@ import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from engine import forms, runtime, specs
@@ -169,9 +169,12 @@ def _store_versions(session: Session, definitions: list[specs.ProcessDefinition]
     return results
 
 
+_LATEST = (select(ProcessVersionModel).where(ProcessVersionModel.process_id == bindparam("process_id"))
+           .order_by(ProcessVersionModel.version.desc()).limit(1))  # built once: every case opening asks
+
+
 def _latest(session: Session, process_id: str) -> ProcessVersionModel | None:
-    return session.scalar(select(ProcessVersionModel).where(ProcessVersionModel.process_id == process_id)
-                          .order_by(ProcessVersionModel.version.desc()).limit(1))
+    return session.scalar(_LATEST, {"process_id": process_id})
 
 
 def _latest_files(session: Session, exclude: set[str]) -> dict[str, bytes]:

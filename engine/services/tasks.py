@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, or_, select, union, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -106,12 +106,17 @@ def list_tasks(session: Session, actor: Actor, *, overdue: bool = False, assigne
     return TaskPage(items, total or 0)
 
 
+_CANDIDATES_OF = select(TaskCandidateModel.__table__.c.role, TaskCandidateModel.__table__.c.org_unit_id).where(
+    TaskCandidateModel.__table__.c.task_id == bindparam("task_id"))  # built once: checked in every command
+_FRESH_TASK = select(TaskModel).where(TaskModel.id == bindparam("task_id")).execution_options(populate_existing=True)
+_CASE_OF_TASK = select(TaskModel.__table__.c.case_id).where(TaskModel.__table__.c.id == bindparam("task_id"))
+
+
 def can_act(session: Session, actor: Actor, task: TaskModel) -> bool:
     if task.assignee is not None:
         return task.assignee == actor.username
     grants = {(g.role, g.org_unit_id) for g in actor.grants}
-    candidates = session.execute(select(TaskCandidateModel.role, TaskCandidateModel.org_unit_id)
-                                 .where(TaskCandidateModel.task_id == task.id)).all()
+    candidates = session.execute(_CANDIDATES_OF, {"task_id": task.id}).all()
     return any((role, org) in grants for role, org in candidates)
 
 
@@ -123,7 +128,8 @@ def _completed_before(session: Session, task_id: str) -> CaseEventModel | None:
 
 
 def _task_or_gone(session: Session, task_id: str) -> TaskModel:
-    task = session.get(TaskModel, task_id)
+    # Always read (not the identity map): under a case lock this must see what other commands committed.
+    task = session.scalar(_FRESH_TASK, {"task_id": task_id})
     if task is not None:
         return task
     done = _completed_before(session, task_id)
@@ -151,12 +157,12 @@ def task_form(session: Session, task: TaskModel) -> list[dict]:
 
 
 def _locked_task(session: Session, task_id: str, actor: Actor) -> tuple[CaseModel, TaskModel]:
-    task = _task_or_gone(session, task_id)
-    case = casework.lock_case(session, task.case_id)
-    # Re-read under the lock: another command may have completed or claimed it meanwhile.
-    session.expunge(task)
-    task = _task_or_gone(session, task_id)
-    return case, task
+    case_id = session.scalar(_CASE_OF_TASK, {"task_id": task_id})
+    if case_id is None:
+        _task_or_gone(session, task_id)  # raises Conflict (already done) or NotFound
+    case = casework.lock_case(session, case_id)
+    # Read the task under the lock: another command may have completed or claimed it meanwhile.
+    return case, _task_or_gone(session, task_id)
 
 
 def claim_task(session: Session, task_id: str, actor: Actor) -> TaskModel:

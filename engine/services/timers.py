@@ -7,7 +7,7 @@ import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
@@ -87,11 +87,19 @@ def ladder_moments(created: datetime, due: datetime) -> dict[str, datetime]:
     return moments
 
 
-def rebuild_timers(session: Session, case: CaseModel, workflow, now: datetime, task_rows: list[TaskModel]) -> None:
+# Built once (see casework): rebuild_timers runs in every case command.
+TIMERS = TimerModel.__table__
+_CASE_TIMERS = select(TIMERS.c.id, TIMERS.c.kind, TIMERS.c.ref, TIMERS.c.due_at, TIMERS.c.fired_at).where(
+    TIMERS.c.case_id == bindparam("case_id"))
+_DELETE_TIMERS = delete(TIMERS).where(TIMERS.c.id.in_(bindparam("ids", expanding=True)))
+_INSERT_TIMERS = insert(TIMERS)
+
+
+def rebuild_timers(session: Session, case: CaseModel, workflow, now: datetime, task_rows: list) -> None:
     """Make the case's pending timer rows match its waiting BPMN timers and its tasks' ladders. Flushes.
 
     Rows that stay the same are kept (with any claim a drain holds on them); only changes are written."""
-    rows = list(session.scalars(select(TimerModel).where(TimerModel.case_id == case.id)))
+    rows = session.execute(_CASE_TIMERS, {"case_id": case.id}).all()
     fired = {(row.ref, row.due_at) for row in rows if row.fired_at is not None}
     wanted: dict[tuple[str, str, datetime], str] = {}
     if case.status == "open":
@@ -113,9 +121,11 @@ def rebuild_timers(session: Session, case: CaseModel, workflow, now: datetime, t
         if wanted.pop((row.kind, row.ref, row.due_at), None) is None:
             stale.append(row.id)
     if stale:
-        session.execute(delete(TimerModel).where(TimerModel.id.in_(stale)))
-    session.add_all(TimerModel(case_id=case.id, kind=kind, name=name, ref=ref, due_at=due)
-                    for (kind, ref, due), name in wanted.items())
+        session.execute(_DELETE_TIMERS, {"ids": stale})
+    if wanted:
+        session.execute(_INSERT_TIMERS, [{"case_id": case.id, "kind": kind, "name": name, "ref": ref, "due_at": due,
+                                          "claimed_by": None, "claimed_until": None, "fired_at": None}
+                                         for (kind, ref, due), name in wanted.items()])
 
 
 def pending_timers(session: Session, case_id: int) -> list[TimerModel]:

@@ -1,7 +1,7 @@
 """verify: a tampered history breaks the chain; a tampered workflow fails the replay."""
 import json
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 
 from engine.models import CaseEventModel, CaseModel
 from engine.services import cases, history, tasks
@@ -47,3 +47,25 @@ def test_edited_workflow_fails_the_replay(session, actor):
     session.expire_all()
     result = history.verify_case(session, case.id, SYSTEM)
     assert result.chain_ok and not result.replay_ok
+
+
+def test_removed_last_events_break_the_chain(session, actor):
+    # Deleting the newest events leaves a chain that verifies on its own; the tail on the case row catches it.
+    case = _case(session, actor)
+    last = session.scalar(select(CaseModel.event_seq).where(CaseModel.id == case.id))
+    assert last == session.scalar(select(func.max(CaseEventModel.seq)).where(CaseEventModel.case_id == case.id))
+    session.execute(delete(CaseEventModel).where(CaseEventModel.case_id == case.id, CaseEventModel.seq >= last - 1))
+    session.commit()
+    session.expire_all()
+    result = history.verify_case(session, case.id, SYSTEM)
+    assert not result.chain_ok and any(f"records event {last}" in p for p in result.problems)
+
+
+def test_claim_moves_the_tail_but_not_the_lock_version(session, actor):
+    case = cases.start_case(session, "small_mediation", {}, actor("clerk"))
+    before = session.execute(select(CaseModel.lock_version, CaseModel.event_seq).where(CaseModel.id == case.id)).one()
+    [intake] = cases.open_tasks(session, case.id)
+    tasks.claim_task(session, intake.id, actor("clerk"))
+    after = session.execute(select(CaseModel.lock_version, CaseModel.event_seq).where(CaseModel.id == case.id)).one()
+    assert after == (before[0], before[1] + 1)
+    assert history.verify_case(session, case.id, SYSTEM).chain_ok
