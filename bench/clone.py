@@ -30,7 +30,7 @@ from sqlalchemy import func, select, text, update
 from bench.common import log
 from engine.casework import GENESIS, _event_hash
 from engine.clock import CHINA_TZ
-from engine.models import (CaseEventModel, CaseModel, CaseSequenceModel, TaskCandidateModel, TaskModel,
+from engine.models import (NO_DUE_DATE, CaseEventModel, CaseModel, CaseSequenceModel, TaskCandidateModel, TaskModel,
                            TimerModel)
 from engine.services.cases import check_digit
 
@@ -168,7 +168,9 @@ def clone_cases(engine, template_ids: list[int], total: int, rng: random.Random,
             rows["tasks"].append(row)
         for c in tpl.candidates:
             rows["candidates"].append({"task_id": mapping.get(c["task_id"], c["task_id"]), "role": c["role"],
-                                       "org_unit_id": c["org_unit_id"]})
+                                       "org_unit_id": c["org_unit_id"], "warning_level": c["warning_level"],
+                                       "created_at": c["created_at"] - delta,
+                                       "due_sort": c["due_sort"] if c["due_sort"] == NO_DUE_DATE else c["due_sort"] - delta})
         for t in tpl.timers:
             row = dict(t)
             row.update(id=next_timer, case_id=case_id, ref=_remap(t["ref"], mapping), claimed_by=None,

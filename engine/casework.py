@@ -23,7 +23,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine import runtime, scripting, serializer
 from engine.clock import running_at
 from engine.errors import CaseError, NotFound, SandboxError, TaskFailed
-from engine.models import (GENESIS_HASH, CaseEventModel, CaseModel, MembershipModel, OrgUnitModel, RoleModel, TaskCandidateModel,
+from engine.models import (GENESIS_HASH, NO_DUE_DATE, CaseEventModel, CaseModel, MembershipModel, OrgUnitModel, RoleModel, TaskCandidateModel,
                            TaskModel)
 from engine.services.processes import LoadedVersion, load_version
 from engine.spiff_fixes import outcome_end_task
@@ -455,7 +455,9 @@ def sync_tasks(ctx: Ctx, now_open: dict, write: bool = True) -> tuple[list[NewTa
                           "assignee": assignee if assignee and not str(assignee).startswith("=") else None,
                           "due_at": new.due_at, "due_basis": new.due_basis, "warning_level": 0,
                           "created_at": ctx.now, "claimed_at": None})
-        candidate_rows += [{"task_id": task_id, "role": role, "org_unit_id": org_id} for role, org_id in pairs]
+        candidate_rows += [{"task_id": task_id, "role": role, "org_unit_id": org_id,
+                            "due_sort": new.due_at or NO_DUE_DATE, "created_at": ctx.now, "warning_level": 0}
+                           for role, org_id in pairs]
         opened.append(new)
     if task_rows and write:
         session.execute(_INSERT_TASKS, task_rows)

@@ -202,15 +202,30 @@ class TaskModel(Base):
                                                                  passive_deletes=True)
 
 
+# due_sort of a task without a due date: after every real deadline, so one ascending index serves "due first"
+NO_DUE_DATE = datetime(9999, 12, 31, tzinfo=timezone.utc)
+
+
 class TaskCandidateModel(Base):
-    """Who may act on an open task: one row per (task, role, org unit) so task lists are one indexed join."""
+    """Who may act on an open task: one row per (task, role, org unit), carrying the task's sort keys.
+
+    A task list is a walk along one of these indexes for each (role, org unit) the user holds, in the order
+    the list is shown, so a page costs the same with 1,000 or 1,000,000 open tasks (bench/README.md)."""
 
     __tablename__ = "task_candidates"
-    __table_args__ = (Index("ix_task_candidates_role_org", "role", "org_unit_id"),)
+    __table_args__ = (
+        Index("ix_task_candidates_due", "role", "org_unit_id", "due_sort", "created_at", "task_id"),
+        Index("ix_task_candidates_created", "role", "org_unit_id", "created_at", "task_id"),
+        Index("ix_task_candidates_warning", "role", "org_unit_id", "warning_level", "due_sort", "task_id"),
+    )
 
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
     role: Mapped[str] = mapped_column(String(64), primary_key=True)
     org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), primary_key=True)
+    # copies of the task's due_at (NO_DUE_DATE when none), created_at and warning_level
+    due_sort: Mapped[datetime]
+    created_at: Mapped[datetime]
+    warning_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class TimerModel(Base):

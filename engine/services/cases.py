@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine import casework, runtime
 from engine.clock import CHINA_TZ, running_at
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
-from engine.models import CaseModel, CaseSequenceModel, OrgUnitModel, TaskModel, TimerModel
+from engine.models import CaseModel, CaseSequenceModel, OrgUnitModel, TaskCandidateModel, TaskModel, TimerModel
 from engine.services.processes import latest_version, load_version
 from engine.services.timers import open_supervision_task
 from engine.services.users import Actor
@@ -233,6 +233,8 @@ def _fire_ladder_step(session: Session, case: CaseModel, timer: TimerModel, mome
     if task is None or task.warning_level >= step.level:
         return
     task.warning_level = step.level
+    session.execute(update(TaskCandidateModel).where(TaskCandidateModel.task_id == task.id)
+                    .values(warning_level=step.level))  # the list's sort key travels with the task
     casework.append_event(session, case, "task_escalated", "system", moment,
                           {"step": step.name, "title": step.title, "level": step.level,
                            "due_at": task.due_at.isoformat() if task.due_at else None}, task.id, task.title)

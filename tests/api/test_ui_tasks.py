@@ -158,3 +158,17 @@ def test_supervisor_sees_area_tab(client, mediation_task):
     login(client, "super")
     html = client.get("/tasks/?tab=supervised").get_data(as_text=True)
     assert 'data-tab="supervised"' in html and mediation_task.id in html
+
+
+def test_long_lists_say_more_than_the_count_cap(client, session, directory, actor, monkeypatch):
+    # The page says "2+" and offers the next page; the API flags the total as a lower bound.
+    for _ in range(3):
+        cases.start_case(session, "small_mediation", {}, actor("clerk"))
+    monkeypatch.setattr(tasks, "COUNT_CAP", 2)
+    monkeypatch.setattr("webui.tasks.views.PER_PAGE", 1)
+    login(client, "clerk")
+    html = client.get("/tasks/").get_data(as_text=True)
+    assert '<span class="count">2+</span>' in html and "共 2+ 条" in html and "page=2" in html
+    token = client.post("/api/v1/auth/token", json={"username": "clerk", "password": "password1"}).get_json()["token"]
+    body = client.get("/api/v1/tasks?per_page=1", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert (body["total"], body["total_capped"], len(body["items"])) == (2, True, 1)

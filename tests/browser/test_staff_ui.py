@@ -169,14 +169,18 @@ def test_english_ui(page, live_server, login, shoot, waiting_case, session):
 
 
 def test_warning_badges_and_overdue_tab(page, live_server, login, shoot, session, directory, actor, clock):
-    from engine.models import TaskModel
+    from sqlalchemy import update
+
+    from engine.models import TaskCandidateModel, TaskModel
 
     for level in (1, 2, 3, 4):
         case = cases.start_case(session, "small_mediation", {}, actor("clerk"))
         intake = cases.open_tasks(session, case.id)[0]
         tasks.complete_task(session, intake.id, {"channel": "walk_in", "party_name": f"当事人{level}",
                                                  "handling_dept": "mediator"}, actor("clerk"))
-        session.get(TaskModel, cases.open_tasks(session, case.id)[0].id).warning_level = level
+        task_id = cases.open_tasks(session, case.id)[0].id
+        session.get(TaskModel, task_id).warning_level = level  # as an escalation does: the task and its list key
+        session.execute(update(TaskCandidateModel).where(TaskCandidateModel.task_id == task_id).values(warning_level=level))
         session.commit()
     clock.advance(days=10)
     login(page, "mediator1")

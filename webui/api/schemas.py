@@ -59,7 +59,10 @@ class TaskSchema(Schema):
 
 class TaskList(Schema):
     items = fields.List(fields.Nested(TaskSchema))
-    total = fields.Integer()
+    total = fields.Integer(metadata={"description": "matching tasks, counted up to 1000"})
+    total_capped = fields.Boolean(metadata={"description": "true: more than `total` tasks match"})
+    page = fields.Integer()
+    per_page = fields.Integer()
 
 
 class TaskListQuery(Schema):

@@ -113,7 +113,7 @@ def list_tasks():
     actor = current_actor()
     query = _load(s.TaskListQuery, request.args.to_dict())
     page = tasks.list_tasks(db.session, actor, **query)
-    return jsonify({"items": [s.task_json(t) for t in page.items], "total": page.total,
+    return jsonify({"items": [s.task_json(t) for t in page.items], "total": page.total, "total_capped": page.more,
                     "page": query["page"], "per_page": query["per_page"]})
 
 

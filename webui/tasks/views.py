@@ -51,13 +51,13 @@ def task_list():
     if tab not in TABS or (tab == "supervised" and not supervisory):
         tab = "todo"
     counts = {
-        "todo": tasks.list_tasks(db.session, actor, per_page=1).total,
-        "claimed": tasks.list_tasks(db.session, actor, assigned="me", per_page=1).total,
-        "overdue": tasks.list_tasks(db.session, actor, overdue=True, per_page=1).total,
-        "done": tasks.completed_by(db.session, actor, per_page=1).total,
+        "todo": _count(tasks.list_tasks(db.session, actor, per_page=1)),
+        "claimed": _count(tasks.list_tasks(db.session, actor, assigned="me", per_page=1)),
+        "overdue": _count(tasks.list_tasks(db.session, actor, overdue=True, per_page=1)),
+        "done": _count(tasks.completed_by(db.session, actor, per_page=1)),
     }
     if supervisory:
-        counts["supervised"] = tasks.list_tasks(db.session, actor, scope="supervised", per_page=1).total
+        counts["supervised"] = _count(tasks.list_tasks(db.session, actor, scope="supervised", per_page=1))
     filters, page = _list_args(), _page()
     if tab == "done":
         result = tasks.completed_by(db.session, actor, page=page, per_page=PER_PAGE)
@@ -70,8 +70,14 @@ def task_list():
         result = tasks.list_tasks(db.session, actor, scope="supervised" if tab == "supervised" else "mine",
                                   page=page, per_page=PER_PAGE, **query)
     return render_template("tasks/list.html", tab=tab, counts=counts, filters=filters, result=result, page=page,
-                           pages=max(math.ceil(result.total / PER_PAGE), 1), processes=processes.list_processes(db.session),
+                           pages=max(math.ceil(result.total / PER_PAGE), 1), more=getattr(result, "more", False),
+                           total_label=_count(result), processes=processes.list_processes(db.session),
                            role_titles=role_titles(), now=runtime.get().clock.now())
+
+
+def _count(page) -> str:
+    """A list's total as shown: lists count up to tasks.COUNT_CAP, then say "1000+"."""
+    return f"{page.total}+" if getattr(page, "more", False) else str(page.total)
 
 
 def _render_task(task, status: int = 200, formdata=None, details=None):
