@@ -58,73 +58,96 @@ def _task_side(column):
     return {"created_at": T.created_at, "task_id": T.id, "warning_level": T.warning_level}[column.key]
 
 
-def _filtered(stmt, task_col, filters: dict, joined_task: bool):
-    """Apply the list filters to a branch whose task id is `task_col` (joining tasks and cases as needed)."""
-    if filters.get("assigned") or filters.get("process_id") or filters.get("category") or filters.get("q"):
-        if not joined_task:
-            stmt = stmt.join(TaskModel.__table__, T.id == task_col)
-    if filters.get("assigned") == "me":
-        stmt = stmt.where(T.assignee == filters["username"])
-    elif filters.get("assigned") == "none":
+def _filtered(stmt, task_col, shape: tuple, joined_task: bool):
+    """Apply the list filters present in `shape` to a branch whose task id is `task_col` (joining tasks and
+    cases as needed); their values are bind parameters (username, process_id, category, q_like)."""
+    _overdue, assigned, process, category, q = shape
+    if (assigned or process or category or q) and not joined_task:
+        stmt = stmt.join(TaskModel.__table__, T.id == task_col)
+    if assigned == "me":
+        stmt = stmt.where(T.assignee == bindparam("username"))
+    elif assigned == "none":
         stmt = stmt.where(T.assignee.is_(None))
-    if filters.get("process_id"):
-        stmt = stmt.where(T.process_id == filters["process_id"])
-    if filters.get("category") or filters.get("q"):
+    if process:
+        stmt = stmt.where(T.process_id == bindparam("process_id"))
+    if category or q:
         stmt = stmt.join(CaseModel.__table__, K.id == T.case_id)
-    if filters.get("category"):
-        stmt = stmt.where(K.category == filters["category"])
-    if filters.get("q"):
-        like = f"%{filters['q'].strip()}%"
-        stmt = stmt.where(or_(K.code.like(like), T.title.like(like)))
+    if category:
+        stmt = stmt.where(K.category == bindparam("category"))
+    if q:
+        stmt = stmt.where(or_(K.code.like(bindparam("q_like")), T.title.like(bindparam("q_like"))))
     return stmt
 
 
-def _mine_branches(actor: Actor, filters: dict, sort: str, now: datetime, limit: int | None) -> list:
-    """One SELECT per (role, org unit) the actor holds, walking its index in list order (LIMIT `limit`),
-    plus one over the tasks assigned to the actor. Each yields (task_id, sort keys...)."""
+def _mine_branches(grants: int, sort: str, shape: tuple, limited: bool) -> list:
+    """One SELECT per (role, org unit) the actor holds (bind parameters role_i, org_i), walking its index in
+    list order up to LIMIT :walk, plus one over the tasks assigned to the actor. Each yields (task_id, keys)."""
     keys, descending = SORTS[sort]
     names = [f"k{i}" for i in range(len(keys))]
     branches = []
-    walks = [(g.role, g.org_unit_id, level) for g in actor.grants
-             for level in (WARNING_LEVELS if sort == "warning" else (None,))]
-    for role, org_id, level in dict.fromkeys(walks):
-        stmt = select(C.task_id.label("task_id"), *[k.label(n) for k, n in zip(keys, names)]).where(
-            C.role == role, C.org_unit_id == org_id)
-        if level is not None:
-            stmt = stmt.where(C.warning_level == level)
-        if filters.get("overdue"):
-            stmt = stmt.where(C.due_sort < now)
-        stmt = _filtered(stmt, C.task_id, filters, joined_task=False)
-        if limit is not None:
-            stmt = stmt.order_by(*[k.desc() if descending else k for k in keys]).limit(limit)
-        branches.append(stmt)
+    for i in range(grants):
+        for level in (WARNING_LEVELS if sort == "warning" else (None,)):
+            stmt = select(C.task_id.label("task_id"), *[k.label(n) for k, n in zip(keys, names)]).where(
+                C.role == bindparam(f"role_{i}"), C.org_unit_id == bindparam(f"org_{i}"))
+            if level is not None:
+                stmt = stmt.where(C.warning_level == level)
+            if shape[0]:
+                stmt = stmt.where(C.due_sort < bindparam("now"))
+            stmt = _filtered(stmt, C.task_id, shape, joined_task=False)
+            if limited:
+                stmt = stmt.order_by(*[k.desc() if descending else k for k in keys]).limit(bindparam("walk"))
+            branches.append(stmt)
     assigned = select(T.id.label("task_id"), *[_task_side(k).label(n) for k, n in zip(keys, names)]).where(
-        T.assignee == actor.username)
-    if filters.get("overdue"):
-        assigned = assigned.where(T.due_at < now)
-    branches.append(_filtered(assigned, T.id, filters, joined_task=True))
+        T.assignee == bindparam("username"))
+    if shape[0]:
+        assigned = assigned.where(T.due_at < bindparam("now"))
+    branches.append(_filtered(assigned, T.id, shape, joined_task=True))
     return branches
 
 
-def _mine_page(session: Session, actor: Actor, filters: dict, sort: str, now: datetime, offset: int,
-               per_page: int) -> tuple[list[str], int, bool]:
-    """(task ids of the page, total up to COUNT_CAP, more than that?) for scope "mine"."""
+def _build_mine(grants: int, sort: str, shape: tuple):
     keys, descending = SORTS[sort]
     # A task of the global top (offset + per_page) is within the top (offset + per_page) of every walk it is
-    # in, so each walk stops there; the merge sorts at most that many rows per walk.
-    merged = union_all(*[select(b.subquery()) for b in _mine_branches(actor, filters, sort, now, offset + per_page)]
-                       ).subquery()
+    # in, so each walk stops there (:walk); the merge sorts at most that many rows per walk.
+    merged = union_all(*[select(b.subquery()) for b in _mine_branches(grants, sort, shape, True)]).subquery()
     cols = [merged.c[f"k{i}"] for i in range(len(keys))]
     if sort == "warning":
         order = [cols[0].desc(), cols[1], cols[2]]
     else:
         order = [c.desc() if descending else c for c in cols]
-    ids = list(session.scalars(select(merged.c.task_id).group_by(merged.c.task_id, *cols)
-                               .order_by(*order).offset(offset).limit(per_page)))
-    everything = union(*[b.with_only_columns(b.selected_columns[0]) for b in
-                         _mine_branches(actor, filters, "created", now, None)]).subquery()
-    counted = session.scalar(select(func.count()).select_from(select(everything.c.task_id)
-                                                              .limit(COUNT_CAP + 1).subquery()))
+    page = (select(merged.c.task_id).group_by(merged.c.task_id, *cols).order_by(*order)
+            .offset(bindparam("offset")).limit(bindparam("per_page")))
+    everything = union(*[b.with_only_columns(b.selected_columns[0])
+                         for b in _mine_branches(grants, "created", shape, False)]).subquery()
+    count = select(func.count()).select_from(select(everything.c.task_id).limit(bindparam("cap")).subquery())
+    return page, count
+
+
+# Built statements by (grants, sort, which filters): building and keying a union of a dozen SELECTs costs
+# more than running it, so each shape is built once; values travel as bind parameters.
+_MINE_STATEMENTS: dict[tuple, tuple] = {}
+
+
+def _mine_page(session: Session, actor: Actor, filters: dict, sort: str, now: datetime, offset: int,
+               per_page: int) -> tuple[list[str], int, bool]:
+    """(task ids of the page, total up to COUNT_CAP, more than that?) for scope "mine"."""
+    grants = list(dict.fromkeys((g.role, g.org_unit_id) for g in actor.grants))
+    shape = (bool(filters["overdue"]), filters["assigned"], bool(filters["process_id"]), bool(filters["category"]),
+             bool(filters["q"]))
+    key = (len(grants), sort, shape)
+    statements = _MINE_STATEMENTS.get(key)
+    if statements is None:
+        if len(_MINE_STATEMENTS) > 500:
+            _MINE_STATEMENTS.clear()
+        statements = _MINE_STATEMENTS[key] = _build_mine(len(grants), sort, shape)
+    params = {"username": actor.username, "now": now, "process_id": filters["process_id"],
+              "category": filters["category"], "q_like": f"%{(filters['q'] or '').strip()}%",
+              "walk": offset + per_page, "offset": offset, "per_page": per_page, "cap": COUNT_CAP + 1}
+    for i, (role, org_id) in enumerate(grants):
+        params[f"role_{i}"], params[f"org_{i}"] = role, org_id
+    page, count = statements
+    ids = list(session.scalars(page, params))
+    counted = session.scalar(count, params)
     return ids, min(counted, COUNT_CAP), counted > COUNT_CAP
 
 
@@ -181,7 +204,10 @@ def _page_by_condition(session: Session, cond, filters: dict, sort: str, now: da
     stmt = select(T.id).where(cond)
     if filters["overdue"]:
         stmt = stmt.where(T.due_at < now)
-    stmt = _filtered(stmt, T.id, filters, joined_task=True)
+    shape = (False, filters["assigned"], bool(filters["process_id"]), bool(filters["category"]), bool(filters["q"]))
+    stmt = _filtered(stmt, T.id, shape, joined_task=True).params(
+        username=filters["username"], process_id=filters["process_id"], category=filters["category"],
+        q_like=f"%{(filters['q'] or '').strip()}%")
     counted = session.scalar(select(func.count()).select_from(stmt.limit(COUNT_CAP + 1).subquery()))
     due = func.coalesce(T.due_at, NO_DUE_DATE)
     order = {"due": (due, T.created_at), "-due": (due.desc(), T.created_at.desc()),
