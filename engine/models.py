@@ -175,7 +175,11 @@ class TaskModel(Base):
     """One row per open human task, rebuilt from the workflow after every command."""
 
     __tablename__ = "tasks"
-    __table_args__ = (Index("ix_tasks_org_due", "org_unit_id", "due_at"),)
+    # Partial: almost every open task is unclaimed, and with the NULLs in it SQLite's statistics made the
+    # index look useless, so "my claimed tasks" scanned every task (2.6 s at 1,000,000 cases).
+    __table_args__ = (Index("ix_tasks_org_due", "org_unit_id", "due_at"),
+                      Index("ix_tasks_assignee", "assignee", sqlite_where=text("assignee IS NOT NULL"),
+                            postgresql_where=text("assignee IS NOT NULL")))
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)  # SpiffWorkflow task id, or "sv-…" follow-ups
     kind: Mapped[str] = mapped_column(String(20), default="bpmn")  # bpmn | supervision (ladder follow-up)
@@ -187,7 +191,7 @@ class TaskModel(Base):
     lane: Mapped[str | None] = mapped_column(String(200))
     roles: Mapped[list[Any]]
     org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
-    assignee: Mapped[str | None] = mapped_column(String(64), index=True)
+    assignee: Mapped[str | None] = mapped_column(String(64))
     due_at: Mapped[datetime | None]
     due_basis: Mapped[str | None] = mapped_column(Text)
     warning_level: Mapped[int] = mapped_column(Integer, default=0)  # 0 none, 1 提示, 2 催办, 3 督办, 4 挂牌督办

@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select, union, union_all, update
+from sqlalchemy import and_, bindparam, distinct, exists, func, or_, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -117,9 +117,11 @@ def _build_mine(grants: int, sort: str, shape: tuple):
         order = [c.desc() if descending else c for c in cols]
     page = (select(merged.c.task_id).group_by(merged.c.task_id, *cols).order_by(*order)
             .offset(bindparam("offset")).limit(bindparam("per_page")))
-    everything = union(*[b.with_only_columns(b.selected_columns[0])
-                         for b in _mine_branches(grants, "created", shape, False)]).subquery()
-    count = select(func.count()).select_from(select(everything.c.task_id).limit(bindparam("cap")).subquery())
+    # The count reads at most :cap rows per walk: if one walk has that many the total is "more", else every
+    # walk was read whole and the distinct count is exact.
+    walks = union_all(*[select(b.with_only_columns(b.selected_columns[0]).limit(bindparam("cap")).subquery())
+                        for b in _mine_branches(grants, "created", shape, False)]).subquery()
+    count = select(func.count(distinct(walks.c.task_id)))
     return page, count
 
 
