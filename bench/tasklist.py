@@ -14,12 +14,12 @@ import sys
 from pathlib import Path
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from bench.common import analyze, configure_runtime, database_url, target_from_env
 from bench.scale import measure_task_list
 from engine.db import make_engine, upgrade_schema
 from engine.models import ApiTokenModel, CaseModel, MembershipModel, UserModel
-from sqlalchemy.orm import Session
 
 LIST_USERS = ("list_user", "list_supervisor")  # made by measure_task_list; made again here
 

@@ -23,8 +23,8 @@ from SpiffWorkflow.util.task import TaskState
 from engine import runtime, scripting, serializer
 from engine.clock import running_at
 from engine.errors import CaseError, NotFound, SandboxError, TaskFailed
-from engine.models import (GENESIS_HASH, NO_DUE_DATE, CaseEventModel, CaseModel, MembershipModel, OrgUnitModel, RoleModel, TaskCandidateModel,
-                           TaskModel)
+from engine.models import (GENESIS_HASH, NO_DUE_DATE, CaseEventModel, CaseModel, MembershipModel, OrgUnitModel,
+                           RoleModel, TaskCandidateModel, TaskModel)
 from engine.services.processes import LoadedVersion, load_version
 from engine.spiff_fixes import outcome_end_task
 

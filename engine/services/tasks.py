@@ -58,9 +58,22 @@ def _task_side(column):
     return {"created_at": T.created_at, "task_id": T.id, "warning_level": T.warning_level}[column.key]
 
 
+def _shape(filters: dict) -> tuple:
+    """Which filters a list call uses (the statement's shape): (overdue, assigned, process, category, q)."""
+    return (bool(filters["overdue"]), filters["assigned"], bool(filters["process_id"]), bool(filters["category"]),
+            bool(filters["q"]))
+
+
+def _filter_values(filters: dict) -> dict:
+    """The bind parameters _filtered's conditions read."""
+    return {"username": filters["username"], "process_id": filters["process_id"], "category": filters["category"],
+            "q_like": f"%{(filters['q'] or '').strip()}%"}
+
+
 def _filtered(stmt, task_col, shape: tuple, joined_task: bool):
     """Apply the list filters present in `shape` to a branch whose task id is `task_col` (joining tasks and
-    cases as needed); their values are bind parameters (username, process_id, category, q_like)."""
+    cases as needed); their values are bind parameters (_filter_values). Overdue is the caller's: it reads
+    a different column per branch."""
     _overdue, assigned, process, category, q = shape
     if (assigned or process or category or q) and not joined_task:
         stmt = stmt.join(TaskModel.__table__, T.id == task_col)
@@ -134,17 +147,15 @@ def _mine_page(session: Session, actor: Actor, filters: dict, sort: str, now: da
                per_page: int) -> tuple[list[str], int, bool]:
     """(task ids of the page, total up to COUNT_CAP, more than that?) for scope "mine"."""
     grants = list(dict.fromkeys((g.role, g.org_unit_id) for g in actor.grants))
-    shape = (bool(filters["overdue"]), filters["assigned"], bool(filters["process_id"]), bool(filters["category"]),
-             bool(filters["q"]))
+    shape = _shape(filters)
     key = (len(grants), sort, shape)
     statements = _MINE_STATEMENTS.get(key)
     if statements is None:
         if len(_MINE_STATEMENTS) > 500:
             _MINE_STATEMENTS.clear()
         statements = _MINE_STATEMENTS[key] = _build_mine(len(grants), sort, shape)
-    params = {"username": actor.username, "now": now, "process_id": filters["process_id"],
-              "category": filters["category"], "q_like": f"%{(filters['q'] or '').strip()}%",
-              "walk": offset + per_page, "offset": offset, "per_page": per_page, "cap": COUNT_CAP + 1}
+    params = {**_filter_values(filters), "now": now, "walk": offset + per_page, "offset": offset,
+              "per_page": per_page, "cap": COUNT_CAP + 1}
     for i, (role, org_id) in enumerate(grants):
         params[f"role_{i}"], params[f"org_{i}"] = role, org_id
     page, count = statements
@@ -206,10 +217,7 @@ def _page_by_condition(session: Session, cond, filters: dict, sort: str, now: da
     stmt = select(T.id).where(cond)
     if filters["overdue"]:
         stmt = stmt.where(T.due_at < now)
-    shape = (False, filters["assigned"], bool(filters["process_id"]), bool(filters["category"]), bool(filters["q"]))
-    stmt = _filtered(stmt, T.id, shape, joined_task=True).params(
-        username=filters["username"], process_id=filters["process_id"], category=filters["category"],
-        q_like=f"%{(filters['q'] or '').strip()}%")
+    stmt = _filtered(stmt, T.id, _shape(filters), joined_task=True).params(_filter_values(filters))
     counted = session.scalar(select(func.count()).select_from(stmt.limit(COUNT_CAP + 1).subquery()))
     due = func.coalesce(T.due_at, NO_DUE_DATE)
     order = {"due": (due, T.created_at), "-due": (due.desc(), T.created_at.desc()),
@@ -384,6 +392,7 @@ class CompletedTask:
 class CompletedPage:
     items: list[CompletedTask]
     total: int
+    more: bool = False  # like TaskPage; this list counts exactly
 
 
 def completed_by(session: Session, actor: Actor, page: int = 1, per_page: int = 50) -> CompletedPage:

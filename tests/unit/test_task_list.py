@@ -84,3 +84,12 @@ def test_escalation_moves_the_candidate_sort_key(session, actor, clock):
     assert level >= 2
     assert set(session.scalars(select(TaskCandidateModel.warning_level)
                                .where(TaskCandidateModel.task_id == task.id))) == {level}
+
+
+def test_an_actor_without_grants_lists_nothing(session, actor, clock):
+    # Only the assigned-to-me walk is left (e.g. the system actor): the merged statement must still work.
+    from engine.services.users import Actor
+
+    _open(session, actor, clock, 2)
+    page = tasks.list_tasks(session, Actor(username="nobody"))
+    assert (page.items, page.total, page.more) == ([], 0, False)

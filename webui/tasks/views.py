@@ -70,14 +70,14 @@ def task_list():
         result = tasks.list_tasks(db.session, actor, scope="supervised" if tab == "supervised" else "mine",
                                   page=page, per_page=PER_PAGE, **query)
     return render_template("tasks/list.html", tab=tab, counts=counts, filters=filters, result=result, page=page,
-                           pages=max(math.ceil(result.total / PER_PAGE), 1), more=getattr(result, "more", False),
+                           pages=max(math.ceil(result.total / PER_PAGE), 1), more=result.more,
                            total_label=_count(result), processes=processes.list_processes(db.session),
                            role_titles=role_titles(), now=runtime.get().clock.now())
 
 
 def _count(page) -> str:
     """A list's total as shown: lists count up to tasks.COUNT_CAP, then say "1000+"."""
-    return f"{page.total}+" if getattr(page, "more", False) else str(page.total)
+    return f"{page.total}+" if page.more else str(page.total)
 
 
 def _render_task(task, status: int = 200, formdata=None, details=None):
