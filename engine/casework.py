@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
-from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy import bindparam, delete, insert, inspect, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached, undefer
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
@@ -278,11 +279,68 @@ def _open_linked_cases(ctx: Ctx, data: dict) -> None:
 def save(ctx: Ctx, command_type: str, command: dict | None, task=None, extra: dict | None = None) -> dict:
     """Record the command and what it changed, then write the case, its task rows and its timer rows.
 
-    Everything is added to the session and written by one flush at the end (no autoflush in between)."""
+    The rows are written with Core statements, the case row by write_case; a flush at the end writes
+    whatever else the command changed through the ORM (a fired timer row, say). No autoflush in between."""
     with ctx.session.no_autoflush:
         after_data = _save(ctx, command_type, command, task, extra)
+    write_case(ctx.session, ctx.case)
     ctx.session.flush()
     return after_data
+
+
+# Case columns a command may change (the id never, the version is bumped by write_case itself).
+_CASE_COLUMNS = frozenset(c.key for c in CASES.c) - {"id", "lock_version"}
+_CASE_UPDATES: dict[frozenset, object] = {}  # one prebuilt UPDATE per set of changed columns (a handful)
+
+
+def _case_update(keys: frozenset):
+    stmt = _CASE_UPDATES.get(keys)
+    if stmt is None:
+        stmt = (update(CASES).where(CASES.c.id == bindparam("v_id"), CASES.c.lock_version == bindparam("v_lock"))
+                .values(lock_version=bindparam("v_next_lock"), **{k: bindparam(f"v_{k}") for k in sorted(keys)}))
+        _CASE_UPDATES[keys] = stmt
+    return stmt
+
+
+def write_case(session: Session, case: CaseModel) -> None:
+    """Write the case row's changed columns with one versioned UPDATE, bump lock_version, mark them saved.
+
+    The same statement the unit of work would send, without it: flushing this one object cost ~0.25 ms a
+    command against ~0.03 ms for the statement (bench/README.md, "What the profile led to"). A stale
+    lock_version raises StaleDataError, as a flush would; the callers turn it into a Conflict."""
+    state = inspect(case)
+    keys = frozenset(k for k in state.committed_state if k in _CASE_COLUMNS)
+    if not keys:
+        return
+    params = {f"v_{k}": getattr(case, k) for k in keys}
+    params.update(v_id=case.id, v_lock=case.lock_version, v_next_lock=case.lock_version + 1)
+    if session.execute(_case_update(keys), params).rowcount != 1:
+        raise StaleDataError(f"case {case.id}: lock_version {case.lock_version} is stale")
+    for key in keys:
+        set_committed_value(case, key, params[f"v_{key}"])
+    set_committed_value(case, "lock_version", params["v_next_lock"])
+    if "org_unit_id" in keys:
+        set_committed_value(case, "org_unit", case.org_unit)
+    if not state.committed_state:
+        # Nothing left unwritten: clear the object's "modified" flag as a flush does (set_committed_value
+        # leaves it set, and the next flush would walk the unit of work for nothing). SQLAlchemy < 2.1 is
+        # pinned; tests/unit/test_case_writes.py fails if this stops working.
+        state._commit_all(state.dict, session.identity_map)
+
+
+_INSERT_CASE = insert(CASES)
+
+
+def insert_case(session: Session, case: CaseModel) -> None:
+    """INSERT a new case row with Core and attach the object to the session as persistent and clean.
+
+    Every column must be set on `case` (no defaults are read back): unset columns would load lazily."""
+    values = {c.key: getattr(case, c.key) for c in CASES.c if c.key != "id"}
+    case.id = session.execute(_INSERT_CASE, values).inserted_primary_key[0]
+    org_unit = case.org_unit
+    make_transient_to_detached(case)
+    session.add(case)
+    set_committed_value(case, "org_unit", org_unit)
 
 
 def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict | None) -> dict:

@@ -1,0 +1,72 @@
+"""The case row is written with Core statements (casework.insert_case / write_case), not the unit of work:
+the object the services return must still match the row, be clean, and a stale version must still conflict."""
+import pytest
+from sqlalchemy import event, inspect, select, update
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine import casework
+from engine.models import CaseModel
+from engine.services import cases, tasks
+
+INTAKE = {"channel": "walk_in", "party_name": "张三", "handling_dept": "mediator"}
+
+
+def _row(session, case_id):
+    return session.execute(select(CaseModel.__table__).where(CaseModel.id == case_id)).mappings().one()
+
+
+def _statements(session):
+    sent = []
+    event.listen(session.get_bind(), "before_cursor_execute", lambda *args: sent.append(args[2]))
+    return sent
+
+
+def _same_as_row(case, row):
+    for column, value in row.items():
+        got = getattr(case, column)
+        if hasattr(got, "tzinfo") and got is not None and value is not None and value.tzinfo is None:
+            got = got.replace(tzinfo=None)  # SQLite hands back naive UTC
+        assert got == value, column
+
+
+def test_started_case_is_persistent_clean_and_reads_without_sql(session, actor):
+    case = cases.start_case(session, "small_mediation", {"channel": "phone"}, actor("clerk"))
+    state = inspect(case)
+    assert state.persistent and not state.modified and case not in session.dirty
+    sent = _statements(session)
+    values = {c.key: getattr(case, c.key) for c in CaseModel.__table__.c}
+    assert case.org_unit.code == "330106000"
+    assert sent == [], "every column of a new case must be loaded, not fetched lazily"
+    assert values["lock_version"] == 2 and values["event_seq"] == 2  # inserted at 1, then saved once
+    _same_as_row(case, _row(session, case.id))
+
+
+def test_completing_a_task_writes_the_row_and_bumps_the_version(session, actor):
+    case = cases.start_case(session, "small_mediation", {}, actor("clerk"))
+    [intake] = cases.open_tasks(session, case.id)
+    done = tasks.complete_task(session, intake.id, INTAKE, actor("clerk"), lock_version=case.lock_version)
+    assert done is case and case.lock_version == 3
+    assert not inspect(case).modified
+    assert case.data["party_name"] == "张三"
+    _same_as_row(case, _row(session, case.id))
+
+
+def test_write_case_on_a_stale_version_raises_and_changes_nothing(session, actor):
+    case = cases.start_case(session, "small_mediation", {}, actor("clerk"))
+    locked = casework.lock_case(session, case.id)
+    table = CaseModel.__table__
+    # another writer got there first
+    session.connection().execute(update(table).where(table.c.id == case.id).values(lock_version=99))
+    locked.tier = "township"
+    with pytest.raises(StaleDataError):
+        casework.write_case(session, locked)
+    with session.no_autoflush:  # the object is still dirty: the failed command's session is rolled back
+        assert session.scalar(select(table.c.tier).where(table.c.id == case.id)) is None
+    session.rollback()
+
+
+def test_write_case_without_changes_sends_nothing(session, actor):
+    case = cases.start_case(session, "small_mediation", {}, actor("clerk"))
+    sent = _statements(session)
+    casework.write_case(session, case)
+    assert sent == []
