@@ -46,6 +46,7 @@ class Ctx:
     workflow: BpmnWorkflow
     now: datetime
     actor: str
+    new_case: bool = False  # inserted by this command: it has no task or timer rows to read yet
     before_data: dict = field(default_factory=dict)
     before_tasks: dict = field(default_factory=dict)
     before_completed: set = field(default_factory=set)
@@ -384,7 +385,7 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
         session.execute(_DELETE_CASE_TASKS, {"case_id": case.id})
         open_rows = []
     from engine.services.timers import rebuild_timers  # timers builds on this module
-    rebuild_timers(session, case, workflow, ctx.now, open_rows)
+    rebuild_timers(session, case, workflow, ctx.now, open_rows, new_case=ctx.new_case)
     _open_linked_cases(ctx, after_data)
     session.execute(_INSERT_EVENTS, events)
     events.clear()
@@ -491,7 +492,7 @@ def sync_tasks(ctx: Ctx, now_open: dict, write: bool = True) -> tuple[list[NewTa
 
     With write=False (the case is closing) nothing is inserted, but the opened tasks are still reported."""
     session, case = ctx.session, ctx.case
-    existing = {row.id: row for row in session.execute(_OPEN_TASK_ROWS, {"case_id": case.id})}
+    existing = {} if ctx.new_case else {row.id: row for row in session.execute(_OPEN_TASK_ROWS, {"case_id": case.id})}
     gone = [task_id for task_id in existing if task_id not in now_open]
     if gone and write:
         session.execute(_DELETE_TASKS, {"ids": gone})

@@ -12,7 +12,7 @@ from engine import casework, runtime
 from engine.clock import CHINA_TZ, running_at
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
 from engine.models import CaseModel, CaseSequenceModel, OrgUnitModel, TaskCandidateModel, TaskModel, TimerModel
-from engine.services.processes import latest_version, load_version
+from engine.services.processes import latest_loaded_version
 from engine.services.timers import open_supervision_task
 from engine.services.users import Actor
 
@@ -100,8 +100,7 @@ def start_case(session: Session, process_id: str, data: dict | None, actor: Acto
         data = {}
     if not isinstance(data, dict):
         raise InvalidData("data 必须是对象 / data must be a JSON object", {"data": ["must be an object"]})
-    row = latest_version(session, process_id)
-    version = load_version(session, row.id)
+    version = latest_loaded_version(session, process_id)
     org = _start_org(session, actor, start_roles(version.meta), org_unit)
     now = runtime.get().clock.now()
     case = _open_case(session, version, data, actor, org, now, linked_case_id, link_kind)
@@ -120,7 +119,7 @@ def _open_case(session: Session, version, data: dict, actor: Actor, org: OrgUnit
                      workflow_json="{}", task_count=0, lock_version=1, event_seq=0, event_hash=casework.GENESIS,
                      event_at=None)
     casework.insert_case(session, case)
-    ctx = casework.Ctx(session, case, version, workflow, now, actor.username)
+    ctx = casework.Ctx(session, case, version, workflow, now, actor.username, new_case=True)
     casework.snapshot(ctx)
     with running_at(now):
         workflow.data.update(data)
@@ -135,8 +134,7 @@ def _open_case(session: Session, version, data: dict, actor: Actor, org: OrgUnit
 def open_linked_case(session: Session, source: CaseModel, process_id: str, data: dict, link_kind: str,
                      now: datetime) -> CaseModel:
     """Open a case linked to `source` inside the running command (flushes only): data copied, flagged repeat."""
-    row = latest_version(session, process_id)
-    version = load_version(session, row.id)
+    version = latest_loaded_version(session, process_id)
     copied = {k: v for k, v in data.items() if not k.startswith("_")}
     copied.update({"repeat": True, "linked_from": source.code})
     return _open_case(session, version, copied, Actor(username="system"), source.org_unit, now, source.id, link_kind)

@@ -190,8 +190,25 @@ def latest_version(session: Session, process_id: str) -> ProcessVersionModel:
     """The newest version of a process. Raises NotFound."""
     row = _latest(session, process_id)
     if row is None:
-        raise NotFound(f"流程未部署 / process {process_id!r} is not deployed", {"process_id": ["not deployed"]})
+        raise _not_deployed(process_id)
     return row
+
+
+_LATEST_ID = _LATEST.with_only_columns(ProcessVersionModel.id)
+
+
+def latest_loaded_version(session: Session, process_id: str) -> LoadedVersion:
+    """The newest version of a process, runnable (from the spec cache). Raises NotFound.
+
+    Reads only the version's id: the row's meta (forms, candidates: kilobytes of JSON) is in the cache."""
+    version_id = session.scalar(_LATEST_ID, {"process_id": process_id})
+    if version_id is None:
+        raise _not_deployed(process_id)
+    return load_version(session, version_id)
+
+
+def _not_deployed(process_id: str) -> NotFound:
+    return NotFound(f"流程未部署 / process {process_id!r} is not deployed", {"process_id": ["not deployed"]})
 
 
 def list_processes(session: Session) -> list[ProcessVersionModel]:

@@ -414,8 +414,8 @@ def check_task_data(session: Session, process_id: str, spec_name: str, data: dic
     """Validate form data for a user task of the newest version of a process, changing nothing.
 
     Lets a caller check a start form before it opens a case. Raises NotFound (process), InvalidData."""
-    from engine.services.processes import latest_version
+    from engine.services.processes import latest_loaded_version
 
-    version = load_version(session, latest_version(session, process_id).id)
+    version = latest_loaded_version(session, process_id)
     schema = version.schemas.get(spec_name) or forms.build_schema([])
     return forms.validate_form(schema, data or {})

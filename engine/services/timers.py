@@ -95,11 +95,13 @@ _DELETE_TIMERS = delete(TIMERS).where(TIMERS.c.id.in_(bindparam("ids", expanding
 _INSERT_TIMERS = insert(TIMERS)
 
 
-def rebuild_timers(session: Session, case: CaseModel, workflow, now: datetime, task_rows: list) -> None:
+def rebuild_timers(session: Session, case: CaseModel, workflow, now: datetime, task_rows: list,
+                   new_case: bool = False) -> None:
     """Make the case's pending timer rows match its waiting BPMN timers and its tasks' ladders. Flushes.
 
-    Rows that stay the same are kept (with any claim a drain holds on them); only changes are written."""
-    rows = session.execute(_CASE_TIMERS, {"case_id": case.id}).all()
+    Rows that stay the same are kept (with any claim a drain holds on them); only changes are written.
+    A case inserted by this command (new_case) has no rows yet, so none are read."""
+    rows = [] if new_case else session.execute(_CASE_TIMERS, {"case_id": case.id}).all()
     fired = {(row.ref, row.due_at) for row in rows if row.fired_at is not None}
     wanted: dict[tuple[str, str, datetime], str] = {}
     if case.status == "open":
