@@ -24,6 +24,9 @@ SUPERVISION_FORM = [
      "default": None, "min": None, "max": None, "minlength": 2, "maxlength": 2000, "readonly": False},
 ]
 
+# Built once (forms caches one instance per schema class).
+_SUPERVISION_SCHEMA = forms.build_schema(SUPERVISION_FORM, name="Form_supervision")
+_NO_FIELDS = forms.build_schema([], name="Form_empty")
 
 # A list counts its tasks up to this many; beyond it the total reads "more than" (TaskPage.more). Counting
 # every one of 30,000 open tasks costs more than the page itself, and nobody pages that far.
@@ -229,7 +232,6 @@ def _page_by_condition(session: Session, cond, filters: dict, sort: str, now: da
 
 _CANDIDATES_OF = select(C.role, C.org_unit_id).where(C.task_id == bindparam("task_id"))  # built once: every command
 _FRESH_TASK = select(TaskModel).where(TaskModel.id == bindparam("task_id")).execution_options(populate_existing=True)
-_CASE_OF_TASK = select(T.case_id).where(T.id == bindparam("task_id"))
 
 
 def can_act(session: Session, actor: Actor, task: TaskModel) -> bool:
@@ -277,10 +279,10 @@ def task_form(session: Session, task: TaskModel) -> list[dict]:
 
 
 def _locked_task(session: Session, task_id: str, actor: Actor) -> tuple[CaseModel, TaskModel]:
-    case_id = session.scalar(_CASE_OF_TASK, {"task_id": task_id})
-    if case_id is None:
+    case = casework.lock_case_of_task(session, task_id)
+    if case is None:
         _task_or_gone(session, task_id)  # raises Conflict (already done) or NotFound
-    case = casework.lock_case(session, case_id)
+        raise Conflict("该任务刚刚变化，请重试 / the task changed just now; retry", {"task_id": task_id})
     # Read the task under the lock: another command may have completed or claimed it meanwhile.
     return case, _task_or_gone(session, task_id)
 
@@ -338,14 +340,14 @@ def complete_task(session: Session, task_id: str, data: dict | None, actor: Acto
         raise Forbidden("该任务不属于您的角色 / this task is not for your roles")
     now = runtime.get().clock.now()
     if task.kind == "supervision":
-        values = forms.validate_form(forms.build_schema(SUPERVISION_FORM), data or {})
+        values = forms.validate_form(_SUPERVISION_SCHEMA, data or {})
         casework.append_event(session, case, "supervision_answered", actor.username, now, {"data": values},
                               task.id, task.title)
         session.delete(task)
         _commit(session)
         return case
     version = load_version(session, case.process_version_id)
-    schema = version.schemas.get(task.spec_name) or forms.build_schema([])
+    schema = version.schemas.get(task.spec_name) or _NO_FIELDS
     values = forms.validate_form(schema, data or {})
 
     def apply(ctx):
@@ -417,5 +419,5 @@ def check_task_data(session: Session, process_id: str, spec_name: str, data: dic
     from engine.services.processes import latest_loaded_version
 
     version = latest_loaded_version(session, process_id)
-    schema = version.schemas.get(spec_name) or forms.build_schema([])
+    schema = version.schemas.get(spec_name) or _NO_FIELDS
     return forms.validate_form(schema, data or {})
