@@ -47,6 +47,7 @@ class Ctx:
     now: datetime
     actor: str
     new_case: bool = False  # inserted by this command: it has no task or timer rows to read yet
+    task_rows: dict | None = None  # the case's task rows as the command read them under the lock (task_rows_of)
     before_data: dict = field(default_factory=dict)
     before_tasks: dict = field(default_factory=dict)
     before_completed: set = field(default_factory=set)
@@ -69,6 +70,7 @@ _INSERT_CANDIDATES = insert(CANDIDATES)
 _OPEN_TASK_ROWS = select(TASKS.c.id, TASKS.c.kind, TASKS.c.title, TASKS.c.due_at, TASKS.c.created_at,
                          TASKS.c.warning_level).where(TASKS.c.case_id == bindparam("case_id"),
                                                       TASKS.c.kind == "bpmn")
+_CASE_TASK_ROWS = select(TASKS).where(TASKS.c.case_id == bindparam("case_id"))
 _DELETE_TASKS = delete(TASKS).where(TASKS.c.id.in_(bindparam("ids", expanding=True)))
 _DELETE_CASE_TASKS = delete(TASKS).where(TASKS.c.case_id == bindparam("case_id"))
 
@@ -509,7 +511,12 @@ def sync_tasks(ctx: Ctx, now_open: dict, write: bool = True) -> tuple[list[NewTa
 
     With write=False (the case is closing) nothing is inserted, but the opened tasks are still reported."""
     session, case = ctx.session, ctx.case
-    existing = {} if ctx.new_case else {row.id: row for row in session.execute(_OPEN_TASK_ROWS, {"case_id": case.id})}
+    if ctx.new_case:
+        existing = {}
+    elif ctx.task_rows is not None:
+        existing = {task_id: row for task_id, row in ctx.task_rows.items() if row.kind == "bpmn"}
+    else:
+        existing = {row.id: row for row in session.execute(_OPEN_TASK_ROWS, {"case_id": case.id})}
     gone = [task_id for task_id in existing if task_id not in now_open]
     if gone and write:
         session.execute(_DELETE_TASKS, {"ids": gone})
@@ -543,12 +550,20 @@ def sync_tasks(ctx: Ctx, now_open: dict, write: bool = True) -> tuple[list[NewTa
     return opened, kept + opened
 
 
-def execute(session: Session, case: CaseModel, actor: str, now: datetime, apply, command_type: str) -> Ctx:
+def task_rows_of(session: Session, case_id: int) -> dict:
+    """Every task row of a case (Core rows by task id): read once under the lock, both to find the task a
+    command acts on and, passed to execute(), as the rows sync_tasks compares with the workflow."""
+    return {row.id: row for row in session.execute(_CASE_TASK_ROWS, {"case_id": case_id})}
+
+
+def execute(session: Session, case: CaseModel, actor: str, now: datetime, apply, command_type: str,
+            task_rows: dict | None = None) -> Ctx:
     """Restore the case, apply a change at `now`, run it to the next wait state and save. Flushes only.
 
-    `apply(ctx)` changes the workflow and returns (task or None, the command as replay needs it)."""
+    `apply(ctx)` changes the workflow and returns (task or None, the command as replay needs it).
+    `task_rows`: the case's task rows if the caller read them under the lock (task_rows_of)."""
     version, workflow = restore(session, case)
-    ctx = Ctx(session, case, version, workflow, now, actor)
+    ctx = Ctx(session, case, version, workflow, now, actor, task_rows=task_rows)
     snapshot(ctx)
     with running_at(now):
         task, command = apply(ctx)

@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, distinct, exists, func, or_, select, union_all, update
+from sqlalchemy import and_, bindparam, delete, distinct, exists, func, or_, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -231,6 +231,7 @@ def _page_by_condition(session: Session, cond, filters: dict, sort: str, now: da
 
 
 _CANDIDATES_OF = select(C.role, C.org_unit_id).where(C.task_id == bindparam("task_id"))  # built once: every command
+_DELETE_TASK = delete(TaskModel.__table__).where(T.id == bindparam("task_id"))
 _FRESH_TASK = select(TaskModel).where(TaskModel.id == bindparam("task_id")).execution_options(populate_existing=True)
 
 
@@ -330,7 +331,12 @@ def complete_task(session: Session, task_id: str, data: dict | None, actor: Acto
 
     Raises NotFound, Forbidden (not a candidate / claimed by another), Conflict (already done, case changed),
     InvalidData (per-field messages), TaskFailed (the process failed after the task)."""
-    case, task = _locked_task(session, task_id, actor)
+    case = casework.lock_case_of_task(session, task_id)
+    rows = casework.task_rows_of(session, case.id) if case is not None else {}
+    task = rows.get(task_id)  # a Core row: read under the lock, it is what other commands committed
+    if task is None:
+        _task_or_gone(session, task_id)  # raises Conflict (already done) or NotFound
+        raise Conflict("该任务刚刚变化，请重试 / the task changed just now; retry", {"task_id": task_id})
     if lock_version is not None and lock_version != case.lock_version:
         raise Conflict("案件已被他人修改，请刷新 / the case changed since you loaded it",
                        {"lock_version": case.lock_version})
@@ -343,7 +349,7 @@ def complete_task(session: Session, task_id: str, data: dict | None, actor: Acto
         values = forms.validate_form(_SUPERVISION_SCHEMA, data or {})
         casework.append_event(session, case, "supervision_answered", actor.username, now, {"data": values},
                               task.id, task.title)
-        session.delete(task)
+        session.execute(_DELETE_TASK, {"task_id": task.id})
         _commit(session)
         return case
     version = load_version(session, case.process_version_id)
@@ -364,7 +370,7 @@ def complete_task(session: Session, task_id: str, data: dict | None, actor: Acto
         casework.run_engine(ctx.workflow)
         return spiff_task, command
 
-    casework.execute(session, case, actor.username, now, apply, "task_completed")
+    casework.execute(session, case, actor.username, now, apply, "task_completed", task_rows=rows)
     _commit(session)
     log.info("task %s of case %s completed by %s", task_id, case.id, actor.username)
     return case

@@ -150,6 +150,8 @@ def test_supervision_ladder_steps_fire_in_order_and_stop_on_completion(session, 
     assert notice.roles == ["unit_head"] and notice.title.startswith("督办单")
     assert tasks.list_tasks(session, actor("head")).total == 1
     tasks.complete_task(session, notice.id, {"response": "已落实专人办理"}, actor("head"))
+    assert notice.id not in {t.id for t in cases.open_tasks(session, case.id)}
+    assert tasks.list_tasks(session, actor("head")).total == 0  # its candidate row went with it
 
     tasks.complete_task(session, task.id, {"result": "agreed"}, actor("mediator1"))
     assert [t for t in pending_timers(session, case.id) if t.kind == "ladder"] == []

@@ -70,3 +70,19 @@ def test_write_case_without_changes_sends_nothing(session, actor):
     sent = _statements(session)
     casework.write_case(session, case)
     assert sent == []
+
+
+def test_completing_a_task_reads_the_case_task_rows_once(session, actor):
+    # complete_task reads the task under the lock together with the case's other task rows, and hands them
+    # to the pipeline instead of a second read (bench/README.md, "What the profile led to")
+    case = cases.start_case(session, "small_mediation", {}, actor("clerk"))
+    [intake] = cases.open_tasks(session, case.id)
+    intake_id, clerk = intake.id, actor("clerk")
+    session.expire_all()
+    sent = _statements(session)
+    tasks.complete_task(session, intake_id, INTAKE, clerk)
+    reads = [s for s in sent if s.lstrip().upper().startswith("SELECT") and "FROM tasks" in s]
+    assert len(reads) == 1, reads
+    [mediate] = cases.open_tasks(session, case.id)
+    assert mediate.spec_name == "mediate" and mediate.id != intake_id
+
