@@ -70,7 +70,12 @@ _INSERT_CANDIDATES = insert(CANDIDATES)
 _OPEN_TASK_ROWS = select(TASKS.c.id, TASKS.c.kind, TASKS.c.title, TASKS.c.due_at, TASKS.c.created_at,
                          TASKS.c.warning_level).where(TASKS.c.case_id == bindparam("case_id"),
                                                       TASKS.c.kind == "bpmn")
-_CASE_TASK_ROWS = select(TASKS).where(TASKS.c.case_id == bindparam("case_id"))
+# Every task row of a case, with the candidate pairs of one of them (NULL on the other rows).
+_CASE_TASK_ROWS = (select(TASKS, CANDIDATES.c.role.label("candidate_role"),
+                          CANDIDATES.c.org_unit_id.label("candidate_org_unit_id"))
+                   .select_from(TASKS.outerjoin(CANDIDATES, (CANDIDATES.c.task_id == TASKS.c.id)
+                                                & (TASKS.c.id == bindparam("task_id"))))
+                   .where(TASKS.c.case_id == bindparam("case_id")))
 _DELETE_TASKS = delete(TASKS).where(TASKS.c.id.in_(bindparam("ids", expanding=True)))
 _DELETE_CASE_TASKS = delete(TASKS).where(TASKS.c.case_id == bindparam("case_id"))
 
@@ -550,10 +555,16 @@ def sync_tasks(ctx: Ctx, now_open: dict, write: bool = True) -> tuple[list[NewTa
     return opened, kept + opened
 
 
-def task_rows_of(session: Session, case_id: int) -> dict:
-    """Every task row of a case (Core rows by task id): read once under the lock, both to find the task a
-    command acts on and, passed to execute(), as the rows sync_tasks compares with the workflow."""
-    return {row.id: row for row in session.execute(_CASE_TASK_ROWS, {"case_id": case_id})}
+def task_rows_of(session: Session, case_id: int, task_id: str) -> tuple[dict, list[tuple[str, int]]]:
+    """Every task row of a case (Core rows by task id) and the (role, org unit) candidates of `task_id`, in one
+    statement under the lock: they find the task a command acts on and who may act on it, and, passed to
+    execute(), are the rows sync_tasks compares with the workflow."""
+    rows, candidates = {}, []
+    for row in session.execute(_CASE_TASK_ROWS, {"case_id": case_id, "task_id": task_id}):
+        rows[row.id] = row
+        if row.candidate_role is not None:
+            candidates.append((row.candidate_role, row.candidate_org_unit_id))
+    return rows, candidates
 
 
 def execute(session: Session, case: CaseModel, actor: str, now: datetime, apply, command_type: str,

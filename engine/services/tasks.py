@@ -235,11 +235,14 @@ _DELETE_TASK = delete(TaskModel.__table__).where(T.id == bindparam("task_id"))
 _FRESH_TASK = select(TaskModel).where(TaskModel.id == bindparam("task_id")).execution_options(populate_existing=True)
 
 
-def can_act(session: Session, actor: Actor, task: TaskModel) -> bool:
+def can_act(session: Session, actor: Actor, task: TaskModel, candidates: list | None = None) -> bool:
+    """The actor may act on the task: it is claimed by them, or unclaimed and they hold a candidate
+    (role, org unit). `candidates`: the task's pairs when the caller has read them already."""
     if task.assignee is not None:
         return task.assignee == actor.username
     grants = {(g.role, g.org_unit_id) for g in actor.grants}
-    candidates = session.execute(_CANDIDATES_OF, {"task_id": task.id}).all()
+    if candidates is None:
+        candidates = session.execute(_CANDIDATES_OF, {"task_id": task.id}).all()
     return any((role, org) in grants for role, org in candidates)
 
 
@@ -332,7 +335,7 @@ def complete_task(session: Session, task_id: str, data: dict | None, actor: Acto
     Raises NotFound, Forbidden (not a candidate / claimed by another), Conflict (already done, case changed),
     InvalidData (per-field messages), TaskFailed (the process failed after the task)."""
     case = casework.lock_case_of_task(session, task_id)
-    rows = casework.task_rows_of(session, case.id) if case is not None else {}
+    rows, candidates = casework.task_rows_of(session, case.id, task_id) if case is not None else ({}, [])
     task = rows.get(task_id)  # a Core row: read under the lock, it is what other commands committed
     if task is None:
         _task_or_gone(session, task_id)  # raises Conflict (already done) or NotFound
@@ -340,7 +343,7 @@ def complete_task(session: Session, task_id: str, data: dict | None, actor: Acto
     if lock_version is not None and lock_version != case.lock_version:
         raise Conflict("案件已被他人修改，请刷新 / the case changed since you loaded it",
                        {"lock_version": case.lock_version})
-    if not can_act(session, actor, task):
+    if not can_act(session, actor, task, candidates):
         if task.assignee is not None:
             raise Forbidden(f"该任务已由 {task.assignee} 认领 / claimed by {task.assignee}")
         raise Forbidden("该任务不属于您的角色 / this task is not for your roles")
