@@ -76,7 +76,8 @@ _CASE_TASK_ROWS = (select(TASKS, CANDIDATES.c.role.label("candidate_role"),
                    .select_from(TASKS.outerjoin(CANDIDATES, (CANDIDATES.c.task_id == TASKS.c.id)
                                                 & (TASKS.c.id == bindparam("task_id"))))
                    .where(TASKS.c.case_id == bindparam("case_id")))
-_DELETE_TASKS = delete(TASKS).where(TASKS.c.id.in_(bindparam("ids", expanding=True)))
+# One row per parameter set (executemany): an expanding IN list would be re-rendered on every command.
+_DELETE_TASK = delete(TASKS).where(TASKS.c.id == bindparam("task_id"))
 _DELETE_CASE_TASKS = delete(TASKS).where(TASKS.c.case_id == bindparam("case_id"))
 
 
@@ -478,10 +479,14 @@ def _candidates(ctx: Ctx, info: dict, task) -> list[tuple[str, int]]:
     return list(dict.fromkeys(pairs))
 
 
-_STAFFED_UNITS = (select(MembershipModel.__table__.c.org_unit_id)
-                  .join(RoleModel.__table__, RoleModel.__table__.c.id == MembershipModel.__table__.c.role_id)
-                  .where(RoleModel.__table__.c.name == bindparam("role"),
-                         MembershipModel.__table__.c.org_unit_id.in_(bindparam("chain", expanding=True))))
+# The unit chain as a fixed row of bind parameters (padded with the case's own unit): a statement built
+# once, where an expanding IN list is re-rendered on every command. Deeper trees (rare: county, township,
+# village is three levels) take the expanding form.
+_CHAIN_SLOTS = 8
+_M, _R = MembershipModel.__table__.c, RoleModel.__table__.c
+_STAFFED = select(_M.org_unit_id).join(RoleModel.__table__, _R.id == _M.role_id).where(_R.name == bindparam("role"))
+_STAFFED_UNITS = _STAFFED.where(_M.org_unit_id.in_([bindparam(f"unit_{i}") for i in range(_CHAIN_SLOTS)]))
+_STAFFED_UNITS_DEEP = _STAFFED.where(_M.org_unit_id.in_(bindparam("chain", expanding=True)))
 
 
 def _nearest_staffed_unit(session: Session, role: str, org: OrgUnitModel) -> int:
@@ -490,7 +495,11 @@ def _nearest_staffed_unit(session: Session, role: str, org: OrgUnitModel) -> int
     Departments sit at the county center (常驻/轮驻/随驻), so a village case sent to a department reaches
     the department's staff instead of waiting at a village where nobody holds that role."""
     chain = [int(part) for part in org.path.strip("/").split("/") if part]  # root ... this unit
-    staffed = set(session.scalars(_STAFFED_UNITS, {"role": role, "chain": chain}))
+    if len(chain) > _CHAIN_SLOTS:
+        staffed = set(session.scalars(_STAFFED_UNITS_DEEP, {"role": role, "chain": chain}))
+    else:
+        params = {f"unit_{i}": chain[i] if i < len(chain) else org.id for i in range(_CHAIN_SLOTS)}
+        staffed = set(session.scalars(_STAFFED_UNITS, {"role": role, **params}))
     for org_id in reversed(chain):
         if org_id in staffed:
             return org_id
@@ -524,7 +533,7 @@ def sync_tasks(ctx: Ctx, now_open: dict, write: bool = True) -> tuple[list[NewTa
         existing = {row.id: row for row in session.execute(_OPEN_TASK_ROWS, {"case_id": case.id})}
     gone = [task_id for task_id in existing if task_id not in now_open]
     if gone and write:
-        session.execute(_DELETE_TASKS, {"ids": gone})
+        session.execute(_DELETE_TASK, [{"task_id": task_id} for task_id in gone])
     opened, task_rows, candidate_rows = [], [], []
     timer_docs = ctx.version.meta.get("timer_docs", {})
     for task_id, task in now_open.items():

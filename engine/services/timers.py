@@ -91,7 +91,7 @@ def ladder_moments(created: datetime, due: datetime) -> dict[str, datetime]:
 TIMERS = TimerModel.__table__
 _CASE_TIMERS = select(TIMERS.c.id, TIMERS.c.kind, TIMERS.c.ref, TIMERS.c.due_at, TIMERS.c.fired_at).where(
     TIMERS.c.case_id == bindparam("case_id"))
-_DELETE_TIMERS = delete(TIMERS).where(TIMERS.c.id.in_(bindparam("ids", expanding=True)))
+_DELETE_TIMER = delete(TIMERS).where(TIMERS.c.id == bindparam("timer_id"))  # executemany: no IN list to re-render
 _INSERT_TIMERS = insert(TIMERS)
 
 
@@ -123,7 +123,7 @@ def rebuild_timers(session: Session, case: CaseModel, workflow, now: datetime, t
         if wanted.pop((row.kind, row.ref, row.due_at), None) is None:
             stale.append(row.id)
     if stale:
-        session.execute(_DELETE_TIMERS, {"ids": stale})
+        session.execute(_DELETE_TIMER, [{"timer_id": timer_id} for timer_id in stale])
     if wanted:
         session.execute(_INSERT_TIMERS, [{"case_id": case.id, "kind": kind, "name": name, "ref": ref, "due_at": due,
                                           "claimed_by": None, "claimed_until": None, "fired_at": None}

@@ -1,0 +1,30 @@
+"""A task without an explicit unit goes to the case's unit, or the nearest unit above it where the role is held."""
+from engine.models import OrgUnitModel
+from engine.services import cases
+from engine.services.users import SYSTEM
+
+
+def _intake_unit(session, org_code: str) -> str:
+    case = cases.start_case(session, "small_mediation", {}, SYSTEM, org_unit=org_code)
+    [intake] = cases.open_tasks(session, case.id)
+    return session.get(OrgUnitModel, intake.org_unit_id).code
+
+
+def test_village_case_goes_to_the_nearest_unit_holding_the_role(session, directory):
+    # intake_clerk is held only at the county center
+    assert _intake_unit(session, "330106001001") == "330106000"
+    directory.create_user(session, "township_clerk", "password1", ["intake_clerk"], ["330106001"])
+    assert _intake_unit(session, "330106001001") == "330106001"
+    directory.create_user(session, "village_clerk", "password1", ["intake_clerk"], ["330106001001"])
+    assert _intake_unit(session, "330106001001") == "330106001001"
+
+
+def test_a_deep_unit_tree_still_routes_up_to_the_staffed_unit(session, directory):
+    parent = "330106001001"
+    for depth in range(9):  # twelve levels in all: beyond the prebuilt statement's eight slots
+        code = f"{parent}{depth}"
+        directory.add_org_unit(session, code, f"第{depth}层", "village", parent)
+        parent = code
+    assert _intake_unit(session, parent) == "330106000"
+    directory.create_user(session, "deep_clerk", "password1", ["intake_clerk"], ["3301060010010"])
+    assert _intake_unit(session, parent) == "3301060010010"
