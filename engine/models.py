@@ -230,6 +230,15 @@ class TaskCandidateModel(Base):
     due_sort: Mapped[datetime]
     created_at: Mapped[datetime]
     warning_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Copies of what the list filters on, so a walk checks them on this row without joining tasks and cases:
+    # the task's assignee (NULL = unclaimed), process and title, its case's category and code. Written with
+    # the row; claim / unclaim and a change of the case's category update them (migration 0006). Nullable
+    # only so that adding them to a large SQLite table needs no rebuild; every writer fills them.
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    process_id: Mapped[str | None] = mapped_column(String(200))
+    category: Mapped[str | None] = mapped_column(String(100))
+    case_code: Mapped[str | None] = mapped_column(String(40))
+    title: Mapped[str | None] = mapped_column(String(300))
 
 
 class TimerModel(Base):
