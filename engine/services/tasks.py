@@ -215,6 +215,12 @@ def _mine_page(session: Session, actor: Actor, filters: dict, sort: str, now: da
         params[f"role_{i}"], params[f"org_{i}"] = role, org_id
     page, count = statements
     ids = list(session.scalars(page, params))
+    if len(ids) < per_page and (ids or not offset):
+        # A page that is not full ends the list: no walk reached its LIMIT (a walk that did holds a full page
+        # by itself), so every match was read and the total is known without counting. A selective filter
+        # (a code search) then reads the user's queue once instead of twice.
+        counted = offset + len(ids)
+        return ids, min(counted, COUNT_CAP), counted > COUNT_CAP
     counted = session.scalar(count, params)
     return ids, min(counted, COUNT_CAP), counted > COUNT_CAP
 
