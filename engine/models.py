@@ -218,9 +218,15 @@ class TaskCandidateModel(Base):
 
     __tablename__ = "task_candidates"
     __table_args__ = (
-        Index("ix_task_candidates_due", "role", "org_unit_id", "due_sort", "created_at", "task_id"),
+        # The due walk also carries the searched copies, so a search (a substring: every row of the walk is
+        # read) tests them in the index instead of fetching each row (migration 0007).
+        Index("ix_task_candidates_due", "role", "org_unit_id", "due_sort", "created_at", "task_id", "case_code",
+              "title"),
         Index("ix_task_candidates_created", "role", "org_unit_id", "created_at", "task_id"),
         Index("ix_task_candidates_warning", "role", "org_unit_id", "warning_level", "due_sort", "task_id"),
+        # One category of a queue is an index range in due order: its page and its count read only its rows.
+        Index("ix_task_candidates_category", "role", "org_unit_id", "category", "due_sort", "created_at",
+              "task_id"),
     )
 
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
