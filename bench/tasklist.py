@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def explain_task_list(engine, now) -> str:
     """The statements list_tasks sends for each variant measure_task_list times (first choice of each
-    random pick), each followed by the database's plan for it with the same parameter values."""
+    random pick): the page, the count (none when the page ends the list) and the task rows, each followed
+    by the database's plan for it with the same parameter values."""
     from sqlalchemy import event
 
     from bench.common import actor
@@ -108,11 +109,19 @@ def explain_task_list(engine, now) -> str:
                 tasks.list_tasks(s, who, now=now, **kwargs)
             finally:
                 event.remove(engine, "before_cursor_execute", capture)
-            for label, (statement, parameters) in zip(("page", "count"), sent):
+            for i, (statement, parameters) in enumerate(sent):
+                label = "page" if i == 0 else "count" if "count(" in statement[:80] else "task rows"
                 prefix = "EXPLAIN (ANALYZE, BUFFERS) " if pg else "EXPLAIN QUERY PLAN "
                 rows = s.connection().exec_driver_sql(prefix + statement, parameters).all()
                 plan = "\n".join(str(r[0]) if pg else f"{r[1]:>4} {r[3]}" for r in rows)
                 out.append(f"\n=== {name} {kwargs} — {label}\n{statement}\n{parameters}\n--- plan\n{plan}")
+                if pg:
+                    # What a statement psycopg has prepared (its 5th run on a connection) may get once the
+                    # server stops planning it per call: the generic plan, blind to the parameter values.
+                    s.connection().exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+                    rows = s.connection().exec_driver_sql(prefix + statement, parameters).all()
+                    s.connection().exec_driver_sql("RESET plan_cache_mode")
+                    out.append("--- generic plan\n" + "\n".join(str(r[0]) for r in rows))
     return "\n".join(out)
 
 
