@@ -224,9 +224,10 @@ class TaskCandidateModel(Base):
               "title"),
         Index("ix_task_candidates_created", "role", "org_unit_id", "created_at", "task_id"),
         Index("ix_task_candidates_warning", "role", "org_unit_id", "warning_level", "due_sort", "task_id"),
-        # One category of a queue is an index range in due order: its page and its count read only its rows.
+        # One category of a queue is an index range in due order: its page and its count read only its rows
+        # (the assignee too, for "unassigned in a category").
         Index("ix_task_candidates_category", "role", "org_unit_id", "category", "due_sort", "created_at",
-              "task_id"),
+              "task_id", "assignee"),
     )
 
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)

@@ -20,7 +20,7 @@ def upgrade() -> None:
     op.create_index("ix_task_candidates_due", "task_candidates",
                     ["role", "org_unit_id", "due_sort", "created_at", "task_id", "case_code", "title"])
     op.create_index("ix_task_candidates_category", "task_candidates",
-                    ["role", "org_unit_id", "category", "due_sort", "created_at", "task_id"])
+                    ["role", "org_unit_id", "category", "due_sort", "created_at", "task_id", "assignee"])
 
 
 def downgrade() -> None:
