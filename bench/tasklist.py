@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from bench.common import analyze, configure_runtime, database_url, target_from_env
+from bench.common import analyze, configure_runtime, database_url, machine, target_from_env
 from bench.scale import measure_task_list
 from engine.db import make_engine, upgrade_schema
 from engine.models import ApiTokenModel, CaseModel, MembershipModel, UserModel
@@ -57,9 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.output:
             args.output.write_text(text + "\n", encoding="utf-8")
         return 0
+    facts = machine()
     result = measure_task_list(engine, args.reps, random.Random(6), rt.clock.now(), args.budget)
     engine.dispose()
-    result = {"database": target.label, "cases": cases, "task_list": result}
+    facts["loadavg_end"] = os.getloadavg()[0]
+    result = {"database": target.label, "cases": cases, "machine": facts, "task_list": result}
     text = json.dumps(result, indent=1, ensure_ascii=False, default=str)
     print(text)
     if args.output:
