@@ -70,6 +70,35 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _generic_plan(session, statement: str, parameters: dict) -> str:
+    """The plan a statement psycopg has prepared (from its 5th run on a connection) may get once the server
+    stops planning it per call: the generic plan, blind to the parameter values. An explicit PREPARE, so
+    that plan_cache_mode applies (a statement sent with parameters is planned with their values)."""
+    import re
+
+    from psycopg import sql
+
+    raw = session.connection().connection.dbapi_connection
+    names: list[str] = []
+
+    def number(match):
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    body = re.sub(r"%\((\w+)\)s", number, statement)
+    values = ", ".join(sql.Literal(parameters[n]).as_string(raw) for n in names)
+    conn = session.connection()
+    conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+    conn.exec_driver_sql(f"PREPARE jiefen_explain AS {body}".replace("%%", "%"))
+    try:
+        rows = conn.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS) EXECUTE jiefen_explain({values})".replace("%", "%%")).all()
+    finally:
+        conn.exec_driver_sql("DEALLOCATE jiefen_explain")
+        conn.exec_driver_sql("RESET plan_cache_mode")
+    return "\n".join(str(r[0]) for r in rows)
+
+
 def explain_task_list(engine, now) -> str:
     """The statements list_tasks sends for each variant measure_task_list times (first choice of each
     random pick): the page, the count (none when the page ends the list) and the task rows, each followed
@@ -119,12 +148,7 @@ def explain_task_list(engine, now) -> str:
                 plan = "\n".join(str(r[0]) if pg else f"{r[1]:>4} {r[3]}" for r in rows)
                 out.append(f"\n=== {name} {kwargs} — {label}\n{statement}\n{parameters}\n--- plan\n{plan}")
                 if pg:
-                    # What a statement psycopg has prepared (its 5th run on a connection) may get once the
-                    # server stops planning it per call: the generic plan, blind to the parameter values.
-                    s.connection().exec_driver_sql("SET plan_cache_mode = force_generic_plan")
-                    rows = s.connection().exec_driver_sql(prefix + statement, parameters).all()
-                    s.connection().exec_driver_sql("RESET plan_cache_mode")
-                    out.append("--- generic plan\n" + "\n".join(str(r[0]) for r in rows))
+                    out.append("--- generic plan\n" + _generic_plan(s, statement, parameters))
     return "\n".join(out)
 
 
