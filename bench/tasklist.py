@@ -92,7 +92,8 @@ def _generic_plan(session, statement: str, parameters: dict) -> str:
     conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
     conn.exec_driver_sql(f"PREPARE jiefen_explain AS {body}".replace("%%", "%"))
     try:
-        rows = conn.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS) EXECUTE jiefen_explain({values})".replace("%", "%%")).all()
+        explain = f"EXPLAIN (ANALYZE, BUFFERS) EXECUTE jiefen_explain({values})"
+        rows = conn.exec_driver_sql(explain.replace("%", "%%")).all()
     finally:
         conn.exec_driver_sql("DEALLOCATE jiefen_explain")
         conn.exec_driver_sql("RESET plan_cache_mode")

@@ -290,7 +290,7 @@ def _page_by_condition(session: Session, cond, filters: dict, sort: str, now: da
 
 _CANDIDATES_OF = select(C.role, C.org_unit_id).where(C.task_id == bindparam("task_id"))  # built once: every command
 # The list's copy of the assignee (task_candidates.assignee) moves with every claim and unclaim.
-_SET_CANDIDATE_ASSIGNEE = update(C.task_id.table).where(C.task_id == bindparam("of_task")).values(
+_SET_CANDIDATE_ASSIGNEE = update(TaskCandidateModel.__table__).where(C.task_id == bindparam("of_task")).values(
     assignee=bindparam("new_assignee"))
 _FRESH_TASK = select(TaskModel).where(TaskModel.id == bindparam("task_id")).execution_options(populate_existing=True)
 _CASE_OF_TASK = select(T.case_id).where(T.id == bindparam("task_id"))
