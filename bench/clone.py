@@ -8,8 +8,8 @@ and then copies those rows in bulk:
   sequence, a valid check digit; `case_sequences` is moved past them so later start_case calls continue);
   `workflow_json` with every SpiffWorkflow task UUID replaced by a fresh one (the same mapping is used for
   the case's `tasks`, `task_candidates`, `timers` and `events`, so a clone can be opened and worked on);
-* `tasks` / `task_candidates` / `timers` / `events`: copied with the new ids; the event hash chain is
-  recomputed so `verify` holds on a clone;
+* `tasks` / `task_candidates` / `timers` / `events`: copied with the new ids (a candidate row's copy of the
+  case code becomes the clone's); the event hash chain is recomputed so `verify` holds on a clone;
 * the case's and its tasks' times (opened, closed, created, due, claimed, ladder timers) are shifted by a
   per-clone offset into the past, so lists sort over a realistic spread. BPMN timer rows and the event times
   keep the sample's moments: the first must equal the due moment inside workflow_json, the second let
@@ -170,7 +170,10 @@ def clone_cases(engine, template_ids: list[int], total: int, rng: random.Random,
             rows["candidates"].append({"task_id": mapping.get(c["task_id"], c["task_id"]), "role": c["role"],
                                        "org_unit_id": c["org_unit_id"], "warning_level": c["warning_level"],
                                        "created_at": c["created_at"] - delta,
-                                       "due_sort": c["due_sort"] if c["due_sort"] == NO_DUE_DATE else c["due_sort"] - delta})
+                                       "due_sort": c["due_sort"] if c["due_sort"] == NO_DUE_DATE else c["due_sort"] - delta,
+                                       "assignee": c["assignee"], "process_id": c["process_id"],
+                                       "category": c["category"], "case_code": new_case["code"],
+                                       "title": c["title"]})
         for t in tpl.timers:
             row = dict(t)
             row.update(id=next_timer, case_id=case_id, ref=_remap(t["ref"], mapping), claimed_by=None,

@@ -79,6 +79,8 @@ _CASE_TASK_ROWS = (select(TASKS, CANDIDATES.c.role.label("candidate_role"),
 # One row per parameter set (executemany): an expanding IN list would be re-rendered on every command.
 _DELETE_TASK = delete(TASKS).where(TASKS.c.id == bindparam("task_id"))
 _DELETE_CASE_TASKS = delete(TASKS).where(TASKS.c.case_id == bindparam("case_id"))
+_SET_CANDIDATE_CATEGORY = (update(CANDIDATES).where(CANDIDATES.c.task_id.in_(
+    select(TASKS.c.id).where(TASKS.c.case_id == bindparam("case_id")))).values(category=bindparam("new_category")))
 
 
 _CASE_WITH_WORKFLOW = (select(CaseModel).where(CaseModel.id == bindparam("case_id"))
@@ -389,9 +391,13 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
 
     _move_case(ctx)
     case.data = after_data
+    category = case.category
     for key in INDEXED_FIELDS:
         if key in after_data and after_data[key] not in (None, ""):
             setattr(case, key, str(after_data[key]))
+    if case.category != category and not ctx.new_case:  # a new case has no candidate rows yet
+        # The task list filters on the copy in task_candidates; rows sync_tasks inserts below get the new one.
+        session.execute(_SET_CANDIDATE_CATEGORY, {"case_id": case.id, "new_category": case.category})
     case.workflow_json = serializer.dump_workflow(workflow)
     case.task_count = len(workflow.tasks) + sum(len(sp.tasks) for sp in workflow.subprocesses.values())
     if case.task_count > runtime.get().settings.task_tree_warning:
@@ -545,15 +551,17 @@ def sync_tasks(ctx: Ctx, now_open: dict, write: bool = True) -> tuple[list[NewTa
         new = NewTask(id=task_id, kind="bpmn", title=task.task_spec.bpmn_name or task.task_spec.name,
                       roles=sorted({r for r, _ in pairs}), due_at=_due_at(ctx, info, task),
                       due_basis=info.get("documentation") or timer_docs.get(task.task_spec.name), created_at=ctx.now)
+        assignee = assignee if assignee and not str(assignee).startswith("=") else None
         task_rows.append({"id": task_id, "kind": "bpmn", "source_task_id": None, "case_id": case.id,
                           "process_id": case.process_id, "spec_name": task.task_spec.name, "title": new.title,
                           "lane": info.get("lane"), "roles": new.roles,
                           "org_unit_id": pairs[0][1] if pairs else case.org_unit_id,
-                          "assignee": assignee if assignee and not str(assignee).startswith("=") else None,
-                          "due_at": new.due_at, "due_basis": new.due_basis, "warning_level": 0,
-                          "created_at": ctx.now, "claimed_at": None})
+                          "assignee": assignee, "due_at": new.due_at, "due_basis": new.due_basis,
+                          "warning_level": 0, "created_at": ctx.now, "claimed_at": None})
         candidate_rows += [{"task_id": task_id, "role": role, "org_unit_id": org_id,
-                            "due_sort": new.due_at or NO_DUE_DATE, "created_at": ctx.now, "warning_level": 0}
+                            "due_sort": new.due_at or NO_DUE_DATE, "created_at": ctx.now, "warning_level": 0,
+                            "assignee": assignee, "process_id": case.process_id, "category": case.category,
+                            "case_code": case.code, "title": new.title}
                            for role, org_id in pairs]
         opened.append(new)
     if task_rows and write:

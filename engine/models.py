@@ -218,9 +218,16 @@ class TaskCandidateModel(Base):
 
     __tablename__ = "task_candidates"
     __table_args__ = (
-        Index("ix_task_candidates_due", "role", "org_unit_id", "due_sort", "created_at", "task_id"),
+        # The due walk also carries the searched copies, so a search (a substring: every row of the walk is
+        # read) tests them in the index instead of fetching each row (migration 0007).
+        Index("ix_task_candidates_due", "role", "org_unit_id", "due_sort", "created_at", "task_id", "case_code",
+              "title"),
         Index("ix_task_candidates_created", "role", "org_unit_id", "created_at", "task_id"),
         Index("ix_task_candidates_warning", "role", "org_unit_id", "warning_level", "due_sort", "task_id"),
+        # One category of a queue is an index range in due order: its page and its count read only its rows
+        # (the assignee too, for "unassigned in a category").
+        Index("ix_task_candidates_category", "role", "org_unit_id", "category", "due_sort", "created_at",
+              "task_id", "assignee"),
     )
 
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
@@ -230,6 +237,15 @@ class TaskCandidateModel(Base):
     due_sort: Mapped[datetime]
     created_at: Mapped[datetime]
     warning_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Copies of what the list filters on, so a walk checks them on this row without joining tasks and cases:
+    # the task's assignee (NULL = unclaimed), process and title, its case's category and code. Written with
+    # the row; claim / unclaim and a change of the case's category update them (migration 0006). Nullable
+    # only so that adding them to a large SQLite table needs no rebuild; every writer fills them.
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    process_id: Mapped[str | None] = mapped_column(String(200))
+    category: Mapped[str | None] = mapped_column(String(100))
+    case_code: Mapped[str | None] = mapped_column(String(40))
+    title: Mapped[str | None] = mapped_column(String(300))
 
 
 class TimerModel(Base):

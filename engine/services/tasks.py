@@ -14,6 +14,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine import casework, forms, runtime
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.models import NO_DUE_DATE, CaseEventModel, CaseModel, OrgUnitModel, TaskCandidateModel, TaskModel
+from engine.services.cases import valid_code
 from engine.services.processes import load_version
 from engine.services.users import Actor
 
@@ -61,24 +62,34 @@ def _task_side(column):
     return {"created_at": T.created_at, "task_id": T.id, "warning_level": T.warning_level}[column.key]
 
 
+def _search_kind(q: str | None) -> str | None:
+    """How a search is run: None (no search), "code" (q is a whole valid case code: one indexed look-up of
+    that case) or "like" (a substring of the case code or the task title)."""
+    q = (q or "").strip()
+    if not q:
+        return None
+    return "code" if valid_code(q) else "like"
+
+
 def _shape(filters: dict) -> tuple:
-    """Which filters a list call uses (the statement's shape): (overdue, assigned, process, category, q)."""
+    """Which filters a list call uses (the statement's shape): (overdue, assigned, process, category, search)."""
     return (bool(filters["overdue"]), filters["assigned"], bool(filters["process_id"]), bool(filters["category"]),
-            bool(filters["q"]))
+            _search_kind(filters["q"]))
 
 
 def _filter_values(filters: dict) -> dict:
-    """The bind parameters _filtered's conditions read."""
+    """The bind parameters the filter conditions read."""
+    q = (filters["q"] or "").strip()
     return {"username": filters["username"], "process_id": filters["process_id"], "category": filters["category"],
-            "q_like": f"%{(filters['q'] or '').strip()}%"}
+            "q_like": f"%{q}%", "code": q}
 
 
 def _filtered(stmt, task_col, shape: tuple, joined_task: bool):
-    """Apply the list filters present in `shape` to a branch whose task id is `task_col` (joining tasks and
-    cases as needed); their values are bind parameters (_filter_values). Overdue is the caller's: it reads
-    a different column per branch."""
-    _overdue, assigned, process, category, q = shape
-    if (assigned or process or category or q) and not joined_task:
+    """Apply the list filters present in `shape` to a branch over tasks whose task id is `task_col` (joining
+    tasks and cases as needed); their values are bind parameters (_filter_values). Overdue is the caller's:
+    it reads a different column per branch."""
+    _overdue, assigned, process, category, search = shape
+    if (assigned or process or category or search) and not joined_task:
         stmt = stmt.join(TaskModel.__table__, T.id == task_col)
     if assigned == "me":
         stmt = stmt.where(T.assignee == bindparam("username"))
@@ -86,12 +97,30 @@ def _filtered(stmt, task_col, shape: tuple, joined_task: bool):
         stmt = stmt.where(T.assignee.is_(None))
     if process:
         stmt = stmt.where(T.process_id == bindparam("process_id"))
-    if category or q:
+    if category or search:
         stmt = stmt.join(CaseModel.__table__, K.id == T.case_id)
     if category:
         stmt = stmt.where(K.category == bindparam("category"))
-    if q:
+    if search == "code":
+        stmt = stmt.where(K.code == bindparam("code"))
+    elif search:
         stmt = stmt.where(or_(K.code.like(bindparam("q_like")), T.title.like(bindparam("q_like"))))
+    return stmt
+
+
+def _filtered_candidates(stmt, shape: tuple):
+    """The same filters on a walk over task_candidates, read from the row's own copies (no join)."""
+    _overdue, assigned, process, category, search = shape
+    if assigned == "me":
+        stmt = stmt.where(C.assignee == bindparam("username"))
+    elif assigned == "none":
+        stmt = stmt.where(C.assignee.is_(None))
+    if process:
+        stmt = stmt.where(C.process_id == bindparam("process_id"))
+    if category:
+        stmt = stmt.where(C.category == bindparam("category"))
+    if search:  # a substring ("like"); a whole case code never walks (_build_mine_by_code)
+        stmt = stmt.where(or_(C.case_code.like(bindparam("q_like")), C.title.like(bindparam("q_like"))))
     return stmt
 
 
@@ -101,7 +130,9 @@ def _mine_branches(grants: int, sort: str, shape: tuple, limited: bool) -> list:
     keys, descending = SORTS[sort]
     names = [f"k{i}" for i in range(len(keys))]
     branches = []
-    for i in range(grants):
+    # "Assigned to me": the assigned branch below has every such task; a candidate walk would read the
+    # actor's whole queue to find the few claimed ones.
+    for i in range(grants if shape[1] != "me" else 0):
         for level in (WARNING_LEVELS if sort == "warning" else (None,)):
             stmt = select(C.task_id.label("task_id"), *[k.label(n) for k, n in zip(keys, names)]).where(
                 C.role == bindparam(f"role_{i}"), C.org_unit_id == bindparam(f"org_{i}"))
@@ -109,7 +140,7 @@ def _mine_branches(grants: int, sort: str, shape: tuple, limited: bool) -> list:
                 stmt = stmt.where(C.warning_level == level)
             if shape[0]:
                 stmt = stmt.where(C.due_sort < bindparam("now"))
-            stmt = _filtered(stmt, C.task_id, shape, joined_task=False)
+            stmt = _filtered_candidates(stmt, shape)
             if limited:
                 stmt = stmt.order_by(*[k.desc() if descending else k for k in keys]).limit(bindparam("walk"))
             branches.append(stmt)
@@ -122,6 +153,8 @@ def _mine_branches(grants: int, sort: str, shape: tuple, limited: bool) -> list:
 
 
 def _build_mine(grants: int, sort: str, shape: tuple):
+    if shape[4] == "code":
+        return _build_mine_by_code(grants, sort, shape)
     keys, descending = SORTS[sort]
     # A task of the global top (offset + per_page) is within the top (offset + per_page) of every walk it is
     # in, so each walk stops there (:walk); the merge sorts at most that many rows per walk.
@@ -138,6 +171,28 @@ def _build_mine(grants: int, sort: str, shape: tuple):
     walks = union_all(*[select(b.with_only_columns(b.selected_columns[0]).limit(bindparam("cap")).subquery())
                         for b in _mine_branches(grants, "created", shape, False)]).subquery()
     count = select(func.count(distinct(walks.c.task_id)))
+    return page, count
+
+
+def _build_mine_by_code(grants: int, sort: str, shape: tuple):
+    """A whole case code: that case's open tasks (unique index on cases.code, then tasks by case) that the
+    actor may act on — assigned to them or a candidate task of one of their grants — sorted as the walks."""
+    keys, descending = SORTS[sort]
+    grant = [and_(C.role == bindparam(f"role_{i}"), C.org_unit_id == bindparam(f"org_{i}")) for i in range(grants)]
+    visible = T.assignee == bindparam("username")
+    if grant:
+        visible = or_(visible, exists().where(C.task_id == T.id, or_(*grant)))
+    stmt = select(T.id).where(visible)
+    if shape[0]:
+        stmt = stmt.where(T.due_at < bindparam("now"))
+    stmt = _filtered(stmt, T.id, shape, joined_task=True)
+    sides = [_task_side(k) for k in keys]
+    if sort == "warning":
+        order = [sides[0].desc(), sides[1], sides[2]]
+    else:
+        order = [c.desc() if descending else c for c in sides]
+    page = stmt.order_by(*order).offset(bindparam("offset")).limit(bindparam("per_page"))
+    count = select(func.count()).select_from(stmt.limit(bindparam("cap")).subquery())
     return page, count
 
 
@@ -163,6 +218,12 @@ def _mine_page(session: Session, actor: Actor, filters: dict, sort: str, now: da
         params[f"role_{i}"], params[f"org_{i}"] = role, org_id
     page, count = statements
     ids = list(session.scalars(page, params))
+    if len(ids) < per_page and (ids or not offset):
+        # A page that is not full ends the list: no walk reached its LIMIT (a walk that did holds a full page
+        # by itself), so every match was read and the total is known without counting. A selective filter
+        # (a code search) then reads the user's queue once instead of twice.
+        counted = offset + len(ids)
+        return ids, min(counted, COUNT_CAP), counted > COUNT_CAP
     counted = session.scalar(count, params)
     return ids, min(counted, COUNT_CAP), counted > COUNT_CAP
 
@@ -232,6 +293,9 @@ def _page_by_condition(session: Session, cond, filters: dict, sort: str, now: da
 
 _CANDIDATES_OF = select(C.role, C.org_unit_id).where(C.task_id == bindparam("task_id"))  # built once: every command
 _DELETE_TASK = delete(TaskModel.__table__).where(T.id == bindparam("task_id"))
+# The list's copy of the assignee (task_candidates.assignee) moves with every claim and unclaim.
+_SET_CANDIDATE_ASSIGNEE = update(TaskCandidateModel.__table__).where(C.task_id == bindparam("of_task")).values(
+    assignee=bindparam("new_assignee"))
 _FRESH_TASK = select(TaskModel).where(TaskModel.id == bindparam("task_id")).execution_options(populate_existing=True)
 
 
@@ -307,6 +371,7 @@ def claim_task(session: Session, task_id: str, actor: Actor) -> TaskModel:
                            .values(assignee=actor.username, claimed_at=now))
     if done.rowcount != 1:
         raise Conflict("该任务刚被他人认领 / somebody else just claimed this task")
+    session.execute(_SET_CANDIDATE_ASSIGNEE, {"of_task": task.id, "new_assignee": actor.username})
     casework.append_event(session, case, "task_claimed", actor.username, now, {}, task.id, task.title)
     _commit(session)
     session.refresh(task)
@@ -323,6 +388,7 @@ def unclaim_task(session: Session, task_id: str, actor: Actor) -> TaskModel:
     now = runtime.get().clock.now()
     previous = task.assignee
     task.assignee, task.claimed_at = None, None
+    session.execute(_SET_CANDIDATE_ASSIGNEE, {"of_task": task.id, "new_assignee": None})
     casework.append_event(session, case, "task_unclaimed", actor.username, now, {"was": previous}, task.id, task.title)
     _commit(session)
     return task

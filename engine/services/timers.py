@@ -222,7 +222,9 @@ def open_supervision_task(session: Session, case: CaseModel, task: TaskModel, st
                        due_at=runtime.get().calendar.workdays_dt(2, now).astimezone(timezone.utc),
                        due_basis="督办单须在2个工作日内书面答复 (domain.md §4)", warning_level=0, created_at=now)
     follow.candidates = [TaskCandidateModel(task_id=follow.id, role=role, org_unit_id=org_id, due_sort=follow.due_at,
-                                            created_at=now, warning_level=0)]
+                                            created_at=now, warning_level=0, assignee=None,
+                                            process_id=case.process_id, category=case.category,
+                                            case_code=case.code, title=title)]
     session.add(follow)
     session.flush()
     return follow

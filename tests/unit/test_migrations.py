@@ -66,3 +66,44 @@ def test_0004_copies_each_task_sort_keys_to_its_candidates(tmp_path):
     engine.dispose()
     assert [(r[0], str(r[1])[:19], str(r[2])[:19], r[3]) for r in rows] == [
         ("a", "2026-03-02 01:00:00", "2026-03-01 00:00:00", 2), ("b", "9999-12-31 00:00:00", "2026-03-01 00:00:00", 2)]
+
+
+def test_0006_copies_each_task_filter_columns_to_its_candidates_and_downgrades(tmp_path):
+    from alembic import command
+    from sqlalchemy import create_engine, inspect, text
+
+    from engine.db import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    engine = create_engine(url)
+    cfg = alembic_config(url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0005")
+        for case_id, code, category in ((1, "C1", "'labour'"), (2, "C2", "NULL")):
+            conn.execute(text("INSERT INTO cases (id, code, process_version_id, process_id, status, org_unit_id, "
+                              "category, opened_at, data, workflow_json, task_count, lock_version) VALUES "
+                              f"({case_id}, '{code}', 1, 'p{case_id}', 'open', 1, {category}, "
+                              "'2026-01-01 00:00:00', '{}', '{}', 0, 1)"))
+        for task_id, case_id, assignee in (("a", 1, "'clerk'"), ("b", 2, "NULL")):
+            conn.execute(text("INSERT INTO tasks (id, kind, case_id, process_id, spec_name, title, roles, org_unit_id, "
+                              f"assignee, warning_level, created_at) VALUES ('{task_id}', 'bpmn', {case_id}, "
+                              f"'p{case_id}', 's', '任务{task_id}', '[]', 1, {assignee}, 0, '2026-03-01 00:00:00')"))
+            for role in ("r1", "r2"):
+                conn.execute(text("INSERT INTO task_candidates (task_id, role, org_unit_id, due_sort, created_at) "
+                                  f"VALUES ('{task_id}', '{role}', 1, '9999-12-31 00:00:00', '2026-03-01 00:00:00')"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0006")
+        rows = conn.execute(text("SELECT task_id, role, assignee, process_id, category, case_code, title "
+                                 "FROM task_candidates ORDER BY task_id, role")).all()
+    assert [tuple(r) for r in rows] == [
+        ("a", "r1", "clerk", "p1", "labour", "C1", "任务a"), ("a", "r2", "clerk", "p1", "labour", "C1", "任务a"),
+        ("b", "r1", None, "p2", None, "C2", "任务b"), ("b", "r2", None, "p2", None, "C2", "任务b")]
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0005")
+        columns = {c["name"] for c in inspect(conn).get_columns("task_candidates")}
+        count = conn.execute(text("SELECT count(*) FROM task_candidates")).scalar()
+    engine.dispose()
+    assert columns == {"task_id", "role", "org_unit_id", "due_sort", "created_at", "warning_level"} and count == 4
