@@ -25,7 +25,7 @@ from engine import runtime, scripting, serializer
 from engine.clock import running_at
 from engine.errors import CaseError, NotFound, SandboxError, TaskFailed
 from engine.models import (GENESIS_HASH, NO_DUE_DATE, CaseEventModel, CaseModel, MembershipModel, OrgUnitModel,
-                           RoleModel, TaskCandidateModel, TaskModel)
+                           RoleModel, TaskCandidateModel, TaskModel, TimerModel)
 from engine.services.processes import LoadedVersion, load_version
 from engine.spiff_fixes import outcome_end_task
 
@@ -86,13 +86,20 @@ _SET_CANDIDATE_CATEGORY = (update(CANDIDATES).where(CANDIDATES.c.task_id.in_(
 _CASE_WITH_WORKFLOW = (select(CaseModel).where(CaseModel.id == bindparam("case_id"))
                        .options(undefer(CaseModel.workflow_json)).execution_options(populate_existing=True))
 _CASE_FOR_UPDATE = _CASE_WITH_WORKFLOW.with_for_update(of=CaseModel)
-# The same, finding the case through one of its tasks (a task command knows only the task id).
-_CASE_ID_OF_TASK = select(TASKS.c.case_id).where(TASKS.c.id == bindparam("task_id")).scalar_subquery()
-_TAKE_WRITE_LOCK_OF_TASK = (update(CASES).where(CASES.c.id == _CASE_ID_OF_TASK)
-                            .values(lock_version=CASES.c.lock_version).returning(CASES.c.id))
-_CASE_OF_TASK_FOR_UPDATE = (select(CaseModel).where(CaseModel.id == _CASE_ID_OF_TASK)
-                            .options(undefer(CaseModel.workflow_json)).execution_options(populate_existing=True)
-                            .with_for_update(of=CaseModel))
+
+
+def _lock_through(owner, key: str) -> tuple:
+    """The SQLite write lock and the PostgreSQL FOR UPDATE load of the case that owns a row of `owner`."""
+    case_id = select(owner.c.case_id).where(owner.c.id == bindparam(key)).scalar_subquery()
+    return ((update(CASES).where(CASES.c.id == case_id).values(lock_version=CASES.c.lock_version)
+             .returning(CASES.c.id)),
+            (select(CaseModel).where(CaseModel.id == case_id).options(undefer(CaseModel.workflow_json))
+             .execution_options(populate_existing=True).with_for_update(of=CaseModel)))
+
+
+# The same, finding the case through one of its task or timer rows (a task command or a firing timer knows
+# only that row's id), in one statement fewer.
+_LOCK_THROUGH = {"task_id": _lock_through(TASKS, "task_id"), "timer_id": _lock_through(TimerModel.__table__, "timer_id")}
 
 
 def lock_case(session: Session, case_id: int) -> CaseModel:
@@ -111,12 +118,24 @@ def lock_case(session: Session, case_id: int) -> CaseModel:
 
 
 def lock_case_of_task(session: Session, task_id: str) -> CaseModel | None:
-    """lock_case for the case a task row belongs to, in one statement fewer; None when no such task row.
+    """lock_case for the case a task row belongs to; None when there is no such task row.
 
     The caller must read the task again under the lock: it may have been completed meanwhile."""
+    return _lock_case_through(session, "task_id", task_id)
+
+
+def lock_case_of_timer(session: Session, timer_id: int) -> CaseModel | None:
+    """lock_case for the case a timer row belongs to; None when there is no such timer row.
+
+    The caller must read the timer again under the lock: another drain may have fired it meanwhile."""
+    return _lock_case_through(session, "timer_id", timer_id)
+
+
+def _lock_case_through(session: Session, key: str, row_id) -> CaseModel | None:
+    sqlite_lock, pg_load = _LOCK_THROUGH[key]
     if session.get_bind().dialect.name == "postgresql":
-        return session.scalar(_CASE_OF_TASK_FOR_UPDATE, {"task_id": task_id})
-    case_id = session.scalar(_TAKE_WRITE_LOCK_OF_TASK, {"task_id": task_id})
+        return session.scalar(pg_load, {key: row_id})
+    case_id = session.scalar(sqlite_lock, {key: row_id})
     return None if case_id is None else session.scalar(_CASE_WITH_WORKFLOW, {"case_id": case_id})
 
 

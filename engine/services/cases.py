@@ -11,7 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine import casework, runtime
 from engine.clock import CHINA_TZ, running_at
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
-from engine.models import CaseModel, CaseSequenceModel, OrgUnitModel, TaskCandidateModel, TaskModel, TimerModel
+from engine.models import CaseModel, OrgUnitModel, TaskCandidateModel, TaskModel, TimerModel
 from engine.services.processes import latest_loaded_version
 from engine.services.timers import open_supervision_task
 from engine.services.users import Actor
@@ -185,15 +185,17 @@ def open_tasks(session: Session, case_id: int) -> list[TaskModel]:
                                 .order_by(TaskModel.created_at, TaskModel.id)))
 
 
+_TIMERS = TimerModel.__table__
+_TIMER_ROW = select(_TIMERS.c.id, _TIMERS.c.case_id, _TIMERS.c.kind, _TIMERS.c.name, _TIMERS.c.ref, _TIMERS.c.due_at,
+                    _TIMERS.c.claimed_by, _TIMERS.c.fired_at).where(_TIMERS.c.id == bindparam("timer_id"))
+_MARK_FIRED = update(_TIMERS).where(_TIMERS.c.id == bindparam("timer_id")).values(fired_at=bindparam("fired_at"))
+
+
 def fire_timer(session: Session, timer_id: int, now: datetime, worker: str) -> bool:
     """Fire one claimed timer through the case command; False if it was already fired or taken. Commits."""
-    timer = session.get(TimerModel, timer_id)
-    if timer is None:
-        session.rollback()
-        return False
-    case = casework.lock_case(session, timer.case_id)
-    timer = session.scalar(select(TimerModel).where(TimerModel.id == timer_id)
-                           .execution_options(populate_existing=True))
+    case = casework.lock_case_of_timer(session, timer_id)
+    # Read the row under the lock (a Core row): another drain may have fired or taken it meanwhile.
+    timer = session.execute(_TIMER_ROW, {"timer_id": timer_id}).one_or_none() if case is not None else None
     if timer is None or timer.fired_at is not None or timer.claimed_by != worker:
         session.rollback()
         return False
@@ -203,8 +205,9 @@ def fire_timer(session: Session, timer_id: int, now: datetime, worker: str) -> b
     last_at = case.event_at
     earliest = timer.due_at + timedelta(microseconds=1)
     moment = min(max(earliest, last_at or earliest), max(now, earliest))
-    timer.fired_at = max(now, moment)  # when it really fired (lateness); events carry the effective moment
-    session.flush()  # before the command rebuilds the timer index from the table
+    # when it really fired (lateness); events carry the effective moment. Written before the command
+    # rebuilds the timer index from the table.
+    session.execute(_MARK_FIRED, {"timer_id": timer.id, "fired_at": max(now, moment)})
     if timer.kind == "ladder":
         _fire_ladder_step(session, case, timer, moment)
     elif case.status == "open":
@@ -221,7 +224,8 @@ def fire_timer(session: Session, timer_id: int, now: datetime, worker: str) -> b
     return True
 
 
-def _fire_ladder_step(session: Session, case: CaseModel, timer: TimerModel, moment: datetime) -> None:
+def _fire_ladder_step(session: Session, case: CaseModel, timer, moment: datetime) -> None:
+    """One supervision-ladder step of a task (`timer`: the timer row, read under the case lock)."""
     from engine.services.timers import LADDER
 
     task_id, _, step_name = timer.ref.rpartition(":")
