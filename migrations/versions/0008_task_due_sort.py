@@ -34,5 +34,6 @@ def downgrade() -> None:
     op.drop_index("ix_tasks_warning", table_name="tasks")
     op.drop_index("ix_tasks_created", table_name="tasks")
     op.drop_index("ix_tasks_due_sort", table_name="tasks")
-    with op.batch_alter_table("tasks") as batch:
-        batch.drop_column("due_sort")
+    # A plain ALTER TABLE … DROP COLUMN (SQLite 3.35+), not a batch rebuild: with foreign keys on, dropping
+    # the old tasks table would cascade to (or fail on) every task_candidates row.
+    op.drop_column("tasks", "due_sort")
