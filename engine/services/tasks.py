@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, delete, distinct, exists, func, or_, select, union_all, update
+from sqlalchemy import Integer, and_, bindparam, delete, distinct, exists, func, or_, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -278,6 +278,13 @@ _TASK_ORDER = {"due": (T.due_sort, T.created_at, T.id), "-due": (T.due_sort.desc
                "created": (T.created_at, T.id), "-created": (T.created_at.desc(), T.id)}
 
 
+# LIMIT and OFFSET of these walks are rendered into the SQL (literal_execute; the statement stays compiled
+# once): PostgreSQL's generic plan for a prepared statement, blind to a LIMIT parameter, sorted the whole
+# subtree instead of walking the index (313 ms against 0.2 ms for a county supervisor over 436,827 tasks).
+_WALK, _OFFSET, _PER_PAGE = (bindparam(name, type_=Integer, literal_execute=True)
+                             for name in ("walk", "offset", "per_page"))
+
+
 def _build_over_tasks(units: int, sort: str, shape: tuple):
     """(page, count) for scope "supervised" (units > 0: the subtrees of bind parameters path_i) or "all"."""
     stmt = select(T.id)
@@ -291,13 +298,13 @@ def _build_over_tasks(units: int, sort: str, shape: tuple):
     if sort == "warning":
         # A task of the page is within the first offset + per_page of its level's walk.
         walks = [select(stmt.add_columns(T.warning_level, T.due_sort).where(T.warning_level == level)
-                        .order_by(T.due_sort, T.id).limit(bindparam("walk")).subquery())
+                        .order_by(T.due_sort, T.id).limit(_WALK).subquery())
                  for level in WARNING_LEVELS]
         merged = union_all(*walks).subquery()
         page = (select(merged.c.id).order_by(merged.c.warning_level.desc(), merged.c.due_sort, merged.c.id)
-                .offset(bindparam("offset")).limit(bindparam("per_page")))
+                .offset(_OFFSET).limit(_PER_PAGE))
     else:
-        page = stmt.order_by(*_TASK_ORDER[sort]).offset(bindparam("offset")).limit(bindparam("per_page"))
+        page = stmt.order_by(*_TASK_ORDER[sort]).offset(_OFFSET).limit(_PER_PAGE)
     # Reads at most COUNT_CAP + 1 matching rows, in whatever order is cheapest.
     count = select(func.count()).select_from(stmt.limit(bindparam("cap")).subquery())
     return page, count

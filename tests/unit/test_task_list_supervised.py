@@ -149,3 +149,25 @@ def test_every_task_row_carries_its_due_sort_key(session, actor, clock, director
     assert {kind for kind, _, _ in rows} == {"bpmn", "supervision"}
     assert any(due is None for _, due, _ in rows)
     assert all(due_sort == (due or NO_DUE_DATE) for _, due, due_sort in rows)
+
+
+def test_the_walks_send_their_limit_and_offset_in_the_sql(session, actor, clock, directory):
+    # A LIMIT parameter left PostgreSQL's generic plan blind to the page size: it sorted the whole subtree.
+    from sqlalchemy import event
+
+    _open_everywhere(session, actor, clock, directory)
+    sent = []
+    engine = session.get_bind()
+
+    def capture(_conn, _cursor, statement, _parameters, _context, _many):
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        for sort in ("due", "warning"):
+            tasks.list_tasks(session, actor("super"), scope="supervised", sort=sort, page=3, per_page=7)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    pages = [s for s in sent if "ORDER BY" in s and "count(" not in s.lower()]
+    assert len(pages) == 2 and all("LIMIT 7 OFFSET 14" in s for s in pages)
+    assert pages[1].count("LIMIT 21") == len(tasks.WARNING_LEVELS)
