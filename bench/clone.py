@@ -164,6 +164,7 @@ def clone_cases(engine, template_ids: list[int], total: int, rng: random.Random,
             row = dict(t)
             row.update(id=mapping.get(t["id"], t["id"]), case_id=case_id, created_at=t["created_at"] - delta,
                        due_at=_shift(t["due_at"], delta), claimed_at=_shift(t["claimed_at"], delta),
+                       due_sort=_shift(t["due_at"], delta) or NO_DUE_DATE,
                        source_task_id=mapping.get(t["source_task_id"], t["source_task_id"]))
             rows["tasks"].append(row)
         for c in tpl.candidates:

@@ -108,6 +108,15 @@ def measure_task_list(engine, reps: int, rng: random.Random, now, budget_s: floa
         from bench.common import PASSWORD
         users.create_user(s, "list_supervisor", PASSWORD, ["supervisor"], [top.code])
         boss = actor(s, "list_supervisor")
+        # a township's supervisor sees a fraction of the county's tasks: their list reads further along the walk
+        town = s.scalar(select(OrgUnitModel.code).where(OrgUnitModel.parent_id == top.id,
+                                                         OrgUnitModel.kind == "township")
+                        .order_by(OrgUnitModel.code).limit(1))
+        if town is not None:
+            users.create_user(s, "list_township_supervisor", PASSWORD, ["supervisor"], [town])
+        town_boss = actor(s, "list_township_supervisor") if town is not None else None
+        users.create_user(s, "list_auditor", PASSWORD, ["auditor"])
+        auditor = actor(s, "list_auditor")
         sample = s.execute(select(TaskModel.process_id, CaseModel.category, CaseModel.code)
                            .join(CaseModel, CaseModel.id == TaskModel.case_id)
                            .join(TaskCandidateModel, TaskCandidateModel.task_id == TaskModel.id)
@@ -128,6 +137,8 @@ def measure_task_list(engine, reps: int, rng: random.Random, now, budget_s: floa
     per_variant: dict[str, list[float]] = {name: [] for name in variants}
     totals: dict[str, int] = {}
     supervised: list[float] = []
+    township: list[float] = []
+    everything: list[float] = []
     started = time.perf_counter()
     for rep in range(reps):
         if rep >= 3 and time.perf_counter() - started > budget_s:
@@ -145,10 +156,22 @@ def measure_task_list(engine, reps: int, rng: random.Random, now, budget_s: floa
             page = tasks.list_tasks(s, boss, scope="supervised", now=now)
         supervised.append(ms_since(t0))
         totals["supervised_county"] = page.total
+        if town_boss is not None:
+            t0 = time.perf_counter()
+            with Session(engine) as s:
+                page = tasks.list_tasks(s, town_boss, scope="supervised", now=now)
+            township.append(ms_since(t0))
+            totals["supervised_township"] = page.total
+        t0 = time.perf_counter()
+        with Session(engine) as s:
+            page = tasks.list_tasks(s, auditor, scope="all", now=now)
+        everything.append(ms_since(t0))
+        totals["all_auditor"] = page.total
     every = [v for values in per_variant.values() for v in values]
     return {"role": role, "org_unit": org_code, "visible_tasks": visible, "all": summary(every),
             "variants": {name: summary(values) for name, values in per_variant.items()},
-            "variant_totals": totals, "supervised_county": summary(supervised)}
+            "variant_totals": totals, "supervised_county": summary(supervised),
+            "supervised_township": summary(township) if township else None, "all_auditor": summary(everything)}
 
 
 def measure_open(engine, who, process_id: str, units: list[str], reps: int, rng: random.Random) -> dict:

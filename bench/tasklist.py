@@ -23,7 +23,7 @@ from bench.scale import measure_task_list
 from engine.db import make_engine, upgrade_schema
 from engine.models import ApiTokenModel, CaseModel, MembershipModel, UserModel
 
-LIST_USERS = ("list_user", "list_supervisor")  # made by measure_task_list; made again here
+LIST_USERS = ("list_user", "list_supervisor", "list_township_supervisor", "list_auditor")  # made by measure_task_list; made again here
 
 
 def main(argv: list[str] | None = None) -> int:

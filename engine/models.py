@@ -171,6 +171,15 @@ class CaseModel(Base):
     __mapper_args__ = {"version_id_col": lock_version}
 
 
+# due_sort of a task without a due date: after every real deadline, so one ascending index serves "due first"
+NO_DUE_DATE = datetime(9999, 12, 31, tzinfo=timezone.utc)
+
+
+def _due_sort_of(ctx) -> datetime:
+    """Default of tasks.due_sort: the row's due_at, else NO_DUE_DATE."""
+    return ctx.get_current_parameters().get("due_at") or NO_DUE_DATE
+
+
 class TaskModel(Base):
     """One row per open human task, rebuilt from the workflow after every command."""
 
@@ -179,7 +188,12 @@ class TaskModel(Base):
     # index look useless, so "my claimed tasks" scanned every task (2.6 s at 1,000,000 cases).
     __table_args__ = (Index("ix_tasks_org_due", "org_unit_id", "due_at"),
                       Index("ix_tasks_assignee", "assignee", sqlite_where=text("assignee IS NOT NULL"),
-                            postgresql_where=text("assignee IS NOT NULL")))
+                            postgresql_where=text("assignee IS NOT NULL")),
+                      # The supervised and all lists walk these in list order and stop at the page (migration
+                      # 0008): a sort over every open task cost 200 ms at 1,000,000 cases.
+                      Index("ix_tasks_due_sort", "due_sort", "created_at", "id"),
+                      Index("ix_tasks_created", "created_at", "id"),
+                      Index("ix_tasks_warning", "warning_level", "due_sort", "id"))
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)  # SpiffWorkflow task id, or "sv-…" follow-ups
     kind: Mapped[str] = mapped_column(String(20), default="bpmn")  # bpmn | supervision (ladder follow-up)
@@ -197,6 +211,10 @@ class TaskModel(Base):
     warning_level: Mapped[int] = mapped_column(Integer, default=0)  # 0 none, 1 提示, 2 催办, 3 督办, 4 挂牌督办
     created_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None]
+    # due_at, or NO_DUE_DATE when none: the "due" sort key as a column its index serves (migration 0008).
+    # Filled from due_at by default on every insert, ORM or Core; nullable only so that SQLite adds it
+    # without rebuilding the table.
+    due_sort: Mapped[datetime | None] = mapped_column(default=lambda ctx: _due_sort_of(ctx))
 
     # Commands already hold the case in the session; lists ask for it with joinedload (tasks.list_tasks).
     case: Mapped[CaseModel] = relationship(lazy="select")
@@ -206,8 +224,6 @@ class TaskModel(Base):
                                                                  passive_deletes=True)
 
 
-# due_sort of a task without a due date: after every real deadline, so one ascending index serves "due first"
-NO_DUE_DATE = datetime(9999, 12, 31, tzinfo=timezone.utc)
 
 
 class TaskCandidateModel(Base):

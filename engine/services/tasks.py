@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, delete, distinct, exists, func, or_, select, union_all, update
+from sqlalchemy import Integer, and_, bindparam, delete, distinct, exists, func, or_, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -228,15 +228,11 @@ def _mine_page(session: Session, actor: Actor, filters: dict, sort: str, now: da
     return ids, min(counted, COUNT_CAP), counted > COUNT_CAP
 
 
-def _supervised(actor: Actor):
-    """SQL condition: tasks in an org unit (or below) where the actor holds a supervisory role."""
+def _supervised_paths(actor: Actor) -> list[str]:
+    """Org unit paths where the actor holds a supervisory role (each one covers that unit and below)."""
     from engine.services.users import SUPERVISORY_ROLES
 
-    paths = [g.org_path for g in actor.grants if g.role in SUPERVISORY_ROLES]
-    if not paths:
-        return None
-    return exists().where(OrgUnitModel.id == TaskModel.org_unit_id,
-                          or_(*[OrgUnitModel.path.startswith(p) for p in paths]))
+    return list(dict.fromkeys(g.org_path for g in actor.grants if g.role in SUPERVISORY_ROLES))
 
 
 def list_tasks(session: Session, actor: Actor, *, overdue: bool = False, assigned: str | None = None,
@@ -258,36 +254,88 @@ def list_tasks(session: Session, actor: Actor, *, overdue: bool = False, assigne
         ids, total, more = _mine_page(session, actor, filters, sort, now, offset, per_page)
     else:
         if scope == "supervised":
-            cond = _supervised(actor)
-            if cond is None:
+            paths = _supervised_paths(actor)
+            if not paths:
                 return TaskPage([], 0)
         elif scope == "all":
             if not actor.can_read_all():
                 raise Forbidden("只有管理员和审计员可以查看全部任务 / only administrators and auditors list all tasks")
-            cond = TaskModel.id.is_not(None)
+            paths = []
         else:
             from engine.errors import InvalidData
             raise InvalidData(f"unknown scope {scope!r}", {"scope": ["mine, supervised, all"]})
-        ids, total, more = _page_by_condition(session, cond, filters, sort, now, offset, per_page)
+        ids, total, more = _page_over_tasks(session, paths, filters, sort, now, offset, per_page)
     rows = {row.id: row for row in session.scalars(
         select(TaskModel).where(TaskModel.id.in_(ids)).options(joinedload(TaskModel.case)))} if ids else {}
     return TaskPage([rows[task_id] for task_id in ids if task_id in rows], total, more)
 
 
-def _page_by_condition(session: Session, cond, filters: dict, sort: str, now: datetime, offset: int,
-                       per_page: int) -> tuple[list[str], int, bool]:
-    """Scopes "supervised" and "all": a filter over the tasks table, sorted there (these lists are for
-    supervisors and auditors looking across units, not the per-role work queue)."""
-    stmt = select(T.id).where(cond)
-    if filters["overdue"]:
-        stmt = stmt.where(T.due_at < now)
-    stmt = _filtered(stmt, T.id, _shape(filters), joined_task=True).params(_filter_values(filters))
-    counted = session.scalar(select(func.count()).select_from(stmt.limit(COUNT_CAP + 1).subquery()))
-    due = func.coalesce(T.due_at, NO_DUE_DATE)
-    order = {"due": (due, T.created_at), "-due": (due.desc(), T.created_at.desc()),
-             "created": (T.created_at,), "-created": (T.created_at.desc(),),
-             "warning": (T.warning_level.desc(), due)}[sort]
-    ids = list(session.scalars(stmt.order_by(*order, T.id).offset(offset).limit(per_page)))
+# Order of the supervised and all lists, on the tasks table. "due" and "created" follow ix_tasks_due_sort and
+# ix_tasks_created, so the database walks the index and stops at the page; the descending sorts walk them
+# backwards (the tie on task id stays ascending: only rows tied on every other key are sorted). "warning"
+# (level descending, then due ascending) walks ix_tasks_warning once per level and merges the walks.
+_TASK_ORDER = {"due": (T.due_sort, T.created_at, T.id), "-due": (T.due_sort.desc(), T.created_at.desc(), T.id),
+               "created": (T.created_at, T.id), "-created": (T.created_at.desc(), T.id)}
+
+
+# LIMIT and OFFSET of these walks are rendered into the SQL (literal_execute; the statement stays compiled
+# once): PostgreSQL's generic plan for a prepared statement, blind to a LIMIT parameter, sorted the whole
+# subtree instead of walking the index (313 ms against 0.2 ms for a county supervisor over 436,827 tasks).
+_WALK, _OFFSET, _PER_PAGE = (bindparam(name, type_=Integer, literal_execute=True)
+                             for name in ("walk", "offset", "per_page"))
+
+
+def _build_over_tasks(units: int, sort: str, shape: tuple):
+    """(page, count) for scope "supervised" (units > 0: the subtrees of bind parameters path_i) or "all"."""
+    stmt = select(T.id)
+    if units:
+        under = select(OrgUnitModel.id).where(or_(*[OrgUnitModel.path.startswith(bindparam(f"path_{i}"))
+                                                   for i in range(units)]))
+        stmt = stmt.where(T.org_unit_id.in_(under))
+    if shape[0]:
+        stmt = stmt.where(T.due_sort < bindparam("now"))
+    stmt = _filtered(stmt, T.id, shape, joined_task=True)
+    if sort == "warning":
+        # A task of the page is within the first offset + per_page of its level's walk.
+        walks = [select(stmt.add_columns(T.warning_level, T.due_sort).where(T.warning_level == level)
+                        .order_by(T.due_sort, T.id).limit(_WALK).subquery())
+                 for level in WARNING_LEVELS]
+        merged = union_all(*walks).subquery()
+        page = (select(merged.c.id).order_by(merged.c.warning_level.desc(), merged.c.due_sort, merged.c.id)
+                .offset(_OFFSET).limit(_PER_PAGE))
+    else:
+        page = stmt.order_by(*_TASK_ORDER[sort]).offset(_OFFSET).limit(_PER_PAGE)
+    # Reads at most COUNT_CAP + 1 matching rows, in whatever order is cheapest.
+    count = select(func.count()).select_from(stmt.limit(bindparam("cap")).subquery())
+    return page, count
+
+
+_OVER_TASKS_STATEMENTS: dict[tuple, tuple] = {}
+
+
+def _page_over_tasks(session: Session, paths: list[str], filters: dict, sort: str, now: datetime, offset: int,
+                     per_page: int) -> tuple[list[str], int, bool]:
+    """Scopes "supervised" (tasks in the units under `paths`) and "all" (no paths): a walk over the tasks
+    table in list order that stops after offset + per_page matches (these lists are for supervisors and
+    auditors looking across units, not the per-role work queue)."""
+    shape = _shape(filters)
+    key = (len(paths), sort, shape)
+    statements = _OVER_TASKS_STATEMENTS.get(key)
+    if statements is None:
+        if len(_OVER_TASKS_STATEMENTS) > 500:
+            _OVER_TASKS_STATEMENTS.clear()
+        statements = _OVER_TASKS_STATEMENTS[key] = _build_over_tasks(len(paths), sort, shape)
+    params = {**_filter_values(filters), "now": now, "offset": offset, "per_page": per_page, "cap": COUNT_CAP + 1,
+              "walk": offset + per_page}
+    for i, path in enumerate(paths):
+        params[f"path_{i}"] = path
+    page, count = statements
+    ids = list(session.scalars(page, params))
+    if len(ids) < per_page and (ids or not offset):
+        # A page that is not full ends the list: every match was read, so the total needs no count.
+        counted = offset + len(ids)
+    else:
+        counted = session.scalar(count, params)
     return ids, min(counted, COUNT_CAP), counted > COUNT_CAP
 
 

@@ -107,3 +107,46 @@ def test_0006_copies_each_task_filter_columns_to_its_candidates_and_downgrades(t
         count = conn.execute(text("SELECT count(*) FROM task_candidates")).scalar()
     engine.dispose()
     assert columns == {"task_id", "role", "org_unit_id", "due_sort", "created_at", "warning_level"} and count == 4
+
+
+def test_0008_copies_each_task_due_sort_key_as_the_models_write_it_and_downgrades(tmp_path):
+    from datetime import datetime, timezone
+
+    from alembic import command
+    from sqlalchemy import create_engine, inspect, select, text
+
+    from engine.db import alembic_config, make_engine
+    from engine.models import NO_DUE_DATE, TaskModel
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    engine = create_engine(url)
+    cfg = alembic_config(url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0007")
+        for task_id, due in (("a", "'2026-03-02 01:00:00.000000'"), ("b", "NULL")):
+            conn.execute(text("INSERT INTO tasks (id, kind, case_id, process_id, spec_name, title, roles, "
+                              f"org_unit_id, due_at, warning_level, created_at) VALUES ('{task_id}', 'bpmn', 1, "
+                              f"'p', 's', 't', '[]', 1, {due}, 0, '2026-03-01 00:00:00.000000')"))
+            conn.execute(text("INSERT INTO task_candidates (task_id, role, org_unit_id, due_sort, created_at) "
+                              f"VALUES ('{task_id}', 'r', 1, '9999-12-31 00:00:00', '2026-03-01 00:00:00')"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0008")
+        T = TaskModel.__table__
+        # read and compared through the model's type: the backfilled text is what the engine binds
+        rows = conn.execute(select(T.c.id, T.c.due_sort).order_by(T.c.id)).all()
+        no_due = conn.execute(select(T.c.id).where(T.c.due_sort == NO_DUE_DATE)).scalars().all()
+        indexes = {i["name"] for i in inspect(conn).get_indexes("tasks")}
+    assert rows == [("a", datetime(2026, 3, 2, 1, tzinfo=timezone.utc)), ("b", NO_DUE_DATE)] and no_due == ["b"]
+    assert {"ix_tasks_due_sort", "ix_tasks_created", "ix_tasks_warning"} <= indexes
+    engine.dispose()
+    engine = make_engine(url)  # foreign keys on, as the engine runs migrations: nothing may cascade
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0007")
+        columns = {c["name"] for c in inspect(conn).get_columns("tasks")}
+        indexes = {i["name"] for i in inspect(conn).get_indexes("tasks")}
+        counts = conn.execute(text("SELECT (SELECT count(*) FROM tasks), (SELECT count(*) FROM task_candidates)")).one()
+    engine.dispose()
+    assert "due_sort" not in columns and "ix_tasks_due_sort" not in indexes and tuple(counts) == (2, 2)
