@@ -207,24 +207,37 @@ def _mine_page(session: Session, actor: Actor, filters: dict, sort: str, now: da
     grants = list(dict.fromkeys((g.role, g.org_unit_id) for g in actor.grants))
     shape = _shape(filters)
     key = (len(grants), sort, shape)
-    statements = _MINE_STATEMENTS.get(key)
-    if statements is None:
-        if len(_MINE_STATEMENTS) > 500:
-            _MINE_STATEMENTS.clear()
-        statements = _MINE_STATEMENTS[key] = _build_mine(len(grants), sort, shape)
+    statements = _statements(_MINE_STATEMENTS, key, _build_mine)
     params = {**_filter_values(filters), "now": now, "walk": offset + per_page, "offset": offset,
               "per_page": per_page, "cap": COUNT_CAP + 1}
     for i, (role, org_id) in enumerate(grants):
         params[f"role_{i}"], params[f"org_{i}"] = role, org_id
+    return _run_page(session, statements, params, offset, per_page)
+
+
+def _statements(cache: dict, key: tuple, build) -> tuple:
+    """The (page, count) statements of one list shape (`key` = build's arguments), built once. The cache is
+    bounded: a key holds the number of grants or units, so a few users with many grants add shapes."""
+    statements = cache.get(key)
+    if statements is None:
+        if len(cache) > 500:
+            cache.clear()
+        statements = cache[key] = build(*key)
+    return statements
+
+
+def _run_page(session: Session, statements: tuple, params: dict, offset: int,
+              per_page: int) -> tuple[list[str], int, bool]:
+    """(task ids of the page, total up to COUNT_CAP, more than that?)."""
     page, count = statements
     ids = list(session.scalars(page, params))
     if len(ids) < per_page and (ids or not offset):
         # A page that is not full ends the list: no walk reached its LIMIT (a walk that did holds a full page
         # by itself), so every match was read and the total is known without counting. A selective filter
-        # (a code search) then reads the user's queue once instead of twice.
+        # (a code search) then reads the queue once instead of twice.
         counted = offset + len(ids)
-        return ids, min(counted, COUNT_CAP), counted > COUNT_CAP
-    counted = session.scalar(count, params)
+    else:
+        counted = session.scalar(count, params)
     return ids, min(counted, COUNT_CAP), counted > COUNT_CAP
 
 
@@ -320,23 +333,12 @@ def _page_over_tasks(session: Session, paths: list[str], filters: dict, sort: st
     auditors looking across units, not the per-role work queue)."""
     shape = _shape(filters)
     key = (len(paths), sort, shape)
-    statements = _OVER_TASKS_STATEMENTS.get(key)
-    if statements is None:
-        if len(_OVER_TASKS_STATEMENTS) > 500:
-            _OVER_TASKS_STATEMENTS.clear()
-        statements = _OVER_TASKS_STATEMENTS[key] = _build_over_tasks(len(paths), sort, shape)
+    statements = _statements(_OVER_TASKS_STATEMENTS, key, _build_over_tasks)
     params = {**_filter_values(filters), "now": now, "offset": offset, "per_page": per_page, "cap": COUNT_CAP + 1,
               "walk": offset + per_page}
     for i, path in enumerate(paths):
         params[f"path_{i}"] = path
-    page, count = statements
-    ids = list(session.scalars(page, params))
-    if len(ids) < per_page and (ids or not offset):
-        # A page that is not full ends the list: every match was read, so the total needs no count.
-        counted = offset + len(ids)
-    else:
-        counted = session.scalar(count, params)
-    return ids, min(counted, COUNT_CAP), counted > COUNT_CAP
+    return _run_page(session, statements, params, offset, per_page)
 
 
 _CANDIDATES_OF = select(C.role, C.org_unit_id).where(C.task_id == bindparam("task_id"))  # built once: every command
