@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from engine.models import NO_DUE_DATE, CaseModel, TaskCandidateModel, TaskModel
 from engine.services import cases, processes, tasks, timers
 from engine.services.users import SYSTEM, Actor
+from tests.support.task_lists import passes_filters
 
 # Two desks at once: classifying sets the case's category while the review is still open.
 TWO_DESKS = b"""<?xml version="1.0" encoding="UTF-8"?>
@@ -118,37 +119,17 @@ def _ids(page):
 # ---------------------------------------------------------------- every filter against a plain reference
 
 def _reference(session, who: Actor, now, *, overdue, assigned, process_id, category, q, sort) -> list[str]:
-    """The list as a straightforward query over tasks and cases would give it, filtered and sorted in Python.
-
-    A whole valid case code finds that case's tasks; any other q is a substring of the code or the title
-    (the LIKE of the list; the test data is digits and Chinese, where SQLite's case folding plays no part)."""
+    """The list as a straightforward query over tasks and cases would give it, filtered and sorted in Python."""
     grants = {(g.role, g.org_unit_id) for g in who.grants}
     candidates = {}
     for task_id, role, org in session.execute(select(TaskCandidateModel.task_id, TaskCandidateModel.role,
                                                      TaskCandidateModel.org_unit_id)):
         candidates.setdefault(task_id, set()).add((role, org))
     rows = session.execute(select(TaskModel, CaseModel).join(CaseModel, CaseModel.id == TaskModel.case_id)).all()
-    q = (q or "").strip()
-    out = []
-    for task, case in rows:
-        if not (task.assignee == who.username or candidates.get(task.id, set()) & grants):
-            continue
-        if overdue and not (task.due_at is not None and task.due_at < now):
-            continue
-        if assigned == "me" and task.assignee != who.username:
-            continue
-        if assigned == "none" and task.assignee is not None:
-            continue
-        if process_id and task.process_id != process_id:
-            continue
-        if category and case.category != category:
-            continue
-        if q and cases.valid_code(q):
-            if case.code != q:
-                continue
-        elif q and q not in case.code and q not in task.title:
-            continue
-        out.append(task)
+    filters = dict(overdue=overdue, assigned=assigned, process_id=process_id, category=category, q=q)
+    out = [task for task, case in rows
+           if (task.assignee == who.username or candidates.get(task.id, set()) & grants)
+           and passes_filters(task, case, who, now, **filters)]
 
     def due(t):
         return t.due_at or NO_DUE_DATE

@@ -7,6 +7,7 @@ from sqlalchemy import select, update
 from engine.models import NO_DUE_DATE, CaseModel, OrgUnitModel, TaskModel
 from engine.services import cases, tasks, timers
 from engine.services.users import SUPERVISORY_ROLES
+from tests.support.task_lists import passes_filters
 from tests.unit.test_task_list_filters import _deploy_two_desks, _task
 
 UNITS = ("330106000", "330106001", "330106001001", "330106002")  # county, township, its village, a sibling
@@ -18,23 +19,10 @@ def _reference(session, who, now, *, scope, overdue, assigned, process_id, categ
     rows = session.execute(select(TaskModel, OrgUnitModel.path, CaseModel)
                            .join(OrgUnitModel, OrgUnitModel.id == TaskModel.org_unit_id)
                            .join(CaseModel, CaseModel.id == TaskModel.case_id)).all()
-    q = (q or "").strip()
-    out = []
-    for task, path, case in rows:
-        if scope == "supervised" and not any(path.startswith(p) for p in paths):
-            continue
-        if overdue and not (task.due_at is not None and task.due_at < now):
-            continue
-        if (assigned == "me" and task.assignee != who.username) or (assigned == "none" and task.assignee):
-            continue
-        if (process_id and task.process_id != process_id) or (category and case.category != category):
-            continue
-        if q and cases.valid_code(q):
-            if case.code != q:
-                continue
-        elif q and q not in case.code and q not in task.title:
-            continue
-        out.append(task)
+    filters = dict(overdue=overdue, assigned=assigned, process_id=process_id, category=category, q=q)
+    out = [task for task, path, case in rows
+           if (scope != "supervised" or any(path.startswith(p) for p in paths))
+           and passes_filters(task, case, who, now, **filters)]
 
     def due(t):
         return t.due_at or NO_DUE_DATE
