@@ -181,8 +181,9 @@ def human_tasks(workflow: BpmnWorkflow, state=TaskState.READY) -> list:
     return list(workflow.get_tasks(state=state, manual=True))
 
 
-def ordinal_of(workflow: BpmnWorkflow, task) -> int:
-    same = [t for t in human_tasks(workflow) if t.task_spec.name == task.task_spec.name]
+def ordinal_of(open_tasks, task) -> int:
+    """The task's place among the open human tasks (tree order, as human_tasks gives them) of its spec."""
+    same = [t for t in open_tasks if t.task_spec.name == task.task_spec.name]
     return next(i for i, t in enumerate(same) if t.id == task.id)
 
 
@@ -414,9 +415,7 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
     for key in INDEXED_FIELDS:
         if key in after_data and after_data[key] not in (None, ""):
             setattr(case, key, str(after_data[key]))
-    if case.category != category and not ctx.new_case:  # a new case has no candidate rows yet
-        # The task list filters on the copy in task_candidates; rows sync_tasks inserts below get the new one.
-        session.execute(_SET_CANDIDATE_CATEGORY, {"case_id": case.id, "new_category": case.category})
+    category_changed = case.category != category and not ctx.new_case  # a new case has no candidate rows yet
     case.workflow_json = serializer.dump_workflow(workflow)
     case.task_count = len(workflow.tasks) + sum(len(sp.tasks) for sp in workflow.subprocesses.values())
     if case.task_count > runtime.get().settings.task_tree_warning:
@@ -427,6 +426,10 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
         append_event(session, case, "task_opened", "system", ctx.now,
                      {"roles": row.roles, "due_at": row.due_at.isoformat() if row.due_at else None,
                       "basis": row.due_basis}, row.id, row.title, batch=events)
+    if category_changed and not closing and _rows_from_before_remain(ctx, opened, open_rows):
+        # The task list filters on the copy in task_candidates: the rows sync_tasks inserted carry the new
+        # category, the rows the case had before are updated here.
+        session.execute(_SET_CANDIDATE_CATEGORY, {"case_id": case.id, "new_category": case.category})
     if closing:
         case.status = "closed"
         case.closed_at = ctx.now
@@ -440,6 +443,14 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
     session.execute(_INSERT_EVENTS, events)
     events.clear()
     return after_data
+
+
+def _rows_from_before_remain(ctx: Ctx, opened: list, open_rows: list) -> bool:
+    """Whether the case still has task rows this command did not insert (a completed intake usually leaves
+    none: then a category change has no candidate copies to update)."""
+    if ctx.task_rows is None:  # not read under this command's lock: assume there are
+        return True
+    return len(open_rows) > len(opened) or any(row.kind != "bpmn" for row in ctx.task_rows.values())
 
 
 def _due_at(ctx: Ctx, info: dict, task) -> datetime | None:

@@ -487,8 +487,8 @@ def complete_task(session: Session, task_id: str, data: dict | None, actor: Acto
         spiff_task = casework.find_task(ctx.workflow, task_id)
         if spiff_task is None or spiff_task.state != TaskState.READY:
             raise Conflict("该任务已不可办理 / this task is no longer ready", {"task_id": task_id})
-        command = {"spec_name": spiff_task.task_spec.name, "ordinal": casework.ordinal_of(ctx.workflow, spiff_task),
-                   "data": values}
+        ordinal = casework.ordinal_of(ctx.before_tasks.values(), spiff_task)  # the workflow is as snapshot saw it
+        command = {"spec_name": spiff_task.task_spec.name, "ordinal": ordinal, "data": values}
         spiff_task.data.update(values)
         try:
             spiff_task.run()
