@@ -112,6 +112,45 @@ def test_a_supervision_follow_up_carries_the_copies(session, actor, clock):
     assert follow.id in _ids(tasks.list_tasks(session, head, q="督办单"))
 
 
+# Classifying opens the next desk: nothing from before stays open but a supervision follow-up.
+CLASSIFY_THEN_MEDIATE = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
+                  id="defs_classify_then_mediate" targetNamespace="http://jiefen.example/test">
+  <bpmn:process id="classify_then_mediate" isExecutable="true" camunda:candidateStarterGroups="intake_clerk">
+    <bpmn:startEvent id="start" />
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="classify" />
+    <bpmn:userTask id="classify" name="\xe5\x88\x86\xe7\xb1\xbb" camunda:candidateGroups="intake_clerk"
+                   camunda:dueDate="P1D">
+      <bpmn:extensionElements>
+        <camunda:formData>
+          <camunda:formField id="category" label="category" type="string" />
+        </camunda:formData>
+      </bpmn:extensionElements>
+    </bpmn:userTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="classify" targetRef="mediate" />
+    <bpmn:userTask id="mediate" name="\xe8\xb0\x83\xe8\xa7\xa3" camunda:candidateGroups="intake_clerk" />
+    <bpmn:sequenceFlow id="f3" sourceRef="mediate" targetRef="end" />
+    <bpmn:endEvent id="end" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_a_category_change_reaches_a_supervision_follow_up_left_open(session, actor, clock):
+    processes.deploy(session, {"classify_then_mediate.bpmn": CLASSIFY_THEN_MEDIATE}, SYSTEM)
+    clerk = actor("clerk")
+    case = cases.start_case(session, "classify_then_mediate", {}, clerk)
+    clock.advance(days=4)  # past the P1D deadline and its 督办 step: a follow-up task for the unit head
+    timers.fire_due_timers(session, now=clock.now())
+    follow = session.scalar(select(TaskModel).where(TaskModel.case_id == case.id, TaskModel.kind == "supervision"))
+    assert follow is not None
+    tasks.complete_task(session, _task(session, case.id, "classify").id, {"category": "labour"}, clerk)
+    stored = _assert_copies_right(session)
+    assert {k[0] for k in stored} == {follow.id, _task(session, case.id, "mediate").id}
+    assert {v[2] for v in stored.values()} == {"labour"}
+
+
 def _ids(page):
     return [t.id for t in page.items]
 
