@@ -10,6 +10,17 @@ from engine.services import cases, processes, tasks, timers
 from engine.services.users import SYSTEM, Actor
 from tests.support.task_lists import passes_filters
 
+# The classifying desk both processes share: its form sets the case's category.
+CLASSIFY = b"""    <bpmn:userTask id="classify" name="\xe5\x88\x86\xe7\xb1\xbb" camunda:candidateGroups="intake_clerk"
+                   camunda:dueDate="%s">
+      <bpmn:extensionElements>
+        <camunda:formData>
+          <camunda:formField id="category" label="category" type="string" />
+        </camunda:formData>
+      </bpmn:extensionElements>
+    </bpmn:userTask>
+"""
+
 # Two desks at once: classifying sets the case's category while the review is still open.
 TWO_DESKS = b"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -21,15 +32,7 @@ TWO_DESKS = b"""<?xml version="1.0" encoding="UTF-8"?>
     <bpmn:parallelGateway id="fork" />
     <bpmn:sequenceFlow id="f2" sourceRef="fork" targetRef="classify" />
     <bpmn:sequenceFlow id="f3" sourceRef="fork" targetRef="review" />
-    <bpmn:userTask id="classify" name="\xe5\x88\x86\xe7\xb1\xbb" camunda:candidateGroups="intake_clerk"
-                   camunda:dueDate="P3D">
-      <bpmn:extensionElements>
-        <camunda:formData>
-          <camunda:formField id="category" label="category" type="string" />
-        </camunda:formData>
-      </bpmn:extensionElements>
-    </bpmn:userTask>
-    <bpmn:userTask id="review" name="\xe5\xa4\x8d\xe6\xa0\xb8" camunda:candidateGroups="intake_clerk" />
+""" + CLASSIFY % b"P3D" + b"""    <bpmn:userTask id="review" name="\xe5\xa4\x8d\xe6\xa0\xb8" camunda:candidateGroups="intake_clerk" />
     <bpmn:sequenceFlow id="f4" sourceRef="classify" targetRef="join" />
     <bpmn:sequenceFlow id="f5" sourceRef="review" targetRef="join" />
     <bpmn:parallelGateway id="join" />
@@ -120,15 +123,7 @@ CLASSIFY_THEN_MEDIATE = b"""<?xml version="1.0" encoding="UTF-8"?>
   <bpmn:process id="classify_then_mediate" isExecutable="true" camunda:candidateStarterGroups="intake_clerk">
     <bpmn:startEvent id="start" />
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="classify" />
-    <bpmn:userTask id="classify" name="\xe5\x88\x86\xe7\xb1\xbb" camunda:candidateGroups="intake_clerk"
-                   camunda:dueDate="P1D">
-      <bpmn:extensionElements>
-        <camunda:formData>
-          <camunda:formField id="category" label="category" type="string" />
-        </camunda:formData>
-      </bpmn:extensionElements>
-    </bpmn:userTask>
-    <bpmn:sequenceFlow id="f2" sourceRef="classify" targetRef="mediate" />
+""" + CLASSIFY % b"P1D" + b"""    <bpmn:sequenceFlow id="f2" sourceRef="classify" targetRef="mediate" />
     <bpmn:userTask id="mediate" name="\xe8\xb0\x83\xe8\xa7\xa3" camunda:candidateGroups="intake_clerk" />
     <bpmn:sequenceFlow id="f3" sourceRef="mediate" targetRef="end" />
     <bpmn:endEvent id="end" />
