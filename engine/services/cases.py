@@ -13,7 +13,7 @@ from engine.clock import CHINA_TZ, running_at
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
 from engine.models import CaseModel, OrgUnitModel, TaskCandidateModel, TaskModel, TimerModel
 from engine.services.processes import latest_loaded_version
-from engine.services.timers import open_supervision_task
+from engine.services.timers import add_next_ladder_step, open_supervision_task
 from engine.services.users import Actor
 
 log = logging.getLogger(__name__)
@@ -240,6 +240,7 @@ def _fire_ladder_step(session: Session, case: CaseModel, timer, moment: datetime
     task.warning_level = step.level
     session.execute(update(TaskCandidateModel).where(TaskCandidateModel.task_id == task.id)
                     .values(warning_level=step.level))  # the list's sort key travels with the task
+    add_next_ladder_step(session, case, task)
     casework.append_event(session, case, "task_escalated", "system", moment,
                           {"step": step.name, "title": step.title, "level": step.level,
                            "due_at": task.due_at.isoformat() if task.due_at else None}, task.id, task.title)

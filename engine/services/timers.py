@@ -7,7 +7,7 @@ import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
@@ -87,6 +87,45 @@ def ladder_moments(created: datetime, due: datetime) -> dict[str, datetime]:
     return moments
 
 
+@dataclass(frozen=True)
+class LadderStep:
+    """A supervision-ladder step of one task: the timer row it has (the next step) or will get (the later ones)."""
+
+    ref: str  # "<task id>:<step name>", the timer row's ref
+    due_at: datetime
+    name: str  # as the timer row and the case page show it: "催办：调解"
+    level: int
+    kind: str = "ladder"
+
+
+def ladder_on(case) -> bool:
+    settings = runtime.get().settings
+    return settings.ladder_enabled and settings.tier_ladder.get(case.tier or "", True)
+
+
+def ladder_steps(task, fired=frozenset()) -> list[LadderStep]:
+    """The steps still to come for a task (a task row: id, title, created_at, due_at, warning_level), in order.
+
+    `fired`: (ref, due_at) of the case's fired timer rows; such a step does not come again."""
+    if task.due_at is None:
+        return []
+    moments = ladder_moments(task.created_at, task.due_at)
+    out = []
+    for step in LADDER:
+        ref = f"{task.id}:{step.name}"
+        if step.name in moments and step.level > task.warning_level and (ref, moments[step.name]) not in fired:
+            out.append(LadderStep(ref, moments[step.name], f"{step.title}：{task.title}", step.level))
+    return out
+
+
+def next_ladder_step(task, fired=frozenset()) -> LadderStep | None:
+    """The one step of a task that has a timer row: firing it raises the warning level and adds the next.
+
+    A row per step cost four inserts when a task opened and four deletes when it closed (bench/README.md)."""
+    steps = ladder_steps(task, fired)
+    return steps[0] if steps else None
+
+
 # Built once (see casework): rebuild_timers runs in every case command.
 TIMERS = TimerModel.__table__
 _CASE_TIMERS = select(TIMERS.c.id, TIMERS.c.kind, TIMERS.c.ref, TIMERS.c.due_at, TIMERS.c.fired_at).where(
@@ -108,16 +147,11 @@ def rebuild_timers(session: Session, case: CaseModel, workflow, now: datetime, t
         for ref, name, due in _waiting_timers(workflow):
             if (ref, due) not in fired:
                 wanted[("bpmn", ref, due)] = name
-        settings = runtime.get().settings
-        if settings.ladder_enabled and settings.tier_ladder.get(case.tier or "", True):
+        if ladder_on(case):
             for task in task_rows:
-                if task.kind != "bpmn" or task.due_at is None:
-                    continue
-                moments = ladder_moments(task.created_at, task.due_at)
-                for step in LADDER:
-                    ref = f"{task.id}:{step.name}"
-                    if step.name in moments and step.level > task.warning_level and (ref, moments[step.name]) not in fired:
-                        wanted[("ladder", ref, moments[step.name])] = f"{step.title}：{task.title}"
+                step = next_ladder_step(task, fired) if task.kind == "bpmn" else None
+                if step is not None:
+                    wanted[("ladder", step.ref, step.due_at)] = step.name
     stale = []
     for row in (r for r in rows if r.fired_at is None):
         if wanted.pop((row.kind, row.ref, row.due_at), None) is None:
@@ -130,9 +164,35 @@ def rebuild_timers(session: Session, case: CaseModel, workflow, now: datetime, t
                                          for (kind, ref, due), name in wanted.items()])
 
 
-def pending_timers(session: Session, case_id: int) -> list[TimerModel]:
-    return list(session.scalars(select(TimerModel).where(TimerModel.case_id == case_id, TimerModel.fired_at.is_(None))
-                                .order_by(TimerModel.due_at)))
+# The next ladder step of a task, unless a pending row has that ref already (a case from before migration
+# 0009 still has a row for every step): one statement either way.
+_T = TIMERS.c
+_ADD_LADDER_STEP = insert(TIMERS).from_select(
+    ["case_id", "kind", "name", "ref", "due_at"],
+    select(bindparam("case_id", type_=_T.case_id.type), literal("ladder"), bindparam("name", type_=_T.name.type),
+           bindparam("ref", type_=_T.ref.type), bindparam("due_at", type_=_T.due_at.type))
+    .where(~exists().where(_T.case_id == bindparam("case_id"), _T.ref == bindparam("ref"), _T.fired_at.is_(None))))
+
+
+def add_next_ladder_step(session: Session, case: CaseModel, task) -> None:
+    """After a ladder step of `task` fired (its warning level raised): put the next step in the index."""
+    step = next_ladder_step(task) if case.status == "open" and ladder_on(case) else None
+    if step is not None:
+        session.execute(_ADD_LADDER_STEP, {"case_id": case.id, "name": step.name, "ref": step.ref, "due_at": step.due_at})
+
+
+def pending_timers(session: Session, case_id: int) -> list:
+    """What is still to fire for a case, soonest first: its pending timer rows, and for each task whose next
+    ladder step has a row, the later steps (LadderStep, not rows: each gets its row when the one before fires)."""
+    rows = list(session.scalars(select(TimerModel).where(TimerModel.case_id == case_id, TimerModel.fired_at.is_(None))
+                                .order_by(TimerModel.due_at, TimerModel.id)))
+    laddered = {row.ref.rpartition(":")[0] for row in rows if row.kind == "ladder"}
+    if not laddered:
+        return rows
+    have = {row.ref for row in rows}
+    later = [step for task in session.scalars(select(TaskModel).where(TaskModel.id.in_(laddered)))
+             for step in ladder_steps(task) if step.ref not in have]
+    return sorted(rows + later, key=lambda t: t.due_at)
 
 
 def next_due(session: Session) -> datetime | None:

@@ -161,6 +161,42 @@ def test_supervision_ladder_steps_fire_in_order_and_stop_on_completion(session, 
     assert events_of(session, case.id, "supervision_answered")
 
 
+def _ladder_rows(session, case_id):
+    session.expire_all()
+    rows = session.scalars(select(TimerModel).where(TimerModel.case_id == case_id, TimerModel.kind == "ladder")
+                           .order_by(TimerModel.id))
+    return [(row.ref.split(":")[1], row.fired_at is not None) for row in rows]
+
+
+def test_only_the_next_ladder_step_has_a_timer_row(session, actor, clock):
+    case = _mediation_case(session, actor, clock)
+    assert _ladder_rows(session, case.id) == [("prompt", False)]
+    # the case page still shows the whole ladder: the later steps are worked out, not stored
+    assert [t.name for t in pending_timers(session, case.id) if t.kind == "ladder"] == [
+        "提示：调解", "催办：调解", "督办：调解", "挂牌督办：调解"]
+    drain(session, clock, at("2026-03-07T00:00:00+08:00"))
+    assert _ladder_rows(session, case.id) == [("prompt", True), ("reminder", False)]
+    drain(session, clock, at("2026-03-10T00:00:00+08:00"))
+    assert _ladder_rows(session, case.id) == [("prompt", True), ("reminder", True), ("notice", False)]
+
+
+def test_a_task_with_a_row_for_every_ladder_step_escalates_once_per_step(session, actor, clock):
+    """Cases from before migration 0009 have a pending row for each step: each still fires once."""
+    case = _mediation_case(session, actor, clock)
+    [task] = [t for t in cases.open_tasks(session, case.id) if t.kind == "bpmn"]
+    [prompt] = [t for t in pending_timers(session, case.id) if t.kind == "ladder" and t.ref.endswith(":prompt")]
+    for step in pending_timers(session, case.id):
+        if step.kind == "ladder" and step is not prompt:
+            session.add(TimerModel(case_id=case.id, kind="ladder", name=step.name, ref=step.ref, due_at=step.due_at))
+    session.commit()
+    assert [name for name, _ in _ladder_rows(session, case.id)] == ["prompt", "reminder", "notice", "listing"]
+    drain(session, clock, at("2026-03-17T00:00:00+08:00"))
+    steps = [e.payload["step"] for e in events_of(session, case.id, "task_escalated")]
+    assert steps == ["prompt", "reminder", "notice", "listing"]
+    assert _ladder_rows(session, case.id) == [(name, True) for name in steps]
+    assert session.get(TaskModel, task.id).warning_level == 4
+
+
 def test_red_listing_opens_a_task_for_the_supervision_desk(session, actor, clock):
     case = _mediation_case(session, actor, clock)
     drain(session, clock, at("2026-03-17T00:00:00+08:00"))
