@@ -246,6 +246,8 @@ class TaskCandidateModel(Base):
         # (the assignee too, for "unassigned in a category").
         Index("ix_task_candidates_category", "role", "org_unit_id", "category", "due_sort", "created_at",
               "task_id", "assignee"),
+        # One process of a queue, newest first: its page and its capped count as a range (migration 0010).
+        Index("ix_task_candidates_process", "role", "org_unit_id", "process_id", "created_at", "task_id"),
     )
 
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
