@@ -131,6 +131,7 @@ TIMERS = TimerModel.__table__
 _CASE_TIMERS = select(TIMERS.c.id, TIMERS.c.kind, TIMERS.c.ref, TIMERS.c.due_at, TIMERS.c.fired_at).where(
     TIMERS.c.case_id == bindparam("case_id"))
 _DELETE_TIMER = delete(TIMERS).where(TIMERS.c.id == bindparam("timer_id"))  # executemany: no IN list to re-render
+_DELETE_PENDING_OF_CASE = delete(TIMERS).where(TIMERS.c.case_id == bindparam("case_id"), TIMERS.c.fired_at.is_(None))
 _INSERT_TIMERS = insert(TIMERS)
 
 
@@ -140,18 +141,22 @@ def rebuild_timers(session: Session, case: CaseModel, workflow, now: datetime, t
 
     Rows that stay the same are kept (with any claim a drain holds on them); only changes are written.
     A case inserted by this command (new_case) has no rows yet, so none are read."""
+    if case.status != "open":
+        # A closed case waits for nothing: its pending rows go in one statement, without reading them first.
+        if not new_case:
+            session.execute(_DELETE_PENDING_OF_CASE, {"case_id": case.id})
+        return
     rows = [] if new_case else session.execute(_CASE_TIMERS, {"case_id": case.id}).all()
     fired = {(row.ref, row.due_at) for row in rows if row.fired_at is not None}
     wanted: dict[tuple[str, str, datetime], str] = {}
-    if case.status == "open":
-        for ref, name, due in _waiting_timers(workflow):
-            if (ref, due) not in fired:
-                wanted[("bpmn", ref, due)] = name
-        if ladder_on(case):
-            for task in task_rows:
-                step = next_ladder_step(task, fired) if task.kind == "bpmn" else None
-                if step is not None:
-                    wanted[("ladder", step.ref, step.due_at)] = step.name
+    for ref, name, due in _waiting_timers(workflow):
+        if (ref, due) not in fired:
+            wanted[("bpmn", ref, due)] = name
+    if ladder_on(case):
+        for task in task_rows:
+            step = next_ladder_step(task, fired) if task.kind == "bpmn" else None
+            if step is not None:
+                wanted[("ladder", step.ref, step.due_at)] = step.name
     stale = []
     for row in (r for r in rows if r.fired_at is None):
         if wanted.pop((row.kind, row.ref, row.due_at), None) is None:
