@@ -94,7 +94,6 @@ class LadderStep:
     ref: str  # "<task id>:<step name>", the timer row's ref
     due_at: datetime
     name: str  # as the timer row and the case page show it: "催办：调解"
-    level: int
     kind: str = "ladder"
 
 
@@ -114,7 +113,7 @@ def ladder_steps(task, fired=frozenset()) -> list[LadderStep]:
     for step in LADDER:
         ref = f"{task.id}:{step.name}"
         if step.name in moments and step.level > task.warning_level and (ref, moments[step.name]) not in fired:
-            out.append(LadderStep(ref, moments[step.name], f"{step.title}：{task.title}", step.level))
+            out.append(LadderStep(ref, moments[step.name], f"{step.title}：{task.title}"))
     return out
 
 
