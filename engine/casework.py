@@ -22,6 +22,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from engine import runtime, scripting, serializer
+from engine.db import run_writes
 from engine.clock import running_at
 from engine.errors import CaseError, NotFound, SandboxError, TaskFailed
 from engine.models import (GENESIS_HASH, NO_DUE_DATE, CaseEventModel, CaseModel, MembershipModel, OrgUnitModel,
@@ -52,6 +53,8 @@ class Ctx:
     before_tasks: dict = field(default_factory=dict)
     before_completed: set = field(default_factory=set)
     events: list[dict] = field(default_factory=list)  # history rows of this command, inserted together
+    # (Core statement, parameters) the save sends together at its end, after every read (db.run_writes)
+    writes: list[tuple] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- loading and running
@@ -62,11 +65,12 @@ CASES, TASKS, CANDIDATES, EVENTS = (CaseModel.__table__, TaskModel.__table__, Ta
                                     CaseEventModel.__table__)
 _TAKE_WRITE_LOCK = (update(CASES).where(CASES.c.id == bindparam("case_id"))
                     .values(lock_version=CASES.c.lock_version))
-_INSERT_EVENTS = insert(EVENTS)
+# inline(): no implicit RETURNING of the new id, which a buffered write could not read (db.run_writes)
+_INSERT_EVENTS = insert(EVENTS).inline()
 _SET_EVENT_TAIL = update(CASES).where(CASES.c.id == bindparam("case_id")).values(
     event_seq=bindparam("tail_seq"), event_hash=bindparam("tail_hash"), event_at=bindparam("tail_at"))
-_INSERT_TASKS = insert(TASKS)
-_INSERT_CANDIDATES = insert(CANDIDATES)
+_INSERT_TASKS = insert(TASKS).inline()
+_INSERT_CANDIDATES = insert(CANDIDATES).inline()
 _OPEN_TASK_ROWS = select(TASKS.c.id, TASKS.c.kind, TASKS.c.title, TASKS.c.due_at, TASKS.c.created_at,
                          TASKS.c.warning_level).where(TASKS.c.case_id == bindparam("case_id"),
                                                       TASKS.c.kind == "bpmn")
@@ -318,6 +322,7 @@ def _open_linked_cases(ctx: Ctx, data: dict) -> None:
     from engine.services.cases import open_linked_case  # cases builds on this module
 
     for task, marker in _passed_markers(ctx, "open_case"):
+        flush_writes(ctx)  # the linked case's command reads and writes on its own: this one's rows go first
         linked = open_linked_case(ctx.session, ctx.case, marker["process_id"], data, marker["link_kind"], ctx.now)
         append_event(ctx.session, ctx.case, "case_linked", "system", ctx.now,
                      {"case_id": linked.id, "code": linked.code, "kind": marker["link_kind"]},
@@ -327,13 +332,26 @@ def _open_linked_cases(ctx: Ctx, data: dict) -> None:
 def save(ctx: Ctx, command_type: str, command: dict | None, task=None, extra: dict | None = None) -> dict:
     """Record the command and what it changed, then write the case, its task rows and its timer rows.
 
-    The rows are written with Core statements, the case row by write_case; a flush at the end writes
-    whatever else the command changed through the ORM (a fired timer row, say). No autoflush in between."""
+    The rows are written with Core statements, buffered in ctx.writes and sent together with the case row's
+    versioned UPDATE (one round trip on PostgreSQL); a flush at the end writes whatever else the command
+    changed through the ORM (a fired timer row, say). No autoflush in between."""
     with ctx.session.no_autoflush:
         after_data = _save(ctx, command_type, command, task, extra)
-    write_case(ctx.session, ctx.case)
+        update = case_update(ctx.case)
+        if update is not None:
+            ctx.writes.append(update)
+        counts = flush_writes(ctx)
+    if update is not None:
+        _check_and_mark_written(ctx.session, ctx.case, update[1], counts[-1])
     ctx.session.flush()
     return after_data
+
+
+def flush_writes(ctx: Ctx) -> list[int]:
+    """Send the command's buffered writes now (before something reads what they write); their row counts."""
+    counts = run_writes(ctx.session, ctx.writes)
+    ctx.writes.clear()
+    return counts
 
 
 # Case columns a command may change (the id never, the version is bumped by write_case itself).
@@ -350,20 +368,35 @@ def _case_update(keys: frozenset):
     return stmt
 
 
-def write_case(session: Session, case: CaseModel) -> None:
-    """Write the case row's changed columns with one versioned UPDATE, bump lock_version, mark them saved.
+def case_update(case: CaseModel) -> tuple | None:
+    """The versioned UPDATE of the case row's changed columns, as (statement, parameters); None if unchanged.
 
     The same statement the unit of work would send, without it: flushing this one object cost ~0.25 ms a
-    command against ~0.03 ms for the statement (bench/README.md, "What the profile led to"). A stale
-    lock_version raises StaleDataError, as a flush would; the callers turn it into a Conflict."""
+    command against ~0.03 ms for the statement (bench/README.md, "What the profile led to")."""
     state = inspect(case)
     keys = frozenset(k for k in state.committed_state if k in _CASE_COLUMNS)
     if not keys:
-        return
+        return None
     params = {f"v_{k}": getattr(case, k) for k in keys}
     params.update(v_id=case.id, v_lock=case.lock_version, v_next_lock=case.lock_version + 1)
-    if session.execute(_case_update(keys), params).rowcount != 1:
+    return _case_update(keys), params
+
+
+def write_case(session: Session, case: CaseModel) -> None:
+    """Write the case row's changed columns with one versioned UPDATE, bump lock_version, mark them saved.
+
+    A stale lock_version raises StaleDataError, as a flush would; the callers turn it into a Conflict."""
+    update = case_update(case)
+    if update is not None:
+        [count] = run_writes(session, [update])
+        _check_and_mark_written(session, case, update[1], count)
+
+
+def _check_and_mark_written(session: Session, case: CaseModel, params: dict, count: int) -> None:
+    if count != 1:
         raise StaleDataError(f"case {case.id}: lock_version {case.lock_version} is stale")
+    state = inspect(case)
+    keys = [k[2:] for k in params if k[2:] in _CASE_COLUMNS]  # the changed columns (not v_id, v_lock…)
     for key in keys:
         set_committed_value(case, key, params[f"v_{key}"])
     set_committed_value(case, "lock_version", params["v_next_lock"])
@@ -429,18 +462,18 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
     if category_changed and not closing and _rows_from_before_remain(ctx, opened, open_rows):
         # The task list filters on the copy in task_candidates: the rows sync_tasks inserted carry the new
         # category, the rows the case had before are updated here.
-        session.execute(_SET_CANDIDATE_CATEGORY, {"case_id": case.id, "new_category": case.category})
+        ctx.writes.append((_SET_CANDIDATE_CATEGORY, {"case_id": case.id, "new_category": case.category}))
     if closing:
         case.status = "closed"
         case.closed_at = ctx.now
         case.outcome = end_event_name(workflow)
         append_event(session, case, "case_closed", "system", ctx.now, {"outcome": case.outcome}, batch=events)
-        session.execute(_DELETE_CASE_TASKS, {"case_id": case.id})
+        ctx.writes.append((_DELETE_CASE_TASKS, {"case_id": case.id}))
         open_rows = []
     from engine.services.timers import rebuild_timers  # timers builds on this module
-    rebuild_timers(session, case, workflow, ctx.now, open_rows, new_case=ctx.new_case)
+    rebuild_timers(session, case, workflow, ctx.now, open_rows, ctx.writes, new_case=ctx.new_case)
     _open_linked_cases(ctx, after_data)
-    session.execute(_INSERT_EVENTS, events)
+    ctx.writes.append((_INSERT_EVENTS, list(events)))
     events.clear()
     return after_data
 
@@ -569,7 +602,7 @@ def sync_tasks(ctx: Ctx, now_open: dict, write: bool = True) -> tuple[list[NewTa
         existing = {row.id: row for row in session.execute(_OPEN_TASK_ROWS, {"case_id": case.id})}
     gone = [task_id for task_id in existing if task_id not in now_open]
     if gone and write:
-        session.execute(_DELETE_TASK, [{"task_id": task_id} for task_id in gone])
+        ctx.writes.append((_DELETE_TASK, [{"task_id": task_id} for task_id in gone]))
     opened, task_rows, candidate_rows = [], [], []
     timer_docs = ctx.version.meta.get("timer_docs", {})
     for task_id, task in now_open.items():
@@ -595,9 +628,9 @@ def sync_tasks(ctx: Ctx, now_open: dict, write: bool = True) -> tuple[list[NewTa
                            for role, org_id in pairs]
         opened.append(new)
     if task_rows and write:
-        session.execute(_INSERT_TASKS, task_rows)
+        ctx.writes.append((_INSERT_TASKS, task_rows))
         if candidate_rows:
-            session.execute(_INSERT_CANDIDATES, candidate_rows)
+            ctx.writes.append((_INSERT_CANDIDATES, candidate_rows))
     kept = [row for task_id, row in existing.items() if task_id in now_open]
     return opened, kept + opened
 

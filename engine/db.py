@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -57,3 +58,35 @@ def upgrade_schema(engine: Engine) -> None:
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
+
+
+def run_writes(session: Session, writes: list[tuple]) -> list[int | None]:
+    """Send a command's buffered writes — (Core statement, parameters) pairs — in order; for each, the number
+    of rows it matched if it is an UPDATE or DELETE with one parameter set, else None.
+
+    On PostgreSQL, two or more writes go out in one psycopg pipeline: a task command's six or seven writes
+    cost one round trip instead of one each (bench/README.md, "fifth pass"). So the statements must not
+    return rows (an INSERT into a table with a generated key needs .inline()), and nothing may read what
+    they write before this runs. A write that fails raises the same SQLAlchemy error as it would alone
+    (IntegrityError, say); the caller's session must then be rolled back."""
+    if not writes:
+        return []
+    connection = session.connection()
+    if connection.dialect.name != "postgresql" or len(writes) == 1:
+        results = [connection.execute(stmt, params) for stmt, params in writes]
+        return [_matched(stmt, params, result.rowcount) for (stmt, params), result in zip(writes, results)]
+    import psycopg
+
+    driver = connection.connection.driver_connection
+    try:
+        with driver.pipeline():
+            results = [connection.execute(stmt, params) for stmt, params in writes]
+    except psycopg.Error as exc:  # raised when the pipeline syncs, outside SQLAlchemy's own translation
+        raise DBAPIError.instance(None, None, exc, psycopg.Error, dialect=connection.dialect) from exc
+    # SQLAlchemy read each count before the results came back; the driver's cursor has them now
+    return [_matched(stmt, params, result.context.cursor.rowcount)
+            for (stmt, params), result in zip(writes, results)]
+
+
+def _matched(stmt, params, rowcount: int) -> int | None:
+    return rowcount if isinstance(params, dict) and (stmt.is_update or stmt.is_delete) else None

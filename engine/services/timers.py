@@ -131,19 +131,20 @@ _CASE_TIMERS = select(TIMERS.c.id, TIMERS.c.kind, TIMERS.c.ref, TIMERS.c.due_at,
     TIMERS.c.case_id == bindparam("case_id"))
 _DELETE_TIMER = delete(TIMERS).where(TIMERS.c.id == bindparam("timer_id"))  # executemany: no IN list to re-render
 _DELETE_PENDING_OF_CASE = delete(TIMERS).where(TIMERS.c.case_id == bindparam("case_id"), TIMERS.c.fired_at.is_(None))
-_INSERT_TIMERS = insert(TIMERS)
+_INSERT_TIMERS = insert(TIMERS).inline()  # buffered (db.run_writes): no implicit RETURNING of the id
 
 
-def rebuild_timers(session: Session, case: CaseModel, workflow, now: datetime, task_rows: list,
+def rebuild_timers(session: Session, case: CaseModel, workflow, now: datetime, task_rows: list, writes: list,
                    new_case: bool = False) -> None:
-    """Make the case's pending timer rows match its waiting BPMN timers and its tasks' ladders. Flushes.
+    """Make the case's pending timer rows match its waiting BPMN timers and its tasks' ladders.
 
-    Rows that stay the same are kept (with any claim a drain holds on them); only changes are written.
+    Rows that stay the same are kept (with any claim a drain holds on them); only changes are written, as
+    (statement, parameters) appended to `writes` for the command to send with its others (db.run_writes).
     A case inserted by this command (new_case) has no rows yet, so none are read."""
     if case.status != "open":
         # A closed case waits for nothing: its pending rows go in one statement, without reading them first.
         if not new_case:
-            session.execute(_DELETE_PENDING_OF_CASE, {"case_id": case.id})
+            writes.append((_DELETE_PENDING_OF_CASE, {"case_id": case.id}))
         return
     rows = [] if new_case else session.execute(_CASE_TIMERS, {"case_id": case.id}).all()
     fired = {(row.ref, row.due_at) for row in rows if row.fired_at is not None}
@@ -161,11 +162,11 @@ def rebuild_timers(session: Session, case: CaseModel, workflow, now: datetime, t
         if wanted.pop((row.kind, row.ref, row.due_at), None) is None:
             stale.append(row.id)
     if stale:
-        session.execute(_DELETE_TIMER, [{"timer_id": timer_id} for timer_id in stale])
+        writes.append((_DELETE_TIMER, [{"timer_id": timer_id} for timer_id in stale]))
     if wanted:
-        session.execute(_INSERT_TIMERS, [{"case_id": case.id, "kind": kind, "name": name, "ref": ref, "due_at": due,
-                                          "claimed_by": None, "claimed_until": None, "fired_at": None}
-                                         for (kind, ref, due), name in wanted.items()])
+        writes.append((_INSERT_TIMERS, [{"case_id": case.id, "kind": kind, "name": name, "ref": ref, "due_at": due,
+                                         "claimed_by": None, "claimed_until": None, "fired_at": None}
+                                        for (kind, ref, due), name in wanted.items()]))
 
 
 # The next ladder step of a task, unless a pending row has that ref already (a case from before migration

@@ -1,11 +1,11 @@
 """The case row is written with Core statements (casework.insert_case / write_case), not the unit of work:
 the object the services return must still match the row, be clean, and a stale version must still conflict."""
 import pytest
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import event, func, inspect, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import casework
-from engine.models import CaseModel
+from engine.models import CaseEventModel, CaseModel
 from engine.services import cases, tasks
 
 INTAKE = {"channel": "walk_in", "party_name": "张三", "handling_dept": "mediator"}
@@ -87,3 +87,41 @@ def test_completing_a_task_reads_the_case_task_rows_once(session, actor):
     [mediate] = cases.open_tasks(session, case.id)
     assert mediate.spec_name == "mediate" and mediate.id != intake_id
 
+
+
+def _intake_apply(ctx):
+    [task] = casework.human_tasks(ctx.workflow)
+    task.data.update(INTAKE)
+    task.run()
+    casework.run_engine(ctx.workflow)
+    return task, {"spec_name": task.task_spec.name, "ordinal": 0, "data": INTAKE}
+
+
+def test_a_command_on_a_stale_version_writes_none_of_its_rows(session, actor, clock):
+    # The task, timer and history rows go out with the versioned UPDATE of the case row (one pipeline on
+    # PostgreSQL): when that UPDATE finds a newer version, the command fails and its other rows go with it.
+    case = cases.start_case(session, "small_mediation", {}, actor("clerk"))
+    [intake] = cases.open_tasks(session, case.id)
+    events = session.scalar(select(func.count()).select_from(CaseEventModel))
+    locked = casework.lock_case(session, case.id)
+    table = CaseModel.__table__
+    session.connection().execute(update(table).where(table.c.id == case.id).values(lock_version=99))
+    with pytest.raises(StaleDataError):
+        casework.execute(session, locked, "clerk", clock.now(), _intake_apply, "task_completed")
+    session.rollback()
+    assert [t.id for t in cases.open_tasks(session, case.id)] == [intake.id]
+    assert session.scalar(select(func.count()).select_from(CaseEventModel)) == events
+    assert session.scalar(select(table.c.lock_version).where(table.c.id == case.id)) == case.lock_version
+
+
+def test_a_command_sends_its_writes_after_its_reads(session, actor):
+    # db.run_writes can send the writes together only if no read comes between them
+    case = cases.start_case(session, "small_mediation", {}, actor("clerk"))
+    [intake] = cases.open_tasks(session, case.id)
+    session.expire_all()
+    sent = _statements(session)
+    tasks.complete_task(session, intake.id, INTAKE, actor("clerk"))
+    kinds = [s.lstrip().split()[0] for s in sent]
+    first_write = next(i for i, k in enumerate(kinds) if k in ("INSERT", "DELETE"))  # (SQLite locks with an UPDATE)
+    assert "SELECT" not in kinds[first_write:], sent
+    assert kinds[-1] == "UPDATE" and sent[-1].lstrip().startswith("UPDATE cases")

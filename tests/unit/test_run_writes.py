@@ -1,0 +1,61 @@
+"""db.run_writes: a command's buffered writes, in order, with their row counts (one pipeline on PostgreSQL)."""
+import pytest
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from engine.db import run_writes
+from engine.models import OrgUnitModel, RoleModel
+
+ROLES = RoleModel.__table__
+_RENAME = update(ROLES).where(ROLES.c.name == bindparam("old")).values(title=bindparam("title"))
+
+
+def _titles(session):
+    return dict(session.execute(select(ROLES.c.name, ROLES.c.title).where(ROLES.c.name.like("w_%"))).all())
+
+
+def test_writes_run_in_order_and_report_each_row_count(session):
+    counts = run_writes(session, [
+        (insert(ROLES).inline(), [{"name": "w_a", "title": "A"}, {"name": "w_b", "title": "B"}, {"name": "w_c", "title": "C"}]),
+        (_RENAME, {"old": "w_a", "title": "A2"}),
+        (_RENAME, {"old": "w_nobody", "title": "-"}),
+        (delete(ROLES).where(ROLES.c.name == bindparam("n")), [{"n": "w_b"}, {"n": "w_c"}]),
+        (delete(ROLES).where(ROLES.c.name == "w_gone"), {}),
+        (_RENAME, {"old": "w_a", "title": "A3"}),  # sees the earlier rename's row: order is kept
+    ])
+    assert counts == [None, 1, 0, None, 0, 1]  # matched rows of each single UPDATE or DELETE
+    assert _titles(session) == {"w_a": "A3"}
+    session.rollback()
+
+
+def test_one_write_alone_and_none(session):
+    assert run_writes(session, []) == []
+    assert run_writes(session, [(insert(ROLES).inline(), {"name": "w_x", "title": "X"})]) == [None]
+    assert run_writes(session, [(_RENAME, {"old": "w_x", "title": "Y"})]) == [1]
+    session.rollback()
+
+
+def test_a_failing_write_raises_the_sqlalchemy_error_and_keeps_nothing(session):
+    session.execute(insert(ROLES), {"name": "w_taken", "title": "T"})
+    session.commit()
+    with pytest.raises(IntegrityError) as failed:
+        run_writes(session, [
+            (insert(ROLES).inline(), {"name": "w_new", "title": "N"}),
+            (insert(ROLES).inline(), {"name": "w_taken", "title": "again"}),  # unique name
+            (_RENAME, {"old": "w_taken", "title": "changed"}),
+        ])
+    assert "w_taken" in str(failed.value) or "unique" in str(failed.value).lower()
+    session.rollback()
+    assert _titles(session) == {"w_taken": "T"}
+
+
+def test_a_foreign_key_violation_in_the_batch_fails_the_batch(session):
+    units = OrgUnitModel.__table__
+    with pytest.raises(IntegrityError):
+        run_writes(session, [
+            (insert(ROLES).inline(), {"name": "w_fk", "title": "F"}),
+            (insert(units).inline(), {"code": "w_unit", "name": "x", "kind": "county", "level": 1, "area_code": "1",
+                                      "presence": None, "parent_id": 987654, "path": "/"}),
+        ])
+    session.rollback()
+    assert _titles(session) == {}
