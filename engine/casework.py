@@ -203,20 +203,33 @@ def find_task(workflow: BpmnWorkflow, task_id: str):
         return None
 
 
-def case_data(workflow: BpmnWorkflow) -> dict:
-    """What the case knows now: the workflow's data, then the data waiting tasks carry, in tree order."""
+def case_data(workflow: BpmnWorkflow, pending: list | None = None, end=None) -> dict:
+    """What the case knows now: the workflow's data, then the data waiting tasks carry, in tree order.
+
+    `pending` (the READY and WAITING tasks, pending_tasks) and `end` (outcome_end_task of a completed
+    workflow): when the caller has them already, each a walk of the task tree saved."""
     data: dict = {}
     data.update(workflow.data)
     if workflow.completed:
-        end = outcome_end_task(workflow)  # not a side branch that happened to end last
+        if end is None:
+            end = outcome_end_task(workflow)  # not a side branch that happened to end last
         if end is not None:
             data.update(end.data)
         return json.loads(json.dumps(data, default=str))
     if workflow.last_task is not None:
         data.update(workflow.last_task.data)
-    for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING, manual=True):
-        data.update(task.data)
+    if pending is None:
+        pending = pending_tasks(workflow)
+    for task in pending:
+        if task.task_spec.manual:
+            data.update(task.data)
     return json.loads(json.dumps(data, default=str))
+
+
+def pending_tasks(workflow: BpmnWorkflow) -> list:
+    """The READY and WAITING tasks, in tree order: what a save reads its open tasks, the case data and the
+    waiting timers from, in one walk of the task tree."""
+    return list(workflow.get_tasks(state=TaskState.READY | TaskState.WAITING))
 
 
 def fingerprint(workflow: BpmnWorkflow) -> list:
@@ -230,9 +243,12 @@ def fingerprint(workflow: BpmnWorkflow) -> list:
     return out
 
 
-def end_event_name(workflow: BpmnWorkflow) -> str | None:
-    """The case outcome: the name of the last named end event reached (side-branch ends stay unnamed)."""
-    end = outcome_end_task(workflow)
+def end_event_name(workflow: BpmnWorkflow, end=None) -> str | None:
+    """The case outcome: the name of the last named end event reached (side-branch ends stay unnamed).
+
+    `end`: outcome_end_task(workflow), when the caller has it already."""
+    if end is None:
+        end = outcome_end_task(workflow)
     return None if end is None else end.task_spec.bpmn_name or end.task_spec.bpmn_id
 
 
@@ -426,7 +442,9 @@ def insert_case(session: Session, case: CaseModel) -> None:
 
 def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict | None) -> dict:
     session, case, workflow, events = ctx.session, ctx.case, ctx.workflow, ctx.events
-    after_data = case_data(workflow)
+    pending = pending_tasks(workflow)
+    end = outcome_end_task(workflow) if workflow.completed else None
+    after_data = case_data(workflow, pending, end)
     payload = {"command": command} if command is not None else {}
     payload["changes"] = _data_changes(ctx.before_data, after_data)
     payload.update(extra or {})
@@ -435,7 +453,7 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
                  task_name=task.task_spec.bpmn_name or task.task_spec.name if task is not None else None,
                  batch=events)
 
-    now_open = {str(t.id): t for t in human_tasks(workflow)}
+    now_open = {str(t.id): t for t in pending if t.state == TaskState.READY and t.task_spec.manual}
     for task_id, old in ctx.before_tasks.items():
         if task_id not in now_open and (task is None or task_id != str(task.id)):
             reason = "completed" if old.state == TaskState.COMPLETED else "cancelled"
@@ -466,12 +484,12 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
     if closing:
         case.status = "closed"
         case.closed_at = ctx.now
-        case.outcome = end_event_name(workflow)
+        case.outcome = end_event_name(workflow, end)
         append_event(session, case, "case_closed", "system", ctx.now, {"outcome": case.outcome}, batch=events)
         ctx.writes.append((_DELETE_CASE_TASKS, {"case_id": case.id}))
         open_rows = []
     from engine.services.timers import rebuild_timers  # timers builds on this module
-    rebuild_timers(session, case, workflow, ctx.now, open_rows, ctx.writes, new_case=ctx.new_case)
+    rebuild_timers(session, case, workflow, ctx.now, open_rows, ctx.writes, new_case=ctx.new_case, pending=pending)
     _open_linked_cases(ctx, after_data)
     ctx.writes.append((_INSERT_EVENTS, list(events)))
     events.clear()

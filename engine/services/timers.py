@@ -55,9 +55,11 @@ def _timer_due(task) -> datetime | None:
     return moment.astimezone(timezone.utc)
 
 
-def _waiting_timers(workflow) -> list[tuple[str, str, datetime]]:
+def _waiting_timers(workflow, pending: list | None = None) -> list[tuple[str, str, datetime]]:
     out = []
-    for task in workflow.get_tasks(state=TaskState.WAITING):
+    waiting = (workflow.get_tasks(state=TaskState.WAITING) if pending is None
+               else (t for t in pending if t.state == TaskState.WAITING))
+    for task in waiting:
         definition = getattr(task.task_spec, "event_definition", None)
         definitions = getattr(definition, "event_definitions", None) or [definition]
         if not any(isinstance(d, TimerEventDefinition) for d in definitions):
@@ -135,12 +137,13 @@ _INSERT_TIMERS = insert(TIMERS).inline()  # buffered (db.run_writes): no implici
 
 
 def rebuild_timers(session: Session, case: CaseModel, workflow, now: datetime, task_rows: list, writes: list,
-                   new_case: bool = False) -> None:
+                   new_case: bool = False, pending: list | None = None) -> None:
     """Make the case's pending timer rows match its waiting BPMN timers and its tasks' ladders.
 
     Rows that stay the same are kept (with any claim a drain holds on them); only changes are written, as
     (statement, parameters) appended to `writes` for the command to send with its others (db.run_writes).
-    A case inserted by this command (new_case) has no rows yet, so none are read."""
+    A case inserted by this command (new_case) has no rows yet, so none are read. `pending`: the workflow's
+    READY and WAITING tasks (casework.pending_tasks), when the caller has them."""
     if case.status != "open":
         # A closed case waits for nothing: its pending rows go in one statement, without reading them first.
         if not new_case:
@@ -149,7 +152,7 @@ def rebuild_timers(session: Session, case: CaseModel, workflow, now: datetime, t
     rows = [] if new_case else session.execute(_CASE_TIMERS, {"case_id": case.id}).all()
     fired = {(row.ref, row.due_at) for row in rows if row.fired_at is not None}
     wanted: dict[tuple[str, str, datetime], str] = {}
-    for ref, name, due in _waiting_timers(workflow):
+    for ref, name, due in _waiting_timers(workflow, pending):
         if (ref, due) not in fired:
             wanted[("bpmn", ref, due)] = name
     if ladder_on(case):
