@@ -22,8 +22,8 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from engine import runtime, scripting, serializer
-from engine.db import run_writes
 from engine.clock import running_at
+from engine.db import run_writes
 from engine.errors import CaseError, NotFound, SandboxError, TaskFailed
 from engine.models import (GENESIS_HASH, NO_DUE_DATE, CaseEventModel, CaseModel, MembershipModel, OrgUnitModel,
                            RoleModel, TaskCandidateModel, TaskModel, TimerModel)
@@ -363,7 +363,7 @@ def save(ctx: Ctx, command_type: str, command: dict | None, task=None, extra: di
     return after_data
 
 
-def flush_writes(ctx: Ctx) -> list[int]:
+def flush_writes(ctx: Ctx) -> list[int | None]:
     """Send the command's buffered writes now (before something reads what they write); their row counts."""
     counts = run_writes(ctx.session, ctx.writes)
     ctx.writes.clear()

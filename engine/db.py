@@ -72,7 +72,7 @@ def run_writes(session: Session, writes: list[tuple]) -> list[int | None]:
     if not writes:
         return []
     connection = session.connection()
-    if connection.dialect.name != "postgresql" or len(writes) == 1:
+    if len(writes) == 1 or not _can_pipeline(connection):
         results = [connection.execute(stmt, params) for stmt, params in writes]
         return [_matched(stmt, params, result.rowcount) for (stmt, params), result in zip(writes, results)]
     import psycopg
@@ -86,6 +86,15 @@ def run_writes(session: Session, writes: list[tuple]) -> list[int | None]:
     # SQLAlchemy read each count before the results came back; the driver's cursor has them now
     return [_matched(stmt, params, result.context.cursor.rowcount)
             for (stmt, params), result in zip(writes, results)]
+
+
+def _can_pipeline(connection) -> bool:
+    """psycopg 3 on a libpq with pipeline mode (14 and newer; psycopg[binary] brings its own)."""
+    if connection.dialect.driver != "psycopg":
+        return False
+    import psycopg
+
+    return psycopg.Pipeline.is_supported()
 
 
 def _matched(stmt, params, rowcount: int) -> int | None:

@@ -14,7 +14,18 @@ def _titles(session):
     return dict(session.execute(select(ROLES.c.name, ROLES.c.title).where(ROLES.c.name.like("w_%"))).all())
 
 
-def test_writes_run_in_order_and_report_each_row_count(session):
+@pytest.fixture(params=["pipeline", "one by one"])
+def mode(request, session, monkeypatch):
+    """On PostgreSQL, both ways run_writes sends: a pipeline, and one by one where libpq has no pipeline mode."""
+    if request.param == "one by one":
+        if session.get_bind().dialect.name != "postgresql":
+            pytest.skip("SQLite always sends one by one")
+        import psycopg
+        monkeypatch.setattr(psycopg.Pipeline, "is_supported", classmethod(lambda cls: False))
+    return request.param
+
+
+def test_writes_run_in_order_and_report_each_row_count(session, mode):
     counts = run_writes(session, [
         (insert(ROLES).inline(), [{"name": "w_a", "title": "A"}, {"name": "w_b", "title": "B"}, {"name": "w_c", "title": "C"}]),
         (_RENAME, {"old": "w_a", "title": "A2"}),
@@ -35,7 +46,7 @@ def test_one_write_alone_and_none(session):
     session.rollback()
 
 
-def test_a_failing_write_raises_the_sqlalchemy_error_and_keeps_nothing(session):
+def test_a_failing_write_raises_the_sqlalchemy_error_and_keeps_nothing(session, mode):
     session.execute(insert(ROLES), {"name": "w_taken", "title": "T"})
     session.commit()
     with pytest.raises(IntegrityError) as failed:
