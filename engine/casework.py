@@ -370,7 +370,7 @@ def flush_writes(ctx: Ctx) -> list[int | None]:
     return counts
 
 
-# Case columns a command may change (the id never, the version is bumped by write_case itself).
+# Case columns a command may change (the id never, the version is bumped by case_update itself).
 _CASE_COLUMNS = frozenset(c.key for c in CASES.c) - {"id", "lock_version"}
 _CASE_UPDATES: dict[frozenset, object] = {}  # one prebuilt UPDATE per set of changed columns (a handful)
 
@@ -398,17 +398,9 @@ def case_update(case: CaseModel) -> tuple | None:
     return _case_update(keys), params
 
 
-def write_case(session: Session, case: CaseModel) -> None:
-    """Write the case row's changed columns with one versioned UPDATE, bump lock_version, mark them saved.
-
-    A stale lock_version raises StaleDataError, as a flush would; the callers turn it into a Conflict."""
-    update = case_update(case)
-    if update is not None:
-        [count] = run_writes(session, [update])
-        _check_and_mark_written(session, case, update[1], count)
-
-
 def _check_and_mark_written(session: Session, case: CaseModel, params: dict, count: int) -> None:
+    """After case_update's statement ran: a stale lock_version (no row matched) raises StaleDataError, as a
+    flush would (the callers turn it into a Conflict); else the object's columns are marked saved."""
     if count != 1:
         raise StaleDataError(f"case {case.id}: lock_version {case.lock_version} is stale")
     state = inspect(case)

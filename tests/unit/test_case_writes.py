@@ -1,4 +1,4 @@
-"""The case row is written with Core statements (casework.insert_case / write_case), not the unit of work:
+"""The case row is written with Core statements (casework.insert_case / case_update), not the unit of work:
 the object the services return must still match the row, be clean, and a stale version must still conflict."""
 import pytest
 from sqlalchemy import event, func, inspect, select, update
@@ -51,24 +51,10 @@ def test_completing_a_task_writes_the_row_and_bumps_the_version(session, actor):
     _same_as_row(case, _row(session, case.id))
 
 
-def test_write_case_on_a_stale_version_raises_and_changes_nothing(session, actor):
-    case = cases.start_case(session, "small_mediation", {}, actor("clerk"))
-    locked = casework.lock_case(session, case.id)
-    table = CaseModel.__table__
-    # another writer got there first
-    session.connection().execute(update(table).where(table.c.id == case.id).values(lock_version=99))
-    locked.tier = "township"
-    with pytest.raises(StaleDataError):
-        casework.write_case(session, locked)
-    with session.no_autoflush:  # the object is still dirty: the failed command's session is rolled back
-        assert session.scalar(select(table.c.tier).where(table.c.id == case.id)) is None
-    session.rollback()
-
-
-def test_write_case_without_changes_sends_nothing(session, actor):
+def test_an_unchanged_case_row_has_no_update_to_send(session, actor):
     case = cases.start_case(session, "small_mediation", {}, actor("clerk"))
     sent = _statements(session)
-    casework.write_case(session, case)
+    assert casework.case_update(case) is None
     assert sent == []
 
 
@@ -111,7 +97,8 @@ def test_a_command_on_a_stale_version_writes_none_of_its_rows(session, actor, cl
     session.rollback()
     assert [t.id for t in cases.open_tasks(session, case.id)] == [intake.id]
     assert session.scalar(select(func.count()).select_from(CaseEventModel)) == events
-    assert session.scalar(select(table.c.lock_version).where(table.c.id == case.id)) == case.lock_version
+    row = _row(session, case.id)
+    assert row["lock_version"] == case.lock_version and row["channel"] is None  # the intake's channel not written
 
 
 def test_a_command_sends_its_writes_after_its_reads(session, actor):
