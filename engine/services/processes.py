@@ -237,5 +237,13 @@ def load_version(session: Session, version_id: int) -> LoadedVersion:
     return loaded
 
 
+def version_number(session: Session, version_id: int) -> int | None:
+    """The number of a process version (v3): from the spec cache, else one small SELECT (not the row's meta)."""
+    loaded = runtime.get().specs.get(version_id)
+    if loaded is not None:
+        return loaded.version
+    return session.scalar(select(ProcessVersionModel.version).where(ProcessVersionModel.id == version_id))
+
+
 def read_directory(path: str | Path) -> dict[str, bytes]:
     return specs.load_directory(path)

@@ -189,16 +189,23 @@ def add_next_ladder_step(session: Session, case: CaseModel, task) -> None:
         session.execute(_ADD_LADDER_STEP, {"case_id": case.id, "name": step.name, "ref": step.ref, "due_at": step.due_at})
 
 
-def pending_timers(session: Session, case_id: int) -> list:
+_PENDING_OF_CASE = (select(TimerModel).where(TimerModel.case_id == bindparam("case_id"), TimerModel.fired_at.is_(None))
+                    .order_by(TimerModel.due_at, TimerModel.id))
+
+
+def pending_timers(session: Session, case_id: int, case_tasks: list | None = None) -> list:
     """What is still to fire for a case, soonest first: its pending timer rows, and for each task whose next
-    ladder step has a row, the later steps (LadderStep, not rows: each gets its row when the one before fires)."""
-    rows = list(session.scalars(select(TimerModel).where(TimerModel.case_id == case_id, TimerModel.fired_at.is_(None))
-                                .order_by(TimerModel.due_at, TimerModel.id)))
+    ladder step has a row, the later steps (LadderStep, not rows: each gets its row when the one before fires).
+
+    `case_tasks`: the case's task rows (cases.open_tasks), when the caller has read them already."""
+    rows = list(session.scalars(_PENDING_OF_CASE, {"case_id": case_id}))
     laddered = {row.ref.rpartition(":")[0] for row in rows if row.kind == "ladder"}
     if not laddered:
         return rows
+    if case_tasks is None:
+        case_tasks = session.scalars(select(TaskModel).where(TaskModel.id.in_(laddered)))
     have = {row.ref for row in rows}
-    later = [step for task in session.scalars(select(TaskModel).where(TaskModel.id.in_(laddered)))
+    later = [step for task in case_tasks if task.id in laddered
              for step in ladder_steps(task) if step.ref not in have]
     return sorted(rows + later, key=lambda t: t.due_at)
 

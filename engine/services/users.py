@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -176,18 +176,37 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
     return user
 
 
+# Who is calling, in one statement: every request starts here (a web page from its session's username, an
+# API call from its token), where the ORM took three to five (user, memberships, roles, units).
+_U, _M, _R, _O, _T = (UserModel.__table__.c, MembershipModel.__table__.c, RoleModel.__table__.c,
+                      OrgUnitModel.__table__.c, ApiTokenModel.__table__.c)
+_ACTOR_COLUMNS = (_U.id, _U.username, _U.display_name, _U.active, _R.name.label("role"),
+                  _M.org_unit_id, _O.path.label("org_path"), _O.code.label("org_code"))
+_WITH_GRANTS = (UserModel.__table__.outerjoin(MembershipModel.__table__, _M.user_id == _U.id)
+                .outerjoin(RoleModel.__table__, _R.id == _M.role_id)
+                .outerjoin(OrgUnitModel.__table__, _O.id == _M.org_unit_id))
+_ACTOR_BY_USERNAME = select(*_ACTOR_COLUMNS).select_from(_WITH_GRANTS).where(_U.username == bindparam("username"))
+_ACTOR_BY_TOKEN = (select(*_ACTOR_COLUMNS, _T.revoked)
+                   .select_from(ApiTokenModel.__table__.join(_WITH_GRANTS, _U.id == _T.user_id))
+                   .where(_T.token_hash == bindparam("digest")))
+
+
+def _actor_from_rows(rows) -> Actor | None:
+    """The Actor from a user's rows of _ACTOR_COLUMNS (one per membership); None without rows or if inactive."""
+    if not rows or not rows[0].active:
+        return None
+    grants = tuple(sorted((Grant(r.role, r.org_unit_id, r.org_path, r.org_code) for r in rows if r.role is not None),
+                          key=lambda g: (g.role, g.org_path)))
+    first = rows[0]
+    return Actor(username=first.username, user_id=first.id, display_name=first.display_name, grants=grants)
+
+
 def load_actor(session: Session, username: str) -> Actor:
     """The Actor for a username. Raises NotFound."""
-    user = session.scalar(select(UserModel).where(UserModel.username == username))
-    if user is None or not user.active:
+    actor = _actor_from_rows(session.execute(_ACTOR_BY_USERNAME, {"username": username}).all())
+    if actor is None:
         raise NotFound(f"用户不存在 / user {username!r} not found")
-    return _actor_for(user)
-
-
-def _actor_for(user: UserModel) -> Actor:
-    grants = tuple(sorted((Grant(m.role.name, m.org_unit_id, m.org_unit.path, m.org_unit.code) for m in user.memberships),
-                          key=lambda g: (g.role, g.org_path)))
-    return Actor(username=user.username, user_id=user.id, display_name=user.display_name, grants=grants)
+    return actor
 
 
 def authenticate(session: Session, username: str, password: str, max_failures: int = 5,
@@ -218,7 +237,7 @@ def authenticate(session: Session, username: str, password: str, max_failures: i
     user.failed_logins = 0
     user.locked_until = None
     session.commit()
-    return _actor_for(user)
+    return load_actor(session, username)
 
 
 def issue_token(session: Session, username: str) -> str:
@@ -236,10 +255,11 @@ def issue_token(session: Session, username: str) -> str:
 def actor_for_token(session: Session, token: str) -> Actor:
     """The Actor behind a bearer token. Raises Forbidden for unknown or revoked tokens."""
     digest = hashlib.sha256(token.encode()).hexdigest()
-    row = session.scalar(select(ApiTokenModel).where(ApiTokenModel.token_hash == digest))
-    if row is None or row.revoked or not row.user.active:
+    rows = session.execute(_ACTOR_BY_TOKEN, {"digest": digest}).all()
+    actor = None if not rows or rows[0].revoked else _actor_from_rows(rows)
+    if actor is None:
         raise Forbidden("令牌无效 / invalid or revoked token")
-    return _actor_for(row.user)
+    return actor
 
 
 def list_roles(session: Session) -> list[RoleModel]:

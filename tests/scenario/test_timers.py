@@ -136,6 +136,10 @@ def test_supervision_ladder_steps_fire_in_order_and_stop_on_completion(session, 
     ladder = {t.ref.split(":")[1]: t.due_at for t in pending_timers(session, case.id) if t.kind == "ladder"}
     assert ladder == {"prompt": at("2026-03-06T23:59:59+08:00"), "reminder": at("2026-03-09T23:59:59+08:00"),
                       "notice": at("2026-03-10T23:59:59+08:00"), "listing": at("2026-03-16T23:59:59+08:00")}
+    # the case page and the API hand in the task rows they read anyway: the same schedule
+    given = pending_timers(session, case.id, cases.open_tasks(session, case.id))
+    assert [(t.ref, t.due_at) for t in given] == [(t.ref, t.due_at) for t in pending_timers(session, case.id)]
+    assert len([t for t in given if t.kind == "ladder"]) == 4
 
     def level_after(moment):
         drain(session, clock, moment)

@@ -137,9 +137,9 @@ def task_json(task) -> dict:
             "kind": task.kind, "due_basis": task.due_basis, "created_at": iso(task.created_at)}
 
 
-def case_json(case, tasks, timers) -> dict:
+def case_json(case, version: int, tasks, timers) -> dict:
     return {"id": case.id, "code": case.code, "status": case.status, "outcome": case.outcome,
-            "process_id": case.process_id, "version": case.version.version, "data": case.data,
+            "process_id": case.process_id, "version": version, "data": case.data,
             "org_unit": case.org_unit.code, "category": case.category, "tier": case.tier, "channel": case.channel,
             "opened_at": iso(case.opened_at), "closed_at": iso(case.closed_at), "opened_by": case.opened_by,
             "linked_case_id": case.linked_case_id, "link_kind": case.link_kind, "lock_version": case.lock_version,

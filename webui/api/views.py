@@ -68,8 +68,9 @@ def deploy_process():
 
 
 def _case_response(case, status=200):
-    return jsonify(s.case_json(case, cases.open_tasks(db.session, case.id),
-                               timers.pending_timers(db.session, case.id))), status
+    open_tasks = cases.open_tasks(db.session, case.id)
+    return jsonify(s.case_json(case, processes.version_number(db.session, case.process_version_id), open_tasks,
+                               timers.pending_timers(db.session, case.id, open_tasks))), status
 
 
 @blp.route("/cases", methods=["POST"])

@@ -102,7 +102,8 @@ def case_page(case_id: int):
     return render_template(
         "cases/case.html", case=case, events=history.list_events(db.session, case_id, actor),
         open_tasks=open_tasks, completed=history.completed_elements(db.session, case_id, actor),
-        links=history.case_links(db.session, case_id, actor), pending=timers.pending_timers(db.session, case_id),
+        links=history.case_links(db.session, case_id, actor),
+        pending=timers.pending_timers(db.session, case_id, open_tasks),
         fields=fields_by_id(version.meta), role_titles=role_titles(), now=runtime.get().clock.now(),
         open_elements=sorted({t.spec_name for t in open_tasks if t.kind == "bpmn"}),
         viewer_available=(_bpmn_js_dir() / VIEWER_FILE).is_file(), viewer_file=VIEWER_FILE,
