@@ -273,8 +273,9 @@ class TimerModel(Base):
 
     __tablename__ = "timers"
     # Partial index over pending rows only: "what is due next" and the drain's claim stay a short index walk
-    # however many timers have fired or wait far in the future (the only index by due_at: migration 0009).
-    __table_args__ = (Index("ix_timers_due_pending", "due_at", postgresql_where=text("fired_at IS NULL"),
+    # however many timers have fired or wait far in the future (the only index by due_at: migration 0009),
+    # in the claim's order, due_at then id, so rows due at the same moment need no sort (migration 0011).
+    __table_args__ = (Index("ix_timers_due_id_pending", "due_at", "id", postgresql_where=text("fired_at IS NULL"),
                             sqlite_where=text("fired_at IS NULL")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -150,3 +150,38 @@ def test_0008_copies_each_task_due_sort_key_as_the_models_write_it_and_downgrade
         counts = conn.execute(text("SELECT (SELECT count(*) FROM tasks), (SELECT count(*) FROM task_candidates)")).one()
     engine.dispose()
     assert "due_sort" not in columns and "ix_tasks_due_sort" not in indexes and tuple(counts) == (2, 2)
+
+
+def test_0011_claims_due_timers_through_the_due_at_id_index_and_downgrades(db_engine, tmp_path):
+    # The drain's claim orders by (due_at, id): with the id in the index it is a walk, no sort.
+    from alembic import command
+    from sqlalchemy import create_engine, inspect
+
+    from engine.db import alembic_config
+
+    with db_engine.connect() as conn:
+        indexes = {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("timers")}
+        claim = ("SELECT id FROM timers WHERE fired_at IS NULL AND due_at <= CURRENT_TIMESTAMP "
+                 "ORDER BY due_at, id LIMIT 200")
+        if db_engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET enable_seqscan = off")  # an empty test table would otherwise be scanned
+            plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + claim))
+            conn.rollback()
+        else:
+            plan = "\n".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + claim))
+    assert indexes["ix_timers_due_id_pending"] == ["due_at", "id"] and "ix_timers_due_pending" not in indexes
+    assert "ix_timers_due_id_pending" in plan and "Sort" not in plan and "TEMP B-TREE" not in plan, plan
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    engine = create_engine(url)
+    cfg = alembic_config(url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+        command.downgrade(cfg, "0010")
+        after_downgrade = {i["name"] for i in inspect(conn).get_indexes("timers")}
+        command.upgrade(cfg, "0011")
+        after_upgrade = {i["name"] for i in inspect(conn).get_indexes("timers")}
+    engine.dispose()
+    assert "ix_timers_due_pending" in after_downgrade and "ix_timers_due_id_pending" not in after_downgrade
+    assert "ix_timers_due_id_pending" in after_upgrade and "ix_timers_due_pending" not in after_upgrade
