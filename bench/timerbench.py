@@ -1,6 +1,7 @@
 """Section 4: timers — an idle tick with many pending, then many timers due at once drained by `jiefen scheduler`."""
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import random
@@ -9,7 +10,7 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bench import clone
@@ -154,9 +155,16 @@ def run(target: Target, cfg, results: dict) -> None:
     poll_engine = make_engine(url)
     fired_q = select(func.count()).select_from(TimerModel).where(TimerModel.fired_at.is_not(None),
                                                                  TimerModel.kind == "bpmn")
-    # polled: the due rows not fired yet, a walk of the pending index (fired rows have no index by due_at)
-    left_q = select(func.count()).select_from(TimerModel).where(TimerModel.fired_at.is_(None),
-                                                                TimerModel.due_at == due_at, TimerModel.kind == "bpmn")
+    # Polled: the first due row not fired yet. The drain claims and fires in (due_at, id) order and every due
+    # row has the same due_at, so exactly the rows before it have fired. One index seek; counting the rows
+    # left instead read each one's table row, four times a second, taking server time from the drain it
+    # measured. A row that failed is leased away and skipped (the end counts fired rows exactly).
+    with poll_engine.connect() as conn:
+        due_ids = list(conn.execute(select(TimerModel.id).where(TimerModel.due_at == due_at, TimerModel.kind == "bpmn")
+                                    .order_by(TimerModel.id)).scalars())
+    first_q = select(func.min(TimerModel.id)).where(
+        TimerModel.fired_at.is_(None), TimerModel.due_at == due_at, TimerModel.kind == "bpmn",
+        or_(TimerModel.claimed_by.is_(None), TimerModel.claimed_by != "failed"))
     proc, fh = _start_scheduler(url, log_path)
     curve: list[tuple[float, int]] = []
     ready = None
@@ -171,7 +179,8 @@ def run(target: Target, cfg, results: dict) -> None:
         last_n = -1
         while time.time() < deadline:
             with poll_engine.connect() as conn:
-                n = due_rows - conn.execute(left_q).scalar()
+                first = conn.execute(first_q).scalar()
+            n = due_rows if first is None else bisect.bisect_left(due_ids, first)
             now_wall = time.time()
             curve.append((now_wall, n))
             if n >= due_rows:
