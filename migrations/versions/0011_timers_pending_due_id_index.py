@@ -5,8 +5,8 @@ Revises: 0010
 
 The drain claims due rows oldest first, ORDER BY due_at, id. The partial index on due_at alone gives the
 due_at order only, so PostgreSQL sorted every group of rows due at the same moment for each batch of 200:
-7-12 ms a batch with 36,000-68,000 rows due together (the bench's drain; in production every supervision
-step falls at 23:59:59 of its day, so one day's steps share one moment). With the id in the index the claim is
+7-12 ms a batch with 36,000-68,000 rows due together (the bench's drain; in production a day's supervision
+steps mostly fall at its 23:59:59, so they share one moment). With the id in the index the claim is
 an index walk that stops after 200 rows. SQLite's index already ended with the rowid (= id), so the claim
 did not sort there; the new index is the same walk.
 """
