@@ -481,7 +481,7 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
         ctx.writes.append((_DELETE_CASE_TASKS, {"case_id": case.id}))
         open_rows = []
     from engine.services.timers import rebuild_timers  # timers builds on this module
-    rebuild_timers(session, case, workflow, ctx.now, open_rows, ctx.writes, new_case=ctx.new_case, pending=pending)
+    rebuild_timers(session, case, workflow, open_rows, ctx.writes, new_case=ctx.new_case, pending=pending)
     _open_linked_cases(ctx, after_data)
     ctx.writes.append((_INSERT_EVENTS, list(events)))
     events.clear()

@@ -136,7 +136,7 @@ _DELETE_PENDING_OF_CASE = delete(TIMERS).where(TIMERS.c.case_id == bindparam("ca
 _INSERT_TIMERS = insert(TIMERS).inline()  # buffered (db.run_writes): no implicit RETURNING of the id
 
 
-def rebuild_timers(session: Session, case: CaseModel, workflow, now: datetime, task_rows: list, writes: list,
+def rebuild_timers(session: Session, case: CaseModel, workflow, task_rows: list, writes: list,
                    new_case: bool = False, pending: list | None = None) -> None:
     """Make the case's pending timer rows match its waiting BPMN timers and its tasks' ladders.
 
