@@ -17,6 +17,16 @@ def _app(**overrides):
     return create_app(overrides or None)
 
 
+def _warn_about_server(app) -> None:
+    """Before a long-running service starts: database server settings that will hurt it, on stderr."""
+    from engine.db import server_settings, server_warnings
+    from webui.extensions import db
+
+    with app.app_context():
+        for line in server_warnings(server_settings(db.engine)):
+            click.echo(f"警告 / warning: {line}", err=True)
+
+
 def _fail(exc: CaseError):
     click.echo(f"错误 / error: {exc.message}", err=True)
     if exc.details:
@@ -207,7 +217,9 @@ def scheduler():
     """Run the timer scheduler (APScheduler wakes the drain loop) until stopped."""
     from webui.scheduler import run_scheduler_forever
 
-    run_scheduler_forever(_app())
+    app = _app()
+    _warn_about_server(app)
+    run_scheduler_forever(app)
 
 
 @main.command()
@@ -246,6 +258,7 @@ def bench(args):
 def serve(host, port, threads, debug, with_scheduler):
     """Serve the web UI and API (waitress, a production WSGI server, unless --debug)."""
     app = _app(JIEFEN_SCHEDULER_ENABLED=with_scheduler)
+    _warn_about_server(app)
     if debug:
         app.run(host=host, port=port, debug=True, use_reloader=False)
         return

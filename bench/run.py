@@ -75,7 +75,7 @@ STANDARD = replace(QUICK, mode="standard", lifecycle_rounds=5, lifecycles=500, w
                    api_lifecycles=300,
                    scale_cases=100_000, scale_sample=600, townships=8, villages=4, list_reps=30, list_budget_s=300,
                    op_reps=50,
-                   timers_due=100_000, timers_pending=1_000_000, timer_templates=20, timer_margin_s=8,
+                   timers_due=100_000, timers_pending=1_000_000, timer_templates=20, timer_margin_s=30,
                    timer_poll_s=0.25, timer_drain_deadline_s=3600, idle_reps=50,
                    long_reps=3, profile_lifecycles=300, deadline_s=600)
 FULL = replace(STANDARD, mode="full", lifecycles=1000, raw_lifecycles=10_000, api_lifecycles=1000,
@@ -191,6 +191,10 @@ def table_rows(doc: dict) -> list[tuple[str, str]]:
         rows.append((f"timers: {_fmt(h['timers_due'])} due at once",
                      f"{_fmt(h['timer_drain_per_s'])} timers/s; lateness p50 {_fmt(h['timer_lateness_ms_p50'])} ms, "
                      f"p99 {_fmt(h['timer_lateness_ms_p99'])} ms"))
+        by_minute = timers.get("drain_per_s_by_minute") or []
+        if len(by_minute) > 1:
+            rows.append(("timers: drain by minute", f"first {_fmt(by_minute[0])}/s, last {_fmt(by_minute[-1])}/s "
+                                                    f"({len(by_minute)} whole minutes)"))
         rows.append((f"idle tick, {_fmt(h['idle_tick_pending'])} pending", f"p50 {_fmt(h['idle_tick_ms'])} ms"))
     long_ = d.get("long_case")
     if long_:
@@ -291,6 +295,9 @@ def main(argv=None) -> int:
     doc = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "mode": cfg.mode,
            "machine": machine(), "database": database_facts(target), "sections": wanted}
     log(f"mode {cfg.mode}, database {target.label}, sections {', '.join(wanted)}")
+    if doc["database"].get("autovacuum") == "off":
+        log("WARNING PostgreSQL runs with autovacuum=off (production has it on): the tables the timer drain "
+            "and the API rewrite keep every dead row while they run")
     details: dict = {}
     from bench import api, lifecycle, longcase, profiling, scale, timerbench
     runners = {"lifecycle": lifecycle.run, "api": api.run, "scale": scale.run, "timers": timerbench.run,

@@ -60,6 +60,28 @@ def upgrade_schema(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
+def server_settings(engine: Engine) -> dict[str, str]:
+    """The PostgreSQL settings jiefen's performance depends on, as the server reports them (empty on SQLite)."""
+    if engine.dialect.name != "postgresql":
+        return {}
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        return {name: conn.execute(text(f"SHOW {name}")).scalar() for name in ("autovacuum", "track_counts")}
+
+
+def server_warnings(settings: dict[str, str]) -> list[str]:
+    """What an operator should change in the database server's settings (server_settings), one line each."""
+    warnings = []
+    for name in ("autovacuum", "track_counts"):
+        if settings.get(name) == "off":
+            warnings.append(
+                f"PostgreSQL runs with {name}=off: nothing vacuums or analyzes the tables, and a plan the server "
+                "cached while a table was small stays in use as it grows (bench/README.md, the timer drain); turn "
+                "it on (the default) in postgresql.conf")
+    return warnings
+
+
 def run_writes(session: Session, writes: list[tuple]) -> list[int | None]:
     """Send a command's buffered writes — (Core statement, parameters) pairs — in order; for each, the number
     of rows it matched if it is an UPDATE or DELETE with one parameter set, else None.
