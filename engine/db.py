@@ -41,13 +41,15 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 # lock for this process's threads, then an flock on "<database>-gate" for the other processes on the file.
 # A writer passes it just before the statement that starts its transaction (the first INSERT/UPDATE/DELETE:
 # pysqlite begins there) and gives it back once the COMMIT or ROLLBACK has returned. A thread waiting for the
-# thread lock is woken at the release; a process waiting for the flock tries again every 0.2 ms. A writer that
-# waited longer than the busy timeout goes on without the gate and meets SQLite's own lock, as do writers that
-# do not use it (the sqlite3 shell, say): the gate orders writers, SQLite's lock still guards the file.
+# thread lock is woken at the release; a process waiting for the flock tries again after 0.2 ms, then at
+# most every 1 ms. A writer that waited longer than the busy timeout goes on without the gate and meets
+# SQLite's own lock, as do writers that do not use it (the sqlite3 shell, say): the gate orders writers,
+# SQLite's lock still guards the file.
 
 _WRITE_KEYWORDS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 _BUSY_TIMEOUT_S = 10.0  # as PRAGMA busy_timeout below
-_FLOCK_RETRY_S = 0.0002
+_FLOCK_RETRY_S = 0.0002  # the first retry; then 1.5× longer each time, up to
+_FLOCK_RETRY_MAX_S = 0.001
 
 
 class WriterGate:
@@ -69,10 +71,12 @@ class WriterGate:
         if self._lock_file() < 0 or self._try_flock():
             return True
         self.waits += 1
+        pause = _FLOCK_RETRY_S
         while time.monotonic() < deadline:
-            time.sleep(_FLOCK_RETRY_S)
+            time.sleep(pause)
             if self._try_flock():
                 return True
+            pause = min(pause * 1.5, _FLOCK_RETRY_MAX_S)  # a long holder is not polled 5,000 times a second
         self._lock.release()
         return False
 
