@@ -22,6 +22,20 @@ def _gate(engine):
     return writer_gate(engine.url.database)
 
 
+def _write_in_a_thread(engine, value: str) -> tuple[threading.Thread, threading.Event]:
+    """Start a thread that writes one row in a transaction of its own; the event is set once it committed."""
+    done = threading.Event()
+
+    def write():
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": value})
+        done.set()
+
+    worker = threading.Thread(target=write)
+    worker.start()
+    return worker, done
+
+
 def test_a_writing_transaction_holds_the_gate_until_its_commit(file_engine):
     gate = _gate(file_engine)
     with file_engine.connect() as conn:
@@ -136,15 +150,7 @@ def test_a_plain_sqlite3_writer_still_meets_sqlites_own_lock(file_engine):
     outsider = sqlite3.connect(path, timeout=5)
     outsider.execute("BEGIN IMMEDIATE")
     outsider.execute("INSERT INTO t (v) VALUES ('outside')")
-    done = threading.Event()
-
-    def write():
-        with file_engine.begin() as conn:
-            conn.execute(text("INSERT INTO t (v) VALUES ('inside')"))
-        done.set()
-
-    worker = threading.Thread(target=write)
-    worker.start()
+    worker, done = _write_in_a_thread(file_engine, "inside")
     assert not done.wait(0.3)  # blocked by SQLite's lock, past the free gate
     outsider.commit()
     outsider.close()
@@ -154,7 +160,7 @@ def test_a_plain_sqlite3_writer_still_meets_sqlites_own_lock(file_engine):
         assert conn.execute(text("SELECT v FROM t ORDER BY id")).scalars().all() == ["outside", "inside"]
 
 
-def test_a_writer_in_another_process_waits_at_the_gate(file_engine, tmp_path):
+def test_a_writer_in_another_process_waits_at_the_gate(file_engine):
     """The other process holds the gate (its flock) through a slow transaction; this one's write waits for it."""
     import subprocess
     import sys
@@ -162,7 +168,7 @@ def test_a_writer_in_another_process_waits_at_the_gate(file_engine, tmp_path):
     from tests.conftest import ROOT
 
     with subprocess.Popen([sys.executable, "-c", f"""
-import sys, time
+import sys
 from sqlalchemy import text
 from engine.db import make_engine
 engine = make_engine({str(file_engine.url)!r})
@@ -174,15 +180,7 @@ with engine.begin() as conn:
         assert holder.stdout.readline().strip() == "holding"
         gate = _gate(file_engine)
         waits_before = gate.waits
-        done = threading.Event()
-
-        def write():
-            with file_engine.begin() as conn:
-                conn.execute(text("INSERT INTO t (v) VALUES ('this process')"))
-            done.set()
-
-        worker = threading.Thread(target=write)
-        worker.start()
+        worker, done = _write_in_a_thread(file_engine, "this process")
         assert not done.wait(0.3)
         holder.stdin.write("\n")
         holder.stdin.flush()
