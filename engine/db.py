@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -242,8 +242,6 @@ def server_settings(engine: Engine) -> dict[str, str]:
     """The PostgreSQL settings jiefen's performance depends on, as the server reports them (empty on SQLite)."""
     if engine.dialect.name != "postgresql":
         return {}
-    from sqlalchemy import text
-
     with engine.connect() as conn:
         return {name: conn.execute(text(f"SHOW {name}")).scalar() for name in ("autovacuum", "track_counts")}
 
