@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -307,12 +308,16 @@ def run(target: Target, cfg, results: dict) -> None:
     log(f"lifecycle: {rounds} rounds; jiefen {cfg.lifecycles} lifecycles per database "
         f"({', '.join(t.label for t in targets)}), bare SpiffWorkflow and bpmn-engine {cfg.raw_lifecycles} each")
     stop_at = time.perf_counter() + cfg.deadline_s * len(runners)
+    round_p50: dict[str, list[float | None]] = {name: [] for name in runners}
     for r in range(rounds):
         for name, (runner, n, warmup) in runners.items():
             share = n // rounds + (1 if r < n % rounds else 0)
+            before = len(runner.step_times)
             # jiefen and SpiffWorkflow warm up once; each Node process warms up its own JIT
             runner.batch(share, warmup if r == 0 or name == "bpmn_engine" else 0,
                          min(stop_at, time.perf_counter() + cfg.deadline_s / rounds))
+            totals = [sum(t) for t in runner.step_times[before:]]
+            round_p50[name].append(statistics.median(totals) if totals else None)
     out = {name: runner.report() for name, (runner, _n, _w) in runners.items()}
     out["rounds"] = rounds
 
@@ -327,5 +332,9 @@ def run(target: Target, cfg, results: dict) -> None:
         "a_over_b_state": rnd(a / bs) if a and bs else None,
         "c_over_b": rnd(c / b) if c and b else None,
         "sqlite_a_over_b": rnd(out["jiefen_sqlite"]["lifecycle"]["p50"] / b) if b else None,
+        # a/c within each round, when the machine's speed was the same for both: how far the overall a/c can
+        # be trusted on a machine whose speed drifts (the spread between rounds is the noise)
+        "a_over_c_by_round": [rnd(ra / rc) if ra and rc else None
+                              for ra, rc in zip(round_p50[f"jiefen_{target.dialect}"], round_p50["bpmn_engine"])],
     }
     results["lifecycle"] = out

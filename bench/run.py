@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -64,7 +65,7 @@ class Config:
     deadline_s: float         # bound for each timed loop
 
 
-QUICK = Config(mode="quick", lifecycle_rounds=3, lifecycles=150, warmup=15, raw_lifecycles=500, raw_warmup=50,
+QUICK = Config(mode="quick", lifecycle_rounds=5, lifecycles=150, warmup=15, raw_lifecycles=500, raw_warmup=50,
                api_lifecycles=100, api_warmup=3, api_workers="procs",
                scale_cases=10_000, scale_sample=100, townships=4, villages=3, closed_spread_days=365,
                clone_chunk=2000, list_reps=8, list_budget_s=15, op_reps=20,
@@ -168,6 +169,10 @@ def table_rows(doc: dict) -> list[tuple[str, str]]:
                      f"{_fmt(r['lifecycles_per_s'])}/s; steps p50 {steps} ms"))
     rows.append((f"ratio a/b, a/c (lifecycle p50, jiefen on {doc['database']['dialect']})",
                  f"{_fmt(h['ratio_a_over_b'])}x, {_fmt(h['ratio_a_over_c'])}x"))
+    by_round = [x for x in (_get(life, "ratios", "a_over_c_by_round") or []) if x is not None]
+    if len(by_round) > 1:
+        rows.append(("a/c within each round (machine drift)",
+                     f"{', '.join(_fmt(x) for x in by_round)} (median {_fmt(statistics.median(by_round))})"))
     rows.append(("state after intake (bytes)",
                  f"jiefen {_fmt(h['state_bytes_after_intake'])}, stock Spiff "
                  f"{_fmt(_get(life, 'raw_spiff_state', 'state_bytes_after_intake'))}, bpmn-engine "
