@@ -82,7 +82,9 @@ class UserModel(Base):
 
 class MembershipModel(Base):
     __tablename__ = "memberships"
-    __table_args__ = (UniqueConstraint("user_id", "role_id", "org_unit_id"),)
+    # role_org: who holds a role at a unit — the staffed-unit look-up of every task opened (migration 0012)
+    __table_args__ = (UniqueConstraint("user_id", "role_id", "org_unit_id"),
+                      Index("ix_memberships_role_org", "role_id", "org_unit_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

@@ -185,3 +185,39 @@ def test_0011_claims_due_timers_through_the_due_at_id_index_and_downgrades(db_en
     engine.dispose()
     assert "ix_timers_due_pending" in after_downgrade and "ix_timers_due_id_pending" not in after_downgrade
     assert "ix_timers_due_id_pending" in after_upgrade and "ix_timers_due_pending" not in after_upgrade
+
+
+def test_0012_finds_staffed_units_through_the_role_org_index_and_downgrades(db_engine, tmp_path):
+    # Every task opened asks which units of the case's chain hold its role: a seek per unit, not a scan.
+    from alembic import command
+    from sqlalchemy import create_engine, inspect
+
+    from engine import casework
+    from engine.db import alembic_config
+
+    statement = casework._STAFFED_UNITS.compile(dialect=db_engine.dialect, compile_kwargs={"literal_binds": False})
+    params = {"role": "mediator", **{f"unit_{i}": 1 for i in range(casework._CHAIN_SLOTS)}}
+    with db_engine.connect() as conn:
+        indexes = {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("memberships")}
+        if db_engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET enable_seqscan = off")  # an empty test table would otherwise be scanned
+            plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + str(statement), params))
+            conn.rollback()
+        else:
+            values = tuple(params[name] for name in statement.positiontup)
+            plan = "\n".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + str(statement), values))
+    assert indexes["ix_memberships_role_org"] == ["role_id", "org_unit_id"]
+    assert "ix_memberships_role_org" in plan and "SCAN memberships" not in plan, plan
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    engine = create_engine(url)
+    cfg = alembic_config(url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+        command.downgrade(cfg, "0011")
+        after_downgrade = {i["name"] for i in inspect(conn).get_indexes("memberships")}
+        command.upgrade(cfg, "0012")
+        after_upgrade = {i["name"] for i in inspect(conn).get_indexes("memberships")}
+    engine.dispose()
+    assert "ix_memberships_role_org" not in after_downgrade and "ix_memberships_role_org" in after_upgrade
