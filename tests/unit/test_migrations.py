@@ -1,8 +1,47 @@
 """The Alembic migrations build exactly the schema the models declare (on SQLite and PostgreSQL)."""
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
 
+from engine.db import alembic_config
 from engine.models import Base
+
+
+def _old_database(tmp_path):
+    """A SQLite file to migrate step by step, and its Alembic config. Plain create_engine: without the
+    foreign-key pragma, so a test can insert just the rows its migration reads."""
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    return create_engine(url), alembic_config(url)
+
+
+def _index_names(conn, table: str) -> set[str]:
+    return {i["name"] for i in inspect(conn).get_indexes(table)}
+
+
+def _plan(db_engine, sql: str, params=None) -> str:
+    """The query plan of `sql` on the test database, as text."""
+    with db_engine.connect() as conn:
+        if db_engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET enable_seqscan = off")  # an empty test table would otherwise be scanned
+            plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + sql, params or {}))
+            conn.rollback()
+            return plan
+        return "\n".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params or ()))
+
+
+def _indexes_down_and_up(tmp_path, table: str, revision: str, previous: str) -> tuple[set[str], set[str]]:
+    """The index names of `table` after downgrading a new database to `previous`, then upgrading to `revision`."""
+    engine, cfg = _old_database(tmp_path)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+        command.downgrade(cfg, previous)
+        after_downgrade = _index_names(conn, table)
+        command.upgrade(cfg, revision)
+        after_upgrade = _index_names(conn, table)
+    engine.dispose()
+    return after_downgrade, after_upgrade
 
 
 def test_migrations_match_the_models(db_engine):
@@ -12,16 +51,9 @@ def test_migrations_match_the_models(db_engine):
 
 def test_0003_copies_each_case_event_tail(tmp_path):
     # A database made before 0003: its cases get the seq, hash and time of their last event.
-    from alembic import command
     from sqlalchemy import text
 
-    from sqlalchemy import create_engine
-
-    from engine.db import alembic_config
-
-    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
-    engine = create_engine(url)  # without the foreign-key pragma: only cases and events matter here
-    cfg = alembic_config(url)
+    engine, cfg = _old_database(tmp_path)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0002")
@@ -42,14 +74,9 @@ def test_0003_copies_each_case_event_tail(tmp_path):
 
 
 def test_0004_copies_each_task_sort_keys_to_its_candidates(tmp_path):
-    from alembic import command
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
-    from engine.db import alembic_config
-
-    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
-    engine = create_engine(url)
-    cfg = alembic_config(url)
+    engine, cfg = _old_database(tmp_path)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0003")
@@ -69,14 +96,9 @@ def test_0004_copies_each_task_sort_keys_to_its_candidates(tmp_path):
 
 
 def test_0006_copies_each_task_filter_columns_to_its_candidates_and_downgrades(tmp_path):
-    from alembic import command
-    from sqlalchemy import create_engine, inspect, text
+    from sqlalchemy import text
 
-    from engine.db import alembic_config
-
-    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
-    engine = create_engine(url)
-    cfg = alembic_config(url)
+    engine, cfg = _old_database(tmp_path)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0005")
@@ -112,15 +134,12 @@ def test_0006_copies_each_task_filter_columns_to_its_candidates_and_downgrades(t
 def test_0008_copies_each_task_due_sort_key_as_the_models_write_it_and_downgrades(tmp_path):
     from datetime import datetime, timezone
 
-    from alembic import command
-    from sqlalchemy import create_engine, inspect, select, text
+    from sqlalchemy import select, text
 
-    from engine.db import alembic_config, make_engine
+    from engine.db import make_engine
     from engine.models import NO_DUE_DATE, TaskModel
 
-    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
-    engine = create_engine(url)
-    cfg = alembic_config(url)
+    engine, cfg = _old_database(tmp_path)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0007")
@@ -137,16 +156,16 @@ def test_0008_copies_each_task_due_sort_key_as_the_models_write_it_and_downgrade
         # read and compared through the model's type: the backfilled text is what the engine binds
         rows = conn.execute(select(T.c.id, T.c.due_sort).order_by(T.c.id)).all()
         no_due = conn.execute(select(T.c.id).where(T.c.due_sort == NO_DUE_DATE)).scalars().all()
-        indexes = {i["name"] for i in inspect(conn).get_indexes("tasks")}
+        indexes = _index_names(conn, "tasks")
     assert rows == [("a", datetime(2026, 3, 2, 1, tzinfo=timezone.utc)), ("b", NO_DUE_DATE)] and no_due == ["b"]
     assert {"ix_tasks_due_sort", "ix_tasks_created", "ix_tasks_warning"} <= indexes
     engine.dispose()
-    engine = make_engine(url)  # foreign keys on, as the engine runs migrations: nothing may cascade
+    engine = make_engine(str(engine.url))  # foreign keys on, as the engine runs migrations: nothing may cascade
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0007")
         columns = {c["name"] for c in inspect(conn).get_columns("tasks")}
-        indexes = {i["name"] for i in inspect(conn).get_indexes("tasks")}
+        indexes = _index_names(conn, "tasks")
         counts = conn.execute(text("SELECT (SELECT count(*) FROM tasks), (SELECT count(*) FROM task_candidates)")).one()
     engine.dispose()
     assert "due_sort" not in columns and "ix_tasks_due_sort" not in indexes and tuple(counts) == (2, 2)
@@ -154,70 +173,31 @@ def test_0008_copies_each_task_due_sort_key_as_the_models_write_it_and_downgrade
 
 def test_0011_claims_due_timers_through_the_due_at_id_index_and_downgrades(db_engine, tmp_path):
     # The drain's claim orders by (due_at, id): with the id in the index it is a walk, no sort.
-    from alembic import command
-    from sqlalchemy import create_engine, inspect
-
-    from engine.db import alembic_config
-
     with db_engine.connect() as conn:
         indexes = {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("timers")}
-        claim = ("SELECT id FROM timers WHERE fired_at IS NULL AND due_at <= CURRENT_TIMESTAMP "
-                 "ORDER BY due_at, id LIMIT 200")
-        if db_engine.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET enable_seqscan = off")  # an empty test table would otherwise be scanned
-            plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + claim))
-            conn.rollback()
-        else:
-            plan = "\n".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + claim))
+    plan = _plan(db_engine, "SELECT id FROM timers WHERE fired_at IS NULL AND due_at <= CURRENT_TIMESTAMP "
+                            "ORDER BY due_at, id LIMIT 200")
     assert indexes["ix_timers_due_id_pending"] == ["due_at", "id"] and "ix_timers_due_pending" not in indexes
     assert "ix_timers_due_id_pending" in plan and "Sort" not in plan and "TEMP B-TREE" not in plan, plan
 
-    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
-    engine = create_engine(url)
-    cfg = alembic_config(url)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-        command.downgrade(cfg, "0010")
-        after_downgrade = {i["name"] for i in inspect(conn).get_indexes("timers")}
-        command.upgrade(cfg, "0011")
-        after_upgrade = {i["name"] for i in inspect(conn).get_indexes("timers")}
-    engine.dispose()
+    after_downgrade, after_upgrade = _indexes_down_and_up(tmp_path, "timers", "0011", previous="0010")
     assert "ix_timers_due_pending" in after_downgrade and "ix_timers_due_id_pending" not in after_downgrade
     assert "ix_timers_due_id_pending" in after_upgrade and "ix_timers_due_pending" not in after_upgrade
 
 
 def test_0012_finds_staffed_units_through_the_role_org_index_and_downgrades(db_engine, tmp_path):
     # Every task opened asks which units of the case's chain hold its role: a seek per unit, not a scan.
-    from alembic import command
-    from sqlalchemy import create_engine, inspect
-
     from engine import casework
-    from engine.db import alembic_config
 
-    statement = casework._STAFFED_UNITS.compile(dialect=db_engine.dialect, compile_kwargs={"literal_binds": False})
+    statement = casework._STAFFED_UNITS.compile(dialect=db_engine.dialect)
     params = {"role": "mediator", **{f"unit_{i}": 1 for i in range(casework._CHAIN_SLOTS)}}
+    if db_engine.dialect.name != "postgresql":
+        params = tuple(params[name] for name in statement.positiontup)
+    plan = _plan(db_engine, str(statement), params)
     with db_engine.connect() as conn:
         indexes = {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("memberships")}
-        if db_engine.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET enable_seqscan = off")  # an empty test table would otherwise be scanned
-            plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + str(statement), params))
-            conn.rollback()
-        else:
-            values = tuple(params[name] for name in statement.positiontup)
-            plan = "\n".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + str(statement), values))
     assert indexes["ix_memberships_role_org"] == ["role_id", "org_unit_id"]
     assert "ix_memberships_role_org" in plan and "SCAN memberships" not in plan, plan
 
-    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
-    engine = create_engine(url)
-    cfg = alembic_config(url)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-        command.downgrade(cfg, "0011")
-        after_downgrade = {i["name"] for i in inspect(conn).get_indexes("memberships")}
-        command.upgrade(cfg, "0012")
-        after_upgrade = {i["name"] for i in inspect(conn).get_indexes("memberships")}
-    engine.dispose()
+    after_downgrade, after_upgrade = _indexes_down_and_up(tmp_path, "memberships", "0012", previous="0011")
     assert "ix_memberships_role_org" not in after_downgrade and "ix_memberships_role_org" in after_upgrade
