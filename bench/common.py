@@ -361,14 +361,15 @@ def database_facts(target: Target) -> dict:
     if target.dialect == "postgresql":
         from sqlalchemy import create_engine, text
         from sqlalchemy.engine import make_url
+
+        from engine.db import server_settings
         engine = create_engine(target.url)
         with engine.connect() as conn:
             facts["version"] = conn.execute(text("SHOW server_version")).scalar()
             facts["synchronous_commit"] = conn.execute(text("SHOW synchronous_commit")).scalar()
             facts["fsync"] = conn.execute(text("SHOW fsync")).scalar()
-            # both shape the timer drain: without autovacuum its tables keep every dead row while it runs
-            facts["autovacuum"] = conn.execute(text("SHOW autovacuum")).scalar()
             facts["shared_buffers"] = conn.execute(text("SHOW shared_buffers")).scalar()
+        facts.update(server_settings(engine))  # autovacuum, track_counts: what jiefen serve warns about
         engine.dispose()
         url = make_url(target.url)
         facts["url"] = url.render_as_string(hide_password=True)
