@@ -23,7 +23,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import runtime, scripting, serializer
 from engine.clock import running_at
-from engine.db import run_writes
+from engine.db import run_writes, send
 from engine.errors import CaseError, NotFound, SandboxError, TaskFailed
 from engine.models import (GENESIS_HASH, NO_DUE_DATE, CaseEventModel, CaseModel, MembershipModel, OrgUnitModel,
                            RoleModel, TaskCandidateModel, TaskModel, TimerModel)
@@ -113,7 +113,7 @@ def lock_case(session: Session, case_id: int) -> CaseModel:
     else:
         # SQLite: take the write lock now (a no-op UPDATE), so a concurrent command waits here and then
         # reads the state the other one committed, instead of failing later on a stale snapshot.
-        session.execute(_TAKE_WRITE_LOCK, {"case_id": case_id})
+        send(session.connection(), _TAKE_WRITE_LOCK, {"case_id": case_id})
         stmt = _CASE_WITH_WORKFLOW
     case = session.scalar(stmt, {"case_id": case_id})
     if case is None:
@@ -139,7 +139,8 @@ def _lock_case_through(session: Session, key: str, row_id) -> CaseModel | None:
     sqlite_lock, pg_load = _LOCK_THROUGH[key]
     if session.get_bind().dialect.name == "postgresql":
         return session.scalar(pg_load, {key: row_id})
-    case_id = session.scalar(sqlite_lock, {key: row_id})
+    locked = send(session.connection(), sqlite_lock, {key: row_id})
+    case_id = locked[0][0] if locked else None
     return None if case_id is None else session.scalar(_CASE_WITH_WORKFLOW, {"case_id": case_id})
 
 
@@ -583,7 +584,7 @@ def _nearest_staffed_unit(session: Session, role: str, org: OrgUnitModel) -> int
         staffed = set(session.scalars(_STAFFED_UNITS_DEEP, {"role": role, "chain": chain}))
     else:
         params = {f"unit_{i}": chain[i] if i < len(chain) else org.id for i in range(_CHAIN_SLOTS)}
-        staffed = set(session.scalars(_STAFFED_UNITS, {"role": role, **params}))
+        staffed = {row[0] for row in send(session.connection(), _STAFFED_UNITS, {"role": role, **params})}
     for org_id in reversed(chain):
         if org_id in staffed:
             return org_id
@@ -635,7 +636,8 @@ def sync_tasks(ctx: Ctx, now_open: dict, write: bool = True) -> tuple[list[NewTa
                           "lane": info.get("lane"), "roles": new.roles,
                           "org_unit_id": pairs[0][1] if pairs else case.org_unit_id,
                           "assignee": assignee, "due_at": new.due_at, "due_basis": new.due_basis,
-                          "warning_level": 0, "created_at": ctx.now, "claimed_at": None})
+                          "warning_level": 0, "created_at": ctx.now, "claimed_at": None,
+                          "due_sort": new.due_at or NO_DUE_DATE})
         candidate_rows += [{"task_id": task_id, "role": role, "org_unit_id": org_id,
                             "due_sort": new.due_at or NO_DUE_DATE, "created_at": ctx.now, "warning_level": 0,
                             "assignee": assignee, "process_id": case.process_id, "category": case.category,

@@ -270,20 +270,38 @@ def run_writes(session: Session, writes: list[tuple]) -> list[int | None]:
     if not writes:
         return []
     connection = session.connection()
-    if len(writes) == 1 or not _can_pipeline(connection):
-        results = [connection.execute(stmt, params) for stmt, params in writes]
-        return [_matched(stmt, params, result.rowcount) for (stmt, params), result in zip(writes, results)]
-    import psycopg
-
-    driver = connection.connection.driver_connection
+    cursors = []
     try:
-        with driver.pipeline():
-            results = [connection.execute(stmt, params) for stmt, params in writes]
-    except psycopg.Error as exc:  # raised when the pipeline syncs, outside SQLAlchemy's own translation
-        raise DBAPIError.instance(None, None, exc, psycopg.Error, dialect=connection.dialect) from exc
-    # SQLAlchemy read each count before the results came back; the driver's cursor has them now
-    return [_matched(stmt, params, result.context.cursor.rowcount)
-            for (stmt, params), result in zip(writes, results)]
+        if len(writes) == 1 or not _can_pipeline(connection):
+            for stmt, params in writes:
+                cursors.append(_write(connection, stmt, params))
+        else:
+            import psycopg
+
+            driver = connection.connection.driver_connection
+            try:
+                with driver.pipeline():
+                    for stmt, params in writes:
+                        cursors.append(_write(connection, stmt, params))
+            except psycopg.Error as exc:  # raised when the pipeline syncs, outside send's own translation
+                raise DBAPIError.instance(None, None, exc, psycopg.Error, dialect=connection.dialect) from exc
+        # in a pipeline the counts arrive at its sync: read them after it
+        return [None if cursor is None else _matched(stmt, params, cursor.rowcount)
+                for (stmt, params), cursor in zip(writes, cursors)]
+    finally:
+        for cursor in cursors:
+            if cursor is not None:
+                cursor.close()
+
+
+def _write(connection, stmt, params):
+    """One of run_writes' writes: the driver cursor that holds its row count (None for no parameter sets)."""
+    if params == []:
+        return None
+    try:
+        return _send(connection, stmt, params)[0]
+    except _NotSendable:  # a statement send cannot run (a Python-side default, say): SQLAlchemy runs it
+        return connection.execute(stmt, params).context.cursor
 
 
 def _can_pipeline(connection) -> bool:
@@ -297,3 +315,121 @@ def _can_pipeline(connection) -> bool:
 
 def _matched(stmt, params, rowcount: int) -> int | None:
     return rowcount if isinstance(params, dict) and (stmt.is_update or stmt.is_delete) else None
+
+
+# ---------------------------------------------------------------- hot-path statements straight to the driver
+#
+# SQLAlchemy spends 40-100 µs of Python on each statement it executes (execution context, parameter processing,
+# result set-up), against 10-20 µs for the driver itself; a case command sends about ten (bench/README.md,
+# "seventh pass"). `send` runs a prebuilt Core statement that needs none of that work: SQLAlchemy compiles it
+# once per dialect and set of parameter names, and each call converts the parameters with the column types'
+# own bind processors and hands the SQL to the cursor of the session's connection, inside its transaction.
+# Statements that need more (Python-side defaults, RETURNING of generated keys, expanding IN lists) are refused
+# when they are first compiled; run them through the session.
+
+class _NotSendable(ValueError):
+    """A statement send cannot run without SQLAlchemy's execution (the message says what it needs)."""
+
+
+class _Compiled:
+    __slots__ = ("sql", "names", "fixed", "positional", "returns")
+
+    def __init__(self, statement, dialect, keys: tuple, many: bool) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys) or None, for_executemany=many)
+        computed = [c.key for name in ("insert_prefetch", "update_prefetch")
+                    for c in getattr(compiled, name, None) or ()]
+        if computed:
+            raise _NotSendable(f"send: {statement} needs Python-side defaults "
+                               f"({', '.join(computed)}); run it through the session")
+        if any(bind.expanding for bind in compiled.binds.values()):
+            raise _NotSendable(f"send: {statement} has an expanding IN list; run it through the session")
+        if compiled._result_columns and any(
+                entry[3]._cached_result_processor(dialect, None) is not None for entry in compiled._result_columns):
+            raise _NotSendable(f"send: {statement} returns columns that need converting; run it through the session")
+        processors = compiled._bind_processors
+        self.sql = compiled.string
+        self.positional = compiled.positiontup is not None
+        names = compiled.positiontup if self.positional else list(dict.fromkeys(compiled.bind_names.values()))
+        self.names = [(name, processors.get(name)) for name in names]
+        self.fixed = {name: bind.effective_value for bind, name in compiled.bind_names.items() if not bind.required}
+        self.returns = bool(compiled._result_columns)
+
+    def args(self, params: dict):
+        if self.fixed:
+            params = {**self.fixed, **params}
+        try:
+            values = [params[name] if proc is None or params[name] is None else proc(params[name])
+                      for name, proc in self.names]
+        except KeyError as exc:
+            raise ValueError(f"send: a value is required for bind parameter {exc.args[0]!r} of {self.sql!r}") from None
+        return tuple(values) if self.positional else dict(zip([name for name, _ in self.names], values))
+
+
+# (id, dialect, insert's keys, executemany) -> (the statement, which keeps its id taken; _Compiled or the reason)
+_compiled: dict[tuple, tuple] = {}
+_COMPILED_MAX = 1000  # statements are module constants; a caller building them per call would grow this
+
+
+def _compiled_for(statement, dialect, params: dict, many: bool) -> _Compiled:
+    """The statement compiled for send; raises _NotSendable (cached too) if send cannot run it."""
+    keys = tuple(params) if statement.is_insert else ()
+    key = (id(statement), dialect.name, keys, many)
+    found = _compiled.get(key)
+    if found is None or found[0] is not statement:
+        if len(_compiled) >= _COMPILED_MAX:
+            _compiled.clear()
+        try:
+            found = (statement, _Compiled(statement, dialect, keys, many))
+        except _NotSendable as exc:
+            found = (statement, exc)
+        _compiled[key] = found
+    if isinstance(found[1], _NotSendable):
+        raise found[1]
+    return found[1]
+
+
+def send(connection, statement, params: dict | list[dict]):
+    """Execute a prebuilt Core statement on `connection` (a SQLAlchemy Connection in a transaction) straight
+    through its driver cursor. Returns the rows it returns (tuples) if it has RETURNING or is a SELECT, else its
+    row count. Errors are SQLAlchemy's (IntegrityError…), as if the connection had executed it; the
+    connection's before/after_cursor_execute listeners see it with a None context."""
+    cursor, compiled = _send(connection, statement, params)
+    try:
+        return cursor.fetchall() if compiled.returns else cursor.rowcount
+    finally:
+        cursor.close()
+
+
+def _send(connection, statement, params: dict | list[dict]):
+    """send's work up to the execute: (the open cursor, the compiled statement). In a psycopg pipeline the
+    cursor's results arrive only when the pipeline syncs."""
+    many = isinstance(params, list)
+    if many and not params:
+        raise ValueError("send: an empty list of parameter sets")
+    dialect = connection.dialect
+    compiled = _compiled_for(statement, dialect, params[0] if many else params, many)
+    args = [compiled.args(p) for p in params] if many else compiled.args(params)
+    sql = compiled.sql
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        events = connection._has_events or connection.engine._has_events
+        if events:
+            for listener in connection.dispatch.before_cursor_execute:
+                sql, args = listener(connection, cursor, sql, args, None, many)
+        if connection._echo:
+            connection._log_info("%s", sql)
+            connection._log_info("[send] %r", args)
+        try:
+            if many:
+                cursor.executemany(sql, args)
+            else:
+                cursor.execute(sql, args)
+        except dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(sql, args, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
+        if events:
+            for listener in connection.dispatch.after_cursor_execute:
+                listener(connection, cursor, sql, args, None, many)
+    except BaseException:
+        cursor.close()
+        raise
+    return cursor, compiled
