@@ -6,6 +6,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import namedtuple
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
@@ -324,15 +325,15 @@ def _matched(stmt, params, rowcount: int) -> int | None:
 # "seventh pass"). `send` runs a prebuilt Core statement that needs none of that work: SQLAlchemy compiles it
 # once per dialect and set of parameter names, and each call converts the parameters with the column types'
 # own bind processors and hands the SQL to the cursor of the session's connection, inside its transaction.
-# Statements that need more (Python-side defaults, RETURNING of generated keys, expanding IN lists) are refused
-# when they are first compiled; run them through the session.
+# Statements that need more (Python-side defaults, expanding IN lists) are refused when they are first
+# compiled; run them through the session.
 
 class _NotSendable(ValueError):
     """A statement send cannot run without SQLAlchemy's execution (the message says what it needs)."""
 
 
 class _Compiled:
-    __slots__ = ("sql", "names", "fixed", "positional", "returns")
+    __slots__ = ("sql", "names", "fixed", "positional", "row", "converters")
 
     def __init__(self, statement, dialect, keys: tuple, many: bool) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=list(keys) or None, for_executemany=many)
@@ -343,23 +344,37 @@ class _Compiled:
                                f"({', '.join(computed)}); run it through the session")
         if any(bind.expanding for bind in compiled.binds.values()):
             raise _NotSendable(f"send: {statement} has an expanding IN list; run it through the session")
-        if compiled._result_columns and any(
-                entry[3]._cached_result_processor(dialect, None) is not None for entry in compiled._result_columns):
-            raise _NotSendable(f"send: {statement} returns columns that need converting; run it through the session")
         processors = compiled._bind_processors
         self.sql = compiled.string
         self.positional = compiled.positiontup is not None
         names = compiled.positiontup if self.positional else list(dict.fromkeys(compiled.bind_names.values()))
         self.names = [(name, processors.get(name)) for name in names]
         self.fixed = {name: bind.effective_value for bind, name in compiled.bind_names.items() if not bind.required}
-        self.returns = bool(compiled._result_columns)
+        # Returned rows: a named tuple per statement, with each column converted as SQLAlchemy's result would
+        # (SQLite's text datetimes, say). The driver's type code is not consulted: none of our types needs it.
+        columns = compiled._result_columns
+        self.row = None
+        self.converters = None
+        if columns:
+            keynames = [entry[0] for entry in columns]
+            if len(set(keynames)) != len(keynames) or any(not k.isidentifier() or k.startswith("_") for k in keynames):
+                raise _NotSendable(f"send: {statement} returns columns without distinct names; label them")
+            self.row = namedtuple("Row", keynames)
+            converters = [entry[3]._cached_result_processor(dialect, None) for entry in columns]
+            self.converters = converters if any(converters) else None
+
+    def rows(self, fetched: list) -> list:
+        make = self.row._make
+        if self.converters is None:
+            return [make(row) for row in fetched]
+        return [make([value if convert is None else convert(value) for convert, value in zip(self.converters, row)])
+                for row in fetched]
 
     def args(self, params: dict):
         if self.fixed:
             params = {**self.fixed, **params}
         try:
-            values = [params[name] if proc is None or params[name] is None else proc(params[name])
-                      for name, proc in self.names]
+            values = [params[name] if proc is None else proc(params[name]) for name, proc in self.names]
         except KeyError as exc:
             raise ValueError(f"send: a value is required for bind parameter {exc.args[0]!r} of {self.sql!r}") from None
         return tuple(values) if self.positional else dict(zip([name for name, _ in self.names], values))
@@ -390,12 +405,12 @@ def _compiled_for(statement, dialect, params: dict, many: bool) -> _Compiled:
 
 def send(connection, statement, params: dict | list[dict]):
     """Execute a prebuilt Core statement on `connection` (a SQLAlchemy Connection in a transaction) straight
-    through its driver cursor. Returns the rows it returns (tuples) if it has RETURNING or is a SELECT, else its
-    row count. Errors are SQLAlchemy's (IntegrityError…), as if the connection had executed it; the
+    through its driver cursor. Returns the rows it returns (named tuples, converted by the column types) if it
+    has RETURNING or is a SELECT, else its row count. Errors are SQLAlchemy's (IntegrityError…), as if the connection had executed it; the
     connection's before/after_cursor_execute listeners see it with a None context."""
     cursor, compiled = _send(connection, statement, params)
     try:
-        return cursor.fetchall() if compiled.returns else cursor.rowcount
+        return compiled.rows(cursor.fetchall()) if compiled.row is not None else cursor.rowcount
     finally:
         cursor.close()
 

@@ -13,6 +13,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.util.task import TaskState
 
 from engine import runtime
+from engine.db import send
 from engine.errors import CalendarError
 from engine.models import CaseModel, TaskCandidateModel, TaskModel, TimerModel
 
@@ -149,7 +150,7 @@ def rebuild_timers(session: Session, case: CaseModel, workflow, task_rows: list,
         if not new_case:
             writes.append((_DELETE_PENDING_OF_CASE, {"case_id": case.id}))
         return
-    rows = [] if new_case else session.execute(_CASE_TIMERS, {"case_id": case.id}).all()
+    rows = [] if new_case else send(session.connection(), _CASE_TIMERS, {"case_id": case.id})
     fired = {(row.ref, row.due_at) for row in rows if row.fired_at is not None}
     wanted: dict[tuple[str, str, datetime], str] = {}
     for ref, name, due in _waiting_timers(workflow, pending):

@@ -112,3 +112,27 @@ def test_a_command_sends_its_writes_after_its_reads(session, actor):
     first_write = next(i for i, k in enumerate(kinds) if k in ("INSERT", "DELETE"))  # (SQLite locks with an UPDATE)
     assert "SELECT" not in kinds[first_write:], sent
     assert kinds[-1] == "UPDATE" and sent[-1].lstrip().startswith("UPDATE cases")
+
+
+def test_a_locked_case_is_the_rows_values_loaded_and_clean(session, actor, db_engine):
+    """lock_case builds the objects from the row itself (casework._case_of): nothing is left to load lazily,
+    the object is clean, and a copy the session held already is refreshed from the row, not duplicated."""
+    from sqlalchemy.orm import Session
+
+    case = cases.start_case(session, "small_mediation", {}, actor("clerk"))
+    session.commit()
+    with Session(db_engine, expire_on_commit=False) as other:
+        locked = casework.lock_case(other, case.id)
+        sent = _statements(other)
+        values = {c.key: getattr(locked, c.key) for c in CaseModel.__table__.c}
+        assert locked.org_unit.code == "330106000" and locked.workflow_json
+        assert sent == [], "every column and the org unit must come with the row"
+        state = inspect(locked)
+        assert state.persistent and not state.modified
+        _same_as_row(locked, _row(other, case.id))
+        assert values["lock_version"] == case.lock_version
+        other.rollback()
+    session.execute(update(CaseModel).where(CaseModel.id == case.id).values(category="changed elsewhere"))
+    again = casework.lock_case(session, case.id)
+    assert again is case and case.category == "changed elsewhere" and not inspect(case).modified
+    session.rollback()

@@ -15,6 +15,7 @@ _RENAME_RETURNING = _RENAME.returning(ROLES.c.id)
 _IDS_OF_TITLE = select(ROLES.c.id).where(ROLES.c.title == bindparam("title")).order_by(ROLES.c.id)
 _NOT_BUILTIN = select(ROLES.c.id).where(ROLES.c.builtin == False, ROLES.c.name.like("s_%"))  # noqa: E712
 _INSERT_TASKS = insert(TASKS).inline()
+_TASKS_SENT = select(TASKS).where(TASKS.c.id.like("send-%"))
 AT = datetime(2026, 3, 2, 1, 2, 3, 456000, tzinfo=timezone.utc)
 
 
@@ -46,6 +47,10 @@ def test_json_and_datetimes_go_through_the_column_types(session, actor):
     send(session.connection(), _INSERT_TASKS, [_task_row(case, "send-0", None), _task_row(case, "send-1", AT)])
     session.expire_all()
     rows = {t.id: t for t in session.scalars(select(TaskModel).where(TaskModel.id.like("send-%")))}
+    sent_back = {row.id: row for row in send(session.connection(), _TASKS_SENT, {})}
+    for task_id, row in rows.items():  # send's rows convert as the ORM does (SQLite keeps text, naive UTC)
+        assert (sent_back[task_id].roles, sent_back[task_id].due_at, sent_back[task_id].created_at) == \
+            (row.roles, row.due_at, row.created_at)
     assert rows["send-1"].roles == ["mediator", "调解员"]
     assert rows["send-1"].due_at == AT and rows["send-0"].due_at is None and rows["send-0"].created_at == AT
     assert rows["send-0"].due_sort == NO_DUE_DATE
@@ -74,8 +79,8 @@ def test_statements_that_need_sqlalchemy_are_refused_and_run_writes_lets_sqlalch
     del row["due_sort"]
     with pytest.raises(_NotSendable, match="due_sort"):
         send(session.connection(), _INSERT_TASKS, [row])
-    with pytest.raises(_NotSendable, match="convert"):  # a datetime that SQLite hands back as text
-        send(session.connection(), select(TASKS.c.due_at), {})
+    with pytest.raises(_NotSendable, match="label them"):  # rows are named tuples: their fields need names
+        send(session.connection(), select(TASKS.c.id.label("task id")), {})
     assert run_writes(session, [(_INSERT_TASKS, [row]), (insert(ROLES).inline(), {"name": "s_d", "title": "D"})]) \
         == [None, None]
     assert session.get(TaskModel, "send-default").due_sort == AT
