@@ -15,7 +15,7 @@ from uuid import UUID
 from sqlalchemy import bindparam, delete, insert, inspect, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -168,8 +168,11 @@ def _persistent(session: Session, model, values: dict):
         for key, value in values.items():
             set_committed_value(held, key, value)
         return held
-    obj = model(**values)
-    make_transient_to_detached(obj)  # loaded and clean, as if read by the ORM
+    # As the ORM's loader does: a bare instance whose attributes are filled in without events (the
+    # constructor's attribute events took ~0.1 ms a case), then given its identity and added as persistent.
+    obj = model._sa_class_manager.new_instance()
+    instance_state(obj).dict.update(values)
+    make_transient_to_detached(obj)
     session.add(obj)
     return obj
 
