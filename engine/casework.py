@@ -156,13 +156,15 @@ def _case_of(session: Session, row) -> CaseModel:
 
     An object the session holds already takes the row's values, as a load with populate_existing would."""
     values = row._asdict()
-    org = _persistent(session, OrgUnitModel, {key: values.pop(f"org_{key}") for key in _ORG_KEYS})
-    case = _persistent(session, CaseModel, values)
+    org = attach_loaded(session, OrgUnitModel, {key: values.pop(f"org_{key}") for key in _ORG_KEYS})
+    case = attach_loaded(session, CaseModel, values)
     set_committed_value(case, "org_unit", org)
     return case
 
 
-def _persistent(session: Session, model, values: dict):
+def attach_loaded(session: Session, model, values: dict):
+    """The session's object of `model` for a row's values (every column): persistent and clean, as if the ORM
+    had loaded it; an object the session holds already takes the values."""
     held = session.identity_map.get(identity_key(model, values["id"]))
     if held is not None:
         for key, value in values.items():
@@ -451,19 +453,20 @@ def _check_and_mark_written(session: Session, case: CaseModel, params: dict, cou
         state._commit_all(state.dict, session.identity_map)
 
 
-_INSERT_CASE = insert(CASES)
+_INSERT_CASE = insert(CASES).returning(CASES.c.id)
 
 
-def insert_case(session: Session, case: CaseModel) -> None:
-    """INSERT a new case row with Core and attach the object to the session as persistent and clean.
+def insert_case(session: Session, values: dict, org_unit: OrgUnitModel) -> CaseModel:
+    """INSERT a new case row (`values`: every column but the id) and return it as a persistent, clean object.
 
-    Every column must be set on `case` (no defaults are read back): unset columns would load lazily."""
-    values = {c.key: getattr(case, c.key) for c in CASES.c if c.key != "id"}
-    case.id = session.execute(_INSERT_CASE, values).inserted_primary_key[0]
-    org_unit = case.org_unit
-    make_transient_to_detached(case)
-    session.add(case)
+    No defaults are read back: every column must be given, or the object would load it lazily."""
+    missing = {c.key for c in CASES.c} - {"id"} - set(values)
+    if missing:
+        raise ValueError(f"insert_case: no value for {', '.join(sorted(missing))}")
+    [(case_id,)] = send(session.connection(), _INSERT_CASE, values)
+    case = attach_loaded(session, CaseModel, {"id": case_id, **values})
     set_committed_value(case, "org_unit", org_unit)
+    return case
 
 
 def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict | None) -> dict:

@@ -4,12 +4,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import Integer, bindparam, column, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import casework, runtime
 from engine.clock import CHINA_TZ, running_at
+from engine.db import send
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
 from engine.models import CaseModel, OrgUnitModel, TaskCandidateModel, TaskModel, TimerModel
 from engine.services.processes import latest_loaded_version
@@ -42,12 +43,12 @@ def valid_code(code: str) -> bool:
 _NEXT_SEQUENCE = text(
     "INSERT INTO case_sequences (area_code, year, last_value) VALUES (:area, :year, 1) "
     "ON CONFLICT (area_code, year) DO UPDATE SET last_value = case_sequences.last_value + 1 "
-    "RETURNING last_value")
+    "RETURNING last_value").columns(column("last_value", Integer))
 
 
 def _next_sequence(session: Session, area_code: str, year: int) -> int:
     # One atomic upsert: concurrent openings in the same area and year serialise on this row, never repeat.
-    value = session.execute(_NEXT_SEQUENCE, {"area": area_code, "year": year}).scalar_one()
+    [(value,)] = send(session.connection(), _NEXT_SEQUENCE, {"area": area_code, "year": year})
     if value > 999_999:
         raise Conflict(f"{area_code} {year} 年案件编号已用尽 / case numbers for {area_code} in {year} are exhausted")
     return value
@@ -62,7 +63,7 @@ def make_case_code(session: Session, org: OrgUnitModel, channel: str | None, now
 
 
 # Built once: Session.get builds and keys a new SELECT on every call (~0.08 ms more per case opened).
-_ORG_BY_ID = select(OrgUnitModel).where(OrgUnitModel.id == bindparam("org_id"))
+_ORG_BY_ID = select(*OrgUnitModel.__table__.c).where(OrgUnitModel.__table__.c.id == bindparam("org_id"))
 
 
 def _start_org(session: Session, actor: Actor, allowed_roles: set[str], org_code: str | None) -> OrgUnitModel:
@@ -78,7 +79,8 @@ def _start_org(session: Session, actor: Actor, allowed_roles: set[str], org_code
         return top_org(session)
     for grant in actor.grants:
         if grant.role in allowed_roles:
-            return session.scalar(_ORG_BY_ID, {"org_id": grant.org_unit_id})
+            [row] = send(session.connection(), _ORG_BY_ID, {"org_id": grant.org_unit_id})
+            return casework.attach_loaded(session, OrgUnitModel, row._asdict())
     raise Forbidden("您没有受理该流程的角色 / you hold no role that may open a case of this process",
                     {"roles": sorted(allowed_roles)})
 
@@ -116,13 +118,12 @@ def start_case(session: Session, process_id: str, data: dict | None, actor: Acto
 def _open_case(session: Session, version, data: dict, actor: Actor, org: OrgUnitModel, now: datetime,
                linked_case_id: int | None, link_kind: str | None) -> CaseModel:
     workflow = casework.new_workflow(version)
-    case = CaseModel(code=make_case_code(session, org, data.get("channel"), now), process_version_id=version.id,
-                     process_id=version.process_id, status="open", outcome=None, org_unit_id=org.id, org_unit=org,
-                     category=None, tier=None, channel=None, party_phone=None, opened_by=actor.username,
-                     opened_at=now, closed_at=None, linked_case_id=linked_case_id, link_kind=link_kind, data={},
-                     workflow_json="{}", task_count=0, lock_version=1, event_seq=0, event_hash=casework.GENESIS,
-                     event_at=None)
-    casework.insert_case(session, case)
+    case = casework.insert_case(session, dict(
+        code=make_case_code(session, org, data.get("channel"), now), process_version_id=version.id,
+        process_id=version.process_id, status="open", outcome=None, org_unit_id=org.id, category=None, tier=None,
+        channel=None, party_phone=None, opened_by=actor.username, opened_at=now, closed_at=None,
+        linked_case_id=linked_case_id, link_kind=link_kind, data={}, workflow_json="{}", task_count=0,
+        lock_version=1, event_seq=0, event_hash=casework.GENESIS, event_at=None), org)
     ctx = casework.Ctx(session, case, version, workflow, now, actor.username, new_case=True)
     casework.snapshot(ctx)
     with running_at(now):

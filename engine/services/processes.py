@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from engine import forms, runtime, specs
+from engine.db import send
 from engine.errors import Forbidden, NotFound
 from engine.models import ProcessVersionModel
 from engine.services.users import Actor, ensure_roles
@@ -201,10 +202,10 @@ def latest_loaded_version(session: Session, process_id: str) -> LoadedVersion:
     """The newest version of a process, runnable (from the spec cache). Raises NotFound.
 
     Reads only the version's id: the row's meta (forms, candidates: kilobytes of JSON) is in the cache."""
-    version_id = session.scalar(_LATEST_ID, {"process_id": process_id})
-    if version_id is None:
+    rows = send(session.connection(), _LATEST_ID, {"process_id": process_id})
+    if not rows:
         raise _not_deployed(process_id)
-    return load_version(session, version_id)
+    return load_version(session, rows[0].id)
 
 
 def _not_deployed(process_id: str) -> NotFound:
