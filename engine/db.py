@@ -406,8 +406,9 @@ def _compiled_for(statement, dialect, params: dict, many: bool) -> _Compiled:
 def send(connection, statement, params: dict | list[dict]):
     """Execute a prebuilt Core statement on `connection` (a SQLAlchemy Connection in a transaction) straight
     through its driver cursor. Returns the rows it returns (named tuples, converted by the column types) if it
-    has RETURNING or is a SELECT, else its row count. Errors are SQLAlchemy's (IntegrityError…), as if the connection had executed it; the
-    connection's before/after_cursor_execute listeners see it with a None context."""
+    has RETURNING or is a SELECT, else its row count. Errors are SQLAlchemy's (IntegrityError…), as if the
+    connection had executed it; the connection's before/after_cursor_execute listeners see it with a None
+    context."""
     cursor, compiled = _send(connection, statement, params)
     try:
         return compiled.rows(cursor.fetchall()) if compiled.row is not None else cursor.rowcount
@@ -440,7 +441,12 @@ def _send(connection, statement, params: dict | list[dict]):
             else:
                 cursor.execute(sql, args)
         except dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(sql, args, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
+            # as SQLAlchemy does: a lost server connection is invalidated, so the pool opens a new one
+            lost = dialect.is_disconnect(exc, connection.connection.dbapi_connection, cursor)
+            if lost:
+                connection.invalidate(exc)
+            raise DBAPIError.instance(sql, args, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost,
+                                      dialect=dialect) from exc
         if events:
             for listener in connection.dispatch.after_cursor_execute:
                 listener(connection, cursor, sql, args, None, many)

@@ -108,3 +108,20 @@ def test_a_command_sends_its_writes_in_its_transaction(session, actor):
     session.rollback()
     assert session.get(TaskModel, "send-rolled-back") is None
     assert session.get(CaseModel, case.id) is not None
+
+
+def test_a_lost_server_connection_is_invalidated_and_the_next_command_gets_a_new_one(session, db_engine):
+    if db_engine.dialect.name != "postgresql":
+        pytest.skip("a server connection to lose: PostgreSQL")
+    from sqlalchemy.exc import DBAPIError
+
+    pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    with db_engine.connect() as other:
+        other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+    with pytest.raises(DBAPIError) as lost:
+        send(session.connection(), _IDS_OF_TITLE, {"title": "T"})
+    assert lost.value.connection_invalidated
+    session.rollback()
+    assert send(session.connection(), _IDS_OF_TITLE, {"title": "nobody"}) == []
+    assert session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid
+    session.rollback()
