@@ -285,7 +285,7 @@ def run_writes(session: Session, writes: list[tuple]) -> list[int | None]:
                     for stmt, params in writes:
                         cursors.append(_write(connection, stmt, params))
             except psycopg.Error as exc:  # raised when the pipeline syncs, outside send's own translation
-                raise DBAPIError.instance(None, None, exc, psycopg.Error, dialect=connection.dialect) from exc
+                raise _driver_error(connection, None, None, exc) from exc
         # in a pipeline the counts arrive at its sync: read them after it
         return [None if cursor is None else _matched(stmt, params, cursor.rowcount)
                 for (stmt, params), cursor in zip(writes, cursors)]
@@ -303,6 +303,17 @@ def _write(connection, stmt, params):
         return _send(connection, stmt, params)[0]
     except _NotSendable:  # a statement send cannot run (a Python-side default, say): SQLAlchemy runs it
         return connection.execute(stmt, params).context.cursor
+
+
+def _driver_error(connection, sql, args, exc, cursor=None) -> DBAPIError:
+    """The driver's error as SQLAlchemy's own execution raises it: its DBAPIError subclass (IntegrityError…),
+    and a lost server connection invalidated first, so that the pool opens a new one."""
+    dialect = connection.dialect
+    lost = dialect.is_disconnect(exc, connection.connection.dbapi_connection, cursor)
+    if lost:
+        connection.invalidate(exc)
+    return DBAPIError.instance(sql, args, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost,
+                               dialect=dialect)
 
 
 def _can_pipeline(connection) -> bool:
@@ -441,12 +452,7 @@ def _send(connection, statement, params: dict | list[dict]):
             else:
                 cursor.execute(sql, args)
         except dialect.loaded_dbapi.Error as exc:
-            # as SQLAlchemy does: a lost server connection is invalidated, so the pool opens a new one
-            lost = dialect.is_disconnect(exc, connection.connection.dbapi_connection, cursor)
-            if lost:
-                connection.invalidate(exc)
-            raise DBAPIError.instance(sql, args, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost,
-                                      dialect=dialect) from exc
+            raise _driver_error(connection, sql, args, exc, cursor) from exc
         if events:
             for listener in connection.dispatch.after_cursor_execute:
                 listener(connection, cursor, sql, args, None, many)
