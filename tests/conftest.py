@@ -75,6 +75,21 @@ def session(db_engine, rt):
 
 
 @pytest.fixture
+def lose_server_connection(session, db_engine):
+    """PostgreSQL only: a callable that ends the server process behind the session's connection (as a server
+    restart would) and returns its pid; the session still holds the dead connection."""
+    if db_engine.dialect.name != "postgresql":
+        pytest.skip("a server connection to lose: PostgreSQL")
+
+    def lose() -> int:
+        pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with db_engine.connect() as other:
+            other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+        return pid
+    return lose
+
+
+@pytest.fixture
 def directory(session):
     """A county center with a township and a village, and users for the test process's roles."""
     from engine.services import processes, users

@@ -72,14 +72,10 @@ def test_a_foreign_key_violation_in_the_batch_fails_the_batch(session):
     assert _titles(session) == {}
 
 
-def test_a_lost_server_connection_during_the_writes_is_invalidated(session, db_engine):
-    if db_engine.dialect.name != "postgresql":
-        pytest.skip("a server connection to lose: PostgreSQL")
+def test_a_lost_server_connection_during_the_writes_is_invalidated(session, lose_server_connection):
     from sqlalchemy.exc import DBAPIError
 
-    pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
-    with db_engine.connect() as other:
-        other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+    lose_server_connection()
     with pytest.raises(DBAPIError) as lost:
         run_writes(session, [(_RENAME, {"old": "w_a", "title": "A"}), (_RENAME, {"old": "w_b", "title": "B"})])
     assert lost.value.connection_invalidated

@@ -110,14 +110,10 @@ def test_a_command_sends_its_writes_in_its_transaction(session, actor):
     assert session.get(CaseModel, case.id) is not None
 
 
-def test_a_lost_server_connection_is_invalidated_and_the_next_command_gets_a_new_one(session, db_engine):
-    if db_engine.dialect.name != "postgresql":
-        pytest.skip("a server connection to lose: PostgreSQL")
+def test_a_lost_server_connection_is_invalidated_and_the_next_command_gets_a_new_one(session, lose_server_connection):
     from sqlalchemy.exc import DBAPIError
 
-    pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
-    with db_engine.connect() as other:
-        other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+    pid = lose_server_connection()
     with pytest.raises(DBAPIError) as lost:
         send(session.connection(), _IDS_OF_TITLE, {"title": "T"})
     assert lost.value.connection_invalidated
