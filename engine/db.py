@@ -344,7 +344,7 @@ class _NotSendable(ValueError):
 
 
 class _Compiled:
-    __slots__ = ("sql", "names", "fixed", "positional", "row", "converters")
+    __slots__ = ("sql", "names", "keys", "fixed", "positional", "row", "converters")
 
     def __init__(self, statement, dialect, keys: tuple, many: bool) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=list(keys) or None, for_executemany=many)
@@ -360,6 +360,7 @@ class _Compiled:
         self.positional = compiled.positiontup is not None
         names = compiled.positiontup if self.positional else list(dict.fromkeys(compiled.bind_names.values()))
         self.names = [(name, processors.get(name)) for name in names]
+        self.keys = tuple(names)  # a named paramstyle's dict keys (psycopg)
         self.fixed = {name: bind.effective_value for bind, name in compiled.bind_names.items() if not bind.required}
         # Returned rows: a named tuple per statement, with each column converted as SQLAlchemy's result would
         # (SQLite's text datetimes, say). The driver's type code is not consulted: none of our types needs it.
@@ -388,7 +389,7 @@ class _Compiled:
             values = [params[name] if proc is None else proc(params[name]) for name, proc in self.names]
         except KeyError as exc:
             raise ValueError(f"send: a value is required for bind parameter {exc.args[0]!r} of {self.sql!r}") from None
-        return tuple(values) if self.positional else dict(zip([name for name, _ in self.names], values))
+        return tuple(values) if self.positional else dict(zip(self.keys, values))
 
 
 # (id, dialect, insert's keys, executemany) -> (the statement, which keeps its id taken; _Compiled or the reason)

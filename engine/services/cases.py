@@ -63,7 +63,7 @@ def make_case_code(session: Session, org: OrgUnitModel, channel: str | None, now
 
 
 # Built once: Session.get builds and keys a new SELECT on every call (~0.08 ms more per case opened).
-_ORG_BY_ID = select(*OrgUnitModel.__table__.c).where(OrgUnitModel.__table__.c.id == bindparam("org_id"))
+_ORG_BY_ID = select(*casework.ORGS.c).where(casework.ORGS.c.id == bindparam("org_id"))
 
 
 def _start_org(session: Session, actor: Actor, allowed_roles: set[str], org_code: str | None) -> OrgUnitModel:

@@ -6,10 +6,10 @@ from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.db import _NotSendable, run_writes, send
-from engine.models import NO_DUE_DATE, CaseEventModel, CaseModel, RoleModel, TaskModel
+from engine.models import NO_DUE_DATE, CaseModel, RoleModel, TaskModel
 from engine.services import cases
 
-ROLES, EVENTS, TASKS = RoleModel.__table__, CaseEventModel.__table__, TaskModel.__table__
+ROLES, TASKS = RoleModel.__table__, TaskModel.__table__
 _RENAME = update(ROLES).where(ROLES.c.name == bindparam("old")).values(title=bindparam("title"))
 _RENAME_RETURNING = _RENAME.returning(ROLES.c.id)
 _IDS_OF_TITLE = select(ROLES.c.id).where(ROLES.c.title == bindparam("title")).order_by(ROLES.c.id)
