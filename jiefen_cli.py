@@ -11,10 +11,18 @@ import click
 from engine.errors import CaseError
 
 
-def _app(**overrides):
-    from webui import create_app
+def _app(serving: bool = False, **overrides):
+    """The app for a command. Only `serve` and `scheduler` are `serving`: they refuse to start without a safe
+    JIEFEN_SECRET_KEY (outside demo mode); one-off commands sign nothing and get a throw-away key."""
+    from webui import SecretKeyMissing, create_app
 
-    return create_app(overrides or None)
+    if not serving:
+        overrides["JIEFEN_ONE_OFF_COMMAND"] = True
+    try:
+        return create_app(overrides)
+    except SecretKeyMissing as exc:
+        click.echo(f"错误 / error: {exc}", err=True)
+        sys.exit(2)
 
 
 def _warn_about_server(app) -> None:
@@ -110,16 +118,77 @@ def user_add(name, password, roles, orgs, display_name):
         click.echo(f"user {name} added")
 
 
-@main.command()
+@user.command("disable")
 @click.argument("name")
-def token(name):
-    """Print a new API bearer token for a user."""
+def user_disable(name):
+    """Disable a user: no login, every session ends and every API token is revoked."""
     from engine.services import users
     from webui.extensions import db
 
     with _app().app_context():
         try:
-            click.echo(users.issue_token(db.session, name))
+            users.set_active(db.session, name, False)
+        except CaseError as exc:
+            _fail(exc)
+        click.echo(f"user {name} disabled; sessions ended, tokens revoked")
+
+
+@user.command("enable")
+@click.argument("name")
+def user_enable(name):
+    """Enable a disabled user again (tokens revoked when disabling stay revoked)."""
+    from engine.services import users
+    from webui.extensions import db
+
+    with _app().app_context():
+        try:
+            users.set_active(db.session, name, True)
+        except CaseError as exc:
+            _fail(exc)
+        click.echo(f"user {name} enabled")
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def user_passwd(name, password):
+    """Set a user's password: every session ends and every API token is revoked."""
+    from engine.services import users
+    from webui.extensions import db
+
+    with _app().app_context():
+        try:
+            users.set_password(db.session, name, password)
+        except CaseError as exc:
+            _fail(exc)
+        click.echo(f"password of {name} changed; sessions ended, tokens revoked")
+
+
+@main.command()
+@click.argument("name", required=False)
+@click.option("--list", "list_", is_flag=True, help="list NAME's tokens (id, status, created, expires) instead")
+@click.option("--revoke", "revoke_id", type=int, default=None, help="revoke the token with this id")
+def token(name, list_, revoke_id):
+    """Print a new API bearer token for NAME (valid JIEFEN_TOKEN_DAYS days); --list NAME; --revoke ID."""
+    from engine.services import users
+    from webui.extensions import db
+
+    if (revoke_id is None) == (name is None) or (list_ and name is None):
+        click.echo("错误 / error: usage: jiefen token NAME | jiefen token --list NAME | jiefen token --revoke ID",
+                   err=True)
+        sys.exit(2)
+    app = _app()
+    with app.app_context():
+        try:
+            if revoke_id is not None:
+                users.revoke_token(db.session, revoke_id)
+                click.echo(f"token {revoke_id} revoked")
+            elif list_:
+                for row in users.list_tokens(db.session, name):
+                    click.echo(f"{row.id}\t{users.token_status(row)}\t{row.created_at.isoformat()}\t"
+                               f"{row.expires_at.isoformat()}")
+            else:
+                click.echo(users.issue_token(db.session, name, app.config["JIEFEN_TOKEN_DAYS"]))
         except CaseError as exc:
             _fail(exc)
 
@@ -217,7 +286,7 @@ def scheduler():
     """Run the timer scheduler (APScheduler wakes the drain loop) until stopped."""
     from webui.scheduler import run_scheduler_forever
 
-    app = _app()
+    app = _app(serving=True)
     _warn_about_server(app)
     run_scheduler_forever(app)
 
@@ -257,7 +326,7 @@ def bench(args):
 @click.option("--with-scheduler", is_flag=True, help="also run the timer scheduler in this process")
 def serve(host, port, threads, debug, with_scheduler):
     """Serve the web UI and API (waitress, a production WSGI server, unless --debug)."""
-    app = _app(JIEFEN_SCHEDULER_ENABLED=with_scheduler)
+    app = _app(serving=True, JIEFEN_SCHEDULER_ENABLED=with_scheduler)
     _warn_about_server(app)
     if debug:
         app.run(host=host, port=port, debug=True, use_reloader=False)

@@ -35,8 +35,12 @@ class Config:
     SQLALCHEMY_DATABASE_URI = database_url_from_env()
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     SQLALCHEMY_TRACK_MODIFICATIONS = False
-    # Flask session signing key; set JIEFEN_SECRET_KEY in production.
-    SECRET_KEY = _env("SECRET_KEY", "dev-only-change-me")
+    # Flask session signing key: required outside demo mode (`jiefen serve` refuses to start without one).
+    SECRET_KEY = _env("SECRET_KEY")
+    # Demo mode only: where the random key made on the first start is kept (file mode 0600).
+    JIEFEN_SECRET_KEY_FILE = _env("SECRET_KEY_FILE", str(ROOT / "instance" / "secret_key"))
+    # Days an API bearer token stays valid.
+    JIEFEN_TOKEN_DAYS = int(_env("TOKEN_DAYS", "30"))
     # Folder of BPMN files deployed by `jiefen deploy-all` / `jiefen demo`.
     JIEFEN_PROCESSES_DIR = _env("PROCESSES_DIR", str(ROOT / "processes"))
     # Per-center calendar overrides (closures, make-up workdays, years missing from the holiday package).
@@ -51,18 +55,23 @@ class Config:
     JIEFEN_TIMER_BATCH = int(_env("TIMER_BATCH", "200"))
     # Demo mode: demo users with published passwords exist; never in production.
     JIEFEN_DEMO = _bool(_env("DEMO"), False)
-    # Failed logins before a temporary lock-out, and its length in minutes.
+    # Failed logins of one username from one address before that pair waits, and the first wait in minutes
+    # (doubled after every further failure, up to a day).
     JIEFEN_LOGIN_MAX_FAILURES = int(_env("LOGIN_MAX_FAILURES", "5"))
     JIEFEN_LOGIN_LOCK_MINUTES = int(_env("LOGIN_LOCK_MINUTES", "15"))
     # Public address printed in the receipt's QR code (default: the address the request came in on).
     JIEFEN_PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL")
-    # Failed public look-ups (code + phone) per client before it is refused for a while.
+    # Failed public look-ups (code + phone) per client address in ten minutes before it is refused (429).
     JIEFEN_LOOKUP_MAX_FAILURES = int(_env("LOOKUP_MAX_FAILURES", "10"))
+    # Reverse proxies in front of the server that set X-Forwarded-For / -Proto (0: none, the headers are ignored).
+    JIEFEN_TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
+    # Redis for the rate-limit counters (redis://host:6379/0); default: a table in the database.
+    JIEFEN_REDIS_URL = _env("REDIS_URL")
     # Where `npm install` put bpmn-js (the case diagram); default: node_modules/ in the repository.
     JIEFEN_NODE_MODULES = _env("NODE_MODULES")
     # Log level for the root logger.
     JIEFEN_LOG_LEVEL = _env("LOG_LEVEL", "INFO")
-    # Session cookie hardening.
+    # Session cookie hardening; the cookie is also `Secure` whenever JIEFEN_PUBLIC_BASE_URL is https (create_app).
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _bool(_env("SECURE_COOKIES"), False)

@@ -25,6 +25,13 @@ class Forbidden(CaseError):
     code = "forbidden"
 
 
+class AuthenticationFailed(CaseError):
+    """Who is calling could not be established: wrong credentials, a locked (name, address) pair, or a bearer
+    token that is unknown, revoked or expired."""
+
+    code = "unauthorized"
+
+
 class Conflict(CaseError):
     """Illegal transition or a concurrent change (stale lock_version, task already done)."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import (JSON, text, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
+from sqlalchemy import (JSON, text, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry, relationship
 from sqlalchemy.types import TypeDecorator
@@ -73,8 +73,9 @@ class UserModel(Base):
     display_name: Mapped[str | None] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None]
+    # Stored in the browser session at login and compared on every request: logging out, disabling the user
+    # or changing the password adds one, which ends every session signed before (migration 0013).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime]
 
     memberships: Mapped[list[MembershipModel]] = relationship(back_populates="user", cascade="all, delete-orphan")
@@ -103,6 +104,7 @@ class ApiTokenModel(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the token; the token is never stored
     created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]  # JIEFEN_TOKEN_DAYS after created_at (migration 0013)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
     user: Mapped[UserModel] = relationship(lazy="joined")
@@ -308,3 +310,27 @@ class CaseEventModel(Base):
     payload: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class LoginFailureModel(Base):
+    """Failed logins per (username, client address), whether or not the name exists: the lock-out is kept in the
+    database so every web worker shares it, and keyed by address so nobody can lock a user out for everyone."""
+
+    __tablename__ = "login_failures"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    last_failed_at: Mapped[datetime] = mapped_column(index=True)  # rows quiet for a day are forgotten
+
+
+class RateLimitModel(Base):
+    """Fixed-window counters of the `limits` library (Flask-Limiter's backend) when no Redis is configured:
+    webui/rate_limit.py's storage, shared by every server process through the database."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)  # epoch seconds, as `limits` counts time

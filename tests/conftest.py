@@ -13,6 +13,7 @@ from engine import runtime
 from engine.clock import CHINA_TZ, Clock
 from engine.db import make_engine, upgrade_schema
 from engine.models import Base
+from tests.support import PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -102,15 +103,15 @@ def directory(session):
                      SYSTEM)
     users.ensure_roles(session, {"unit_head": "部门负责人", "supervisor": "督办岗"})
     session.commit()
-    users.create_user(session, "clerk", "password1", ["intake_clerk"])
-    users.create_user(session, "mediator1", "password1", ["mediator"])
-    users.create_user(session, "mediator2", "password1", ["mediator"])
-    users.create_user(session, "labour", "password1", ["dept_hrss"])
-    users.create_user(session, "township_mediator", "password1", ["mediator"], ["330106001"])
-    users.create_user(session, "admin", "password1", ["admin"])
-    users.create_user(session, "auditor", "password1", ["auditor"])
-    users.create_user(session, "head", "password1", ["unit_head"])
-    users.create_user(session, "super", "password1", ["supervisor"])
+    users.create_user(session, "clerk", PASSWORD, ["intake_clerk"])
+    users.create_user(session, "mediator1", PASSWORD, ["mediator"])
+    users.create_user(session, "mediator2", PASSWORD, ["mediator"])
+    users.create_user(session, "labour", PASSWORD, ["dept_hrss"])
+    users.create_user(session, "township_mediator", PASSWORD, ["mediator"], ["330106001"])
+    users.create_user(session, "admin", PASSWORD, ["admin"])
+    users.create_user(session, "auditor", PASSWORD, ["auditor"])
+    users.create_user(session, "head", PASSWORD, ["unit_head"])
+    users.create_user(session, "super", PASSWORD, ["supervisor"])
     return users
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import os
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -10,6 +12,53 @@ from flask import Flask
 
 from engine import runtime
 from engine.db import configure_engine
+
+
+# The key this project once shipped as its default: anyone who read the code could sign a session as anybody.
+PUBLISHED_SECRET_KEYS = frozenset({"dev-only-change-me", "change-me", "secret", "dev"})
+MIN_SECRET_KEY_LENGTH = 16
+SECRET_KEY_HELP = ("JIEFEN_SECRET_KEY 未设置或不安全 / JIEFEN_SECRET_KEY is missing or unsafe: set it to a long random "
+                   "value before starting, e.g. export JIEFEN_SECRET_KEY=\"$(python3 -c 'import secrets; "
+                   "print(secrets.token_hex(32))')\" (docs/operations.md)")
+
+
+class SecretKeyMissing(RuntimeError):
+    """The app would sign sessions with no key or a published one; the message says how to set one."""
+
+
+def _unsafe(key) -> bool:
+    return not key or key in PUBLISHED_SECRET_KEYS or len(str(key)) < MIN_SECRET_KEY_LENGTH
+
+
+def _demo_secret_key(path: Path) -> str:
+    """Demo mode: a random key made on the first start and kept (mode 0600) for the next ones. Written beside the
+    file and linked into place, so two processes starting at once never read a half-written key."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        draft = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
+def _settle_secret_key(app: Flask) -> None:
+    """Never sign with no key or a published one: tests bring their own, demo mode keeps a random one in
+    instance/, a one-off command (which signs nothing) gets a random throw-away key, and a server refuses to start."""
+    if app.config.get("TESTING") or not _unsafe(app.config.get("SECRET_KEY")):
+        return
+    if app.config.get("JIEFEN_DEMO"):
+        app.config["SECRET_KEY"] = _demo_secret_key(Path(app.config["JIEFEN_SECRET_KEY_FILE"]))
+    elif app.config.get("JIEFEN_ONE_OFF_COMMAND"):
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+    else:
+        raise SecretKeyMissing(SECRET_KEY_HELP)
 
 
 def create_app(config: object | Mapping | None = None) -> Flask:
@@ -25,6 +74,14 @@ def create_app(config: object | Mapping | None = None) -> Flask:
     elif config is not None:
         app.config.from_object(config)
     app.json.ensure_ascii = False
+    _settle_secret_key(app)
+    if str(app.config.get("JIEFEN_PUBLIC_BASE_URL") or "").lower().startswith("https://"):
+        app.config["SESSION_COOKIE_SECURE"] = True
+    proxies = int(app.config.get("JIEFEN_TRUSTED_PROXIES") or 0)
+    if proxies > 0:  # X-Forwarded-For / -Proto are believed only from this many proxies, never by default
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     logging.basicConfig(level=app.config["JIEFEN_LOG_LEVEL"],
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # SpiffWorkflow logs every task state change at INFO; keep our logs readable.
@@ -49,6 +106,8 @@ def create_app(config: object | Mapping | None = None) -> Flask:
     api.register_blueprint(api_blueprint)
     from webui.ui import register_ui
     register_ui(app)
+    from webui.rate_limit import limit_public_lookups
+    limit_public_lookups(app)
     register_error_handlers(app)
     if app.config.get("JIEFEN_SCHEDULER_ENABLED"):
         from webui.scheduler import start_scheduler

@@ -5,7 +5,7 @@ from functools import wraps
 
 from flask import g, request, session
 
-from engine.errors import Forbidden, NotFound
+from engine.errors import AuthenticationFailed, NotFound
 from engine.services import users
 from webui.errors import Unauthorized
 from webui.extensions import db
@@ -18,15 +18,18 @@ def current_actor(optional: bool = False):
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         try:
-            actor = users.actor_for_token(db.session, header[7:].strip())
-        except Forbidden as exc:
+            actor = users.actor_for_token(db.session, bearer_token())
+        except AuthenticationFailed as exc:
             raise Unauthorized(exc.message) from exc
     elif session.get("username"):
         try:
             actor = users.load_actor(db.session, session["username"])
         except NotFound:
-            session.clear()
             actor = None
+        if actor is not None and session.get("session_version") != actor.session_version:
+            actor = None  # logged out, disabled or given a new password since this session was signed
+        if actor is None:
+            session.clear()
         if actor is not None and request.path.startswith("/api/") and request.method not in ("GET", "HEAD", "OPTIONS"):
             # The API is exempt from form CSRF (bearer clients); a browser session must send the token header.
             from flask_wtf.csrf import ValidationError, validate_csrf
@@ -38,6 +41,22 @@ def current_actor(optional: bool = False):
         raise Unauthorized("需要登录 / authentication required")
     g.actor = actor
     return actor
+
+
+def bearer_token() -> str | None:
+    """The token of an `Authorization: Bearer …` header, or None."""
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else None
+
+
+def start_session(actor) -> None:
+    """A fresh browser session (and CSRF token) for a login; the language choice survives."""
+    lang = session.get("lang")
+    session.clear()
+    session["username"] = actor.username
+    session["session_version"] = actor.session_version
+    if lang:
+        session["lang"] = lang
 
 
 def login_required(view):

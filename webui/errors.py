@@ -6,13 +6,14 @@ import logging
 from flask import Flask, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import (CalendarError, CaseError, Conflict, Forbidden, InvalidData, NotFound,
+from engine.errors import (AuthenticationFailed, CalendarError, CaseError, Conflict, Forbidden, InvalidData, NotFound,
                            ProcessDefinitionError, SandboxError, TaskFailed)
 
 log = logging.getLogger(__name__)
 
 STATUS = {
     NotFound: 404,
+    AuthenticationFailed: 401,
     Forbidden: 403,
     Conflict: 409,
     InvalidData: 422,

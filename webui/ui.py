@@ -74,11 +74,15 @@ def _template_globals() -> dict:
 
 
 def _security_headers(response):
-    if not request.path.startswith("/api/"):
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if "username" in session or request.endpoint in ("public.lookup",):
-            response.headers.setdefault("Cache-Control", "no-store")
+    """nosniff on every response; no-store on the API (personal data, tokens), on case pages and whenever a user
+    is logged in; the page-only headers (CSP, framing, referrer) everywhere but the API."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.path.startswith("/api/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    if "username" in session or request.blueprint == "cases" or request.endpoint in ("public.lookup",):
+        response.headers.setdefault("Cache-Control", "no-store")
     return response

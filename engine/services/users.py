@@ -1,19 +1,20 @@
 """Users, roles, org units, memberships, API tokens, and the Actor a command runs as."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, case, delete, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine import runtime
-from engine.errors import Conflict, Forbidden, InvalidData, NotFound
-from engine.models import ApiTokenModel, MembershipModel, OrgUnitModel, RoleModel, UserModel
+from engine.errors import AuthenticationFailed, Conflict, InvalidData, NotFound
+from engine.models import ApiTokenModel, LoginFailureModel, MembershipModel, OrgUnitModel, RoleModel, UserModel
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class Actor:
     user_id: int | None = None
     display_name: str | None = None
     grants: tuple[Grant, ...] = field(default_factory=tuple)
+    session_version: int = 0  # users.session_version when loaded; a browser session must carry the same
 
     @property
     def roles(self) -> set[str]:
@@ -72,6 +74,46 @@ SYSTEM = Actor(username="system")
 
 def hash_password(password: str) -> str:
     return generate_password_hash(password, method=runtime.get().settings.password_method)
+
+
+@functools.cache
+def _dummy_hash(method: str) -> str:
+    """A hash of a random password, made once per method: an unknown name is checked against it, so it costs
+    one hash like a wrong password for a real user (hashing a fresh one each time cost two)."""
+    return generate_password_hash(secrets.token_urlsafe(16), method=method)
+
+
+MIN_PASSWORD_LENGTH = 10
+# zxcvbn's score: 3 = "safely unguessable" (about 10^8 guesses or more); below that it matched a common
+# password, a word list, a keyboard walk, a repeat or a sequence.
+MIN_PASSWORD_SCORE = 3
+
+
+@functools.lru_cache(maxsize=256)
+def _password_strength(password: str) -> tuple[int, str]:
+    """zxcvbn's score and warning for a password (cached: test fixtures create many users with one password)."""
+    from zxcvbn import zxcvbn  # a maintained estimator with its own common-password and word lists
+
+    result = zxcvbn(password[:100])  # its cost grows with the length; 100 characters decide the score
+    return result["score"], result["feedback"].get("warning") or ""
+
+
+def check_password(password: str, username: str) -> None:
+    """The password policy, the same for every role. Raises InvalidData with the reason."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidData(f"密码至少{MIN_PASSWORD_LENGTH}位 / password must have at least {MIN_PASSWORD_LENGTH} characters",
+                          {"password": [f"at least {MIN_PASSWORD_LENGTH} characters"]})
+    name = username.lower()
+    # Containment only for names of 3 characters or more: a 2-letter name such as "li" would otherwise refuse
+    # every password holding those two letters, which adds nothing to its strength.
+    if password.lower() == name or (len(name) >= 3 and name in password.lower()):
+        raise InvalidData("密码不能包含用户名 / password must not contain the username",
+                          {"password": ["contains the username"]})
+    score, warning = _password_strength(password)
+    if score < MIN_PASSWORD_SCORE:
+        reason = f" ({warning})" if warning else ""
+        raise InvalidData(f"密码太常见或太容易猜到，请换一个更长、更少见的密码 / password is too common or too easy to "
+                          f"guess{reason}: choose a longer, less common one", {"password": ["too common or too easy to guess"]})
 
 
 def _org_by_code(session: Session, code: str) -> OrgUnitModel:
@@ -150,8 +192,7 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
     Raises InvalidData (unknown role, weak input) or Conflict (username taken)."""
     if not username or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
         raise InvalidData("用户名无效 / invalid username", {"username": ["letters, digits, _ . - only"]})
-    if len(password) < 8:
-        raise InvalidData("密码至少8位 / password must have at least 8 characters", {"password": ["min 8"]})
+    check_password(password, username)
     if not roles:
         raise InvalidData("至少需要一个角色 / at least one role is required", {"role": ["required"]})
     if session.scalar(select(UserModel).where(UserModel.username == username)) is not None:
@@ -180,13 +221,13 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
 # API call from its token), where the ORM took three to five (user, memberships, roles, units).
 _U, _M, _R, _O, _T = (UserModel.__table__.c, MembershipModel.__table__.c, RoleModel.__table__.c,
                       OrgUnitModel.__table__.c, ApiTokenModel.__table__.c)
-_ACTOR_COLUMNS = (_U.id, _U.username, _U.display_name, _U.active, _R.name.label("role"),
+_ACTOR_COLUMNS = (_U.id, _U.username, _U.display_name, _U.active, _U.session_version, _R.name.label("role"),
                   _M.org_unit_id, _O.path.label("org_path"), _O.code.label("org_code"))
 _WITH_GRANTS = (UserModel.__table__.outerjoin(MembershipModel.__table__, _M.user_id == _U.id)
                 .outerjoin(RoleModel.__table__, _R.id == _M.role_id)
                 .outerjoin(OrgUnitModel.__table__, _O.id == _M.org_unit_id))
 _ACTOR_BY_USERNAME = select(*_ACTOR_COLUMNS).select_from(_WITH_GRANTS).where(_U.username == bindparam("username"))
-_ACTOR_BY_TOKEN = (select(*_ACTOR_COLUMNS, _T.revoked)
+_ACTOR_BY_TOKEN = (select(*_ACTOR_COLUMNS, _T.revoked, _T.expires_at)
                    .select_from(ApiTokenModel.__table__.join(_WITH_GRANTS, _U.id == _T.user_id))
                    .where(_T.token_hash == bindparam("digest")))
 
@@ -198,7 +239,8 @@ def _actor_from_rows(rows) -> Actor | None:
     grants = tuple(sorted((Grant(r.role, r.org_unit_id, r.org_path, r.org_code) for r in rows if r.role is not None),
                           key=lambda g: (g.role, g.org_path)))
     first = rows[0]
-    return Actor(username=first.username, user_id=first.id, display_name=first.display_name, grants=grants)
+    return Actor(username=first.username, user_id=first.id, display_name=first.display_name, grants=grants,
+                 session_version=first.session_version)
 
 
 def load_actor(session: Session, username: str) -> Actor:
@@ -209,57 +251,224 @@ def load_actor(session: Session, username: str) -> Actor:
     return actor
 
 
-def authenticate(session: Session, username: str, password: str, max_failures: int = 5,
-                 lock_minutes: int = 15) -> Actor:
-    """Check a password, counting failures and locking the account for a while after too many. Commits.
+WRONG_CREDENTIALS = "用户名或密码错误 / wrong username or password"
+# Back-off: after max_failures failed logins of one name from one address that pair waits lock_minutes, and
+# twice as long after every further failure, up to a day; a day without failures forgets the pair.
+_MAX_LOCK = timedelta(days=1)
+_FORGET_AFTER = timedelta(days=1)
 
-    Raises Forbidden (bad credentials or locked)."""
+
+def _locked_message(until: datetime, now: datetime) -> AuthenticationFailed:
+    minutes = max(1, int((until - now).total_seconds() + 59) // 60)
+    return AuthenticationFailed(f"此用户名从此地址登录失败次数过多，请{minutes}分钟后再试 / too many failed logins for "
+                                f"this username from this address: try again in {minutes} minutes",
+                                {"retry_after": minutes * 60})
+
+
+def _count_failure(session: Session, key: tuple[str, str], now: datetime, max_failures: int, lock_minutes: int) -> None:
+    """Flushes: one more failure for (username, client), counted in one statement (an upsert, so concurrent
+    attempts neither lose a count nor collide on the new row), and the pair's lock once there are enough."""
+    table = LoginFailureModel.__table__
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stale = table.c.last_failed_at < now - _FORGET_AFTER
+    stmt = insert(table).values(username=key[0], client=key[1], failures=1, last_failed_at=now)
+    stmt = stmt.on_conflict_do_update(index_elements=[table.c.username, table.c.client], set_={
+        "failures": case((stale, 1), else_=table.c.failures + 1), "last_failed_at": now,
+    }).returning(table.c.failures)
+    failures = session.execute(stmt).scalar_one()
+    if failures >= max_failures:
+        until = now + min(timedelta(minutes=lock_minutes) * 2 ** (failures - max_failures), _MAX_LOCK)
+        session.execute(update(table).where(table.c.username == key[0], table.c.client == key[1])
+                        .values(locked_until=until))
+        log.warning("login locked for %s from %s after %d failures", key[0], key[1], failures)
+    session.execute(delete(table).where(stale))
+
+
+def authenticate(session: Session, username: str, password: str, client: str = "", max_failures: int = 5,
+                 lock_minutes: int = 15) -> Actor:
+    """Check a password. Failures count per (username, client address), whether or not the name exists, and
+    lock that pair for a while with back-off; an unknown name costs the same one hash as a wrong password.
+    Commits.
+
+    Raises AuthenticationFailed: the same message for an unknown name, a disabled user and a wrong password,
+    and the same lock-out message whether or not the name exists."""
     now = runtime.get().clock.now()
+    key = (username[:64], (client or "-")[:64])
+    pair = (LoginFailureModel.username == key[0]) & (LoginFailureModel.client == key[1])
+    locked_until = session.scalar(select(LoginFailureModel.locked_until).where(pair))
+    if locked_until is not None and locked_until > now:
+        raise _locked_message(locked_until, now)
     user = session.scalar(select(UserModel).where(UserModel.username == username))
-    if user is None or not user.active:
-        check_password_hash(hash_password("x" * 8), password)  # same work whether or not the user exists
-        raise Forbidden("用户名或密码错误 / wrong username or password")
-    if user.locked_until is not None and user.locked_until > now:
-        raise Forbidden("账户已临时锁定，请稍后再试 / account temporarily locked after repeated failures",
-                        {"locked_until": user.locked_until.isoformat()})
-    if not check_password_hash(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= max_failures:
-            user.locked_until = now + timedelta(minutes=lock_minutes)
-            user.failed_logins = 0
-            log.warning("account locked after repeated failures: %s", username)
+    real = user is not None and user.active
+    matches = check_password_hash(user.password_hash if real else _dummy_hash(runtime.get().settings.password_method),
+                                  password)
+    if not (real and matches):
+        _count_failure(session, key, now, max_failures, lock_minutes)
         session.commit()
-        raise Forbidden("用户名或密码错误 / wrong username or password")
+        raise AuthenticationFailed(WRONG_CREDENTIALS)
     from engine.demo import DEMO_PASSWORD
 
     if password == DEMO_PASSWORD and not runtime.get().settings.demo_mode:
-        raise Forbidden("演示密码仅在演示模式下可用，请修改密码 / the demo password only works in demo mode")
-    user.failed_logins = 0
-    user.locked_until = None
+        raise AuthenticationFailed("演示密码仅在演示模式下可用，请修改密码 / the demo password only works in demo mode")
+    session.execute(delete(LoginFailureModel).where(pair))  # a success forgets the pair's failures
     session.commit()
     return load_actor(session, username)
 
 
-def issue_token(session: Session, username: str) -> str:
-    """Create a bearer token for a user; only its hash is stored. Commits. Raises NotFound."""
+def _user(session: Session, username: str) -> UserModel:
+    user = session.scalar(select(UserModel).where(UserModel.username == username))
+    if user is None:
+        raise NotFound(f"用户不存在 / user {username!r} not found")
+    return user
+
+
+def _end_sessions_and_tokens(session: Session, user: UserModel) -> int:
+    """Flushes: every browser session of the user ends, and every token is revoked; returns the tokens revoked."""
+    user.session_version += 1
+    result = session.execute(update(ApiTokenModel).where(ApiTokenModel.user_id == user.id, ApiTokenModel.revoked.is_(False))
+                             .values(revoked=True))
+    session.flush()
+    return result.rowcount
+
+
+def end_sessions(session: Session, username: str) -> None:
+    """Log out: every browser session of the user ends (tokens stay valid: they are ended one by one). Commits;
+    a name that no longer exists has no session to end."""
+    user = session.scalar(select(UserModel).where(UserModel.username == username))
+    if user is None:
+        return
+    user.session_version += 1
+    session.commit()
+    log.info("sessions ended: %s", username)
+
+
+def set_active(session: Session, username: str, active: bool) -> UserModel:
+    """Disable a user (every session ends and every token is revoked) or enable one again. Commits.
+
+    Raises NotFound."""
+    user = _user(session, username)
+    user.active = active
+    if not active:
+        _end_sessions_and_tokens(session, user)
+    session.commit()
+    log.info("user %s: %s", "enabled" if active else "disabled", username)
+    return user
+
+
+def set_password(session: Session, username: str, password: str) -> UserModel:
+    """A new password: every session ends and every token is revoked. Commits.
+
+    Raises NotFound, InvalidData (the password policy's reason)."""
+    user = _user(session, username)
+    check_password(password, username)
+    user.password_hash = hash_password(password)
+    _end_sessions_and_tokens(session, user)
+    session.commit()
+    log.info("password changed: %s", username)
+    return user
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str  # shown once: only its sha256 is stored
+    id: int
+    expires_at: datetime
+
+
+def _mint(session: Session, username: str, days: int) -> IssuedToken:
+    """Flushes: a bearer token valid for `days`; only its sha256 is stored. Raises NotFound."""
     user = session.scalar(select(UserModel).where(UserModel.username == username))
     if user is None or not user.active:
         raise NotFound(f"用户不存在 / user {username!r} not found")
     token = secrets.token_urlsafe(32)
-    session.add(ApiTokenModel(user_id=user.id, token_hash=hashlib.sha256(token.encode()).hexdigest(),
-                              created_at=runtime.get().clock.now()))
+    now = runtime.get().clock.now()
+    row = ApiTokenModel(user_id=user.id, token_hash=_digest(token), created_at=now, expires_at=now + timedelta(days=days))
+    session.add(row)
+    session.flush()
+    log.info("token %d issued: %s", row.id, username)
+    return IssuedToken(token, row.id, row.expires_at)
+
+
+def new_token(session: Session, username: str, days: int = 30) -> IssuedToken:
+    """Create a bearer token valid for `days` (the token, its id and expiry). Commits. Raises NotFound."""
+    issued = _mint(session, username, days)
     session.commit()
-    return token
+    return issued
+
+
+def issue_token(session: Session, username: str, days: int = 30) -> str:
+    """Create a bearer token valid for `days`; returns the token alone. Commits. Raises NotFound."""
+    issued = _mint(session, username, days)
+    session.commit()
+    return issued.token
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _token_problem(revoked: bool, expires_at: datetime, now: datetime) -> AuthenticationFailed | None:
+    if revoked:
+        return AuthenticationFailed("令牌已撤销 / token revoked")
+    if expires_at <= now:
+        return AuthenticationFailed(f"令牌已过期 / token expired at {expires_at.isoformat()}")
+    return None
 
 
 def actor_for_token(session: Session, token: str) -> Actor:
-    """The Actor behind a bearer token. Raises Forbidden for unknown or revoked tokens."""
-    digest = hashlib.sha256(token.encode()).hexdigest()
-    rows = session.execute(_ACTOR_BY_TOKEN, {"digest": digest}).all()
-    actor = None if not rows or rows[0].revoked else _actor_from_rows(rows)
+    """The Actor behind a bearer token. Raises AuthenticationFailed (unknown, revoked or expired: which)."""
+    rows = session.execute(_ACTOR_BY_TOKEN, {"digest": _digest(token)}).all()
+    if not rows:
+        raise AuthenticationFailed("令牌无效 / unknown token")
+    problem = _token_problem(rows[0].revoked, rows[0].expires_at, runtime.get().clock.now())
+    if problem is not None:
+        raise problem
+    actor = _actor_from_rows(rows)
     if actor is None:
-        raise Forbidden("令牌无效 / invalid or revoked token")
+        raise AuthenticationFailed("令牌无效 / the token's user is disabled")
     return actor
+
+
+def list_tokens(session: Session, username: str) -> list[ApiTokenModel]:
+    """A user's tokens, newest first (the token itself is never stored, only its hash). Raises NotFound."""
+    user = _user(session, username)
+    return list(session.scalars(select(ApiTokenModel).where(ApiTokenModel.user_id == user.id)
+                                .order_by(ApiTokenModel.id.desc())))
+
+
+def token_status(token: ApiTokenModel) -> str:
+    """active | revoked | expired."""
+    problem = _token_problem(token.revoked, token.expires_at, runtime.get().clock.now())
+    return "active" if problem is None else ("revoked" if token.revoked else "expired")
+
+
+def revoke_token(session: Session, token_id: int) -> ApiTokenModel:
+    """Revoke a token by its id (`jiefen token --list`). Commits. Raises NotFound."""
+    row = session.get(ApiTokenModel, token_id)
+    if row is None:
+        raise NotFound(f"令牌不存在 / token {token_id} not found")
+    row.revoked = True
+    session.commit()
+    log.info("token %d revoked", token_id)
+    return row
+
+
+def revoke_own_token(session: Session, token: str) -> None:
+    """The caller revokes the bearer token it called with. Commits.
+
+    Raises AuthenticationFailed (unknown, revoked or expired)."""
+    row = session.scalar(select(ApiTokenModel).where(ApiTokenModel.token_hash == _digest(token)))
+    if row is None:
+        raise AuthenticationFailed("令牌无效 / unknown token")
+    problem = _token_problem(row.revoked, row.expires_at, runtime.get().clock.now())
+    if problem is not None:
+        raise problem
+    row.revoked = True
+    session.commit()
+    log.info("token %d revoked by its holder", row.id)
 
 
 def list_roles(session: Session) -> list[RoleModel]:

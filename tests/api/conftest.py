@@ -1,10 +1,12 @@
 import pytest
 
+from tests.support import PASSWORD
+
 
 @pytest.fixture
 def login(client, directory):
     """login(name) -> headers with a bearer token for that demo user."""
-    def _login(name: str, password: str = "password1") -> dict:
+    def _login(name: str, password: str = PASSWORD) -> dict:
         response = client.post("/api/v1/auth/token", json={"username": name, "password": password})
         assert response.status_code == 200, response.get_json()
         return {"Authorization": f"Bearer {response.get_json()['token']}"}

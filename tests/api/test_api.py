@@ -15,9 +15,9 @@ def _open(client, headers, data=None):
 
 def test_token_rejects_wrong_password_with_json_error(client, directory):
     response = client.post("/api/v1/auth/token", json={"username": "clerk", "password": "nope"})
-    assert response.status_code == 403
+    assert response.status_code == 401  # bad credentials: not authenticated (was 403 before issue 15)
     body = response.get_json()
-    assert body["error"] == "forbidden" and "message" in body and "details" in body
+    assert body["error"] == "unauthorized" and "message" in body and "details" in body
 
 
 def test_requests_without_token_get_401_json(client, directory):
@@ -213,6 +213,7 @@ def test_task_list_scopes(client, login):
 def test_session_calls_to_the_api_need_the_csrf_header(client, directory):
     with client.session_transaction() as sess:
         sess["username"] = "clerk"
+        sess["session_version"] = 0  # a login stores the user's session version (issue 15)
     assert client.get("/api/v1/tasks").status_code == 200
     response = client.post("/api/v1/cases", json={"process_id": "small_mediation"})
     assert response.status_code == 401 and "X-CSRFToken" in response.get_json()["message"]

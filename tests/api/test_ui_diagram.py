@@ -5,6 +5,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from tests.support import PASSWORD
 from webui.diagram_layout import BPMNDI, with_layout
 from webui.i18n import local_dt
 
@@ -52,7 +53,7 @@ def test_case_page_shows_a_notice_when_bpmn_js_is_missing(app, session, director
     app.config["JIEFEN_NODE_MODULES"] = str(tmp_path)  # an empty node_modules
     client = app.test_client()
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
-    client.post("/login", data={"username": "clerk", "password": "password1", "csrf_token": token})
+    client.post("/login", data={"username": "clerk", "password": PASSWORD, "csrf_token": token})
     html = client.get(f"/cases/{case.id}").get_data(as_text=True)
     assert 'id="diagram-missing"' in html and "npm install" in html and "bpmn-navigated-viewer" not in html
 
@@ -68,7 +69,7 @@ def test_page_frame_survives_a_failing_directory_lookup(client, directory, monke
     from engine.services import users
 
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
-    client.post("/login", data={"username": "clerk", "password": "password1", "csrf_token": token})
+    client.post("/login", data={"username": "clerk", "password": PASSWORD, "csrf_token": token})
 
     def broken(_session):
         raise RuntimeError("directory unavailable")

@@ -6,6 +6,7 @@ import re
 import pytest
 
 from engine.services import cases, tasks
+from tests.support import PASSWORD
 
 START_FORM = {"channel": "walk_in", "party_name": "张三", "party_phone": "138 0000 0000", "amount": "5000",
               "handling_dept": "mediator", "accepted_on": "2026-03-02"}
@@ -15,7 +16,7 @@ def csrf(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
-def login(client, username: str, password: str = "password1"):
+def login(client, username: str, password: str = PASSWORD):
     token = csrf(client.get("/login").get_data(as_text=True))
     response = client.post("/login", data={"username": username, "password": password, "csrf_token": token})
     assert response.status_code == 302, response.get_data(as_text=True)
@@ -169,6 +170,6 @@ def test_long_lists_say_more_than_the_count_cap(client, session, directory, acto
     login(client, "clerk")
     html = client.get("/tasks/").get_data(as_text=True)
     assert '<span class="count">2+</span>' in html and "共 2+ 条" in html and "page=2" in html
-    token = client.post("/api/v1/auth/token", json={"username": "clerk", "password": "password1"}).get_json()["token"]
+    token = client.post("/api/v1/auth/token", json={"username": "clerk", "password": PASSWORD}).get_json()["token"]
     body = client.get("/api/v1/tasks?per_page=1", headers={"Authorization": f"Bearer {token}"}).get_json()
     assert (body["total"], body["total_capped"], len(body["items"])) == (2, True, 1)

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from tests.support import PASSWORD
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
@@ -78,7 +80,7 @@ def shoot():
 
 @pytest.fixture
 def login(live_server):
-    def _login(page, username: str, password: str = "password1") -> None:
+    def _login(page, username: str, password: str = PASSWORD) -> None:
         page.goto(f"{live_server}/login")
         page.fill("input[name=username]", username)
         page.fill("input[name=password]", password)

@@ -16,8 +16,8 @@ from engine.services import processes, users
 from engine.services.timers import fire_due_timers
 from engine.services.users import SYSTEM
 from tests.conftest import ROOT
+from tests.support import PASSWORD
 
-PASSWORD = "password1"
 COUNTY_CODE = COUNTY[0]  # 330106000 西湖区综治中心
 TOWNSHIP_CODE = TOWNSHIPS[0][0]  # 330106001 北山街道综治中心
 VILLAGE_CODE = VILLAGES[0][0]  # 330106001001 曙光社区调解室 (under the township above)
@@ -230,9 +230,11 @@ class Center:
 
 @pytest.fixture
 def center(session, client, clock, rt) -> Center:
-    """The demo org units, processes/ deployed, and the users of CENTER_USERS (password `password1`)."""
+    """The demo org units, processes/ deployed, and the users of CENTER_USERS (password tests.support.PASSWORD)."""
     _ensure_directory(session)
     processes.deploy(session, processes.read_directory(ROOT / "processes"), SYSTEM)
     for username, (roles, orgs) in CENTER_USERS.items():
         users.create_user(session, username, PASSWORD, roles, orgs)
+    # A scenario runs months on the fixed clock with one login per user: tokens that outlast it.
+    client.application.config["JIEFEN_TOKEN_DAYS"] = 3650
     return Center(client, session, clock)

@@ -3,7 +3,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.demo import DEMO_PASSWORD, DEMO_USERS, load_demo
-from engine.errors import Forbidden
+from engine.errors import AuthenticationFailed
 from engine.models import CaseModel, TaskModel, UserModel
 from engine.services import users
 from tests.conftest import ROOT
@@ -24,7 +24,7 @@ def test_demo_loads_a_living_center_once(session, rt):
 def test_demo_password_only_in_demo_mode(session, rt):
     users.init_directory(session, "330106000", "西湖区综治中心", "330106")
     users.create_user(session, "clerk", DEMO_PASSWORD, ["auditor"])
-    with pytest.raises(Forbidden, match="demo"):
+    with pytest.raises(AuthenticationFailed, match="demo"):
         users.authenticate(session, "clerk", DEMO_PASSWORD)
     rt.settings.demo_mode = True
     assert users.authenticate(session, "clerk", DEMO_PASSWORD).username == "clerk"

@@ -2,11 +2,12 @@
 from engine.services import cases, history, processes, tasks, users
 from engine.services.users import SYSTEM
 from tests.conftest import FIXTURES
+from tests.support import PASSWORD
 
 
 def test_relapse_opens_a_linked_repeat_case(session, directory, actor):
     processes.deploy(session, {"revisit.bpmn": (FIXTURES / "engine" / "revisit.bpmn").read_bytes()}, SYSTEM)
-    users.create_user(session, "revisit", "password1", ["revisit_staff"])
+    users.create_user(session, "revisit", PASSWORD, ["revisit_staff"])
     source = cases.start_case(session, "revisit_demo", {"party_name": "李四"}, actor("revisit"))
     [task] = cases.open_tasks(session, source.id)
     tasks.complete_task(session, task.id, {"relapse": True}, actor("revisit"))
@@ -23,7 +24,7 @@ def test_relapse_opens_a_linked_repeat_case(session, directory, actor):
 
 def test_stable_revisit_opens_nothing(session, directory, actor):
     processes.deploy(session, {"revisit.bpmn": (FIXTURES / "engine" / "revisit.bpmn").read_bytes()}, SYSTEM)
-    users.create_user(session, "revisit", "password1", ["revisit_staff"])
+    users.create_user(session, "revisit", PASSWORD, ["revisit_staff"])
     source = cases.start_case(session, "revisit_demo", {}, actor("revisit"))
     [task] = cases.open_tasks(session, source.id)
     tasks.complete_task(session, task.id, {"relapse": False}, actor("revisit"))

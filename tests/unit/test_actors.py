@@ -3,9 +3,10 @@ the same Actor, grants included, in one statement each; unknown, inactive and re
 import pytest
 from sqlalchemy import event, update
 
-from engine.errors import Forbidden, NotFound
+from engine.errors import AuthenticationFailed, NotFound
 from engine.models import ApiTokenModel, MembershipModel, UserModel
 from engine.services import users
+from tests.support import PASSWORD
 
 
 def _statements(session):
@@ -15,7 +16,7 @@ def _statements(session):
 
 
 def test_an_actor_has_every_grant_with_its_unit(session, directory):
-    directory.create_user(session, "two_units", "password1", ["mediator", "unit_head"], ["330106000", "330106001"])
+    directory.create_user(session, "two_units", PASSWORD, ["mediator", "unit_head"], ["330106000", "330106001"])
     actor = users.load_actor(session, "two_units")
     assert actor.username == "two_units" and actor.display_name == "two_units" and actor.user_id is not None
     assert [(g.role, g.org_code, g.org_path.count("/")) for g in actor.grants] == [
@@ -45,16 +46,16 @@ def test_unknown_inactive_and_revoked_callers_are_refused(session, directory):
     token = users.issue_token(session, "mediator1")
     with pytest.raises(NotFound):
         users.load_actor(session, "nobody")
-    with pytest.raises(Forbidden):
+    with pytest.raises(AuthenticationFailed):
         users.actor_for_token(session, "not-a-token")
     session.execute(update(ApiTokenModel).values(revoked=True))
     session.commit()
-    with pytest.raises(Forbidden):
+    with pytest.raises(AuthenticationFailed):
         users.actor_for_token(session, token)
     other = users.issue_token(session, "mediator2")
     session.execute(update(UserModel).where(UserModel.username == "mediator2").values(active=False))
     session.commit()
-    with pytest.raises(Forbidden):
+    with pytest.raises(AuthenticationFailed):
         users.actor_for_token(session, other)
     with pytest.raises(NotFound):
         users.load_actor(session, "mediator2")

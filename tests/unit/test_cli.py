@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES, ROOT
+from tests.support import PASSWORD
 
 JIEFEN = str(Path(sys.executable).parent / "jiefen")
 
@@ -33,12 +34,12 @@ def test_operator_commands_end_to_end(run, tmp_path):
     roles = run("roles").stdout.splitlines()
     assert roles[0].split("\t")[0] in ("admin", "auditor") and any(r.startswith("intake_clerk") for r in roles)
     assert run("orgs").stdout.startswith("330106000\t")
-    run("user", "add", "li", "--password", "password1", "--role", "intake_clerk", "--role", "mediator")
+    run("user", "add", "li", "--password", PASSWORD, "--role", "intake_clerk", "--role", "mediator")
     token = run("token", "li").stdout.strip()
     assert len(token) > 30
-    bad = run("user", "add", "wang", "--password", "password1", "--role", "astronaut", ok=False)
+    bad = run("user", "add", "wang", "--password", PASSWORD, "--role", "astronaut", ok=False)
     assert bad.returncode == 2 and "astronaut" in bad.stderr and "Traceback" not in bad.stderr
-    missing_org = run("user", "add", "zhao", "--password", "password1", "--role", "mediator", "--org", "nowhere", ok=False)
+    missing_org = run("user", "add", "zhao", "--password", PASSWORD, "--role", "mediator", "--org", "nowhere", ok=False)
     assert missing_org.returncode == 2 and "nowhere" in missing_org.stderr
 
 

@@ -2,6 +2,7 @@
 from engine.models import OrgUnitModel
 from engine.services import cases
 from engine.services.users import SYSTEM
+from tests.support import PASSWORD
 
 
 def _intake_unit(session, org_code: str) -> str:
@@ -13,9 +14,9 @@ def _intake_unit(session, org_code: str) -> str:
 def test_village_case_goes_to_the_nearest_unit_holding_the_role(session, directory):
     # intake_clerk is held only at the county center
     assert _intake_unit(session, "330106001001") == "330106000"
-    directory.create_user(session, "township_clerk", "password1", ["intake_clerk"], ["330106001"])
+    directory.create_user(session, "township_clerk", PASSWORD, ["intake_clerk"], ["330106001"])
     assert _intake_unit(session, "330106001001") == "330106001"
-    directory.create_user(session, "village_clerk", "password1", ["intake_clerk"], ["330106001001"])
+    directory.create_user(session, "village_clerk", PASSWORD, ["intake_clerk"], ["330106001001"])
     assert _intake_unit(session, "330106001001") == "330106001001"
 
 
@@ -26,7 +27,7 @@ def test_a_deep_unit_tree_still_routes_up_to_the_staffed_unit(session, directory
         directory.add_org_unit(session, code, f"第{depth}层", "village", parent)
         parent = code
     assert _intake_unit(session, parent) == "330106000"
-    directory.create_user(session, "deep_clerk", "password1", ["intake_clerk"], ["3301060010010"])
+    directory.create_user(session, "deep_clerk", PASSWORD, ["intake_clerk"], ["3301060010010"])
     assert _intake_unit(session, parent) == "3301060010010"
 
 
@@ -35,7 +36,7 @@ def test_the_look_up_reads_one_row_per_staffed_unit_however_many_hold_the_role(s
     from engine import casework
 
     for i in range(30):
-        directory.create_user(session, f"clerk{i}", "password1", ["intake_clerk", "mediator"], ["330106001"])
+        directory.create_user(session, f"clerk{i}", PASSWORD, ["intake_clerk", "mediator"], ["330106001"])
     village = session.query(OrgUnitModel).filter_by(code="330106001001").one()
     chain = [int(part) for part in village.path.strip("/").split("/") if part]
     params = {f"unit_{i}": chain[i] if i < len(chain) else village.id for i in range(casework._CHAIN_SLOTS)}

@@ -3,6 +3,7 @@ from sqlalchemy import select, update
 
 from engine.models import TaskCandidateModel, TaskModel
 from engine.services import cases, tasks, timers
+from tests.support import PASSWORD
 
 
 def _open(session, actor, clock, n, org=None, hours=1, who="clerk"):
@@ -43,7 +44,7 @@ def test_a_claimed_task_is_listed_once(session, actor, clock):
 
 
 def test_grants_in_two_units_merge_in_order(session, actor, clock, directory):
-    directory.create_user(session, "clerk2", "password1", ["intake_clerk"], ["330106000", "330106001"])
+    directory.create_user(session, "clerk2", PASSWORD, ["intake_clerk"], ["330106000", "330106001"])
     county = _open(session, actor, clock, 2, hours=2)
     clock.advance(hours=-3)  # interleave: the township's tasks fall between the county's
     township = _open(session, actor, clock, 2, org="330106001", hours=2, who="clerk2")

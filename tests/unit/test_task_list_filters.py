@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from engine.models import NO_DUE_DATE, CaseModel, TaskCandidateModel, TaskModel
 from engine.services import cases, processes, tasks, timers
 from engine.services.users import SYSTEM, Actor
+from tests.support import PASSWORD
 from tests.support.task_lists import passes_filters
 
 # The classifying desk both processes share: its form sets the case's category.
@@ -176,7 +177,7 @@ def _reference(session, who: Actor, now, *, overdue, assigned, process_id, categ
 
 def test_every_filter_sort_and_page_matches_a_plain_query(session, actor, clock, directory):
     _deploy_two_desks(session)
-    directory.create_user(session, "clerk2", "password1", ["intake_clerk"], ["330106000", "330106001"])
+    directory.create_user(session, "clerk2", PASSWORD, ["intake_clerk"], ["330106000", "330106001"])
     clerk, clerk2 = actor("clerk"), actor("clerk2")
     opened = []
     for i in range(6):

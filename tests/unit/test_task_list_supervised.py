@@ -7,6 +7,7 @@ from sqlalchemy import select, update
 from engine.models import NO_DUE_DATE, CaseModel, OrgUnitModel, TaskModel
 from engine.services import cases, tasks, timers
 from engine.services.users import SUPERVISORY_ROLES
+from tests.support import PASSWORD
 from tests.support.task_lists import passes_filters
 from tests.unit.test_task_list_filters import _deploy_two_desks, _task
 
@@ -46,7 +47,7 @@ def _open_everywhere(session, actor, clock, directory):
     a category, escalation levels and a supervision follow-up. Returns the cases."""
     _deploy_two_desks(session)
     directory.add_org_unit(session, "330106002", "灵隐街道综治中心", "township", "330106000")
-    directory.create_user(session, "clerk_all", "password1", ["intake_clerk"], list(UNITS))
+    directory.create_user(session, "clerk_all", PASSWORD, ["intake_clerk"], list(UNITS))
     clerk = actor("clerk_all")
     opened = []
     for i in range(12):
@@ -72,7 +73,7 @@ def _open_everywhere(session, actor, clock, directory):
 def test_supervised_and_all_match_a_plain_query_for_every_sort_filter_and_page(session, actor, clock, directory):
     opened = _open_everywhere(session, actor, clock, directory)
     for code, unit in (("sup_town", "330106001"), ("sup_village", "330106001001"), ("sup_two", "330106002")):
-        directory.create_user(session, code, "password1", ["supervisor"], [unit] if code != "sup_two"
+        directory.create_user(session, code, PASSWORD, ["supervisor"], [unit] if code != "sup_two"
                               else ["330106001001", "330106002"])
     now = clock.now()
     assert session.scalar(select(TaskModel.id).where(TaskModel.kind == "supervision").limit(1))
@@ -102,7 +103,7 @@ def test_supervised_and_all_match_a_plain_query_for_every_sort_filter_and_page(s
 
 def test_a_township_supervisor_sees_their_township_and_its_villages_only(session, actor, clock, directory):
     _open_everywhere(session, actor, clock, directory)
-    directory.create_user(session, "sup_town", "password1", ["supervisor"], ["330106001"])
+    directory.create_user(session, "sup_town", PASSWORD, ["supervisor"], ["330106001"])
     units = dict(session.execute(select(OrgUnitModel.id, OrgUnitModel.code)).all())
     listed = tasks.list_tasks(session, actor("sup_town"), scope="supervised", per_page=200)
     assert {units[t.org_unit_id] for t in listed.items} == {"330106001", "330106001001"}

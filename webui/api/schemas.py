@@ -16,6 +16,8 @@ class TokenRequest(Schema):
 
 class TokenResponse(Schema):
     token = fields.String()
+    id = fields.Integer()
+    expires_at = fields.String()
 
 
 class ProcessSchema(Schema):

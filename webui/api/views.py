@@ -8,7 +8,8 @@ from marshmallow import ValidationError
 from engine.errors import InvalidData
 from engine.services import cases, history, processes, tasks, timers, users
 from webui.api import schemas as s
-from webui.auth import current_actor
+from webui.auth import bearer_token, current_actor
+from webui.errors import Unauthorized
 from webui.extensions import db
 
 blp = Blueprint("api", __name__, url_prefix="/api/v1", description="jiefen case engine API")
@@ -31,13 +32,29 @@ def _json_body():
 @blp.route("/auth/token", methods=["POST"])
 @blp.doc(security=[])
 @blp.response(200, s.TokenResponse)
+@blp.alt_response(401, schema=s.ApiError)
 def token():
-    """Exchange a username and password for a bearer token."""
+    """Exchange a username and password for a bearer token valid for JIEFEN_TOKEN_DAYS days.
+
+    Wrong credentials and a locked (username, address) pair answer 401."""
     body = _load(s.TokenRequest, _json_body())
     cfg = current_app.config
-    users.authenticate(db.session, body["username"], body["password"], cfg["JIEFEN_LOGIN_MAX_FAILURES"],
-                       cfg["JIEFEN_LOGIN_LOCK_MINUTES"])
-    return jsonify({"token": users.issue_token(db.session, body["username"])})
+    users.authenticate(db.session, body["username"], body["password"], request.remote_addr or "",
+                       cfg["JIEFEN_LOGIN_MAX_FAILURES"], cfg["JIEFEN_LOGIN_LOCK_MINUTES"])
+    issued = users.new_token(db.session, body["username"], cfg["JIEFEN_TOKEN_DAYS"])
+    return jsonify({"token": issued.token, "id": issued.id, "expires_at": s.iso(issued.expires_at)})
+
+
+@blp.route("/auth/token", methods=["DELETE"])
+@blp.response(204)
+@blp.alt_response(401, schema=s.ApiError)
+def revoke_token():
+    """Revoke the bearer token this request is made with (log out an API client)."""
+    token = bearer_token()
+    if not token:
+        raise Unauthorized("需要 Authorization: Bearer 令牌 / an Authorization: Bearer token is required")
+    users.revoke_own_token(db.session, token)
+    return "", 204
 
 
 @blp.route("/processes", methods=["GET"])

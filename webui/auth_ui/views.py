@@ -5,9 +5,9 @@ import logging
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 
-from engine.errors import Forbidden
+from engine.errors import AuthenticationFailed
 from engine.services import users
-from webui.auth import current_actor, login_required
+from webui.auth import current_actor, login_required, start_session
 from webui.extensions import db
 from webui.i18n import localize, referrer_path, safe_next
 from webui.shell import grant_value
@@ -24,24 +24,20 @@ def login():
         return render_template("auth_ui/login.html", next=target, username="", error=None)
     username = request.form.get("username", "").strip()
     cfg = current_app.config
-    users.authenticate(db.session, username, request.form.get("password", ""), cfg["JIEFEN_LOGIN_MAX_FAILURES"],
-                       cfg["JIEFEN_LOGIN_LOCK_MINUTES"])
+    actor = users.authenticate(db.session, username, request.form.get("password", ""), request.remote_addr or "",
+                               cfg["JIEFEN_LOGIN_MAX_FAILURES"], cfg["JIEFEN_LOGIN_LOCK_MINUTES"])
     log.info("login: %s", username)
-    lang = session.get("lang")
-    session.clear()  # a fresh session (and CSRF token) for the new login
-    session["username"] = username
-    if lang:
-        session["lang"] = lang
+    start_session(actor)
     return redirect(target)
 
 
-@bp.errorhandler(Forbidden)
-def login_failed(exc: Forbidden):
-    """Wrong password or a locked account: the login form again, with the engine's reason."""
+@bp.errorhandler(AuthenticationFailed)
+def login_failed(exc: AuthenticationFailed):
+    """Wrong credentials or a locked (name, address) pair: the login form again, with the engine's reason."""
     if request.endpoint != "auth_ui.login":
         from webui.errors import _render
 
-        return _render(403, exc.code, exc.message, exc.details, show_message=True)
+        return _render(401, exc.code, exc.message, exc.details, show_message=True)
     db.session.rollback()
     return render_template("auth_ui/login.html", next=safe_next(request.values.get("next"), url_for("tasks.task_list")),
                            username=request.form.get("username", ""), error=localize(exc.message)), 401
@@ -49,6 +45,10 @@ def login_failed(exc: Forbidden):
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    """Ends every session of the user (a copy of this cookie no longer logs anyone in), not only this one."""
+    actor = current_actor(optional=True)  # a stale or forged cookie ends nobody's sessions
+    if actor is not None:
+        users.end_sessions(db.session, actor.username)
     lang = session.get("lang")
     session.clear()
     if lang:

@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections import deque
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 from flask_babel import gettext
+from flask_limiter.errors import RateLimitExceeded
 
 from engine.services import cases
 from webui.extensions import db
@@ -16,46 +14,25 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("public", __name__)
 
-_WINDOW_SECONDS = 600
 
-
-def _failures() -> tuple[dict, threading.Lock]:
-    """Failed lookups per client address (this process only; a proxy in front can limit harder)."""
-    state = current_app.extensions.setdefault("jiefen_lookup_failures", ({}, threading.Lock()))
-    return state
-
-
-def _too_many(addr: str) -> bool:
-    limit = int(current_app.config.get("JIEFEN_LOOKUP_MAX_FAILURES", 10))
-    failures, lock = _failures()
-    now = time.monotonic()
-    with lock:
-        recent = failures.get(addr)
-        while recent and now - recent[0] > _WINDOW_SECONDS:
-            recent.popleft()
-        return bool(recent) and len(recent) >= limit
-
-
-def _record_failure(addr: str) -> None:
-    failures, lock = _failures()
-    with lock:
-        failures.setdefault(addr, deque()).append(time.monotonic())
+@bp.errorhandler(RateLimitExceeded)
+def too_many_failures(exc: RateLimitExceeded):
+    """Too many failed look-ups from this address (webui/rate_limit.py counts them): the form, and no answer."""
+    code = (request.values.get("code") or "").strip().upper()
+    return render_template("public/lookup.html", code=code, result=None,
+                           error=gettext("Too many failed attempts. Please try again in ten minutes.")), 429
 
 
 @bp.route("/lookup", methods=["GET", "POST"])
 def lookup():
-    """GET shows the form (the receipt's QR code fills in the case code); POST answers."""
+    """GET shows the form (the receipt's QR code fills in the case code); POST answers; failed POSTs are
+    limited per client address (webui/rate_limit.py)."""
     code = (request.values.get("code") or "").strip().upper()
     if request.method == "GET":
         return render_template("public/lookup.html", code=code, result=None, error=None)
-    addr = request.remote_addr or "?"
-    if _too_many(addr):
-        return render_template("public/lookup.html", code=code, result=None,
-                               error=gettext("Too many failed attempts. Please try again in ten minutes.")), 429
     case = cases.lookup_case(db.session, code, request.form.get("phone") or "")
-    if case is None:
-        _record_failure(addr)
-        log.info("public lookup failed from %s", addr)
+    if case is None:  # a 404 counts against this address (webui/rate_limit.py)
+        log.info("public lookup failed from %s", request.remote_addr)
         return render_template("public/lookup.html", code=code, result=None,
                                error=gettext("No case matches this case code and phone number.")), 404
     next_steps = [t.title for t in cases.open_tasks(db.session, case.id) if t.kind == "bpmn"]
