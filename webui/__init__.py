@@ -9,22 +9,25 @@ from pathlib import Path
 from flask import Flask
 
 from engine import runtime
+from engine.case_data import DataLimits
 from engine.db import configure_engine
 
 
 def create_app(config: object | Mapping | None = None) -> Flask:
     from config.settings import Config, database_url_from_env
-    from webui.errors import register_error_handlers
+    from webui.errors import JSONErrorMiddleware, register_error_handlers, swallow_teardown_errors
     from webui.extensions import db, make_api
+    from webui.inputs import BoundedIntConverter, StrictJSONProvider
 
     app = Flask(__name__, instance_relative_config=False)
+    app.json = StrictJSONProvider(app)
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
     app.config.from_object(Config)
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url_from_env()  # the environment as it is now
     if isinstance(config, Mapping):
         app.config.update(config)
     elif config is not None:
         app.config.from_object(config)
-    app.json.ensure_ascii = False
     logging.basicConfig(level=app.config["JIEFEN_LOG_LEVEL"],
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # SpiffWorkflow logs every task state change at INFO; keep our logs readable.
@@ -35,11 +38,15 @@ def create_app(config: object | Mapping | None = None) -> Flask:
     else:
         settings = runtime.EngineSettings.from_files(app.config["JIEFEN_ORG_FILE"], app.config["JIEFEN_CALENDAR_FILE"])
         settings.demo_mode = bool(app.config.get("JIEFEN_DEMO"))
+        settings.data_limits = DataLimits(max_depth=app.config["JIEFEN_MAX_DATA_DEPTH"],
+                                          max_string=app.config["JIEFEN_MAX_TEXT_LENGTH"],
+                                          max_bytes=app.config["JIEFEN_MAX_DATA_BYTES"])
         runtime.configure(settings)
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite:///") and ":memory:" not in uri:  # a fresh clone has no instance/ yet
         Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     db.init_app(app)
+    swallow_teardown_errors(app, db)
     with app.app_context():
         configure_engine(db.engine)
     api = make_api()
@@ -50,6 +57,7 @@ def create_app(config: object | Mapping | None = None) -> Flask:
     from webui.ui import register_ui
     register_ui(app)
     register_error_handlers(app)
+    app.wsgi_app = JSONErrorMiddleware(app.wsgi_app)
     if app.config.get("JIEFEN_SCHEDULER_ENABLED"):
         from webui.scheduler import start_scheduler
         start_scheduler(app)

@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from engine import runtime
+from engine import case_data, runtime
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
 from engine.models import ApiTokenModel, MembershipModel, OrgUnitModel, RoleModel, UserModel
 
@@ -150,6 +150,7 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
     Raises InvalidData (unknown role, weak input) or Conflict (username taken)."""
     if not username or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
         raise InvalidData("用户名无效 / invalid username", {"username": ["letters, digits, _ . - only"]})
+    case_data.check_name("display_name", display_name)
     if len(password) < 8:
         raise InvalidData("密码至少8位 / password must have at least 8 characters", {"password": ["min 8"]})
     if not roles:
