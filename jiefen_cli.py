@@ -47,7 +47,54 @@ def _fail(exc: CaseError):
     sys.exit(2)
 
 
-@click.group()
+def _database_url() -> str:
+    """The database URL the commands use, its password masked."""
+    from sqlalchemy.engine import make_url
+
+    from config.settings import database_url_from_env
+
+    try:
+        return make_url(database_url_from_env()).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL: say so rather than echo it with its password
+        return "(DATABASE_URL is not a valid database URL)"
+
+
+def _database_failed(exc) -> None:
+    """A database error an operator can act on, in one line (exit 2); anything else is a bug: re-raised."""
+    from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+
+    text = (str(getattr(exc, "orig", exc)).strip().splitlines() or [""])[0]
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if isinstance(exc, OperationalError | ProgrammingError) and (
+            code in ("42P01", "42703") or "no such table" in text or "no such column" in text):
+        click.echo(f"错误 / error: 数据库 {_database_url()} 尚未初始化或版本过旧，请先运行 `jiefen init-db` / the "
+                   f"database has no jiefen schema (or an older one): run `jiefen init-db` first ({text})", err=True)
+        sys.exit(2)
+    if isinstance(exc, OperationalError) and exc.statement is None:  # failed while connecting
+        click.echo(f"错误 / error: 无法连接数据库 / cannot reach the database {_database_url()} ({text}); check "
+                   "DATABASE_URL and that the database server runs", err=True)
+        sys.exit(2)
+    if isinstance(exc, DBAPIError):
+        raise exc
+
+
+class _Commands(click.Group):
+    """The command group: an operator's mistake (a domain error, a database without its schema or out of reach)
+    ends with a one-line message saying what to do and exit status 2, never a traceback."""
+
+    def invoke(self, ctx):
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            return super().invoke(ctx)
+        except CaseError as exc:
+            _fail(exc)
+        except DBAPIError as exc:
+            _database_failed(exc)
+            raise
+
+
+@click.group(cls=_Commands)
 def main():
     """解纷 jiefen — BPMN case engine for dispute-resolution centers."""
 
@@ -270,7 +317,11 @@ def run_due(now_text):
     app = _app()
     now = None
     if now_text:
-        now = datetime.fromisoformat(now_text)
+        try:
+            now = datetime.fromisoformat(now_text)
+        except ValueError:
+            raise click.BadParameter(f"{now_text!r} is not an ISO 8601 moment; write e.g. 2026-03-02T09:00:00+08:00 "
+                                     "or 2026-03-02 (China time when no offset is given)", param_hint="--now")
         if now.tzinfo is None:
             from engine.clock import CHINA_TZ
             now = now.replace(tzinfo=CHINA_TZ)

@@ -69,6 +69,14 @@ class Config:
     JIEFEN_REDIS_URL = _env("REDIS_URL")
     # Where `npm install` put bpmn-js (the case diagram); default: node_modules/ in the repository.
     JIEFEN_NODE_MODULES = _env("NODE_MODULES")
+    # Largest request body in bytes (JSON, forms); larger ones get 413. BPMN deploys have their own limit.
+    MAX_CONTENT_LENGTH = int(_env("MAX_BODY_BYTES", str(1024 * 1024)))
+    # Largest BPMN file accepted by POST /api/v1/processes, in bytes.
+    JIEFEN_MAX_UPLOAD_BYTES = int(_env("MAX_UPLOAD_BYTES", str(16 * 1024 * 1024)))
+    # Case data of one command (start data, a task's form): size as JSON, longest text, deepest nesting.
+    JIEFEN_MAX_DATA_BYTES = int(_env("MAX_DATA_BYTES", str(256 * 1024)))
+    JIEFEN_MAX_TEXT_LENGTH = int(_env("MAX_TEXT_LENGTH", "10000"))
+    JIEFEN_MAX_DATA_DEPTH = int(_env("MAX_DATA_DEPTH", "10"))
     # Log level for the root logger.
     JIEFEN_LOG_LEVEL = _env("LOG_LEVEL", "INFO")
     # Session cookie hardening; the cookie is also `Secure` whenever JIEFEN_PUBLIC_BASE_URL is https (create_app).

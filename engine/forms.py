@@ -7,6 +7,7 @@ from datetime import date
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
+from engine import case_data
 from engine.errors import InvalidData
 
 log = logging.getLogger(__name__)
@@ -74,12 +75,60 @@ def _instance(schema: type[Schema], unknown: str) -> Schema:
     return schema(unknown=unknown)
 
 
-def validate_form(schema: type[Schema], data: dict, *, partial_unknown: bool = False) -> dict:
-    """Validate submitted form data; raises InvalidData with field -> [messages]."""
+def validate_form(schema: type[Schema], data: dict, *, partial_unknown: bool = False, partial: bool = False) -> dict:
+    """Validate submitted form data: first the rules all case data obeys (case_data.check_data: size, depth,
+    text, numbers, helper names), then the form's fields. `partial`: required fields may be missing (data
+    that prefills a form someone completes later). Raises InvalidData with field -> [messages]."""
+    from engine import runtime
+
     if not isinstance(data, dict):
         raise InvalidData("表单数据必须是对象 / form data must be a JSON object", {"data": ["must be an object"]})
+    rt = runtime.get()
+    case_data.check_data(data, rt.settings.data_limits, rt.helpers)
     try:
-        return _instance(schema, EXCLUDE if partial_unknown else RAISE).load(data)
+        return _instance(schema, EXCLUDE if partial_unknown else RAISE).load(data, partial=partial)
     except ValidationError as exc:
         messages = {key: (value if isinstance(value, list) else [str(value)]) for key, value in exc.messages.items()}
+        unknown = sorted(key for key, value in messages.items() if value == ["Unknown field."])
+        if unknown:
+            raise InvalidData(f"表单没有这些项 / unknown field(s): {', '.join(unknown)}", messages) from exc
         raise InvalidData("表单校验失败 / form validation failed", messages) from exc
+
+
+_BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+_CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+
+
+def start_event_form(xml: bytes, process_id: str) -> list[dict]:
+    """The camunda:formData of the process's own start event (Camunda 7's start form), as the field dicts of a
+    user task's form; [] when it has none. SpiffWorkflow's parser reads forms of user tasks only."""
+    from lxml import etree
+
+    def num(value: str | None, kind):
+        try:
+            return kind(value) if value is not None else None
+        except ValueError:
+            return None
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    root = etree.fromstring(xml, parser)  # already accepted by specs.parse_files, which rejects DTD tricks
+    b, c = f"{{{_BPMN_NS}}}", f"{{{_CAMUNDA_NS}}}"
+    process = next((p for p in root.iter(f"{b}process") if p.get("id") == process_id), None)
+    for start in process.iterfind(f"{b}startEvent") if process is not None else []:
+        fields_ = [f for f in start.iterfind(f"{b}extensionElements/{c}formData/{c}formField") if f.get("id")]
+        if not fields_:
+            continue
+        form = []
+        for fld in fields_:
+            checks = {v.get("name"): v.get("config") for v in fld.iterfind(f"{c}validation/{c}constraint")}
+            kind = (fld.get("type") or "string").strip().lower()
+            form.append({
+                "id": fld.get("id"), "label": fld.get("label") or fld.get("id"), "type": kind,
+                "required": "required" in checks, "default": fld.get("defaultValue"),
+                "enum": [(v.get("id"), v.get("name") or v.get("id")) for v in fld.iterfind(f"{c}value")]
+                if kind == "enum" else None,
+                "min": num(checks.get("min"), float), "max": num(checks.get("max"), float),
+                "minlength": num(checks.get("minlength"), int), "maxlength": num(checks.get("maxlength"), int),
+                "readonly": "readonly" in checks})
+        return form
+    return []

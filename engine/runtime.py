@@ -10,6 +10,7 @@ from pathlib import Path
 
 from engine import scripting
 from engine.calendar import LegalCalendar, bpmn_helpers
+from engine.case_data import DataLimits
 from engine.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class EngineSettings:
     ladder_notice_days_after: int = 1
     ladder_listing_workdays_after: int = 5
     tier_ladder: dict[str, bool] = field(default_factory=dict)  # tier -> ladder on/off (default on)
+    data_limits: DataLimits = field(default_factory=DataLimits)  # bounds on start and task data (case_data.py)
 
     @classmethod
     def from_files(cls, org_file: str | None, calendar_file: str | None) -> EngineSettings:

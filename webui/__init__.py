@@ -11,6 +11,7 @@ from pathlib import Path
 from flask import Flask
 
 from engine import runtime
+from engine.case_data import DataLimits
 from engine.db import configure_engine
 
 
@@ -63,10 +64,13 @@ def _settle_secret_key(app: Flask) -> None:
 
 def create_app(config: object | Mapping | None = None) -> Flask:
     from config.settings import Config, database_url_from_env
-    from webui.errors import register_error_handlers
+    from webui.errors import JSONErrorMiddleware, register_error_handlers, swallow_teardown_errors
     from webui.extensions import db, make_api
+    from webui.inputs import BoundedIntConverter, StrictJSONProvider
 
     app = Flask(__name__, instance_relative_config=False)
+    app.json = StrictJSONProvider(app)
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
     app.config.from_object(Config)
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url_from_env()  # the environment as it is now
     if isinstance(config, Mapping):
@@ -92,11 +96,15 @@ def create_app(config: object | Mapping | None = None) -> Flask:
     else:
         settings = runtime.EngineSettings.from_files(app.config["JIEFEN_ORG_FILE"], app.config["JIEFEN_CALENDAR_FILE"])
         settings.demo_mode = bool(app.config.get("JIEFEN_DEMO"))
+        settings.data_limits = DataLimits(max_depth=app.config["JIEFEN_MAX_DATA_DEPTH"],
+                                          max_string=app.config["JIEFEN_MAX_TEXT_LENGTH"],
+                                          max_bytes=app.config["JIEFEN_MAX_DATA_BYTES"])
         runtime.configure(settings)
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite:///") and ":memory:" not in uri:  # a fresh clone has no instance/ yet
         Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     db.init_app(app)
+    swallow_teardown_errors(app, db)
     with app.app_context():
         configure_engine(db.engine)
     api = make_api()
@@ -109,6 +117,7 @@ def create_app(config: object | Mapping | None = None) -> Flask:
     from webui.rate_limit import limit_public_lookups
     limit_public_lookups(app)
     register_error_handlers(app)
+    app.wsgi_app = JSONErrorMiddleware(app.wsgi_app)
     if app.config.get("JIEFEN_SCHEDULER_ENABLED"):
         from webui.scheduler import start_scheduler
         start_scheduler(app)

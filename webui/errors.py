@@ -1,6 +1,7 @@
 """The one table that maps engine exceptions to HTTP: JSON under /api/, an HTML page elsewhere."""
 from __future__ import annotations
 
+import json
 import logging
 
 from flask import Flask, jsonify, redirect, render_template, request, url_for
@@ -47,7 +48,10 @@ def _render(status: int, error: str, message: str, details=None, show_message: b
     redirect to the login page when a page needs a login."""
     from webui.extensions import db
 
-    db.session.rollback()
+    try:
+        db.session.rollback()
+    except Exception:  # a dead connection: the error being answered matters more; teardown discards it
+        log.warning("rollback before an error response failed", exc_info=True)
     if wants_json():
         return jsonify({"error": error, "message": message, "details": details}), status
     if status == 401:
@@ -72,3 +76,63 @@ def register_error_handlers(app: Flask) -> None:
     def handle_unexpected(exc: Exception):
         log.exception("unexpected error on %s %s", request.method, request.path)
         return _render(500, "internal_error", "服务器内部错误 / internal server error", None)
+
+
+class JSONErrorMiddleware:
+    """WSGI wrapper for what escapes Flask's handlers (a teardown, a response being closed): an API client gets
+    the API's JSON error instead of the server's plain-text 500 page. Flask's own error handling runs inside
+    the wrapped app; this is the last line, so it logs the traceback itself.
+
+    start_response is held back until the wrapped app returns, so an exception raised afterwards (Flask pops
+    its contexts — teardown — after the response has started) can still replace the status and headers."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        held: list = []  # (status, headers) of the latest start_response call
+        sent: list = []  # the server's write callable, once the headers went out
+
+        def hold(status, headers, exc_info=None):
+            if exc_info is not None and sent:
+                raise exc_info[1].with_traceback(exc_info[2])  # too late to change them (PEP 3333)
+            held[:] = [(status, headers)]
+            return write
+
+        def write(data):  # the legacy write() callable: the headers go out first
+            if not sent:
+                sent.append(start_response(*held[0]))
+            return sent[0](data)
+
+        try:
+            body = self.wsgi_app(environ, hold)
+        except Exception:
+            path = environ.get("PATH_INFO") or ""
+            log.exception("unhandled error outside the request handlers on %s %s", environ.get("REQUEST_METHOD"), path)
+            if sent or not path.startswith("/api/"):
+                raise
+            payload = json.dumps({"error": "internal_error", "message": "服务器内部错误 / internal server error",
+                                  "details": None}, ensure_ascii=False).encode()
+            start_response("500 INTERNAL SERVER ERROR", [("Content-Type", "application/json"),
+                                                         ("Content-Length", str(len(payload)))])
+            return [payload]
+        if not sent:
+            start_response(*held[0])
+        return body
+
+
+def swallow_teardown_errors(app: Flask, db) -> None:
+    """Flask-SQLAlchemy's teardown removes the request's session; on a dead connection its rollback raises
+    after the response is made (a command that committed would answer 500). Log it and discard the session
+    instead: the pool replaces the connection (pool_pre_ping) and the answer stands."""
+    original = db._teardown_session
+
+    def teardown_session(exc: BaseException | None) -> None:
+        try:
+            original(exc)
+        except Exception:
+            log.exception("closing the request's database session failed; it is discarded")
+            db.session.registry.clear()
+
+    app.teardown_appcontext_funcs[:] = [teardown_session if func == original else func
+                                        for func in app.teardown_appcontext_funcs]

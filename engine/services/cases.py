@@ -8,7 +8,7 @@ from sqlalchemy import Integer, bindparam, column, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import casework, runtime
+from engine import casework, forms, runtime
 from engine.clock import CHINA_TZ, running_at
 from engine.db import send
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
@@ -97,17 +97,39 @@ def start_roles(meta: dict) -> set[str]:
     return roles
 
 
+_START_FORM = "<start>"  # the start event's form schema in LoadedVersion.schemas (no task is named so)
+_NO_FIELDS = forms.build_schema([], name="Form_start_empty")
+
+
+def start_data(version, data: dict) -> dict:
+    """Start data checked as the browser's intake checks it: against the start event's form (every rule, required
+    fields too), else against the first registration task's form (which the registration task completes later,
+    so its required fields may still be missing), else only {} is accepted. Raises InvalidData."""
+    start_form = version.meta.get("start_form")
+    if start_form:
+        schema = version.schemas.get(_START_FORM)
+        if schema is None:  # built once per cached version
+            schema = version.schemas[_START_FORM] = forms.build_schema(start_form, name="Form_start")
+        return forms.validate_form(schema, data)
+    first = next(iter(version.meta.get("first_user_tasks") or []), None)
+    if first is not None and first in version.schemas:
+        return forms.validate_form(version.schemas[first], data, partial=True)
+    return forms.validate_form(_NO_FIELDS, data)
+
+
 def start_case(session: Session, process_id: str, data: dict | None, actor: Actor, org_unit: str | None = None,
                linked_case_id: int | None = None, link_kind: str | None = None) -> CaseModel:
     """Open a case of the newest version of a process and run it to its first wait state. Commits.
 
-    Raises NotFound (process), Forbidden (no start role), InvalidData (data not an object), TaskFailed."""
+    Raises NotFound (process), Forbidden (no start role), InvalidData (data not an object, not within the data
+    limits or not what the start form accepts: start_data), TaskFailed."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise InvalidData("data 必须是对象 / data must be a JSON object", {"data": ["must be an object"]})
     version = latest_loaded_version(session, process_id)
     org = _start_org(session, actor, start_roles(version.meta), org_unit)
+    data = start_data(version, data)
     now = runtime.get().clock.now()
     case = _open_case(session, version, data, actor, org, now, linked_case_id, link_kind)
     session.commit()

@@ -109,6 +109,7 @@ def _meta(defn: specs.ProcessDefinition, called_versions: dict[str, str]) -> dic
         "called_versions": called_versions,
         "user_tasks": {name: asdict(info) for name, info in defn.user_tasks.items()},
         "start_roles": list(defn.start_roles),
+        "start_form": forms.start_event_form(defn.xml, defn.process_id),
         "first_user_tasks": list(defn.first_user_tasks),
         "called_processes": list(defn.called_processes),
         "timer_docs": dict(defn.timer_docs),

@@ -12,7 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.util.task import TaskState
 
 from engine import casework, forms, runtime
-from engine.errors import Conflict, Forbidden, NotFound
+from engine.errors import Conflict, Forbidden, InvalidData, NotFound
 from engine.models import NO_DUE_DATE, CaseEventModel, CaseModel, OrgUnitModel, TaskCandidateModel, TaskModel
 from engine.services.cases import valid_code
 from engine.services.processes import load_version
@@ -32,6 +32,9 @@ _NO_FIELDS = forms.build_schema([], name="Form_empty")
 # A list counts its tasks up to this many; beyond it the total reads "more than" (TaskPage.more). Counting
 # every one of 30,000 open tasks costs more than the page itself, and nobody pages that far.
 COUNT_CAP = 1000
+# The deepest page a list serves: nobody pages further, and a larger page number would make an OFFSET beyond
+# the database's integer (SQLite OverflowError, PostgreSQL "bigint out of range").
+MAX_PAGE = 100_000
 
 
 @dataclass
@@ -241,6 +244,13 @@ def _run_page(session: Session, statements: tuple, params: dict, offset: int,
     return ids, min(counted, COUNT_CAP), counted > COUNT_CAP
 
 
+def _page_bounds(page: int, per_page: int) -> tuple[int, int]:
+    """(page, per_page) as a list serves them: page from 1, 1 to 200 a page. Raises InvalidData past MAX_PAGE."""
+    if page > MAX_PAGE:
+        raise InvalidData(f"页码超过 {MAX_PAGE} / page must be at most {MAX_PAGE}", {"page": [f"at most {MAX_PAGE}"]})
+    return max(page, 1), min(max(per_page, 1), 200)
+
+
 def _supervised_paths(actor: Actor) -> list[str]:
     """Org unit paths where the actor holds a supervisory role (each one covers that unit and below)."""
     from engine.services.users import SUPERVISORY_ROLES
@@ -259,7 +269,7 @@ def list_tasks(session: Session, actor: Actor, *, overdue: bool = False, assigne
     if sort not in SORTS:
         from engine.errors import InvalidData
         raise InvalidData(f"unknown sort {sort!r}", {"sort": [", ".join(SORTS)]})
-    page, per_page = max(page, 1), min(max(per_page, 1), 200)
+    page, per_page = _page_bounds(page, per_page)
     offset = (page - 1) * per_page
     filters = {"overdue": overdue, "assigned": assigned, "q": q, "process_id": process_id, "category": category,
                "username": actor.username}
@@ -535,7 +545,7 @@ def completed_by(session: Session, actor: Actor, page: int = 1, per_page: int = 
     cond = and_(CaseEventModel.type.in_(("task_completed", "supervision_answered")),
                 CaseEventModel.actor == actor.username)
     total = session.scalar(select(func.count()).select_from(CaseEventModel).where(cond)) or 0
-    page, per_page = max(page, 1), min(max(per_page, 1), 200)
+    page, per_page = _page_bounds(page, per_page)
     rows = session.execute(
         select(CaseEventModel.case_id, CaseModel.code, CaseModel.process_id, CaseEventModel.task_id,
                CaseEventModel.task_name, CaseEventModel.at)

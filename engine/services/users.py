@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, case, delete, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from engine import runtime
+from engine import case_data, runtime
 from engine.errors import AuthenticationFailed, Conflict, InvalidData, NotFound
 from engine.models import ApiTokenModel, LoginFailureModel, MembershipModel, OrgUnitModel, RoleModel, UserModel
 
@@ -192,6 +192,7 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
     Raises InvalidData (unknown role, weak input) or Conflict (username taken)."""
     if not username or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
         raise InvalidData("用户名无效 / invalid username", {"username": ["letters, digits, _ . - only"]})
+    case_data.check_name("display_name", display_name)
     check_password(password, username)
     if not roles:
         raise InvalidData("至少需要一个角色 / at least one role is required", {"role": ["required"]})

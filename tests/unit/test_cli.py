@@ -77,3 +77,27 @@ def test_init_db_creates_the_default_sqlite_folder(tmp_path):
     result = subprocess.run([JIEFEN, "init-db"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "not-yet" / "jiefen.sqlite3").exists()
+
+
+@pytest.mark.parametrize("args", [("orgs",), ("verify", "1"),
+                                  ("user", "add", "li", "--password", "password1", "--role", "mediator")])
+def test_a_database_without_its_schema_says_to_run_init_db(run, args):
+    result = run(*args, ok=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "jiefen init-db" in result.stderr
+
+
+def test_an_unreachable_database_is_named_with_its_password_masked(run, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "JIEFEN_DATABASE_URL")}
+    env["DATABASE_URL"] = "postgresql://jiefen:s3cret-pw@127.0.0.1:1/jiefen"
+    result = subprocess.run([JIEFEN, "orgs"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "cannot reach the database postgresql+psycopg://jiefen:***@127.0.0.1:1/jiefen" in result.stderr
+    assert "s3cret-pw" not in result.stderr + result.stdout
+
+
+def test_a_bad_now_says_which_format(run):
+    run("init-db")
+    result = run("timers", "run-due", "--now", "next tuesday", ok=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--now" in result.stderr and "ISO 8601" in result.stderr

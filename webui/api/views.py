@@ -1,10 +1,14 @@
 """API views: parse, call one engine service, return JSON. Errors are mapped in webui/errors.py."""
 from __future__ import annotations
 
+import re
+
 from flask import current_app, jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
+from werkzeug.exceptions import BadRequest
 
+from engine import case_data
 from engine.errors import InvalidData
 from engine.services import cases, history, processes, tasks, timers, users
 from webui.api import schemas as s
@@ -26,7 +30,27 @@ def _load(schema_cls, data):
 
 
 def _json_body():
-    return request.get_json(silent=True)
+    """The request's JSON (None unless it is sent as JSON). Malformed or non-standard JSON (NaN, lone
+    surrogates, absurd nesting: webui.inputs) is a 422 naming the problem."""
+    if not request.is_json:
+        return None
+    try:
+        return request.get_json()
+    except BadRequest as exc:
+        cause: BaseException = exc
+        while cause.__cause__ or cause.__context__:  # Flask's BadRequest from werkzeug's from the ValueError
+            cause = cause.__cause__ or cause.__context__
+        reason = str(cause) if isinstance(cause, ValueError) else str(exc.description)
+        raise InvalidData(f"请求体不是有效的 JSON / the body is not valid JSON: {reason[:200]}",
+                          {"body": [reason[:200]]}) from exc
+
+
+def _plain_file_name(given: str | None) -> str:
+    """An uploaded file's name as stored: its base name only (no folders, either slash), without control or
+    bidi-override characters, at most 200 characters; "upload.bpmn" when nothing is left."""
+    name = re.split(r"[\\/]", given or "")[-1]
+    name = "".join(ch for ch in name if not case_data.bad_character(ch)).strip().lstrip(".")
+    return name[:200] or "upload.bpmn"
 
 
 @blp.route("/auth/token", methods=["POST"])
@@ -74,8 +98,9 @@ def list_processes():
 def deploy_process():
     """Deploy a BPMN file (body: the XML). Identical content returns the existing version with 200."""
     actor = current_actor()
+    request.max_content_length = current_app.config["JIEFEN_MAX_UPLOAD_BYTES"]  # BPMN files run to megabytes
     body = request.get_data()
-    name = request.headers.get("X-Filename") or request.args.get("filename") or "upload.bpmn"
+    name = _plain_file_name(request.headers.get("X-Filename") or request.args.get("filename"))
     results = processes.deploy(db.session, {name: body}, actor)
     first = results[0]
     status = 201 if any(r.created for r in results) else 200

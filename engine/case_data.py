@@ -1,0 +1,126 @@
+"""Rules every piece of case data obeys, whoever sends it (API, browser, CLI): size, depth, names, numbers, text."""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from engine.errors import InvalidData
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DataLimits:
+    """Bounds on the data of one command (start data, a task's form data); EngineSettings.data_limits."""
+
+    max_depth: int = 10  # nested objects/lists, the data object itself counting as 1
+    max_string: int = 10_000  # characters in one text value (or key)
+    max_bytes: int = 256 * 1024  # the whole data as UTF-8 JSON
+
+
+# Text that must never reach a case: C0/C1 control characters other than tab, line feed and carriage return
+# (NUL among them), the bidi embedding/override/isolate controls that make a name display as something else
+# (U+202A-U+202E, U+2066-U+2069: "Trojan Source", CVE-2021-42574), the byte-order mark, the non-characters
+# U+FFFE/U+FFFF, and surrogates (a lone "\ud800" cannot be stored as UTF-8).
+_BAD_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff\ufffe\uffff"
+                       "\ud800-\udfff]")
+
+
+def bad_character(text: str) -> str | None:
+    """The first character of `text` that no name or case value may hold (as U+XXXX), else None."""
+    found = _BAD_TEXT.search(text)
+    return f"U+{ord(found.group()):04X}" if found else None
+
+
+def check_name(field: str, value: str | None) -> None:
+    """A party or display name: no control, bidi-override or other invisible characters. Raises InvalidData."""
+    if value is None:
+        return
+    bad = bad_character(value)
+    if bad:
+        raise InvalidData(f"{field} 含有不允许的字符 {bad} / {field} holds a character that is not allowed ({bad})",
+                          {field: [f"character {bad} is not allowed (control or bidi-override character)"]})
+
+
+def check_data(data: object, limits: DataLimits, reserved: Iterable[str] = ()) -> None:
+    """Raise InvalidData (field -> messages) unless `data` is a JSON object within `limits`: no deeper than
+    max_depth, no text longer than max_string, at most max_bytes as JSON, only finite numbers, no control or
+    bidi-override characters, and no top-level key named like a `reserved` name (the BPMN helper functions:
+    a key `legal_days` would hide the helper from every later expression and stop the case)."""
+    if not isinstance(data, dict):
+        raise InvalidData("data 必须是对象 / data must be a JSON object", {"data": ["must be an object"]})
+    problems: dict[str, list[str]] = {}
+    shadowing = sorted(set(data) & set(reserved))
+    for key in shadowing:
+        problems[key] = [f"'{key}' 是流程表达式的函数名，不能作为数据项 / '{key}' is the name of a function that "
+                         "process expressions use; choose another field name"]
+    # An explicit stack, not recursion: the data may be nested deeper than Python's recursion limit.
+    stack: list[tuple[str, object, int]] = [("", data, 1)]
+    # An upper bound of the data's size as UTF-8 JSON (4 bytes a character, and room for quotes and commas), so
+    # that only data near the limit is serialised to measure it.
+    bound = 2
+    while stack:
+        path, value, depth = stack.pop()
+        bound += 4 * len(value) + 8 if isinstance(value, str) else 24
+        if isinstance(value, int) and not isinstance(value, bool):
+            bound += value.bit_length() // 3
+        if isinstance(value, dict | list):
+            if depth > limits.max_depth:
+                problems.setdefault(path or "data", []).append(
+                    f"嵌套超过 {limits.max_depth} 层 / nested deeper than {limits.max_depth} levels")
+                continue
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(value, dict):
+                    if not isinstance(key, str):
+                        problems.setdefault(path or "data", []).append("键必须是文本 / keys must be text")
+                        continue
+                    bound += 4 * len(key) + 8
+                    if len(key) > min(100, limits.max_string) or _BAD_TEXT.search(key):
+                        shown = _shown(key)
+                        _check_text(key, f"{path}.{shown}" if path else shown, limits, problems, "key")
+                    else:
+                        shown = key
+                    where = f"{path}.{shown}" if path else shown
+                else:
+                    where = f"{path}[{key}]"
+                stack.append((where, item, depth + 1))
+        elif isinstance(value, str):
+            if len(value) > limits.max_string or _BAD_TEXT.search(value):
+                _check_text(value, path or "data", limits, problems, "value")
+        elif isinstance(value, float) and not math.isfinite(value):
+            problems.setdefault(path or "data", []).append(
+                "数值必须是有限数 / numbers must be finite (no NaN or Infinity)")
+        elif value is not None and not isinstance(value, bool | int | float):
+            problems.setdefault(path or "data", []).append(
+                f"不支持的值类型 {type(value).__name__} / values must be text, numbers, true/false, null, "
+                "lists or objects")
+    if not problems and bound > limits.max_bytes:
+        size = len(json.dumps(data, ensure_ascii=False, allow_nan=False).encode("utf-8", "surrogatepass"))
+        if size > limits.max_bytes:
+            problems["data"] = [f"数据共 {size} 字节，超过上限 {limits.max_bytes} / the data is {size} bytes, "
+                                f"more than the limit of {limits.max_bytes}"]
+    if problems:
+        first, messages = min(problems.items())
+        raise InvalidData(f"数据无效 / invalid data ({first}: {messages[0]})", problems)
+
+
+def _shown(key: str) -> str:
+    """A key as an error message may echo it: disallowed characters escaped, at most 100 characters."""
+    shown = _BAD_TEXT.sub(lambda m: f"\\u{ord(m.group()):04x}", key)
+    return shown if len(shown) <= 100 else shown[:100] + "…"
+
+
+def _check_text(text: str, where: str, limits: DataLimits, problems: dict, what: str) -> None:
+    if len(text) > limits.max_string:
+        problems.setdefault(where, []).append(
+            f"文本超过 {limits.max_string} 个字符 / the {what} is longer than {limits.max_string} characters")
+    bad = bad_character(text)
+    if bad:
+        problems.setdefault(where, []).append(
+            f"含有不允许的字符 {bad} / the {what} holds a character that is not allowed ({bad}: a control, "
+            "bidi-override or invalid character)")
