@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from engine import runtime
 from engine.calendar import DEFAULT_CALENDAR_PATH
-from engine.errors import Conflict, Forbidden, InvalidData, TaskFailed
+from engine.errors import Conflict, Forbidden, InvalidData, NotFound, TaskFailed
 from engine.models import CaseEventModel, IncidentModel, TimerModel
 from engine.services import cases, history, incidents, processes
 from engine.services.timers import TimerPolicy, claim_due, fire_due_timers
@@ -161,6 +161,8 @@ def test_retrying_an_incident_fires_the_timer_and_resolves_it_once_the_cause_is_
 
 def test_resolving_an_incident_dismisses_its_timer_with_a_note(session, faults, actor):
     incident = _incident(session)
+    with pytest.raises(NotFound):
+        incidents.resolve_incident(session, incident.id + 1, actor("admin"), "no such incident")
     with pytest.raises(InvalidData):
         incidents.resolve_incident(session, incident.id, actor("admin"), "  ")
     incidents.resolve_incident(session, incident.id, actor("admin"), "当事人撤回申请，案件另行办结")
