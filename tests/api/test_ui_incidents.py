@@ -23,6 +23,7 @@ def test_case_page_shows_an_open_incident_with_its_element_message_and_time(clie
     for text in ("等待1000日", "(cf_due)", "no holiday data for the year 2028", "1 次尝试", "请管理员重试或标记为已处理"):
         assert text in block, text
     assert "故障：定时任务多次执行失败" in html  # the history event
+    assert "Upcoming deadlines" not in html and "即将到期" not in html  # not among what is still to fire
 
     incidents.resolve_incident(session, incident.id, actor("admin"), "另案处理")
     html = client.get(f"/cases/{case.id}").get_data(as_text=True)
