@@ -309,10 +309,11 @@ def timers():
 @timers.command("run-due")
 @click.option("--now", "now_text", default=None, help="ISO 8601 moment to drain as of (default: now)")
 def run_due(now_text):
-    """Fire every timer due as of --now, oldest first."""
+    """Fire every timer due as of --now, oldest first (claims are leased on the real clock, whatever --now says)."""
     from engine import runtime
     from engine.services.timers import fire_due_timers
     from webui.extensions import db
+    from webui.scheduler import timer_policy
 
     app = _app()
     now = None
@@ -326,8 +327,10 @@ def run_due(now_text):
             from engine.clock import CHINA_TZ
             now = now.replace(tzinfo=CHINA_TZ)
     with app.app_context():
-        result = fire_due_timers(db.session, now or runtime.get().clock.now(), app.config["JIEFEN_TIMER_BATCH"])
-        click.echo(f"fired {result.fired}, skipped {result.skipped}, failed {result.failed}")
+        result = fire_due_timers(db.session, now or runtime.get().clock.now(), app.config["JIEFEN_TIMER_BATCH"],
+                                 policy=timer_policy(app.config))
+        click.echo(f"fired {result.fired}, skipped {result.skipped}, failed {result.failed}, "
+                   f"deferred {result.deferred}, incidents {result.incidents}")
         for line in result.errors:
             click.echo(f"  {line}", err=True)
 
@@ -340,6 +343,71 @@ def scheduler():
     app = _app(serving=True)
     _warn_about_server(app)
     run_scheduler_forever(app)
+
+
+def _operator(name: str | None):
+    """The actor an incident command runs as: a named admin (`--by`), else the system account."""
+    from engine.services.users import SYSTEM, load_actor
+    from webui.extensions import db
+
+    return load_actor(db.session, name) if name else SYSTEM
+
+
+@main.group(invoke_without_command=True)
+@click.option("--all", "include_resolved", is_flag=True, help="resolved incidents too")
+@click.pass_context
+def incidents(ctx, include_resolved):
+    """Timers that kept failing: list them (default), `retry ID` or `resolve ID --note …`."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from engine.clock import CHINA_TZ
+    from engine.services import incidents as service
+    from engine.services.users import SYSTEM
+    from webui.extensions import db
+
+    with _app().app_context():
+        rows = service.list_incidents(db.session, SYSTEM, include_resolved)
+        for i in rows:
+            state = f"{i.resolution} by {i.resolved_by}" if i.resolved_at else "open"
+            click.echo("\t".join([str(i.id), f"case {i.case_id}", i.name, i.element_id or "-",
+                                  i.created_at.astimezone(CHINA_TZ).isoformat(timespec="seconds"),
+                                  f"attempts {i.attempts}", state, i.message.replace("\n", " ")]))
+        if not rows:
+            click.echo("no open incidents" if not include_resolved else "no incidents")
+
+
+@incidents.command("retry")
+@click.argument("incident_id", type=int)
+@click.option("--note", default=None, help="why, for the case history")
+@click.option("--by", "by", default=None, help="the admin's username recorded in the case history (default: system)")
+def incidents_retry(incident_id, note, by):
+    """Fire the incident's timer again now; the incident is resolved if it succeeds."""
+    from engine.services import incidents as service
+    from webui.extensions import db
+
+    with _app().app_context():
+        try:
+            incident = service.retry_incident(db.session, incident_id, _operator(by), note)
+        except CaseError as exc:
+            _fail(exc)
+        click.echo(f"incident {incident.id} retried: the timer fired; resolved")
+
+
+@incidents.command("resolve")
+@click.argument("incident_id", type=int)
+@click.option("--note", required=True, help="how the incident was dealt with (recorded in the case history)")
+@click.option("--by", "by", default=None, help="the admin's username recorded in the case history (default: system)")
+def incidents_resolve(incident_id, note, by):
+    """Close the incident without firing its timer."""
+    from engine.services import incidents as service
+    from webui.extensions import db
+
+    with _app().app_context():
+        try:
+            incident = service.resolve_incident(db.session, incident_id, _operator(by), note)
+        except CaseError as exc:
+            _fail(exc)
+        click.echo(f"incident {incident.id} resolved")
 
 
 @main.command()

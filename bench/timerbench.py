@@ -10,7 +10,7 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bench import clone
@@ -171,13 +171,13 @@ def run(target: Target, cfg, results: dict) -> None:
     # Polled: the first due row not fired yet. The drain claims and fires in (due_at, id) order and every due
     # row has the same due_at, so exactly the rows before it have fired. One index seek; counting the rows
     # left instead read each one's table row, four times a second, taking server time from the drain it
-    # measured. A row that failed is leased away and skipped (the end counts fired rows exactly).
+    # measured. A row that failed is backing off or an incident, and skipped (the end counts fired rows exactly).
     with poll_engine.connect() as conn:
         due_ids = list(conn.execute(select(TimerModel.id).where(TimerModel.due_at == due_at, TimerModel.kind == "bpmn")
                                     .order_by(TimerModel.id)).scalars())
     first_q = select(func.min(TimerModel.id)).where(
         TimerModel.fired_at.is_(None), TimerModel.due_at == due_at, TimerModel.kind == "bpmn",
-        or_(TimerModel.claimed_by.is_(None), TimerModel.claimed_by != "failed"))
+        TimerModel.attempts == 0)
     proc, fh = _start_scheduler(url, log_path)
     curve: list[tuple[float, int]] = []
     ready = None
@@ -211,7 +211,7 @@ def run(target: Target, cfg, results: dict) -> None:
         stop_process(proc, fh)
     with poll_engine.connect() as conn:
         fired = conn.execute(fired_q).scalar()
-        failed = conn.execute(select(func.count()).select_from(TimerModel).where(TimerModel.claimed_by == "failed")).scalar()
+        failed = conn.execute(select(func.count()).select_from(TimerModel).where(TimerModel.attempts > 0)).scalar()
         follow_ups = conn.execute(select(func.count()).select_from(TaskModel).where(TaskModel.process_id == TIMER_PROCESS)).scalar()
     poll_engine.dispose()
     firing = [(t, n) for t, n in curve if n > 0]

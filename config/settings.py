@@ -53,6 +53,13 @@ class Config:
     JIEFEN_SCHEDULER_INTERVAL = int(_env("SCHEDULER_INTERVAL", "15"))
     # Timers claimed per drain batch.
     JIEFEN_TIMER_BATCH = int(_env("TIMER_BATCH", "200"))
+    # Seconds a drain's claim on a timer lasts (real time, renewed while it works): a killed drain's timers
+    # are taken over this long after it died.
+    JIEFEN_TIMER_LEASE_SECONDS = int(_env("TIMER_LEASE_SECONDS", "30"))
+    # Failed firings of a timer before it becomes an incident (`jiefen incidents`).
+    JIEFEN_TIMER_MAX_ATTEMPTS = int(_env("TIMER_MAX_ATTEMPTS", "3"))
+    # Seconds before a failed timer is tried again; doubled for each further attempt.
+    JIEFEN_TIMER_BACKOFF_SECONDS = int(_env("TIMER_BACKOFF_SECONDS", "30"))
     # Demo mode: demo users with published passwords exist; never in production.
     JIEFEN_DEMO = _bool(_env("DEMO"), False)
     # Failed logins of one username from one address before that pair waits, and the first wait in minutes

@@ -289,8 +289,16 @@ class TimerModel(Base):
     ref: Mapped[str] = mapped_column(String(200))  # spiff task id (bpmn) or "task_id:step" (ladder)
     due_at: Mapped[datetime]
     claimed_by: Mapped[str | None] = mapped_column(String(100))
+    # The claim's lease, on the real (wall) clock of the drain, never on the moment it drains as of (--now):
+    # short, and renewed while the drain works, so a killed drain's claims lapse in seconds (migration 0014).
     claimed_until: Mapped[datetime | None]
     fired_at: Mapped[datetime | None]
+    # Failed firings so far; a failed timer is tried again at retry_at (wall clock) and, after the configured
+    # number of attempts, becomes an incident: no drain takes it until an operator retries it (migration 0014).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    retry_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    incident: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class CaseEventModel(Base):
@@ -334,3 +342,27 @@ class RateLimitModel(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     hits: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[float] = mapped_column(Float, index=True)  # epoch seconds, as `limits` counts time
+
+class IncidentModel(Base):
+    """A timer that kept failing (Camunda 7's job -> incident): kept out of the drain until an operator retries
+    it or marks it resolved. The timer's kind, ref, name and due moment are copied: the case may drop the timer
+    row later (a completed task takes its timers with it), the incident stays as the record."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_open", "resolved_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    timer_id: Mapped[int | None] = mapped_column(Integer)  # no foreign key: the timer row may go, the record stays
+    kind: Mapped[str] = mapped_column(String(20))  # bpmn | ladder, as the timer
+    ref: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300))  # the timer's element as the case page names it
+    element_id: Mapped[str | None] = mapped_column(String(200))  # the BPMN element that failed, when known
+    due_at: Mapped[datetime]
+    message: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    resolution: Mapped[str | None] = mapped_column(String(20))  # retried | resolved
+    note: Mapped[str | None] = mapped_column(Text)

@@ -27,6 +27,8 @@ EVENTS = {
     "case_migrated": lazy_gettext("Case migrated to a new process version"),
     "case_linked": lazy_gettext("Linked case opened"),
     "case_moved": lazy_gettext("Case reported up to the next-level center"),
+    "incident_opened": lazy_gettext("Incident: a timer kept failing"),
+    "incident_resolved": lazy_gettext("Incident resolved"),
 }
 
 # Role ids the processes use (domain.md); roles a deployment adds fall back to their stored title.

@@ -9,11 +9,18 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from engine import runtime
-from engine.services.timers import fire_due_timers, next_due
+from engine.services.timers import TimerPolicy, fire_due_timers, next_due
 
 log = logging.getLogger(__name__)
 
 _drain_lock = threading.Lock()
+
+
+def timer_policy(config) -> TimerPolicy:
+    """The drain's lease and retry settings from the app's config (README: configuration)."""
+    return TimerPolicy(lease=timedelta(seconds=config["JIEFEN_TIMER_LEASE_SECONDS"]),
+                       max_attempts=config["JIEFEN_TIMER_MAX_ATTEMPTS"],
+                       backoff=timedelta(seconds=config["JIEFEN_TIMER_BACKOFF_SECONDS"]))
 
 
 def drain(app, scheduler) -> None:
@@ -25,10 +32,11 @@ def drain(app, scheduler) -> None:
     try:
         with app.app_context():
             now = runtime.get().clock.now()
-            result = fire_due_timers(db.session, now, app.config["JIEFEN_TIMER_BATCH"])
+            result = fire_due_timers(db.session, now, app.config["JIEFEN_TIMER_BATCH"],
+                                     policy=timer_policy(app.config))
             if result.fired or result.failed:
-                log.info("timers fired=%s failed=%s", result.fired, result.failed)
-            upcoming = next_due(db.session)
+                log.info("timers fired=%s failed=%s incidents=%s", result.fired, result.failed, result.incidents)
+            upcoming = next_due(db.session, after=now)
             db.session.remove()
         interval = timedelta(seconds=app.config["JIEFEN_SCHEDULER_INTERVAL"])
         if upcoming is not None and upcoming - now < interval:

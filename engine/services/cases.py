@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Integer, bindparam, column, select, text, update
 from sqlalchemy.orm import Session
@@ -14,7 +14,7 @@ from engine.db import send
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
 from engine.models import CaseModel, OrgUnitModel, TaskCandidateModel, TaskModel, TimerModel
 from engine.services.processes import latest_loaded_version
-from engine.services.timers import add_next_ladder_step, open_supervision_task
+from engine.services.timers import add_next_ladder_step, earlier_unfired, effective_moment, open_supervision_task
 from engine.services.users import Actor
 
 log = logging.getLogger(__name__)
@@ -213,45 +213,58 @@ def open_tasks(session: Session, case_id: int) -> list[TaskModel]:
 
 
 _TIMERS = TimerModel.__table__
+# The row under the case lock, and whether an earlier-due timer of its case is still to fire (due order).
 _TIMER_ROW = select(_TIMERS.c.id, _TIMERS.c.case_id, _TIMERS.c.kind, _TIMERS.c.name, _TIMERS.c.ref, _TIMERS.c.due_at,
-                    _TIMERS.c.claimed_by, _TIMERS.c.fired_at).where(_TIMERS.c.id == bindparam("timer_id"))
+                    _TIMERS.c.claimed_by, _TIMERS.c.fired_at, _TIMERS.c.incident,
+                    earlier_unfired(_TIMERS.c).label("blocked")).where(_TIMERS.c.id == bindparam("timer_id"))
 _MARK_FIRED = update(_TIMERS).where(_TIMERS.c.id == bindparam("timer_id")).values(fired_at=bindparam("fired_at"))
+_RELEASE = update(_TIMERS).where(_TIMERS.c.id == bindparam("timer_id")).values(claimed_by=None, claimed_until=None)
 
 
-def fire_timer(session: Session, timer_id: int, now: datetime, worker: str) -> bool:
-    """Fire one claimed timer through the case command; False if it was already fired or taken. Commits."""
+def fire_timer(session: Session, timer_id: int, now: datetime, worker: str) -> str:
+    """Fire one claimed timer through the case command. Commits.
+
+    Returns "fired"; "skipped" if it was already fired or taken; "deferred" (claim released) if an earlier-due
+    timer of the same case has not fired yet — a case's timers fire in due order. Raises Conflict, TaskFailed."""
     case = casework.lock_case_of_timer(session, timer_id)
     # Read the row under the lock (a Core row): another drain may have fired or taken it meanwhile.
     timer = session.execute(_TIMER_ROW, {"timer_id": timer_id}).one_or_none() if case is not None else None
     if timer is None or timer.fired_at is not None or timer.claimed_by != worker:
         session.rollback()
-        return False
-    # The timer takes effect at its own moment (just after due_at, as SpiffWorkflow fires strictly after it),
-    # so a drain catching up after downtime fires each timer as if on time, oldest first — but never before
-    # the case's latest recorded event, so a case's history stays in time order.
-    last_at = case.event_at
-    earliest = timer.due_at + timedelta(microseconds=1)
-    moment = min(max(earliest, last_at or earliest), max(now, earliest))
-    # when it really fired (lateness); events carry the effective moment. Written before the command
-    # rebuilds the timer index from the table.
-    session.execute(_MARK_FIRED, {"timer_id": timer.id, "fired_at": max(now, moment)})
-    if timer.kind == "ladder":
-        _fire_ladder_step(session, case, timer, moment)
-    elif case.status == "open":
-        def apply(ctx):
-            casework.run_engine(ctx.workflow, refresh_timers=True)
-            return None, {"fire": True, "timer": timer.name, "due_at": timer.due_at.isoformat()}
-
-        casework.execute(session, case, "system", moment, apply, "timer_fired")
+        return "skipped"
+    if timer.blocked:
+        session.execute(_RELEASE, {"timer_id": timer_id})
+        session.commit()
+        return "deferred"
+    fire_timer_row(session, case, timer, now, "system")
     try:
         session.commit()
     except StaleDataError as exc:
         session.rollback()
         raise Conflict("案件已被并发修改 / the case changed concurrently") from exc
-    return True
+    return "fired"
 
 
-def _fire_ladder_step(session: Session, case: CaseModel, timer, moment: datetime) -> None:
+def fire_timer_row(session: Session, case: CaseModel, timer, now: datetime, actor: str) -> datetime:
+    """Fire a timer row (read under the case lock) at its effective moment; returns that moment. Flushes only.
+
+    Shared by the drain (fire_timer) and an operator's retry of an incident (incidents.retry_incident)."""
+    moment = effective_moment(case.event_at, timer.due_at, now)
+    # when it really fired (lateness); events carry the effective moment. Written before the command
+    # rebuilds the timer index from the table.
+    session.execute(_MARK_FIRED, {"timer_id": timer.id, "fired_at": max(now, moment)})
+    if timer.kind == "ladder":
+        _fire_ladder_step(session, case, timer, moment, actor)
+    elif case.status == "open":
+        def apply(ctx):
+            casework.run_engine(ctx.workflow, refresh_timers=True)
+            return None, {"fire": True, "timer": timer.name, "due_at": timer.due_at.isoformat()}
+
+        casework.execute(session, case, actor, moment, apply, "timer_fired")
+    return moment
+
+
+def _fire_ladder_step(session: Session, case: CaseModel, timer, moment: datetime, actor: str = "system") -> None:
     """One supervision-ladder step of a task (`timer`: the timer row, read under the case lock)."""
     from engine.services.timers import LADDER
 
@@ -264,7 +277,7 @@ def _fire_ladder_step(session: Session, case: CaseModel, timer, moment: datetime
     session.execute(update(TaskCandidateModel).where(TaskCandidateModel.task_id == task.id)
                     .values(warning_level=step.level))  # the list's sort key travels with the task
     add_next_ladder_step(session, case, task)
-    casework.append_event(session, case, "task_escalated", "system", moment,
+    casework.append_event(session, case, "task_escalated", actor, moment,
                           {"step": step.name, "title": step.title, "level": step.level,
                            "due_at": task.due_at.isoformat() if task.due_at else None}, task.id, task.title)
     follow = open_supervision_task(session, case, task, step.name, moment, timer.id)

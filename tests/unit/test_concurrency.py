@@ -2,7 +2,8 @@
 import subprocess
 import sys
 import threading
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select, text
@@ -115,8 +116,8 @@ def _due_cases(session, n):
         cases.start_case(session, "wait_p30d", {}, SYSTEM)
 
 
-def _drain_process(url, now, mode="normal"):
-    return subprocess.Popen([sys.executable, "-m", "tests.support.drain_worker", url, now.isoformat(), mode],
+def _drain_process(url, now, mode="normal", lease_s=30):
+    return subprocess.Popen([sys.executable, "-m", "tests.support.drain_worker", url, now.isoformat(), mode, str(lease_s)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -140,13 +141,17 @@ def test_two_drain_processes_fire_every_timer_exactly_once(session, directory, d
 def test_drain_killed_before_commit_fires_once_after_restart(session, directory, database_url):
     _due_cases(session, 3)
     now = START + timedelta(days=31)
-    crashed = _drain_process(database_url, now, "crash-in-fire")
+    crashed = _drain_process(database_url, now, "crash-in-fire", lease_s=2)
     crashed.communicate(timeout=120)
     assert crashed.returncode == 3
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(CaseEventModel).where(CaseEventModel.type == "timer_fired")) == 0
-    # the claims are leased; a restart after the lease fires each timer once
-    restarted = _drain_process(database_url, now + timedelta(minutes=6))
+    # the claims are leased for seconds of real time (not until `now` + 5 minutes): a restart after the lease
+    # fires each timer once
+    deadline = session.scalar(select(func.max(TimerModel.claimed_until)))
+    assert deadline <= datetime.now(timezone.utc) + timedelta(seconds=2)
+    time.sleep(max(0.0, (deadline - datetime.now(timezone.utc)).total_seconds()) + 0.1)
+    restarted = _drain_process(database_url, now, lease_s=2)
     out, err = restarted.communicate(timeout=120)
     assert restarted.returncode == 0, err
     assert "fired=3" in out

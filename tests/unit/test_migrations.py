@@ -201,3 +201,42 @@ def test_0012_finds_staffed_units_through_the_role_org_index_and_downgrades(db_e
 
     after_downgrade, after_upgrade = _indexes_down_and_up(tmp_path, "memberships", "0012", previous="0011")
     assert "ix_memberships_role_org" not in after_downgrade and "ix_memberships_role_org" in after_upgrade
+
+
+def test_0014_claims_in_due_order_per_case_through_indexes_and_downgrades(db_engine, tmp_path):
+    # The claim walks the due rows in (due_at, id) order without a sort, then asks for the held rows of the
+    # cases it found by case_id, and a firing timer asks for an earlier one of its case the same way.
+    from datetime import datetime, timezone
+
+    from engine.services import cases, timers
+
+    moment = datetime(2026, 3, 2, tzinfo=timezone.utc)
+
+    def plan_of(statement, values):
+        compiled = statement.params(values).compile(dialect=db_engine.dialect,
+                                                    compile_kwargs={"render_postcompile": True})
+        params = compiled.params
+        if db_engine.dialect.name != "postgresql":
+            params = tuple(str(params[n].replace(tzinfo=None)) if isinstance(params[n], datetime) else params[n]
+                           for n in compiled.positiontup)
+        return _plan(db_engine, str(compiled), params)
+
+    walk = plan_of(timers._DUE_ROWS.limit(200), {"now": moment, "wall": moment})
+    assert "ix_timers_due_id_pending" in walk and "Sort" not in walk and "TEMP B-TREE" not in walk, walk
+    held = plan_of(timers._HELD_OF_CASES, {"wall": moment, "case_ids": [1, 2, 3]})
+    row = plan_of(cases._TIMER_ROW, {"timer_id": 1})
+    if db_engine.dialect.name != "postgresql":  # PostgreSQL plans an empty table its own way; measured in 0014
+        assert "ix_timers_case_id" in held, held
+        assert "ix_timers_case_id" in row and "SCAN earlier" not in row, row
+
+    engine, cfg = _old_database(tmp_path)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+        command.downgrade(cfg, "0012")
+        down = ({c["name"] for c in inspect(conn).get_columns("timers")}, inspect(conn).has_table("incidents"))
+        command.upgrade(cfg, "0014")
+        up = ({c["name"] for c in inspect(conn).get_columns("timers")}, inspect(conn).has_table("incidents"))
+    engine.dispose()
+    assert not {"attempts", "retry_at", "last_error", "incident"} & down[0] and not down[1]
+    assert {"attempts", "retry_at", "last_error", "incident"} <= up[0] and up[1]

@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from engine import runtime
 from engine.errors import InvalidData
-from engine.services import cases, history, processes, tasks, timers
+from engine.services import cases, history, incidents, processes, tasks, timers
 from webui.auth import current_actor, login_required
 from webui.diagram_layout import has_diagram_xml, with_layout
 from webui.extensions import db
@@ -104,6 +104,7 @@ def case_page(case_id: int):
         open_tasks=open_tasks, completed=history.completed_elements(db.session, case_id, actor),
         links=history.case_links(db.session, case_id, actor),
         pending=timers.pending_timers(db.session, case_id, open_tasks),
+        incidents=incidents.case_incidents(db.session, case_id),
         fields=fields_by_id(version.meta), role_titles=role_titles(), now=runtime.get().clock.now(),
         open_elements=sorted({t.spec_name for t in open_tasks if t.kind == "bpmn"}),
         viewer_available=(_bpmn_js_dir() / VIEWER_FILE).is_file(), viewer_file=VIEWER_FILE,
