@@ -49,6 +49,7 @@ def create_app(config: object | Mapping | None = None) -> Flask:
     api.register_blueprint(api_blueprint)
     from webui.ui import register_ui
     register_ui(app)
+    from webui import idempotency; idempotency.init_app(app)  # after the UI's CSRF check: keys of real requests
     register_error_handlers(app)
     if app.config.get("JIEFEN_SCHEDULER_ENABLED"):
         from webui.scheduler import start_scheduler
