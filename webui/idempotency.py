@@ -303,9 +303,10 @@ def _purge_now_and_then(session) -> None:
 
 
 def _end_session(_exc) -> None:
-    """Close the request's session here, where a connection lost after the response was made is only logged:
-    in Flask-SQLAlchemy's own teardown the failing rollback escaped every handler and turned a response that
-    was right (a committed write) into the server's plain-text 500 page."""
+    """Close the request's session here, where a connection lost after the response was made is only logged.
+    In Flask-SQLAlchemy's own teardown a failing rollback escapes every handler and turns a response that was
+    right (a committed write) into the server's plain-text 500 page (security.md M4, case 1739; not reproduced
+    in a test: SQLAlchemy's pool swallowed the error each time the connection was ended at that point)."""
     from webui.extensions import db
 
     try:

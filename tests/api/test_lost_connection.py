@@ -114,3 +114,25 @@ def test_a_connection_lost_after_the_commit_while_answering_is_503_not_500(clien
     retry = client.post("/api/v1/cases", json=OPEN,
                         headers={**clerk, "Idempotency-Key": lost.get_json()["details"]["idempotency_key"]})
     assert retry.status_code == 409 and retry.get_json()["details"]["case_ids"] == [case_id]
+
+
+def test_the_intake_form_lost_at_commit_offers_a_safe_resend(client, session, at_commit, directory):
+    import re
+
+    from tests.api.test_ui_tasks import START_FORM, csrf, login as ui_login
+
+    ui_login(client, "clerk")
+    html = client.get("/cases/new/small_mediation").get_data(as_text=True)
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', html).group(1)
+    at_commit(True)
+    lost = client.post("/cases/new/small_mediation", data={**START_FORM, "csrf_token": csrf(html),
+                                                           "idempotency_key": key})
+    page = lost.get_data(as_text=True)
+    assert lost.status_code == 503 and f'name="idempotency_key" value="{key}"' in page
+    resend = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">',
+                             page[page.index('class="retry-form"'):]))
+    assert resend["party_name"] == START_FORM["party_name"]
+    again = client.post("/cases/new/small_mediation", data=resend)
+    [case_id] = _cases(session)
+    code = session.get(CaseModel, case_id).code
+    assert again.status_code == 409 and code in again.get_data(as_text=True)
