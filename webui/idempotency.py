@@ -277,29 +277,33 @@ def _store_response(response: Response) -> Response:
     from webui.extensions import db
 
     try:
-        if not pending.generated and response.status_code < 500 and not response.is_streamed:
+        stored = not pending.generated and response.status_code < 500 and not response.is_streamed
+        if stored:
             headers = {name: response.headers[name] for name in STORED_HEADERS if name in response.headers}
             db.session.execute(_STORE, {"of_user": pending.username, "of_key": pending.key,
                                         "new_status": response.status_code, "new_headers": headers,
                                         "new_body": response.get_data()})
-        _purge_now_and_then(db.session)
-        db.session.commit()
+        if _purge_now_and_then(db.session) or stored:
+            db.session.commit()
     except DBAPIError:
         # The command committed and the response is right: answer it. A retry gets 409 already_done.
         log.warning("could not store the response for key %s of %s", pending.key, pending.username, exc_info=True)
     return response
 
 
-def _purge_now_and_then(session) -> None:
+def _purge_now_and_then(session) -> bool:
+    """Delete expired keys if this process has not for PURGE_EVERY; whether it did (not committed)."""
     from flask import current_app
 
     state = current_app.extensions["jiefen_idempotency"]
     now = _now()
-    if state["purged_at"] is None or abs(now - state["purged_at"]) >= PURGE_EVERY:
-        state["purged_at"] = now
-        deleted = session.execute(_PURGE, {"cutoff": now - TTL}).rowcount
-        if deleted:
-            log.info("purged %s expired idempotency keys", deleted)
+    if state["purged_at"] is not None and abs(now - state["purged_at"]) < PURGE_EVERY:
+        return False
+    state["purged_at"] = now
+    deleted = session.execute(_PURGE, {"cutoff": now - TTL}).rowcount
+    if deleted:
+        log.info("purged %s expired idempotency keys", deleted)
+    return True
 
 
 def _end_session(_exc) -> None:

@@ -105,6 +105,15 @@ def test_keys_expire_after_24_hours_and_are_purged(client, session, login, clock
     assert _count(session) == 2
 
 
+def test_write_requests_purge_expired_keys_now_and_then(client, session, login, clock):
+    clerk = login("clerk")
+    client.post("/api/v1/cases", json=OPEN, headers={**clerk, "Idempotency-Key": "day-old"})
+    clock.advance(hours=24, minutes=1)
+    client.post("/api/v1/cases", json=OPEN, headers=clerk)  # the purge runs at most every 10 minutes
+    session.rollback()
+    assert [r.idempotency_key[:4] for r in session.scalars(select(IdempotencyKeyModel))] == ["srv-"]
+
+
 def test_an_expired_key_not_yet_purged_acts_anew(client, session, login, clock):
     clerk = {**login("clerk"), "Idempotency-Key": "stale"}
     assert client.post("/api/v1/cases", json=OPEN, headers=clerk).status_code == 201

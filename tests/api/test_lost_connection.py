@@ -136,3 +136,29 @@ def test_the_intake_form_lost_at_commit_offers_a_safe_resend(client, session, at
     [case_id] = _cases(session)
     code = session.get(CaseModel, case_id).code
     assert again.status_code == 409 and code in again.get_data(as_text=True)
+
+
+def test_a_response_that_cannot_be_stored_is_still_sent_and_the_retry_is_honest(client, session, login, app,
+                                                                                 db_engine):
+    if db_engine.dialect.name != "postgresql":
+        pytest.skip("a server connection to lose: PostgreSQL")
+    from webui.extensions import db
+
+    @app.after_request  # runs before the one that stores the response (registered earlier)
+    def lose_connection(response):
+        if request_has_key() and db.session.registry().in_transaction():
+            pid = db.session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            with db.engine.connect() as other:
+                other.exec_driver_sql(f"SELECT pg_terminate_backend({pid}, 5000)")
+        return response
+
+    def request_has_key():
+        from flask import request
+        return "Idempotency-Key" in request.headers
+
+    clerk = {**login("clerk"), "Idempotency-Key": "unstored"}
+    opened = client.post("/api/v1/cases", json=OPEN, headers=clerk)
+    assert opened.status_code == 201
+    retry = client.post("/api/v1/cases", json=OPEN, headers=clerk)
+    assert retry.status_code == 409 and retry.get_json()["details"]["case_ids"] == [opened.get_json()["id"]]
+    assert _cases(session) == [opened.get_json()["id"]]
