@@ -366,3 +366,18 @@ class IncidentModel(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(64))
     resolution: Mapped[str | None] = mapped_column(String(20))  # retried | resolved
     note: Mapped[str | None] = mapped_column(Text)
+
+class IdempotencyKeyModel(Base):
+    """A write request's Idempotency-Key, per user: written in the transaction of the request's command (so a
+    command that committed has its key), the response stored once it is sent; purged after 24 hours."""
+
+    __tablename__ = "idempotency_keys"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of method, path and body
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    case_ids: Mapped[str | None] = mapped_column(String(200))  # the cases the command held, "12,13"
+    status: Mapped[int | None]  # NULL until the response is stored
+    response_headers: Mapped[dict[str, Any] | None]
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -116,6 +116,8 @@ def create_app(config: object | Mapping | None = None) -> Flask:
     register_ui(app)
     from webui.rate_limit import limit_public_lookups
     limit_public_lookups(app)
+
+    from webui import idempotency; idempotency.init_app(app)  # after the UI's CSRF check: keys of real requests
     register_error_handlers(app)
     app.wsgi_app = JSONErrorMiddleware(app.wsgi_app)
     if app.config.get("JIEFEN_SCHEDULER_ENABLED"):

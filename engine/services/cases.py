@@ -137,6 +137,53 @@ def start_case(session: Session, process_id: str, data: dict | None, actor: Acto
     return case
 
 
+def register_case(session: Session, process_id: str, data: dict | None, actor: Actor,
+                  org_unit: str | None = None) -> CaseModel:
+    """Intake (受理登记) as one command: validate the registration form, open a case of the newest version of
+    a process with that data and complete its registration task (its first user task) with the same data, in
+    one transaction. Commits once: a registration that fails leaves no case behind, so a resubmitted form
+    cannot open a second one. When the actor may not act on the registration task the case stays open at it.
+
+    Raises NotFound (process), Forbidden (no start role), InvalidData (per-field messages), TaskFailed (the
+    process failed after the registration task), Conflict."""
+    from engine.services.tasks import _NO_FIELDS, can_act  # tasks builds on this module
+
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InvalidData("data 必须是对象 / data must be a JSON object", {"data": ["must be an object"]})
+    version = latest_loaded_version(session, process_id)
+    first = next(iter(version.meta.get("first_user_tasks") or []), None)
+    if first is not None:  # before anything is written
+        data = forms.validate_form(version.schemas.get(first) or _NO_FIELDS, data)
+    org = _start_org(session, actor, start_roles(version.meta), org_unit)
+    now = runtime.get().clock.now()
+    case = _open_case(session, version, data, actor, org, now, None, None)
+    rows = casework.task_rows_of(session, case.id, "")[0] if first is not None else {}
+    task = next((row for row in rows.values() if row.spec_name == first), None)
+    if task is not None and can_act(session, actor, task):
+        def apply(ctx):
+            spiff_task = casework.find_task(ctx.workflow, task.id)
+            ordinal = casework.ordinal_of(ctx.before_tasks.values(), spiff_task)
+            command = {"spec_name": spiff_task.task_spec.name, "ordinal": ordinal, "data": data}
+            spiff_task.data.update(data)
+            try:
+                spiff_task.run()
+            except Exception as exc:
+                raise casework.task_failed(exc) from exc
+            casework.run_engine(ctx.workflow)
+            return spiff_task, command
+
+        casework.execute(session, case, actor.username, now, apply, "task_completed", task_rows=rows)
+    try:
+        session.commit()
+    except StaleDataError as exc:
+        session.rollback()
+        raise Conflict("案件已被并发修改 / the case changed concurrently") from exc
+    log.info("case %s registered: %s v%s by %s", case.id, process_id, version.version, actor.username)
+    return case
+
+
 def _open_case(session: Session, version, data: dict, actor: Actor, org: OrgUnitModel, now: datetime,
                linked_case_id: int | None, link_kind: str | None) -> CaseModel:
     workflow = casework.new_workflow(version)

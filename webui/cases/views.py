@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from engine import runtime
 from engine.errors import InvalidData
-from engine.services import cases, history, incidents, processes, tasks, timers
+from engine.services import cases, history, incidents, processes, timers
 from webui.auth import current_actor, login_required
 from webui.diagram_layout import has_diagram_xml, with_layout
 from webui.extensions import db
@@ -61,22 +61,17 @@ def intake_choose():
 @bp.route("/cases/new/<process_id>", methods=["GET", "POST"])
 @login_required
 def intake(process_id: str):
-    """One screen registers a dispute: open the case, then complete its first task with the same data."""
+    """One screen registers a dispute: one engine command opens the case and completes its first task with the
+    same data, in one transaction (a failure leaves nothing behind to be opened twice on a resubmit)."""
     actor = current_actor()
     if request.method == "GET":
         return _render_intake(process_id)
-    version, _name, first, form = _start_form(process_id)
+    version, _name, _first, form = _start_form(process_id)
     data = submitted_data(form, request.form)
-    if first:
-        data = tasks.check_task_data(db.session, process_id, first, data)  # before anything is opened
     acting = acting_actor(actor)
     org = acting.grants[0].org_code if acting is not actor and acting.grants[0].role in start_roles(version.meta) \
         else None
-    case = cases.start_case(db.session, process_id, data, actor, org)
-    for task in cases.open_tasks(db.session, case.id):
-        if task.spec_name == first and tasks.can_act(db.session, actor, task):
-            case = tasks.complete_task(db.session, task.id, data, actor, case.lock_version)
-            break
+    case = cases.register_case(db.session, process_id, data, actor, org)
     log.info("case %s registered through the intake screen by %s", case.id, actor.username)
     flash(gettext("Case registered. Case code: %(code)s", code=case.code), "ok")
     return redirect(url_for("cases.receipt", case_id=case.id))
