@@ -308,3 +308,20 @@ class CaseEventModel(Base):
     payload: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AccessLogModel(Base):
+    """Who read which case when, for reads granted by a read-all role (auditors, administrators): append-only,
+    each row committed on its own, apart from the read it records (engine/access.py)."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_case_at", "case_id", "at"),
+                      Index("ix_access_log_username_at", "username", "at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    username: Mapped[str] = mapped_column(String(64))
+    # No foreign key: the record of a read outlives whatever happens to the case row.
+    case_id: Mapped[int] = mapped_column(Integer)
+    what: Mapped[str] = mapped_column(String(20))  # case | events | verify | diagram | receipt | task
+    basis: Mapped[str] = mapped_column(String(20))  # the grant that allowed it: auditor | admin
