@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import bindparam, insert, literal, null, select, union_all
+from sqlalchemy import Integer, String, bindparam, cast, insert, null, select, union_all
 from sqlalchemy.orm import Session, scoped_session
 
 from engine import runtime
@@ -149,7 +149,8 @@ _INVOLVEMENT = union_all(
     select(_T.assignee.label("who"), _C.role.label("role"), _C.org_unit_id.label("org_unit_id"))
     .select_from(TaskModel.__table__.outerjoin(TaskCandidateModel.__table__, _C.task_id == _T.id))
     .where(_T.case_id == bindparam("case_id")),
-    select(select(_E.actor.label("who"), null().label("role"), null().label("org_unit_id"))
+    select(select(_E.actor.label("who"), cast(null(), String(64)).label("role"),
+                  cast(null(), Integer).label("org_unit_id"))
            .where(_E.case_id == bindparam("case_id"), _E.actor == bindparam("username")).limit(1).subquery()),
 )
 
