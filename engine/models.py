@@ -381,3 +381,19 @@ class IdempotencyKeyModel(Base):
     status: Mapped[int | None]  # NULL until the response is stored
     response_headers: Mapped[dict[str, Any] | None]
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+class AccessLogModel(Base):
+    """Who read which case when, for reads granted by a read-all role (auditors, administrators): append-only,
+    each row committed on its own, apart from the read it records (engine/access.py)."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_case_at", "case_id", "at"),
+                      Index("ix_access_log_username_at", "username", "at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    username: Mapped[str] = mapped_column(String(64))
+    # No foreign key: the record of a read outlives whatever happens to the case row.
+    case_id: Mapped[int] = mapped_column(Integer)
+    what: Mapped[str] = mapped_column(String(20))  # case | events | verify | diagram | receipt | task
+    basis: Mapped[str] = mapped_column(String(20))  # the grant that allowed it: auditor | admin

@@ -46,6 +46,9 @@ class EngineSettings:
     tier_ladder: dict[str, bool] = field(default_factory=dict)  # tier -> ladder on/off (default on)
     data_limits: DataLimits = field(default_factory=DataLimits)  # bounds on start and task data (case_data.py)
 
+    # Processes whose cases only their own roles, the case's supervisors and auditors read (信访: engine/access.py).
+    confidential_processes: frozenset[str] = frozenset({"petition_revisit"})
+
     @classmethod
     def from_files(cls, org_file: str | None, calendar_file: str | None) -> EngineSettings:
         settings = cls()
@@ -63,6 +66,8 @@ class EngineSettings:
             settings.ladder_notice_days_after = int(ladder.get("notice_days_after", 1))
             settings.ladder_listing_workdays_after = int(ladder.get("listing_workdays_after", 5))
             settings.tier_ladder = {str(k): bool(v) for k, v in ladder.get("tiers", {}).items()}
+            if "confidential_processes" in org:
+                settings.confidential_processes = frozenset(str(p) for p in org["confidential_processes"])
         return settings
 
 

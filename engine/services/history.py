@@ -26,9 +26,9 @@ class Verification:
     problems: list[str] = field(default_factory=list)
 
 
-def list_events(session: Session, case_id: int, actor: Actor) -> list[CaseEventModel]:
-    """The case's history in order. Raises NotFound, Forbidden."""
-    get_case(session, case_id, actor)
+def list_events(session: Session, case_id: int, actor: Actor, what: str = "events") -> list[CaseEventModel]:
+    """The case's history in order (a read-all read recorded as `what`). Raises NotFound, Forbidden."""
+    get_case(session, case_id, actor, what)
     return list(session.scalars(select(CaseEventModel).where(CaseEventModel.case_id == case_id)
                                 .order_by(CaseEventModel.seq)))
 
@@ -37,8 +37,8 @@ def verify_case(session: Session, case_id: int, actor: Actor) -> Verification:
     """Recompute the hash chain and replay the recorded commands on the case's process version.
 
     Read-only (no commit). Raises NotFound, Forbidden."""
-    case = get_case(session, case_id, actor)
-    events = list_events(session, case_id, actor)
+    case = get_case(session, case_id, actor, "verify")
+    events = list_events(session, case_id, actor, "verify")
     result = Verification(chain_ok=True, replay_ok=False, events=len(events))
     prev = casework.GENESIS
     for expected_seq, event in enumerate(events, start=1):
@@ -90,12 +90,12 @@ def verify_case(session: Session, case_id: int, actor: Actor) -> Verification:
     return result
 
 
-def completed_elements(session: Session, case_id: int, actor: Actor) -> list[str]:
+def completed_elements(session: Session, case_id: int, actor: Actor, what: str = "diagram") -> list[str]:
     """BPMN element ids of the case's completed tasks (events, gateways and activities), from the stored
     workflow, for drawing the case's progress on its diagram. Read-only. Raises NotFound, Forbidden."""
     from SpiffWorkflow.util.task import TaskState
 
-    case = get_case(session, case_id, actor)
+    case = get_case(session, case_id, actor, what)
     if not case.workflow_json or case.workflow_json == "{}":
         return []
     _version, workflow = casework.restore(session, case)
@@ -119,11 +119,11 @@ class CaseLinks:
     linked_from: list[CaseModel]
 
 
-def case_links(session: Session, case_id: int, actor: Actor) -> CaseLinks:
+def case_links(session: Session, case_id: int, actor: Actor, what: str = "case") -> CaseLinks:
     """Linked cases in both directions (codes and status only are meant for display). Read-only.
 
     Raises NotFound, Forbidden."""
-    case = get_case(session, case_id, actor)
+    case = get_case(session, case_id, actor, what)
     linked_to = session.get(CaseModel, case.linked_case_id) if case.linked_case_id else None
     linked_from = list(session.scalars(select(CaseModel).where(CaseModel.linked_case_id == case.id)
                                        .order_by(CaseModel.opened_at, CaseModel.id)))

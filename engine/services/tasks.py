@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.util.task import TaskState
 
-from engine import casework, forms, runtime
+from engine import access, casework, forms, runtime
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
 from engine.models import NO_DUE_DATE, CaseEventModel, CaseModel, OrgUnitModel, TaskCandidateModel, TaskModel
 from engine.services.cases import valid_code
@@ -273,6 +273,7 @@ def list_tasks(session: Session, actor: Actor, *, overdue: bool = False, assigne
     offset = (page - 1) * per_page
     filters = {"overdue": overdue, "assigned": assigned, "q": q, "process_id": process_id, "category": category,
                "username": actor.username}
+    hidden: list[str] = []  # processes whose tasks the list leaves out (engine/access.py)
     if scope == "mine":
         ids, total, more = _mine_page(session, actor, filters, sort, now, offset, per_page)
     else:
@@ -284,10 +285,12 @@ def list_tasks(session: Session, actor: Actor, *, overdue: bool = False, assigne
             if not actor.can_read_all():
                 raise Forbidden("只有管理员和审计员可以查看全部任务 / only administrators and auditors list all tasks")
             paths = []
+            if not (actor.is_auditor or actor.is_system):  # administrators do not read confidential cases
+                hidden = sorted(runtime.get().settings.confidential_processes)
         else:
             from engine.errors import InvalidData
             raise InvalidData(f"unknown scope {scope!r}", {"scope": ["mine, supervised, all"]})
-        ids, total, more = _page_over_tasks(session, paths, filters, sort, now, offset, per_page)
+        ids, total, more = _page_over_tasks(session, paths, filters, sort, now, offset, per_page, hidden)
     rows = {row.id: row for row in session.scalars(
         select(TaskModel).where(TaskModel.id.in_(ids)).options(joinedload(TaskModel.case)))} if ids else {}
     return TaskPage([rows[task_id] for task_id in ids if task_id in rows], total, more)
@@ -308,11 +311,14 @@ _WALK, _OFFSET, _PER_PAGE = (bindparam(name, type_=Integer, literal_execute=True
                              for name in ("walk", "offset", "per_page"))
 
 
-def _build_over_tasks(units: int, sort: str, shape: tuple):
-    """(page, count) for scope "supervised" (units > 0: the subtrees of bind parameters path_i) or "all"."""
+def _build_over_tasks(units: int, sort: str, shape: tuple, hidden: int = 0):
+    """(page, count) for scope "supervised" (units > 0: the subtrees of bind parameters path_i) or "all"
+    (without the processes of bind parameters hidden_i)."""
     def matching(stmt):
         if shape[0]:
             stmt = stmt.where(T.due_sort < bindparam("now"))
+        if hidden:
+            stmt = stmt.where(T.process_id.not_in([bindparam(f"hidden_{i}") for i in range(hidden)]))
         return _filtered(stmt, T.id, shape, joined_task=True)
 
     stmt = select(T.id)
@@ -345,17 +351,19 @@ _OVER_TASKS_STATEMENTS: dict[tuple, tuple] = {}
 
 
 def _page_over_tasks(session: Session, paths: list[str], filters: dict, sort: str, now: datetime, offset: int,
-                     per_page: int) -> tuple[list[str], int, bool]:
+                     per_page: int, hidden: list[str] = ()) -> tuple[list[str], int, bool]:
     """Scopes "supervised" (tasks in the units under `paths`) and "all" (no paths): a walk over the tasks
     table in list order that stops after offset + per_page matches (these lists are for supervisors and
     auditors looking across units, not the per-role work queue)."""
     shape = _shape(filters)
-    key = (len(paths), sort, shape)
+    key = (len(paths), sort, shape, len(hidden))
     statements = _statements(_OVER_TASKS_STATEMENTS, key, _build_over_tasks)
     params = {**_filter_values(filters), "now": now, "offset": offset, "per_page": per_page, "cap": COUNT_CAP + 1,
               "walk": offset + per_page}
     for i, path in enumerate(paths):
         params[f"path_{i}"] = path
+    for i, process_id in enumerate(hidden):
+        params[f"hidden_{i}"] = process_id
     return _run_page(session, statements, params, offset, per_page)
 
 
@@ -385,13 +393,19 @@ def _completed_before(session: Session, task_id: str) -> CaseEventModel | None:
         .order_by(CaseEventModel.seq.desc()).limit(1))
 
 
-def _task_or_gone(session: Session, task_id: str) -> TaskModel:
+_NOT_YOURS = "该任务不属于您的角色 / this task is not for your roles"
+
+
+def _task_or_gone(session: Session, task_id: str, actor: Actor | None = None) -> TaskModel:
     # Always read (not the identity map): under a case lock this must see what other commands committed.
     task = session.scalar(_FRESH_TASK, {"task_id": task_id})
     if task is not None:
         return task
     done = _completed_before(session, task_id)
     if done is not None:
+        if actor is not None:
+            # Who completed it and when is the case's history: only for those who may read the case (I1).
+            access.ensure_can_read(session, actor, session.get(CaseModel, done.case_id), refusal=_NOT_YOURS)
         who = done.actor if done.actor != "system" else "流程 / the process"
         raise Conflict(f"该任务已由 {who} 于 {done.at.isoformat()} 办理 / this task was already completed",
                        {"task_id": task_id, "by": done.actor, "at": done.at.isoformat()})
@@ -399,12 +413,11 @@ def _task_or_gone(session: Session, task_id: str) -> TaskModel:
 
 
 def get_task(session: Session, task_id: str, actor: Actor) -> TaskModel:
-    """An open task the actor may act on or oversee. Raises NotFound, Conflict (already done), Forbidden."""
-    task = _task_or_gone(session, task_id)
-    if can_act(session, actor, task) or actor.can_read_all() or actor.supervises(
-            session.get(OrgUnitModel, task.org_unit_id).path):
-        return task
-    raise Forbidden("该任务不属于您的角色 / this task is not for your roles")
+    """An open task of a case the actor may read (its page shows the case: engine/access.py); a read by an
+    auditor or administrator is recorded. Raises NotFound, Conflict (already done), Forbidden."""
+    task = _task_or_gone(session, task_id, actor)
+    access.ensure_can_read(session, actor, task.case, "task", _NOT_YOURS)
+    return task
 
 
 def task_form(session: Session, task: TaskModel) -> list[dict]:
@@ -417,22 +430,27 @@ def task_form(session: Session, task: TaskModel) -> list[dict]:
 def _locked_task(session: Session, task_id: str, actor: Actor) -> tuple[CaseModel, TaskModel]:
     case = casework.lock_case_of_task(session, task_id)
     if case is None:
-        _task_or_gone(session, task_id)  # raises Conflict (already done) or NotFound
+        _task_or_gone(session, task_id, actor)  # raises Forbidden, Conflict (already done) or NotFound
         raise Conflict("该任务刚刚变化，请重试 / the task changed just now; retry", {"task_id": task_id})
     # Read the task under the lock: another command may have completed or claimed it meanwhile.
-    return case, _task_or_gone(session, task_id)
+    return case, _task_or_gone(session, task_id, actor)
 
 
 def claim_task(session: Session, task_id: str, actor: Actor) -> TaskModel:
-    """Take a task so that only you work on it. Commits. Raises Forbidden, Conflict, NotFound."""
+    """Take a task so that only you work on it. Commits. Raises Forbidden, Conflict, NotFound.
+
+    Who may not read the task's case learns nothing of it (Forbidden before any conflict: I1)."""
     case, task = _locked_task(session, task_id, actor)
     if task.assignee == actor.username:
         session.rollback()
         return task
+    acts = task.assignee is None and can_act(session, actor, task)
+    if not acts:
+        access.ensure_can_read(session, actor, case, refusal=_NOT_YOURS)
     if task.assignee is not None:
         raise Conflict(f"该任务已被 {task.assignee} 认领 / already claimed by {task.assignee}",
                        {"assignee": task.assignee})
-    if not can_act(session, actor, task):
+    if not acts:
         raise Forbidden("该任务不属于您的角色 / this task is not for your roles")
     now = runtime.get().clock.now()
     done = session.execute(update(TaskModel).where(TaskModel.id == task.id, TaskModel.assignee.is_(None))
@@ -449,6 +467,8 @@ def claim_task(session: Session, task_id: str, actor: Actor) -> TaskModel:
 def unclaim_task(session: Session, task_id: str, actor: Actor) -> TaskModel:
     """Give a claimed task back to its candidates. Commits. Raises Forbidden, Conflict, NotFound."""
     case, task = _locked_task(session, task_id, actor)
+    if task.assignee != actor.username:
+        access.ensure_can_read(session, actor, case, refusal=_NOT_YOURS)  # before a conflict tells of it (I1)
     if task.assignee is None:
         raise Conflict("该任务未被认领 / this task is not claimed")
     if task.assignee != actor.username and not actor.supervises(session.get(OrgUnitModel, task.org_unit_id).path):
@@ -472,12 +492,15 @@ def complete_task(session: Session, task_id: str, data: dict | None, actor: Acto
     rows, candidates = casework.task_rows_of(session, case.id, task_id) if case is not None else ({}, [])
     task = rows.get(task_id)  # a Core row: read under the lock, it is what other commands committed
     if task is None:
-        _task_or_gone(session, task_id)  # raises Conflict (already done) or NotFound
+        _task_or_gone(session, task_id, actor)  # raises Forbidden, Conflict (already done) or NotFound
         raise Conflict("该任务刚刚变化，请重试 / the task changed just now; retry", {"task_id": task_id})
+    acts = can_act(session, actor, task, candidates)
+    if not acts:
+        access.ensure_can_read(session, actor, case, refusal=_NOT_YOURS)  # before a conflict tells of it (I1)
     if lock_version is not None and lock_version != case.lock_version:
         raise Conflict("案件已被他人修改，请刷新 / the case changed since you loaded it",
                        {"lock_version": case.lock_version})
-    if not can_act(session, actor, task, candidates):
+    if not acts:
         if task.assignee is not None:
             raise Forbidden(f"该任务已由 {task.assignee} 认领 / claimed by {task.assignee}")
         raise Forbidden("该任务不属于您的角色 / this task is not for your roles")

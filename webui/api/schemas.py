@@ -5,6 +5,7 @@ from datetime import datetime
 
 from marshmallow import Schema, fields, validate
 
+from engine.access import mask_data
 from engine.clock import CHINA_TZ
 from engine.services.timers import LEVEL_NAMES
 
@@ -139,9 +140,10 @@ def task_json(task) -> dict:
             "kind": task.kind, "due_basis": task.due_basis, "created_at": iso(task.created_at)}
 
 
-def case_json(case, version: int, tasks, timers) -> dict:
+def case_json(case, version: int, tasks, timers, mask=mask_data) -> dict:
+    """`mask`: the reader's view of phone and ID numbers (engine.access.masker); masked unless given."""
     return {"id": case.id, "code": case.code, "status": case.status, "outcome": case.outcome,
-            "process_id": case.process_id, "version": version, "data": case.data,
+            "process_id": case.process_id, "version": version, "data": mask(case.data),
             "org_unit": case.org_unit.code, "category": case.category, "tier": case.tier, "channel": case.channel,
             "opened_at": iso(case.opened_at), "closed_at": iso(case.closed_at), "opened_by": case.opened_by,
             "linked_case_id": case.linked_case_id, "link_kind": case.link_kind, "lock_version": case.lock_version,
@@ -149,7 +151,8 @@ def case_json(case, version: int, tasks, timers) -> dict:
             "timers": [{"due_at": iso(t.due_at), "kind": t.kind, "name": t.name} for t in timers]}
 
 
-def event_json(event) -> dict:
+def event_json(event, mask=mask_data) -> dict:
+    """`mask` as in case_json: a payload carries the case's data (the start data, each task's changes)."""
     return {"seq": event.seq, "at": iso(event.at), "actor": event.actor, "type": event.type,
-            "task": event.task_name, "task_id": event.task_id, "payload": event.payload,
+            "task": event.task_name, "task_id": event.task_id, "payload": mask(event.payload),
             "prev_hash": event.prev_hash, "hash": event.hash}

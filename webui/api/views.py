@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import ValidationError
 from werkzeug.exceptions import BadRequest
 
-from engine import case_data
+from engine import access, case_data
 from engine.errors import InvalidData
 from engine.services import cases, history, processes, tasks, timers, users
 from webui.api import schemas as s
@@ -112,7 +112,8 @@ def deploy_process():
 def _case_response(case, status=200):
     open_tasks = cases.open_tasks(db.session, case.id)
     return jsonify(s.case_json(case, processes.version_number(db.session, case.process_version_id), open_tasks,
-                               timers.pending_timers(db.session, case.id, open_tasks))), status
+                               timers.pending_timers(db.session, case.id, open_tasks),
+                               access.masker(db.session, current_actor(), case))), status
 
 
 @blp.route("/cases", methods=["POST"])
@@ -136,8 +137,11 @@ def get_case(case_id: int):
 @blp.response(200, s.EventList)
 def case_events(case_id: int):
     """The case's history (hash-chained)."""
-    events = history.list_events(db.session, case_id, current_actor())
-    return jsonify({"items": [s.event_json(e) for e in events]})
+    actor = current_actor()
+    case = cases.get_case(db.session, case_id, actor, "events")
+    mask = access.masker(db.session, actor, case)
+    events = history.list_events(db.session, case_id, actor)
+    return jsonify({"items": [s.event_json(e, mask) for e in events]})
 
 
 @blp.route("/cases/<int:case_id>/verify", methods=["GET"])

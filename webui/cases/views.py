@@ -10,7 +10,7 @@ from flask import (Blueprint, Response, current_app, flash, redirect, render_tem
 from flask_babel import gettext
 from markupsafe import Markup
 
-from engine import runtime
+from engine import access, runtime
 from engine.errors import InvalidData
 from engine.services import cases, history, incidents, processes, timers
 from webui.auth import current_actor, login_required
@@ -23,6 +23,9 @@ from webui.task_forms import field_errors, fields_by_id, shown_values, submitted
 log = logging.getLogger(__name__)
 
 bp = Blueprint("cases", __name__)
+# Templates mask phone and ID numbers unless a view passes the reader's own `mask` (engine/access.py): a page
+# that forgets to decide shows them masked, not whole.
+bp.add_app_template_global(access.mask_data, "mask")
 
 VIEWER_FILE = "bpmn-navigated-viewer.production.min.js"
 
@@ -95,7 +98,8 @@ def case_page(case_id: int):
     version = processes.load_version(db.session, case.process_version_id)
     open_tasks = cases.open_tasks(db.session, case.id)
     return render_template(
-        "cases/case.html", case=case, events=history.list_events(db.session, case_id, actor),
+        "cases/case.html", case=case, mask=access.masker(db.session, actor, case),
+        events=history.list_events(db.session, case_id, actor),
         open_tasks=open_tasks, completed=history.completed_elements(db.session, case_id, actor),
         links=history.case_links(db.session, case_id, actor),
         pending=timers.pending_timers(db.session, case_id, open_tasks),
@@ -109,7 +113,7 @@ def case_page(case_id: int):
 @bp.route("/cases/<int:case_id>/diagram.bpmn")
 @login_required
 def diagram(case_id: int):
-    case = cases.get_case(db.session, case_id, current_actor())
+    case = cases.get_case(db.session, case_id, current_actor(), "diagram")
     xml, _generated = with_layout(case.version.xml)
     return Response(xml, mimetype="application/xml",
                     headers={"Cache-Control": "private, max-age=3600"})
@@ -118,12 +122,14 @@ def diagram(case_id: int):
 @bp.route("/cases/<int:case_id>/receipt")
 @login_required
 def receipt(case_id: int):
-    case = cases.get_case(db.session, case_id, current_actor())
+    actor = current_actor()
+    case = cases.get_case(db.session, case_id, actor, "receipt")
     base = current_app.config.get("JIEFEN_PUBLIC_BASE_URL")
     path = url_for("public.lookup", code=case.code)
     lookup_url = base.rstrip("/") + path if base else url_for("public.lookup", code=case.code, _external=True)
     qr = segno.make(lookup_url, error="m")
     return render_template("cases/receipt.html", case=case, lookup_url=lookup_url,
+                           mask=access.masker(db.session, actor, case),
                            qr_svg=Markup(qr.svg_inline(scale=4, title=case.code)))
 
 

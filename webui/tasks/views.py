@@ -7,7 +7,7 @@ import math
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from engine import runtime
+from engine import access, runtime
 from engine.errors import InvalidData
 from engine.services import processes, tasks
 from engine.services.users import SUPERVISORY_ROLES
@@ -86,8 +86,9 @@ def _render_task(task, status: int = 200, formdata=None, details=None):
     form = tasks.task_form(db.session, task)
     errors, general = field_errors(details)
     version = processes.load_version(db.session, case.process_version_id)
-    return render_template("tasks/task.html", task=task, case=case, form=form,
-                           values=shown_values(form, case.data, formdata), errors=errors, general_errors=general,
+    mask = access.masker(db.session, actor, case)
+    return render_template("tasks/task.html", task=task, case=case, form=form, mask=mask,
+                           values=shown_values(form, mask(case.data), formdata), errors=errors, general_errors=general,
                            can_act=tasks.can_act(db.session, actor, task), role_titles=role_titles(),
                            fields=fields_by_id(version.meta), now=runtime.get().clock.now()), status
 
