@@ -1,7 +1,7 @@
 """timers: attempts, back-off and incident columns; incidents: timers that kept failing
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 
 A timer whose command fails is tried again with back-off (timers.attempts, retry_at, last_error) and after
 the configured number of attempts becomes an incident (timers.incident, one incidents row): no drain takes
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """idempotency_keys: the Idempotency-Key of each write request, per user (webui/idempotency.py)
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 
 A key row is written in the transaction of the request's command, so a command that committed has its key
 even when its response never reached the client; a retry with the key then gets the first response (stored
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = "0015"
-down_revision = "0012"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """access_log: every case read granted by a read-all role (auditor, administrator)
 
 Revision ID: 0016
-Revises: 0012
+Revises: 0015
 
 Need to know (issue 15 §7): auditors and administrators read cases they do not handle, so each such read is
 recorded — who, which case, what (case, events, verify, diagram, receipt, task), when, on what grant. The rows
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0012"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
