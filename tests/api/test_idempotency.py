@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.models import CaseModel, CaseEventModel, IdempotencyKeyModel
+from tests.support import PASSWORD
 from tests.api.test_ui_tasks import START_FORM, csrf, login as ui_login
 
 OPEN = {"process_id": "small_mediation", "data": {"channel": "walk_in"}}
@@ -48,7 +49,7 @@ def test_same_key_with_another_body_is_refused_naming_the_key(client, session, l
 
 
 def test_keys_are_per_user(client, session, login, directory):
-    directory.create_user(session, "clerk2", "password1", ["intake_clerk"])
+    directory.create_user(session, "clerk2", PASSWORD, ["intake_clerk"])
     one, two = {**login("clerk"), "Idempotency-Key": "k"}, {**login("clerk2"), "Idempotency-Key": "k"}
     assert client.post("/api/v1/cases", json=OPEN, headers=one).status_code == 201
     assert client.post("/api/v1/cases", json=OPEN, headers=two).status_code == 201

@@ -6,6 +6,7 @@ import pytest
 from engine.case_data import DataLimits, check_data
 from engine.errors import InvalidData
 from engine.services import cases, tasks
+from tests.support import PASSWORD
 
 HELPERS = ("workdays", "legal_days", "natural_days")
 
@@ -80,5 +81,5 @@ def test_complete_task_applies_the_same_rules(session, actor):
 
 def test_a_display_name_with_a_bidi_override_is_a_field_error(session, directory):
     with pytest.raises(InvalidData) as caught:
-        directory.create_user(session, "spoof", "password1", ["mediator"], display_name="管理员\u202e")
+        directory.create_user(session, "spoof", PASSWORD, ["mediator"], display_name="管理员\u202e")
     assert list(caught.value.details) == ["display_name"]

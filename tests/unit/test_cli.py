@@ -80,7 +80,7 @@ def test_init_db_creates_the_default_sqlite_folder(tmp_path):
 
 
 @pytest.mark.parametrize("args", [("orgs",), ("verify", "1"),
-                                  ("user", "add", "li", "--password", "password1", "--role", "mediator")])
+                                  ("user", "add", "li", "--password", "Jiefen-Test-Pass-2026", "--role", "mediator")])
 def test_a_database_without_its_schema_says_to_run_init_db(run, args):
     result = run(*args, ok=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
