@@ -61,7 +61,7 @@ class Client:
 
 def _start_server(url: str, port: int, threads: int, log_path):
     env = dict(os.environ)
-    env.update({"DATABASE_URL": url, "JIEFEN_DATABASE_URL": url, "JIEFEN_SECRET_KEY": "bench-secret",
+    env.update({"DATABASE_URL": url, "JIEFEN_DATABASE_URL": url, "JIEFEN_SECRET_KEY": "bench-only-secret-key",
                 "PYTHONUNBUFFERED": "1"})
     env.pop("JIEFEN_SCHEDULER_ENABLED", None)
     fh = open(log_path, "w")

@@ -48,7 +48,7 @@ def idle_ticks(engine, reps: int) -> dict:
 
 def _start_scheduler(url: str, log_path):
     env = dict(os.environ)
-    env.update({"DATABASE_URL": url, "JIEFEN_DATABASE_URL": url, "JIEFEN_SECRET_KEY": "bench-secret",
+    env.update({"DATABASE_URL": url, "JIEFEN_DATABASE_URL": url, "JIEFEN_SECRET_KEY": "bench-only-secret-key",
                 "PYTHONUNBUFFERED": "1"})
     fh = open(log_path, "w")
     proc = subprocess.Popen([sys.executable, "-m", "jiefen_cli", "scheduler"], cwd=ROOT, env=env, stdout=fh,

@@ -117,9 +117,11 @@ def limit_public_lookups(app: Flask) -> Limiter:
     redis_url = app.config.get("JIEFEN_REDIS_URL")
     with app.app_context():
         engine = db.engine
+    # swallow_errors: an unreachable Redis is logged and the look-up still answers (the limit is a brake on
+    # guessing, not a reason to take the citizens' page down).
     limiter = Limiter(key_func=client_address, storage_uri=redis_url or "jiefen-db://",
                       storage_options={} if redis_url else {"engine": engine}, strategy="fixed-window",
-                      key_prefix="jiefen")
+                      key_prefix="jiefen", swallow_errors=True)
     limiter.init_app(app)
     endpoint = "public.lookup"
     # Flask-Limiter checks a decorated limit in the wrapper it returns, so the registered view is replaced by it.

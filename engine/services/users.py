@@ -113,7 +113,8 @@ def check_password(password: str, username: str) -> None:
     if score < MIN_PASSWORD_SCORE:
         reason = f" ({warning})" if warning else ""
         raise InvalidData(f"密码太常见或太容易猜到，请换一个更长、更少见的密码 / password is too common or too easy to "
-                          f"guess{reason}: choose a longer, less common one", {"password": ["too common or too easy to guess"]})
+                          f"guess{reason}: choose a longer, less common one",
+                          {"password": ["too common or too easy to guess"]})
 
 
 def _org_by_code(session: Session, code: str) -> OrgUnitModel:
@@ -329,7 +330,8 @@ def _user(session: Session, username: str) -> UserModel:
 def _end_sessions_and_tokens(session: Session, user: UserModel) -> int:
     """Flushes: every browser session of the user ends, and every token is revoked; returns the tokens revoked."""
     user.session_version += 1
-    result = session.execute(update(ApiTokenModel).where(ApiTokenModel.user_id == user.id, ApiTokenModel.revoked.is_(False))
+    result = session.execute(update(ApiTokenModel)
+                             .where(ApiTokenModel.user_id == user.id, ApiTokenModel.revoked.is_(False))
                              .values(revoked=True))
     session.flush()
     return result.rowcount
@@ -386,7 +388,8 @@ def _mint(session: Session, username: str, days: int) -> IssuedToken:
         raise NotFound(f"用户不存在 / user {username!r} not found")
     token = secrets.token_urlsafe(32)
     now = runtime.get().clock.now()
-    row = ApiTokenModel(user_id=user.id, token_hash=_digest(token), created_at=now, expires_at=now + timedelta(days=days))
+    row = ApiTokenModel(user_id=user.id, token_hash=_digest(token), created_at=now,
+                        expires_at=now + timedelta(days=days))
     session.add(row)
     session.flush()
     log.info("token %d issued: %s", row.id, username)
