@@ -58,47 +58,47 @@ def check_data(data: object, limits: DataLimits, reserved: Iterable[str] = ()) -
     for key in shadowing:
         problems[key] = [f"'{key}' 是流程表达式的函数名，不能作为数据项 / '{key}' is the name of a function that "
                          "process expressions use; choose another field name"]
-    # An explicit stack, not recursion: the data may be nested deeper than Python's recursion limit.
+    # An explicit stack of containers, not recursion: the data may be nested deeper than Python's recursion
+    # limit. Scalars are checked where they are met; a path is spelt out only for a problem.
     stack: list[tuple[str, object, int]] = [("", data, 1)]
     # An upper bound of the data's size as UTF-8 JSON (4 bytes a character, and room for quotes and commas), so
     # that only data near the limit is serialised to measure it.
     bound = 2
     while stack:
-        path, value, depth = stack.pop()
-        bound += 4 * len(value) + 8 if isinstance(value, str) else 24
-        if isinstance(value, int) and not isinstance(value, bool):
-            bound += value.bit_length() // 3
-        if isinstance(value, dict | list):
-            if depth > limits.max_depth:
-                problems.setdefault(path or "data", []).append(
-                    f"嵌套超过 {limits.max_depth} 层 / nested deeper than {limits.max_depth} levels")
-                continue
-            items = value.items() if isinstance(value, dict) else enumerate(value)
-            for key, item in items:
-                if isinstance(value, dict):
-                    if not isinstance(key, str):
-                        problems.setdefault(path or "data", []).append("键必须是文本 / keys must be text")
-                        continue
-                    bound += 4 * len(key) + 8
-                    if len(key) > min(100, limits.max_string) or _BAD_TEXT.search(key):
-                        shown = _shown(key)
-                        _check_text(key, f"{path}.{shown}" if path else shown, limits, problems, "key")
-                    else:
-                        shown = key
-                    where = f"{path}.{shown}" if path else shown
-                else:
-                    where = f"{path}[{key}]"
-                stack.append((where, item, depth + 1))
-        elif isinstance(value, str):
-            if len(value) > limits.max_string or _BAD_TEXT.search(value):
-                _check_text(value, path or "data", limits, problems, "value")
-        elif isinstance(value, float) and not math.isfinite(value):
+        path, container, depth = stack.pop()
+        if depth > limits.max_depth:
             problems.setdefault(path or "data", []).append(
-                "数值必须是有限数 / numbers must be finite (no NaN or Infinity)")
-        elif value is not None and not isinstance(value, bool | int | float):
-            problems.setdefault(path or "data", []).append(
-                f"不支持的值类型 {type(value).__name__} / values must be text, numbers, true/false, null, "
-                "lists or objects")
+                f"嵌套超过 {limits.max_depth} 层 / nested deeper than {limits.max_depth} levels")
+            continue
+        is_dict = isinstance(container, dict)
+        for key, value in container.items() if is_dict else enumerate(container):
+            if is_dict:
+                if not isinstance(key, str):
+                    problems.setdefault(path or "data", []).append("键必须是文本 / keys must be text")
+                    continue
+                bound += 4 * len(key) + 8
+                if len(key) > min(100, limits.max_string) or _BAD_TEXT.search(key):
+                    _check_text(key, _where(path, key), limits, problems, "key")
+            if isinstance(value, str):
+                bound += 4 * len(value) + 8
+                if len(value) > limits.max_string or _BAD_TEXT.search(value):
+                    _check_text(value, _where(path, key), limits, problems, "value")
+            elif isinstance(value, dict | list):
+                bound += 8
+                stack.append((_where(path, key), value, depth + 1))
+            elif isinstance(value, bool) or value is None:
+                bound += 8
+            elif isinstance(value, int):
+                bound += 8 + value.bit_length() // 3
+            elif isinstance(value, float):
+                bound += 32
+                if not math.isfinite(value):
+                    problems.setdefault(_where(path, key), []).append(
+                        "数值必须是有限数 / numbers must be finite (no NaN or Infinity)")
+            else:
+                problems.setdefault(_where(path, key), []).append(
+                    f"不支持的值类型 {type(value).__name__} / values must be text, numbers, true/false, null, "
+                    "lists or objects")
     if not problems and bound > limits.max_bytes:
         size = len(json.dumps(data, ensure_ascii=False, allow_nan=False).encode("utf-8", "surrogatepass"))
         if size > limits.max_bytes:
@@ -107,6 +107,13 @@ def check_data(data: object, limits: DataLimits, reserved: Iterable[str] = ()) -
     if problems:
         first, messages = min(problems.items())
         raise InvalidData(f"数据无效 / invalid data ({first}: {messages[0]})", problems)
+
+
+def _where(path: str, key: str | int) -> str:
+    """The path of a value for error messages: `a.b[2]`."""
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{_shown(key)}" if path else _shown(key)
 
 
 def _shown(key: str) -> str:

@@ -49,10 +49,7 @@ def _render(status: int, error: str, message: str, details=None, show_message: b
     redirect to the login page when a page needs a login."""
     from webui.extensions import db
 
-    try:
-        db.session.rollback()
-    except Exception:  # a dead connection: the error being answered matters more; teardown discards it
-        log.warning("rollback before an error response failed", exc_info=True)
+    db.session.rollback()
     if wants_json():
         return jsonify({"error": error, "message": message, "details": details}), status
     if status == 401:

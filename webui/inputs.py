@@ -10,10 +10,10 @@ from werkzeug.routing import IntegerConverter
 
 log = logging.getLogger(__name__)
 
-# Deeper than any request of the API (case data itself stops at JIEFEN_MAX_DATA_DEPTH, 10): refused while
-# parsing, before any code walks the structure recursively.
-MAX_JSON_DEPTH = 64
+# A lone surrogate reaches a parsed string only through a \\uD800-\\uDFFF escape (raw ones are refused while
+# the body is decoded), so only a body holding such an escape is walked to find one; a pair is one character.
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 
 
 def _refuse_constant(name: str):
@@ -27,41 +27,47 @@ def _inf_to_error(text: str) -> float:
     return value
 
 
-def check_parsed(value) -> None:
-    """Raise ValueError if parsed JSON nests deeper than MAX_JSON_DEPTH or holds a lone surrogate ("\\ud800"
-    decodes to text that cannot be stored or sent as UTF-8). An explicit stack, never recursion."""
-    stack = [(value, 1)]
+def _lone_surrogate(value) -> bool:
+    """Whether parsed JSON holds a string with a lone surrogate. An explicit stack, never recursion."""
+    stack = [value]
     while stack:
-        item, depth = stack.pop()
+        item = stack.pop()
         if isinstance(item, str):
             if _SURROGATE.search(item):
-                raise ValueError("a string holds a lone surrogate (\\ud800-\\udfff), which is not valid Unicode")
-        elif isinstance(item, dict | list):
-            if depth > MAX_JSON_DEPTH:
-                raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
-            if isinstance(item, dict):
-                stack.extend((key, depth) for key in item)
-                stack.extend((v, depth + 1) for v in item.values())
-            else:
-                stack.extend((v, depth + 1) for v in item)
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 class StrictJSONProvider(DefaultJSONProvider):
     """Flask's JSON provider, parsing standard JSON only: NaN, Infinity and numbers that overflow to infinity
     (1e999) are refused (PostgreSQL's json type and strict clients reject them), and so are lone surrogates
-    and absurd nesting. Every failure is a ValueError, which request.get_json turns into a 400 and the API
-    into a 422 — never a RecursionError that escapes as a 500."""
+    and nesting too deep for the parser. Every failure is a ValueError, which request.get_json turns into a
+    400 and the API into a 422 — never a RecursionError that escapes as a 500."""
 
     ensure_ascii = False
 
     def loads(self, s: str | bytes, **kwargs):
+        if isinstance(s, bytes | bytearray):
+            # json.loads would decode with "surrogatepass", letting encoded surrogates through
+            try:
+                s = s.decode(json.detect_encoding(s))
+            except UnicodeDecodeError as exc:
+                raise ValueError(f"the body is not valid {exc.encoding}: {exc.reason}") from exc
+        if _SURROGATE.search(s):
+            raise ValueError("the body holds a lone surrogate (U+D800-U+DFFF), which is not valid Unicode")
         kwargs.setdefault("parse_constant", _refuse_constant)
         kwargs.setdefault("parse_float", _inf_to_error)
         try:
             value = json.loads(s, **kwargs)
         except RecursionError as exc:
-            raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from exc
-        check_parsed(value)
+            raise ValueError("JSON nested too deeply") from exc
+        if _SURROGATE_ESCAPE.search(s) and _lone_surrogate(value):
+            raise ValueError("a string holds a lone surrogate (\\ud800-\\udfff), which is not valid Unicode")
         return value
 
 
