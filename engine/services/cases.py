@@ -258,9 +258,9 @@ def open_tasks(session: Session, case_id: int) -> list[TaskModel]:
 
 _TIMERS = TimerModel.__table__
 # The row under the case lock, and whether an earlier-due timer of its case is still to fire (due order).
-_TIMER_ROW = select(_TIMERS.c.id, _TIMERS.c.case_id, _TIMERS.c.kind, _TIMERS.c.name, _TIMERS.c.ref, _TIMERS.c.due_at,
-                    _TIMERS.c.claimed_by, _TIMERS.c.fired_at, _TIMERS.c.incident,
-                    earlier_unfired(_TIMERS.c).label("blocked")).where(_TIMERS.c.id == bindparam("timer_id"))
+TIMER_ROW = select(_TIMERS.c.id, _TIMERS.c.case_id, _TIMERS.c.kind, _TIMERS.c.name, _TIMERS.c.ref, _TIMERS.c.due_at,
+                   _TIMERS.c.claimed_by, _TIMERS.c.fired_at, _TIMERS.c.incident,
+                   earlier_unfired(_TIMERS.c).label("blocked")).where(_TIMERS.c.id == bindparam("timer_id"))
 _MARK_FIRED = update(_TIMERS).where(_TIMERS.c.id == bindparam("timer_id")).values(fired_at=bindparam("fired_at"))
 _RELEASE = update(_TIMERS).where(_TIMERS.c.id == bindparam("timer_id")).values(claimed_by=None, claimed_until=None)
 
@@ -272,7 +272,7 @@ def fire_timer(session: Session, timer_id: int, now: datetime, worker: str) -> s
     timer of the same case has not fired yet — a case's timers fire in due order. Raises Conflict, TaskFailed."""
     case = casework.lock_case_of_timer(session, timer_id)
     # Read the row under the lock (a Core row): another drain may have fired or taken it meanwhile.
-    timer = session.execute(_TIMER_ROW, {"timer_id": timer_id}).one_or_none() if case is not None else None
+    timer = session.execute(TIMER_ROW, {"timer_id": timer_id}).one_or_none() if case is not None else None
     if timer is None or timer.fired_at is not None or timer.claimed_by != worker:
         session.rollback()
         return "skipped"

@@ -11,7 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine import casework, runtime
 from engine.errors import CaseError, Conflict, Forbidden, InvalidData, NotFound
 from engine.models import IncidentModel, TimerModel
-from engine.services.cases import _TIMER_ROW, fire_timer_row
+from engine.services.cases import TIMER_ROW, fire_timer_row
 from engine.services.timers import wall_now
 from engine.services.users import Actor
 
@@ -66,7 +66,7 @@ def retry_incident(session: Session, incident_id: int, actor: Actor, note: str |
     no longer pending because the case moved on: resolve the incident instead), TaskFailed."""
     now = now or runtime.get().clock.now()
     case, incident = _open_incident(session, incident_id, actor)
-    timer = session.execute(_TIMER_ROW, {"timer_id": incident.timer_id}).one_or_none() if incident.timer_id else None
+    timer = session.execute(TIMER_ROW, {"timer_id": incident.timer_id}).one_or_none() if incident.timer_id else None
     if timer is None or timer.fired_at is not None:
         raise Conflict(f"故障 {incident_id} 的定时器已不再等待触发（案件已继续）；请改用 resolve / the timer of incident "
                        f"{incident_id} is no longer pending (the case moved on): resolve the incident instead",

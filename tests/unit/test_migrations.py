@@ -224,7 +224,7 @@ def test_0014_claims_in_due_order_per_case_through_indexes_and_downgrades(db_eng
     walk = plan_of(timers._DUE_ROWS.limit(200), {"now": moment, "wall": moment})
     assert "ix_timers_due_id_pending" in walk and "Sort" not in walk and "TEMP B-TREE" not in walk, walk
     held = plan_of(timers._HELD_OF_CASES, {"wall": moment, "case_ids": [1, 2, 3]})
-    row = plan_of(cases._TIMER_ROW, {"timer_id": 1})
+    row = plan_of(cases.TIMER_ROW, {"timer_id": 1})
     if db_engine.dialect.name != "postgresql":  # PostgreSQL plans an empty table its own way; measured in 0014
         assert "ix_timers_case_id" in held, held
         assert "ix_timers_case_id" in row and "SCAN earlier" not in row, row
