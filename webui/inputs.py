@@ -78,3 +78,16 @@ class BoundedIntConverter(IntegerConverter):
     def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = 2**31 - 1,
                  signed: bool = False) -> None:
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+# Endpoints whose body is a file rather than JSON or a form: they may send up to JIEFEN_MAX_UPLOAD_BYTES.
+UPLOAD_ENDPOINTS = frozenset({"api.deploy_process"})
+
+
+def body_limit_by_endpoint() -> None:
+    """before_request, registered before any hook that reads the body (the Idempotency-Key's request hash): an
+    upload endpoint's larger limit must be in force before the first read, or werkzeug refuses it with 413."""
+    from flask import current_app, request
+
+    if request.endpoint in UPLOAD_ENDPOINTS:
+        request.max_content_length = current_app.config["JIEFEN_MAX_UPLOAD_BYTES"]
