@@ -3,14 +3,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from engine.clock import CHINA_TZ
 from engine.services.timers import LEVEL_NAMES
 
 
+def _no_nul(value: str) -> None:
+    """PostgreSQL's text cannot hold NUL: refuse it with the field's name, not a 500 from the database."""
+    if "\x00" in value:
+        raise ValidationError("不能含 NUL 字符 / must not contain NUL characters")
+
+
 class TokenRequest(Schema):
-    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    username = fields.String(required=True, validate=[validate.Length(min=1, max=64), _no_nul])
     password = fields.String(required=True, validate=validate.Length(min=1, max=512))
 
 
@@ -55,9 +61,9 @@ class DeployResult(Schema):
 
 
 class StartCaseRequest(Schema):
-    process_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    process_id = fields.String(required=True, validate=[validate.Length(min=1, max=200), _no_nul])
     data = fields.Dict(keys=fields.String(), load_default=dict)
-    org_unit = fields.String(load_default=None, allow_none=True)
+    org_unit = fields.String(load_default=None, allow_none=True, validate=_no_nul)
 
 
 class CompleteRequest(Schema):
@@ -119,13 +125,19 @@ class TaskList(Schema):
 class TaskListQuery(Schema):
     overdue = fields.Boolean(load_default=False)
     assigned = fields.String(load_default=None, validate=validate.OneOf(["me", "none"]))
-    q = fields.String(load_default=None)
-    process_id = fields.String(load_default=None)
-    category = fields.String(load_default=None)
+    q = fields.String(load_default=None, validate=_no_nul)
+    process_id = fields.String(load_default=None, validate=_no_nul)
+    category = fields.String(load_default=None, validate=_no_nul)
     scope = fields.String(load_default="mine", validate=validate.OneOf(["mine", "supervised", "all"]))
     sort = fields.String(load_default="due", validate=validate.OneOf(["due", "-due", "created", "-created", "warning"]))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class TaskPath(Schema):
+    task_id = fields.String(required=True, validate=validate.Regexp(
+        r"^[0-9A-Za-z-]{1,40}$", error="不是任务编号 / not a task id"),
+        metadata={"description": "a task's id: a UUID, or sv-N for a supervision follow-up"})
 
 
 class TimerSchema(Schema):

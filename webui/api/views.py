@@ -172,9 +172,10 @@ def list_tasks(query: dict):
 
 
 @blp.route("/tasks/<task_id>", methods=["GET"])
-@_errors(401, 403, 404, 409)
+@blp.arguments(s.TaskPath, location="path")
+@_errors(401, 403, 404, 409, 422)
 @blp.response(200, s.TaskDetailSchema)
-def get_task(task_id: str):
+def get_task(_path: dict, task_id: str):
     """A task with its form."""
     actor = current_actor()
     task = tasks.get_task(db.session, task_id, actor)
@@ -189,28 +190,31 @@ def get_task(task_id: str):
 
 
 @blp.route("/tasks/<task_id>/claim", methods=["POST"])
-@_errors(401, 403, 404, 409, 503)
+@blp.arguments(s.TaskPath, location="path")
+@_errors(401, 403, 404, 409, 422, 503)
 @blp.response(200, s.CaseSchema)
-def claim(task_id: str):
+def claim(_path: dict, task_id: str):
     """Claim a task."""
     task = tasks.claim_task(db.session, task_id, current_actor())
     return _case_response(cases.get_case(db.session, task.case_id, current_actor()))
 
 
 @blp.route("/tasks/<task_id>/unclaim", methods=["POST"])
-@_errors(401, 403, 404, 409, 503)
+@blp.arguments(s.TaskPath, location="path")
+@_errors(401, 403, 404, 409, 422, 503)
 @blp.response(200, s.CaseSchema)
-def unclaim(task_id: str):
+def unclaim(_path: dict, task_id: str):
     """Give a claimed task back."""
     task = tasks.unclaim_task(db.session, task_id, current_actor())
     return _case_response(cases.get_case(db.session, task.case_id, current_actor()))
 
 
 @blp.route("/tasks/<task_id>/complete", methods=["POST"])
+@blp.arguments(s.TaskPath, location="path")
 @_json_request(s.CompleteRequest)
 @_errors(401, 403, 404, 409, 422, 503)
 @blp.response(200, s.CaseSchema)
-def complete(task_id: str):
+def complete(_path: dict, task_id: str):
     """Complete a task with form data."""
     body = _load(s.CompleteRequest, _json_body())
     case = tasks.complete_task(db.session, task_id, body["data"], current_actor(), body["lock_version"])
