@@ -10,4 +10,9 @@ def make_api():
     """flask-smorest keeps one OpenAPI spec per Api object, so each app gets its own (see create_app)."""
     from flask_smorest import Api
 
-    return Api()
+    from webui.api.schemas import ApiError
+
+    class JiefenApi(Api):
+        ERROR_SCHEMA = ApiError  # webui/errors.py answers every error under /api/ in this shape
+
+    return JiefenApi()

@@ -1,6 +1,14 @@
 import pytest
 
 from tests.support import PASSWORD
+from tests.api.openapi_contract import ContractClient
+
+
+@pytest.fixture
+def app(app):
+    """Every test here checks each answer of the API against /api/v1/openapi.json (tests/api/openapi_contract.py)."""
+    app.test_client_class = ContractClient
+    return app
 
 
 @pytest.fixture

@@ -3,40 +3,70 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from engine.access import mask_data
 from engine.clock import CHINA_TZ
 from engine.services.timers import LEVEL_NAMES
 
 
+def _no_nul(value: str) -> None:
+    """PostgreSQL's text cannot hold NUL: refuse it with the field's name, not a 500 from the database."""
+    if "\x00" in value:
+        raise ValidationError("不能含 NUL 字符 / must not contain NUL characters")
+
+
 class TokenRequest(Schema):
-    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    username = fields.String(required=True, validate=[validate.Length(min=1, max=64), _no_nul])
     password = fields.String(required=True, validate=validate.Length(min=1, max=512))
 
 
 class TokenResponse(Schema):
-    token = fields.String()
-    id = fields.Integer()
-    expires_at = fields.String()
+    token = fields.String(required=True)
+    id = fields.Integer(required=True)
+    expires_at = fields.String(required=True, metadata={"format": "date-time"})
 
+
+def _time(**kwargs) -> fields.String:
+    """A moment as the API sends it: an ISO 8601 string in China time (+08:00), made by `iso` below."""
+    return fields.String(metadata={"format": "date-time"}, **kwargs)
+
+
+# Response schemas: `required=True` says the field is always in the answer (null where allow_none), so the
+# OpenAPI document promises only what every response holds; the views return dicts these schemas dump.
 
 class ProcessSchema(Schema):
-    process_id = fields.String()
-    version = fields.Integer()
-    sha256 = fields.String()
-    name = fields.String(allow_none=True)
-    deployed_at = fields.String()
+    process_id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    sha256 = fields.String(required=True)
+    name = fields.String(required=True, allow_none=True)
+    deployed_at = _time(required=True)
+    file_name = fields.String(required=True)
 
 
 class ProcessList(Schema):
-    items = fields.List(fields.Nested(ProcessSchema))
+    items = fields.List(fields.Nested(ProcessSchema), required=True)
+
+
+class DeployedProcess(Schema):
+    process_id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    sha256 = fields.String(required=True)
+    created = fields.Boolean(required=True, metadata={"description": "false: identical to the deployed version"})
+
+
+class DeployResult(Schema):
+    process_id = fields.String(required=True, metadata={"description": "the first process of the file"})
+    version = fields.Integer(required=True)
+    sha256 = fields.String(required=True)
+    processes = fields.List(fields.Nested(DeployedProcess), required=True,
+                            metadata={"description": "every process of the file (a file may hold several)"})
 
 
 class StartCaseRequest(Schema):
-    process_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    process_id = fields.String(required=True, validate=[validate.Length(min=1, max=200), _no_nul])
     data = fields.Dict(keys=fields.String(), load_default=dict)
-    org_unit = fields.String(load_default=None, allow_none=True)
+    org_unit = fields.String(load_default=None, allow_none=True, validate=_no_nul)
 
 
 class CompleteRequest(Schema):
@@ -45,86 +75,137 @@ class CompleteRequest(Schema):
 
 
 class TaskSchema(Schema):
-    id = fields.String()
-    case_id = fields.Integer()
-    case_code = fields.String()
-    name = fields.String()
-    title = fields.String()
-    roles = fields.List(fields.String())
-    assignee = fields.String(allow_none=True)
-    due_at = fields.String(allow_none=True)
-    warning_level = fields.Integer()
-    warning = fields.String(allow_none=True)
-    org_unit = fields.String()
-    kind = fields.String()
-    due_basis = fields.String(allow_none=True)
+    id = fields.String(required=True)
+    case_id = fields.Integer(required=True)
+    case_code = fields.String(required=True)
+    name = fields.String(required=True, metadata={"description": "the BPMN element id of the user task"})
+    title = fields.String(required=True)
+    roles = fields.List(fields.String(), required=True, metadata={"description": "candidate roles"})
+    assignee = fields.String(required=True, allow_none=True)
+    due_at = _time(required=True, allow_none=True)
+    warning_level = fields.Integer(required=True, metadata={"description": "0 none, 1 提示, 2 催办, 3 督办, 4 挂牌督办"})
+    warning = fields.String(required=True, allow_none=True)
+    org_unit = fields.String(required=True, metadata={"description": "code of the unit whose staff act on it"})
+    kind = fields.String(required=True, metadata={"description": "bpmn | supervision (a ladder follow-up)"})
+    due_basis = fields.String(required=True, allow_none=True)
+    created_at = _time(required=True)
+
+
+class EnumOption(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class FormFieldSchema(Schema):
+    """One field of a task's form (camunda:formField); constraints that do not apply are left out."""
+
+    id = fields.String(required=True)
+    label = fields.String(required=True)
+    type = fields.String(required=True, metadata={"description": "string | long | double | boolean | date | enum"})
+    required = fields.Boolean(required=True)
+    readonly = fields.Boolean(required=True)
+    enum = fields.List(fields.Nested(EnumOption))
+    default = fields.String()
+    min = fields.Float()
+    max = fields.Float()
+    minlength = fields.Integer()
+    maxlength = fields.Integer()
+
+
+class TaskDetailSchema(TaskSchema):
+    form = fields.List(fields.Nested(FormFieldSchema), required=True)
+    can_act = fields.Boolean(required=True, metadata={"description": "the caller may claim or complete it"})
 
 
 class TaskList(Schema):
-    items = fields.List(fields.Nested(TaskSchema))
-    total = fields.Integer(metadata={"description": "matching tasks, counted up to 1000"})
-    total_capped = fields.Boolean(metadata={"description": "true: more than `total` tasks match"})
-    page = fields.Integer()
-    per_page = fields.Integer()
+    items = fields.List(fields.Nested(TaskSchema), required=True)
+    total = fields.Integer(required=True, metadata={"description": "matching tasks, counted up to 1000"})
+    total_capped = fields.Boolean(required=True, metadata={"description": "true: more than `total` tasks match"})
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
 
 
 class TaskListQuery(Schema):
     overdue = fields.Boolean(load_default=False)
     assigned = fields.String(load_default=None, validate=validate.OneOf(["me", "none"]))
-    q = fields.String(load_default=None)
-    process_id = fields.String(load_default=None)
-    category = fields.String(load_default=None)
+    q = fields.String(load_default=None, validate=_no_nul)
+    process_id = fields.String(load_default=None, validate=_no_nul)
+    category = fields.String(load_default=None, validate=_no_nul)
     scope = fields.String(load_default="mine", validate=validate.OneOf(["mine", "supervised", "all"]))
     sort = fields.String(load_default="due", validate=validate.OneOf(["due", "-due", "created", "-created", "warning"]))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
+class TaskPath(Schema):
+    task_id = fields.String(required=True, validate=validate.Regexp(
+        r"^[0-9A-Za-z-]{1,40}$", error="不是任务编号 / not a task id"),
+        metadata={"description": "a task's id: a UUID, or sv-N for a supervision follow-up"})
+
+
 class TimerSchema(Schema):
-    due_at = fields.String()
-    kind = fields.String()
-    name = fields.String()
+    due_at = _time(required=True)
+    kind = fields.String(required=True, metadata={"description": "bpmn | ladder"})
+    name = fields.String(required=True)
 
 
 class CaseSchema(Schema):
-    id = fields.Integer()
-    code = fields.String()
-    status = fields.String()
-    outcome = fields.String(allow_none=True)
-    process_id = fields.String()
-    version = fields.Integer()
-    data = fields.Dict()
-    tasks = fields.List(fields.Nested(TaskSchema))
-    timers = fields.List(fields.Nested(TimerSchema))
-    lock_version = fields.Integer()
+    id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    status = fields.String(required=True, metadata={"description": "open | closed"})
+    outcome = fields.String(required=True, allow_none=True)
+    process_id = fields.String(required=True)
+    version = fields.Integer(required=True, metadata={"description": "the process version the case runs on"})
+    data = fields.Dict(keys=fields.String(), required=True,
+                       metadata={"description": "the case data; its fields are the process's own"})
+    org_unit = fields.String(required=True)
+    category = fields.String(required=True, allow_none=True)
+    tier = fields.String(required=True, allow_none=True)
+    channel = fields.String(required=True, allow_none=True)
+    opened_at = _time(required=True)
+    closed_at = _time(required=True, allow_none=True)
+    opened_by = fields.String(required=True, allow_none=True)
+    linked_case_id = fields.Integer(required=True, allow_none=True)
+    link_kind = fields.String(required=True, allow_none=True)
+    lock_version = fields.Integer(required=True)
+    tasks = fields.List(fields.Nested(TaskSchema), required=True, metadata={"description": "open tasks"})
+    timers = fields.List(fields.Nested(TimerSchema), required=True, metadata={"description": "pending, soonest first"})
 
 
 class EventSchema(Schema):
-    seq = fields.Integer()
-    at = fields.String()
-    actor = fields.String(allow_none=True)
-    type = fields.String()
-    task = fields.String(allow_none=True)
-    payload = fields.Dict()
-    prev_hash = fields.String()
-    hash = fields.String()
+    seq = fields.Integer(required=True)
+    at = _time(required=True)
+    actor = fields.String(required=True, allow_none=True)
+    type = fields.String(required=True)
+    task = fields.String(required=True, allow_none=True, metadata={"description": "the task's BPMN element id"})
+    task_id = fields.String(required=True, allow_none=True)
+    payload = fields.Dict(keys=fields.String(), required=True,
+                          metadata={"description": "what happened; its fields depend on the event type"})
+    prev_hash = fields.String(required=True)
+    hash = fields.String(required=True)
 
 
 class EventList(Schema):
-    items = fields.List(fields.Nested(EventSchema))
+    items = fields.List(fields.Nested(EventSchema), required=True)
 
 
 class VerifySchema(Schema):
-    chain_ok = fields.Boolean()
-    replay_ok = fields.Boolean()
-    events = fields.Integer()
-    problems = fields.List(fields.String())
+    chain_ok = fields.Boolean(required=True)
+    replay_ok = fields.Boolean(required=True)
+    events = fields.Integer(required=True)
+    problems = fields.List(fields.String(), required=True)
 
 
 class ApiError(Schema):
-    error = fields.String()
-    message = fields.String()
-    details = fields.Raw(allow_none=True)
+    """Every error the API answers has this shape (webui/errors.py)."""
+
+    error = fields.String(required=True, metadata={"description": "a stable code: unauthorized, forbidden, "
+                                                                  "not_found, conflict, validation, invalid_bpmn, ..."})
+    message = fields.String(required=True, metadata={"description": "中文 / English"})
+    details = fields.Raw(required=True, allow_none=True,
+                         metadata={"description": "null, or for validation errors an object mapping each field to "
+                                                  "its messages, or for invalid_bpmn a list of problems "
+                                                  "{element_id, line, message, file}"})
 
 
 def iso(moment: datetime | None) -> str | None:

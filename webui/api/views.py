@@ -1,11 +1,13 @@
-"""API views: parse, call one engine service, return JSON. Errors are mapped in webui/errors.py."""
+"""API views: parse, call one engine service, return what the response schema dumps. Errors are mapped in
+webui/errors.py; each view documents the ones it can answer with ApiError, so /api/v1/openapi.json is true."""
 from __future__ import annotations
 
 import re
 
-from flask import current_app, jsonify, request
+from flask import current_app, request
 from flask_smorest import Blueprint
-from marshmallow import ValidationError
+from marshmallow import RAISE, ValidationError
+from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import BadRequest
 
 from engine import access, case_data
@@ -16,7 +18,46 @@ from webui.auth import bearer_token, current_actor
 from webui.errors import Unauthorized
 from webui.extensions import db
 
-blp = Blueprint("api", __name__, url_prefix="/api/v1", description="jiefen case engine API")
+
+class _ArgumentsParser(FlaskParser):
+    """flask-smorest's parser for `@blp.arguments`, answering bad input as `_load` does: 422 with the API's
+    error shape and per-field messages (webargs would nest them under the location and abort)."""
+
+    def handle_error(self, error, req, schema, *, error_status_code, error_headers):
+        [messages] = error.messages.values()  # {location: {field: [messages]}}: one location per decorator
+        raise InvalidData("请求数据无效 / invalid request", messages) from error
+
+
+class _Blueprint(Blueprint):
+    ARGUMENTS_PARSER = _ArgumentsParser()
+
+
+blp = _Blueprint("api", __name__, url_prefix="/api/v1", description="jiefen case engine API")
+
+_ERRORS = {
+    401: "no valid bearer token (or a browser session without its X-CSRFToken header)",
+    403: "the caller's roles or units do not allow this",
+    404: "no such process, case or task",
+    409: "the task or case changed: already claimed or completed, or a stale lock_version",
+    422: "invalid request; `details` maps each field to its messages",
+    503: "the database was lost while committing: the write may have happened; retry with the same "
+         "Idempotency-Key",
+}
+
+
+def _errors(*statuses: int):
+    """Document the error answers of a view, each with the API's one error shape."""
+    def decorate(view):
+        for status in statuses:
+            view = blp.alt_response(status, schema=s.ApiError, description=_ERRORS[status])(view)
+        return view
+    return decorate
+
+
+def _json_request(schema_cls):
+    """Document a JSON body that the view itself validates with `_load(schema_cls, _json_body())`: the body is
+    read and bounded in one place for every view (not by webargs), and bad bodies get the API's 422 shape."""
+    return blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": schema_cls}}})
 
 
 def _load(schema_cls, data):
@@ -55,8 +96,9 @@ def _plain_file_name(given: str | None) -> str:
 
 @blp.route("/auth/token", methods=["POST"])
 @blp.doc(security=[])
+@_json_request(s.TokenRequest)
+@_errors(401, 403, 422, 503)
 @blp.response(200, s.TokenResponse)
-@blp.alt_response(401, schema=s.ApiError)
 def token():
     """Exchange a username and password for a bearer token valid for JIEFEN_TOKEN_DAYS days.
 
@@ -66,22 +108,23 @@ def token():
     users.authenticate(db.session, body["username"], body["password"], request.remote_addr or "",
                        cfg["JIEFEN_LOGIN_MAX_FAILURES"], cfg["JIEFEN_LOGIN_LOCK_MINUTES"])
     issued = users.new_token(db.session, body["username"], cfg["JIEFEN_TOKEN_DAYS"])
-    return jsonify({"token": issued.token, "id": issued.id, "expires_at": s.iso(issued.expires_at)})
+    return {"token": issued.token, "id": issued.id, "expires_at": s.iso(issued.expires_at)}
 
 
 @blp.route("/auth/token", methods=["DELETE"])
+@_errors(401, 503)
 @blp.response(204)
-@blp.alt_response(401, schema=s.ApiError)
 def revoke_token():
     """Revoke the bearer token this request is made with (log out an API client)."""
     token = bearer_token()
     if not token:
         raise Unauthorized("需要 Authorization: Bearer 令牌 / an Authorization: Bearer token is required")
     users.revoke_own_token(db.session, token)
-    return "", 204
+    return None
 
 
 @blp.route("/processes", methods=["GET"])
+@_errors(401)
 @blp.response(200, s.ProcessList)
 def list_processes():
     """The newest version of every deployed process."""
@@ -89,12 +132,18 @@ def list_processes():
     items = [{"process_id": p.process_id, "version": p.version, "sha256": p.sha256, "name": p.name,
               "deployed_at": s.iso(p.deployed_at), "file_name": p.file_name}
              for p in processes.list_processes(db.session)]
-    return jsonify({"items": items})
+    return {"items": items}
 
 
 @blp.route("/processes", methods=["POST"])
-@blp.response(201, s.ProcessSchema)
-@blp.alt_response(422, schema=s.ApiError)
+@blp.doc(parameters=[
+    {"in": "header", "name": "X-Filename", "schema": {"type": "string"}, "description": "the file's name"},
+    {"in": "query", "name": "filename", "schema": {"type": "string"}, "description": "the file's name (or X-Filename)"}],
+    requestBody={"required": True, "content": {"application/xml": {"schema": {"type": "string", "format": "binary"}}},
+                 "description": "the BPMN 2.0 XML file"})
+@_errors(401, 403, 422, 503)
+@blp.response(201, s.DeployResult, description="a new version of at least one process was deployed")
+@blp.alt_response(200, schema=s.DeployResult, success=True, description="identical to the deployed versions")
 def deploy_process():
     """Deploy a BPMN file (body: the XML). Identical content returns the existing version with 200."""
     actor = current_actor()
@@ -103,29 +152,31 @@ def deploy_process():
     results = processes.deploy(db.session, {name: body}, actor)
     first = results[0]
     status = 201 if any(r.created for r in results) else 200
-    return jsonify({"process_id": first.process_id, "version": first.version, "sha256": first.sha256,
-                    "processes": [{"process_id": r.process_id, "version": r.version, "sha256": r.sha256,
-                                   "created": r.created} for r in results]}), status
+    return {"process_id": first.process_id, "version": first.version, "sha256": first.sha256,
+            "processes": results}, status
 
 
-def _case_response(case, status=200):
+def _case_response(case):
     open_tasks = cases.open_tasks(db.session, case.id)
-    return jsonify(s.case_json(case, processes.version_number(db.session, case.process_version_id), open_tasks,
-                               timers.pending_timers(db.session, case.id, open_tasks),
-                               access.masker(db.session, current_actor(), case))), status
+    return s.case_json(case, processes.version_number(db.session, case.process_version_id), open_tasks,
+                       timers.pending_timers(db.session, case.id, open_tasks),
+                       access.masker(db.session, current_actor(), case))
 
 
 @blp.route("/cases", methods=["POST"])
+@_json_request(s.StartCaseRequest)
+@_errors(401, 403, 404, 409, 422, 503)
 @blp.response(201, s.CaseSchema)
 def start_case():
     """Open a case of a deployed process."""
     actor = current_actor()
     body = _load(s.StartCaseRequest, _json_body())
     case = cases.start_case(db.session, body["process_id"], body["data"], actor, body["org_unit"])
-    return _case_response(case, 201)
+    return _case_response(case)
 
 
 @blp.route("/cases/<int:case_id>", methods=["GET"])
+@_errors(401, 403, 404)
 @blp.response(200, s.CaseSchema)
 def get_case(case_id: int):
     """A case with its open tasks and pending timers."""
@@ -133,6 +184,7 @@ def get_case(case_id: int):
 
 
 @blp.route("/cases/<int:case_id>/events", methods=["GET"])
+@_errors(401, 403, 404)
 @blp.response(200, s.EventList)
 def case_events(case_id: int):
     """The case's history (hash-chained)."""
@@ -140,32 +192,34 @@ def case_events(case_id: int):
     case = cases.get_case(db.session, case_id, actor, "events")
     mask = access.masker(db.session, actor, case)
     events = history.list_events(db.session, case_id, actor)
-    return jsonify({"items": [s.event_json(e, mask) for e in events]})
+    return {"items": [s.event_json(e, mask) for e in events]}
 
 
 @blp.route("/cases/<int:case_id>/verify", methods=["GET"])
+@_errors(401, 403, 404)
 @blp.response(200, s.VerifySchema)
 def verify_case(case_id: int):
     """Recompute the hash chain and replay the case."""
-    result = history.verify_case(db.session, case_id, current_actor())
-    return jsonify({"chain_ok": result.chain_ok, "replay_ok": result.replay_ok, "events": result.events,
-                    "problems": result.problems})
+    return history.verify_case(db.session, case_id, current_actor())
 
 
 @blp.route("/tasks", methods=["GET"])
+@blp.arguments(s.TaskListQuery, location="query", unknown=RAISE)
+@_errors(401, 403, 422)
 @blp.response(200, s.TaskList)
-def list_tasks():
+def list_tasks(query: dict):
     """Open tasks the caller may act on; filters overdue, assigned=me|none, q, process_id, category."""
     actor = current_actor()
-    query = _load(s.TaskListQuery, request.args.to_dict())
     page = tasks.list_tasks(db.session, actor, **query)
-    return jsonify({"items": [s.task_json(t) for t in page.items], "total": page.total, "total_capped": page.more,
-                    "page": query["page"], "per_page": query["per_page"]})
+    return {"items": [s.task_json(t) for t in page.items], "total": page.total, "total_capped": page.more,
+            "page": query["page"], "per_page": query["per_page"]}
 
 
 @blp.route("/tasks/<task_id>", methods=["GET"])
-@blp.response(200, s.TaskSchema)
-def get_task(task_id: str):
+@blp.arguments(s.TaskPath, location="path")
+@_errors(401, 403, 404, 409, 422)
+@blp.response(200, s.TaskDetailSchema)
+def get_task(_path: dict, task_id: str):
     """A task with its form."""
     actor = current_actor()
     task = tasks.get_task(db.session, task_id, actor)
@@ -176,28 +230,35 @@ def get_task(task_id: str):
         if field.get("enum"):
             field["enum"] = [{"id": value, "name": name} for value, name in field["enum"]]
     body["can_act"] = tasks.can_act(db.session, actor, task)
-    return jsonify(body)
+    return body
 
 
 @blp.route("/tasks/<task_id>/claim", methods=["POST"])
+@blp.arguments(s.TaskPath, location="path")
+@_errors(401, 403, 404, 409, 422, 503)
 @blp.response(200, s.CaseSchema)
-def claim(task_id: str):
+def claim(_path: dict, task_id: str):
     """Claim a task."""
     task = tasks.claim_task(db.session, task_id, current_actor())
     return _case_response(cases.get_case(db.session, task.case_id, current_actor()))
 
 
 @blp.route("/tasks/<task_id>/unclaim", methods=["POST"])
+@blp.arguments(s.TaskPath, location="path")
+@_errors(401, 403, 404, 409, 422, 503)
 @blp.response(200, s.CaseSchema)
-def unclaim(task_id: str):
+def unclaim(_path: dict, task_id: str):
     """Give a claimed task back."""
     task = tasks.unclaim_task(db.session, task_id, current_actor())
     return _case_response(cases.get_case(db.session, task.case_id, current_actor()))
 
 
 @blp.route("/tasks/<task_id>/complete", methods=["POST"])
+@blp.arguments(s.TaskPath, location="path")
+@_json_request(s.CompleteRequest)
+@_errors(401, 403, 404, 409, 422, 503)
 @blp.response(200, s.CaseSchema)
-def complete(task_id: str):
+def complete(_path: dict, task_id: str):
     """Complete a task with form data."""
     body = _load(s.CompleteRequest, _json_body())
     case = tasks.complete_task(db.session, task_id, body["data"], current_actor(), body["lock_version"])
