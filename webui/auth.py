@@ -12,7 +12,9 @@ from webui.extensions import db
 
 
 def current_actor(optional: bool = False):
-    if "actor" in g:
+    if "actor" in g:  # an optional look-up earlier in the request (e.g. the Idempotency-Key hook) may have found nobody
+        if g.actor is None and not optional:
+            raise Unauthorized("需要登录 / authentication required")
         return g.actor
     actor = None
     header = request.headers.get("Authorization", "")

@@ -43,7 +43,11 @@ def test_every_error_answer_is_documented_with_the_api_error_shape(app):
         if method == "post":
             assert 422 in statuses or "{task_id}/claim" in path or "{task_id}/unclaim" in path, (method, path)
             assert 503 in statuses, f"{method} {path}: a write can lose its database"
+        assert {413, 500, 503} <= statuses, f"{method} {path}: any request may be too large or meet a lost database"
         for status in statuses:
+            if status == 204:
+                assert "content" not in operation["responses"]["204"], f"{method} {path}: 204 has no body"
+                continue
             content = operation["responses"][str(status)]["content"]["application/json"]["schema"]
             if status >= 400:
                 assert content == error, f"{method} {path} {status}"

@@ -13,6 +13,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
+from tests.support import PASSWORD
 
 EXAMPLES = int(os.environ.get("JIEFEN_SCHEMATHESIS_EXAMPLES", "15"))
 RANDOM = bool(os.environ.get("JIEFEN_SCHEMATHESIS_RANDOM"))
@@ -27,7 +28,7 @@ CHECKS = {"enabled": False, **{name: {"enabled": True} for name in (
 @pytest.fixture
 def bearer(session, directory, login):
     """A user who may open cases, work the mediation tasks and deploy: most requests get past the role checks."""
-    directory.create_user(session, "probe", "password1", ["intake_clerk", "mediator", "admin"])
+    directory.create_user(session, "probe", PASSWORD, ["intake_clerk", "mediator", "admin"])
     return login("probe")
 
 

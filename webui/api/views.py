@@ -40,15 +40,18 @@ _ERRORS = {
     404: "no such process, case or task",
     409: "the task or case changed: already claimed or completed, or a stale lock_version",
     422: "invalid request; `details` maps each field to its messages",
-    503: "the database was lost while committing: the write may have happened; retry with the same "
-         "Idempotency-Key",
+    413: "the request body is larger than JIEFEN_MAX_BODY_BYTES (a BPMN deploy: JIEFEN_MAX_UPLOAD_BYTES)",
+    500: "an unexpected server error (logged with its traceback)",
+    503: "the database connection was lost: a write may have happened; retry with the same Idempotency-Key",
 }
+# Any request may meet these, whatever the view does.
+_ANY_REQUEST = (413, 500, 503)
 
 
 def _errors(*statuses: int):
     """Document the error answers of a view, each with the API's one error shape."""
     def decorate(view):
-        for status in statuses:
+        for status in sorted(set(statuses) | set(_ANY_REQUEST)):
             view = blp.alt_response(status, schema=s.ApiError, description=_ERRORS[status])(view)
         return view
     return decorate
