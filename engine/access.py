@@ -12,8 +12,8 @@ verification, its diagram, its receipt or one of its tasks goes through ensure_c
   recorded in access_log;
 * anyone else reads a case only while they hold one of its tasks (its assignee or a candidate) or once they
   acted on it (an event of its history is theirs) — one indexed statement;
-* a confidential process (信访: EngineSettings.confidential_processes) is read only by holders of its own roles,
-  the case's supervisors and auditors.
+* a confidential process (信访: EngineSettings.confidential_processes) is read only by the roles it routes to
+  (its own and those of the processes it calls), the case's supervisors and auditors.
 
 Phone and ID numbers are shown whole only to those handling the case (the process role at its unit, a task of
 it now or before); everyone else sees them masked (mask_data).
@@ -58,13 +58,25 @@ def process_roles(version) -> frozenset[str]:
     """The roles a process version uses: its own user tasks' candidate groups (literal, the string constants of
     an `=expression` and the enum values of the form fields it names, else the lane's role) and its starter
     groups. The tasks of a process it calls (a dispute's or a petition's judicial confirmation) do not count:
-    their roles read the case once a task is routed to them.
+    their roles read the case once a task is routed to them."""
+    return _roles_cached(version)[0]
 
-    Computed once per loaded version (versions never change) and kept on the cached LoadedVersion."""
+
+def routed_roles(version) -> frozenset[str] | None:
+    """Every role a case of the version can be routed to, the processes it calls included; None when an
+    `=expression` picks candidates at run time (then only the case's tasks tell)."""
+    return _roles_cached(version)[1]
+
+
+def _roles_cached(version) -> tuple[frozenset[str], frozenset[str] | None]:
+    # Computed once per loaded version (versions never change), kept on the cached LoadedVersion.
     roles = getattr(version, "_read_roles", None)
     if roles is None:
-        roles = _roles_of(version.meta, runtime.get().settings.lane_roles, _called_tasks(version))
-        version._read_roles = roles  # the spec cache holds the version; its meta never changes
+        lane_roles = runtime.get().settings.lane_roles
+        every = None
+        if not any(info.get("candidate_groups_expr") for info in (version.meta.get("user_tasks") or {}).values()):
+            every = _roles_of(version.meta, lane_roles)
+        roles = version._read_roles = (_roles_of(version.meta, lane_roles, _called_tasks(version)), every)
     return roles
 
 
@@ -125,7 +137,8 @@ def _decide(session: Session, actor: Actor, case: CaseModel) -> Decision:
         return Decision(True, "system", True)
     from engine.services.processes import load_version
 
-    roles = process_roles(load_version(session, case.process_version_id))
+    version = load_version(session, case.process_version_id)
+    roles = process_roles(version)
     if any(g.org_unit_id == case.org_unit_id and g.role in roles and not _department_grant(g, case)
            for g in actor.grants):
         return Decision(True, "role", True)
@@ -136,7 +149,9 @@ def _decide(session: Session, actor: Actor, case: CaseModel) -> Decision:
         return Decision(True, "auditor", None)
     if actor.is_admin and not confidential:
         return Decision(True, "admin", None)
-    if not actor.grants or (confidential and not actor.roles & roles):
+    routed = routed_roles(version) if confidential else None
+    if not actor.grants or (routed is not None and not actor.roles & routed):
+        # a confidential case routes to none of the actor's roles: nothing to look up
         return Decision(False, "none", False)
     involved = _involved(session, actor, case)
     return Decision(involved, "involved" if involved else "none", involved)

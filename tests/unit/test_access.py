@@ -78,7 +78,8 @@ def test_confidential_processes_are_read_by_their_roles_supervisors_and_auditors
     session.rollback()  # decisions are per transaction
     assert {name for name in ("admin", "auditor", "super", "mediator1", "labour", "head", "township_mediator")
             if readable(session, actor, name, case)} == {"auditor", "super", "mediator1", "labour"}
-    # holding none of the process's roles refuses without a query
+    # holding none of the process's roles: small_mediation picks its mediators by an expression, so the case's
+    # tasks tell (one statement); a process with literal candidates refuses without one (test below)
     head = actor("head")
     session.rollback()
     session.refresh(case)
@@ -86,7 +87,7 @@ def test_confidential_processes_are_read_by_their_roles_supervisors_and_auditors
     before = len(statements())
     with pytest.raises(Forbidden):
         access.ensure_can_read(session, head, case)
-    assert len(statements()) == before
+    assert len(statements()) == before + 1
     # the administrator's list of all tasks leaves the case out; the auditor's has it
     assert [t.case_id for t in tasks.list_tasks(session, actor("auditor"), scope="all").items] == [case.id]
     assert tasks.list_tasks(session, actor("admin"), scope="all").items == []
@@ -133,6 +134,30 @@ def test_process_roles_leave_out_the_processes_it_calls(session, rt):
     assert not {"judge", "court_clerk", "enforcement"} & (roles["dispute"] | roles["petition_revisit"])
     assert {"intake_clerk", "screener", "dept_police", "dept_court"} <= roles["dispute"]
     assert {"petition_office", "competent_body", "review_body"} <= roles["petition_revisit"]
+    # a petition may be routed to the court (its judicial confirmation): those roles pass the confidential gate
+    assert {"judge", "court_clerk"} <= access.routed_roles(processes.latest_loaded_version(session, "petition_revisit"))
+    assert access.routed_roles(processes.latest_loaded_version(session, "dispute")) is None  # =mediation_roles
+
+
+def test_a_confidential_case_refuses_other_roles_without_a_query(session, directory, actor, statements):
+    from tests.conftest import ROOT
+    from engine.services.users import SYSTEM
+
+    processes.deploy(session, processes.read_directory(ROOT / "processes"), SYSTEM)
+    users = directory
+    users.ensure_roles(session, {"petition_office": "信访", "dept_police": "公安"})
+    session.commit()
+    users.create_user(session, "petition", "password1", ["petition_office"])
+    users.create_user(session, "police", "password1", ["dept_police"])
+    case = cases.start_case(session, "petition_revisit", {}, actor("petition"))
+    police = actor("police")
+    session.commit()
+    session.refresh(case)
+    assert case.org_unit.path and processes.load_version(session, case.process_version_id)
+    before = len(statements())
+    with pytest.raises(Forbidden):
+        access.ensure_can_read(session, police, case)
+    assert len(statements()) == before
 
 
 @pytest.mark.parametrize("value, masked", [
