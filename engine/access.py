@@ -35,7 +35,7 @@ from engine import runtime
 from engine.db import send
 from engine.errors import Forbidden
 from engine.models import AccessLogModel, CaseEventModel, CaseModel, TaskCandidateModel, TaskModel
-from engine.services.users import SUPERVISORY_ROLES, Actor
+from engine.services.users import Actor
 
 log = logging.getLogger(__name__)
 

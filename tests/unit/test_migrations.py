@@ -233,7 +233,7 @@ def test_0014_claims_in_due_order_per_case_through_indexes_and_downgrades(db_eng
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
-        command.downgrade(cfg, "0012")
+        command.downgrade(cfg, "0013")
         down = ({c["name"] for c in inspect(conn).get_columns("timers")}, inspect(conn).has_table("incidents"))
         command.upgrade(cfg, "0014")
         up = ({c["name"] for c in inspect(conn).get_columns("timers")}, inspect(conn).has_table("incidents"))
