@@ -8,6 +8,7 @@ from engine import access
 from engine.errors import Forbidden
 from engine.models import AccessLogModel
 from engine.services import cases, history, processes, tasks
+from tests.support import PASSWORD
 
 REGISTER = {"channel": "walk_in", "party_name": "李四", "party_phone": "13900001234", "handling_dept": "mediator"}
 
@@ -147,8 +148,8 @@ def test_a_confidential_case_refuses_other_roles_without_a_query(session, direct
     users = directory
     users.ensure_roles(session, {"petition_office": "信访", "dept_police": "公安"})
     session.commit()
-    users.create_user(session, "petition", "password1", ["petition_office"])
-    users.create_user(session, "police", "password1", ["dept_police"])
+    users.create_user(session, "petition", PASSWORD, ["petition_office"])
+    users.create_user(session, "police", PASSWORD, ["dept_police"])
     case = cases.start_case(session, "petition_revisit", {}, actor("petition"))
     police = actor("police")
     session.commit()
