@@ -60,6 +60,10 @@ class Config:
     JIEFEN_LOOKUP_MAX_FAILURES = int(_env("LOOKUP_MAX_FAILURES", "10"))
     # Where `npm install` put bpmn-js (the case diagram); default: node_modules/ in the repository.
     JIEFEN_NODE_MODULES = _env("NODE_MODULES")
+    # What one BPMN script or expression may use: CPU seconds, memory (MB) and task data written (KB).
+    JIEFEN_SCRIPT_CPU_SECONDS = float(_env("SCRIPT_CPU_SECONDS", "1"))
+    JIEFEN_SCRIPT_MEMORY_MB = int(_env("SCRIPT_MEMORY_MB", "64"))
+    JIEFEN_SCRIPT_OUTPUT_KB = int(_env("SCRIPT_OUTPUT_KB", "1024"))
     # Log level for the root logger.
     JIEFEN_LOG_LEVEL = _env("LOG_LEVEL", "INFO")
     # Session cookie hardening.

@@ -43,6 +43,10 @@ class EngineSettings:
     ladder_notice_days_after: int = 1
     ladder_listing_workdays_after: int = 5
     tier_ladder: dict[str, bool] = field(default_factory=dict)  # tier -> ladder on/off (default on)
+    # What one BPMN script or expression may use (engine/scripting.py, "Limits").
+    script_cpu_seconds: float = 1.0
+    script_memory_mb: int = 64
+    script_output_kb: int = 1024
 
     @classmethod
     def from_files(cls, org_file: str | None, calendar_file: str | None) -> EngineSettings:
@@ -97,6 +101,8 @@ class Runtime:
         self.clock = clock or Clock()
         self.calendar = LegalCalendar(settings.calendar_overrides)
         self.helpers = bpmn_helpers(self.calendar)
+        scripting.configure_limits(scripting.Limits(settings.script_cpu_seconds, settings.script_memory_mb,
+                                                    settings.script_output_kb))
         self.script_engine = scripting.make_script_engine(self.helpers)
         self.specs = SpecCache()
 

@@ -35,6 +35,9 @@ def create_app(config: object | Mapping | None = None) -> Flask:
     else:
         settings = runtime.EngineSettings.from_files(app.config["JIEFEN_ORG_FILE"], app.config["JIEFEN_CALENDAR_FILE"])
         settings.demo_mode = bool(app.config.get("JIEFEN_DEMO"))
+        settings.script_cpu_seconds = float(app.config["JIEFEN_SCRIPT_CPU_SECONDS"])
+        settings.script_memory_mb = int(app.config["JIEFEN_SCRIPT_MEMORY_MB"])
+        settings.script_output_kb = int(app.config["JIEFEN_SCRIPT_OUTPUT_KB"])
         runtime.configure(settings)
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite:///") and ":memory:" not in uri:  # a fresh clone has no instance/ yet
