@@ -33,7 +33,7 @@ Exceeding a limit raises an internal BaseException (so ``except Exception`` in a
 ``except:`` blocks re-raise it at their first ``_tick_()``), which leaves the sandbox as ``LimitExceeded``; the
 command fails and its transaction rolls back. Constant cases (``10**10**10``, ``'x' * 10**10``, ``while True``
 without ``break``/``return``/``raise``) are refused statically, at deploy. What stays out of reach: a single C-level
-operation on data already within the memory budget (sorting it, comparing or printing deeply shared structures)
+operation on data already within the memory budget (sorting it, comparing or hashing deeply shared structures)
 runs to its end before the next check.
 
 Determinism (issue 15, L6): replay must store what the first run stored, in any process. Sets built in the
@@ -296,11 +296,15 @@ def _item(value: Any) -> Any:
 _SIZED = (str, list, tuple, dict, set, frozenset, range)
 
 
+_TEXT = (str, bytes)  # bytes come from str.encode(); they have the same size-building methods
+_SEQUENCES = (str, bytes, list, tuple)
+
+
 def _item_bytes(seq: Any) -> int:
     """Bytes per item of a sequence when it is copied (pointers; one to four bytes per character of text)."""
     if isinstance(seq, str):
         return 1 if seq.isascii() else 4
-    return 8
+    return 1 if isinstance(seq, bytes) else 8
 
 
 def _sized(iterable: Any, what: str, per_item: int = 8) -> Any:
@@ -335,7 +339,7 @@ def _binop_size(op: str, a: Any, b: Any) -> tuple[int, int, str | None]:
             bits = a.bit_length() + b.bit_length()
             return bits // 8, bits // 8, _int_bits_problem(bits, "the product")
         seq, times = (a, b) if int_b or isinstance(b, bool) else (b, a)
-        if isinstance(seq, (str, list, tuple)) and isinstance(times, int):
+        if isinstance(seq, _SEQUENCES) and isinstance(times, int):
             per = _item_bytes(seq)
             size = len(seq) * max(times, 0) * per
             return size, size - len(seq) * per, None
@@ -348,7 +352,7 @@ def _binop_size(op: str, a: Any, b: Any) -> tuple[int, int, str | None]:
             bits = a.bit_length() + b
             return bits // 8, bits // 8, _int_bits_problem(bits, f"... << {b}")
     elif op == "+":
-        if isinstance(a, (str, list, tuple)) and type(a) is type(b):
+        if isinstance(a, _SEQUENCES) and type(a) is type(b):
             per = max(_item_bytes(a), _item_bytes(b))
             size = (len(a) + len(b)) * per
             return size, min(len(a), len(b)) * per, None
@@ -371,9 +375,10 @@ def _binop(op: str, a: Any, b: Any) -> Any:
     """``a op b`` for the operators that can build a huge value or a set in one step (see _GUARDED_OPERATORS)."""
     budget = _state.budget
     if budget is not None:
-        if op == "%" and isinstance(a, str):
-            _check_widths((n for match in _FORMAT_SPEC.finditer(a) for n in match.groups()), "a % format")
-            b = _stable(b)
+        if op == "%" and isinstance(a, _TEXT):
+            pattern = a if isinstance(a, str) else a.decode("latin-1")
+            _check_widths((n for match in _FORMAT_SPEC.finditer(pattern) for n in match.groups()), "a % format")
+            b = _printable(b)
         else:
             size, added, refusal = _binop_size(op, a, b)
             if refusal:
@@ -529,6 +534,18 @@ def _stable(value: Any) -> Any:
     return value
 
 
+def _printable(value: Any) -> Any:
+    """`value` about to become text: stable (see _stable), and refused when its text would pass the memory
+    budget (a list holding one list a thousand times prints it a thousand times)."""
+    if isinstance(value, (list, tuple, dict, set, frozenset)):
+        budget = _state.budget
+        if budget is not None:
+            size = _json_size(value, budget.limits.memory_bytes)
+            if size > 1024:
+                budget.charge(size, lambda: f"its text would be {size:,} bytes or more")
+    return _stable(value)
+
+
 _CONVERSIONS: dict[int, Callable[[Any], str]] = {-1: lambda v: v, ord("s"): str, ord("r"): repr, ord("a"): ascii}
 
 
@@ -536,7 +553,7 @@ def _format(value: Any, conversion: int, spec: str) -> str:
     """Each ``{value!conversion:spec}`` of an f-string: stable text, and no huge widths."""
     if spec:
         _check_widths(re.findall(r"\d+", spec), "an f-string's format")
-    text = format(_CONVERSIONS[conversion](_stable(value)), spec)
+    text = format(_CONVERSIONS[conversion](_printable(value)), spec)
     _charge(len(text) if len(text) > 1024 else 0, "an f-string builds too long a text")
     return text
 
@@ -599,7 +616,7 @@ class _StableStr(metaclass=_GuardedClassMeta):
     @staticmethod
     def _make(*args: Any, **kwargs: Any) -> str:
         if len(args) == 1 and not kwargs:
-            text = str(_stable(args[0]))
+            text = str(_printable(args[0]))
             _charge(len(text) if len(text) > 1024 else 0, "str() builds too long a text")
             return text
         return str(*args, **kwargs)
@@ -610,6 +627,16 @@ def _sorted(iterable: Iterable[Any], /, *, key: Callable[[Any], Any] | None = No
 
 
 _sorted.__name__ = _sorted.__qualname__ = "sorted"  # as scripts see it (printed as <function sorted>)
+
+
+def _round(number: Any, ndigits: int | None = None) -> Any:
+    # round(5, -10**9) computes 10**(10**9) inside CPython; an int of at most MAX_INT_BITS rounds to 0 well before.
+    if isinstance(number, int) and isinstance(ndigits, int) and ndigits < -MAX_INT_BITS:
+        return 0
+    return round(number) if ndigits is None else round(number, ndigits)
+
+
+_round.__name__ = _round.__qualname__ = "round"
 
 
 def _metered_builtin(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -631,18 +658,18 @@ def _pad(name: str) -> Callable[..., Any]:
     def padded(text: str, width: int, *args: Any) -> str:
         if isinstance(width, int) and width > len(text):
             _charge(width * _item_bytes(text), lambda: f"str.{name}({width:,})")
-        return getattr(str, name)(text, width, *args)
+        return getattr(type(text), name)(text, width, *args)
     return padded
 
 
 def _expandtabs(text: str, tabsize: int = 8) -> str:
     if isinstance(tabsize, int) and tabsize > 1:
-        _charge(text.count("\t") * tabsize, lambda: f"str.expandtabs({tabsize:,})")
+        _charge(text.count("\t" if isinstance(text, str) else b"\t") * tabsize, lambda: f"str.expandtabs({tabsize:,})")
     return text.expandtabs(tabsize)
 
 
 def _replace(text: str, old: str, new: str, count: int = -1) -> str:
-    if isinstance(old, str) and isinstance(new, str) and len(new) > len(old):
+    if isinstance(old, _TEXT) and isinstance(new, _TEXT) and len(new) > len(old):
         hits = len(text) + 1 if not old else text.count(old)
         if count >= 0:
             hits = min(hits, count)
@@ -652,8 +679,8 @@ def _replace(text: str, old: str, new: str, count: int = -1) -> str:
 
 def _join(separator: str, iterable: Iterable[Any]) -> str:
     items = iterable if isinstance(iterable, (list, tuple)) else list(_sized(iterable, "str.join()"))
-    if isinstance(separator, str):
-        size = sum(len(item) for item in items if isinstance(item, str)) + len(separator) * max(len(items) - 1, 0)
+    if isinstance(separator, _TEXT):
+        size = sum(len(item) for item in items if isinstance(item, _TEXT)) + len(separator) * max(len(items) - 1, 0)
         _charge(size * _item_bytes(separator) if size > 1024 else 0, lambda: f"str.join() of {size:,} characters")
     return separator.join(items)
 
@@ -661,9 +688,10 @@ def _join(separator: str, iterable: Iterable[Any]) -> str:
 def _split(name: str) -> Callable[..., Any]:
     def split(text: str, *args: Any, **kwargs: Any) -> list:
         separator = args[0] if args else kwargs.get("sep")
-        pieces = text.count(separator) + 1 if isinstance(separator, str) and separator else len(text) // 2 + 1
+        separator = separator if isinstance(separator, _TEXT) and separator and name != "splitlines" else None
+        pieces = text.count(separator) + 1 if separator is not None else len(text) // 2 + 1
         _charge(pieces * 64 if pieces > 16 else 0, lambda: f"str.{name}() into {pieces:,} pieces")
-        return getattr(str, name)(text, *args, **kwargs)
+        return getattr(type(text), name)(text, *args, **kwargs)
     return split
 
 
@@ -710,10 +738,10 @@ def _fromkeys(iterable: Iterable[Any], value: Any = None) -> dict:
 
 
 _METHOD_GUARDS: dict[str, tuple[tuple[type, Callable[..., Any]], ...]] = {
-    "ljust": ((str, _pad("ljust")),), "rjust": ((str, _pad("rjust")),), "center": ((str, _pad("center")),),
-    "zfill": ((str, _pad("zfill")),), "expandtabs": ((str, _expandtabs),), "replace": ((str, _replace),),
-    "join": ((str, _join),), "split": ((str, _split("split")),), "rsplit": ((str, _split("rsplit")),),
-    "splitlines": ((str, _split("splitlines")),),
+    "ljust": ((_TEXT, _pad("ljust")),), "rjust": ((_TEXT, _pad("rjust")),), "center": ((_TEXT, _pad("center")),),
+    "zfill": ((_TEXT, _pad("zfill")),), "expandtabs": ((_TEXT, _expandtabs),), "replace": ((_TEXT, _replace),),
+    "join": ((_TEXT, _join),), "split": ((_TEXT, _split("split")),), "rsplit": ((_TEXT, _split("rsplit")),),
+    "splitlines": ((_TEXT, _split("splitlines")),),
     "append": ((list, _append("append")),), "insert": ((list, _append("insert")),), "extend": ((list, _extend),),
     "copy": ((list, _copy(list)), (dict, _copy(dict))),
     "update": ((dict, _update(dict)), (set, _update(set))),
@@ -723,11 +751,12 @@ _METHOD_GUARDS: dict[str, tuple[tuple[type, Callable[..., Any]], ...]] = {
 
 def _method_guard(obj: Any, name: str, value: Any) -> Any:
     """The budgeted version of ``obj.name`` when it is one of _METHOD_GUARDS, else `value` unchanged."""
+    real = getattr(obj, "_real", obj)  # the stand-ins: str.join(',', items) is _StableStr's attribute
     for base, guard in _METHOD_GUARDS.get(name, ()):
         if isinstance(obj, base) and name != "fromkeys":
             return functools.partial(guard, obj)
-        if obj is base or getattr(obj, "_real", None) is base or (isinstance(obj, type) and issubclass(obj, base)):
-            return guard  # the class's function, called with the instance first: str.join(',', items)
+        if isinstance(real, type) and issubclass(real, base):
+            return guard  # the class's function, called with the instance first
     return value
 
 
@@ -739,13 +768,18 @@ def _json_size(value: Any, limit: int) -> int:
     def size(item: Any) -> int:
         if isinstance(item, str):
             return len(item) + 2 if item.isascii() else 3 * len(item) + 2
-        if isinstance(item, (list, tuple, dict)):
+        if isinstance(item, (list, tuple, dict, set, frozenset)):
             known = sizes.get(id(item))
             if known is not None:
                 return known
             sizes[id(item)] = 0  # a container that contains itself: _to_task_data refuses it
             total = 2
-            for key, child in (item.items() if isinstance(item, dict) else enumerate(item)):
+            if isinstance(item, (set, frozenset)):  # their own order, not StableSet's sorted one
+                members = set.__iter__(item) if isinstance(item, set) else frozenset.__iter__(item)
+                children: Iterable[tuple[Any, Any]] = enumerate(members)
+            else:
+                children = item.items() if isinstance(item, dict) else enumerate(item)
+            for key, child in children:
                 total += (size(key) + 1 if isinstance(item, dict) else 0) + size(child) + 1
                 if total > limit:
                     break
@@ -796,7 +830,7 @@ _BUILTINS: dict[str, Any] = {name: safe_builtins[name] if name in safe_builtins 
 _BUILTINS.update({"datetime": SandboxDatetime, "date": SandboxDate, "timedelta": timedelta,
                   # The budgeted and deterministic stand-ins (see "Limits" above).
                   "list": _SizedList, "tuple": _SizedTuple, "dict": _SizedDict, "str": _StableStr,
-                  "set": StableSet, "frozenset": StableFrozenSet, "sorted": _sorted,
+                  "set": StableSet, "frozenset": StableFrozenSet, "sorted": _sorted, "round": _round,
                   **{name: _metered_builtin(getattr(builtins, name)) for name in ("sum", "min", "max", "any", "all")}})
 
 BUILTIN_NAMES: frozenset[str] = frozenset(_BUILTINS)

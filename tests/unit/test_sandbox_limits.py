@@ -102,6 +102,14 @@ def test_check_script_sees_a_break_that_belongs_to_an_inner_loop():
     pytest.param("x = 'y'.ljust(10 ** big)", "memory", id="ljust"),
     pytest.param("x = ('y' * 10 ** 6).replace('', 'z' * 20)", "memory", id="replace-empty"),
     pytest.param("x = ('a,' * 1000000).split(',')", "memory", id="split"),
+    pytest.param("x = 'y'.encode() * 10 ** big", "memory", id="bytes-times"),
+    pytest.param("x = len('y'.encode().ljust(10 ** big))", "memory", id="bytes-ljust"),
+    pytest.param("a = [[0] * 1000] * 1000\nb = [a] * 1000\nx = len(str(b))", "its text would be",
+                 id="str-of-shared-lists"),
+    pytest.param("a = [[0] * 1000] * 1000\nb = [a] * 1000\nx = len(f'{b}')", "its text would be",
+                 id="fstring-of-shared-lists"),
+    pytest.param("a = (('y',) * 1000,) * 1000\nb = (a,) * 1000\nx = len('%s' % (b,))", "its text would be",
+                 id="percent-of-shared-tuples"),
 ])
 def test_overrun_ends_the_script_with_a_clear_error(script, match):
     _fails_quickly(script, {"big": 10}, match)
@@ -128,10 +136,17 @@ def test_expressions_have_the_same_limits(expression):
         evaluate(expression, {"big": 10})
 
 
+def test_round_to_a_huge_negative_place_is_zero_at_once():
+    started = time.monotonic()
+    assert evaluate("round(5, -10 ** 9) + round(2.5) + round(1.25, 1)", {}) == 0 + 2 + 1.2
+    assert time.monotonic() - started < 2
+
+
 @pytest.mark.parametrize("source, match", [
     ("f'{x:>1000000000}'", "width or precision 1000000000"),
     ("'%1000000000d' % x", "width or precision 1000000000"),
     ("'%*d' % (10 ** 9, x)", "'\\*' widths"),
+    ("b'%1000000000d' % x", "width or precision 1000000000"),
 ])
 def test_huge_format_widths_are_refused(source, match):
     with pytest.raises(SandboxError, match=match):
