@@ -20,7 +20,8 @@ a subclass of its RestrictingNodeTransformer):
 
 * **CPU time** (``time.thread_time``, so other threads' work is not counted): every loop iteration (``_getiter_``
   meters ``for`` loops and comprehensions; ``while`` bodies, function bodies, lambdas and ``except`` blocks start
-  with ``_tick_()``) counts a step, and every 64th step compares the thread's CPU time with the deadline.
+  with ``_tick_()``) counts a step, and every 64th step looks at the clock (see ``_Budget``: the monotonic clock,
+  and the thread's CPU clock, a system call, only once wall time has passed the limit).
 * **Memory**: the operators that can build a huge object in one bytecode (``+ * ** << %`` and their augmented
   forms) go through ``_binop_``, which computes the result's size *before* computing it; integers are capped at
   ``MAX_INT_BITS``. The builtins and methods that materialise (list, tuple, dict, set, sorted, sum/min/max over an
@@ -315,8 +316,6 @@ def _item(value: Any) -> Any:
 
 
 _SIZED = (str, list, tuple, dict, set, frozenset, range)
-
-
 _TEXT = (str, bytes)  # bytes come from str.encode(); they have the same size-building methods
 _SEQUENCES = (str, bytes, list, tuple)
 
@@ -786,6 +785,10 @@ def _method_guard(obj: Any, name: str, value: Any) -> Any:
 def _json_size(value: Any, limit: int) -> int:
     """About how many bytes `value` takes as stored JSON, counting shared parts once per reference (as JSON
     repeats them) but walking each only once; stops early beyond `limit`."""
+    if isinstance(value, str):
+        return len(value) + 2 if value.isascii() else 3 * len(value) + 2
+    if not isinstance(value, (list, tuple, dict, set, frozenset)):
+        return 24
     sizes: dict[int, int] = {}
 
     def size(item: Any) -> int:
