@@ -84,6 +84,10 @@ class Config:
     JIEFEN_MAX_DATA_BYTES = int(_env("MAX_DATA_BYTES", str(256 * 1024)))
     JIEFEN_MAX_TEXT_LENGTH = int(_env("MAX_TEXT_LENGTH", "10000"))
     JIEFEN_MAX_DATA_DEPTH = int(_env("MAX_DATA_DEPTH", "10"))
+    # What one BPMN script or expression may use: CPU seconds, memory (MB) and task data written (KB).
+    JIEFEN_SCRIPT_CPU_SECONDS = float(_env("SCRIPT_CPU_SECONDS", "1"))
+    JIEFEN_SCRIPT_MEMORY_MB = int(_env("SCRIPT_MEMORY_MB", "64"))
+    JIEFEN_SCRIPT_OUTPUT_KB = int(_env("SCRIPT_OUTPUT_KB", "1024"))
     # Log level for the root logger.
     JIEFEN_LOG_LEVEL = _env("LOG_LEVEL", "INFO")
     # Session cookie hardening; the cookie is also `Secure` whenever JIEFEN_PUBLIC_BASE_URL is https (create_app).

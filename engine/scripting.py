@@ -10,6 +10,36 @@ which is escapable (see DESIGN.md, "SpiffWorkflow 3.2 facts"). This module repla
    static check missed meets a guard (attribute access, writes, in-place operators) or a missing name.
 
 Task data is JSON-ish (dict, list, str, numbers, bool, None); datetimes are stored as ISO strings.
+
+Limits (issue 15, M1). RestrictedPython guards what code may *reach*, not what it may *cost*: ``while True: pass``,
+``10**10**10`` or ``list(range(3*10**7))`` would spin or allocate inside the command's transaction (holding SQLite's
+write lock). A worker process per evaluation would bound everything but costs milliseconds per condition on the hot
+path, and ``resource`` limits are per process, not per thread of a web server. So the budget is enforced in-process,
+by the code RestrictedPython already makes every script call, plus a few hooks of our own (``_BudgetedPolicy``,
+a subclass of its RestrictingNodeTransformer):
+
+* **CPU time** (``time.thread_time``, so other threads' work is not counted): every loop iteration (``_getiter_``
+  meters ``for`` loops and comprehensions; ``while`` bodies, function bodies, lambdas and ``except`` blocks start
+  with ``_tick_()``) counts a step, and every 64th step looks at the clock (see ``_Budget``: the monotonic clock,
+  and the thread's CPU clock, a system call, only once wall time has passed the limit).
+* **Memory**: the operators that can build a huge object in one bytecode (``+ * ** << %`` and their augmented
+  forms) go through ``_binop_``, which computes the result's size *before* computing it; integers are capped at
+  ``MAX_INT_BITS``. The builtins and methods that materialise (list, tuple, dict, set, sorted, sum/min/max over an
+  iterable, str.join, ljust/center/zfill, replace, split, list.append/extend, dict.update...) charge their estimated
+  size, and comprehensions charge each item. One evaluation may add at most the configured memory (an estimate of
+  the bytes it adds, not the process's RSS, so a concurrent request never fails another and replay is repeatable).
+* **Output**: the task data a script writes (and an expression's value) is measured before it is stored.
+
+Exceeding a limit raises an internal BaseException (so ``except Exception`` in a script cannot swallow it; bare
+``except:`` blocks re-raise it at their first ``_tick_()``), which leaves the sandbox as ``LimitExceeded``; the
+command fails and its transaction rolls back. Constant cases (``10**10**10``, ``'x' * 10**10``, ``while True``
+without ``break``/``return``/``raise``) are refused statically, at deploy. What stays out of reach: a single C-level
+operation on data already within the memory budget (sorting it, comparing or hashing deeply shared structures)
+runs to its end before the next check.
+
+Determinism (issue 15, L6): replay must store what the first run stored, in any process. Sets built in the
+sandbox (literals, comprehensions, ``set()``/``frozenset()`` and the results of their operators) iterate in a
+stable sorted order, and functions print as ``<function name>`` instead of their memory address.
 """
 from __future__ import annotations
 
@@ -18,20 +48,24 @@ import builtins
 import functools
 import keyword
 import logging
+import math
 import operator
 import re
+import sys
 import textwrap
+import threading
+import time
 import warnings
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from types import CodeType
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec, safe_builtins
-from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
+from RestrictedPython.Eval import default_guarded_getitem
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence, safer_getattr
-from RestrictedPython.transformer import INSPECT_ATTRIBUTES
+from RestrictedPython.transformer import INSPECT_ATTRIBUTES, RestrictingNodeTransformer, copy_locations
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
@@ -80,22 +114,485 @@ _FORMAT_ATTRIBUTES = frozenset({"format", "format_map", "vformat", "get_field"})
 _BUILTIN_NAMES = (
     "None", "False", "True",
     "len", "min", "max", "sum", "abs", "round", "sorted", "any", "all",
-    "int", "float", "str", "bool", "list", "dict", "set", "tuple", "range", "enumerate", "zip", "isinstance",
+    "int", "float", "str", "bool", "list", "dict", "set", "frozenset", "tuple", "range", "enumerate", "zip",
+    "isinstance",
     # Exceptions let a script fail its task with a designer-written reason (raise ValueError("...")).
     "Exception", "ValueError", "KeyError", "IndexError", "TypeError", "ZeroDivisionError",
 )
 
 
-class _ClockedClassMeta(type):
+# --------------------------------------------------------------------------------------------------------------
+# Limits: CPU time, memory and output size of one evaluation (see the module docstring for the mechanism).
+
+@dataclass(frozen=True)
+class Limits:
+    """What one expression or script may use; built from EngineSettings (JIEFEN_SCRIPT_*)."""
+
+    cpu_seconds: float = 1.0
+    memory_mb: int = 64
+    output_kb: int = 1024
+
+    @property
+    def memory_bytes(self) -> int:
+        return self.memory_mb * 1024 * 1024
+
+    @property
+    def output_bytes(self) -> int:
+        return self.output_kb * 1024
+
+
+# Integers beyond this are refused whatever the memory limit: multiplying two of them stays in microseconds, and
+# Python cannot print or store (JSON) an integer of more than 4,300 digits anyway.
+MAX_INT_BITS = 1 << 16
+# Widths and precisions in f-string and % formats ('%1000000000d'), which build a string of that size in one step.
+MAX_FORMAT_WIDTH = 1000
+_CHECK_EVERY = 64  # steps between two looks at the clock (see _Budget)
+
+_limits = Limits()
+
+
+def configure_limits(limits: Limits) -> None:
+    """Install the limits every later evaluation uses (the runtime calls this once at start-up)."""
+    global _limits
+    if limits != _limits:
+        _limits = limits
+        _compile.cache_clear()  # the static checks depend on the limits
+
+
+def current_limits() -> Limits:
+    return _limits
+
+
+class LimitExceeded(Exception):
+    """An expression or script went over its CPU time, memory or output limit; the command is undone.
+
+    Not a CaseError on purpose: callers that evaluate on behalf of an element (due dates, candidate groups) wrap
+    plain exceptions with the element's id, and the script engine adds the element's id and name (``at``).
+    """
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def at(self, element_id: str | None, name: str | None) -> LimitExceeded:
+        label = f"{name} ({element_id})" if name and name != element_id else (element_id or name)
+        return LimitExceeded(f"{label}: {self.message}") if label else self
+
+
+class _Exhausted(BaseException):
+    """Raised inside sandboxed code; a BaseException so that `except Exception:` in a script cannot catch it."""
+
+    def __init__(self, error: LimitExceeded):
+        super().__init__(error.message)
+        self.error = error
+
+
+def _cpu_error(limits: Limits) -> LimitExceeded:
+    return LimitExceeded(f"脚本运行超时 / the code used more than its {limits.cpu_seconds:g} s of CPU time "
+                         "(JIEFEN_SCRIPT_CPU_SECONDS); look for a loop that never ends")
+
+
+def _memory_error(limits: Limits, what: str) -> LimitExceeded:
+    return LimitExceeded(f"脚本占用内存超限 / the code needs more than its {limits.memory_mb} MB of memory "
+                         f"(JIEFEN_SCRIPT_MEMORY_MB): {what}")
+
+
+class _Budget:
+    """The CPU time and the bytes one evaluation has used; the first overrun sticks.
+
+    The thread's CPU clock is a system call (6 µs here, far more on a loaded virtual machine), the monotonic clock
+    is not: the budget reads the wall clock at each check and the CPU clock only once the wall clock says the CPU
+    limit may have passed (CPU time never runs ahead of wall time). Both are first read at the first check, so an
+    evaluation without loops (nearly every condition) reads no clock at all; the few steps before it go uncounted.
+    """
+
+    __slots__ = ("limits", "cpu_start", "wall_deadline", "used", "steps", "exceeded")
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self.cpu_start: float | None = None
+        self.wall_deadline = 0.0
+        self.used = 0
+        self.steps = 0
+        self.exceeded: LimitExceeded | None = None
+
+    def check_time(self) -> None:
+        if self.cpu_start is None:
+            self.cpu_start = time.thread_time()
+            self.wall_deadline = time.monotonic() + self.limits.cpu_seconds
+        elif (time.monotonic() > self.wall_deadline
+              and time.thread_time() - self.cpu_start > self.limits.cpu_seconds):
+            self.fail(_cpu_error(self.limits))
+
+    def fail(self, error: LimitExceeded) -> NoReturn:
+        if self.exceeded is None:
+            self.exceeded = error
+        raise _Exhausted(self.exceeded)
+
+    def tick(self) -> None:
+        if self.exceeded is not None:
+            raise _Exhausted(self.exceeded)
+        self.steps += 1
+        if not self.steps % _CHECK_EVERY:
+            self.check_time()
+
+    def charge(self, nbytes: int, what: str | Callable[[], str]) -> None:
+        if self.exceeded is not None:
+            raise _Exhausted(self.exceeded)
+        self.used += nbytes
+        limit = self.limits.memory_bytes
+        if nbytes > limit or self.used > limit:
+            self.fail(_memory_error(self.limits, what() if callable(what) else what))
+        if nbytes > 65536:  # the large ones are the slow ones
+            self.check_time()
+
+
+class _State(threading.local):
+    budget: _Budget | None = None
+
+
+_state = _State()
+
+
+def _budgeted(run: Callable[..., Any], code: CodeType, scope: dict[str, Any], limits: Limits) -> Any:
+    """``run(code, scope)`` (eval or exec) under a fresh budget; an overrun leaves as LimitExceeded, even if the
+    code caught it. A plain function rather than a context manager: it runs for every condition (~1 µs less)."""
+    budget = _Budget(limits)
+    previous = _state.budget
+    _state.budget = budget
+    try:
+        result = run(code, scope)
+    except _Exhausted as exc:
+        raise exc.error from None
+    finally:
+        _state.budget = previous
+    if budget.exceeded is not None:  # swallowed by the code (`return` inside `finally`): still a failure
+        raise budget.exceeded
+    return result
+
+
+def _charge(nbytes: int, what: str | Callable[[], str]) -> None:
+    budget = _state.budget
+    if budget is not None:
+        budget.charge(nbytes, what)
+
+
+def _tick(value: Any = None) -> Any:
+    """Inserted at the top of loop bodies, functions, lambdas (around their value) and except blocks."""
+    budget = _state.budget
+    if budget is not None:
+        budget.tick()
+    return value
+
+
+def _metered(iterator: Iterator[Any], budget: _Budget, per_item: int = 0) -> Iterator[Any]:
+    for item in iterator:
+        # budget.tick(), inlined: this runs for every item of every loop
+        if budget.exceeded is not None:
+            raise _Exhausted(budget.exceeded)
+        budget.steps += 1
+        if not budget.steps % _CHECK_EVERY:
+            budget.check_time()
+        if per_item:
+            budget.charge(per_item + sys.getsizeof(item), "an iteration builds too large a value")
+        yield item
+
+
+def _guarded_getiter(ob: Any) -> Any:
+    """``for x in ob`` and comprehensions iterate ``_getiter_(ob)``: each item is a step of the CPU budget."""
+    budget = _state.budget
+    if budget is None:
+        return ob
+    return _metered(iter(ob), budget)
+
+
+def _item(value: Any) -> Any:
+    """Wraps each element a list, set or dict comprehension adds: a step, and its size."""
+    budget = _state.budget
+    if budget is not None:
+        budget.tick()
+        budget.charge(16 + sys.getsizeof(value), "a comprehension builds too large a value")
+    return value
+
+
+_SIZED = (str, list, tuple, dict, set, frozenset, range)
+_TEXT = (str, bytes)  # bytes come from str.encode(); they have the same size-building methods
+_SEQUENCES = (str, bytes, list, tuple)
+
+
+def _item_bytes(seq: Any) -> int:
+    """Bytes per item of a sequence when it is copied (pointers; one to four bytes per character of text)."""
+    if isinstance(seq, str):
+        return 1 if seq.isascii() else 4
+    return 1 if isinstance(seq, bytes) else 8
+
+
+def _sized(iterable: Any, what: str, per_item: int = 8) -> Any:
+    """`iterable`, charged as materialised: by its length when it has one, else item by item as it is read."""
+    budget = _state.budget
+    if budget is None:
+        return iterable
+    if isinstance(iterable, _SIZED):
+        count = len(iterable)
+        # A range's or a string's items are new objects once materialised (ints of 28+ bytes, 1-char strings).
+        extra = 32 if isinstance(iterable, (range, str)) else 0
+        budget.charge(count * (per_item + extra), lambda: f"{what} of {count:,} items")
+        return iterable
+    return _metered(iter(iterable), budget, per_item)
+
+
+def _int_bits_problem(bits: int, text: str) -> str | None:
+    if bits > MAX_INT_BITS:
+        return (f"{text} would be an integer of about {bits * 0.30103:,.0f} digits; at most "
+                f"{MAX_INT_BITS * 0.30103:,.0f} are allowed")
+    return None
+
+
+def _binop_size(op: str, a: Any, b: Any) -> tuple[int, int, str | None]:
+    """(bytes of the result, bytes it adds beyond its larger operand, refusal) of ``a op b``, before computing it.
+
+    Sizes are estimates (pointers for lists, bytes for text); a refusal is an integer beyond MAX_INT_BITS."""
+    int_a = isinstance(a, int) and not isinstance(a, bool)
+    int_b = isinstance(b, int) and not isinstance(b, bool)
+    if op == "*":
+        if int_a and int_b:
+            bits = a.bit_length() + b.bit_length()
+            return bits // 8, bits // 8, _int_bits_problem(bits, "the product")
+        seq, times = (a, b) if int_b or isinstance(b, bool) else (b, a)
+        if isinstance(seq, _SEQUENCES) and isinstance(times, int):
+            per = _item_bytes(seq)
+            size = len(seq) * max(times, 0) * per
+            return size, size - len(seq) * per, None
+    elif op == "**":
+        if int_a and int_b and b > 0 and abs(a) > 1:
+            bits = int(min(b, 10 ** 300) * math.log2(abs(a))) + 1
+            return bits // 8, bits // 8, _int_bits_problem(bits, f"{a} ** {b}")
+    elif op == "<<":
+        if int_a and int_b and b > 0:
+            bits = a.bit_length() + b
+            return bits // 8, bits // 8, _int_bits_problem(bits, f"... << {b}")
+    elif op == "+":
+        if isinstance(a, _SEQUENCES) and type(a) is type(b):
+            per = max(_item_bytes(a), _item_bytes(b))
+            size = (len(a) + len(b)) * per
+            return size, min(len(a), len(b)) * per, None
+    return 0, 0, None
+
+
+_FORMAT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0 +\-]*(\*|\d+)?(?:\.(\*|\d+))?")
+
+
+def _check_widths(numbers: Iterable[str], where: str) -> None:
+    for number in numbers:
+        if number == "*":
+            raise SandboxError(f"'*' widths are not allowed in {where}; write the width as a number")
+        if number and int(number) > MAX_FORMAT_WIDTH:
+            raise SandboxError(f"the width or precision {number} in {where} is too large; at most "
+                               f"{MAX_FORMAT_WIDTH} is allowed")
+
+
+def _binop(op: str, a: Any, b: Any) -> Any:
+    """``a op b`` for the operators that can build a huge value or a set in one step (see _GUARDED_OPERATORS)."""
+    budget = _state.budget
+    if budget is not None and not (op in _SMALL_RESULTS and type(a) in _NUMBERS and type(b) in _NUMBERS):
+        if op == "%" and isinstance(a, _TEXT):
+            pattern = a if isinstance(a, str) else a.decode("latin-1")
+            _check_widths((n for match in _FORMAT_SPEC.finditer(pattern) for n in match.groups()), "a % format")
+            b = _printable(b)
+        else:
+            size, added, refusal = _binop_size(op, a, b)
+            if refusal:
+                budget.fail(_memory_error(budget.limits, refusal))
+            if size > budget.limits.memory_bytes:
+                budget.fail(_memory_error(budget.limits, f"the result of '{op}' would be {size:,} bytes"))
+            if added:
+                budget.charge(added, lambda: f"the result of '{op}' would be {size:,} bytes")
+    result = _OPERATORS[op](a, b)
+    if type(result) is set:  # dict views: d.keys() & other
+        return StableSet(result)
+    if type(result) is frozenset:
+        return StableFrozenSet(result)
+    return result
+
+
+_NUMBERS = frozenset({int, float, bool})
+_SMALL_RESULTS = frozenset({"+", "-", "%", "|", "&", "^"})  # on numbers: no larger than the operands, no sets
+_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "**": operator.pow, "<<": operator.lshift,
+    "%": operator.mod, "|": operator.or_, "&": operator.and_, "^": operator.xor,
+}
+_GUARDED_OPERATORS: dict[type[ast.operator], str] = {
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Pow: "**", ast.LShift: "<<", ast.Mod: "%",
+    ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^",
+}
+
+
+def _stable_key(value: Any) -> tuple:
+    """A sort key that orders any set member the same way in every process (no hash, no address)."""
+    if isinstance(value, (bool, int, float)):
+        return (0, value)
+    if isinstance(value, str):
+        return (1, value)
+    if value is None:
+        return (2,)
+    if isinstance(value, tuple):
+        return (3, tuple(_stable_key(item) for item in value))
+    if isinstance(value, frozenset):
+        return (4, tuple(sorted(_stable_key(item) for item in frozenset.__iter__(value))))
+    if callable(value):
+        return (5, _printed_name(value))
+    return (6, type(value).__name__, repr(value))
+
+
+def _sorted_members(members: Iterable[Any]) -> list[Any]:
+    return sorted(members, key=_stable_key)
+
+
+class _StableSetMixin:
+    """Iteration, printing and pop() in _stable_key order; operators keep the class."""
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(_sorted_members(self._base.__iter__(self)))  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        if not self:
+            return f"{self._name}()"  # type: ignore[attr-defined]
+        return "{" + ", ".join(repr(_stable(item)) for item in self) + "}"
+
+
+def _keep_class(name: str) -> Callable[..., Any]:
+    def method(self: Any, *args: Any) -> Any:
+        result = getattr(self._base, name)(self, *args)
+        return type(self)(result) if isinstance(result, (set, frozenset)) else result
+    method.__name__ = name
+    return method
+
+
+_SET_RESULTS = ("__or__", "__ror__", "__and__", "__rand__", "__sub__", "__rsub__", "__xor__", "__rxor__",
+                "union", "intersection", "difference", "symmetric_difference", "copy")
+
+
+class StableSet(_StableSetMixin, set):
+    """``set`` as scripts see it: iterates sorted, so `list({'b', 'a'})` is the same list in every process."""
+
+    _base = set
+    _name = "set"
+
+    def __init__(self, iterable: Iterable[Any] = ()):
+        super().__init__(_sized(iterable, "set()"))
+
+    def pop(self) -> Any:
+        if not self:
+            raise KeyError("pop from an empty set")
+        item = next(iter(self))
+        self.remove(item)
+        return item
+
+    for _name_ in _SET_RESULTS:
+        locals()[_name_] = _keep_class(_name_)
+    del _name_
+
+
+class StableFrozenSet(_StableSetMixin, frozenset):
+    """``frozenset`` as scripts see it (see StableSet)."""
+
+    _base = frozenset
+    _name = "frozenset"
+
+    def __new__(cls, iterable: Iterable[Any] = ()) -> StableFrozenSet:
+        return super().__new__(cls, _sized(iterable, "frozenset()"))
+
+    for _name_ in _SET_RESULTS:
+        locals()[_name_] = _keep_class(_name_)
+    del _name_
+
+
+def _set_display(value: set) -> StableSet:
+    """Set literals and set comprehensions compile to ``_set_({...})``."""
+    return StableSet(value)
+
+
+class _PrintedAs:
+    """Stands in for a function when a value is turned into text: a name instead of a memory address."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    __str__ = __repr__
+
+
+def _printed_name(value: Any) -> str:
+    real = getattr(value, "_real", value)
+    return getattr(real, "__name__", None) or type(value).__name__
+
+
+def _has_callable(value: Any, seen: set[int]) -> bool:
+    if callable(value):
+        return True
+    if isinstance(value, (list, tuple, dict)) and id(value) not in seen:
+        seen.add(id(value))
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        return any(_has_callable(k, seen) or _has_callable(v, seen) for k, v in items)
+    return False
+
+
+def _stable(value: Any) -> Any:
+    """`value` as it should be turned into text: functions (also inside lists, tuples and dicts) by name only."""
+    if type(value) in (str, int, float, bool) or value is None:
+        return value
+    if callable(value):
+        kind = "class" if isinstance(value, type) else "function"
+        return _PrintedAs(f"<{kind} {_printed_name(value)}>")
+    if isinstance(value, (list, tuple, dict)) and _has_callable(value, set()):
+        if isinstance(value, dict):
+            return {_stable(k): _stable(v) for k, v in value.items()}
+        items = [_stable(item) for item in value]
+        return items if isinstance(value, list) else tuple(items)
+    return value
+
+
+def _printable(value: Any) -> Any:
+    """`value` about to become text: stable (see _stable), and refused when its text would pass the memory
+    budget (a list holding one list a thousand times prints it a thousand times)."""
+    if isinstance(value, (list, tuple, dict, set, frozenset)):
+        budget = _state.budget
+        if budget is not None:
+            size = _json_size(value, budget.limits.memory_bytes)
+            if size > 1024:
+                budget.charge(size, lambda: f"its text would be {size:,} bytes or more")
+    return _stable(value)
+
+
+_CONVERSIONS: dict[int, Callable[[Any], str]] = {-1: lambda v: v, ord("s"): str, ord("r"): repr, ord("a"): ascii}
+
+
+def _format(value: Any, conversion: int, spec: str) -> str:
+    """Each ``{value!conversion:spec}`` of an f-string: stable text, and no huge widths."""
+    if spec:
+        _check_widths(re.findall(r"\d+", spec), "an f-string's format")
+    text = format(_CONVERSIONS[conversion](_printable(value)), spec)
+    _charge(len(text) if len(text) > 1024 else 0, "an f-string builds too long a text")
+    return text
+
+
+class _GuardedClassMeta(type):
     """Makes a stand-in class act like the real one for calls, isinstance() and class attributes.
 
-    The stand-ins exist only so that ``now()``/``today()`` read the engine clock (a replayed case must see the
-    time of its command, not the wall clock); every value they produce is a plain datetime/date.
-    """
+    The stand-ins for datetime/date read the engine clock (a replayed case must see the time of its command, not
+    the wall clock); those for list/tuple/dict/str charge the memory budget. Every value they produce is a plain
+    instance of the real class."""
 
     _real: type
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        make = cls.__dict__.get("_make")
+        if make is not None:
+            return make.__func__(*args, **kwargs)
         return cls._real(*args, **kwargs)
 
     def __instancecheck__(cls, instance: Any) -> bool:
@@ -105,7 +602,225 @@ class _ClockedClassMeta(type):
         return getattr(cls._real, name)
 
 
-class SandboxDatetime(metaclass=_ClockedClassMeta):
+class _SizedList(metaclass=_GuardedClassMeta):
+    _real = list
+
+    @staticmethod
+    def _make(iterable: Iterable[Any] = ()) -> list:
+        return list(_sized(iterable, "list()"))
+
+
+class _SizedTuple(metaclass=_GuardedClassMeta):
+    _real = tuple
+
+    @staticmethod
+    def _make(iterable: Iterable[Any] = ()) -> tuple:
+        return tuple(_sized(iterable, "tuple()"))
+
+
+class _SizedDict(metaclass=_GuardedClassMeta):
+    _real = dict
+
+    @staticmethod
+    def _make(*args: Any, **kwargs: Any) -> dict:
+        if args:
+            source = args[0]
+            if hasattr(source, "keys"):
+                _charge(40 * len(source), "dict() of too many items")
+            else:
+                args = (_sized(source, "dict()", 40), *args[1:])
+        return dict(*args, **kwargs)
+
+
+class _StableStr(metaclass=_GuardedClassMeta):
+    _real = str
+
+    @staticmethod
+    def _make(*args: Any, **kwargs: Any) -> str:
+        if len(args) == 1 and not kwargs:
+            text = str(_printable(args[0]))
+            _charge(len(text) if len(text) > 1024 else 0, "str() builds too long a text")
+            return text
+        return str(*args, **kwargs)
+
+
+def _sorted(iterable: Iterable[Any], /, *, key: Callable[[Any], Any] | None = None, reverse: bool = False) -> list:
+    return sorted(_sized(iterable, "sorted()"), key=key, reverse=reverse)
+
+
+_sorted.__name__ = _sorted.__qualname__ = "sorted"  # as scripts see it (printed as <function sorted>)
+
+
+def _round(number: Any, ndigits: int | None = None) -> Any:
+    # round(5, -10**9) computes 10**(10**9) inside CPython; an int of at most MAX_INT_BITS rounds to 0 well before.
+    if isinstance(number, int) and isinstance(ndigits, int) and ndigits < -MAX_INT_BITS:
+        return 0
+    return round(number) if ndigits is None else round(number, ndigits)
+
+
+_round.__name__ = _round.__qualname__ = "round"
+
+
+def _metered_builtin(func: Callable[..., Any]) -> Callable[..., Any]:
+    """sum/min/max/any/all read their iterable in C; route it through the step counter."""
+
+    @functools.wraps(func)
+    def metered(*args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1:
+            args = (_guarded_getiter(args[0]),)
+        elif func is sum and len(args) == 2:
+            args = (_guarded_getiter(args[0]), args[1])
+        return func(*args, **kwargs)
+    return metered
+
+
+# Methods that build a value much larger than their arguments: each charges its result's size first.
+
+def _pad(name: str) -> Callable[..., Any]:
+    def padded(text: str, width: int, *args: Any) -> str:
+        if isinstance(width, int) and width > len(text):
+            _charge(width * _item_bytes(text), lambda: f"str.{name}({width:,})")
+        return getattr(type(text), name)(text, width, *args)
+    return padded
+
+
+def _expandtabs(text: str, tabsize: int = 8) -> str:
+    if isinstance(tabsize, int) and tabsize > 1:
+        _charge(text.count("\t" if isinstance(text, str) else b"\t") * tabsize, lambda: f"str.expandtabs({tabsize:,})")
+    return text.expandtabs(tabsize)
+
+
+def _replace(text: str, old: str, new: str, count: int = -1) -> str:
+    if isinstance(old, _TEXT) and isinstance(new, _TEXT) and len(new) > len(old):
+        hits = len(text) + 1 if not old else text.count(old)
+        if count >= 0:
+            hits = min(hits, count)
+        _charge(hits * (len(new) - len(old)) * _item_bytes(new), lambda: "str.replace() builds too long a text")
+    return text.replace(old, new, count)
+
+
+def _join(separator: str, iterable: Iterable[Any]) -> str:
+    items = iterable if isinstance(iterable, (list, tuple)) else list(_sized(iterable, "str.join()"))
+    if isinstance(separator, _TEXT):
+        size = sum(len(item) for item in items if isinstance(item, _TEXT)) + len(separator) * max(len(items) - 1, 0)
+        _charge(size * _item_bytes(separator) if size > 1024 else 0, lambda: f"str.join() of {size:,} characters")
+    return separator.join(items)
+
+
+def _split(name: str) -> Callable[..., Any]:
+    def split(text: str, *args: Any, **kwargs: Any) -> list:
+        separator = args[0] if args else kwargs.get("sep")
+        separator = separator if isinstance(separator, _TEXT) and separator and name != "splitlines" else None
+        pieces = text.count(separator) + 1 if separator is not None else len(text) // 2 + 1
+        _charge(pieces * 64 if pieces > 16 else 0, lambda: f"str.{name}() into {pieces:,} pieces")
+        return getattr(type(text), name)(text, *args, **kwargs)
+    return split
+
+
+def _append(name: str) -> Callable[..., Any]:
+    def append(target: list, *args: Any) -> None:
+        _tick()
+        _charge(8 + sys.getsizeof(args[-1]) if args else 0, f"list.{name}() builds too long a list")
+        return getattr(list, name)(target, *args)
+    return append
+
+
+def _extend(target: list, iterable: Iterable[Any]) -> None:
+    target.extend(_sized(iterable, "list.extend()"))
+
+
+def _copy(base: type) -> Callable[..., Any]:
+    def copy(target: Any) -> Any:
+        _charge(40 * len(target), f"{base.__name__}.copy()")
+        return base.copy(target)
+    return copy
+
+
+def _update(base: type) -> Callable[..., Any]:
+    def update(target: Any, *args: Any, **kwargs: Any) -> Any:
+        args = tuple(_sized(arg, f"{base.__name__}.update()", 40) for arg in args)
+        _charge(40 * len(kwargs), f"{base.__name__}.update()")
+        return base.update(target, *args, **kwargs)
+    return update
+
+
+def _setdefault(target: dict, key: Any, default: Any = None) -> Any:
+    _charge(40 + sys.getsizeof(default), "dict.setdefault() builds too large a dict")
+    return target.setdefault(key, default)
+
+
+def _add(target: set, item: Any) -> None:
+    _tick()
+    _charge(40 + sys.getsizeof(item), "set.add() builds too large a set")
+    target.add(item)
+
+
+def _fromkeys(iterable: Iterable[Any], value: Any = None) -> dict:
+    return dict.fromkeys(_sized(iterable, "dict.fromkeys()", 40), value)
+
+
+_METHOD_GUARDS: dict[str, tuple[tuple[type, Callable[..., Any]], ...]] = {
+    "ljust": ((_TEXT, _pad("ljust")),), "rjust": ((_TEXT, _pad("rjust")),), "center": ((_TEXT, _pad("center")),),
+    "zfill": ((_TEXT, _pad("zfill")),), "expandtabs": ((_TEXT, _expandtabs),), "replace": ((_TEXT, _replace),),
+    "join": ((_TEXT, _join),), "split": ((_TEXT, _split("split")),), "rsplit": ((_TEXT, _split("rsplit")),),
+    "splitlines": ((_TEXT, _split("splitlines")),),
+    "append": ((list, _append("append")),), "insert": ((list, _append("insert")),), "extend": ((list, _extend),),
+    "copy": ((list, _copy(list)), (dict, _copy(dict))),
+    "update": ((dict, _update(dict)), (set, _update(set))),
+    "setdefault": ((dict, _setdefault),), "add": ((set, _add),), "fromkeys": ((dict, _fromkeys),),
+}
+
+
+def _method_guard(obj: Any, name: str, value: Any) -> Any:
+    """The budgeted version of ``obj.name`` when it is one of _METHOD_GUARDS, else `value` unchanged."""
+    real = getattr(obj, "_real", obj)  # the stand-ins: str.join(',', items) is _StableStr's attribute
+    for base, guard in _METHOD_GUARDS.get(name, ()):
+        if isinstance(obj, base) and name != "fromkeys":
+            return functools.partial(guard, obj)
+        if isinstance(real, type) and issubclass(real, base):
+            return guard  # the class's function, called with the instance first
+    return value
+
+
+def _json_size(value: Any, limit: int) -> int:
+    """About how many bytes `value` takes as stored JSON, counting shared parts once per reference (as JSON
+    repeats them) but walking each only once; stops early beyond `limit`."""
+    if isinstance(value, str):
+        return len(value) + 2 if value.isascii() else 3 * len(value) + 2
+    if not isinstance(value, (list, tuple, dict, set, frozenset)):
+        return 24
+    sizes: dict[int, int] = {}
+
+    def size(item: Any) -> int:
+        if isinstance(item, str):
+            return len(item) + 2 if item.isascii() else 3 * len(item) + 2
+        if isinstance(item, (list, tuple, dict, set, frozenset)):
+            known = sizes.get(id(item))
+            if known is not None:
+                return known
+            sizes[id(item)] = 0  # a container that contains itself: _to_task_data refuses it
+            total = 2
+            if isinstance(item, (set, frozenset)):  # their own order, not StableSet's sorted one
+                members = set.__iter__(item) if isinstance(item, set) else frozenset.__iter__(item)
+                children: Iterable[tuple[Any, Any]] = enumerate(members)
+            else:
+                children = item.items() if isinstance(item, dict) else enumerate(item)
+            for key, child in children:
+                total += (size(key) + 1 if isinstance(item, dict) else 0) + size(child) + 1
+                if total > limit:
+                    break
+            sizes[id(item)] = total
+            return total
+        return 24
+    return size(value)
+
+
+def _output_error(limits: Limits, size: int, what: str) -> LimitExceeded:
+    return LimitExceeded(f"脚本输出超限 / {what} is {size // 1024:,} KB or more; at most {limits.output_kb:,} KB "
+                         "are allowed (JIEFEN_SCRIPT_OUTPUT_KB)")
+
+
+class SandboxDatetime(metaclass=_GuardedClassMeta):
     """``datetime`` as scripts see it: now()/today()/utcnow() are aware and come from the engine clock."""
 
     _real = datetime
@@ -124,7 +839,7 @@ class SandboxDatetime(metaclass=_ClockedClassMeta):
         return current_now()
 
 
-class SandboxDate(metaclass=_ClockedClassMeta):
+class SandboxDate(metaclass=_GuardedClassMeta):
     """``date`` as scripts see it: today() is the China date of the engine clock."""
 
     _real = date
@@ -138,7 +853,11 @@ class SandboxDate(metaclass=_ClockedClassMeta):
 # min/max/list... live in Zope's AccessControl; here all values are plain task data, so the originals are fine).
 _BUILTINS: dict[str, Any] = {name: safe_builtins[name] if name in safe_builtins else getattr(builtins, name)
                              for name in _BUILTIN_NAMES}
-_BUILTINS.update({"datetime": SandboxDatetime, "date": SandboxDate, "timedelta": timedelta})
+_BUILTINS.update({"datetime": SandboxDatetime, "date": SandboxDate, "timedelta": timedelta,
+                  # The budgeted and deterministic stand-ins (see "Limits" above).
+                  "list": _SizedList, "tuple": _SizedTuple, "dict": _SizedDict, "str": _StableStr,
+                  "set": StableSet, "frozenset": StableFrozenSet, "sorted": _sorted, "round": _round,
+                  **{name: _metered_builtin(getattr(builtins, name)) for name in ("sum", "min", "max", "any", "all")}})
 
 BUILTIN_NAMES: frozenset[str] = frozenset(_BUILTINS)
 """Every name an expression can use besides task data and helpers (form field ids should not reuse them)."""
@@ -167,6 +886,8 @@ def _guarded_getattr(obj: Any, name: str, default: Any = _MISSING) -> Any:
         if default is not _MISSING:
             return default
         raise AttributeError(f"'{type(obj).__name__}' value has no attribute '{name}'")
+    if name in _METHOD_GUARDS:
+        return _method_guard(obj, name, value)
     return value
 
 
@@ -189,7 +910,15 @@ def _inplacevar(op: str, target: Any, value: Any) -> Any:
     func = _INPLACE_OPERATORS.get(op)
     if func is None:
         raise SandboxError(f"the operator '{op}' is not allowed")
-    return func(target, value)
+    if op[:-1] not in _OPERATORS:
+        return func(target, value)
+    if isinstance(target, (list, set, dict)):  # changed in place: charge what it adds
+        if op == "*=" and isinstance(value, int) and isinstance(target, list):
+            _charge(8 * len(target) * max(value - 1, 0), lambda: f"list *= {value:,}")
+        elif op in ("+=", "|="):
+            value = _sized(value, f"'{op}'")
+        return func(target, value)
+    return _binop(op[:-1], target, value)
 
 
 def _apply(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -202,12 +931,17 @@ _RESERVED_GLOBALS: dict[str, Any] = {
     "__builtins__": _BUILTINS,
     "_getattr_": _guarded_getattr,
     "_getitem_": default_guarded_getitem,
-    "_getiter_": default_guarded_getiter,
+    "_getiter_": _guarded_getiter,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
     "_unpack_sequence_": guarded_unpack_sequence,
     "_write_": _guarded_write,
     "_inplacevar_": _inplacevar,
     "_apply_": _apply,
+    "_tick_": _tick,
+    "_item_": _item,
+    "_binop_": _binop,
+    "_set_": _set_display,
+    "_format_": _format,
 }
 
 
@@ -328,6 +1062,177 @@ def _restricted_python_problems(errors: list[str] | tuple[str, ...]) -> list[_Pr
     return problems
 
 
+def _call(name: str, args: list[ast.expr], like: ast.AST) -> ast.Call:
+    call = ast.Call(func=ast.Name(name, ast.Load()), args=args, keywords=[])
+    copy_locations(call, like)
+    return ast.fix_missing_locations(call)
+
+
+def _tick_statement(like: ast.AST) -> ast.Expr:
+    statement = ast.Expr(_call("_tick_", [], like))
+    copy_locations(statement, like)
+    return statement
+
+
+class _BudgetedPolicy(RestrictingNodeTransformer):
+    """RestrictedPython's policy plus the hooks of the budget and of stable sets and text (module docstring).
+
+    Each hook is added after RestrictedPython has visited the node, so its checks never see our guard names."""
+
+    def visit_While(self, node: ast.While) -> ast.AST:
+        node = super().visit_While(node)
+        node.body.insert(0, _tick_statement(node))
+        return node
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        node = super().visit_FunctionDef(node)
+        node.body.insert(0, _tick_statement(node))
+        return node
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> ast.AST:
+        node = super().visit_ExceptHandler(node)
+        node.body.insert(0, _tick_statement(node))  # a bare `except:` re-raises an overrun here
+        return node
+
+    def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
+        node = super().visit_Lambda(node)
+        node.body = _call("_tick_", [node.body], node.body)
+        return node
+
+    def visit_ListComp(self, node: ast.ListComp) -> ast.AST:
+        node = super().visit_ListComp(node)
+        node.elt = _call("_item_", [node.elt], node.elt)
+        return node
+
+    def visit_SetComp(self, node: ast.SetComp) -> ast.AST:
+        node = super().visit_SetComp(node)
+        node.elt = _call("_item_", [node.elt], node.elt)
+        return _call("_set_", [node], node)
+
+    def visit_DictComp(self, node: ast.DictComp) -> ast.AST:
+        node = super().visit_DictComp(node)
+        node.value = _call("_item_", [node.value], node.value)
+        return node
+
+    def visit_Set(self, node: ast.Set) -> ast.AST:
+        node = super().visit_Set(node)
+        return _call("_set_", [node], node)
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        node = super().visit_BinOp(node)
+        symbol = _GUARDED_OPERATORS.get(type(node.op))
+        if symbol is None:
+            return node
+        return _call("_binop_", [ast.Constant(symbol), node.left, node.right], node)
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
+        node = super().visit_FormattedValue(node)
+        spec = node.format_spec if node.format_spec is not None else ast.Constant("")
+        value = _call("_format_", [node.value, ast.Constant(node.conversion), spec], node)
+        formatted = ast.FormattedValue(value=value, conversion=-1, format_spec=None)
+        copy_locations(formatted, node)
+        return formatted
+
+
+_MATERIALISERS = frozenset({"list", "tuple", "set", "frozenset", "sorted", "dict"})
+
+
+class _LimitChecker(ast.NodeVisitor):
+    """What deploy can see of the limits: constant values too large to build, `while True` that never ends."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.problems: list[_Problem] = []
+        self.loops: list[ast.While] = []
+
+    def _add(self, node: ast.AST, message: str) -> None:
+        problem = _Problem(getattr(node, "lineno", None), message, getattr(node, "end_col_offset", None) or 0)
+        if problem not in self.problems:  # a nested part is folded again when its parent is visited
+            self.problems.append(problem)
+
+    def _fold(self, node: ast.AST) -> Any:
+        """The value of a constant expression (numbers, short text, lists of constants), or _MISSING; reports a
+        part too large to build."""
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str)):
+            return node.value
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            value = self._fold(node.operand)
+            return -value if isinstance(node.op, ast.USub) and isinstance(value, (int, float)) else value
+        if isinstance(node, (ast.List, ast.Tuple)):
+            items = [self._fold(item) for item in node.elts]
+            return _MISSING if any(item is _MISSING for item in items) else items
+        if isinstance(node, ast.BinOp):
+            symbol = _GUARDED_OPERATORS.get(type(node.op))
+            left, right = self._fold(node.left), self._fold(node.right)
+            if symbol is None or left is _MISSING or right is _MISSING or symbol == "%":
+                return _MISSING
+            size, _, refusal = _binop_size(symbol, left, right)
+            if refusal or size > self.limits.memory_bytes:
+                self._add(node, f"'{ast.unparse(node)}' is too large to compute: "
+                          + (refusal or f"it would take {size:,} bytes, more than the {self.limits.memory_mb} MB "
+                                        "a script may use (JIEFEN_SCRIPT_MEMORY_MB)"))
+                return _MISSING
+            if size > 4096:
+                return _MISSING  # fine, but not worth building here
+            try:
+                return _OPERATORS[symbol](left, right)
+            except Exception:  # noqa: BLE001 - 1/0, 'a' - 'b': the run time reports those
+                return _MISSING
+        return _MISSING
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        if self._fold(node) is _MISSING:
+            self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        # list(range(30000000)): a materialised constant range
+        if (isinstance(node.func, ast.Name) and node.func.id in _MATERIALISERS and len(node.args) == 1
+                and isinstance(node.args[0], ast.Call) and isinstance(node.args[0].func, ast.Name)
+                and node.args[0].func.id == "range" and node.args[0].args):
+            bounds = [self._fold(arg) for arg in node.args[0].args]
+            if all(isinstance(b, int) for b in bounds):
+                count = len(range(*bounds)) if len(bounds) <= 3 and (len(bounds) < 3 or bounds[2]) else 0
+                if count * 40 > self.limits.memory_bytes:
+                    self._add(node, f"'{ast.unparse(node)}' is too large to build: {count:,} items take more "
+                                    f"than the {self.limits.memory_mb} MB a script may use (JIEFEN_SCRIPT_MEMORY_MB)")
+        self.generic_visit(node)
+
+    def visit_While(self, node: ast.While) -> None:
+        test = node.test
+        if isinstance(test, ast.Constant) and test.value and not _leaves(node.body, loop_level=True):
+            self._add(node, f"'while {ast.unparse(test)}' never ends: it has no break, return or raise (the "
+                            f"sandbox would stop it after {self.limits.cpu_seconds:g} s of CPU time)")
+        self.generic_visit(node)
+
+
+def _leaves(statements: list[ast.stmt], loop_level: bool) -> bool:
+    """Whether a loop body has a way out: break (of this loop), return or raise."""
+    for statement in statements:
+        for node in _walk_same_function(statement):
+            if isinstance(node, (ast.Return, ast.Raise)):
+                return True
+            if isinstance(node, ast.Break) and _break_is_ours(statement, node):
+                return True
+    return False
+
+
+def _walk_same_function(node: ast.AST) -> Iterator[ast.AST]:
+    yield node
+    for child in ast.iter_child_nodes(node):
+        if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            yield from _walk_same_function(child)
+
+
+def _break_is_ours(statement: ast.AST, target: ast.Break) -> bool:
+    """True unless `target` sits inside a nested loop of `statement`."""
+    if statement is target:
+        return True
+    if isinstance(statement, (ast.For, ast.While, ast.AsyncFor)):
+        return any(target is node for branch in statement.orelse for node in ast.walk(branch))
+    return any(_break_is_ours(child, target) for child in ast.iter_child_nodes(statement)
+               if any(target is node for node in ast.walk(child)))
+
+
 @dataclass(frozen=True)
 class _Compiled:
     """The cached result of checking and compiling one source string in one mode."""
@@ -382,8 +1287,13 @@ def _compile(source: str, mode: Mode) -> _Compiled:
             ordered = sorted(checker.problems, key=lambda p: (p.line or 0, p.end_column))
             return rejected(ordered, checker=checker, tree=tree)
 
-        result = (compile_restricted_eval if mode == "eval" else compile_restricted_exec)(text)
+        result = (compile_restricted_eval if mode == "eval" else compile_restricted_exec)(text,
+                                                                                        policy=_BudgetedPolicy)
     problems = _restricted_python_problems(result.errors)
+    if not problems:
+        limit_checker = _LimitChecker(_limits)
+        limit_checker.visit(tree)
+        problems = sorted(limit_checker.problems, key=lambda p: (p.line or 0, p.end_column))
     problems += [_Problem(w.lineno, str(w.message)) for w in caught
                  if issubclass(w.category, (SyntaxWarning, DeprecationWarning))]
     if problems or result.code is None:
@@ -520,7 +1430,8 @@ def _to_task_data(value: Any, name: str, path: tuple[int, ...] = ()) -> Any:
                 if converted is not item:
                     value[key] = converted
         return value
-    raise TaskFailed(f"the script variable '{name}' holds a {type(value).__name__}, which task data cannot store; "
+    kind = getattr(type(value), "_name", type(value).__name__)  # StableSet -> set
+    raise TaskFailed(f"the script variable '{name}' holds a {kind}, which task data cannot store; "
                      "use text, numbers, True/False, None, lists or dicts (dates as ISO text)")
 
 
@@ -548,7 +1459,18 @@ def evaluate(source: str, names: Mapping[str, Any]) -> Any:
     code, _ = _compiled_or_raise(source, "eval")
     scope = dict(names)
     scope.update(_RESERVED_GLOBALS)
-    return eval(code, scope)  # noqa: S307 - RestrictedPython-compiled code with guarded globals
+    return _run_eval(code, scope)
+
+
+def _run_eval(code: CodeType, scope: dict[str, Any]) -> Any:
+    """Evaluate under the budget; the value is measured as output too (a list an expression builds)."""
+    limits = _limits
+    result = _budgeted(eval, code, scope, limits)  # RestrictedPython-compiled code with guarded globals
+    if not isinstance(result, (bool, int, float)) and result is not None:
+        size = _json_size(result, limits.output_bytes)
+        if size > limits.output_bytes:
+            raise _output_error(limits, size, "the expression's value")
+    return result
 
 
 def execute(source: str, data: MutableMapping[str, Any], *, helpers: Helpers | None = None,
@@ -557,8 +1479,9 @@ def execute(source: str, data: MutableMapping[str, Any], *, helpers: Helpers | N
 
     Functions the script defines, the helpers and `external` names are never copied into `data`. Assignments
     are applied only if the whole script succeeds (in-place changes to task-data lists and dicts are immediate).
-    Raises SandboxError for a rule violation, TaskFailed if the script leaves a value task data cannot store;
-    errors of the script itself propagate unchanged.
+    Raises SandboxError for a rule violation, LimitExceeded when it uses more CPU time, memory or output than
+    `current_limits()` allow, TaskFailed if the script leaves a value task data cannot store; errors of the
+    script itself propagate unchanged.
     """
     helpers = helpers or {}
     external = external or {}
@@ -568,7 +1491,11 @@ def execute(source: str, data: MutableMapping[str, Any], *, helpers: Helpers | N
     scope.update(external)
     scope.update(data)
     scope.update(_RESERVED_GLOBALS)
-    exec(code, scope)  # noqa: S102 - RestrictedPython-compiled code with guarded globals
+    limits = _limits
+    # Containers the script may change in place count as output only by what they grow.
+    before = {name: _json_size(value, limits.output_bytes) for name, value in data.items()
+              if isinstance(value, (list, dict))}
+    _budgeted(exec, code, scope, limits)  # RestrictedPython-compiled code with guarded globals
 
     updates: dict[str, Any] = {}
     removals: list[str] = []
@@ -582,6 +1509,19 @@ def execute(source: str, data: MutableMapping[str, Any], *, helpers: Helpers | N
             continue
         if name in data and data[name] is value and not isinstance(value, (list, dict)):
             continue  # unchanged scalar: leave it exactly as stored
+        updates[name] = value
+    written = 0
+    for name, value in updates.items():  # measured before _to_task_data walks (and the serializer copies) it
+        if isinstance(value, (list, tuple, dict)):
+            size = _json_size(value, limits.output_bytes)
+            if name in before and data.get(name) is value:
+                size = max(0, size - before[name])
+        else:
+            size = _json_size(value, limits.output_bytes) if isinstance(value, str) else 24
+        written += size
+        if written > limits.output_bytes:
+            raise _output_error(limits, written, "the task data this script writes")
+    for name, value in updates.items():
         updates[name] = _to_task_data(value, name)
     removals += [name for name in data if not name.startswith("_") and name not in scope]
     for name in removals:
@@ -617,7 +1557,7 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
         scope.update(external)
         scope.update(context)
         scope.update(_RESERVED_GLOBALS)
-        result = eval(code, scope)  # noqa: S307 - RestrictedPython-compiled code with guarded globals
+        result = _run_eval(code, scope)
         # SpiffWorkflow's timers parse the value as a string (`.upper()`), and task data holds ISO text.
         if isinstance(result, (datetime, date)):
             return result.isoformat()
@@ -631,7 +1571,7 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
 
 def describe_error(exc: BaseException) -> str:
     """A one-line account of why an expression or script failed, for task errors and logs."""
-    if isinstance(exc, CaseError):
+    if isinstance(exc, (CaseError, LimitExceeded)):
         return exc.message
     return f"{type(exc).__name__}: {exc}"
 
@@ -647,6 +1587,9 @@ class SandboxedScriptEngine(PythonScriptEngine):
     def evaluate(self, task: Any, expression: str, external_context: Mapping[str, Any] | None = None) -> Any:
         try:
             return self.environment.evaluate(expression, task.data, external_context)
+        except LimitExceeded as exc:
+            error = _at_element(exc, task)
+            raise WorkflowTaskException(describe_error(error), task=task, exception=error) from error
         except SpiffWorkflowException as exc:
             exc.add_note(f"Error evaluating expression '{expression}'")
             raise
@@ -657,6 +1600,9 @@ class SandboxedScriptEngine(PythonScriptEngine):
     def execute(self, task: Any, script: str, external_context: Mapping[str, Any] | None = None) -> Any:
         try:
             return self.environment.execute(script, task.data, external_context or {})
+        except LimitExceeded as exc:
+            error = _at_element(exc, task)
+            raise self.create_task_exec_exception(task, script, error) from error
         except Exception as exc:
             raise self.create_task_exec_exception(task, script, exc) from exc
 
@@ -671,6 +1617,11 @@ class SandboxedScriptEngine(PythonScriptEngine):
             error_line = lines[line_number - 1] if 0 < line_number <= len(lines) else ""
         return WorkflowTaskException(describe_error(err), task=task, exception=err,
                                      line_number=line_number, error_line=error_line)
+
+
+def _at_element(exc: LimitExceeded, task: Any) -> LimitExceeded:
+    spec = getattr(task, "task_spec", None)
+    return exc.at(getattr(spec, "bpmn_id", None), getattr(spec, "bpmn_name", None))
 
 
 def make_script_engine(helpers: Helpers) -> PythonScriptEngine:

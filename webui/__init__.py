@@ -99,6 +99,9 @@ def create_app(config: object | Mapping | None = None) -> Flask:
         settings.data_limits = DataLimits(max_depth=app.config["JIEFEN_MAX_DATA_DEPTH"],
                                           max_string=app.config["JIEFEN_MAX_TEXT_LENGTH"],
                                           max_bytes=app.config["JIEFEN_MAX_DATA_BYTES"])
+        settings.script_cpu_seconds = float(app.config["JIEFEN_SCRIPT_CPU_SECONDS"])
+        settings.script_memory_mb = int(app.config["JIEFEN_SCRIPT_MEMORY_MB"])
+        settings.script_output_kb = int(app.config["JIEFEN_SCRIPT_OUTPUT_KB"])
         runtime.configure(settings)
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite:///") and ":memory:" not in uri:  # a fresh clone has no instance/ yet
