@@ -25,7 +25,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine import runtime, scripting, serializer
 from engine.clock import running_at
 from engine.db import run_writes, send
-from engine.errors import CaseError, NotFound, SandboxError, TaskFailed
+from engine.errors import CaseError, Conflict, NotFound, SandboxError, TaskFailed
 from engine.models import (GENESIS_HASH, NO_DUE_DATE, CaseEventModel, CaseModel, MembershipModel, OrgUnitModel,
                            RoleModel, TaskCandidateModel, TaskModel, TimerModel)
 from engine.services.processes import LoadedVersion, load_version
@@ -237,6 +237,25 @@ def find_task(workflow: BpmnWorkflow, task_id: str):
         return workflow.get_task_from_id(UUID(task_id))
     except (ValueError, KeyError):
         return None
+
+
+def completion(task_id: str, values: dict):
+    """The `apply` step of the command that completes a user task with validated form values (for execute):
+    shared by task completion and by intake, which opens a case and completes its registration in one command."""
+    def apply(ctx):
+        spiff_task = find_task(ctx.workflow, task_id)
+        if spiff_task is None or spiff_task.state != TaskState.READY:
+            raise Conflict("该任务已不可办理 / this task is no longer ready", {"task_id": task_id})
+        ordinal = ordinal_of(ctx.before_tasks.values(), spiff_task)  # the workflow is as snapshot saw it
+        command = {"spec_name": spiff_task.task_spec.name, "ordinal": ordinal, "data": values}
+        spiff_task.data.update(values)
+        try:
+            spiff_task.run()
+        except Exception as exc:
+            raise task_failed(exc) from exc
+        run_engine(ctx.workflow)
+        return spiff_task, command
+    return apply
 
 
 def case_data(workflow: BpmnWorkflow, pending: list | None = None, end=None) -> dict:

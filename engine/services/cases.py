@@ -162,19 +162,8 @@ def register_case(session: Session, process_id: str, data: dict | None, actor: A
     rows = casework.task_rows_of(session, case.id, "")[0] if first is not None else {}
     task = next((row for row in rows.values() if row.spec_name == first), None)
     if task is not None and can_act(session, actor, task):
-        def apply(ctx):
-            spiff_task = casework.find_task(ctx.workflow, task.id)
-            ordinal = casework.ordinal_of(ctx.before_tasks.values(), spiff_task)
-            command = {"spec_name": spiff_task.task_spec.name, "ordinal": ordinal, "data": data}
-            spiff_task.data.update(data)
-            try:
-                spiff_task.run()
-            except Exception as exc:
-                raise casework.task_failed(exc) from exc
-            casework.run_engine(ctx.workflow)
-            return spiff_task, command
-
-        casework.execute(session, case, actor.username, now, apply, "task_completed", task_rows=rows)
+        casework.execute(session, case, actor.username, now, casework.completion(task.id, data), "task_completed",
+                         task_rows=rows)
     try:
         session.commit()
     except StaleDataError as exc:

@@ -9,7 +9,6 @@ from sqlalchemy import Integer, and_, bindparam, delete, distinct, exists, func,
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
-from SpiffWorkflow.util.task import TaskState
 
 from engine import access, casework, forms, runtime
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
@@ -516,21 +515,8 @@ def complete_task(session: Session, task_id: str, data: dict | None, actor: Acto
     schema = version.schemas.get(task.spec_name) or _NO_FIELDS
     values = forms.validate_form(schema, data or {})
 
-    def apply(ctx):
-        spiff_task = casework.find_task(ctx.workflow, task_id)
-        if spiff_task is None or spiff_task.state != TaskState.READY:
-            raise Conflict("该任务已不可办理 / this task is no longer ready", {"task_id": task_id})
-        ordinal = casework.ordinal_of(ctx.before_tasks.values(), spiff_task)  # the workflow is as snapshot saw it
-        command = {"spec_name": spiff_task.task_spec.name, "ordinal": ordinal, "data": values}
-        spiff_task.data.update(values)
-        try:
-            spiff_task.run()
-        except Exception as exc:
-            raise casework.task_failed(exc) from exc
-        casework.run_engine(ctx.workflow)
-        return spiff_task, command
-
-    casework.execute(session, case, actor.username, now, apply, "task_completed", task_rows=rows)
+    casework.execute(session, case, actor.username, now, casework.completion(task_id, values), "task_completed",
+                     task_rows=rows)
     _commit(session)
     log.info("task %s of case %s completed by %s", task_id, case.id, actor.username)
     return case
