@@ -223,7 +223,7 @@ def test_configured_limits_reach_the_sandbox(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "JIEFEN_DATABASE_URL")}
     env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'limits.sqlite3'}", "PYTHONPATH": str(ROOT),
                 "JIEFEN_SCRIPT_CPU_SECONDS": "2.5", "JIEFEN_SCRIPT_MEMORY_MB": "32",
-                "JIEFEN_SCRIPT_OUTPUT_KB": "256"})
+                "JIEFEN_SCRIPT_OUTPUT_KB": "256", "JIEFEN_SECRET_KEY": "a-test-only-secret-key-of-some-length"})
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
