@@ -122,7 +122,6 @@ def init_app(app: Flask) -> None:
     app.extensions["jiefen_idempotency"] = {"purged_at": None}
     app.before_request(_check_key)
     app.after_request(_store_response)
-    app.teardown_request(_end_session)
     app.register_error_handler(_KeyTaken, _answer_taken)
     app.jinja_env.globals["idempotency_key"] = form_key
     # db.session is one scoped_session for every app (tests build many): listen once.
@@ -309,16 +308,3 @@ def _purge_now_and_then(session) -> bool:
     if deleted:
         log.info("purged %s expired idempotency keys", deleted)
     return True
-
-
-def _end_session(_exc) -> None:
-    """Close the request's session here, where a connection lost after the response was made is only logged.
-    In Flask-SQLAlchemy's own teardown a failing rollback escapes every handler and turns a response that was
-    right (a committed write) into the server's plain-text 500 page (security.md M4, case 1739; not reproduced
-    in a test: SQLAlchemy's pool swallowed the error each time the connection was ended at that point)."""
-    from webui.extensions import db
-
-    try:
-        db.session.remove()
-    except DBAPIError:
-        log.warning("the database connection was lost after the response was made", exc_info=True)

@@ -261,7 +261,9 @@ def test_a_teardown_on_a_lost_connection_keeps_the_answer(app, client, login, se
             other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
         return response
 
-    app.after_request_funcs.setdefault(None, []).append(lose_the_connection)  # the app has served requests
+    # after_request functions run last-registered first: at the front of the list, this one runs after the
+    # others (the Idempotency-Key's response store among them), just before the teardown
+    app.after_request_funcs.setdefault(None, []).insert(0, lose_the_connection)
     response = _start(client, clerk, INTAKE)
     assert response.status_code == 201, response.get_data(as_text=True)[:300]
     assert response.get_json()["data"]["party_name"] == "张三"
