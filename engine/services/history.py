@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import casework
+from engine import access, casework
 from engine.clock import running_at
 from engine.errors import CaseError
 from engine.models import CaseEventModel, CaseModel
@@ -120,11 +120,15 @@ class CaseLinks:
 
 
 def case_links(session: Session, case_id: int, actor: Actor, what: str = "case") -> CaseLinks:
-    """Linked cases in both directions (codes and status only are meant for display). Read-only.
+    """Linked cases in both directions (codes and status only are meant for display), only those the actor may
+    read themselves (need to know: a linked petition is not named to a reader of the dispute). Read-only.
 
     Raises NotFound, Forbidden."""
     case = get_case(session, case_id, actor, what)
     linked_to = session.get(CaseModel, case.linked_case_id) if case.linked_case_id else None
     linked_from = list(session.scalars(select(CaseModel).where(CaseModel.linked_case_id == case.id)
                                        .order_by(CaseModel.opened_at, CaseModel.id)))
-    return CaseLinks(linked_to, case.link_kind, linked_from)
+    readable = [other for other in ([linked_to] if linked_to else []) + linked_from
+                if access.decide(session, actor, other).allowed]
+    return CaseLinks(linked_to if linked_to in readable else None, case.link_kind,
+                     [other for other in linked_from if other in readable])
