@@ -119,10 +119,10 @@ def create_app(config: object | Mapping | None = None) -> Flask:
     register_ui(app)
     from webui.rate_limit import limit_public_lookups
     limit_public_lookups(app)
-
     from webui.inputs import body_limit_by_endpoint
     app.before_request(body_limit_by_endpoint)  # before the idempotency hook reads the body
-    from webui import idempotency; idempotency.init_app(app)  # after the UI's CSRF check: keys of real requests
+    from webui import idempotency
+    idempotency.init_app(app)  # after the UI's CSRF check: keys of real requests
     register_error_handlers(app)
     app.wsgi_app = JSONErrorMiddleware(app.wsgi_app)
     if app.config.get("JIEFEN_SCHEDULER_ENABLED"):

@@ -141,6 +141,7 @@ def swallow_teardown_errors(app: Flask, db) -> None:
     app.teardown_appcontext_funcs[:] = [teardown_session if func == original else func
                                         for func in app.teardown_appcontext_funcs]
 
+
 RETRY_AFTER_S = 2
 
 
