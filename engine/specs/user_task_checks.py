@@ -1,0 +1,173 @@
+"""Designer checks of user tasks: assignment attributes, dates, priority and the camunda:formData form."""
+from __future__ import annotations
+
+import keyword
+import re
+from datetime import date, datetime
+from typing import Any, Callable
+
+from lxml import etree
+
+from engine import scripting
+from engine.specs.values import _as_float, _as_int, _has_juel, _split_list
+from engine.specs.xmldoc import _b, _c, _Doc
+
+
+# Names the sandbox gives every expression (engine.calendar helpers); form fields must not hide them.
+HELPER_NAMES = frozenset({"workdays", "legal_days", "natural_days"})
+FORM_TYPES = ("string", "long", "boolean", "date", "enum")
+CONSTRAINTS = ("required", "readonly", "min", "max", "minlength", "maxlength")
+
+
+# Not scripting._ISO_DURATION (a different pattern, for quoted timer durations); this one is for camunda:dueDate.
+_ISO_DURATION = re.compile(r"^-?P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
+
+
+def _is_iso_date_or_duration(value: str) -> bool:
+    if _ISO_DURATION.match(value):
+        return True
+    try:
+        datetime.fromisoformat(value)
+        return True
+    except ValueError:
+        return False
+
+
+def _identifier_problem(name: str | None, what: str) -> str | None:
+    """Why `name` cannot be a data variable that expressions read, or None."""
+    if not name:
+        return f"{what} has no id."
+    if not name.isidentifier():
+        return (f"{what} id '{name}' is not a valid variable name: use letters, digits and '_', not starting with "
+                "a digit (expressions refer to the field by this id).")
+    if keyword.iskeyword(name):
+        return f"{what} id '{name}' is a Python keyword; expressions could not refer to it. Rename the field."
+    if name in HELPER_NAMES:
+        return (f"{what} id '{name}' would hide the deadline helper {name}() that expressions use. "
+                "Rename the field.")
+    if name in scripting.FORBIDDEN_NAMES:
+        return (f"{what} id '{name}' is a name expressions may not use, so no condition could read the field. "
+                f"Give it a more specific id (e.g. dispute_{name}).")
+    if name in scripting.BUILTIN_NAMES:
+        return (f"{what} id '{name}' would hide the built-in '{name}' that expressions use. "
+                f"Give it a more specific id (e.g. dispute_{name}).")
+    if name.startswith("_"):
+        return f"{what} id '{name}' starts with '_'; such names are reserved in expressions. Rename the field."
+    return None
+
+
+class _UserTaskChecks:
+    """The user-task part of _Checker (checks.py), which provides self.doc and self._expression."""
+
+    doc: _Doc
+    _expression: Callable[..., Any]
+
+    def _bpmn_userTask(self, el: etree._Element) -> None:
+        for attr in ("candidateGroups", "candidateUsers"):
+            value = el.get(_c(attr))
+            if value is None or _has_juel(value):
+                continue
+            value = value.strip()
+            if value.startswith("="):
+                self._expression(el, value[1:], f"camunda:{attr} expression")
+            elif not value or any(not item for item in _split_list(value)):
+                self.doc.problem(f"camunda:{attr} \"{value}\" must be a comma-separated list of names without "
+                                 "empty entries, or an expression starting with '='.", el)
+        assignee = el.get(_c("assignee"))
+        if assignee is not None and not _has_juel(assignee):
+            if assignee.strip().startswith("="):
+                self._expression(el, assignee.strip()[1:], "camunda:assignee expression")
+            elif not assignee.strip():
+                self.doc.problem("camunda:assignee is empty.", el)
+        for attr in ("dueDate", "followUpDate"):
+            value = el.get(_c(attr))
+            if value is None or _has_juel(value):
+                continue
+            value = value.strip()
+            if value.startswith("="):
+                self._expression(el, value[1:], f"camunda:{attr} expression")
+            elif not _is_iso_date_or_duration(value):
+                self.doc.problem(f"camunda:{attr} \"{value}\" is neither an ISO 8601 date/time (e.g. "
+                                 "2025-03-31T17:00:00+08:00), an ISO 8601 duration (e.g. P5D) nor an expression "
+                                 "starting with '=' (e.g. =workdays(5)).", el)
+        priority = el.get(_c("priority"))
+        if priority is not None and not _has_juel(priority):
+            if priority.strip().startswith("="):
+                self._expression(el, priority.strip()[1:], "camunda:priority expression")
+            elif _as_int(priority) is None:
+                self.doc.problem(f"camunda:priority \"{priority}\" is not a whole number.", el)
+        self._form(el)
+
+    def _form(self, task: etree._Element) -> None:
+        seen: set[str] = set()
+        for fld in task.iterfind(f"{_b('extensionElements')}/{_c('formData')}/{_c('formField')}"):
+            fid = fld.get("id")
+            label = f"Form field '{fid}'" if fid else "A form field"
+            bad_id = _identifier_problem(fid, "Form field")
+            if bad_id:
+                self.doc.problem(bad_id, fld)
+            elif fid in seen:
+                self.doc.problem(f"Form field '{fid}' appears twice in the form.", fld)
+            seen.add(fid or "")
+            raw_type = (fld.get("type") or "").strip()
+            kind = raw_type.lower()
+            if not raw_type:
+                self.doc.problem(f"{label} has no type; use one of: {', '.join(FORM_TYPES)}.", fld)
+            elif kind not in FORM_TYPES:
+                self.doc.problem(f"{label} has type '{raw_type}', which is not supported; use one of: "
+                                 f"{', '.join(FORM_TYPES)}.", fld)
+            values = [v for v in fld if v.tag == _c("value")]
+            if kind == "enum":
+                ids = [(v.get("id") or "").strip() for v in values]
+                if not values:
+                    self.doc.problem(f"{label} is an enum without values; add the choices (camunda:value).", fld)
+                elif any(not i for i in ids):
+                    self.doc.problem(f"{label} has an enum value without an id.", fld)
+                elif len(set(ids)) != len(ids):
+                    self.doc.problem(f"{label} lists the same enum value id twice.", fld)
+            self._default(fld, label, kind, values)
+            self._constraints(fld, label)
+
+    def _default(self, fld: etree._Element, label: str, kind: str, values: list[etree._Element]) -> None:
+        default = fld.get("defaultValue")
+        if default is None or _has_juel(default):
+            return
+        text = default.strip()
+        if kind == "long" and _as_int(text) is None:
+            self.doc.problem(f"{label}: default value '{default}' is not a whole number.", fld)
+        elif kind == "boolean" and text.lower() not in ("true", "false"):
+            self.doc.problem(f"{label}: default value '{default}' must be true or false.", fld)
+        elif kind == "enum" and values and text not in {v.get("id") for v in values}:
+            self.doc.problem(f"{label}: default value '{default}' is not one of the enum value ids.", fld)
+        elif kind == "date" and text:
+            try:
+                date.fromisoformat(text)
+            except ValueError:
+                self.doc.problem(f"{label}: default value '{default}' is not an ISO date (YYYY-MM-DD).", fld)
+
+    def _constraints(self, fld: etree._Element, label: str) -> None:
+        bounds: dict[str, float] = {}
+        for con in fld.iterfind(f"{_c('validation')}/{_c('constraint')}"):
+            name = (con.get("name") or "").strip()
+            config = con.get("config")
+            if name not in CONSTRAINTS:
+                self.doc.problem(f"{label}: validation constraint '{name}' is not supported; use "
+                                 f"{', '.join(CONSTRAINTS)}.", con)
+            elif name in ("min", "max"):
+                number = _as_float(config)
+                if number is None:
+                    self.doc.problem(f"{label}: constraint '{name}' needs a number as config, got "
+                                     f"'{config or ''}'.", con)
+                else:
+                    bounds[name] = number
+            elif name in ("minlength", "maxlength"):
+                number = _as_int(config)
+                if number is None or number < 0:
+                    self.doc.problem(f"{label}: constraint '{name}' needs a non-negative whole number as config, "
+                                     f"got '{config or ''}'.", con)
+                else:
+                    bounds[name] = number
+        for low, high in (("min", "max"), ("minlength", "maxlength")):
+            if low in bounds and high in bounds and bounds[low] > bounds[high]:
+                self.doc.problem(f"{label}: constraint {low} ({bounds[low]:g}) is greater than {high} "
+                                 f"({bounds[high]:g}).", fld)
