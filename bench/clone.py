@@ -28,7 +28,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, text, update
 
 from bench.common import log
-from engine.casework import GENESIS, _event_hash
+from engine.chain import GENESIS, _event_hash
 from engine.clock import CHINA_TZ
 from engine.models import (NO_DUE_DATE, CaseEventModel, CaseModel, CaseSequenceModel, TaskCandidateModel, TaskModel,
                            TimerModel)

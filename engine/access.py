@@ -33,9 +33,10 @@ from sqlalchemy.orm import Session, scoped_session
 
 from engine import runtime
 from engine.db import send
-from engine.errors import Forbidden
+from engine.errors import Forbidden, NotFound
 from engine.models import AccessLogModel, CaseEventModel, CaseModel, TaskCandidateModel, TaskModel
-from engine.services.users import Actor
+from engine.actors import Actor
+from engine.versions import load_version
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +136,6 @@ def _decide(session: Session, actor: Actor, case: CaseModel) -> Decision:
     """The rule without a query where a grant decides; else one indexed statement (_involved)."""
     if actor.is_system:
         return Decision(True, "system", True)
-    from engine.services.processes import load_version
-
     version = load_version(session, case.process_version_id)
     roles = process_roles(version)
     if any(g.org_unit_id == case.org_unit_id and g.role in roles and not _department_grant(g, case)
@@ -322,3 +321,29 @@ def mask_data(value: Any, key: str | None = None) -> Any:
     if key is not None and _PHONE_KEY.search(key):
         return mask_phone(value)
     return mask_text(value)
+
+
+# ---------------------------------------------------------------- acting on a task
+
+_CANDIDATES_OF = select(_C.role, _C.org_unit_id).where(_C.task_id == bindparam("task_id"))  # built once
+
+
+def can_act(session: Session, actor: Actor, task, candidates: list | None = None) -> bool:
+    """The actor may act on the task (a tasks row): it is claimed by them, or unclaimed and they hold a
+    candidate (role, org unit). `candidates`: the task's pairs when the caller has read them already."""
+    if task.assignee is not None:
+        return task.assignee == actor.username
+    grants = {(g.role, g.org_unit_id) for g in actor.grants}
+    if candidates is None:
+        candidates = session.execute(_CANDIDATES_OF, {"task_id": task.id}).all()
+    return any((role, org) in grants for role, org in candidates)
+
+
+def readable_case(session: Session, actor: Actor, case_id: int, what: str | None = "case") -> CaseModel:
+    """A case the actor may read; a read by an auditor or administrator is recorded as `what` (None: a check
+    inside a larger read that records itself). Raises NotFound, Forbidden."""
+    case = session.get(CaseModel, case_id)
+    if case is None:
+        raise NotFound(f"案件不存在 / case {case_id} not found")
+    ensure_can_read(session, actor, case, what)
+    return case

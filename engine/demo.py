@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from engine import runtime
 from engine.clock import CHINA_TZ, Clock
+from engine.directory import DEMO_PASSWORD
 from engine.errors import CaseError
 from engine.models import CaseModel, RoleModel, UserModel
 from engine.services import cases, processes, tasks, users
@@ -18,7 +19,6 @@ from engine.services.timers import fire_due_timers
 
 log = logging.getLogger(__name__)
 
-DEMO_PASSWORD = "jiefen-demo-2026"
 COUNTY = ("330106000", "西湖区综治中心", "330106")
 TOWNSHIPS = [("330106001", "北山街道综治中心"), ("330106002", "西溪街道综治中心")]
 VILLAGES = [("330106001001", "曙光社区调解室", "330106001"), ("330106001002", "宝石社区调解室", "330106001"),

@@ -7,7 +7,7 @@ from datetime import date
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
-from engine import case_data
+from engine import case_data, runtime
 from engine.errors import InvalidData
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,9 @@ def build_schema(form: list[dict], name: str = "TaskForm") -> type[Schema]:
     return Schema.from_dict(attrs, name=name)
 
 
+NO_FIELDS = build_schema([], name="Form_empty")  # a task or start event without a form accepts only {}
+
+
 @functools.lru_cache(maxsize=4096)
 def _instance(schema: type[Schema], unknown: str) -> Schema:
     # One instance per form: building one deep-copies its fields (~0.1 ms), and load() keeps no state.
@@ -79,8 +82,6 @@ def validate_form(schema: type[Schema], data: dict, *, partial_unknown: bool = F
     """Validate submitted form data: first the rules all case data obeys (case_data.check_data: size, depth,
     text, numbers, helper names), then the form's fields. `partial`: required fields may be missing (data
     that prefills a form someone completes later). Raises InvalidData with field -> [messages]."""
-    from engine import runtime
-
     if not isinstance(data, dict):
         raise InvalidData("表单数据必须是对象 / form data must be a JSON object", {"data": ["must be an object"]})
     rt = runtime.get()

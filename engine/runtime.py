@@ -16,17 +16,6 @@ from engine.clock import Clock
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class LadderStep:
-    """One rung of the supervision ladder (domain.md §4)."""
-
-    name: str          # prompt | reminder | notice | listing
-    title: str         # 提示 / 催办 / 督办 / 挂牌督办
-    level: int         # warning level the task gets
-    follow_up_role: str | None = None   # role that gets a follow-up task (督办 / 挂牌督办)
-    follow_up_unit: str = "same"        # same | parent
-
-
 @dataclass
 class EngineSettings:
     """Everything the engine needs from configuration; built by the caller, never from the environment."""
@@ -44,6 +33,10 @@ class EngineSettings:
     ladder_notice_days_after: int = 1
     ladder_listing_workdays_after: int = 5
     tier_ladder: dict[str, bool] = field(default_factory=dict)  # tier -> ladder on/off (default on)
+    # Who gets the ladder's follow-up tasks (engine/ladder.py): the 督办单 at the unit holding the late task,
+    # the 挂牌督办 at the supervising center one level up.
+    ladder_notice_role: str = "unit_head"
+    ladder_listing_role: str = "supervisor"
     data_limits: DataLimits = field(default_factory=DataLimits)  # bounds on start and task data (case_data.py)
 
     # Processes whose cases only their own roles, the case's supervisors and auditors read (信访: engine/access.py).
@@ -70,6 +63,8 @@ class EngineSettings:
             settings.ladder_notice_days_after = int(ladder.get("notice_days_after", 1))
             settings.ladder_listing_workdays_after = int(ladder.get("listing_workdays_after", 5))
             settings.tier_ladder = {str(k): bool(v) for k, v in ladder.get("tiers", {}).items()}
+            settings.ladder_notice_role = str(ladder.get("notice_role", settings.ladder_notice_role))
+            settings.ladder_listing_role = str(ladder.get("listing_role", settings.ladder_listing_role))
             if "confidential_processes" in org:
                 settings.confidential_processes = frozenset(str(p) for p in org["confidential_processes"])
         return settings

@@ -15,6 +15,8 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
+from engine.specs import spec_serializer_config  # the same converters the stored specs use
+
 log = logging.getLogger(__name__)
 
 FORMAT_KEY = "jiefen_format"
@@ -43,8 +45,6 @@ class _SpecRefWorkflowConverter(BpmnWorkflowConverter):
 
 
 def _make_serializer() -> BpmnWorkflowSerializer:
-    from engine.specs import spec_serializer_config  # the same converters the stored specs use
-
     config = copy.copy(spec_serializer_config())
     config[BpmnWorkflow] = _SpecRefWorkflowConverter
     return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))

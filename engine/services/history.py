@@ -7,13 +7,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import access, casework
+from engine import access, casework, chain
+from engine.actors import Actor
 from engine.clock import running_at
 from engine.errors import CaseError
 from engine.models import CaseEventModel, CaseModel
-from engine.services.cases import get_case
-from engine.services.processes import load_version
-from engine.services.users import Actor
+from engine.versions import load_version
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +27,7 @@ class Verification:
 
 def list_events(session: Session, case_id: int, actor: Actor, what: str = "events") -> list[CaseEventModel]:
     """The case's history in order (a read-all read recorded as `what`). Raises NotFound, Forbidden."""
-    get_case(session, case_id, actor, what)
+    access.readable_case(session, actor, case_id, what)
     return list(session.scalars(select(CaseEventModel).where(CaseEventModel.case_id == case_id)
                                 .order_by(CaseEventModel.seq)))
 
@@ -37,15 +36,15 @@ def verify_case(session: Session, case_id: int, actor: Actor) -> Verification:
     """Recompute the hash chain and replay the recorded commands on the case's process version.
 
     Read-only (no commit). Raises NotFound, Forbidden."""
-    case = get_case(session, case_id, actor, "verify")
+    case = access.readable_case(session, actor, case_id, "verify")
     events = list_events(session, case_id, actor, "verify")
     result = Verification(chain_ok=True, replay_ok=False, events=len(events))
-    prev = casework.GENESIS
+    prev = chain.GENESIS
     for expected_seq, event in enumerate(events, start=1):
         if event.seq != expected_seq:
             result.chain_ok = False
             result.problems.append(f"event {event.seq}: sequence gap (expected {expected_seq})")
-        if event.prev_hash != prev or casework.event_hash_of(event) != event.hash:
+        if event.prev_hash != prev or chain.event_hash_of(event) != event.hash:
             result.chain_ok = False
             result.problems.append(f"event {event.seq} ({event.type}): hash does not match its content or chain")
         prev = event.hash
@@ -95,7 +94,7 @@ def completed_elements(session: Session, case_id: int, actor: Actor, what: str =
     workflow, for drawing the case's progress on its diagram. Read-only. Raises NotFound, Forbidden."""
     from SpiffWorkflow.util.task import TaskState
 
-    case = get_case(session, case_id, actor, what)
+    case = access.readable_case(session, actor, case_id, what)
     if not case.workflow_json or case.workflow_json == "{}":
         return []
     _version, workflow = casework.restore(session, case)
@@ -124,7 +123,7 @@ def case_links(session: Session, case_id: int, actor: Actor, what: str = "case")
     read themselves (need to know: a linked petition is not named to a reader of the dispute). Read-only.
 
     Raises NotFound, Forbidden."""
-    case = get_case(session, case_id, actor, what)
+    case = access.readable_case(session, actor, case_id, what)
     linked_to = session.get(CaseModel, case.linked_case_id) if case.linked_case_id else None
     linked_from = list(session.scalars(select(CaseModel).where(CaseModel.linked_case_id == case.id)
                                        .order_by(CaseModel.opened_at, CaseModel.id)))

@@ -8,12 +8,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import casework, runtime
+from engine import case_store, chain, runtime
+from engine.actors import Actor
 from engine.errors import CaseError, Conflict, Forbidden, InvalidData, NotFound
 from engine.models import IncidentModel, TimerModel
-from engine.services.cases import TIMER_ROW, fire_timer_row
-from engine.services.timers import wall_now
-from engine.services.users import Actor
+from engine.timer_firing import TIMER_ROW, fire_timer_row, wall_now
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +47,7 @@ def _open_incident(session: Session, incident_id: int, actor: Actor):
     case_id = session.scalar(select(IncidentModel.case_id).where(IncidentModel.id == incident_id))
     if case_id is None:
         raise NotFound(f"故障不存在 / incident {incident_id} not found")
-    case = casework.lock_case(session, case_id)
+    case = case_store.lock_case(session, case_id)
     incident = session.get(IncidentModel, incident_id, populate_existing=True)
     if incident.resolved_at is not None:
         raise Conflict(f"故障 {incident_id} 已于 {incident.resolved_at.isoformat()} 由 {incident.resolved_by} 处理 / "
@@ -125,6 +124,6 @@ def _resolve(session: Session, case, incident: IncidentModel, actor: Actor, reso
     incident.resolution = resolution
     incident.note = note
     session.flush()
-    casework.append_event(session, case, "incident_resolved", actor.username, moment,
+    chain.append_event(session, case, "incident_resolved", actor.username, moment,
                           {"incident": incident.id, "resolution": resolution, "note": note, "timer": incident.name},
                           task_name=incident.name)

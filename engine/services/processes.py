@@ -10,10 +10,12 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from engine import forms, runtime, specs
-from engine.db import send
-from engine.errors import Forbidden, NotFound
+from engine.errors import Forbidden
 from engine.models import ProcessVersionModel
-from engine.services.users import Actor, ensure_roles
+from engine.actors import Actor
+from engine.directory import ensure_roles
+from engine.versions import (LoadedVersion, _not_deployed, latest_loaded_version, load_version,  # noqa: F401
+                             version_number)  # public here too
 
 log = logging.getLogger(__name__)
 
@@ -25,22 +27,6 @@ class DeployResult:
     sha256: str
     name: str | None
     created: bool
-
-
-@dataclass
-class LoadedVersion:
-    """A process version ready to run: spec, called specs, task metadata and form schemas."""
-
-    id: int
-    process_id: str
-    version: int
-    spec: object
-    subprocess_specs: dict
-    meta: dict
-    schemas: dict
-
-    def user_task(self, spec_name: str) -> dict | None:
-        return self.meta["user_tasks"].get(spec_name)
 
 
 def _roles_in(defn: specs.ProcessDefinition, lane_roles: dict[str, str]) -> dict[str, str | None]:
@@ -196,23 +182,6 @@ def latest_version(session: Session, process_id: str) -> ProcessVersionModel:
     return row
 
 
-_LATEST_ID = _LATEST.with_only_columns(ProcessVersionModel.id)
-
-
-def latest_loaded_version(session: Session, process_id: str) -> LoadedVersion:
-    """The newest version of a process, runnable (from the spec cache). Raises NotFound.
-
-    Reads only the version's id: the row's meta (forms, candidates: kilobytes of JSON) is in the cache."""
-    rows = send(session.connection(), _LATEST_ID, {"process_id": process_id})
-    if not rows:
-        raise _not_deployed(process_id)
-    return load_version(session, rows[0].id)
-
-
-def _not_deployed(process_id: str) -> NotFound:
-    return NotFound(f"流程未部署 / process {process_id!r} is not deployed", {"process_id": ["not deployed"]})
-
-
 def list_processes(session: Session) -> list[ProcessVersionModel]:
     """The newest version of every deployed process."""
     newest = (select(ProcessVersionModel.process_id, func.max(ProcessVersionModel.version).label("v"))
@@ -220,31 +189,6 @@ def list_processes(session: Session) -> list[ProcessVersionModel]:
     return list(session.scalars(select(ProcessVersionModel).join(
         newest, (ProcessVersionModel.process_id == newest.c.process_id) & (ProcessVersionModel.version == newest.c.v))
         .order_by(ProcessVersionModel.process_id)))
-
-
-def load_version(session: Session, version_id: int) -> LoadedVersion:
-    """A runnable version from the cache, parsing its stored spec on first use. Raises NotFound."""
-    cache = runtime.get().specs
-    loaded = cache.get(version_id)
-    if loaded is not None:
-        return loaded
-    row = session.get(ProcessVersionModel, version_id)
-    if row is None:
-        raise NotFound(f"process version {version_id} not found")
-    spec, subs = specs.restore_spec(row.spec_json)
-    schemas = {name: forms.build_schema(info["form"], name=f"Form_{name}")
-               for name, info in row.meta["user_tasks"].items()}
-    loaded = LoadedVersion(row.id, row.process_id, row.version, spec, subs, row.meta, schemas)
-    cache.put(version_id, loaded)
-    return loaded
-
-
-def version_number(session: Session, version_id: int) -> int | None:
-    """The number of a process version (v3): from the spec cache, else one small SELECT (not the row's meta)."""
-    loaded = runtime.get().specs.get(version_id)
-    if loaded is not None:
-        return loaded.version
-    return session.scalar(select(ProcessVersionModel.version).where(ProcessVersionModel.id == version_id))
 
 
 def read_directory(path: str | Path) -> dict[str, bytes]:

@@ -5,28 +5,22 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, and_, bindparam, delete, distinct, exists, func, or_, select, union_all, update
+from sqlalchemy import Integer, and_, bindparam, distinct, exists, func, or_, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import access, casework, forms, runtime
+from engine import access, case_store, casework, chain, forms, ladder, runtime, task_index
+from engine.access import can_act  # noqa: F401 (public here)
+from engine.actors import SUPERVISORY_ROLES, Actor
+from engine.case_codes import valid_code
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
 from engine.models import NO_DUE_DATE, CaseEventModel, CaseModel, OrgUnitModel, TaskCandidateModel, TaskModel
-from engine.services.cases import valid_code
-from engine.services.processes import load_version
-from engine.services.users import Actor
+from engine.versions import latest_loaded_version, load_version
 
 log = logging.getLogger(__name__)
 
-SUPERVISION_FORM = [
-    {"id": "response", "label": "书面答复 / written response", "type": "string", "required": True, "enum": None,
-     "default": None, "min": None, "max": None, "minlength": 2, "maxlength": 2000, "readonly": False},
-]
-
-# Built once (forms caches one instance per schema class).
-_SUPERVISION_SCHEMA = forms.build_schema(SUPERVISION_FORM, name="Form_supervision")
-_NO_FIELDS = forms.build_schema([], name="Form_empty")
+SUPERVISION_FORM = ladder.ANSWER_FORM  # a supervision follow-up task's form (书面答复)
 
 # A list counts its tasks up to this many; beyond it the total reads "more than" (TaskPage.more). Counting
 # every one of 30,000 open tasks costs more than the page itself, and nobody pages that far.
@@ -252,8 +246,6 @@ def _page_bounds(page: int, per_page: int) -> tuple[int, int]:
 
 def _supervised_paths(actor: Actor) -> list[str]:
     """Org unit paths where the actor holds a supervisory role (each one covers that unit and below)."""
-    from engine.services.users import SUPERVISORY_ROLES
-
     return list(dict.fromkeys(g.org_path for g in actor.grants if g.role in SUPERVISORY_ROLES))
 
 
@@ -266,7 +258,6 @@ def list_tasks(session: Session, actor: Actor, *, overdue: bool = False, assigne
     Totals are exact up to COUNT_CAP. Raises InvalidData (unknown sort), Forbidden (scope "all")."""
     now = now or runtime.get().clock.now()
     if sort not in SORTS:
-        from engine.errors import InvalidData
         raise InvalidData(f"unknown sort {sort!r}", {"sort": [", ".join(SORTS)]})
     page, per_page = _page_bounds(page, per_page)
     offset = (page - 1) * per_page
@@ -287,8 +278,7 @@ def list_tasks(session: Session, actor: Actor, *, overdue: bool = False, assigne
             if not (actor.is_auditor or actor.is_system):  # administrators do not read confidential cases
                 hidden = sorted(runtime.get().settings.confidential_processes)
         else:
-            from engine.errors import InvalidData
-            raise InvalidData(f"unknown scope {scope!r}", {"scope": ["mine, supervised, all"]})
+                raise InvalidData(f"unknown scope {scope!r}", {"scope": ["mine, supervised, all"]})
         ids, total, more = _page_over_tasks(session, paths, filters, sort, now, offset, per_page, hidden)
     rows = {row.id: row for row in session.scalars(
         select(TaskModel).where(TaskModel.id.in_(ids)).options(joinedload(TaskModel.case)))} if ids else {}
@@ -366,23 +356,7 @@ def _page_over_tasks(session: Session, paths: list[str], filters: dict, sort: st
     return _run_page(session, statements, params, offset, per_page)
 
 
-_CANDIDATES_OF = select(C.role, C.org_unit_id).where(C.task_id == bindparam("task_id"))  # built once: every command
-_DELETE_TASK = delete(TaskModel.__table__).where(T.id == bindparam("task_id"))
-# The list's copy of the assignee (task_candidates.assignee) moves with every claim and unclaim.
-_SET_CANDIDATE_ASSIGNEE = update(TaskCandidateModel.__table__).where(C.task_id == bindparam("of_task")).values(
-    assignee=bindparam("new_assignee"))
 _FRESH_TASK = select(TaskModel).where(TaskModel.id == bindparam("task_id")).execution_options(populate_existing=True)
-
-
-def can_act(session: Session, actor: Actor, task: TaskModel, candidates: list | None = None) -> bool:
-    """The actor may act on the task: it is claimed by them, or unclaimed and they hold a candidate
-    (role, org unit). `candidates`: the task's pairs when the caller has read them already."""
-    if task.assignee is not None:
-        return task.assignee == actor.username
-    grants = {(g.role, g.org_unit_id) for g in actor.grants}
-    if candidates is None:
-        candidates = session.execute(_CANDIDATES_OF, {"task_id": task.id}).all()
-    return any((role, org) in grants for role, org in candidates)
 
 
 def _completed_before(session: Session, task_id: str) -> CaseEventModel | None:
@@ -427,7 +401,7 @@ def task_form(session: Session, task: TaskModel) -> list[dict]:
 
 
 def _locked_task(session: Session, task_id: str, actor: Actor) -> tuple[CaseModel, TaskModel]:
-    case = casework.lock_case_of_task(session, task_id)
+    case = case_store.lock_case_of_task(session, task_id)
     if case is None:
         _task_or_gone(session, task_id, actor)  # raises Forbidden, Conflict (already done) or NotFound
         raise Conflict("该任务刚刚变化，请重试 / the task changed just now; retry", {"task_id": task_id})
@@ -452,12 +426,9 @@ def claim_task(session: Session, task_id: str, actor: Actor) -> TaskModel:
     if not acts:
         raise Forbidden("该任务不属于您的角色 / this task is not for your roles")
     now = runtime.get().clock.now()
-    done = session.execute(update(TaskModel).where(TaskModel.id == task.id, TaskModel.assignee.is_(None))
-                           .values(assignee=actor.username, claimed_at=now))
-    if done.rowcount != 1:
+    if not task_index.claim(session, task.id, actor.username, now):
         raise Conflict("该任务刚被他人认领 / somebody else just claimed this task")
-    session.execute(_SET_CANDIDATE_ASSIGNEE, {"of_task": task.id, "new_assignee": actor.username})
-    casework.append_event(session, case, "task_claimed", actor.username, now, {}, task.id, task.title)
+    chain.append_event(session, case, "task_claimed", actor.username, now, {}, task.id, task.title)
     _commit(session)
     session.refresh(task)
     return task
@@ -474,10 +445,10 @@ def unclaim_task(session: Session, task_id: str, actor: Actor) -> TaskModel:
         raise Forbidden(f"该任务由 {task.assignee} 认领 / claimed by {task.assignee}")
     now = runtime.get().clock.now()
     previous = task.assignee
-    task.assignee, task.claimed_at = None, None
-    session.execute(_SET_CANDIDATE_ASSIGNEE, {"of_task": task.id, "new_assignee": None})
-    casework.append_event(session, case, "task_unclaimed", actor.username, now, {"was": previous}, task.id, task.title)
+    task_index.unclaim(session, task.id)
+    chain.append_event(session, case, "task_unclaimed", actor.username, now, {"was": previous}, task.id, task.title)
     _commit(session)
+    session.refresh(task)
     return task
 
 
@@ -487,8 +458,8 @@ def complete_task(session: Session, task_id: str, data: dict | None, actor: Acto
 
     Raises NotFound, Forbidden (not a candidate / claimed by another), Conflict (already done, case changed),
     InvalidData (per-field messages), TaskFailed (the process failed after the task)."""
-    case = casework.lock_case_of_task(session, task_id)
-    rows, candidates = casework.task_rows_of(session, case.id, task_id) if case is not None else ({}, [])
+    case = case_store.lock_case_of_task(session, task_id)
+    rows, candidates = task_index.task_rows_of(session, case.id, task_id) if case is not None else ({}, [])
     task = rows.get(task_id)  # a Core row: read under the lock, it is what other commands committed
     if task is None:
         _task_or_gone(session, task_id, actor)  # raises Forbidden, Conflict (already done) or NotFound
@@ -505,14 +476,11 @@ def complete_task(session: Session, task_id: str, data: dict | None, actor: Acto
         raise Forbidden("该任务不属于您的角色 / this task is not for your roles")
     now = runtime.get().clock.now()
     if task.kind == "supervision":
-        values = forms.validate_form(_SUPERVISION_SCHEMA, data or {})
-        casework.append_event(session, case, "supervision_answered", actor.username, now, {"data": values},
-                              task.id, task.title)
-        session.execute(_DELETE_TASK, {"task_id": task.id})
+        ladder.answer(session, case, task, actor.username, now, data or {})
         _commit(session)
         return case
     version = load_version(session, case.process_version_id)
-    schema = version.schemas.get(task.spec_name) or _NO_FIELDS
+    schema = version.schemas.get(task.spec_name) or forms.NO_FIELDS
     values = forms.validate_form(schema, data or {})
 
     casework.execute(session, case, actor.username, now, casework.completion(task_id, values), "task_completed",
@@ -568,8 +536,6 @@ def check_task_data(session: Session, process_id: str, spec_name: str, data: dic
     """Validate form data for a user task of the newest version of a process, changing nothing.
 
     Lets a caller check a start form before it opens a case. Raises NotFound (process), InvalidData."""
-    from engine.services.processes import latest_loaded_version
-
     version = latest_loaded_version(session, process_id)
-    schema = version.schemas.get(spec_name) or _NO_FIELDS
+    schema = version.schemas.get(spec_name) or forms.NO_FIELDS
     return forms.validate_form(schema, data or {})

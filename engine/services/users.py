@@ -5,7 +5,7 @@ import functools
 import hashlib
 import logging
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, case, delete, select, update
@@ -13,63 +13,12 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine import case_data, runtime
+from engine.actors import ADMIN, AUDITOR, BUILTIN_ROLES, SUPERVISORY_ROLES, SYSTEM, Actor, Grant  # noqa: F401 (public here)
+from engine.directory import DEMO_PASSWORD, ensure_role, ensure_roles, top_org  # noqa: F401 (public here)
 from engine.errors import AuthenticationFailed, Conflict, InvalidData, NotFound
 from engine.models import ApiTokenModel, LoginFailureModel, MembershipModel, OrgUnitModel, RoleModel, UserModel
 
 log = logging.getLogger(__name__)
-
-ADMIN = "admin"
-AUDITOR = "auditor"
-BUILTIN_ROLES = {ADMIN: "系统管理员 / Administrator", AUDITOR: "审计员 / Auditor"}
-# Roles whose holders see every task in their org unit and the units below it (oversight lists).
-SUPERVISORY_ROLES = {"supervisor", "director"}
-
-
-@dataclass(frozen=True)
-class Grant:
-    role: str
-    org_unit_id: int
-    org_path: str
-    org_code: str
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who runs a command: a user with role grants, or the system (scheduler, migrations)."""
-
-    username: str
-    user_id: int | None = None
-    display_name: str | None = None
-    grants: tuple[Grant, ...] = field(default_factory=tuple)
-    session_version: int = 0  # users.session_version when loaded; a browser session must carry the same
-
-    @property
-    def roles(self) -> set[str]:
-        return {g.role for g in self.grants}
-
-    @property
-    def is_admin(self) -> bool:
-        return ADMIN in self.roles
-
-    @property
-    def is_auditor(self) -> bool:
-        return AUDITOR in self.roles
-
-    @property
-    def is_system(self) -> bool:
-        return self.user_id is None
-
-    def holds(self, role: str, org_unit_id: int) -> bool:
-        return any(g.role == role and g.org_unit_id == org_unit_id for g in self.grants)
-
-    def supervises(self, org_path: str) -> bool:
-        return any(g.role in SUPERVISORY_ROLES and org_path.startswith(g.org_path) for g in self.grants)
-
-    def can_read_all(self) -> bool:
-        return self.is_admin or self.is_auditor or self.is_system
-
-
-SYSTEM = Actor(username="system")
 
 
 def hash_password(password: str) -> str:
@@ -124,30 +73,6 @@ def _org_by_code(session: Session, code: str) -> OrgUnitModel:
     return org
 
 
-def top_org(session: Session) -> OrgUnitModel:
-    org = session.scalar(select(OrgUnitModel).where(OrgUnitModel.parent_id.is_(None)).order_by(OrgUnitModel.id))
-    if org is None:
-        raise NotFound("没有顶级综治中心，请先运行 jiefen init-db / no top-level center: run `jiefen init-db`")
-    return org
-
-
-def _ensure_role(session: Session, name: str, title: str | None = None, builtin: bool = False) -> RoleModel:
-    role = session.scalar(select(RoleModel).where(RoleModel.name == name))
-    if role is None:
-        role = RoleModel(name=name, title=title, builtin=builtin)
-        session.add(role)
-        session.flush()
-    elif title and not role.title:
-        role.title = title
-    return role
-
-
-def ensure_roles(session: Session, names: dict[str, str | None]) -> None:
-    """Private-style helper used by deploy (flushes only): create roles that do not exist yet."""
-    for name, title in names.items():
-        _ensure_role(session, name, title)
-
-
 def _add_org(session: Session, code: str, name: str, kind: str, level: int, area_code: str,
              parent: OrgUnitModel | None, presence: str | None = None) -> OrgUnitModel:
     org = OrgUnitModel(code=code, name=name, kind=kind, level=level, area_code=area_code,
@@ -163,7 +88,7 @@ def init_directory(session: Session, center_code: str, center_name: str, area_co
     if not (len(area_code) == 6 and area_code.isdigit()):
         raise InvalidData("行政区划代码必须是6位数字 / area code must be 6 digits", {"area_code": ["6 digits"]})
     for name, title in BUILTIN_ROLES.items():
-        _ensure_role(session, name, title, builtin=True)
+        ensure_role(session, name, title, builtin=True)
     org = session.scalar(select(OrgUnitModel).where(OrgUnitModel.parent_id.is_(None)))
     if org is None:
         org = _add_org(session, center_code, center_name, "county", 1, area_code, None)
@@ -311,8 +236,6 @@ def authenticate(session: Session, username: str, password: str, client: str = "
         _count_failure(session, key, now, max_failures, lock_minutes)
         session.commit()
         raise AuthenticationFailed(WRONG_CREDENTIALS)
-    from engine.demo import DEMO_PASSWORD
-
     if password == DEMO_PASSWORD and not runtime.get().settings.demo_mode:
         raise AuthenticationFailed("演示密码仅在演示模式下可用，请修改密码 / the demo password only works in demo mode")
     session.execute(delete(LoginFailureModel).where(pair))  # a success forgets the pair's failures

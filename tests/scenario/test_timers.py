@@ -11,6 +11,7 @@ from engine.services import cases, history, processes, tasks
 from engine.services.timers import fire_due_timers, pending_timers
 from engine.services.users import SYSTEM
 from tests.conftest import FIXTURES, START
+from tests.support import PASSWORD
 
 INTAKE = {"channel": "walk_in", "party_name": "张三", "handling_dept": "mediator"}
 
@@ -211,3 +212,20 @@ def test_red_listing_opens_a_task_for_the_supervision_desk(session, actor, clock
     assert titles == ["挂牌督办：调解", "督办单：调解"]
     assert tasks.list_tasks(session, actor("super")).total == 1
     assert tasks.list_tasks(session, actor("mediator1"), overdue=True).total == 1
+
+
+def test_the_follow_up_roles_come_from_the_ladder_settings(session, actor, clock, rt, directory):
+    """config/org.toml [ladder] notice_role / listing_role name who gets the 督办单 and the 挂牌督办."""
+    rt.settings.ladder_notice_role, rt.settings.ladder_listing_role = "dept_head", "county_supervisor"
+    directory.ensure_roles(session, {"dept_head": "部门负责人", "county_supervisor": "县级督办岗"})
+    session.commit()
+    directory.create_user(session, "depthead", PASSWORD, ["dept_head"])
+    case = _mediation_case(session, actor, clock)
+    drain(session, clock, at("2026-03-11T00:00:00+08:00"))  # 督办 (notice) fell on 2026-03-10 24:00
+    [notice] = [t for t in cases.open_tasks(session, case.id) if t.kind == "supervision"]
+    assert notice.roles == ["dept_head"]
+    assert [t.id for t in tasks.list_tasks(session, actor("depthead")).items] == [notice.id]
+    assert tasks.list_tasks(session, actor("head")).total == 0  # the default role no longer gets it
+    drain(session, clock, at("2026-03-17T00:00:00+08:00"))  # 挂牌督办 (listing)
+    listing = [t for t in cases.open_tasks(session, case.id) if t.spec_name == "supervision_listing"]
+    assert [t.roles for t in listing] == [["county_supervisor"]]

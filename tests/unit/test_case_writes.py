@@ -1,10 +1,10 @@
-"""The case row is written with Core statements (casework.insert_case / case_update), not the unit of work:
+"""The case row is written with Core statements (case_store.insert_case / case_update), not the unit of work:
 the object the services return must still match the row, be clean, and a stale version must still conflict."""
 import pytest
 from sqlalchemy import event, func, inspect, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import casework
+from engine import case_store, casework
 from engine.models import CaseEventModel, CaseModel
 from engine.services import cases, tasks
 
@@ -54,7 +54,7 @@ def test_completing_a_task_writes_the_row_and_bumps_the_version(session, actor):
 def test_an_unchanged_case_row_has_no_update_to_send(session, actor):
     case = cases.start_case(session, "small_mediation", {}, actor("clerk"))
     sent = _statements(session)
-    assert casework.case_update(case) is None
+    assert case_store.case_update(case) is None
     assert sent == []
 
 
@@ -89,7 +89,7 @@ def test_a_command_on_a_stale_version_writes_none_of_its_rows(session, actor, cl
     case = cases.start_case(session, "small_mediation", {}, actor("clerk"))
     [intake] = cases.open_tasks(session, case.id)
     events = session.scalar(select(func.count()).select_from(CaseEventModel))
-    locked = casework.lock_case(session, case.id)
+    locked = case_store.lock_case(session, case.id)
     table = CaseModel.__table__
     session.connection().execute(update(table).where(table.c.id == case.id).values(lock_version=99))
     with pytest.raises(StaleDataError):
@@ -115,14 +115,14 @@ def test_a_command_sends_its_writes_after_its_reads(session, actor):
 
 
 def test_a_locked_case_is_the_rows_values_loaded_and_clean(session, actor, db_engine):
-    """lock_case builds the objects from the row itself (casework._case_of): nothing is left to load lazily,
+    """lock_case builds the objects from the row itself (case_store._case_of): nothing is left to load lazily,
     the object is clean, and a copy the session held already is refreshed from the row, not duplicated."""
     from sqlalchemy.orm import Session
 
     case = cases.start_case(session, "small_mediation", {}, actor("clerk"))
     session.commit()
     with Session(db_engine, expire_on_commit=False) as other:
-        locked = casework.lock_case(other, case.id)
+        locked = case_store.lock_case(other, case.id)
         sent = _statements(other)
         values = {c.key: getattr(locked, c.key) for c in CaseModel.__table__.c}
         assert locked.org_unit.code == "330106000" and locked.workflow_json
@@ -133,6 +133,6 @@ def test_a_locked_case_is_the_rows_values_loaded_and_clean(session, actor, db_en
         assert values["lock_version"] == case.lock_version
         other.rollback()
     session.execute(update(CaseModel).where(CaseModel.id == case.id).values(category="changed elsewhere"))
-    again = casework.lock_case(session, case.id)
+    again = case_store.lock_case(session, case.id)
     assert again is case and case.category == "changed elsewhere" and not inspect(case).modified
     session.rollback()

@@ -187,10 +187,10 @@ def test_0011_claims_due_timers_through_the_due_at_id_index_and_downgrades(db_en
 
 def test_0012_finds_staffed_units_through_the_role_org_index_and_downgrades(db_engine, tmp_path):
     # Every task opened asks which units of the case's chain hold its role: a seek per unit, not a scan.
-    from engine import casework
+    from engine import routing
 
-    statement = casework._STAFFED_UNITS.compile(dialect=db_engine.dialect)
-    params = {"role": "mediator", **{f"unit_{i}": 1 for i in range(casework._CHAIN_SLOTS)}}
+    statement = routing._STAFFED_UNITS.compile(dialect=db_engine.dialect)
+    params = {"role": "mediator", **{f"unit_{i}": 1 for i in range(routing._CHAIN_SLOTS)}}
     if db_engine.dialect.name != "postgresql":
         params = tuple(params[name] for name in statement.positiontup)
     plan = _plan(db_engine, str(statement), params)
@@ -208,7 +208,8 @@ def test_0014_claims_in_due_order_per_case_through_indexes_and_downgrades(db_eng
     # cases it found by case_id, and a firing timer asks for an earlier one of its case the same way.
     from datetime import datetime, timezone
 
-    from engine.services import cases, timers
+    from engine import timer_firing
+    from engine.services import timers
 
     moment = datetime(2026, 3, 2, tzinfo=timezone.utc)
 
@@ -224,7 +225,7 @@ def test_0014_claims_in_due_order_per_case_through_indexes_and_downgrades(db_eng
     walk = plan_of(timers._DUE_ROWS.limit(200), {"now": moment, "wall": moment})
     assert "ix_timers_due_id_pending" in walk and "Sort" not in walk and "TEMP B-TREE" not in walk, walk
     held = plan_of(timers._HELD_OF_CASES, {"wall": moment, "case_ids": [1, 2, 3]})
-    row = plan_of(cases.TIMER_ROW, {"timer_id": 1})
+    row = plan_of(timer_firing.TIMER_ROW, {"timer_id": 1})
     if db_engine.dialect.name != "postgresql":  # PostgreSQL plans an empty table its own way; measured in 0014
         assert "ix_timers_case_id" in held, held
         assert "ix_timers_case_id" in row and "SCAN earlier" not in row, row

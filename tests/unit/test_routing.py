@@ -33,13 +33,13 @@ def test_a_deep_unit_tree_still_routes_up_to_the_staffed_unit(session, directory
 
 def test_the_look_up_reads_one_row_per_staffed_unit_however_many_hold_the_role(session, directory):
     """Thirty clerks at the township and one at the county: two rows, not thirty-one (each would be fetched)."""
-    from engine import casework
+    from engine import routing
 
     for i in range(30):
         directory.create_user(session, f"clerk{i}", PASSWORD, ["intake_clerk", "mediator"], ["330106001"])
     village = session.query(OrgUnitModel).filter_by(code="330106001001").one()
     chain = [int(part) for part in village.path.strip("/").split("/") if part]
-    params = {f"unit_{i}": chain[i] if i < len(chain) else village.id for i in range(casework._CHAIN_SLOTS)}
-    rows = session.execute(casework._STAFFED_UNITS, {"role": "intake_clerk", **params}).scalars().all()
+    params = {f"unit_{i}": chain[i] if i < len(chain) else village.id for i in range(routing._CHAIN_SLOTS)}
+    rows = session.execute(routing._STAFFED_UNITS, {"role": "intake_clerk", **params}).scalars().all()
     assert sorted(rows) == sorted(chain[:2])  # the county center and the township, once each
     assert _intake_unit(session, "330106001001") == "330106001"
