@@ -14,7 +14,7 @@ LAYERS = (  # first match wins; matched against the frame's file path
     ("sqlite3 / fsync", ("sqlite3",)),
     ("psycopg / PostgreSQL", ("psycopg",)),
     ("SQLAlchemy", ("sqlalchemy",)),
-    ("RestrictedPython sandbox", ("RestrictedPython", "engine/scripting.py")),
+    ("RestrictedPython sandbox", ("RestrictedPython", "engine/scripting/")),
     ("SpiffWorkflow serializer", ("SpiffWorkflow/bpmn/serializer", "SpiffWorkflow/camunda/serializer",
                                   "engine/serializer.py")),
     ("SpiffWorkflow engine", ("SpiffWorkflow",)),

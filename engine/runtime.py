@@ -41,7 +41,7 @@ class EngineSettings:
 
     # Processes whose cases only their own roles, the case's supervisors and auditors read (信访: engine/access.py).
     confidential_processes: frozenset[str] = frozenset({"petition_revisit"})
-    # What one BPMN script or expression may use (engine/scripting.py, "Limits").
+    # What one BPMN script or expression may use (engine/scripting/limits.py, "Limits").
     script_cpu_seconds: float = 1.0
     script_memory_mb: int = 64
     script_output_kb: int = 1024
@@ -103,9 +103,9 @@ class Runtime:
         self.clock = clock or Clock()
         self.calendar = LegalCalendar(settings.calendar_overrides)
         self.helpers = bpmn_helpers(self.calendar)
-        scripting.configure_limits(scripting.Limits(settings.script_cpu_seconds, settings.script_memory_mb,
-                                                    settings.script_output_kb))
-        self.script_engine = scripting.make_script_engine(self.helpers)
+        self.script_limits = scripting.Limits(settings.script_cpu_seconds, settings.script_memory_mb,
+                                              settings.script_output_kb)
+        self.script_engine = scripting.make_script_engine(self.helpers, self.script_limits)
         self.specs = SpecCache()
 
 

@@ -12,7 +12,6 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.util.task import TaskState
 
-from engine import scripting
 from engine.clock import running_at
 from engine.errors import SandboxError, TaskFailed
 from engine.scripting import (
@@ -26,14 +25,15 @@ from engine.scripting import (
     execute,
     make_script_engine,
 )
+from engine.scripting import compiler, guards, rules
 
 
 @pytest.fixture(autouse=True)
 def fresh_compile_cache():
     """Each test sees its own compile results (some tests swap out the static checker)."""
-    scripting._compile.cache_clear()
+    compiler._compile.cache_clear()
     yield
-    scripting._compile.cache_clear()
+    compiler._compile.cache_clear()
 
 
 # The known escapes (spiff-study s2b_security) and what the designer must be told about each.
@@ -312,7 +312,7 @@ def test_execute_refuses_open():
 ])
 def test_sandbox_holds_even_without_the_static_rules(monkeypatch, tmp_path, source):
     """Defence in depth: with our AST rules switched off, RestrictedPython and the guards still refuse."""
-    monkeypatch.setattr(scripting._RuleChecker, "_add", lambda self, node, message: None)
+    monkeypatch.setattr(rules._RuleChecker, "_add", lambda self, node, message: None)
     marker = tmp_path / "pwned.txt"
     expression = source.format(marker=marker)
     assert check_expression("type(x)") == []  # the static rules really are off
@@ -324,14 +324,14 @@ def test_sandbox_holds_even_without_the_static_rules(monkeypatch, tmp_path, sour
 def test_guarded_getattr_refuses_format_dunders_and_frames():
     generator = (x for x in [])
     with pytest.raises(SandboxError, match="format"):
-        scripting._guarded_getattr("{0.__class__}", "format")
+        guards._guarded_getattr("{0.__class__}", "format")
     with pytest.raises(SandboxError, match="format_map"):
-        scripting._guarded_getattr("{0.__class__}", "format_map")
+        guards._guarded_getattr("{0.__class__}", "format_map")
     with pytest.raises(SandboxError, match="reserved"):
-        scripting._guarded_getattr((), "__class__")
+        guards._guarded_getattr((), "__class__")
     with pytest.raises(SandboxError, match="gi_frame"):
-        scripting._guarded_getattr(generator, "gi_frame")
-    assert scripting._guarded_getattr("a,b", "split")(",") == ["a", "b"]
+        guards._guarded_getattr(generator, "gi_frame")
+    assert guards._guarded_getattr("a,b", "split")(",") == ["a", "b"]
 
 
 def test_guarded_getattr_raises_on_missing_attribute_instead_of_returning_none():
@@ -340,8 +340,8 @@ def test_guarded_getattr_raises_on_missing_attribute_instead_of_returning_none()
 
 
 def test_guarded_write_allows_only_task_data_containers():
-    assert scripting._guarded_write(d := {}) is d
-    assert scripting._guarded_write(items := []) is items
+    assert guards._guarded_write(d := {}) is d
+    assert guards._guarded_write(items := []) is items
     with pytest.raises(SandboxError, match="a function cannot be changed"):
         execute("def f():\n    return 1\nf.x = 2", {})
 
@@ -474,29 +474,29 @@ def test_task_data_cannot_replace_the_guards():
 
 def test_compiled_code_is_cached_per_source(monkeypatch):
     calls = []
-    real = scripting.compile_restricted_eval
+    real = compiler.compile_restricted_eval
 
     def counting(source, *args, **kwargs):
         calls.append(source)
         return real(source, *args, **kwargs)
 
-    monkeypatch.setattr(scripting, "compile_restricted_eval", counting)
+    monkeypatch.setattr(compiler, "compile_restricted_eval", counting)
     for amount in (1, 2, 3):
         assert evaluate("amount + 1", {"amount": amount}) == amount + 1
     assert calls == ["amount + 1"]
-    assert scripting._compile("amount + 1", "eval") is scripting._compile("amount + 1", "eval")
-    assert scripting._compile.cache_info().maxsize == 4096
+    assert compiler._compile("amount + 1", "eval") is compiler._compile("amount + 1", "eval")
+    assert compiler._compile.cache_info().maxsize == 4096
 
 
 def test_refused_source_is_cached_too(monkeypatch):
     checks = []
-    real_init = scripting._RuleChecker.__init__
+    real_init = rules._RuleChecker.__init__
 
     def counting_init(self):
         checks.append(self)
         real_init(self)
 
-    monkeypatch.setattr(scripting._RuleChecker, "__init__", counting_init)
+    monkeypatch.setattr(rules._RuleChecker, "__init__", counting_init)
     for _ in range(3):
         with pytest.raises(SandboxError):
             evaluate("type(x)", {"x": 1})

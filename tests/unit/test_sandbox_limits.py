@@ -1,5 +1,6 @@
 """The sandbox's limits (issue 15, M1): CPU time, memory and output of one expression or script, and what deploy
 refuses statically. Every payload here froze the process, spun for ever or ate gigabytes before the limits."""
+import functools
 import os
 import subprocess
 import sys
@@ -9,18 +10,18 @@ import pytest
 
 from engine import scripting
 from engine.errors import CaseError, SandboxError
-from engine.scripting import LimitExceeded, Limits, check_expression, check_script, evaluate, execute
+from engine.runtime import EngineSettings, Runtime
+from engine.scripting import LimitExceeded, Limits, make_script_engine
 from tests.conftest import ROOT
 
 TIGHT = Limits(cpu_seconds=0.3, memory_mb=16, output_kb=64)
 
-
-@pytest.fixture(autouse=True)
-def tight_limits():
-    """Small limits so every overrun ends in well under a second; the defaults come back afterwards."""
-    scripting.configure_limits(TIGHT)
-    yield
-    scripting.configure_limits(Limits())
+# Small limits so every overrun ends in well under a second: limits are a value each call (or script engine)
+# carries, never module-global state.
+check_expression = functools.partial(scripting.check_expression, limits=TIGHT)
+check_script = functools.partial(scripting.check_script, limits=TIGHT)
+evaluate = functools.partial(scripting.evaluate, limits=TIGHT)
+execute = functools.partial(scripting.execute, limits=TIGHT)
 
 
 def _fails_quickly(source: str, data: dict, match: str) -> None:
@@ -217,9 +218,10 @@ def test_a_limit_error_is_not_a_case_error_so_callers_add_the_element():
 def test_configured_limits_reach_the_sandbox(tmp_path):
     """JIEFEN_SCRIPT_* settings → EngineSettings → the sandbox's limits, in a process of their own."""
     code = ("from webui import create_app\n"
-            "from engine import scripting\n"
+            "from engine import runtime\n"
             "create_app()\n"
-            "print(scripting.current_limits())\n")
+            "assert runtime.get().script_engine.environment.limits is runtime.get().script_limits\n"
+            "print(runtime.get().script_limits)\n")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "JIEFEN_DATABASE_URL")}
     env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'limits.sqlite3'}", "PYTHONPATH": str(ROOT),
                 "JIEFEN_SCRIPT_CPU_SECONDS": "2.5", "JIEFEN_SCRIPT_MEMORY_MB": "32",
@@ -228,3 +230,49 @@ def test_configured_limits_reach_the_sandbox(tmp_path):
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "Limits(cpu_seconds=2.5, memory_mb=32, output_kb=256)"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Limits are a value each script engine carries: two runtimes in one process each enforce their own.
+
+COUNTING_LOOP = "n = 0\nwhile n < limit:\n    n = n + 1"  # ~0.1 s of CPU for 200,000 steps
+GROWING_LOOP = "rows = []\nfor i in range(count):\n    rows.append('x' * 1000)\nsize = len(rows)\ndel rows"  # ~40 MB
+
+
+def _two_runtimes(strict: dict, relaxed: dict):
+    return Runtime(EngineSettings(**strict)), Runtime(EngineSettings(**relaxed))
+
+
+def test_two_runtimes_with_different_cpu_limits_each_enforce_their_own():
+    strict, relaxed = _two_runtimes({"script_cpu_seconds": 0.02}, {"script_cpu_seconds": 30.0})
+    assert strict.script_limits.cpu_seconds == 0.02 and relaxed.script_limits.cpu_seconds == 30.0
+    assert strict.script_engine.environment.limits is strict.script_limits
+    for _ in range(2):  # interleaved: building or using one never changes the other
+        with pytest.raises(LimitExceeded, match="0.02 s of CPU time"):
+            strict.script_engine.environment.execute(COUNTING_LOOP, {"limit": 200_000})
+        data = {"limit": 200_000}
+        relaxed.script_engine.environment.execute(COUNTING_LOOP, data)
+        assert data["n"] == 200_000
+    assert scripting.DEFAULT_LIMITS == Limits()  # nothing global moved
+
+
+def test_two_script_engines_with_different_memory_limits_each_enforce_their_own():
+    strict = make_script_engine({}, Limits(memory_mb=16))
+    relaxed = make_script_engine({}, Limits(memory_mb=128))
+    with pytest.raises(LimitExceeded, match="16 MB"):
+        strict.environment.execute(GROWING_LOOP, {"count": 20_000})
+    data = {"count": 20_000}
+    relaxed.environment.execute(GROWING_LOOP, data)
+    assert data["size"] == 20_000
+    # an expression too: the strict engine's budget is not the relaxed one's
+    with pytest.raises(LimitExceeded):
+        strict.environment.evaluate("len('x' * size)", {"size": 20 * 1024 * 1024})
+    assert relaxed.environment.evaluate("len('x' * size)", {"size": 20 * 1024 * 1024}) == 20 * 1024 * 1024
+
+
+def test_deploy_checks_use_the_limits_they_are_given():
+    script = "x = 'x' * (32 * 1024 * 1024)"
+    assert "too large to compute" in scripting.check_script(script, limits=Limits(memory_mb=16))[0]
+    assert scripting.check_script(script, limits=Limits(memory_mb=64)) == []
+    # the compile cache keeps the two apart
+    assert scripting.check_script(script, limits=Limits(memory_mb=16)) != []
