@@ -26,7 +26,7 @@ def due_at(info: dict, task, now: datetime) -> datetime | None:
     rt = runtime.get()
     try:
         if raw.startswith("="):
-            value = scripting.evaluate(raw[1:], {**task.data, **rt.helpers})
+            value = scripting.evaluate(raw[1:], {**task.data, **rt.helpers}, limits=rt.script_limits)
         elif raw.upper().startswith("P"):
             parsed = TimerEventDefinition.parse_iso_duration(raw)
             return now + TimerEventDefinition.get_timedelta_from_start(parsed, now)
@@ -52,7 +52,8 @@ def candidates(session: Session, case: CaseModel, info: dict, task) -> list[tupl
     entries: list[str] = []
     if info.get("candidate_groups_expr"):
         try:
-            value = scripting.evaluate(info["candidate_groups_expr"].lstrip("="), {**task.data, **rt.helpers})
+            value = scripting.evaluate(info["candidate_groups_expr"].lstrip("="), {**task.data, **rt.helpers},
+                                       limits=rt.script_limits)
         except CaseError:
             raise
         except Exception as exc:

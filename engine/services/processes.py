@@ -109,7 +109,7 @@ def deploy(session: Session, files: dict[str, bytes], actor: Actor) -> list[Depl
     if not (actor.is_admin or actor.is_system):
         raise Forbidden("只有管理员可以部署流程 / only administrators deploy processes")
     available = _latest_files(session, exclude=set(files))
-    definitions = specs.parse_files(files, available)
+    definitions = specs.parse_files(files, available, runtime.get().script_limits)
     results = _store_versions(session, definitions, actor)
     # A caller embeds the called processes' specs: when one of them changed, the callers get a new version
     # too, so new cases run the new called process (running cases keep the version they started on).
@@ -119,7 +119,8 @@ def deploy(session: Session, files: dict[str, bytes], actor: Actor) -> list[Depl
                and changed & set(row.meta.get("called_processes") or [])]
     if callers:
         caller_files = {row.file_name: row.xml for row in callers}
-        redeployed = specs.parse_files(caller_files, _latest_files(session, exclude=set(caller_files)))
+        redeployed = specs.parse_files(caller_files, _latest_files(session, exclude=set(caller_files)),
+                                       runtime.get().script_limits)
         wanted = {row.process_id for row in callers}
         results += _store_versions(session, [d for d in redeployed if d.process_id in wanted], actor)
     session.commit()

@@ -45,6 +45,7 @@ from typing import Iterable
 from lxml import etree
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 
+from engine import scripting
 from engine.errors import Problem, ProcessDefinitionError
 from engine.specs.checks import _check_duplicate_ids, _Checker
 from engine.specs.facts import (FormField, ProcessDefinition, UserTaskInfo, _first_user_tasks, _process_name,
@@ -92,11 +93,13 @@ def _resolve_import(location: str, importer: str, names: Iterable[str]) -> bool:
     return any(posixpath.basename(n) == base for n in names)
 
 
-def parse_files(files: dict[str, bytes], available: dict[str, bytes] | None = None) -> list[ProcessDefinition]:
+def parse_files(files: dict[str, bytes], available: dict[str, bytes] | None = None,
+                limits: scripting.Limits = scripting.DEFAULT_LIMITS) -> list[ProcessDefinition]:
     """Validate a deployment and prepare one ProcessDefinition per executable process in `files`.
 
     `available` holds other, already deployed files; they are used to resolve call activities and imports
-    (and are not validated again). Raises ProcessDefinitionError listing every problem found.
+    (and are not validated again). `limits`: the script limits the cases will run under (the runtime's).
+    Raises ProcessDefinitionError listing every problem found.
     """
     if not files:
         raise ProcessDefinitionError("Nothing to deploy", [Problem("The deployment contains no BPMN file.")])
@@ -160,7 +163,7 @@ def parse_files(files: dict[str, bytes], available: dict[str, bytes] | None = No
                                 "before; add that file to the deployment or remove the import.", imp,
                                 element_id=imp.get("id"))
         for proc in runnable:
-            _Checker(doc, proc).run()
+            _Checker(doc, proc, limits).run()
             executable.append((doc, proc))
 
     # Call activities must resolve (transitively) to executable processes we can load.

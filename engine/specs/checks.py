@@ -54,10 +54,10 @@ _JUEL_HINT = ("JUEL expressions (${...}) are Camunda's Java expression language,
               "assignments (e.g. camunda:candidateGroups=\"=handling_unit\").")
 
 
-def _run_check(check: Callable[..., list[str]], *args: Any) -> list[str]:
+def _run_check(check: Callable[..., list[str]], *args: Any, **kwargs: Any) -> list[str]:
     """Call an engine.scripting check; a crash in it must not look like a problem in the designer's file."""
     try:
-        return [str(m) for m in check(*args) if m]
+        return [str(m) for m in check(*args, **kwargs) if m]
     except Exception:  # noqa: BLE001 - logged with traceback, reported without one
         log.exception("scripting check %s failed", getattr(check, "__name__", check))
         return ["The expression could not be checked (internal error, logged for the administrator)."]
@@ -66,9 +66,10 @@ def _run_check(check: Callable[..., list[str]], *args: Any) -> list[str]:
 class _Checker(_UserTaskChecks):
     """Designer-level checks of one executable process element (and everything nested in it)."""
 
-    def __init__(self, doc: _Doc, process: etree._Element):
+    def __init__(self, doc: _Doc, process: etree._Element, limits: scripting.Limits = scripting.DEFAULT_LIMITS):
         self.doc = doc
         self.process = process
+        self.limits = limits  # the deploying runtime's script limits (the size checks depend on them)
 
     def run(self) -> None:
         for el in self.process.iter():
@@ -122,7 +123,7 @@ class _Checker(_UserTaskChecks):
             return
         if _has_juel(src):
             return  # reported once by _juel
-        for msg in _run_check(scripting.check_expression, src.strip()):
+        for msg in _run_check(scripting.check_expression, src.strip(), limits=self.limits):
             self.doc.problem(f"{what} {_quote(src)}: {msg}", owner if owner is not None else el)
 
     def _language(self, el: etree._Element, attr: str, what: str) -> bool:
@@ -188,7 +189,7 @@ class _Checker(_UserTaskChecks):
         if script is None or not (script.text or "").strip():
             self.doc.problem("The script task has no script.", el)
             return
-        for msg in _run_check(scripting.check_script, script.text):
+        for msg in _run_check(scripting.check_script, script.text, limits=self.limits):
             self.doc.problem(f"Script: {msg}", script)
 
     def _bpmn_timerEventDefinition(self, el: etree._Element) -> None:
@@ -202,7 +203,7 @@ class _Checker(_UserTaskChecks):
             if not src:
                 self.doc.problem(f"The timer's {kind} is empty.", child)
             elif not _has_juel(src):
-                for msg in _run_check(scripting.check_timer_expression, src, kind):
+                for msg in _run_check(scripting.check_timer_expression, src, kind, limits=self.limits):
                     if msg == getattr(scripting, "TIMER_HINT", None) and re.match(r"^[RP\d]", src):
                         msg = f"{msg}. Timer values are Python, so quote the ISO text: \"{src}\""
                     self.doc.problem(f"Timer {kind} {_quote(src)}: {msg}", child)
