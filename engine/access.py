@@ -32,7 +32,7 @@ from sqlalchemy import Integer, String, bindparam, cast, insert, null, select, u
 from sqlalchemy.orm import Session, scoped_session
 
 from engine import runtime
-from engine.db import send
+from engine.fastpath import send
 from engine.errors import Forbidden, NotFound
 from engine.models import AccessLogModel, CaseEventModel, CaseModel, TaskCandidateModel, TaskModel
 from engine.actors import Actor

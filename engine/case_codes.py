@@ -7,7 +7,7 @@ from sqlalchemy import Integer, column, text
 from sqlalchemy.orm import Session
 
 from engine.clock import CHINA_TZ
-from engine.db import send
+from engine.fastpath import send
 from engine.errors import Conflict
 from engine.models import OrgUnitModel
 

@@ -1,17 +1,17 @@
 """The case row's store: lock a case (FOR UPDATE / the SQLite write lock), attach rows read with db.send as
 ORM objects, insert a case, and write its versioned UPDATE without the unit of work.
 
-Every use of SQLAlchemy's ORM internals for the case row is here (bench/README.md, "What the profile led to").
+SQLAlchemy's private attributes stay in engine/fastpath.py (bench/README.md, "What the profile led to").
 """
 from __future__ import annotations
 
 from sqlalchemy import bindparam, insert, inspect, select, update
-from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import instance_state, set_committed_value
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
-from sqlalchemy.orm.util import identity_key
 
-from engine.db import send
+from engine import fastpath
+from engine.fastpath import attach_loaded, send  # noqa: F401 (attach_loaded: public here)
 from engine.errors import NotFound
 from engine.models import CaseModel, OrgUnitModel, TaskModel, TimerModel
 
@@ -93,23 +93,6 @@ def _case_of(session: Session, row) -> CaseModel:
     return case
 
 
-def attach_loaded(session: Session, model, values: dict):
-    """The session's object of `model` for a row's values (every column): persistent and clean, as if the ORM
-    had loaded it; an object the session holds already takes the values."""
-    held = session.identity_map.get(identity_key(model, values["id"]))
-    if held is not None:
-        for key, value in values.items():
-            set_committed_value(held, key, value)
-        return held
-    # As the ORM's loader does: a bare instance whose attributes are filled in without events (the
-    # constructor's attribute events took ~0.1 ms a case), then given its identity and added as persistent.
-    obj = model._sa_class_manager.new_instance()
-    instance_state(obj).dict.update(values)
-    make_transient_to_detached(obj)
-    session.add(obj)
-    return obj
-
-
 # Case columns a command may change (the id never, the version is bumped by case_update itself).
 _CASE_COLUMNS = frozenset(c.key for c in CASES.c) - {"id", "lock_version"}
 _CASE_UPDATES: dict[frozenset, object] = {}  # one prebuilt UPDATE per set of changed columns (a handful)
@@ -150,11 +133,8 @@ def check_and_mark_written(session: Session, case: CaseModel, params: dict, coun
     set_committed_value(case, "lock_version", params["v_next_lock"])
     if "org_unit_id" in keys:
         set_committed_value(case, "org_unit", case.org_unit)
-    if not state.committed_state:
-        # Nothing left unwritten: clear the object's "modified" flag as a flush does (set_committed_value
-        # leaves it set, and the next flush would walk the unit of work for nothing). SQLAlchemy < 2.1 is
-        # pinned; tests/unit/test_case_writes.py fails if this stops working.
-        state._commit_all(state.dict, session.identity_map)
+    if not state.committed_state:  # nothing left unwritten (tests/unit/test_case_writes.py checks it)
+        fastpath.mark_clean(session, case)
 
 
 _INSERT_CASE = insert(CASES).returning(CASES.c.id)

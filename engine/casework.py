@@ -19,7 +19,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine import case_store, chain, runtime, serializer, task_index, timer_index
 from engine.case_codes import make_case_code
 from engine.clock import running_at
-from engine.db import run_writes
+from engine.fastpath import run_writes
 from engine.errors import CaseError, Conflict, SandboxError, TaskFailed
 from engine.models import CaseModel, OrgUnitModel
 from engine.spiff_fixes import outcome_end_task
@@ -47,7 +47,7 @@ class Ctx:
     before_tasks: dict = field(default_factory=dict)
     before_completed: set = field(default_factory=set)
     events: list[dict] = field(default_factory=list)  # history rows of this command, inserted together
-    # (Core statement, parameters) the save sends together at its end, after every read (db.run_writes)
+    # (Core statement, parameters) the save sends together at its end, after every read (fastpath.run_writes)
     writes: list[tuple] = field(default_factory=list)
 
 

@@ -16,7 +16,7 @@ from engine.models import GENESIS_HASH, CaseEventModel, CaseModel
 
 GENESIS = GENESIS_HASH
 CASES, EVENTS = CaseModel.__table__, CaseEventModel.__table__
-# inline(): no implicit RETURNING of the new id, which a buffered write could not read (db.run_writes)
+# inline(): no implicit RETURNING of the new id, which a buffered write could not read (fastpath.run_writes)
 INSERT_EVENTS = insert(EVENTS).inline()
 _SET_EVENT_TAIL = update(CASES).where(CASES.c.id == bindparam("case_id")).values(
     event_seq=bindparam("tail_seq"), event_hash=bindparam("tail_hash"), event_at=bindparam("tail_at"))

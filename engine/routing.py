@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from engine import runtime, scripting
-from engine.db import send
+from engine.fastpath import send
 from engine.errors import CaseError, TaskFailed
 from engine.models import CaseModel, MembershipModel, OrgUnitModel, RoleModel
 

@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine import routing
-from engine.db import send
+from engine.fastpath import send
 from engine.models import NO_DUE_DATE, TaskCandidateModel, TaskModel
 
 # Hot-path statements are built once: SQLAlchemy memoizes a statement's cache key, so reusing the object

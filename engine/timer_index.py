@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from engine.db import send
+from engine.fastpath import send
 from engine.ladder import ladder_on, next_ladder_step
 from engine.models import CaseModel, TimerModel
 
@@ -52,7 +52,7 @@ _CASE_TIMERS = select(TIMERS.c.id, TIMERS.c.kind, TIMERS.c.ref, TIMERS.c.due_at,
     TIMERS.c.case_id == bindparam("case_id"))
 _DELETE_TIMER = delete(TIMERS).where(TIMERS.c.id == bindparam("timer_id"))  # executemany: no IN list to re-render
 _DELETE_PENDING_OF_CASE = delete(TIMERS).where(TIMERS.c.case_id == bindparam("case_id"), TIMERS.c.fired_at.is_(None))
-_INSERT_TIMERS = insert(TIMERS).inline()  # buffered (db.run_writes): no implicit RETURNING of the id
+_INSERT_TIMERS = insert(TIMERS).inline()  # buffered (fastpath.run_writes): no implicit RETURNING of the id
 
 
 def rebuild_timers(session: Session, case: CaseModel, workflow, task_rows: list, writes: list,
@@ -60,7 +60,7 @@ def rebuild_timers(session: Session, case: CaseModel, workflow, task_rows: list,
     """Make the case's pending timer rows match its waiting BPMN timers and its tasks' ladders.
 
     Rows that stay the same are kept (with any claim a drain holds on them); only changes are written, as
-    (statement, parameters) appended to `writes` for the command to send with its others (db.run_writes).
+    (statement, parameters) appended to `writes` for the command to send with its others (fastpath.run_writes).
     A case inserted by this command (new_case) has no rows yet, so none are read. `pending`: the workflow's
     READY and WAITING tasks (casework.pending_tasks), when the caller has them."""
     if case.status != "open":

@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine import forms, runtime, specs
-from engine.db import send
+from engine.fastpath import send
 from engine.errors import NotFound
 from engine.models import ProcessVersionModel
 

@@ -37,7 +37,7 @@ from sqlalchemy import bindparam, delete, event, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from engine import runtime
-from engine.db import send
+from engine.fastpath import send
 from engine.errors import Conflict, InvalidData
 from engine.models import CaseModel, IdempotencyKeyModel
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine import access, case_store, casework, forms, runtime, task_index
 from engine.actors import Actor
 from engine.case_codes import CHANNEL_DIGITS, check_digit, valid_code  # noqa: F401 (public here)
-from engine.db import send
+from engine.fastpath import send
 from engine.directory import top_org
 from engine.errors import Conflict, Forbidden, InvalidData
 from engine.models import CaseModel, OrgUnitModel, TaskModel

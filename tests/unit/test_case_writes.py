@@ -102,7 +102,7 @@ def test_a_command_on_a_stale_version_writes_none_of_its_rows(session, actor, cl
 
 
 def test_a_command_sends_its_writes_after_its_reads(session, actor):
-    # db.run_writes can send the writes together only if no read comes between them
+    # fastpath.run_writes can send the writes together only if no read comes between them
     case = cases.start_case(session, "small_mediation", {}, actor("clerk"))
     [intake] = cases.open_tasks(session, case.id)
     session.expire_all()

@@ -1,9 +1,9 @@
-"""db.run_writes: a command's buffered writes, in order, with their row counts (one pipeline on PostgreSQL)."""
+"""fastpath.run_writes: a command's buffered writes, in order, with their row counts (one pipeline on PostgreSQL)."""
 import pytest
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from engine.db import run_writes
+from engine.fastpath import run_writes
 from engine.models import OrgUnitModel, RoleModel
 
 ROLES = RoleModel.__table__

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from engine.db import _NotSendable, run_writes, send
+from engine.fastpath import _NotSendable, run_writes, send
 from engine.models import NO_DUE_DATE, CaseModel, RoleModel, TaskModel
 from engine.services import cases
 

@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from engine.db import GatedConnection, make_engine, writer_gate
+from engine.db import make_engine
+from engine.sqlite_gate import GatedConnection, writer_gate
 
 
 @pytest.fixture
