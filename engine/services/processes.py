@@ -1,7 +1,6 @@
 """Deployments: versioned BPMN per process id, and the parsed-spec cache behind every case."""
 from __future__ import annotations
 
-import ast
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -9,11 +8,11 @@ from pathlib import Path
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from engine import forms, runtime, specs
-from engine.errors import Forbidden
-from engine.models import ProcessVersionModel
+from engine import runtime, specs
 from engine.actors import Actor
 from engine.directory import ensure_roles
+from engine.errors import Forbidden
+from engine.models import ProcessVersionModel
 from engine.versions import (LoadedVersion, _not_deployed, latest_loaded_version, load_version,  # noqa: F401
                              version_number)  # public here too
 
@@ -29,65 +28,8 @@ class DeployResult:
     created: bool
 
 
-def _roles_in(defn: specs.ProcessDefinition, lane_roles: dict[str, str]) -> dict[str, str | None]:
-    roles: dict[str, str | None] = {}
-
-    def add(entry: str, title: str | None = None) -> None:
-        name = entry.split("@", 1)[0].strip()
-        if name:
-            roles.setdefault(name, title)
-
-    for info in defn.user_tasks.values():
-        for entry in info.candidate_groups:
-            add(entry, info.lane)
-        if info.candidate_groups_expr:
-            # Literal role names inside `=expr`, and enum values of a form field the expression names.
-            try:
-                tree = ast.parse(info.candidate_groups_expr, mode="eval")
-            except SyntaxError:
-                tree = None
-            names = set()
-            for node in ast.walk(tree) if tree else []:
-                if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
-                    add(node.value)
-                elif isinstance(node, ast.Name):
-                    names.add(node.id)
-            for other in defn.user_tasks.values():
-                for fld in other.form:
-                    if fld.id in names and fld.enum:
-                        for value, label in fld.enum:
-                            add(value, label)
-        if info.lane and not info.candidate_groups and not info.candidate_groups_expr:
-            add(lane_roles.get(info.lane, info.lane), info.lane)
-    for role in defn.start_roles:
-        add(role)
-    return roles
-
-
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-
-
-def _jiefen_properties(xml: bytes) -> dict[str, dict[str, str]]:
-    """`jiefen.*` camunda properties by element id: open_case / link_kind (linked case), move_case (上报)."""
-    from lxml import etree
-
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-    root = etree.fromstring(xml, parser)  # already accepted by specs.parse_files, which rejects DTD tricks
-    found: dict[str, dict[str, str]] = {}
-    for prop in root.iter(f"{{{CAMUNDA_NS}}}property"):
-        name, value = prop.get("name") or "", (prop.get("value") or "").strip()
-        if not name.startswith("jiefen.") or not value:
-            continue
-        owner = prop.getparent()
-        while owner is not None and owner.get("id") is None:
-            owner = owner.getparent()
-        if owner is not None:
-            found.setdefault(owner.get("id"), {})[name[len("jiefen."):]] = value
-    return found
-
-
 def _meta(defn: specs.ProcessDefinition, called_versions: dict[str, str]) -> dict:
-    props = _jiefen_properties(defn.xml)
+    props = defn.jiefen_properties
     return {
         "open_case": {eid: {"process_id": p["open_case"], "link_kind": p.get("link_kind", "reopened")}
                       for eid, p in props.items() if "open_case" in p},
@@ -95,7 +37,7 @@ def _meta(defn: specs.ProcessDefinition, called_versions: dict[str, str]) -> dic
         "called_versions": called_versions,
         "user_tasks": {name: asdict(info) for name, info in defn.user_tasks.items()},
         "start_roles": list(defn.start_roles),
-        "start_form": forms.start_event_form(defn.xml, defn.process_id),
+        "start_form": [asdict(fld) for fld in defn.start_form],
         "first_user_tasks": list(defn.first_user_tasks),
         "called_processes": list(defn.called_processes),
         "timer_docs": dict(defn.timer_docs),
@@ -152,7 +94,7 @@ def _store_versions(session: Session, definitions: list[specs.ProcessDefinition]
             meta=_meta(defn, called), deployed_at=rt.clock.now(), deployed_by=actor.username)
         session.add(row)
         session.flush()
-        ensure_roles(session, _roles_in(defn, rt.settings.lane_roles))
+        ensure_roles(session, specs.roles_named(defn, rt.settings.lane_roles))
         results.append(DeployResult(defn.process_id, row.version, row.sha256, row.name, True))
         log.info("deployed %s version %s (%s)", row.process_id, row.version, row.sha256[:12])
     return results

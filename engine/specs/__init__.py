@@ -48,8 +48,8 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 from engine import scripting
 from engine.errors import Problem, ProcessDefinitionError
 from engine.specs.checks import _check_duplicate_ids, _Checker
-from engine.specs.facts import (FormField, ProcessDefinition, UserTaskInfo, _first_user_tasks, _process_name,
-                                _timer_docs, _user_task_info)
+from engine.specs.facts import (FormField, ProcessDefinition, UserTaskInfo, _first_user_tasks, _jiefen_properties,
+                                _process_name, _start_form, _timer_docs, _user_task_info, roles_named)
 from engine.specs.parser import CamundaSpecParser
 from engine.specs.serialization import _round_trip, restore_spec, serialize_spec, spec_serializer_config
 from engine.specs.spiff_errors import _spiff_problem
@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "FormField", "UserTaskInfo", "ProcessDefinition", "CamundaSpecParser",
-    "parse_files", "load_directory", "serialize_spec", "restore_spec", "spec_serializer_config",
+    "parse_files", "load_directory", "serialize_spec", "restore_spec", "spec_serializer_config", "roles_named",
 ]
 
 
@@ -347,6 +347,8 @@ def _build(docs: dict[str, _Doc], needed_others: dict[str, _Doc], index: dict[st
             first_user_tasks=_first_user_tasks(spec, subs, event_subprocesses),
             called_processes=[name for name in subs if name in index],
             timer_docs=_timer_docs([proc, *(index[name][1] for name in subs if name in index)]),
+            jiefen_properties=_jiefen_properties(doc.root),
+            start_form=_start_form(proc),
         ))
     return definitions, problems
 

@@ -1,6 +1,7 @@
 """ProcessDefinition and the facts derived from a built spec: user tasks, forms, first tasks, timer documentation."""
 from __future__ import annotations
 
+import ast
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -14,7 +15,7 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.specs.base import TaskSpec
 
 from engine.specs.values import _as_float, _as_int
-from engine.specs.xmldoc import _b, _Doc
+from engine.specs.xmldoc import _b, _c, _Doc
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,10 @@ class ProcessDefinition:
     first_user_tasks: list[str] = field(default_factory=list)  # task spec names
     called_processes: list[str] = field(default_factory=list)
     timer_docs: dict[str, str] = field(default_factory=dict)  # timer/boundary event id -> documentation
+    # `jiefen.*` camunda properties by element id, "jiefen." taken off: open_case / link_kind (a linked case),
+    # move_case (上报). Read from the whole file, as deployed.
+    jiefen_properties: dict[str, dict[str, str]] = field(default_factory=dict)
+    start_form: list[FormField] = field(default_factory=list)  # the process's own start event's formData
 
 
 def _form_fields(task_spec: UserTask) -> list[FormField]:
@@ -203,3 +208,81 @@ def _process_name(doc: _Doc, proc: etree._Element) -> str:
         if participant.get("processRef") == proc.get("id") and (participant.get("name") or "").strip():
             return participant.get("name").strip()
     return proc.get("id") or ""
+
+
+def _jiefen_properties(root: etree._Element) -> dict[str, dict[str, str]]:
+    """`jiefen.*` camunda:property values by the id of the nearest element above them that has one."""
+    found: dict[str, dict[str, str]] = {}
+    for prop in root.iter(_c("property")):
+        name, value = prop.get("name") or "", (prop.get("value") or "").strip()
+        if not name.startswith("jiefen.") or not value:
+            continue
+        owner = prop.getparent()
+        while owner is not None and owner.get("id") is None:
+            owner = owner.getparent()
+        if owner is not None:
+            found.setdefault(owner.get("id"), {})[name[len("jiefen."):]] = value
+    return found
+
+
+def _start_form(proc: etree._Element) -> list[FormField]:
+    """The camunda:formData of the process's own start event (Camunda 7's start form), as a user task's form
+    fields; [] without one. SpiffWorkflow's parser reads the forms of user tasks only."""
+    for start in proc.iterfind(_b("startEvent")):
+        fields_ = [f for f in start.iterfind(f"{_b('extensionElements')}/{_c('formData')}/{_c('formField')}")
+                   if f.get("id")]
+        if not fields_:
+            continue
+        form = []
+        for fld in fields_:
+            checks = {v.get("name"): v.get("config") for v in fld.iterfind(f"{_c('validation')}/{_c('constraint')}")}
+            kind = (fld.get("type") or "string").strip().lower()
+            form.append(FormField(
+                id=fld.get("id"), label=fld.get("label") or fld.get("id"), type=kind,
+                required="required" in checks, default=fld.get("defaultValue"),
+                enum=[(v.get("id"), v.get("name") or v.get("id")) for v in fld.iterfind(_c("value"))]
+                if kind == "enum" else None,
+                min=_as_float(checks.get("min")), max=_as_float(checks.get("max")),
+                minlength=_as_int(checks.get("minlength")), maxlength=_as_int(checks.get("maxlength")),
+                readonly="readonly" in checks))
+        return form
+    return []
+
+
+def roles_named(defn: ProcessDefinition, lane_roles: dict[str, str]) -> dict[str, str | None]:
+    """Every role a process routes to, with a title where the process gives one (the lane's name, an enum
+    label): candidate groups, literal role names and enum values inside `=expr` candidate groups, the role
+    of a lane without candidate groups (config/org.toml [lane_roles]), and the starter groups."""
+    roles: dict[str, str | None] = {}
+
+    def add(entry: str, title: str | None = None) -> None:
+        name = entry.split("@", 1)[0].strip()
+        if name:
+            roles.setdefault(name, title)
+
+    for info in defn.user_tasks.values():
+        for entry in info.candidate_groups:
+            add(entry, info.lane)
+        if info.candidate_groups_expr:
+            # Literal role names inside `=expr`, and enum values of a form field the expression names.
+            try:
+                tree = ast.parse(info.candidate_groups_expr, mode="eval")
+            except SyntaxError:
+                tree = None
+            names = set()
+            for node in ast.walk(tree) if tree else []:
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
+                    add(node.value)
+                elif isinstance(node, ast.Name):
+                    names.add(node.id)
+            for other in defn.user_tasks.values():
+                for fld in other.form:
+                    if fld.id in names and fld.enum:
+                        for value, label in fld.enum:
+                            add(value, label)
+        if info.lane and not info.candidate_groups and not info.candidate_groups_expr:
+            add(lane_roles.get(info.lane, info.lane), info.lane)
+    for role in defn.start_roles:
+        add(role)
+    return roles
+

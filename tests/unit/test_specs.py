@@ -574,3 +574,27 @@ def test_event_based_gateway_with_two_timers_is_rejected():
         specs.parse_files({"timers.bpmn": xml})
     [problem] = [p for p in info.value.problems if p.element_id == "r_gw"]
     assert "at most one timer" in problem.message and problem.line
+
+
+def test_deployment_facts_come_from_the_validating_parse():
+    """jiefen.* properties, the start event's form and the roles a process routes to are derived in the one
+    parse that validates (services/processes.py reads them, it parses nothing)."""
+    root = Path(__file__).resolve().parents[2]
+    files = {name: (root / "processes" / name).read_bytes()
+             for name in ("dispute.bpmn", "judicial_confirmation.bpmn", "petition_revisit.bpmn")}
+    dispute = next(d for d in specs.parse_files(files) if d.process_id == "dispute")
+    moves = {eid: p["move_case"] for eid, p in dispute.jiefen_properties.items() if "move_case" in p}
+    opens = {eid: p for eid, p in dispute.jiefen_properties.items() if "open_case" in p}
+    assert list(moves.values()) == ["parent"]
+    assert [p["open_case"] for p in opens.values()] == ["dispute"]
+    roles = specs.roles_named(dispute, {})
+    assert {"intake_clerk", "screener", "mediator"} <= set(roles)
+    from tests.api.test_input_limits import FORM, START_FORM_BPMN
+    [started] = specs.parse_files({"s.bpmn": START_FORM_BPMN.format(pid="s", form=FORM).encode()})
+    assert [(f.id, f.required, f.enum) for f in started.start_form] == [
+        ("subject", True, None), ("kind", False, [("family", "家事"), ("labour", "劳动")])]
+
+
+def test_the_deployment_service_parses_no_xml():
+    source = (Path(__file__).resolve().parents[2] / "engine" / "services" / "processes.py").read_text()
+    assert "lxml" not in source and "etree" not in source
