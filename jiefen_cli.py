@@ -291,12 +291,11 @@ def calendar():
 @click.option("--unit", type=click.Choice(["natural", "working", "legal"]), required=True)
 def calendar_due(start, days, unit):
     """Print the due moment (ISO 8601, +08:00) of a period starting at START."""
-    from engine import runtime
     from engine.calendar import due
 
-    _app()
+    app = _app()
     try:
-        click.echo(due(start, days, unit, runtime.get().calendar))
+        click.echo(due(start, days, unit, app.extensions["jiefen.runtime"].calendar))
     except CaseError as exc:
         _fail(exc)
 
@@ -327,7 +326,7 @@ def run_due(now_text):
             from engine.clock import CHINA_TZ
             now = now.replace(tzinfo=CHINA_TZ)
     with app.app_context():
-        result = fire_due_timers(db.session, now or runtime.get().clock.now(), app.config["JIEFEN_TIMER_BATCH"],
+        result = fire_due_timers(db.session, now or runtime.of(db.session).clock.now(), app.config["JIEFEN_TIMER_BATCH"],
                                  policy=timer_policy(app.config))
         click.echo(f"fired {result.fired}, skipped {result.skipped}, failed {result.failed}, "
                    f"deferred {result.deferred}, incidents {result.incidents}")

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-from sqlalchemy.orm import Session
+from bench.common import Session
 
 from bench.common import (stop_process, INTAKE_DATA, LIFECYCLE_PROCESS, MEDIATE_DATA, ROOT, WORK, Target, bench_files,
                           configure_runtime, fresh_database, log, rnd, setup_directory, summary)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from sqlalchemy.orm import Session as _OrmSession
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 WORK = BENCH / ".work"            # ignored by git: databases, node_modules, logs, profiles
@@ -202,13 +204,31 @@ def analyze(engine) -> None:
 
 # ---------------------------------------------------------------- runtime and directory
 
+_bench_runtime = None  # the runtime of this bench process (one per process), bound to every bench Session
+
+
 def configure_runtime(clock=None):
+    """Build the bench process's runtime; every `bench.common.Session` made afterwards carries it."""
+    global _bench_runtime
     from engine import runtime
     from engine.calendar import DEFAULT_CALENDAR_PATH
     from engine.clock import Clock
 
     settings = runtime.EngineSettings.from_files(str(ROOT / "config" / "org.toml"), str(DEFAULT_CALENDAR_PATH))
-    return runtime.configure(settings, clock or Clock())
+    _bench_runtime = runtime.Runtime(settings, clock or Clock())
+    return _bench_runtime
+
+
+class Session(_OrmSession):
+    """sqlalchemy.orm.Session bound to the runtime configure_runtime built (engine.runtime.of reads it)."""
+
+    def __init__(self, *args, **kwargs):
+        from engine import runtime
+
+        super().__init__(*args, **kwargs)
+        if _bench_runtime is None:
+            raise RuntimeError("bench: call configure_runtime() before opening a Session")
+        runtime.bind(self, _bench_runtime)
 
 
 def bench_files() -> dict[str, bytes]:

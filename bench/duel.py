@@ -25,7 +25,7 @@ DUEL_DIR = ROOT / "bench" / ".work" / "duel"
 
 def _worker(tag: str, url: str | None) -> None:
     """Runs inside a side's worktree: lifecycles on request, one JSON line of step times (ms) per slice."""
-    from sqlalchemy.orm import Session
+    from bench.common import Session
 
     from bench import lifecycle
     from bench.common import Target, actor

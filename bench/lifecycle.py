@@ -35,7 +35,7 @@ def _report(step_times: list[list[float]], extra: dict | None = None) -> dict:
 
 def prepare_jiefen(target: Target, name: str = "lifecycle"):
     """A fresh database with the bench processes deployed and the lifecycle's users."""
-    from sqlalchemy.orm import Session
+    from bench.common import Session
 
     configure_runtime()
     engine, url = fresh_database(target, name)
@@ -50,7 +50,7 @@ def jiefen_lifecycle_once(engine, clerk, mediator) -> tuple[list[float], int, in
 
     Returns the three step times (ms), the case id and the workflow JSON size after intake (bytes)."""
     from sqlalchemy import select
-    from sqlalchemy.orm import Session
+    from bench.common import Session
 
     from engine.models import CaseModel, TaskModel
     from engine.services import cases, tasks
@@ -80,7 +80,7 @@ def jiefen_lifecycle_once(engine, clerk, mediator) -> tuple[list[float], int, in
 def statements_per_step(engine, clerk, mediator) -> dict:
     """SQL statements each command of one more lifecycle sends (a diagnostic for the optimisation work)."""
     from sqlalchemy import event, select
-    from sqlalchemy.orm import Session
+    from bench.common import Session
 
     from engine.models import TaskModel
     from engine.services import cases, tasks
@@ -116,7 +116,7 @@ class JiefenRunner:
     """jiefen lifecycles on one database, run in batches (see `run`: the engines take turns)."""
 
     def __init__(self, target: Target):
-        from sqlalchemy.orm import Session
+        from bench.common import Session
 
         self.target = target
         self.engine, _url = prepare_jiefen(target, f"lifecycle_{target.dialect}")
@@ -138,7 +138,7 @@ class JiefenRunner:
 
     def report(self) -> dict:
         from sqlalchemy import func, select
-        from sqlalchemy.orm import Session
+        from bench.common import Session
 
         from engine.models import CaseEventModel, CaseModel
 

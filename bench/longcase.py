@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from bench.common import Session
 
 from bench.common import (LONG_PROCESS, PROCESSES, Target, actor, bench_files, configure_runtime, fresh_database,
                           log, ms_since, percentile, rnd, setup_directory)

@@ -71,7 +71,7 @@ def run(target: Target, cfg, results: dict) -> None:
         log("profile skipped: pyinstrument is not installed (pip install -e '.[bench]')")
         results["profile"] = {"skipped": "pyinstrument not installed"}
         return
-    from sqlalchemy.orm import Session
+    from bench.common import Session
 
     from bench.lifecycle import jiefen_lifecycle_once, prepare_jiefen
 

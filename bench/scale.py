@@ -5,7 +5,7 @@ import random
 import time
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from bench.common import Session
 
 from bench import clone
 from bench.common import (LIFECYCLE_PROCESS, LONG_PROCESS, TIMER_PROCESS, Target, actor, analyze, bench_files,

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from bench.common import Session
 
 from bench.common import analyze, configure_runtime, database_url, machine, target_from_env
 from bench.scale import measure_task_list

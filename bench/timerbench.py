@@ -11,7 +11,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from bench.common import Session
 
 from bench import clone
 from bench.common import (stop_process, LIFECYCLE_PROCESS, ROOT, TIMER_PROCESS, WORK, Target, actor, analyze, bench_files,

@@ -55,25 +55,25 @@ class Decision:
 
 # ---------------------------------------------------------------- the process side of the rule
 
-def process_roles(version) -> frozenset[str]:
+def process_roles(version, rt: runtime.Runtime) -> frozenset[str]:
     """The roles a process version uses: its own user tasks' candidate groups (literal, the string constants of
     an `=expression` and the enum values of the form fields it names, else the lane's role) and its starter
     groups. The tasks of a process it calls (a dispute's or a petition's judicial confirmation) do not count:
     their roles read the case once a task is routed to them."""
-    return _roles_cached(version)[0]
+    return _roles_cached(version, rt)[0]
 
 
-def routed_roles(version) -> frozenset[str] | None:
+def routed_roles(version, rt: runtime.Runtime) -> frozenset[str] | None:
     """Every role a case of the version can be routed to, the processes it calls included; None when an
     `=expression` picks candidates at run time (then only the case's tasks tell)."""
-    return _roles_cached(version)[1]
+    return _roles_cached(version, rt)[1]
 
 
-def _roles_cached(version) -> tuple[frozenset[str], frozenset[str] | None]:
+def _roles_cached(version, rt: runtime.Runtime) -> tuple[frozenset[str], frozenset[str] | None]:
     # Computed once per loaded version (versions never change), kept on the cached LoadedVersion.
     roles = getattr(version, "_read_roles", None)
     if roles is None:
-        lane_roles = runtime.get().settings.lane_roles
+        lane_roles = rt.settings.lane_roles
         every = None
         if not any(info.get("candidate_groups_expr") for info in (version.meta.get("user_tasks") or {}).values()):
             every = _roles_of(version.meta, lane_roles)
@@ -122,8 +122,8 @@ def _roles_of(meta: dict, lane_roles: dict[str, str], called: set[str] = frozens
     return frozenset(roles)
 
 
-def is_confidential(case: CaseModel) -> bool:
-    return case.process_id in runtime.get().settings.confidential_processes
+def is_confidential(case: CaseModel, rt: runtime.Runtime) -> bool:
+    return case.process_id in rt.settings.confidential_processes
 
 
 def _department_grant(grant, case: CaseModel) -> bool:
@@ -137,18 +137,19 @@ def _decide(session: Session, actor: Actor, case: CaseModel) -> Decision:
     if actor.is_system:
         return Decision(True, "system", True)
     version = load_version(session, case.process_version_id)
-    roles = process_roles(version)
+    rt = runtime.of(session)
+    roles = process_roles(version, rt)
     if any(g.org_unit_id == case.org_unit_id and g.role in roles and not _department_grant(g, case)
            for g in actor.grants):
         return Decision(True, "role", True)
-    confidential = is_confidential(case)
+    confidential = is_confidential(case, rt)
     if actor.supervises(case.org_unit.path):
         return Decision(True, "supervisor", None)
     if actor.is_auditor:
         return Decision(True, "auditor", None)
     if actor.is_admin and not confidential:
         return Decision(True, "admin", None)
-    routed = routed_roles(version) if confidential else None
+    routed = routed_roles(version, rt) if confidential else None
     if not actor.grants or (routed is not None and not actor.roles & routed):
         # a confidential case routes to none of the actor's roles: nothing to look up
         return Decision(False, "none", False)
@@ -234,7 +235,7 @@ def _record(session: Session, actor: Actor, case_id: int, what: str, basis: str)
     # fails the read: a read-all read that leaves no trace is what the log is there to prevent.
     engine = session.connection().engine
     with engine.begin() as connection:
-        connection.execute(_RECORD, {"at": runtime.get().clock.now(), "username": actor.username,
+        connection.execute(_RECORD, {"at": runtime.of(session).clock.now(), "username": actor.username,
                                      "case_id": case_id, "what": what, "basis": basis})
     log.info("case %s read by %s (%s, %s)", case_id, actor.username, what, basis)
 

@@ -56,12 +56,12 @@ class Ctx:
 def restore(session: Session, case: CaseModel) -> tuple[LoadedVersion, BpmnWorkflow]:
     version = load_version(session, case.process_version_id)
     workflow = serializer.load_workflow(case.workflow_json, version.spec, version.subprocess_specs,
-                                        runtime.get().script_engine)
+                                        runtime.of(session).script_engine)
     return version, workflow
 
 
-def new_workflow(version: LoadedVersion) -> BpmnWorkflow:
-    return BpmnWorkflow(version.spec, version.subprocess_specs, script_engine=runtime.get().script_engine)
+def new_workflow(version: LoadedVersion, rt: runtime.Runtime) -> BpmnWorkflow:
+    return BpmnWorkflow(version.spec, version.subprocess_specs, script_engine=rt.script_engine)
 
 
 def run_engine(workflow: BpmnWorkflow, refresh_timers: bool = False) -> None:
@@ -227,7 +227,7 @@ def open_case(session: Session, version: LoadedVersion, data: dict, actor: str, 
               linked_case_id: int | None = None, link_kind: str | None = None) -> CaseModel:
     """Insert a new case of `version` at `org` with its case code, run it to its first wait state and save it
     (the "case_started" command). Flushes only."""
-    workflow = new_workflow(version)
+    workflow = new_workflow(version, runtime.of(session))
     case = case_store.insert_case(session, dict(
         code=make_case_code(session, org, data.get("channel"), now), process_version_id=version.id,
         process_id=version.process_id, status="open", outcome=None, org_unit_id=org.id, category=None, tier=None,
@@ -318,7 +318,7 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
     category_changed = case.category != category and not ctx.new_case  # a new case has no candidate rows yet
     case.workflow_json = serializer.dump_workflow(workflow)
     case.task_count = len(workflow.tasks) + sum(len(sp.tasks) for sp in workflow.subprocesses.values())
-    if case.task_count > runtime.get().settings.task_tree_warning:
+    if case.task_count > runtime.of(session).settings.task_tree_warning:
         log.warning("case %s task tree has %s tasks; check loops in %s", case.id, case.task_count, case.process_id)
     closing = workflow.completed and case.status != "closed"
     opened, open_rows = task_index.sync_tasks(ctx, now_open, write=not closing)

@@ -10,6 +10,8 @@ import contextlib
 import contextvars
 from datetime import datetime, timedelta, timezone
 
+import SpiffWorkflow.bpmn.specs.event_definitions.timer as timer_module
+
 CHINA_TZ = timezone(timedelta(hours=8), "CST")
 
 _command_now: contextvars.ContextVar[datetime | None] = contextvars.ContextVar("jiefen_now", default=None)
@@ -68,11 +70,12 @@ class _EngineDatetime(datetime):
 
 
 def install_spiff_clock() -> None:
-    """Point SpiffWorkflow's timer module at our clock; naive timer dates mean China time (+08:00)."""
-    import SpiffWorkflow.bpmn.specs.event_definitions.timer as timer_module
+    """Point SpiffWorkflow's timer module at our clock; naive timer dates mean China time (+08:00).
 
+    Called by ``Runtime()``, never at import; a second call changes nothing. The patched ``now()`` reads the
+    moment of the running command (``running_at``, a context variable), not any runtime's clock, so two
+    runtimes with different clocks in one process do not see each other's time."""
+    if timer_module.datetime is _EngineDatetime:
+        return
     timer_module.datetime = _EngineDatetime
     timer_module.LOCALTZ = CHINA_TZ
-
-
-install_spiff_clock()

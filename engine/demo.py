@@ -182,7 +182,7 @@ def load_demo(session: Session, processes_dir: str, cases_per_process: int = 12,
     if session.scalar(select(func.count()).select_from(CaseModel)) > 0:
         return f"demo already loaded; {added_users} users added; processes: " + \
             ", ".join(f"{d.process_id} v{d.version}" for d in deployed)
-    rt = runtime.get()
+    rt = runtime.of(session)
     real_clock = rt.clock
     rng = random.Random(seed)
     now = real_clock.now()

@@ -78,13 +78,12 @@ def _instance(schema: type[Schema], unknown: str) -> Schema:
     return schema(unknown=unknown)
 
 
-def validate_form(schema: type[Schema], data: dict, *, partial_unknown: bool = False, partial: bool = False) -> dict:
+def validate_form(schema: type[Schema], data: dict, rt: runtime.Runtime, *, partial_unknown: bool = False, partial: bool = False) -> dict:
     """Validate submitted form data: first the rules all case data obeys (case_data.check_data: size, depth,
     text, numbers, helper names), then the form's fields. `partial`: required fields may be missing (data
     that prefills a form someone completes later). Raises InvalidData with field -> [messages]."""
     if not isinstance(data, dict):
         raise InvalidData("表单数据必须是对象 / form data must be a JSON object", {"data": ["must be an object"]})
-    rt = runtime.get()
     case_data.check_data(data, rt.settings.data_limits, rt.helpers)
     try:
         return _instance(schema, EXCLUDE if partial_unknown else RAISE).load(data, partial=partial)

@@ -36,16 +36,16 @@ LADDER = (_Step("prompt", "提示", 1), _Step("reminder", "催办", 2), _Step("n
           _Step("listing", "挂牌督办", 4))
 
 
-def ladder_moments(created: datetime, due: datetime) -> dict[str, datetime]:
+def ladder_moments(created: datetime, due: datetime, rt: runtime.Runtime) -> dict[str, datetime]:
     """When each ladder step falls for a task opened at `created` and due at `due` (domain.md §4)."""
-    settings = runtime.get().settings
+    settings = rt.settings
     two_thirds = created + (due - created) * 2 / 3
     days_before = due - timedelta(days=settings.ladder_reminder_days_before)
     prompt = min(two_thirds, days_before) if days_before > created else two_thirds
     notice = due + timedelta(days=settings.ladder_notice_days_after)
     moments = {"prompt": prompt, "reminder": due, "notice": notice}
     try:
-        listing = runtime.get().calendar.workdays_dt(settings.ladder_listing_workdays_after, due)
+        listing = rt.calendar.workdays_dt(settings.ladder_listing_workdays_after, due)
         moments["listing"] = max(listing, notice + timedelta(seconds=1))
     except CalendarError as exc:
         # A deadline years ahead has no holiday data yet: the red listing waits until the calendar knows
@@ -64,18 +64,18 @@ class LadderStep:
     kind: str = "ladder"
 
 
-def ladder_on(case) -> bool:
-    settings = runtime.get().settings
+def ladder_on(case, rt: runtime.Runtime) -> bool:
+    settings = rt.settings
     return settings.ladder_enabled and settings.tier_ladder.get(case.tier or "", True)
 
 
-def ladder_steps(task, fired=frozenset()) -> list[LadderStep]:
+def ladder_steps(task, rt: runtime.Runtime, fired=frozenset()) -> list[LadderStep]:
     """The steps still to come for a task (a task row: id, title, created_at, due_at, warning_level), in order.
 
     `fired`: (ref, due_at) of the case's fired timer rows; such a step does not come again."""
     if task.due_at is None:
         return []
-    moments = ladder_moments(task.created_at, task.due_at)
+    moments = ladder_moments(task.created_at, task.due_at, rt)
     out = []
     for step in LADDER:
         ref = f"{task.id}:{step.name}"
@@ -84,11 +84,11 @@ def ladder_steps(task, fired=frozenset()) -> list[LadderStep]:
     return out
 
 
-def next_ladder_step(task, fired=frozenset()) -> LadderStep | None:
+def next_ladder_step(task, rt: runtime.Runtime, fired=frozenset()) -> LadderStep | None:
     """The one step of a task that has a timer row: firing it raises the warning level and adds the next.
 
     A row per step cost four inserts when a task opened and four deletes when it closed (bench/README.md)."""
-    steps = ladder_steps(task, fired)
+    steps = ladder_steps(task, rt, fired)
     return steps[0] if steps else None
 
 
@@ -105,7 +105,8 @@ _ADD_LADDER_STEP = insert(TIMERS).from_select(
 
 def add_next_ladder_step(session: Session, case: CaseModel, task) -> None:
     """After a ladder step of `task` fired (its warning level raised): put the next step in the index."""
-    step = next_ladder_step(task) if case.status == "open" and ladder_on(case) else None
+    rt = runtime.of(session)
+    step = next_ladder_step(task, rt) if case.status == "open" and ladder_on(case, rt) else None
     if step is not None:
         session.execute(_ADD_LADDER_STEP, {"case_id": case.id, "name": step.name, "ref": step.ref, "due_at": step.due_at})
 
@@ -136,7 +137,8 @@ def open_follow_up(session: Session, case: CaseModel, task: TaskModel, step: str
     """督办 / 挂牌督办: a follow-up task for the head of the unit holding the late task (督办单), or the
     supervising center one level up (挂牌督办); the roles are config/org.toml [ladder] notice_role and
     listing_role. Flushes."""
-    settings = runtime.get().settings
+    rt = runtime.of(session)
+    settings = rt.settings
     if step == "notice":
         role, org_id, title = settings.ladder_notice_role, task.org_unit_id, f"督办单：{task.title}"
     elif step == "listing":
@@ -144,7 +146,7 @@ def open_follow_up(session: Session, case: CaseModel, task: TaskModel, step: str
         role, org_id, title = settings.ladder_listing_role, parent, f"挂牌督办：{task.title}"
     else:
         return None
-    due = runtime.get().calendar.workdays_dt(2, now).astimezone(timezone.utc)
+    due = rt.calendar.workdays_dt(2, now).astimezone(timezone.utc)
     return task_index.add_follow_up_task(
         session, case, task_id=f"sv-{timer_id}", kind="supervision", source_task_id=task.id,
         spec_name=f"supervision_{step}", title=title, role=role, org_unit_id=org_id, due_at=due,
@@ -163,7 +165,7 @@ _ANSWER_SCHEMA = forms.build_schema(ANSWER_FORM, name="Form_supervision")  # bui
 def answer(session: Session, case: CaseModel, task, username: str, now: datetime, data: dict) -> dict:
     """The supervised unit's written answer to a follow-up task: recorded, and the task is done. Flushes only.
     Raises InvalidData (per-field messages)."""
-    values = forms.validate_form(_ANSWER_SCHEMA, data)
+    values = forms.validate_form(_ANSWER_SCHEMA, data, runtime.of(session))
     chain.append_event(session, case, "supervision_answered", username, now, {"data": values}, task.id, task.title)
     task_index.remove_task(session, task.id)
     return values

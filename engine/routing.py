@@ -18,12 +18,11 @@ from engine.fastpath import send
 from engine.errors import CaseError, TaskFailed
 from engine.models import CaseModel, MembershipModel, OrgUnitModel, RoleModel
 
-def due_at(info: dict, task, now: datetime) -> datetime | None:
+def due_at(info: dict, task, now: datetime, rt: runtime.Runtime) -> datetime | None:
     """When a task opened `now` is due (its userTask's dueDate), in UTC; None without one. Raises TaskFailed."""
     raw = (info or {}).get("due_date")
     if not raw:
         return None
-    rt = runtime.get()
     try:
         if raw.startswith("="):
             value = scripting.evaluate(raw[1:], {**task.data, **rt.helpers}, limits=rt.script_limits)
@@ -48,7 +47,7 @@ def due_at(info: dict, task, now: datetime) -> datetime | None:
 
 def candidates(session: Session, case: CaseModel, info: dict, task) -> list[tuple[str, int]]:
     """(role, org unit id) pairs allowed to act on a task (candidateGroups, `=expr`, else the lane's role)."""
-    rt = runtime.get()
+    rt = runtime.of(session)
     entries: list[str] = []
     if info.get("candidate_groups_expr"):
         try:

@@ -1,4 +1,9 @@
-"""The engine's process-wide runtime: settings, clock, calendar, sandbox and the parsed-spec cache."""
+"""The engine's runtime: settings, clock, calendar, sandbox and the parsed-spec cache.
+
+No module-global runtime: each one travels with the SQLAlchemy sessions bound to it (``bind``: the session's or
+the sessionmaker's ``info``), and the engine reads it from the session it was handed (``of``). Code with no
+session is handed the runtime by its caller. Two apps (or two tests) in one process each see their own.
+"""
 from __future__ import annotations
 
 import logging
@@ -8,10 +13,12 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine import scripting
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine import scripting, spiff_fixes
 from engine.calendar import LegalCalendar, bpmn_helpers
 from engine.case_data import DataLimits
-from engine.clock import Clock
+from engine.clock import Clock, install_spiff_clock
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +106,8 @@ class SpecCache:
 
 class Runtime:
     def __init__(self, settings: EngineSettings, clock: Clock | None = None):
+        install_spiff_clock()  # idempotent: the SpiffWorkflow patches, once per process
+        spiff_fixes.install()
         self.settings = settings
         self.clock = clock or Clock()
         self.calendar = LegalCalendar(settings.calendar_overrides)
@@ -109,17 +118,26 @@ class Runtime:
         self.specs = SpecCache()
 
 
-_runtime: Runtime | None = None
+INFO_KEY = "jiefen.runtime"
 
 
-def configure(settings: EngineSettings | None = None, clock: Clock | None = None) -> Runtime:
-    """Install the runtime every service uses (once at start-up; tests call it with a fixed clock)."""
-    global _runtime
-    _runtime = Runtime(settings or EngineSettings(), clock)
-    return _runtime
+def bind(target, rt: Runtime):
+    """Carry `rt` on a Session or a sessionmaker (every session it makes then has it); returns `target`."""
+    if isinstance(target, sessionmaker):
+        target.kw["info"] = {**(target.kw.get("info") or {}), INFO_KEY: rt}
+    elif isinstance(target, Session):
+        target.info[INFO_KEY] = rt
+    else:
+        raise TypeError(f"runtime.bind needs a Session or a sessionmaker, not {type(target).__name__}")
+    return target
 
 
-def get() -> Runtime:
-    if _runtime is None:
-        return configure()
-    return _runtime
+def of(session: Session) -> Runtime:
+    """The runtime the session was bound to. Raises RuntimeError naming the fix when it has none."""
+    rt = session.info.get(INFO_KEY)
+    if rt is None:
+        raise RuntimeError(
+            "this session carries no jiefen runtime: build one with runtime.Runtime(settings, clock) and bind it, "
+            "e.g. Session(engine, info={'jiefen.runtime': rt}), sessionmaker(..., info={'jiefen.runtime': rt}) "
+            "or runtime.bind(session, rt)")
+    return rt

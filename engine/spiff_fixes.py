@@ -39,7 +39,6 @@ def _update_data(self, my_task, subworkflow):
 
 
 def install() -> None:
-    CallActivity.update_data = _update_data
-
-
-install()
+    """Called by ``Runtime()``, never at import; a second call changes nothing."""
+    if CallActivity.update_data is not _update_data:
+        CallActivity.update_data = _update_data

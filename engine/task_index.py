@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from engine import routing
+from engine import routing, runtime
 from engine.fastpath import send
 from engine.models import NO_DUE_DATE, TaskCandidateModel, TaskModel
 
@@ -81,7 +81,7 @@ def sync_tasks(ctx, now_open: dict, write: bool = True) -> tuple[list[NewTask], 
         pairs = routing.candidates(session, case, info, task)
         assignee = info.get("assignee")
         new = NewTask(id=task_id, kind="bpmn", title=task.task_spec.bpmn_name or task.task_spec.name,
-                      roles=sorted({r for r, _ in pairs}), due_at=routing.due_at(info, task, ctx.now),
+                      roles=sorted({r for r, _ in pairs}), due_at=routing.due_at(info, task, ctx.now, runtime.of(session)),
                       due_basis=info.get("documentation") or timer_docs.get(task.task_spec.name), created_at=ctx.now)
         assignee = assignee if assignee and not str(assignee).startswith("=") else None
         task_rows.append({"id": task_id, "kind": "bpmn", "source_task_id": None, "case_id": case.id,

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
+from engine import runtime
 from engine.fastpath import send
 from engine.ladder import ladder_on, next_ladder_step
 from engine.models import CaseModel, TimerModel
@@ -74,9 +75,10 @@ def rebuild_timers(session: Session, case: CaseModel, workflow, task_rows: list,
     for ref, name, due in _waiting_timers(workflow, pending):
         if (ref, due) not in fired:
             wanted[("bpmn", ref, due)] = name
-    if ladder_on(case):
+    rt = runtime.of(session)
+    if ladder_on(case, rt):
         for task in task_rows:
-            step = next_ladder_step(task, fired) if task.kind == "bpmn" else None
+            step = next_ladder_step(task, rt, fired) if task.kind == "bpmn" else None
             if step is not None:
                 wanted[("ladder", step.ref, step.due_at)] = step.name
     stale = []

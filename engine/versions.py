@@ -53,7 +53,7 @@ def _not_deployed(process_id: str) -> NotFound:
 
 def load_version(session: Session, version_id: int) -> LoadedVersion:
     """A runnable version from the cache, parsing its stored spec on first use. Raises NotFound."""
-    cache = runtime.get().specs
+    cache = runtime.of(session).specs
     loaded = cache.get(version_id)
     if loaded is not None:
         return loaded
@@ -70,7 +70,7 @@ def load_version(session: Session, version_id: int) -> LoadedVersion:
 
 def version_number(session: Session, version_id: int) -> int | None:
     """The number of a process version (v3): from the spec cache, else one small SELECT (not the row's meta)."""
-    loaded = runtime.get().specs.get(version_id)
+    loaded = runtime.of(session).specs.get(version_id)
     if loaded is not None:
         return loaded.version
     return session.scalar(select(ProcessVersionModel.version).where(ProcessVersionModel.id == version_id))

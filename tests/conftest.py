@@ -65,12 +65,12 @@ def rt(clock):
     from engine.calendar import DEFAULT_CALENDAR_PATH
     settings = runtime.EngineSettings.from_files(str(ROOT / "config" / "org.toml"), str(DEFAULT_CALENDAR_PATH))
     settings.password_method = "pbkdf2:sha256:1000"  # fast hashing for fixtures; production uses scrypt
-    return runtime.configure(settings, clock)
+    return runtime.Runtime(settings, clock)
 
 
 @pytest.fixture
 def session(db_engine, rt):
-    with Session(db_engine, expire_on_commit=False) as s:
+    with Session(db_engine, expire_on_commit=False, info={runtime.INFO_KEY: rt}) as s:
         yield s
     _wipe(db_engine)
 

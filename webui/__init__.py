@@ -65,7 +65,7 @@ def _settle_secret_key(app: Flask) -> None:
 def create_app(config: object | Mapping | None = None) -> Flask:
     from config.settings import Config, database_url_from_env
     from webui.errors import JSONErrorMiddleware, register_error_handlers, swallow_teardown_errors
-    from webui.extensions import db, make_api
+    from webui.extensions import RUNTIME_KEY, db, make_api
     from webui.inputs import BoundedIntConverter, StrictJSONProvider
 
     app = Flask(__name__, instance_relative_config=False)
@@ -91,9 +91,8 @@ def create_app(config: object | Mapping | None = None) -> Flask:
     # SpiffWorkflow logs every task state change at INFO; keep our logs readable.
     logging.getLogger("spiff").setLevel(max(logging.WARNING, logging.getLogger().level))
 
-    if app.config.get("JIEFEN_RUNTIME") is not None:
-        runtime._runtime = app.config["JIEFEN_RUNTIME"]
-    else:
+    rt = app.config.get("JIEFEN_RUNTIME")  # a runtime built by the caller (tests), else one from the config
+    if rt is None:
         settings = runtime.EngineSettings.from_files(app.config["JIEFEN_ORG_FILE"], app.config["JIEFEN_CALENDAR_FILE"])
         settings.demo_mode = bool(app.config.get("JIEFEN_DEMO"))
         settings.data_limits = DataLimits(max_depth=app.config["JIEFEN_MAX_DATA_DEPTH"],
@@ -102,7 +101,8 @@ def create_app(config: object | Mapping | None = None) -> Flask:
         settings.script_cpu_seconds = float(app.config["JIEFEN_SCRIPT_CPU_SECONDS"])
         settings.script_memory_mb = int(app.config["JIEFEN_SCRIPT_MEMORY_MB"])
         settings.script_output_kb = int(app.config["JIEFEN_SCRIPT_OUTPUT_KB"])
-        runtime.configure(settings)
+        rt = runtime.Runtime(settings)
+    app.extensions[RUNTIME_KEY] = rt  # db.session carries it (webui.extensions.RuntimeSession)
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite:///") and ":memory:" not in uri:  # a fresh clone has no instance/ yet
         Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)

@@ -32,11 +32,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from sqlalchemy import bindparam, delete, event, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from engine import runtime
 from engine.fastpath import send
 from engine.errors import Conflict, InvalidData
 from engine.models import CaseModel, IdempotencyKeyModel
@@ -132,7 +131,7 @@ def init_app(app: Flask) -> None:
 
 
 def _now() -> datetime:
-    return runtime.get().clock.now()
+    return current_app.extensions["jiefen.runtime"].clock.now()
 
 
 def _request_hash() -> str:

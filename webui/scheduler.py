@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from engine import runtime
 from engine.services.timers import TimerPolicy, fire_due_timers, next_due
 
 log = logging.getLogger(__name__)
@@ -25,13 +24,13 @@ def timer_policy(config) -> TimerPolicy:
 
 def drain(app, scheduler) -> None:
     """One drain pass, then an exact wake-up at the next due moment (if sooner than the interval)."""
-    from webui.extensions import db
+    from webui.extensions import current_runtime, db
 
     if not _drain_lock.acquire(blocking=False):
         return  # a pass is already running in this process
     try:
         with app.app_context():
-            now = runtime.get().clock.now()
+            now = current_runtime().clock.now()
             result = fire_due_timers(db.session, now, app.config["JIEFEN_TIMER_BATCH"],
                                      policy=timer_policy(app.config))
             if result.fired or result.failed:

@@ -10,7 +10,7 @@ from engine.services import processes, users
 from engine.services.cases import start_roles
 from engine.services.users import Actor
 from webui import labels
-from webui.extensions import db
+from webui.extensions import current_runtime, db
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def acting_actor(actor: Actor) -> Actor:
 def startable_processes(actor: Actor) -> list:
     if "startable" not in g:
         g.startable = [p for p in processes.list_processes(db.session)
-                       if actor.is_admin or start_roles(p.meta) & actor.roles]
+                       if actor.is_admin or start_roles(p.meta, current_runtime()) & actor.roles]
     return g.startable
 
 

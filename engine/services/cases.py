@@ -40,7 +40,7 @@ def _start_org(session: Session, actor: Actor, allowed_roles: set[str], org_code
                     {"roles": sorted(allowed_roles)})
 
 
-def start_roles(meta: dict) -> set[str]:
+def start_roles(meta: dict, rt: runtime.Runtime) -> set[str]:
     """Roles that may open a case of a process version: its starter groups, and the candidate roles of its
     first user tasks (registration) — literal groups, else the lane's role."""
     roles = set(meta.get("start_roles") or [])
@@ -48,14 +48,14 @@ def start_roles(meta: dict) -> set[str]:
         info = meta["user_tasks"].get(name) or {}
         roles.update(entry.split("@", 1)[0] for entry in info.get("candidate_groups") or [])
         if not info.get("candidate_groups") and not info.get("candidate_groups_expr") and info.get("lane"):
-            roles.add(runtime.get().settings.lane_roles.get(info["lane"], info["lane"]))
+            roles.add(rt.settings.lane_roles.get(info["lane"], info["lane"]))
     return roles
 
 
 _START_FORM = "<start>"  # the start event's form schema in LoadedVersion.schemas (no task is named so)
 
 
-def start_data(version, data: dict) -> dict:
+def start_data(version, data: dict, rt: runtime.Runtime) -> dict:
     """Start data checked as the browser's intake checks it: against the start event's form (every rule, required
     fields too), else against the first registration task's form (which the registration task completes later,
     so its required fields may still be missing), else only {} is accepted. Raises InvalidData."""
@@ -64,11 +64,11 @@ def start_data(version, data: dict) -> dict:
         schema = version.schemas.get(_START_FORM)
         if schema is None:  # built once per cached version
             schema = version.schemas[_START_FORM] = forms.build_schema(start_form, name="Form_start")
-        return forms.validate_form(schema, data)
+        return forms.validate_form(schema, data, rt)
     first = next(iter(version.meta.get("first_user_tasks") or []), None)
     if first is not None and first in version.schemas:
-        return forms.validate_form(version.schemas[first], data, partial=True)
-    return forms.validate_form(forms.NO_FIELDS, data)
+        return forms.validate_form(version.schemas[first], data, rt, partial=True)
+    return forms.validate_form(forms.NO_FIELDS, data, rt)
 
 
 def start_case(session: Session, process_id: str, data: dict | None, actor: Actor, org_unit: str | None = None,
@@ -81,10 +81,11 @@ def start_case(session: Session, process_id: str, data: dict | None, actor: Acto
         data = {}
     if not isinstance(data, dict):
         raise InvalidData("data 必须是对象 / data must be a JSON object", {"data": ["must be an object"]})
+    rt = runtime.of(session)
     version = latest_loaded_version(session, process_id)
-    org = _start_org(session, actor, start_roles(version.meta), org_unit)
-    data = start_data(version, data)
-    now = runtime.get().clock.now()
+    org = _start_org(session, actor, start_roles(version.meta, rt), org_unit)
+    data = start_data(version, data, rt)
+    now = rt.clock.now()
     case = casework.open_case(session, version, data, actor.username, org, now, linked_case_id, link_kind)
     session.commit()
     log.info("case %s opened: %s v%s by %s", case.id, process_id, version.version, actor.username)
@@ -104,12 +105,13 @@ def register_case(session: Session, process_id: str, data: dict | None, actor: A
         data = {}
     if not isinstance(data, dict):
         raise InvalidData("data 必须是对象 / data must be a JSON object", {"data": ["must be an object"]})
+    rt = runtime.of(session)
     version = latest_loaded_version(session, process_id)
     first = next(iter(version.meta.get("first_user_tasks") or []), None)
     if first is not None:  # before anything is written
-        data = forms.validate_form(version.schemas.get(first) or forms.NO_FIELDS, data)
-    org = _start_org(session, actor, start_roles(version.meta), org_unit)
-    now = runtime.get().clock.now()
+        data = forms.validate_form(version.schemas.get(first) or forms.NO_FIELDS, data, rt)
+    org = _start_org(session, actor, start_roles(version.meta, rt), org_unit)
+    now = rt.clock.now()
     case = casework.open_case(session, version, data, actor.username, org, now, None, None)
     rows = task_index.task_rows_of(session, case.id, "")[0] if first is not None else {}
     task = next((row for row in rows.values() if row.spec_name == first), None)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import access, casework, chain
+from engine import access, casework, chain, runtime
 from engine.actors import Actor
 from engine.clock import running_at
 from engine.errors import CaseError
@@ -63,7 +63,7 @@ def verify_case(session: Session, case_id: int, actor: Actor) -> Verification:
                 continue
             with running_at(event.at):
                 if event.type == "case_started":
-                    workflow = casework.new_workflow(version)
+                    workflow = casework.new_workflow(version, runtime.of(session))
                     workflow.data.update(command["data"])
                     workflow.task_tree.data.update(command["data"])
                     casework.run_engine(workflow)

@@ -63,7 +63,7 @@ def retry_incident(session: Session, incident_id: int, actor: Actor, note: str |
     On failure nothing of the firing is kept: the incident stays open with the new message and one more
     attempt, and the error is raised. Raises NotFound, Forbidden, Conflict (resolved already, or the timer is
     no longer pending because the case moved on: resolve the incident instead), TaskFailed."""
-    now = now or runtime.get().clock.now()
+    now = now or runtime.of(session).clock.now()
     case, incident = _open_incident(session, incident_id, actor)
     timer = session.execute(TIMER_ROW, {"timer_id": incident.timer_id}).one_or_none() if incident.timer_id else None
     if timer is None or timer.fired_at is not None:
@@ -105,7 +105,7 @@ def resolve_incident(session: Session, incident_id: int, actor: Actor, note: str
     if not (note or "").strip():
         raise InvalidData("请说明处理情况 / a note saying how the incident was dealt with is required",
                           {"note": ["required"]})
-    now = now or runtime.get().clock.now()
+    now = now or runtime.of(session).clock.now()
     case, incident = _open_incident(session, incident_id, actor)
     if incident.timer_id is not None:
         # fired_at marks the row done with, so neither the drain nor the case's next command brings it back.

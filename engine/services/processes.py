@@ -51,7 +51,7 @@ def deploy(session: Session, files: dict[str, bytes], actor: Actor) -> list[Depl
     if not (actor.is_admin or actor.is_system):
         raise Forbidden("只有管理员可以部署流程 / only administrators deploy processes")
     available = _latest_files(session, exclude=set(files))
-    definitions = specs.parse_files(files, available, runtime.get().script_limits)
+    definitions = specs.parse_files(files, available, runtime.of(session).script_limits)
     results = _store_versions(session, definitions, actor)
     # A caller embeds the called processes' specs: when one of them changed, the callers get a new version
     # too, so new cases run the new called process (running cases keep the version they started on).
@@ -62,7 +62,7 @@ def deploy(session: Session, files: dict[str, bytes], actor: Actor) -> list[Depl
     if callers:
         caller_files = {row.file_name: row.xml for row in callers}
         redeployed = specs.parse_files(caller_files, _latest_files(session, exclude=set(caller_files)),
-                                       runtime.get().script_limits)
+                                       runtime.of(session).script_limits)
         wanted = {row.process_id for row in callers}
         results += _store_versions(session, [d for d in redeployed if d.process_id in wanted], actor)
     session.commit()
@@ -80,7 +80,7 @@ def _called_versions(session: Session, defn: specs.ProcessDefinition) -> dict[st
 
 def _store_versions(session: Session, definitions: list[specs.ProcessDefinition], actor: Actor) -> list[DeployResult]:
     """Store each definition as version n+1 unless its XML and its called processes are unchanged. Flushes."""
-    rt = runtime.get()
+    rt = runtime.of(session)
     results = []
     for defn in definitions:
         latest = _latest(session, defn.process_id)

@@ -256,7 +256,7 @@ def list_tasks(session: Session, actor: Actor, *, overdue: bool = False, assigne
     """Open tasks the actor may act on (scope "mine"), oversees ("supervised") or all (administrators).
 
     Totals are exact up to COUNT_CAP. Raises InvalidData (unknown sort), Forbidden (scope "all")."""
-    now = now or runtime.get().clock.now()
+    now = now or runtime.of(session).clock.now()
     if sort not in SORTS:
         raise InvalidData(f"unknown sort {sort!r}", {"sort": [", ".join(SORTS)]})
     page, per_page = _page_bounds(page, per_page)
@@ -276,7 +276,7 @@ def list_tasks(session: Session, actor: Actor, *, overdue: bool = False, assigne
                 raise Forbidden("只有管理员和审计员可以查看全部任务 / only administrators and auditors list all tasks")
             paths = []
             if not (actor.is_auditor or actor.is_system):  # administrators do not read confidential cases
-                hidden = sorted(runtime.get().settings.confidential_processes)
+                hidden = sorted(runtime.of(session).settings.confidential_processes)
         else:
                 raise InvalidData(f"unknown scope {scope!r}", {"scope": ["mine, supervised, all"]})
         ids, total, more = _page_over_tasks(session, paths, filters, sort, now, offset, per_page, hidden)
@@ -425,7 +425,7 @@ def claim_task(session: Session, task_id: str, actor: Actor) -> TaskModel:
                        {"assignee": task.assignee})
     if not acts:
         raise Forbidden("该任务不属于您的角色 / this task is not for your roles")
-    now = runtime.get().clock.now()
+    now = runtime.of(session).clock.now()
     if not task_index.claim(session, task.id, actor.username, now):
         raise Conflict("该任务刚被他人认领 / somebody else just claimed this task")
     chain.append_event(session, case, "task_claimed", actor.username, now, {}, task.id, task.title)
@@ -443,7 +443,7 @@ def unclaim_task(session: Session, task_id: str, actor: Actor) -> TaskModel:
         raise Conflict("该任务未被认领 / this task is not claimed")
     if task.assignee != actor.username and not actor.supervises(session.get(OrgUnitModel, task.org_unit_id).path):
         raise Forbidden(f"该任务由 {task.assignee} 认领 / claimed by {task.assignee}")
-    now = runtime.get().clock.now()
+    now = runtime.of(session).clock.now()
     previous = task.assignee
     task_index.unclaim(session, task.id)
     chain.append_event(session, case, "task_unclaimed", actor.username, now, {"was": previous}, task.id, task.title)
@@ -474,14 +474,14 @@ def complete_task(session: Session, task_id: str, data: dict | None, actor: Acto
         if task.assignee is not None:
             raise Forbidden(f"该任务已由 {task.assignee} 认领 / claimed by {task.assignee}")
         raise Forbidden("该任务不属于您的角色 / this task is not for your roles")
-    now = runtime.get().clock.now()
+    now = runtime.of(session).clock.now()
     if task.kind == "supervision":
         ladder.answer(session, case, task, actor.username, now, data or {})
         _commit(session)
         return case
     version = load_version(session, case.process_version_id)
     schema = version.schemas.get(task.spec_name) or forms.NO_FIELDS
-    values = forms.validate_form(schema, data or {})
+    values = forms.validate_form(schema, data or {}, runtime.of(session))
 
     casework.execute(session, case, actor.username, now, casework.completion(task_id, values), "task_completed",
                      task_rows=rows)
@@ -538,4 +538,4 @@ def check_task_data(session: Session, process_id: str, spec_name: str, data: dic
     Lets a caller check a start form before it opens a case. Raises NotFound (process), InvalidData."""
     version = latest_loaded_version(session, process_id)
     schema = version.schemas.get(spec_name) or forms.NO_FIELDS
-    return forms.validate_form(schema, data or {})
+    return forms.validate_form(schema, data or {}, runtime.of(session))

@@ -46,7 +46,7 @@ def pending_timers(session: Session, case_id: int, case_tasks: list | None = Non
         case_tasks = session.scalars(select(TaskModel).where(TaskModel.id.in_(laddered)))
     have = {row.ref for row in rows}
     later = [step for task in case_tasks if task.id in laddered
-             for step in ladder_steps(task) if step.ref not in have]
+             for step in ladder_steps(task, runtime.of(session)) if step.ref not in have]
     return sorted(rows + later, key=lambda t: t.due_at)
 
 
@@ -161,7 +161,7 @@ def fire_due_timers(session: Session, now: datetime | None = None, batch: int = 
     so a drain that dies lets go of them within policy.lease. A timer that fails is tried again after a
     back-off, and after policy.max_attempts failures becomes an incident (engine/services/incidents.py)."""
     policy = policy or TimerPolicy()
-    now = now or runtime.get().clock.now()
+    now = now or runtime.of(session).clock.now()
     worker = worker or worker_name()
     result = DrainResult()
     deferred: set[int] = set()

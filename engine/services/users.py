@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, case, delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine import case_data, runtime
@@ -21,8 +21,8 @@ from engine.models import ApiTokenModel, LoginFailureModel, MembershipModel, Org
 log = logging.getLogger(__name__)
 
 
-def hash_password(password: str) -> str:
-    return generate_password_hash(password, method=runtime.get().settings.password_method)
+def hash_password(password: str, rt: runtime.Runtime) -> str:
+    return generate_password_hash(password, method=rt.settings.password_method)
 
 
 @functools.cache
@@ -132,8 +132,8 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
             raise InvalidData(f"角色不存在 / unknown role {name!r} (known: {known})", {"role": [f"unknown role {name!r}"]})
         role_rows.append(role)
     orgs = [_org_by_code(session, code) for code in org_codes] if org_codes else [top_org(session)]
-    user = UserModel(username=username, display_name=display_name or username, password_hash=hash_password(password),
-                     created_at=runtime.get().clock.now())
+    user = UserModel(username=username, display_name=display_name or username, password_hash=hash_password(password, runtime.of(session)),
+                     created_at=runtime.of(session).clock.now())
     session.add(user)
     session.flush()
     for role in role_rows:
@@ -222,7 +222,7 @@ def authenticate(session: Session, username: str, password: str, client: str = "
 
     Raises AuthenticationFailed: the same message for an unknown name, a disabled user and a wrong password,
     and the same lock-out message whether or not the name exists."""
-    now = runtime.get().clock.now()
+    now = runtime.of(session).clock.now()
     key = (username[:64], (client or "-")[:64])
     pair = (LoginFailureModel.username == key[0]) & (LoginFailureModel.client == key[1])
     locked_until = session.scalar(select(LoginFailureModel.locked_until).where(pair))
@@ -230,13 +230,13 @@ def authenticate(session: Session, username: str, password: str, client: str = "
         raise _locked_message(locked_until, now)
     user = session.scalar(select(UserModel).where(UserModel.username == username))
     real = user is not None and user.active
-    matches = check_password_hash(user.password_hash if real else _dummy_hash(runtime.get().settings.password_method),
+    matches = check_password_hash(user.password_hash if real else _dummy_hash(runtime.of(session).settings.password_method),
                                   password)
     if not (real and matches):
         _count_failure(session, key, now, max_failures, lock_minutes)
         session.commit()
         raise AuthenticationFailed(WRONG_CREDENTIALS)
-    if password == DEMO_PASSWORD and not runtime.get().settings.demo_mode:
+    if password == DEMO_PASSWORD and not runtime.of(session).settings.demo_mode:
         raise AuthenticationFailed("演示密码仅在演示模式下可用，请修改密码 / the demo password only works in demo mode")
     session.execute(delete(LoginFailureModel).where(pair))  # a success forgets the pair's failures
     session.commit()
@@ -290,7 +290,7 @@ def set_password(session: Session, username: str, password: str) -> UserModel:
     Raises NotFound, InvalidData (the password policy's reason)."""
     user = _user(session, username)
     check_password(password, username)
-    user.password_hash = hash_password(password)
+    user.password_hash = hash_password(password, runtime.of(session))
     _end_sessions_and_tokens(session, user)
     session.commit()
     log.info("password changed: %s", username)
@@ -310,7 +310,7 @@ def _mint(session: Session, username: str, days: int) -> IssuedToken:
     if user is None or not user.active:
         raise NotFound(f"用户不存在 / user {username!r} not found")
     token = secrets.token_urlsafe(32)
-    now = runtime.get().clock.now()
+    now = runtime.of(session).clock.now()
     row = ApiTokenModel(user_id=user.id, token_hash=_digest(token), created_at=now,
                         expires_at=now + timedelta(days=days))
     session.add(row)
@@ -350,7 +350,7 @@ def actor_for_token(session: Session, token: str) -> Actor:
     rows = session.execute(_ACTOR_BY_TOKEN, {"digest": _digest(token)}).all()
     if not rows:
         raise AuthenticationFailed("令牌无效 / unknown token")
-    problem = _token_problem(rows[0].revoked, rows[0].expires_at, runtime.get().clock.now())
+    problem = _token_problem(rows[0].revoked, rows[0].expires_at, runtime.of(session).clock.now())
     if problem is not None:
         raise problem
     actor = _actor_from_rows(rows)
@@ -368,7 +368,7 @@ def list_tokens(session: Session, username: str) -> list[ApiTokenModel]:
 
 def token_status(token: ApiTokenModel) -> str:
     """active | revoked | expired."""
-    problem = _token_problem(token.revoked, token.expires_at, runtime.get().clock.now())
+    problem = _token_problem(token.revoked, token.expires_at, runtime.of(object_session(token)).clock.now())
     return "active" if problem is None else ("revoked" if token.revoked else "expired")
 
 
@@ -390,7 +390,7 @@ def revoke_own_token(session: Session, token: str) -> None:
     row = session.scalar(select(ApiTokenModel).where(ApiTokenModel.token_hash == _digest(token)))
     if row is None:
         raise AuthenticationFailed("令牌无效 / unknown token")
-    problem = _token_problem(row.revoked, row.expires_at, runtime.get().clock.now())
+    problem = _token_problem(row.revoked, row.expires_at, runtime.of(session).clock.now())
     if problem is not None:
         raise problem
     row.revoked = True

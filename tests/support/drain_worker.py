@@ -18,7 +18,7 @@ def main() -> None:
     policy = TimerPolicy(lease=timedelta(seconds=float(sys.argv[4]) if len(sys.argv) > 4 else 30))
     now = datetime.fromisoformat(now_text)
     settings = runtime.EngineSettings.from_files(None, str(DEFAULT_CALENDAR_PATH))
-    runtime.configure(settings, Clock(fixed=now))
+    rt = runtime.Runtime(settings, Clock(fixed=now))
     if mode == "crash-in-fire":
         original = casework.save
 
@@ -28,7 +28,7 @@ def main() -> None:
 
         casework.save = save_then_die
     engine = make_engine(url)
-    with make_session_factory(engine)() as session:
+    with runtime.bind(make_session_factory(engine), rt)() as session:
         result = fire_due_timers(session, now, batch=100, worker=f"test-{os.getpid()}", policy=policy)
     print(f"fired={result.fired} skipped={result.skipped} failed={result.failed}")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event, select
 
-from engine import access
+from engine import access, runtime
 from engine.errors import Forbidden
 from engine.models import AccessLogModel
 from engine.services import cases, history, processes, tasks
@@ -129,15 +129,15 @@ def test_process_roles_leave_out_the_processes_it_calls(session, rt):
     from engine.services.users import SYSTEM
 
     processes.deploy(session, processes.read_directory(ROOT / "processes"), SYSTEM)
-    roles = {pid: access.process_roles(processes.latest_loaded_version(session, pid))
+    roles = {pid: access.process_roles(processes.latest_loaded_version(session, pid), runtime.of(session))
              for pid in ("dispute", "petition_revisit", "judicial_confirmation")}
     assert "judge" in roles["judicial_confirmation"]
     assert not {"judge", "court_clerk", "enforcement"} & (roles["dispute"] | roles["petition_revisit"])
     assert {"intake_clerk", "screener", "dept_police", "dept_court"} <= roles["dispute"]
     assert {"petition_office", "competent_body", "review_body"} <= roles["petition_revisit"]
     # a petition may be routed to the court (its judicial confirmation): those roles pass the confidential gate
-    assert {"judge", "court_clerk"} <= access.routed_roles(processes.latest_loaded_version(session, "petition_revisit"))
-    assert access.routed_roles(processes.latest_loaded_version(session, "dispute")) is None  # =mediation_roles
+    assert {"judge", "court_clerk"} <= access.routed_roles(processes.latest_loaded_version(session, "petition_revisit"), runtime.of(session))
+    assert access.routed_roles(processes.latest_loaded_version(session, "dispute"), runtime.of(session)) is None  # =mediation_roles
 
 
 def test_a_confidential_case_refuses_other_roles_without_a_query(session, directory, actor, statements):

@@ -121,7 +121,7 @@ def test_a_locked_case_is_the_rows_values_loaded_and_clean(session, actor, db_en
 
     case = cases.start_case(session, "small_mediation", {}, actor("clerk"))
     session.commit()
-    with Session(db_engine, expire_on_commit=False) as other:
+    with Session(db_engine, expire_on_commit=False, info=session.info) as other:
         locked = case_store.lock_case(other, case.id)
         sent = _statements(other)
         values = {c.key: getattr(locked, c.key) for c in CaseModel.__table__.c}

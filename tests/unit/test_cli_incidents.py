@@ -36,9 +36,9 @@ def run(tmp_path):
 def test_failing_timers_become_incidents_an_operator_lists_resolves_and_retries(run, tmp_path):
     run("init-db")
     run("deploy", str(FIXTURES / "engine" / "timer_faults.bpmn"))
-    runtime.configure(runtime.EngineSettings.from_files(None, str(DEFAULT_CALENDAR_PATH)), Clock(fixed=START))
+    rt = runtime.Runtime(runtime.EngineSettings.from_files(None, str(DEFAULT_CALENDAR_PATH)), Clock(fixed=START))
     engine = make_engine(f"sqlite:///{tmp_path / 'cli.sqlite3'}")
-    with Session(engine) as session:
+    with Session(engine, info={runtime.INFO_KEY: rt}) as session:
         first, second = (cases.start_case(session, "calendar_fault", {}, SYSTEM).id for _ in range(2))
     engine.dispose()
 

@@ -33,7 +33,7 @@ def test_case_codes_never_repeat_under_concurrency(db_engine, session, directory
     codes, errors = [], []
 
     def open_many():
-        with Session(db_engine, expire_on_commit=False) as own:
+        with Session(db_engine, expire_on_commit=False, info=session.info) as own:
             clerk = load_actor(own, "clerk")
             for _ in range(8):
                 try:
@@ -60,7 +60,7 @@ def test_concurrent_completion_completes_once(db_engine, session, directory):
     barrier = threading.Barrier(2)
 
     def complete():
-        with Session(db_engine, expire_on_commit=False) as own:
+        with Session(db_engine, expire_on_commit=False, info=session.info) as own:
             clerk = load_actor(own, "clerk")
             barrier.wait()
             try:

@@ -29,4 +29,4 @@ def test_start_roles_include_the_first_task_lane_when_it_has_no_groups(rt):
     meta = {"start_roles": ["hotline"], "first_user_tasks": ["register"],
             "user_tasks": {"register": {"candidate_groups": [], "candidate_groups_expr": None, "lane": "窗口受理员"}}}
     rt.settings.lane_roles = {"窗口受理员": "intake_clerk"}
-    assert cases.start_roles(meta) == {"hotline", "intake_clerk"}
+    assert cases.start_roles(meta, rt) == {"hotline", "intake_clerk"}

@@ -49,9 +49,13 @@ T0 = datetime(2025, 3, 3, 9, 0, tzinfo=CST)  # a Monday
 # ------------------------------------------------------------------------------------------------ clock + helpers
 
 from engine.calendar import LegalCalendar, bpmn_helpers  # noqa: E402
-from engine.clock import running_at  # noqa: E402
+from engine import spiff_fixes  # noqa: E402
+from engine.clock import install_spiff_clock, running_at  # noqa: E402
 from engine.scripting import make_script_engine  # noqa: E402
 
+# SpiffWorkflow run bare here, without a Runtime: install the patches Runtime() installs (idempotent).
+install_spiff_clock()
+spiff_fixes.install()
 HELPERS = bpmn_helpers(LegalCalendar())
 USING_ENGINE_CALENDAR = True
 

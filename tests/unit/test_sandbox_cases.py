@@ -63,7 +63,7 @@ def test_a_script_over_its_limits_fails_the_command_and_leaves_the_case_as_it_wa
     outcome: dict = {}
 
     def bad_command() -> None:
-        with Session(db_engine, expire_on_commit=False) as own:
+        with Session(db_engine, expire_on_commit=False, info=session.info) as own:
             try:
                 tasks.complete_task(own, intake.id, INTAKE, clerk)
                 outcome["result"] = "completed"

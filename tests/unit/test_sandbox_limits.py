@@ -218,10 +218,9 @@ def test_a_limit_error_is_not_a_case_error_so_callers_add_the_element():
 def test_configured_limits_reach_the_sandbox(tmp_path):
     """JIEFEN_SCRIPT_* settings → EngineSettings → the sandbox's limits, in a process of their own."""
     code = ("from webui import create_app\n"
-            "from engine import runtime\n"
-            "create_app()\n"
-            "assert runtime.get().script_engine.environment.limits is runtime.get().script_limits\n"
-            "print(runtime.get().script_limits)\n")
+            "rt = create_app().extensions['jiefen.runtime']\n"
+            "assert rt.script_engine.environment.limits is rt.script_limits\n"
+            "print(rt.script_limits)\n")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "JIEFEN_DATABASE_URL")}
     env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'limits.sqlite3'}", "PYTHONPATH": str(ROOT),
                 "JIEFEN_SCRIPT_CPU_SECONDS": "2.5", "JIEFEN_SCRIPT_MEMORY_MB": "32",

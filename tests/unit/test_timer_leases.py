@@ -144,7 +144,7 @@ def test_retrying_an_incident_fires_the_timer_and_resolves_it_once_the_cause_is_
     # the operator adds the year to the calendar (config/calendar.toml) and restarts
     settings = runtime.EngineSettings.from_files(None, str(DEFAULT_CALENDAR_PATH))
     settings.calendar_overrides.setdefault("years", {})["2028"] = {"provisional": True}
-    runtime.configure(settings, clock)
+    runtime.bind(session, runtime.Runtime(settings, clock))
     incidents.retry_incident(session, incident.id, actor("admin"), note="2028 added to the calendar")
     session.expire_all()
     incident = session.get(IncidentModel, incident.id)

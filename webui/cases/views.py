@@ -10,12 +10,12 @@ from flask import (Blueprint, Response, current_app, flash, redirect, render_tem
 from flask_babel import gettext
 from markupsafe import Markup
 
-from engine import access, runtime
+from engine import access
 from engine.errors import InvalidData
 from engine.services import cases, history, incidents, processes, timers
 from webui.auth import current_actor, login_required
 from webui.diagram_layout import has_diagram_xml, with_layout
-from webui.extensions import db
+from webui.extensions import current_runtime, db
 from engine.services.cases import start_roles
 from webui.shell import acting_actor, role_titles, startable_processes
 from webui.task_forms import field_errors, fields_by_id, shown_values, submitted_data
@@ -72,7 +72,7 @@ def intake(process_id: str):
     version, _name, _first, form = _start_form(process_id)
     data = submitted_data(form, request.form)
     acting = acting_actor(actor)
-    org = acting.grants[0].org_code if acting is not actor and acting.grants[0].role in start_roles(version.meta) \
+    org = acting.grants[0].org_code if acting is not actor and acting.grants[0].role in start_roles(version.meta, current_runtime()) \
         else None
     case = cases.register_case(db.session, process_id, data, actor, org)
     log.info("case %s registered through the intake screen by %s", case.id, actor.username)
@@ -104,7 +104,7 @@ def case_page(case_id: int):
         links=history.case_links(db.session, case_id, actor),
         pending=timers.pending_timers(db.session, case_id, open_tasks),
         incidents=incidents.case_incidents(db.session, case_id),
-        fields=fields_by_id(version.meta), role_titles=role_titles(), now=runtime.get().clock.now(),
+        fields=fields_by_id(version.meta), role_titles=role_titles(), now=current_runtime().clock.now(),
         open_elements=sorted({t.spec_name for t in open_tasks if t.kind == "bpmn"}),
         viewer_available=(_bpmn_js_dir() / VIEWER_FILE).is_file(), viewer_file=VIEWER_FILE,
         auto_layout=not has_diagram_xml(case.version.xml))

@@ -7,12 +7,12 @@ import math
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from engine import access, runtime
+from engine import access
 from engine.errors import InvalidData
 from engine.services import processes, tasks
 from engine.services.users import SUPERVISORY_ROLES
 from webui.auth import current_actor, login_required
-from webui.extensions import db
+from webui.extensions import current_runtime, db
 from webui.i18n import safe_next
 from webui.shell import acting_actor, role_titles
 from webui.task_forms import field_errors, fields_by_id, shown_values, submitted_data
@@ -72,7 +72,7 @@ def task_list():
     return render_template("tasks/list.html", tab=tab, counts=counts, filters=filters, result=result, page=page,
                            pages=max(math.ceil(result.total / PER_PAGE), 1), more=result.more,
                            total_label=_count(result), processes=processes.list_processes(db.session),
-                           role_titles=role_titles(), now=runtime.get().clock.now())
+                           role_titles=role_titles(), now=current_runtime().clock.now())
 
 
 def _count(page) -> str:
@@ -90,7 +90,7 @@ def _render_task(task, status: int = 200, formdata=None, details=None):
     return render_template("tasks/task.html", task=task, case=case, form=form, mask=mask,
                            values=shown_values(form, mask(case.data), formdata), errors=errors, general_errors=general,
                            can_act=tasks.can_act(db.session, actor, task), role_titles=role_titles(),
-                           fields=fields_by_id(version.meta), now=runtime.get().clock.now()), status
+                           fields=fields_by_id(version.meta), now=current_runtime().clock.now()), status
 
 
 @bp.route("/<task_id>")
