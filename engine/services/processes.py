@@ -14,6 +14,7 @@ from engine.errors import Forbidden
 from engine.models import ProcessVersionModel
 from engine.actors import Actor
 from engine.directory import ensure_roles
+from engine.messages import msg
 from engine.versions import (LoadedVersion, _not_deployed, latest_loaded_version, load_version,  # noqa: F401
                              version_number)  # public here too
 
@@ -107,7 +108,7 @@ def deploy(session: Session, files: dict[str, bytes], actor: Actor) -> list[Depl
 
     Raises Forbidden (not an administrator) or ProcessDefinitionError (every problem found)."""
     if not (actor.is_admin or actor.is_system):
-        raise Forbidden("只有管理员可以部署流程 / only administrators deploy processes")
+        raise Forbidden(msg("process.deploy_forbidden"))
     available = _latest_files(session, exclude=set(files))
     definitions = specs.parse_files(files, available, runtime.get().script_limits)
     results = _store_versions(session, definitions, actor)
