@@ -29,11 +29,11 @@ _BY_KIND = {
 }
 
 
-def _bounds_message(prefix: str, low, high):
+def _bounds_message(low, high, both, at_least, at_most):
     """The Range/Length message for the bounds a field has: between, at least, at most."""
     if low is not None and high is not None:
-        return msg(prefix)
-    return msg(f"{prefix}_min") if low is not None else msg(f"{prefix}_max")
+        return both
+    return at_least if low is not None else at_most
 
 
 class _IsoDate(fields.Date):
@@ -58,7 +58,8 @@ def _field_for(spec: dict) -> fields.Field:
     if kind in ("long", "integer"):
         if spec.get("min") is not None or spec.get("max") is not None:
             validators.append(validate.Range(min=spec.get("min"), max=spec.get("max"),
-                                             error=_bounds_message("form.range", spec.get("min"), spec.get("max"))))
+                                             error=_bounds_message(spec.get("min"), spec.get("max"), msg("form.range"),
+                                                                  msg("form.range_min"), msg("form.range_max"))))
         field: fields.Field = fields.Integer(strict=False, validate=validators, **kwargs)
     elif kind == "double":
         field = fields.Float(validate=validators, **kwargs)
@@ -73,8 +74,9 @@ def _field_for(spec: dict) -> fields.Field:
     else:
         if spec.get("minlength") is not None or spec.get("maxlength") is not None:
             validators.append(validate.Length(min=spec.get("minlength"), max=spec.get("maxlength"),
-                                              error=_bounds_message("form.length", spec.get("minlength"),
-                                                                    spec.get("maxlength"))))
+                                              error=_bounds_message(spec.get("minlength"), spec.get("maxlength"),
+                                                                    msg("form.length"), msg("form.length_min"),
+                                                                    msg("form.length_max"))))
         if required:
             validators.append(validate.Length(min=1, error=_MESSAGES["required"]))
         field = fields.String(validate=validators, **kwargs)

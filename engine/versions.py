@@ -60,7 +60,7 @@ def load_version(session: Session, version_id: int) -> LoadedVersion:
         return loaded
     row = session.get(ProcessVersionModel, version_id)
     if row is None:
-        raise NotFound(f"process version {version_id} not found")
+        raise NotFound(msg("process.version_not_found", version_id=version_id))
     spec, subs = specs.restore_spec(row.spec_json)
     schemas = {name: forms.build_schema(info["form"], name=f"Form_{name}")
                for name, info in row.meta["user_tasks"].items()}

@@ -259,7 +259,7 @@ def list_tasks(session: Session, actor: Actor, *, overdue: bool = False, assigne
     Totals are exact up to COUNT_CAP. Raises InvalidData (unknown sort), Forbidden (scope "all")."""
     now = now or runtime.get().clock.now()
     if sort not in SORTS:
-        raise InvalidData(f"unknown sort {sort!r}", {"sort": [", ".join(SORTS)]})
+        raise InvalidData(msg("tasks.unknown_sort", sort=sort), {"sort": [", ".join(SORTS)]})
     page, per_page = _page_bounds(page, per_page)
     offset = (page - 1) * per_page
     filters = {"overdue": overdue, "assigned": assigned, "q": q, "process_id": process_id, "category": category,
@@ -279,7 +279,7 @@ def list_tasks(session: Session, actor: Actor, *, overdue: bool = False, assigne
             if not (actor.is_auditor or actor.is_system):  # administrators do not read confidential cases
                 hidden = sorted(runtime.get().settings.confidential_processes)
         else:
-                raise InvalidData(f"unknown scope {scope!r}", {"scope": ["mine, supervised, all"]})
+                raise InvalidData(msg("tasks.unknown_scope", scope=scope), {"scope": ["mine, supervised, all"]})
         ids, total, more = _page_over_tasks(session, paths, filters, sort, now, offset, per_page, hidden)
     rows = {row.id: row for row in session.scalars(
         select(TaskModel).where(TaskModel.id.in_(ids)).options(joinedload(TaskModel.case)))} if ids else {}

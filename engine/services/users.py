@@ -99,7 +99,7 @@ def add_org_unit(session: Session, code: str, name: str, kind: str, parent_code:
                  area_code: str | None = None, presence: str | None = None) -> OrgUnitModel:
     """Add an org unit under a parent (idempotent by code). Commits."""
     if kind not in {"county", "township", "village", "department"}:
-        raise InvalidData(f"unknown org unit kind {kind!r}", {"kind": ["county|township|village|department"]})
+        raise InvalidData(msg("org.unknown_kind", kind=kind), {"kind": ["county|township|village|department"]})
     existing = session.scalar(select(OrgUnitModel).where(OrgUnitModel.code == code))
     if existing is not None:
         return existing
