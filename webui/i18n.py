@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
+from babel import Locale
 from babel.support import NullTranslations, Translations
 from flask import has_request_context, request, session
 from flask_babel import get_locale
@@ -27,8 +28,11 @@ def missing_catalogs(directory: Path = TRANSLATIONS_DIR) -> list[Path]:
     setup`), never committed and never compiled at start-up."""
     missing = []
     for po_path in sorted(p for domain in DOMAINS for p in directory.glob(f"*/LC_MESSAGES/{domain}.po")):
-        mo_path = po_path.with_suffix(".mo")
-        if not mo_path.exists() or mo_path.stat().st_mtime < po_path.stat().st_mtime:
+        folder = po_path.parent.parent.name
+        full = str(Locale.parse(folder))  # Flask-Babel looks zh_CN up as zh_Hans_CN: make catalogs copies it there
+        mo_paths = [po_path.with_suffix(".mo")] + ([directory / full / "LC_MESSAGES" / f"{po_path.stem}.mo"]
+                                                   if full != folder else [])
+        if any(not mo.exists() or mo.stat().st_mtime < po_path.stat().st_mtime for mo in mo_paths):
             missing.append(po_path)
     return missing
 

@@ -62,6 +62,11 @@ def test_a_missing_or_stale_catalog_is_reported_not_compiled(tmp_path, caplog):
     assert not list(tmp_path.rglob("*.mo"))  # never compiled at start-up
     for domain in ("messages", "errors"):
         (po_dir / f"{domain}.mo").write_bytes(b"")
+    assert {p.name for p in warn_missing_catalogs(tmp_path)} == {"messages.po", "errors.po"}  # no zh_Hans_CN copy
+    babel_dir = tmp_path / "zh_Hans_CN" / "LC_MESSAGES"  # where Babel looks zh_CN up (make catalogs copies)
+    babel_dir.mkdir(parents=True)
+    for domain in ("messages", "errors"):
+        (babel_dir / f"{domain}.mo").write_bytes(b"")
     assert warn_missing_catalogs(tmp_path) == []
     later = time.time() + 5
     os.utime(po_dir / "errors.po", (later, later))
