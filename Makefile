@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-pg setup node chromium clean-db help
+.PHONY: run test test-pg setup node catalogs chromium clean-db help
 
 help:
 	@echo "make run   - install (first time), create the SQLite database, load demo data, serve http://$(HOST):$(PORT)/ with the scheduler"
@@ -20,6 +20,16 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 setup: $(STAMP) node
+	@$(MAKE) --no-print-directory catalogs
+
+# The UI's compiled catalogs (.mo: build output, never committed; the app only warns when one is missing).
+# Every domain (messages: the UI's texts, errors: engine messages by id) of every locale folder; Babel looks a
+# zh_CN catalog up as zh_Hans_CN, so that folder gets a copy.
+PYBABEL ?= $(BIN)/pybabel
+TRANSLATIONS := webui/translations
+catalogs:
+	@set -e; for po in $(TRANSLATIONS)/*/LC_MESSAGES/*.po; do $(PYBABEL) compile -i "$$po" -o "$${po%.po}.mo"; done
+	@mkdir -p $(TRANSLATIONS)/zh_Hans_CN/LC_MESSAGES && cp $(TRANSLATIONS)/zh_CN/LC_MESSAGES/*.mo $(TRANSLATIONS)/zh_Hans_CN/LC_MESSAGES/
 
 # bpmn-js for the case page's diagram (and the bpmn-js import test); installed, never committed.
 node:

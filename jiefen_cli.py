@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from engine.errors import CaseError
+from webui.i18n import api_details, api_text
 
 
 def _app(serving: bool = False, **overrides):
@@ -36,14 +37,14 @@ def _warn_about_server(app) -> None:
 
 
 def _fail(exc: CaseError):
-    click.echo(f"错误 / error: {exc.message}", err=True)
+    click.echo(f"错误 / error: {api_text(exc.message)}", err=True)
     if exc.details:
         if isinstance(exc.details, list):
             for item in exc.details:
                 where = ", ".join(f"{k}={v}" for k, v in item.items() if k != "message" and v is not None)
                 click.echo(f"  - {item.get('message')} ({where})", err=True)
         else:
-            click.echo(f"  {json.dumps(exc.details, ensure_ascii=False)}", err=True)
+            click.echo(f"  {json.dumps(api_details(exc.details), ensure_ascii=False)}", err=True)
     sys.exit(2)
 
 

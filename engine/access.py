@@ -36,6 +36,7 @@ from engine.fastpath import send
 from engine.errors import Forbidden, NotFound
 from engine.models import AccessLogModel, CaseEventModel, CaseModel, TaskCandidateModel, TaskModel
 from engine.actors import Actor
+from engine.messages import msg
 from engine.versions import load_version
 
 log = logging.getLogger(__name__)
@@ -209,7 +210,7 @@ def decide(session: Session, actor: Actor, case: CaseModel) -> Decision:
 
 
 def ensure_can_read(session: Session, actor: Actor, case: CaseModel, what: str | None = None,
-                    refusal: str = "您无权查看该案件 / you may not read this case") -> Decision:
+                    refusal: str = msg("case.not_readable")) -> Decision:
     """Raise Forbidden unless the actor may read the case. `what` names a read to record (case, events, verify,
     diagram, receipt, task); a command's permission check passes None and records nothing.
 
@@ -345,6 +346,6 @@ def readable_case(session: Session, actor: Actor, case_id: int, what: str | None
     inside a larger read that records itself). Raises NotFound, Forbidden."""
     case = session.get(CaseModel, case_id)
     if case is None:
-        raise NotFound(f"案件不存在 / case {case_id} not found")
+        raise NotFound(msg("case.not_found", case_id=case_id))
     ensure_can_read(session, actor, case, what)
     return case

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from engine.clock import CHINA_TZ
 from engine.fastpath import send
 from engine.errors import Conflict
+from engine.messages import msg
 from engine.models import OrgUnitModel
 
 # Channel digit in the case code (domain.md §6); 0 = other / not given.
@@ -42,7 +43,7 @@ def _next_sequence(session: Session, area_code: str, year: int) -> int:
     # One atomic upsert: concurrent openings in the same area and year serialise on this row, never repeat.
     [(value,)] = send(session.connection(), _NEXT_SEQUENCE, {"area": area_code, "year": year})
     if value > 999_999:
-        raise Conflict(f"{area_code} {year} 年案件编号已用尽 / case numbers for {area_code} in {year} are exhausted")
+        raise Conflict(msg("case.numbers_exhausted", area_code=area_code, year=year))
     return value
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from engine.errors import InvalidData
+from engine.messages import msg
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,8 @@ def check_name(field: str, value: str | None) -> None:
         return
     bad = bad_character(value)
     if bad:
-        raise InvalidData(f"{field} 含有不允许的字符 {bad} / {field} holds a character that is not allowed ({bad})",
-                          {field: [f"character {bad} is not allowed (control or bidi-override character)"]})
+        raise InvalidData(msg("data.bad_character", field=field, character=bad),
+                          {field: [msg("data.bad_character_detail", character=bad)]})
 
 
 def check_data(data: object, limits: DataLimits, reserved: Iterable[str] = ()) -> None:
@@ -52,12 +53,11 @@ def check_data(data: object, limits: DataLimits, reserved: Iterable[str] = ()) -
     bidi-override characters, and no top-level key named like a `reserved` name (the BPMN helper functions:
     a key `legal_days` would hide the helper from every later expression and stop the case)."""
     if not isinstance(data, dict):
-        raise InvalidData("data 必须是对象 / data must be a JSON object", {"data": ["must be an object"]})
+        raise InvalidData(msg("data.not_object"), {"data": [msg("field.must_be_object")]})
     problems: dict[str, list[str]] = {}
     shadowing = sorted(set(data) & set(reserved))
     for key in shadowing:
-        problems[key] = [f"'{key}' 是流程表达式的函数名，不能作为数据项 / '{key}' is the name of a function that "
-                         "process expressions use; choose another field name"]
+        problems[key] = [msg("data.reserved_name", key=key)]
     # An explicit stack of containers, not recursion: the data may be nested deeper than Python's recursion
     # limit. Scalars are checked where they are met; a path is spelt out only for a problem.
     stack: list[tuple[str, object, int]] = [("", data, 1)]
@@ -68,13 +68,13 @@ def check_data(data: object, limits: DataLimits, reserved: Iterable[str] = ()) -
         path, container, depth = stack.pop()
         if depth > limits.max_depth:
             problems.setdefault(path or "data", []).append(
-                f"嵌套超过 {limits.max_depth} 层 / nested deeper than {limits.max_depth} levels")
+                msg("data.too_deep", max_depth=limits.max_depth))
             continue
         is_dict = isinstance(container, dict)
         for key, value in container.items() if is_dict else enumerate(container):
             if is_dict:
                 if not isinstance(key, str):
-                    problems.setdefault(path or "data", []).append("键必须是文本 / keys must be text")
+                    problems.setdefault(path or "data", []).append(msg("data.key_not_text"))
                     continue
                 bound += 4 * len(key) + 8
                 if len(key) > min(100, limits.max_string) or _BAD_TEXT.search(key):
@@ -94,19 +94,17 @@ def check_data(data: object, limits: DataLimits, reserved: Iterable[str] = ()) -
                 bound += 32
                 if not math.isfinite(value):
                     problems.setdefault(_where(path, key), []).append(
-                        "数值必须是有限数 / numbers must be finite (no NaN or Infinity)")
+                        msg("data.not_finite"))
             else:
                 problems.setdefault(_where(path, key), []).append(
-                    f"不支持的值类型 {type(value).__name__} / values must be text, numbers, true/false, null, "
-                    "lists or objects")
+                    msg("data.bad_type", type=type(value).__name__))
     if not problems and bound > limits.max_bytes:
         size = len(json.dumps(data, ensure_ascii=False, allow_nan=False).encode("utf-8", "surrogatepass"))
         if size > limits.max_bytes:
-            problems["data"] = [f"数据共 {size} 字节，超过上限 {limits.max_bytes} / the data is {size} bytes, "
-                                f"more than the limit of {limits.max_bytes}"]
+            problems["data"] = [msg("data.too_big", size=size, max_bytes=limits.max_bytes)]
     if problems:
         first, messages = min(problems.items())
-        raise InvalidData(f"数据无效 / invalid data ({first}: {messages[0]})", problems)
+        raise InvalidData(msg("data.invalid", field=first, problem=messages[0]), problems)
 
 
 def _where(path: str, key: str | int) -> str:
@@ -125,9 +123,8 @@ def _shown(key: str) -> str:
 def _check_text(text: str, where: str, limits: DataLimits, problems: dict, what: str) -> None:
     if len(text) > limits.max_string:
         problems.setdefault(where, []).append(
-            f"文本超过 {limits.max_string} 个字符 / the {what} is longer than {limits.max_string} characters")
+            msg("data.text_too_long", what=what, max_string=limits.max_string))
     bad = bad_character(text)
     if bad:
         problems.setdefault(where, []).append(
-            f"含有不允许的字符 {bad} / the {what} holds a character that is not allowed ({bad}: a control, "
-            "bidi-override or invalid character)")
+            msg("data.text_bad_character", what=what, character=bad))

@@ -13,6 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine import fastpath
 from engine.fastpath import attach_loaded, send  # noqa: F401 (attach_loaded: public here)
 from engine.errors import NotFound
+from engine.messages import msg
 from engine.models import CaseModel, OrgUnitModel, TaskModel, TimerModel
 
 CASES, TASKS = CaseModel.__table__, TaskModel.__table__
@@ -53,7 +54,7 @@ def lock_case(session: Session, case_id: int) -> CaseModel:
         send(connection, _TAKE_WRITE_LOCK, {"case_id": case_id})
         rows = send(connection, _CASE_BY_ID, {"case_id": case_id})
     if not rows:
-        raise NotFound(f"案件不存在 / case {case_id} not found")
+        raise NotFound(msg("case.not_found", case_id=case_id))
     return _case_of(session, rows[0])
 
 

@@ -21,6 +21,7 @@ from engine.case_codes import make_case_code
 from engine.clock import running_at
 from engine.fastpath import run_writes
 from engine.errors import CaseError, Conflict, SandboxError, TaskFailed
+from engine.messages import msg
 from engine.models import CaseModel, OrgUnitModel
 from engine.spiff_fixes import outcome_end_task
 from engine.versions import LoadedVersion, latest_loaded_version, load_version
@@ -86,7 +87,7 @@ def task_failed(exc: Exception) -> TaskFailed:
     if isinstance(cause, SandboxError):
         message = cause.message
     detail = {"element_id": element, "line": line, "message": message}
-    return TaskFailed(f"流程执行出错 / the process failed at {element}: {message}", detail)
+    return TaskFailed(msg("process.failed", element=element, message=message), detail)
 
 
 # ---------------------------------------------------------------- reading the workflow
@@ -119,7 +120,7 @@ def completion(task_id: str, values: dict):
     def apply(ctx):
         spiff_task = find_task(ctx.workflow, task_id)
         if spiff_task is None or spiff_task.state != TaskState.READY:
-            raise Conflict("该任务已不可办理 / this task is no longer ready", {"task_id": task_id})
+            raise Conflict(msg("task.not_ready"), {"task_id": task_id})
         ordinal = ordinal_of(ctx.before_tasks.values(), spiff_task)  # the workflow is as snapshot saw it
         command = {"spec_name": spiff_task.task_spec.name, "ordinal": ordinal, "data": values}
         spiff_task.data.update(values)

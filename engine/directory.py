@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFound
+from engine.messages import msg
 from engine.models import OrgUnitModel, RoleModel
 
 # The demo center's published password (engine/demo.py): it signs in only in demo mode (users.authenticate).
@@ -17,7 +18,7 @@ DEMO_PASSWORD = "jiefen-demo-2026"
 def top_org(session: Session) -> OrgUnitModel:
     org = session.scalar(select(OrgUnitModel).where(OrgUnitModel.parent_id.is_(None)).order_by(OrgUnitModel.id))
     if org is None:
-        raise NotFound("没有顶级综治中心，请先运行 jiefen init-db / no top-level center: run `jiefen init-db`")
+        raise NotFound(msg("directory.no_top"))
     return org
 
 

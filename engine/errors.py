@@ -10,9 +10,19 @@ class CaseError(Exception):
     code = "case_error"
 
     def __init__(self, message: str, details=None):
+        """`message`: an engine Message (msg("case.not_found", case_id=7): the UI shows it in the reader's
+        language) or, for designer problems and the like, plain text. `.message` reads as English text."""
         super().__init__(message)
         self.message = message
         self.details = details
+
+    @property
+    def message_id(self) -> str | None:
+        return getattr(self.message, "id", None)
+
+    @property
+    def params(self) -> dict:
+        return dict(getattr(self.message, "params", None) or {})
 
 
 class NotFound(CaseError):

@@ -9,13 +9,31 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 
 from engine import case_data, runtime
 from engine.errors import InvalidData
+from engine.messages import msg
 
 log = logging.getLogger(__name__)
 
+# marshmallow's messages by id (engine/messages.py): marshmallow fills their parameters through .format().
 _MESSAGES = {
-    "required": "此项必填 / This field is required.",
-    "null": "此项不能为空 / This field may not be empty.",
+    "required": msg("form.required"),
+    "null": msg("form.null"),
+    "validator_failed": msg("form.invalid"),
 }
+_BY_KIND = {
+    "integer": {"invalid": msg("form.not_integer"), "too_large": msg("form.integer_too_large")},
+    "double": {"invalid": msg("form.not_number"), "too_large": msg("form.integer_too_large"),
+               "special": msg("form.not_finite")},
+    "boolean": {"invalid": msg("form.not_boolean")},
+    "date": {"invalid": msg("form.not_date"), "format": msg("form.not_date")},
+    "string": {"invalid": msg("form.not_text"), "invalid_utf8": msg("form.not_text")},
+}
+
+
+def _bounds_message(low, high, both, at_least, at_most):
+    """The Range/Length message for the bounds a field has: between, at least, at most."""
+    if low is not None and high is not None:
+        return both
+    return at_least if low is not None else at_most
 
 
 class _IsoDate(fields.Date):
@@ -31,13 +49,17 @@ def _field_for(spec: dict) -> fields.Field:
     kind = spec["type"].lower()
     required = bool(spec.get("required"))
     validators: list = []
-    kwargs: dict = {"required": required, "error_messages": dict(_MESSAGES),
+    family = {"long": "integer", "integer": "integer", "double": "double", "boolean": "boolean",
+              "date": "date"}.get(kind, "string")
+    kwargs: dict = {"required": required, "error_messages": {**_MESSAGES, **_BY_KIND[family]},
                     "metadata": {"label": spec.get("label") or spec["id"]}}
     if not required:
         kwargs["allow_none"] = True
     if kind in ("long", "integer"):
         if spec.get("min") is not None or spec.get("max") is not None:
-            validators.append(validate.Range(min=spec.get("min"), max=spec.get("max")))
+            validators.append(validate.Range(min=spec.get("min"), max=spec.get("max"),
+                                             error=_bounds_message(spec.get("min"), spec.get("max"), msg("form.range"),
+                                                                  msg("form.range_min"), msg("form.range_max"))))
         field: fields.Field = fields.Integer(strict=False, validate=validators, **kwargs)
     elif kind == "double":
         field = fields.Float(validate=validators, **kwargs)
@@ -47,11 +69,14 @@ def _field_for(spec: dict) -> fields.Field:
         field = _IsoDate(**kwargs)
     elif kind == "enum":
         choices = [value for value, _name in spec.get("enum") or []]
-        validators.append(validate.OneOf(choices, error="请选择列表中的值 / Must be one of: {choices}."))
+        validators.append(validate.OneOf(choices, error=msg("form.one_of")))
         field = fields.String(validate=validators, **kwargs)
     else:
         if spec.get("minlength") is not None or spec.get("maxlength") is not None:
-            validators.append(validate.Length(min=spec.get("minlength"), max=spec.get("maxlength")))
+            validators.append(validate.Length(min=spec.get("minlength"), max=spec.get("maxlength"),
+                                              error=_bounds_message(spec.get("minlength"), spec.get("maxlength"),
+                                                                    msg("form.length"), msg("form.length_min"),
+                                                                    msg("form.length_max"))))
         if required:
             validators.append(validate.Length(min=1, error=_MESSAGES["required"]))
         field = fields.String(validate=validators, **kwargs)
@@ -66,7 +91,10 @@ def build_schema(form: list[dict], name: str = "TaskForm") -> type[Schema]:
         unknown = RAISE
 
     attrs["Meta"] = Meta
-    return Schema.from_dict(attrs, name=name)
+    schema = Schema.from_dict(attrs, name=name)
+    schema.error_messages = {**Schema.error_messages, "unknown": msg("form.unknown_field"),
+                             "type": msg("form.not_object")}
+    return schema
 
 
 NO_FIELDS = build_schema([], name="Form_empty")  # a task or start event without a form accepts only {}
@@ -83,13 +111,15 @@ def validate_form(schema: type[Schema], data: dict, rt: runtime.Runtime, *, part
     text, numbers, helper names), then the form's fields. `partial`: required fields may be missing (data
     that prefills a form someone completes later). Raises InvalidData with field -> [messages]."""
     if not isinstance(data, dict):
-        raise InvalidData("表单数据必须是对象 / form data must be a JSON object", {"data": ["must be an object"]})
+        raise InvalidData(msg("form.not_object"), {"data": [msg("field.must_be_object")]})
     case_data.check_data(data, rt.settings.data_limits, rt.helpers)
     try:
         return _instance(schema, EXCLUDE if partial_unknown else RAISE).load(data, partial=partial)
     except ValidationError as exc:
         messages = {key: (value if isinstance(value, list) else [str(value)]) for key, value in exc.messages.items()}
-        unknown = sorted(key for key, value in messages.items() if value == ["Unknown field."])
+        unknown = sorted(key for key, value in messages.items()
+                         if [getattr(m, "id", None) for m in value] == ["form.unknown_field"])
         if unknown:
-            raise InvalidData(f"表单没有这些项 / unknown field(s): {', '.join(unknown)}", messages) from exc
-        raise InvalidData("表单校验失败 / form validation failed", messages) from exc
+            raise InvalidData(msg("form.unknown_fields", fields=", ".join(unknown)), messages) from exc
+        raise InvalidData(msg("form.invalid"), messages) from exc
+

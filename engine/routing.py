@@ -16,6 +16,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from engine import runtime, scripting
 from engine.fastpath import send
 from engine.errors import CaseError, TaskFailed
+from engine.messages import msg
 from engine.models import CaseModel, MembershipModel, OrgUnitModel, RoleModel
 
 def due_at(info: dict, task, now: datetime, rt: runtime.Runtime) -> datetime | None:
@@ -41,7 +42,7 @@ def due_at(info: dict, task, now: datetime, rt: runtime.Runtime) -> datetime | N
     except CaseError:
         raise
     except Exception as exc:  # a designer's expression: report it with the element, never a traceback
-        raise TaskFailed(f"任务期限表达式出错 / due date of {task.task_spec.bpmn_id}: {exc}",
+        raise TaskFailed(msg("routing.due_date_failed", element_id=task.task_spec.bpmn_id, error=str(exc)),
                          {"element_id": task.task_spec.bpmn_id, "message": str(exc)}) from exc
 
 
@@ -56,7 +57,7 @@ def candidates(session: Session, case: CaseModel, info: dict, task) -> list[tupl
         except CaseError:
             raise
         except Exception as exc:
-            raise TaskFailed(f"候选角色表达式出错 / candidateGroups of {task.task_spec.bpmn_id}: {exc}",
+            raise TaskFailed(msg("routing.candidates_failed", element_id=task.task_spec.bpmn_id, error=str(exc)),
                              {"element_id": task.task_spec.bpmn_id, "message": str(exc)}) from exc
         entries = [v.strip() for v in (value.split(",") if isinstance(value, str) else value or []) if str(v).strip()]
     entries += list(info.get("candidate_groups") or [])
@@ -74,7 +75,7 @@ def candidates(session: Session, case: CaseModel, info: dict, task) -> list[tupl
         elif unit:
             org = session.scalar(select(OrgUnitModel).where(OrgUnitModel.code == unit))
             if org is None:
-                raise TaskFailed(f"任务 {task.task_spec.bpmn_id} 指向不存在的机构 / unknown org unit {unit!r}",
+                raise TaskFailed(msg("routing.unknown_org", element_id=task.task_spec.bpmn_id, org_unit=unit),
                                  {"element_id": task.task_spec.bpmn_id, "message": f"unknown org unit {unit!r}"})
             org_id = org.id
         pairs.append((role.strip(), org_id))

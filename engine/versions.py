@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from engine import forms, runtime, specs
 from engine.fastpath import send
 from engine.errors import NotFound
+from engine.messages import msg
 from engine.models import ProcessVersionModel
 
 
@@ -48,7 +49,7 @@ def latest_loaded_version(session: Session, process_id: str) -> LoadedVersion:
 
 
 def _not_deployed(process_id: str) -> NotFound:
-    return NotFound(f"流程未部署 / process {process_id!r} is not deployed", {"process_id": ["not deployed"]})
+    return NotFound(msg("process.not_deployed", process_id=process_id), {"process_id": [msg("field.not_deployed")]})
 
 
 def load_version(session: Session, version_id: int) -> LoadedVersion:
@@ -59,7 +60,7 @@ def load_version(session: Session, version_id: int) -> LoadedVersion:
         return loaded
     row = session.get(ProcessVersionModel, version_id)
     if row is None:
-        raise NotFound(f"process version {version_id} not found")
+        raise NotFound(msg("process.version_not_found", version_id=version_id))
     spec, subs = specs.restore_spec(row.spec_json)
     schemas = {name: forms.build_schema(info["form"], name=f"Form_{name}")
                for name, info in row.meta["user_tasks"].items()}

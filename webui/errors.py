@@ -10,6 +10,8 @@ from werkzeug.exceptions import HTTPException
 
 from engine.errors import (AuthenticationFailed, CalendarError, CaseError, Conflict, Forbidden, InvalidData, NotFound,
                            ProcessDefinitionError, SandboxError, TaskFailed)
+from engine.messages import msg
+from webui.i18n import api_details, api_text
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +47,13 @@ def wants_json() -> bool:
 
 
 def _render(status: int, error: str, message: str, details=None, show_message: bool = False):
-    """JSON under /api/; elsewhere the error page (engine messages are shown in the UI language), and a
-    redirect to the login page when a page needs a login."""
+    """JSON under /api/ (an engine message as "中文 / English"); elsewhere the error page (an engine message in
+    the UI language only), and a redirect to the login page when a page needs a login."""
     from webui.extensions import db
 
     db.session.rollback()
     if wants_json():
-        return jsonify({"error": error, "message": message, "details": details}), status
+        return jsonify({"error": error, "message": api_text(message), "details": api_details(details)}), status
     if status == 401:
         return redirect(url_for("auth_ui.login", next=request.full_path.rstrip("?")))
     return render_template("errors/error.html", status=status, error=error, message=message, details=details,
@@ -79,7 +81,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):
         log.exception("unexpected error on %s %s", request.method, request.path)
-        return _render(500, "internal_error", "服务器内部错误 / internal server error", None)
+        return _render(500, "internal_error", msg("server.internal_error"), None)
 
 
 class JSONErrorMiddleware:
@@ -115,7 +117,7 @@ class JSONErrorMiddleware:
             log.exception("unhandled error outside the request handlers on %s %s", environ.get("REQUEST_METHOD"), path)
             if sent or not path.startswith("/api/"):
                 raise
-            payload = json.dumps({"error": "internal_error", "message": "服务器内部错误 / internal server error",
+            payload = json.dumps({"error": "internal_error", "message": api_text(msg("server.internal_error")),
                                   "details": None}, ensure_ascii=False).encode()
             start_response("500 INTERNAL SERVER ERROR", [("Content-Type", "application/json"),
                                                          ("Content-Length", str(len(payload)))])
@@ -168,10 +170,9 @@ def connection_lost(exc: DBAPIError):
     except DBAPIError:
         log.warning("rollback on the lost connection failed too", exc_info=True)
     details = {"idempotency_key": key} if key else None
-    message = ("数据库连接中断，请稍后用同一 Idempotency-Key 重试 / the database connection was lost; retry with the "
-               "same Idempotency-Key" if key else "数据库连接中断，请稍后重试 / the database connection was lost; retry")
+    message = msg("server.database_lost_key") if key else msg("server.database_lost")
     if wants_json():
-        response = jsonify({"error": "database_unavailable", "message": message, "details": details})
+        response = jsonify({"error": "database_unavailable", "message": api_text(message), "details": details})
     else:
         response = render_template("errors/error.html", status=503, error="database_unavailable", message=message,
                                    details=details, show_message=True)

@@ -1,55 +1,66 @@
-"""UI languages: compile the Babel catalogs (.po → .mo), pick the request's locale, localise engine messages."""
+"""UI languages: the request's locale, engine messages by id in the reader's language, the catalogs' presence."""
 from __future__ import annotations
 
+import functools
 import logging
-import os
-import re
-import tempfile
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
 from babel import Locale
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from flask import request, session
-from flask_babel import get_locale, gettext
+from babel.support import NullTranslations, Translations
+from flask import has_request_context, request, session
+from flask_babel import get_locale
 
 from engine.clock import CHINA_TZ
+from engine.messages import Message, render
 
 log = logging.getLogger(__name__)
 
 LANGUAGES = {"zh_CN": "中文", "en": "English"}
 DEFAULT_LOCALE = "zh_CN"
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
+DOMAINS = ("messages", "errors")  # messages: the UI's own texts; errors: engine messages by id (msgid = the id)
 
 
-def compile_catalogs(directory: Path = TRANSLATIONS_DIR) -> list[Path]:
-    """Write messages.mo for every messages.po that has no .mo or an older one; returns what was written.
+def missing_catalogs(directory: Path = TRANSLATIONS_DIR) -> list[Path]:
+    """The .po files without an up-to-date .mo. The .mo files are build output (`make catalogs`, run by `make
+    setup`), never committed and never compiled at start-up."""
+    missing = []
+    for po_path in sorted(p for domain in DOMAINS for p in directory.glob(f"*/LC_MESSAGES/{domain}.po")):
+        folder = po_path.parent.parent.name
+        full = str(Locale.parse(folder))  # Flask-Babel looks zh_CN up as zh_Hans_CN: make catalogs copies it there
+        mo_paths = [po_path.with_suffix(".mo")] + ([directory / full / "LC_MESSAGES" / f"{po_path.stem}.mo"]
+                                                   if full != folder else [])
+        if any(not mo.exists() or mo.stat().st_mtime < po_path.stat().st_mtime for mo in mo_paths):
+            missing.append(po_path)
+    return missing
 
-    The .mo files are build output (never committed). Babel looks catalogs up under the locale's full
-    name (zh_CN parses as zh_Hans_CN), so a catalog whose folder name differs is also compiled there. A temp
-    file plus rename keeps parallel start-ups safe."""
-    written = []
-    for po_path in sorted(directory.glob("*/LC_MESSAGES/messages.po")):
-        name = po_path.parent.parent.name
-        targets = [po_path.with_suffix(".mo")]
-        full_name = str(Locale.parse(name))
-        if full_name != name:
-            targets.append(directory / full_name / "LC_MESSAGES" / "messages.mo")
-        stale = [t for t in targets if not t.exists() or t.stat().st_mtime < po_path.stat().st_mtime]
-        if not stale:
-            continue
-        with po_path.open("rb") as fh:
-            catalog = read_po(fh, locale=name)
-        for mo_path in stale:
-            mo_path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=mo_path.parent, suffix=".mo.tmp")
-            with os.fdopen(fd, "wb") as out:
-                write_mo(out, catalog, use_fuzzy=False)
-            os.replace(tmp, mo_path)
-            written.append(mo_path)
-            log.info("compiled %s", mo_path)
-    return written
+
+def warn_missing_catalogs(directory: Path = TRANSLATIONS_DIR) -> list[Path]:
+    missing = missing_catalogs(directory)
+    for po_path in missing:
+        log.warning("%s has no up-to-date compiled catalog (.mo): run `make catalogs`; until then the UI shows "
+                    "untranslated (English) text", po_path)
+    return missing
+
+
+@functools.lru_cache(maxsize=8)
+def _errors_catalog(folder: str) -> NullTranslations:
+    """The compiled `errors` catalog of one locale folder (zh_CN, en); a NullTranslations when not compiled."""
+    return Translations.load(str(TRANSLATIONS_DIR), [folder], domain="errors")
+
+
+def message_text(message: Message, folder: str) -> str:
+    """An engine message in one language: the catalog's template for its id, else the engine's English."""
+    template = _errors_catalog(folder).gettext(message.id)
+    if not template or template == message.id:
+        return str(message)
+    return render(template, message.params)
+
+
+def _ui_folder() -> str:
+    return "zh_CN" if is_chinese() else "en"
 
 
 def select_locale() -> str:
@@ -66,51 +77,53 @@ def html_lang() -> str:
     return "zh-CN" if is_chinese() else "en"
 
 
-# Engine messages are written "中文 / English"; the English half has no CJK characters.
-_BILINGUAL = re.compile(r"^(?P<zh>.*\S)\s+/\s+(?P<en>[^\u3400-\u9fff\uff00-\uffef]+)$", re.S)
-
-# marshmallow's own messages (English only), for fields without a bilingual message from the engine.
-_MARSHMALLOW = [
-    (re.compile(r"^Must be greater than or equal to (?P<min>\S+) and less than or equal to (?P<max>\S+)\.$"),
-     lambda m: gettext("Must be between %(min)s and %(max)s.", min=_num(m["min"]), max=_num(m["max"]))),
-    (re.compile(r"^Must be greater than or equal to (?P<min>\S+)\.$"),
-     lambda m: gettext("Must be at least %(min)s.", min=_num(m["min"]))),
-    (re.compile(r"^Must be less than or equal to (?P<max>\S+)\.$"),
-     lambda m: gettext("Must be at most %(max)s.", max=_num(m["max"]))),
-    (re.compile(r"^Length must be between (?P<min>\d+) and (?P<max>\d+)\.$"),
-     lambda m: gettext("Must have %(min)s to %(max)s characters.", min=m["min"], max=m["max"])),
-    (re.compile(r"^Longer than maximum length (?P<max>\d+)\.$"),
-     lambda m: gettext("Must have at most %(max)s characters.", max=m["max"])),
-    (re.compile(r"^Shorter than minimum length (?P<min>\d+)\.$"),
-     lambda m: gettext("Must have at least %(min)s characters.", min=m["min"])),
-    (re.compile(r"^Not a valid integer\.$"), lambda m: gettext("Enter a whole number.")),
-    (re.compile(r"^Not a valid number\.$"), lambda m: gettext("Enter a number.")),
-    (re.compile(r"^Not a valid date\.$"), lambda m: gettext("Enter a date (YYYY-MM-DD).")),
-    (re.compile(r"^Not a valid boolean\.$"), lambda m: gettext("Choose yes or no.")),
-    (re.compile(r"^Not a valid string\.$"), lambda m: gettext("Enter text.")),
-    (re.compile(r"^Unknown field\.$"), lambda m: gettext("This field is not part of the form.")),
-    (re.compile(r"^Missing data for required field\.$"), lambda m: gettext("This field is required.")),
-]
-
-
-def _num(text: str) -> str:
-    return text[:-2] if text.endswith(".0") else text
+def _as_message(message):
+    """The Message an error or a detail carries, else None (plain text: designer problems, werkzeug...)."""
+    message = getattr(message, "message", message)  # a CaseError
+    return message if isinstance(message, Message) else None
 
 
 def localize(message) -> str:
-    """One engine or validation message in the UI language: the right half of "中文 / English", or a
-    translation of a known marshmallow message; anything else unchanged."""
+    """An engine error or message in the UI language (zh_CN: the Chinese only); plain text unchanged."""
     if message is None:
         return ""
-    text = str(message).strip()
-    match = _BILINGUAL.match(text)
-    if match:
-        return match["zh"] if is_chinese() else match["en"]
-    for pattern, make in _MARSHMALLOW:
-        found = pattern.match(text)
-        if found:
-            return make(found)
-    return text
+    found = _as_message(message)
+    if found is None:
+        return str(getattr(message, "message", message)).strip()
+    return message_text(found, _ui_folder() if has_request_context() else DEFAULT_LOCALE)
+
+
+def api_text(message) -> str:
+    """What the API says for an engine error or message: "中文 / English", as it always has; plain text
+    unchanged."""
+    found = _as_message(message)
+    if found is None:
+        return message if message is None or isinstance(message, str) else str(getattr(message, "message", message))
+    english = message_text(found, "en")
+    chinese = message_text(found, "zh_CN")
+    return english if chinese == english else f"{chinese} / {english}"
+
+
+def api_details(details):
+    """Error details with every engine message as API text ("中文 / English"); the rest as it is."""
+    if isinstance(details, Message):
+        return api_text(details)
+    if isinstance(details, Mapping):
+        return {key: api_details(value) for key, value in details.items()}
+    if isinstance(details, list | tuple):
+        return [api_details(value) for value in details]
+    return details
+
+
+def localize_details(details):
+    """Error details with every engine message in the UI language."""
+    if isinstance(details, Message):
+        return localize(details)
+    if isinstance(details, Mapping):
+        return {key: localize_details(value) for key, value in details.items()}
+    if isinstance(details, list | tuple):
+        return [localize_details(value) for value in details]
+    return details
 
 
 def local_dt(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

@@ -22,7 +22,7 @@ CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 
 
 def register_ui(app: Flask) -> None:
     """Babel (zh_CN first), CSRF on every form (not on the bearer-token API), the UI blueprints."""
-    i18n.compile_catalogs()
+    i18n.warn_missing_catalogs()
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(i18n.TRANSLATIONS_DIR))
     babel.init_app(app, locale_selector=i18n.select_locale)
     csrf.init_app(app)

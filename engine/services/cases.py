@@ -13,6 +13,7 @@ from engine.case_codes import CHANNEL_DIGITS, check_digit, valid_code  # noqa: F
 from engine.fastpath import send
 from engine.directory import top_org
 from engine.errors import Conflict, Forbidden, InvalidData
+from engine.messages import msg
 from engine.models import CaseModel, OrgUnitModel, TaskModel
 from engine.versions import latest_loaded_version
 
@@ -26,9 +27,10 @@ def _start_org(session: Session, actor: Actor, allowed_roles: set[str], org_code
     if org_code:
         org = session.scalar(select(OrgUnitModel).where(OrgUnitModel.code == org_code))
         if org is None:
-            raise InvalidData(f"机构不存在 / unknown org unit {org_code!r}", {"org_unit": [f"unknown org unit {org_code!r}"]})
+            raise InvalidData(msg("case.start_org_unknown", org_unit=org_code),
+                              {"org_unit": [msg("field.unknown_org", org_unit=org_code)]})
         if not actor.is_system and not any(actor.holds(role, org.id) for role in allowed_roles):
-            raise Forbidden(f"您在 {org.name} 没有受理该流程的角色 / you hold no role that opens this process in {org.code}")
+            raise Forbidden(msg("case.start_forbidden_in", org_name=org.name, org_code=org.code))
         return org
     if actor.is_system:
         return top_org(session)
@@ -36,7 +38,7 @@ def _start_org(session: Session, actor: Actor, allowed_roles: set[str], org_code
         if grant.role in allowed_roles:
             [row] = send(session.connection(), _ORG_BY_ID, {"org_id": grant.org_unit_id})
             return case_store.attach_loaded(session, OrgUnitModel, row._asdict())
-    raise Forbidden("您没有受理该流程的角色 / you hold no role that may open a case of this process",
+    raise Forbidden(msg("case.start_forbidden"),
                     {"roles": sorted(allowed_roles)})
 
 
@@ -80,7 +82,7 @@ def start_case(session: Session, process_id: str, data: dict | None, actor: Acto
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise InvalidData("data 必须是对象 / data must be a JSON object", {"data": ["must be an object"]})
+        raise InvalidData(msg("data.not_object"), {"data": [msg("field.must_be_object")]})
     rt = runtime.of(session)
     version = latest_loaded_version(session, process_id)
     org = _start_org(session, actor, start_roles(version.meta, rt), org_unit)
@@ -104,7 +106,7 @@ def register_case(session: Session, process_id: str, data: dict | None, actor: A
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise InvalidData("data 必须是对象 / data must be a JSON object", {"data": ["must be an object"]})
+        raise InvalidData(msg("data.not_object"), {"data": [msg("field.must_be_object")]})
     rt = runtime.of(session)
     version = latest_loaded_version(session, process_id)
     first = next(iter(version.meta.get("first_user_tasks") or []), None)
@@ -122,7 +124,7 @@ def register_case(session: Session, process_id: str, data: dict | None, actor: A
         session.commit()
     except StaleDataError as exc:
         session.rollback()
-        raise Conflict("案件已被并发修改 / the case changed concurrently") from exc
+        raise Conflict(msg("case.changed_concurrently")) from exc
     log.info("case %s registered: %s v%s by %s", case.id, process_id, version.version, actor.username)
     return case
 

@@ -11,6 +11,7 @@ from engine import access, casework, chain, runtime
 from engine.actors import Actor
 from engine.clock import running_at
 from engine.errors import CaseError
+from engine.messages import msg
 from engine.models import CaseEventModel, CaseModel
 from engine.versions import load_version
 
@@ -70,7 +71,7 @@ def verify_case(session: Session, case_id: int, actor: Actor) -> Verification:
                 elif event.type == "task_completed":
                     task = casework.task_by_ordinal(workflow, command["spec_name"], command["ordinal"])
                     if task is None:
-                        raise CaseError(f"event {event.seq}: task {command['spec_name']} was not ready in the replay")
+                        raise CaseError(msg("history.replay_not_ready", seq=event.seq, spec_name=command["spec_name"]))
                     task.data.update(command["data"])
                     task.run()
                     casework.run_engine(workflow)

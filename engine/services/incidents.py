@@ -11,6 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine import case_store, chain, runtime
 from engine.actors import Actor
 from engine.errors import CaseError, Conflict, Forbidden, InvalidData, NotFound
+from engine.messages import msg
 from engine.models import IncidentModel, TimerModel
 from engine.timer_firing import TIMER_ROW, fire_timer_row, wall_now
 
@@ -37,7 +38,7 @@ def case_incidents(session: Session, case_id: int) -> list[IncidentModel]:
 
 def _check_operator(actor: Actor) -> None:
     if not (actor.is_system or actor.is_admin):
-        raise Forbidden("只有管理员可以处理故障 / only an administrator may handle incidents")
+        raise Forbidden(msg("incident.forbidden"))
 
 
 def _open_incident(session: Session, incident_id: int, actor: Actor):
@@ -46,12 +47,12 @@ def _open_incident(session: Session, incident_id: int, actor: Actor):
     _check_operator(actor)
     case_id = session.scalar(select(IncidentModel.case_id).where(IncidentModel.id == incident_id))
     if case_id is None:
-        raise NotFound(f"故障不存在 / incident {incident_id} not found")
+        raise NotFound(msg("incident.not_found", incident_id=incident_id))
     case = case_store.lock_case(session, case_id)
     incident = session.get(IncidentModel, incident_id, populate_existing=True)
     if incident.resolved_at is not None:
-        raise Conflict(f"故障 {incident_id} 已于 {incident.resolved_at.isoformat()} 由 {incident.resolved_by} 处理 / "
-                       f"incident {incident_id} was already resolved", {"incident": incident_id})
+        raise Conflict(msg("incident.already_resolved", incident_id=incident_id, at=incident.resolved_at.isoformat(),
+                           by=incident.resolved_by), {"incident": incident_id})
     return case, incident
 
 
@@ -67,8 +68,7 @@ def retry_incident(session: Session, incident_id: int, actor: Actor, note: str |
     case, incident = _open_incident(session, incident_id, actor)
     timer = session.execute(TIMER_ROW, {"timer_id": incident.timer_id}).one_or_none() if incident.timer_id else None
     if timer is None or timer.fired_at is not None:
-        raise Conflict(f"故障 {incident_id} 的定时器已不再等待触发（案件已继续）；请改用 resolve / the timer of incident "
-                       f"{incident_id} is no longer pending (the case moved on): resolve the incident instead",
+        raise Conflict(msg("incident.timer_gone", incident_id=incident_id),
                        {"incident": incident_id})
     try:
         moment = fire_timer_row(session, case, timer, now, actor.username)
@@ -78,7 +78,7 @@ def retry_incident(session: Session, incident_id: int, actor: Actor, note: str |
         session.commit()
     except StaleDataError as exc:
         session.rollback()
-        raise Conflict("案件已被并发修改 / the case changed concurrently") from exc
+        raise Conflict(msg("case.changed_concurrently")) from exc
     except Exception as exc:
         session.rollback()
         _record_failed_retry(session, incident_id, exc)
@@ -103,8 +103,7 @@ def resolve_incident(session: Session, incident_id: int, actor: Actor, note: str
 
     Raises NotFound, Forbidden, Conflict (resolved already), InvalidData (no note)."""
     if not (note or "").strip():
-        raise InvalidData("请说明处理情况 / a note saying how the incident was dealt with is required",
-                          {"note": ["required"]})
+        raise InvalidData(msg("incident.note_required"), {"note": [msg("field.required")]})
     now = now or runtime.of(session).clock.now()
     case, incident = _open_incident(session, incident_id, actor)
     if incident.timer_id is not None:

@@ -12,6 +12,7 @@ from engine import runtime, specs
 from engine.actors import Actor
 from engine.directory import ensure_roles
 from engine.errors import Forbidden
+from engine.messages import msg
 from engine.models import ProcessVersionModel
 from engine.versions import (LoadedVersion, _not_deployed, latest_loaded_version, load_version,  # noqa: F401
                              version_number)  # public here too
@@ -49,7 +50,7 @@ def deploy(session: Session, files: dict[str, bytes], actor: Actor) -> list[Depl
 
     Raises Forbidden (not an administrator) or ProcessDefinitionError (every problem found)."""
     if not (actor.is_admin or actor.is_system):
-        raise Forbidden("只有管理员可以部署流程 / only administrators deploy processes")
+        raise Forbidden(msg("process.deploy_forbidden"))
     available = _latest_files(session, exclude=set(files))
     definitions = specs.parse_files(files, available, runtime.of(session).script_limits)
     results = _store_versions(session, definitions, actor)

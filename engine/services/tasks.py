@@ -15,6 +15,7 @@ from engine.access import can_act  # noqa: F401 (public here)
 from engine.actors import SUPERVISORY_ROLES, Actor
 from engine.case_codes import valid_code
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
+from engine.messages import msg
 from engine.models import NO_DUE_DATE, CaseEventModel, CaseModel, OrgUnitModel, TaskCandidateModel, TaskModel
 from engine.versions import latest_loaded_version, load_version
 
@@ -240,7 +241,7 @@ def _run_page(session: Session, statements: tuple, params: dict, offset: int,
 def _page_bounds(page: int, per_page: int) -> tuple[int, int]:
     """(page, per_page) as a list serves them: page from 1, 1 to 200 a page. Raises InvalidData past MAX_PAGE."""
     if page > MAX_PAGE:
-        raise InvalidData(f"页码超过 {MAX_PAGE} / page must be at most {MAX_PAGE}", {"page": [f"at most {MAX_PAGE}"]})
+        raise InvalidData(msg("tasks.page_too_high", max_page=MAX_PAGE), {"page": [msg("field.at_most", max=MAX_PAGE)]})
     return max(page, 1), min(max(per_page, 1), 200)
 
 
@@ -258,7 +259,7 @@ def list_tasks(session: Session, actor: Actor, *, overdue: bool = False, assigne
     Totals are exact up to COUNT_CAP. Raises InvalidData (unknown sort), Forbidden (scope "all")."""
     now = now or runtime.of(session).clock.now()
     if sort not in SORTS:
-        raise InvalidData(f"unknown sort {sort!r}", {"sort": [", ".join(SORTS)]})
+        raise InvalidData(msg("tasks.unknown_sort", sort=sort), {"sort": [", ".join(SORTS)]})
     page, per_page = _page_bounds(page, per_page)
     offset = (page - 1) * per_page
     filters = {"overdue": overdue, "assigned": assigned, "q": q, "process_id": process_id, "category": category,
@@ -273,12 +274,12 @@ def list_tasks(session: Session, actor: Actor, *, overdue: bool = False, assigne
                 return TaskPage([], 0)
         elif scope == "all":
             if not actor.can_read_all():
-                raise Forbidden("只有管理员和审计员可以查看全部任务 / only administrators and auditors list all tasks")
+                raise Forbidden(msg("tasks.list_all_forbidden"))
             paths = []
             if not (actor.is_auditor or actor.is_system):  # administrators do not read confidential cases
                 hidden = sorted(runtime.of(session).settings.confidential_processes)
         else:
-                raise InvalidData(f"unknown scope {scope!r}", {"scope": ["mine, supervised, all"]})
+                raise InvalidData(msg("tasks.unknown_scope", scope=scope), {"scope": ["mine, supervised, all"]})
         ids, total, more = _page_over_tasks(session, paths, filters, sort, now, offset, per_page, hidden)
     rows = {row.id: row for row in session.scalars(
         select(TaskModel).where(TaskModel.id.in_(ids)).options(joinedload(TaskModel.case)))} if ids else {}
@@ -366,7 +367,7 @@ def _completed_before(session: Session, task_id: str) -> CaseEventModel | None:
         .order_by(CaseEventModel.seq.desc()).limit(1))
 
 
-_NOT_YOURS = "该任务不属于您的角色 / this task is not for your roles"
+_NOT_YOURS = msg("task.not_yours")
 
 
 def _task_or_gone(session: Session, task_id: str, actor: Actor | None = None) -> TaskModel:
@@ -379,10 +380,10 @@ def _task_or_gone(session: Session, task_id: str, actor: Actor | None = None) ->
         if actor is not None:
             # Who completed it and when is the case's history: only for those who may read the case (I1).
             access.ensure_can_read(session, actor, session.get(CaseModel, done.case_id), refusal=_NOT_YOURS)
-        who = done.actor if done.actor != "system" else "流程 / the process"
-        raise Conflict(f"该任务已由 {who} 于 {done.at.isoformat()} 办理 / this task was already completed",
+        raise Conflict(msg("task.already_done", who=done.actor, at=done.at.isoformat()) if done.actor != "system"
+                       else msg("task.already_done_by_process", at=done.at.isoformat()),
                        {"task_id": task_id, "by": done.actor, "at": done.at.isoformat()})
-    raise NotFound(f"任务不存在 / task {task_id} not found")
+    raise NotFound(msg("task.not_found", task_id=task_id))
 
 
 def get_task(session: Session, task_id: str, actor: Actor) -> TaskModel:
@@ -404,7 +405,7 @@ def _locked_task(session: Session, task_id: str, actor: Actor) -> tuple[CaseMode
     case = case_store.lock_case_of_task(session, task_id)
     if case is None:
         _task_or_gone(session, task_id, actor)  # raises Forbidden, Conflict (already done) or NotFound
-        raise Conflict("该任务刚刚变化，请重试 / the task changed just now; retry", {"task_id": task_id})
+        raise Conflict(msg("task.changed"), {"task_id": task_id})
     # Read the task under the lock: another command may have completed or claimed it meanwhile.
     return case, _task_or_gone(session, task_id, actor)
 
@@ -421,13 +422,13 @@ def claim_task(session: Session, task_id: str, actor: Actor) -> TaskModel:
     if not acts:
         access.ensure_can_read(session, actor, case, refusal=_NOT_YOURS)
     if task.assignee is not None:
-        raise Conflict(f"该任务已被 {task.assignee} 认领 / already claimed by {task.assignee}",
+        raise Conflict(msg("task.claimed_by", assignee=task.assignee),
                        {"assignee": task.assignee})
     if not acts:
-        raise Forbidden("该任务不属于您的角色 / this task is not for your roles")
+        raise Forbidden(_NOT_YOURS)
     now = runtime.of(session).clock.now()
     if not task_index.claim(session, task.id, actor.username, now):
-        raise Conflict("该任务刚被他人认领 / somebody else just claimed this task")
+        raise Conflict(msg("task.claim_lost"))
     chain.append_event(session, case, "task_claimed", actor.username, now, {}, task.id, task.title)
     _commit(session)
     session.refresh(task)
@@ -440,9 +441,9 @@ def unclaim_task(session: Session, task_id: str, actor: Actor) -> TaskModel:
     if task.assignee != actor.username:
         access.ensure_can_read(session, actor, case, refusal=_NOT_YOURS)  # before a conflict tells of it (I1)
     if task.assignee is None:
-        raise Conflict("该任务未被认领 / this task is not claimed")
+        raise Conflict(msg("task.not_claimed"))
     if task.assignee != actor.username and not actor.supervises(session.get(OrgUnitModel, task.org_unit_id).path):
-        raise Forbidden(f"该任务由 {task.assignee} 认领 / claimed by {task.assignee}")
+        raise Forbidden(msg("task.claimed_by_other", assignee=task.assignee))
     now = runtime.of(session).clock.now()
     previous = task.assignee
     task_index.unclaim(session, task.id)
@@ -463,17 +464,17 @@ def complete_task(session: Session, task_id: str, data: dict | None, actor: Acto
     task = rows.get(task_id)  # a Core row: read under the lock, it is what other commands committed
     if task is None:
         _task_or_gone(session, task_id, actor)  # raises Forbidden, Conflict (already done) or NotFound
-        raise Conflict("该任务刚刚变化，请重试 / the task changed just now; retry", {"task_id": task_id})
+        raise Conflict(msg("task.changed"), {"task_id": task_id})
     acts = can_act(session, actor, task, candidates)
     if not acts:
         access.ensure_can_read(session, actor, case, refusal=_NOT_YOURS)  # before a conflict tells of it (I1)
     if lock_version is not None and lock_version != case.lock_version:
-        raise Conflict("案件已被他人修改，请刷新 / the case changed since you loaded it",
+        raise Conflict(msg("case.stale"),
                        {"lock_version": case.lock_version})
     if not acts:
         if task.assignee is not None:
-            raise Forbidden(f"该任务已由 {task.assignee} 认领 / claimed by {task.assignee}")
-        raise Forbidden("该任务不属于您的角色 / this task is not for your roles")
+            raise Forbidden(msg("task.taken_by", assignee=task.assignee))
+        raise Forbidden(_NOT_YOURS)
     now = runtime.of(session).clock.now()
     if task.kind == "supervision":
         ladder.answer(session, case, task, actor.username, now, data or {})
@@ -495,7 +496,7 @@ def _commit(session: Session) -> None:
         session.commit()
     except (StaleDataError, IntegrityError) as exc:
         session.rollback()
-        raise Conflict("案件已被并发修改，请重试 / the case changed concurrently; reload and retry") from exc
+        raise Conflict(msg("case.changed_retry")) from exc
 
 
 @dataclass

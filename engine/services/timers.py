@@ -15,6 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine import case_store, chain, runtime
 from engine.errors import CaseError, Conflict
 from engine.ladder import LEVEL_NAMES, ladder_steps  # noqa: F401 (LEVEL_NAMES: public here for the web layer)
+from engine.messages import msg
 from engine.models import IncidentModel, TaskModel, TimerModel
 from engine.timer_firing import TIMER_ROW, effective_moment, fire_timer_row, wall_now  # noqa: F401 (public here)
 
@@ -264,5 +265,5 @@ def fire_timer(session: Session, timer_id: int, now: datetime, worker: str) -> s
         session.commit()
     except StaleDataError as exc:
         session.rollback()
-        raise Conflict("案件已被并发修改 / the case changed concurrently") from exc
+        raise Conflict(msg("case.changed_concurrently")) from exc
     return "fired"

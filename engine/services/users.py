@@ -16,6 +16,7 @@ from engine import case_data, runtime
 from engine.actors import ADMIN, AUDITOR, BUILTIN_ROLES, SUPERVISORY_ROLES, SYSTEM, Actor, Grant  # noqa: F401 (public here)
 from engine.directory import DEMO_PASSWORD, ensure_role, ensure_roles, top_org  # noqa: F401 (public here)
 from engine.errors import AuthenticationFailed, Conflict, InvalidData, NotFound
+from engine.messages import msg
 from engine.models import ApiTokenModel, LoginFailureModel, MembershipModel, OrgUnitModel, RoleModel, UserModel
 
 log = logging.getLogger(__name__)
@@ -50,26 +51,24 @@ def _password_strength(password: str) -> tuple[int, str]:
 def check_password(password: str, username: str) -> None:
     """The password policy, the same for every role. Raises InvalidData with the reason."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidData(f"密码至少{MIN_PASSWORD_LENGTH}位 / password must have at least {MIN_PASSWORD_LENGTH} characters",
-                          {"password": [f"at least {MIN_PASSWORD_LENGTH} characters"]})
+        raise InvalidData(msg("password.too_short", min_length=MIN_PASSWORD_LENGTH),
+                          {"password": [msg("field.password_too_short", min_length=MIN_PASSWORD_LENGTH)]})
     name = username.lower()
     # Containment only for names of 3 characters or more: a 2-letter name such as "li" would otherwise refuse
     # every password holding those two letters, which adds nothing to its strength.
     if password.lower() == name or (len(name) >= 3 and name in password.lower()):
-        raise InvalidData("密码不能包含用户名 / password must not contain the username",
-                          {"password": ["contains the username"]})
+        raise InvalidData(msg("password.has_username"), {"password": [msg("field.password_has_username")]})
     score, warning = _password_strength(password)
     if score < MIN_PASSWORD_SCORE:
         reason = f" ({warning})" if warning else ""
-        raise InvalidData(f"密码太常见或太容易猜到，请换一个更长、更少见的密码 / password is too common or too easy to "
-                          f"guess{reason}: choose a longer, less common one",
-                          {"password": ["too common or too easy to guess"]})
+        raise InvalidData(msg("password.too_common", reason=reason),
+                          {"password": [msg("field.password_too_common")]})
 
 
 def _org_by_code(session: Session, code: str) -> OrgUnitModel:
     org = session.scalar(select(OrgUnitModel).where(OrgUnitModel.code == code))
     if org is None:
-        raise NotFound(f"机构不存在 / org unit {code!r} not found", {"org_unit": [f"unknown org unit {code!r}"]})
+        raise NotFound(msg("org.not_found", org_unit=code), {"org_unit": [msg("field.unknown_org", org_unit=code)]})
     return org
 
 
@@ -86,7 +85,7 @@ def _add_org(session: Session, code: str, name: str, kind: str, level: int, area
 def init_directory(session: Session, center_code: str, center_name: str, area_code: str) -> OrgUnitModel:
     """Create the built-in roles and the top-level center if missing (idempotent). Commits."""
     if not (len(area_code) == 6 and area_code.isdigit()):
-        raise InvalidData("行政区划代码必须是6位数字 / area code must be 6 digits", {"area_code": ["6 digits"]})
+        raise InvalidData(msg("org.area_code_invalid"), {"area_code": [msg("field.six_digits")]})
     for name, title in BUILTIN_ROLES.items():
         ensure_role(session, name, title, builtin=True)
     org = session.scalar(select(OrgUnitModel).where(OrgUnitModel.parent_id.is_(None)))
@@ -100,7 +99,7 @@ def add_org_unit(session: Session, code: str, name: str, kind: str, parent_code:
                  area_code: str | None = None, presence: str | None = None) -> OrgUnitModel:
     """Add an org unit under a parent (idempotent by code). Commits."""
     if kind not in {"county", "township", "village", "department"}:
-        raise InvalidData(f"unknown org unit kind {kind!r}", {"kind": ["county|township|village|department"]})
+        raise InvalidData(msg("org.unknown_kind", kind=kind), {"kind": ["county|township|village|department"]})
     existing = session.scalar(select(OrgUnitModel).where(OrgUnitModel.code == code))
     if existing is not None:
         return existing
@@ -117,19 +116,19 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
 
     Raises InvalidData (unknown role, weak input) or Conflict (username taken)."""
     if not username or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
-        raise InvalidData("用户名无效 / invalid username", {"username": ["letters, digits, _ . - only"]})
+        raise InvalidData(msg("user.invalid_username"), {"username": [msg("field.username_chars")]})
     case_data.check_name("display_name", display_name)
     check_password(password, username)
     if not roles:
-        raise InvalidData("至少需要一个角色 / at least one role is required", {"role": ["required"]})
+        raise InvalidData(msg("user.role_required"), {"role": [msg("field.required")]})
     if session.scalar(select(UserModel).where(UserModel.username == username)) is not None:
-        raise Conflict(f"用户已存在 / user {username!r} already exists")
+        raise Conflict(msg("user.exists", username=username))
     role_rows = []
     for name in roles:
         role = session.scalar(select(RoleModel).where(RoleModel.name == name))
         if role is None:
             known = ", ".join(session.scalars(select(RoleModel.name).order_by(RoleModel.name)))
-            raise InvalidData(f"角色不存在 / unknown role {name!r} (known: {known})", {"role": [f"unknown role {name!r}"]})
+            raise InvalidData(msg("user.unknown_role", role=name, known=known), {"role": [msg("field.unknown_role", role=name)]})
         role_rows.append(role)
     orgs = [_org_by_code(session, code) for code in org_codes] if org_codes else [top_org(session)]
     user = UserModel(username=username, display_name=display_name or username, password_hash=hash_password(password, runtime.of(session)),
@@ -174,11 +173,11 @@ def load_actor(session: Session, username: str) -> Actor:
     """The Actor for a username. Raises NotFound."""
     actor = _actor_from_rows(session.execute(_ACTOR_BY_USERNAME, {"username": username}).all())
     if actor is None:
-        raise NotFound(f"用户不存在 / user {username!r} not found")
+        raise NotFound(msg("user.not_found", username=username))
     return actor
 
 
-WRONG_CREDENTIALS = "用户名或密码错误 / wrong username or password"
+WRONG_CREDENTIALS = msg("login.wrong_credentials")
 # Back-off: after max_failures failed logins of one name from one address that pair waits lock_minutes, and
 # twice as long after every further failure, up to a day; a day without failures forgets the pair.
 _MAX_LOCK = timedelta(days=1)
@@ -187,9 +186,7 @@ _FORGET_AFTER = timedelta(days=1)
 
 def _locked_message(until: datetime, now: datetime) -> AuthenticationFailed:
     minutes = max(1, int((until - now).total_seconds() + 59) // 60)
-    return AuthenticationFailed(f"此用户名从此地址登录失败次数过多，请{minutes}分钟后再试 / too many failed logins for "
-                                f"this username from this address: try again in {minutes} minutes",
-                                {"retry_after": minutes * 60})
+    return AuthenticationFailed(msg("login.locked", minutes=minutes), {"retry_after": minutes * 60})
 
 
 def _count_failure(session: Session, key: tuple[str, str], now: datetime, max_failures: int, lock_minutes: int) -> None:
@@ -237,7 +234,7 @@ def authenticate(session: Session, username: str, password: str, client: str = "
         session.commit()
         raise AuthenticationFailed(WRONG_CREDENTIALS)
     if password == DEMO_PASSWORD and not runtime.of(session).settings.demo_mode:
-        raise AuthenticationFailed("演示密码仅在演示模式下可用，请修改密码 / the demo password only works in demo mode")
+        raise AuthenticationFailed(msg("login.demo_password"))
     session.execute(delete(LoginFailureModel).where(pair))  # a success forgets the pair's failures
     session.commit()
     return load_actor(session, username)
@@ -246,7 +243,7 @@ def authenticate(session: Session, username: str, password: str, client: str = "
 def _user(session: Session, username: str) -> UserModel:
     user = session.scalar(select(UserModel).where(UserModel.username == username))
     if user is None:
-        raise NotFound(f"用户不存在 / user {username!r} not found")
+        raise NotFound(msg("user.not_found", username=username))
     return user
 
 
@@ -308,7 +305,7 @@ def _mint(session: Session, username: str, days: int) -> IssuedToken:
     """Flushes: a bearer token valid for `days`; only its sha256 is stored. Raises NotFound."""
     user = session.scalar(select(UserModel).where(UserModel.username == username))
     if user is None or not user.active:
-        raise NotFound(f"用户不存在 / user {username!r} not found")
+        raise NotFound(msg("user.not_found", username=username))
     token = secrets.token_urlsafe(32)
     now = runtime.of(session).clock.now()
     row = ApiTokenModel(user_id=user.id, token_hash=_digest(token), created_at=now,
@@ -339,9 +336,9 @@ def _digest(token: str) -> str:
 
 def _token_problem(revoked: bool, expires_at: datetime, now: datetime) -> AuthenticationFailed | None:
     if revoked:
-        return AuthenticationFailed("令牌已撤销 / token revoked")
+        return AuthenticationFailed(msg("token.revoked"))
     if expires_at <= now:
-        return AuthenticationFailed(f"令牌已过期 / token expired at {expires_at.isoformat()}")
+        return AuthenticationFailed(msg("token.expired", expires_at=expires_at.isoformat()))
     return None
 
 
@@ -349,13 +346,13 @@ def actor_for_token(session: Session, token: str) -> Actor:
     """The Actor behind a bearer token. Raises AuthenticationFailed (unknown, revoked or expired: which)."""
     rows = session.execute(_ACTOR_BY_TOKEN, {"digest": _digest(token)}).all()
     if not rows:
-        raise AuthenticationFailed("令牌无效 / unknown token")
+        raise AuthenticationFailed(msg("token.unknown"))
     problem = _token_problem(rows[0].revoked, rows[0].expires_at, runtime.of(session).clock.now())
     if problem is not None:
         raise problem
     actor = _actor_from_rows(rows)
     if actor is None:
-        raise AuthenticationFailed("令牌无效 / the token's user is disabled")
+        raise AuthenticationFailed(msg("token.user_disabled"))
     return actor
 
 
@@ -376,7 +373,7 @@ def revoke_token(session: Session, token_id: int) -> ApiTokenModel:
     """Revoke a token by its id (`jiefen token --list`). Commits. Raises NotFound."""
     row = session.get(ApiTokenModel, token_id)
     if row is None:
-        raise NotFound(f"令牌不存在 / token {token_id} not found")
+        raise NotFound(msg("token.not_found", token_id=token_id))
     row.revoked = True
     session.commit()
     log.info("token %d revoked", token_id)
@@ -389,7 +386,7 @@ def revoke_own_token(session: Session, token: str) -> None:
     Raises AuthenticationFailed (unknown, revoked or expired)."""
     row = session.scalar(select(ApiTokenModel).where(ApiTokenModel.token_hash == _digest(token)))
     if row is None:
-        raise AuthenticationFailed("令牌无效 / unknown token")
+        raise AuthenticationFailed(msg("token.unknown"))
     problem = _token_problem(row.revoked, row.expires_at, runtime.of(session).clock.now())
     if problem is not None:
         raise problem

@@ -1,6 +1,7 @@
-"""The UI catalogs: every message in the code has a zh_CN translation; .mo files are compiled on demand."""
+"""The UI catalogs: every message in the code has a zh_CN translation; a missing .mo is reported at start-up."""
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
@@ -10,7 +11,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
-from webui.i18n import TRANSLATIONS_DIR, compile_catalogs
+from webui.i18n import TRANSLATIONS_DIR, warn_missing_catalogs
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None}
@@ -50,15 +51,23 @@ def test_translations_keep_their_placeholders():
                                                          message.string)), message.id
 
 
-def test_catalogs_compile_when_missing_or_stale(tmp_path):
+def test_a_missing_or_stale_catalog_is_reported_not_compiled(tmp_path, caplog):
     po_dir = tmp_path / "zh_CN" / "LC_MESSAGES"
     po_dir.mkdir(parents=True)
-    (po_dir / "messages.po").write_bytes((TRANSLATIONS_DIR / "zh_CN" / "LC_MESSAGES" / "messages.po").read_bytes())
-    written = compile_catalogs(tmp_path)
-    # zh_CN is looked up by Babel as zh_Hans_CN: both get a catalog
-    assert {p.relative_to(tmp_path).as_posix() for p in written} == {
-        "zh_CN/LC_MESSAGES/messages.mo", "zh_Hans_CN/LC_MESSAGES/messages.mo"}
-    assert compile_catalogs(tmp_path) == []  # up to date
+    for domain in ("messages", "errors"):
+        (po_dir / f"{domain}.po").write_bytes((TRANSLATIONS_DIR / "zh_CN" / "LC_MESSAGES" / f"{domain}.po").read_bytes())
+    with caplog.at_level(logging.WARNING, logger="webui.i18n"):
+        missing = warn_missing_catalogs(tmp_path)
+    assert {p.name for p in missing} == {"messages.po", "errors.po"} and "make catalogs" in caplog.text
+    assert not list(tmp_path.rglob("*.mo"))  # never compiled at start-up
+    for domain in ("messages", "errors"):
+        (po_dir / f"{domain}.mo").write_bytes(b"")
+    assert {p.name for p in warn_missing_catalogs(tmp_path)} == {"messages.po", "errors.po"}  # no zh_Hans_CN copy
+    babel_dir = tmp_path / "zh_Hans_CN" / "LC_MESSAGES"  # where Babel looks zh_CN up (make catalogs copies)
+    babel_dir.mkdir(parents=True)
+    for domain in ("messages", "errors"):
+        (babel_dir / f"{domain}.mo").write_bytes(b"")
+    assert warn_missing_catalogs(tmp_path) == []
     later = time.time() + 5
-    os.utime(po_dir / "messages.po", (later, later))
-    assert len(compile_catalogs(tmp_path)) == 2
+    os.utime(po_dir / "errors.po", (later, later))
+    assert [p.name for p in warn_missing_catalogs(tmp_path)] == ["errors.po"]

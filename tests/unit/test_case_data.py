@@ -20,7 +20,8 @@ def _refused(data, limits=DataLimits()) -> dict:
 def test_depth_counts_the_data_object_as_the_first_level():
     check_data({"a": [[[[[[[[[1]]]]]]]]]}, DataLimits(), HELPERS)  # the object and 9 lists: 10 levels
     assert list(_refused({"a": [[[[[[[[[[1]]]]]]]]]]})) == ["a" + "[0]" * 9]
-    assert _refused({"a": {"b": 1}}, DataLimits(max_depth=1)) == {"a": ["嵌套超过 1 层 / nested deeper than 1 levels"]}
+    refused = _refused({"a": {"b": 1}}, DataLimits(max_depth=1))  # a message by id; as text, the English
+    assert refused == {"a": ["nested deeper than 1 levels"]} and refused["a"][0].id == "data.too_deep"
 
 
 def test_data_deeper_than_the_recursion_limit_is_refused_not_crashed():

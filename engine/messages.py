@@ -1,0 +1,185 @@
+"""Engine messages by id. The engine raises `msg("case.not_found", case_id=7)`; the English text is the default
+below, every other language lives in the web UI's Babel catalog, domain `errors` (msgid = the message id,
+msgstr = the template: webui/translations/<locale>/LC_MESSAGES/errors.po).
+
+Templates use str.format fields ({name}, {name!r}); a field without a parameter stays as written, so a message
+can be given to marshmallow first and get its parameters from marshmallow's own `.format(...)` call."""
+from __future__ import annotations
+
+import string
+
+# id -> English default. Every id needs a zh_CN entry in webui/translations/zh_CN/LC_MESSAGES/errors.po
+# (tests/unit/test_messages.py checks both).
+MESSAGES: dict[str, str] = {
+    # cases and access
+    "case.not_found": "case {case_id} not found",
+    "case.not_readable": "you may not read this case",
+    "case.changed_concurrently": "the case changed concurrently",
+    "case.changed_retry": "the case changed concurrently; reload and retry",
+    "case.stale": "the case changed since you loaded it",
+    "case.numbers_exhausted": "case numbers for {area_code} in {year} are exhausted",
+    "case.start_org_unknown": "unknown org unit {org_unit!r}",
+    "case.start_forbidden_in": "you hold no role that opens this process in {org_code}",
+    "case.start_forbidden": "you hold no role that may open a case of this process",
+    # tasks
+    "task.not_found": "task {task_id} not found",
+    "task.not_yours": "this task is not for your roles",
+    "task.already_done": "this task was already completed",
+    "task.already_done_by_process": "this task was already completed by the process",
+    "task.changed": "the task changed just now; retry",
+    "task.claimed_by": "already claimed by {assignee}",
+    "task.claimed_by_other": "claimed by {assignee}",
+    "task.taken_by": "claimed by {assignee}",
+    "task.claim_lost": "somebody else just claimed this task",
+    "task.not_claimed": "this task is not claimed",
+    "task.not_ready": "this task is no longer ready",
+    "tasks.page_too_high": "page must be at most {max_page}",
+    "tasks.list_all_forbidden": "only administrators and auditors list all tasks",
+    "tasks.unknown_sort": "unknown sort {sort!r}",
+    "tasks.unknown_scope": "unknown scope {scope!r}",
+    # processes and the running engine
+    "process.deploy_forbidden": "only administrators deploy processes",
+    "process.not_deployed": "process {process_id!r} is not deployed",
+    "process.version_not_found": "process version {version_id} not found",
+    "history.replay_not_ready": "event {seq}: task {spec_name} was not ready in the replay",
+    "process.failed": "the process failed at {element}: {message}",
+    "routing.due_date_failed": "due date of {element_id}: {error}",
+    "routing.candidates_failed": "candidateGroups of {element_id}: {error}",
+    "routing.unknown_org": "unknown org unit {org_unit!r}",
+    "directory.no_top": "no top-level center: run `jiefen init-db`",
+    # incidents
+    "incident.forbidden": "only an administrator may handle incidents",
+    "incident.not_found": "incident {incident_id} not found",
+    "incident.already_resolved": "incident {incident_id} was already resolved",
+    "incident.timer_gone": "the timer of incident {incident_id} is no longer pending (the case moved on): "
+                           "resolve the incident instead",
+    "incident.note_required": "a note saying how the incident was dealt with is required",
+    # users, logins, tokens
+    "password.too_short": "password must have at least {min_length} characters",
+    "password.has_username": "password must not contain the username",
+    "password.too_common": "password is too common or too easy to guess{reason}: choose a longer, less common one",
+    "org.not_found": "org unit {org_unit!r} not found",
+    "org.area_code_invalid": "area code must be 6 digits",
+    "org.unknown_kind": "unknown org unit kind {kind!r}",
+    "user.invalid_username": "invalid username",
+    "user.role_required": "at least one role is required",
+    "user.exists": "user {username!r} already exists",
+    "user.unknown_role": "unknown role {role!r} (known: {known})",
+    "user.not_found": "user {username!r} not found",
+    "login.wrong_credentials": "wrong username or password",
+    "login.locked": "too many failed logins for this username from this address: try again in {minutes} minutes",
+    "login.demo_password": "the demo password only works in demo mode",
+    "token.revoked": "token revoked",
+    "token.expired": "token expired at {expires_at}",
+    "token.unknown": "unknown token",
+    "token.user_disabled": "the token's user is disabled",
+    "token.not_found": "token {token_id} not found",
+    # field messages (InvalidData details)
+    "field.required": "required",
+    "field.must_be_object": "must be an object",
+    "field.at_most": "at most {max}",
+    "field.not_deployed": "not deployed",
+    "field.six_digits": "6 digits",
+    "field.username_chars": "letters, digits, _ . - only",
+    "field.password_too_short": "at least {min_length} characters",
+    "field.password_has_username": "contains the username",
+    "field.password_too_common": "too common or too easy to guess",
+    "field.unknown_org": "unknown org unit {org_unit!r}",
+    "field.unknown_role": "unknown role {role!r}",
+    # case data (engine/case_data.py)
+    "data.not_object": "data must be a JSON object",
+    "data.invalid": "invalid data ({field}: {problem})",
+    "data.bad_character": "{field} holds a character that is not allowed ({character})",
+    "data.bad_character_detail": "character {character} is not allowed (control or bidi-override character)",
+    "data.reserved_name": "'{key}' is the name of a function that process expressions use; choose another field name",
+    "data.too_deep": "nested deeper than {max_depth} levels",
+    "data.key_not_text": "keys must be text",
+    "data.not_finite": "numbers must be finite (no NaN or Infinity)",
+    "data.bad_type": "values must be text, numbers, true/false, null, lists or objects",
+    "data.too_big": "the data is {size} bytes, more than the limit of {max_bytes}",
+    "data.text_too_long": "the {what} is longer than {max_string} characters",
+    "data.text_bad_character": "the {what} holds a character that is not allowed ({character}: a control, "
+                               "bidi-override or invalid character)",
+    # task forms (engine/forms.py): marshmallow fills {min}, {max}, {choices_text}, ...
+    "form.not_object": "form data must be a JSON object",
+    "form.unknown_fields": "unknown field(s): {fields}",
+    "form.invalid": "form validation failed",
+    "form.required": "This field is required.",
+    "form.null": "This field may not be empty.",
+    "form.unknown_field": "Unknown field.",
+    "form.one_of": "Must be one of: {choices}.",
+    "form.range": "Must be between {min} and {max}.",
+    "form.range_min": "Must be at least {min}.",
+    "form.range_max": "Must be at most {max}.",
+    "form.length": "Must have {min} to {max} characters.",
+    "form.length_min": "Must have at least {min} characters.",
+    "form.length_max": "Must have at most {max} characters.",
+    "form.not_integer": "Enter a whole number.",
+    "form.integer_too_large": "The number is too large.",
+    "form.not_number": "Enter a number.",
+    "form.not_finite": "Enter a finite number.",
+    "form.not_date": "Enter a date (YYYY-MM-DD).",
+    "form.not_boolean": "Choose yes or no.",
+    "form.not_text": "Enter text.",
+    # the web layer's own errors
+    "server.internal_error": "internal server error",
+    "server.database_lost": "the database connection was lost; retry",
+    "server.database_lost_key": "the database connection was lost; retry with the same Idempotency-Key",
+}
+
+
+class _Keep(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _shown(value):
+    """Parameters as people read them: 3.0 as 3."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def render(template: str, params: dict) -> str:
+    """`template` filled with `params`; fields without a parameter stay as written (never raises)."""
+    try:
+        return string.Formatter().vformat(template, (), _Keep({k: _shown(v) for k, v in params.items()}))
+    except (ValueError, IndexError, AttributeError, KeyError, TypeError):
+        return template
+
+
+class Message(str):
+    """A message by id with its parameters; as a str it is the English text (logs, CLI, existing callers)."""
+
+    id: str
+    params: dict
+
+    def __new__(cls, message_id: str, params: dict | None = None) -> Message:
+        params = dict(params or {})
+        self = super().__new__(cls, render(MESSAGES.get(message_id, message_id), params))
+        self.id = message_id
+        self.params = params
+        return self
+
+    def format(self, *args, **kwargs) -> Message:  # marshmallow's error_messages/validators call this
+        return Message(self.id, {**self.params, **kwargs})
+
+    def __reduce__(self):
+        return Message, (self.id, self.params)
+
+    def __copy__(self) -> Message:
+        return self
+
+    def __deepcopy__(self, memo) -> Message:
+        return self
+
+    def __repr__(self) -> str:
+        return f"msg({self.id!r}, {self.params!r})"
+
+
+def msg(message_id: str, **params) -> Message:
+    return Message(message_id, params)
+
+
+def english(message_id: str, params: dict) -> str:
+    return render(MESSAGES.get(message_id, message_id), params)
