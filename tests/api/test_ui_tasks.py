@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from engine import task_list
 from engine.services import cases, tasks
 from tests.support import PASSWORD
 
@@ -165,7 +166,7 @@ def test_long_lists_say_more_than_the_count_cap(client, session, directory, acto
     # The page says "2+" and offers the next page; the API flags the total as a lower bound.
     for _ in range(3):
         cases.start_case(session, "small_mediation", {}, actor("clerk"))
-    monkeypatch.setattr(tasks, "COUNT_CAP", 2)
+    monkeypatch.setattr(task_list, "COUNT_CAP", 2)
     monkeypatch.setattr("webui.tasks.views.PER_PAGE", 1)
     login(client, "clerk")
     html = client.get("/tasks/").get_data(as_text=True)

@@ -1,6 +1,7 @@
 """The work queue: per-(role, org unit) index walks merged in list order, each task once, totals capped."""
 from sqlalchemy import select, update
 
+from engine import task_list
 from engine.models import TaskCandidateModel, TaskModel
 from engine.services import cases, tasks, timers
 from tests.support import PASSWORD
@@ -56,7 +57,7 @@ def test_grants_in_two_units_merge_in_order(session, actor, clock, directory):
 
 def test_totals_stop_counting_at_the_cap(session, actor, clock, monkeypatch):
     _open(session, actor, clock, 5)
-    monkeypatch.setattr(tasks, "COUNT_CAP", 3)
+    monkeypatch.setattr(task_list, "COUNT_CAP", 3)  # the query builder counts (engine/task_list.py)
     page = tasks.list_tasks(session, actor("clerk"), per_page=2)
     assert (page.total, page.more, len(page.items)) == (3, True, 2)
     assert len(tasks.list_tasks(session, actor("clerk"), page=3, per_page=2).items) == 1  # pages go on past it

@@ -4,6 +4,7 @@ import itertools
 
 from sqlalchemy import select, update
 
+from engine import task_list
 from engine.models import NO_DUE_DATE, CaseModel, OrgUnitModel, TaskModel
 from engine.services import cases, tasks, timers
 from engine.services.users import SUPERVISORY_ROLES
@@ -114,7 +115,7 @@ def test_a_township_supervisor_sees_their_township_and_its_villages_only(session
 
 def test_supervised_totals_stop_counting_at_the_cap(session, actor, clock, directory, monkeypatch):
     _open_everywhere(session, actor, clock, directory)
-    monkeypatch.setattr(tasks, "COUNT_CAP", 5)
+    monkeypatch.setattr(task_list, "COUNT_CAP", 5)
     n = session.query(TaskModel).count()
     assert n > 7
     for scope, name in (("supervised", "super"), ("all", "admin")):
@@ -126,7 +127,7 @@ def test_supervised_totals_stop_counting_at_the_cap(session, actor, clock, direc
             assert (len(last.items), last.total, last.more) == (1, 5, True)
             beyond = tasks.list_tasks(session, actor(name), scope=scope, sort=sort, per_page=n, page=3)
             assert (beyond.items, beyond.total, beyond.more) == ([], 5, True)
-    monkeypatch.setattr(tasks, "COUNT_CAP", n)
+    monkeypatch.setattr(task_list, "COUNT_CAP", n)
     page = tasks.list_tasks(session, actor("super"), scope="supervised", per_page=2)
     assert (page.total, page.more) == (n, False)
 
