@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from engine.errors import CaseError
-from webui.i18n import api_details, api_text
+from webui.i18n import api_details, api_text, stored_message
 
 
 def _app(serving: bool = False, **overrides):
@@ -371,7 +371,8 @@ def incidents(ctx, include_resolved):
             state = f"{i.resolution} by {i.resolved_by}" if i.resolved_at else "open"
             click.echo("\t".join([str(i.id), f"case {i.case_id}", i.name, i.element_id or "-",
                                   i.created_at.astimezone(CHINA_TZ).isoformat(timespec="seconds"),
-                                  f"attempts {i.attempts}", state, i.message.replace("\n", " ")]))
+                                  f"attempts {i.attempts}", state,
+                                  api_text(stored_message(i.message_id, i.message_params, i.message)).replace("\n", " ")]))
         if not rows:
             click.echo("no open incidents" if not include_resolved else "no incidents")
 

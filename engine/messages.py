@@ -181,5 +181,10 @@ def msg(message_id: str, **params) -> Message:
     return Message(message_id, params)
 
 
+def restore(message_id: str, params: dict | None) -> Message:
+    """A message read back from storage by id (an incident's): its id was a literal where it was raised."""
+    return Message(message_id, params)
+
+
 def english(message_id: str, params: dict) -> str:
     return render(MESSAGES.get(message_id, message_id), params)

@@ -359,7 +359,10 @@ class IncidentModel(Base):
     name: Mapped[str] = mapped_column(String(300))  # the timer's element as the case page names it
     element_id: Mapped[str | None] = mapped_column(String(200))  # the BPMN element that failed, when known
     due_at: Mapped[datetime]
-    message: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)  # English (the engine's default text)
+    # The message by id (engine/messages.py) when the failure was an engine error: shown in the reader's language
+    message_id: Mapped[str | None] = mapped_column(String(100))
+    message_params: Mapped[dict | None] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]

@@ -13,7 +13,7 @@ from flask import has_request_context, request, session
 from flask_babel import get_locale
 
 from engine.clock import CHINA_TZ
-from engine.messages import Message, render
+from engine.messages import Message, render, restore
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,12 @@ def localize(message) -> str:
     if found is None:
         return str(getattr(message, "message", message)).strip()
     return message_text(found, _ui_folder() if has_request_context() else DEFAULT_LOCALE)
+
+
+def stored_message(message_id: str | None, params: dict | None, text: str):
+    """A message stored by id (an incident's): the Message to localize or put in the API; the stored text when
+    it has no id (recorded before ids, or not an engine error)."""
+    return restore(message_id, params) if message_id else text
 
 
 def api_text(message) -> str:

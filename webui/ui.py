@@ -40,6 +40,8 @@ def register_ui(app: Flask) -> None:
     app.add_url_rule("/lang/<code>", "set_language", _set_language)
     app.jinja_env.filters["local_dt"] = i18n.local_dt
     app.jinja_env.filters["localize"] = i18n.localize
+    app.jinja_env.filters["incident_message"] = lambda i: i18n.localize(
+        i18n.stored_message(i.message_id, i.message_params, i.message))
     app.context_processor(_template_globals)
     app.after_request(_security_headers)
 

@@ -1,6 +1,7 @@
 """Durable timers: the index of what is due (BPMN timers and supervision-ladder steps) and the drain loop."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -218,6 +219,9 @@ def record_failure(session: Session, timer_id: int, worker: str, exc: Exception,
         session.rollback()  # the row went, or another drain took it over meanwhile
         return False
     message = (exc.message if isinstance(exc, CaseError) else f"{type(exc).__name__}: {exc}")[:4000]
+    message_id = getattr(exc, "message_id", None) if isinstance(exc, CaseError) else None
+    # JSON-safe (a parameter may be a datetime or another message: its text)
+    params = json.loads(json.dumps(exc.params, default=str, ensure_ascii=False)) if message_id else None
     attempts = row.attempts + 1
     wall = policy.wall()
     released = {"claimed_by": None, "claimed_until": None, "attempts": attempts, "last_error": message}
@@ -232,13 +236,15 @@ def record_failure(session: Session, timer_id: int, worker: str, exc: Exception,
     element_id = details.get("element_id") if isinstance(details, dict) else None
     session.execute(update(TIMERS).where(_T.id == timer_id).values(retry_at=None, incident=True, **released))
     incident = IncidentModel(case_id=row.case_id, timer_id=row.id, kind=row.kind, ref=row.ref, name=row.name,
-                             element_id=element_id, due_at=row.due_at, message=message, attempts=attempts,
+                             element_id=element_id, due_at=row.due_at, message=message, message_id=message_id,
+                             message_params=params, attempts=attempts,
                              created_at=wall)
     session.add(incident)
     session.flush()
     chain.append_event(session, case, "incident_opened", "system", effective_moment(case.event_at, row.due_at, now),
                           {"incident": incident.id, "timer": row.name, "element_id": element_id,
-                           "due_at": row.due_at.isoformat(), "attempts": attempts, "message": message},
+                           "due_at": row.due_at.isoformat(), "attempts": attempts, "message": message,
+                           "message_id": message_id, "params": params},
                           task_name=row.name)
     session.commit()
     log.error("timer %s of case %s failed %s times: incident %s", timer_id, row.case_id, attempts, incident.id)
