@@ -245,9 +245,10 @@ def session(db_connection, db_engine, rt):
 
 
 @pytest.fixture
-def lose_server_connection(session, db_engine):
+def lose_server_connection(committed_db, session, db_engine):
     """PostgreSQL only: a callable that ends the server process behind the session's connection (as a server
-    restart would) and returns its pid; the session still holds the dead connection."""
+    restart would) and returns its pid; the session still holds the dead connection. Committed mode: the lost
+    connection must be the session's own, not the test's shared one."""
     if db_engine.dialect.name != "postgresql":
         pytest.skip("a server connection to lose: PostgreSQL")
 

@@ -8,6 +8,9 @@ from sqlalchemy import event, func, select
 
 from engine.models import CaseModel
 
+# the app's own connection is the one lost, and the retry must find what the server committed
+pytestmark = pytest.mark.committed_db
+
 OPEN = {"process_id": "small_mediation", "data": {"channel": "walk_in"}}
 
 
