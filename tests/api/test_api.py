@@ -1,9 +1,10 @@
 """The REST contract of issue 2, through the Flask test client on SQLite or PostgreSQL."""
 from pathlib import Path
+from tests.support.cases import PHONE, intake
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "engine"
 
-INTAKE = {"channel": "walk_in", "party_name": "张三", "party_phone": "13800000000", "handling_dept": "mediator"}
+INTAKE = intake(party_phone=PHONE)
 
 
 def _open(client, headers, data=None):

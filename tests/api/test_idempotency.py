@@ -10,10 +10,11 @@ from sqlalchemy import func, select
 
 from engine.models import CaseModel, CaseEventModel, IdempotencyKeyModel
 from tests.support import PASSWORD
-from tests.api.test_ui_tasks import START_FORM, csrf, login as ui_login
+from tests.api.test_ui_tasks import START_FORM
+from tests.support.cases import INTAKE
+from tests.support.web import csrf, ui_login
 
 OPEN = {"process_id": "small_mediation", "data": {"channel": "walk_in"}}
-INTAKE = {"channel": "walk_in", "party_name": "张三", "handling_dept": "mediator"}
 
 
 def _count(session, model=CaseModel) -> int:
@@ -92,6 +93,7 @@ def test_a_key_whose_response_was_not_stored_answers_409_with_its_case(client, s
     assert _count(session) == 1
 
 
+@pytest.mark.committed_db  # keys are stored in a transaction of their own
 def test_keys_expire_after_24_hours_and_are_purged(client, session, login, clock):
     from webui.idempotency import purge_expired
 
@@ -141,12 +143,13 @@ def _intake_form(client) -> tuple[str, str]:
 
 
 def test_every_rendering_of_a_form_carries_a_fresh_key(client, directory):
-    ui_login(client, "clerk")
+    ui_login(client, "clerk", expect=302)
     assert _intake_form(client)[1] != _intake_form(client)[1]
 
 
+@pytest.mark.committed_db  # keys are stored in a transaction of their own
 def test_a_double_submitted_intake_form_opens_one_case(client, session, directory):
-    ui_login(client, "clerk")
+    ui_login(client, "clerk", expect=302)
     token, key = _intake_form(client)
     form = {**START_FORM, "csrf_token": token, "idempotency_key": key}
     first = client.post("/cases/new/small_mediation", data=form)
@@ -162,10 +165,10 @@ def test_a_double_submitted_intake_form_opens_one_case(client, session, director
 
 
 def test_task_and_claim_forms_carry_a_key(client, session, directory):
-    ui_login(client, "clerk")
+    ui_login(client, "clerk", expect=302)
     token, key = _intake_form(client)
     client.post("/cases/new/small_mediation", data={**START_FORM, "csrf_token": token, "idempotency_key": key})
-    ui_login(client, "mediator1")
+    ui_login(client, "mediator1", expect=302)
     html = client.get("/tasks/").get_data(as_text=True)
     claim = re.search(r'<form method="post" action="(/tasks/[^"]+/claim)">(.*?)</form>', html, re.S)
     assert 'name="idempotency_key"' in claim.group(2)
@@ -173,6 +176,7 @@ def test_task_and_claim_forms_carry_a_key(client, session, directory):
     assert task_html.count('name="idempotency_key"') == 2  # the claim form and the task form
 
 
+@pytest.mark.committed_db  # two requests at once, on two connections
 def test_two_requests_with_one_key_at_once_open_one_case(app, session, login):
     """A double-click: both requests pass the look-up before either commits; the key row, written at commit,
     lets one commit and the other answers with the first's response."""

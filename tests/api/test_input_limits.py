@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.models import CaseModel, ProcessVersionModel
-from tests.api.test_ui_tasks import login as ui_login
+from tests.support.cases import PHONE, intake
+from tests.support.web import ui_login
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "engine"
-INTAKE = {"channel": "walk_in", "party_name": "张三", "party_phone": "13800000000", "handling_dept": "mediator"}
+INTAKE = intake(party_phone=PHONE)
 
 
 def _error(response, status: int) -> dict:
@@ -201,7 +202,7 @@ def test_a_huge_page_number_is_a_422(client, login, scope):
 
 
 def test_a_huge_page_number_in_the_task_list_page_is_a_4xx(client, directory):
-    ui_login(client, "super")
+    ui_login(client, "super", expect=302)
     for query in ("page=99999999999999999999", "tab=supervised&page=99999999999999999999",
                   "tab=done&page=99999999999999999999"):
         response = client.get(f"/tasks/?{query}")
@@ -213,7 +214,7 @@ def test_a_huge_case_id_is_a_404(client, login, case_id):
     auditor = login("auditor")
     for suffix in ("", "/events", "/verify"):
         _error(client.get(f"/api/v1/cases/{case_id}{suffix}", headers=auditor), 404)
-    ui_login(client, "auditor")
+    ui_login(client, "auditor", expect=302)
     for suffix in ("", "/receipt", "/diagram.bpmn"):
         assert client.get(f"/cases/{case_id}{suffix}").status_code == 404, suffix
 

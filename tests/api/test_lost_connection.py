@@ -8,6 +8,9 @@ from sqlalchemy import event, func, select
 
 from engine.models import CaseModel
 
+# the app's own connection is the one lost, and the retry must find what the server committed
+pytestmark = pytest.mark.committed_db
+
 OPEN = {"process_id": "small_mediation", "data": {"channel": "walk_in"}}
 
 
@@ -119,9 +122,10 @@ def test_a_connection_lost_after_the_commit_while_answering_is_503_not_500(clien
 def test_the_intake_form_lost_at_commit_offers_a_safe_resend(client, session, at_commit, directory):
     import re
 
-    from tests.api.test_ui_tasks import START_FORM, csrf, login as ui_login
+    from tests.api.test_ui_tasks import START_FORM
+    from tests.support.web import csrf, ui_login
 
-    ui_login(client, "clerk")
+    ui_login(client, "clerk", expect=302)
     html = client.get("/cases/new/small_mediation").get_data(as_text=True)
     key = re.search(r'name="idempotency_key" value="([^"]+)"', html).group(1)
     at_commit(True)

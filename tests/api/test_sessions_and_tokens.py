@@ -2,24 +2,14 @@
 (username, client address) that says the same for every name, and the headers on every response."""
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
 
 from engine.services import users
 from tests.support import PASSWORD
+from tests.support.web import csrf, ui_login
 from webui.api.schemas import iso
-
-
-def csrf(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
-def login(client, username: str, password: str = PASSWORD, addr: str = "127.0.0.1"):
-    token = csrf(client.get("/login", environ_base={"REMOTE_ADDR": addr}).get_data(as_text=True))
-    return client.post("/login", data={"username": username, "password": password, "csrf_token": token},
-                       environ_base={"REMOTE_ADDR": addr})
 
 
 def session_cookie(client) -> str:
@@ -45,37 +35,37 @@ def bearer(token: str) -> dict:
 # --- browser sessions end ------------------------------------------------------------------------------------
 
 def test_a_copied_session_cookie_stops_working_after_logout(app, client, directory):
-    assert login(client, "clerk").status_code == 302
+    assert ui_login(client, "clerk").status_code == 302
     cookie = session_cookie(client)
     assert replay(app, cookie).status_code == 200
     page = client.get("/tasks/").get_data(as_text=True)
     assert client.post("/logout", data={"csrf_token": csrf(page)}).status_code == 302
     assert replay(app, cookie).status_code == 302  # to the login page
     assert replay(app, cookie, "/api/v1/tasks").status_code == 401
-    assert login(client, "clerk").status_code == 302  # a new login works again
+    assert ui_login(client, "clerk").status_code == 302  # a new login works again
 
 
 def test_disabling_a_user_ends_sessions_and_revokes_tokens(app, client, session, directory):
-    assert login(client, "clerk").status_code == 302
+    assert ui_login(client, "clerk").status_code == 302
     token = get_token(app.test_client()).get_json()["token"]
     users.set_active(session, "clerk", False)
     assert client.get("/tasks/").status_code == 302
     response = client.get("/api/v1/tasks", headers=bearer(token))
     assert response.status_code == 401 and "revoked" in response.get_json()["message"]
-    assert login(client, "clerk").status_code == 401  # and no new login
+    assert ui_login(client, "clerk").status_code == 401  # and no new login
     users.set_active(session, "clerk", True)
-    assert login(client, "clerk").status_code == 302
+    assert ui_login(client, "clerk").status_code == 302
     assert client.get("/api/v1/tasks", headers=bearer(token)).status_code == 401  # revoked stays revoked
 
 
 def test_a_new_password_ends_sessions_and_revokes_tokens(app, client, session, directory):
-    assert login(client, "clerk").status_code == 302
+    assert ui_login(client, "clerk").status_code == 302
     token = get_token(app.test_client()).get_json()["token"]
     users.set_password(session, "clerk", "Another-Strong-Pass-77")
     assert client.get("/tasks/").status_code == 302
     assert client.get("/api/v1/tasks", headers=bearer(token)).status_code == 401
-    assert login(client, "clerk").status_code == 401
-    assert login(client, "clerk", "Another-Strong-Pass-77").status_code == 302
+    assert ui_login(client, "clerk").status_code == 401
+    assert ui_login(client, "clerk", "Another-Strong-Pass-77").status_code == 302
 
 
 def test_set_password_applies_the_policy(session, directory):
@@ -141,11 +131,11 @@ def test_an_unknown_name_gets_the_same_answers_as_a_real_one(app, client, direct
 
 def test_failures_from_one_address_do_not_lock_the_user_out_elsewhere(app, client, directory):
     for _ in range(app.config["JIEFEN_LOGIN_MAX_FAILURES"]):
-        assert login(client, "admin", "wrong-password", addr="203.0.113.5").status_code == 401
-    locked = login(client, "admin", addr="203.0.113.5")
+        assert ui_login(client, "admin", "wrong-password", addr="203.0.113.5").status_code == 401
+    locked = ui_login(client, "admin", addr="203.0.113.5")
     assert locked.status_code == 401 and "登录失败次数过多" in locked.get_data(as_text=True)
     assert get_token(client, "admin", addr="203.0.113.5").status_code == 401
-    assert login(app.test_client(), "admin", addr="198.51.100.7").status_code == 302  # the admin, elsewhere
+    assert ui_login(app.test_client(), "admin", addr="198.51.100.7").status_code == 302  # the admin, elsewhere
     assert get_token(client, "admin", addr="198.51.100.7").status_code == 200
 
 
@@ -183,7 +173,7 @@ def test_case_pages_are_not_stored(client, session, directory, actor):
     from engine.services import cases
 
     case = cases.start_case(session, "small_mediation", {}, actor("clerk"))
-    login(client, "clerk")
+    ui_login(client, "clerk")
     page = client.get(f"/cases/{case.id}")
     assert page.status_code == 200
     assert page.headers["Cache-Control"] == "no-store" and page.headers["X-Content-Type-Options"] == "nosniff"
@@ -195,7 +185,7 @@ def test_the_session_cookie_is_secure_behind_https(db_engine, database_url, rt, 
 
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "JIEFEN_RUNTIME": rt,
                       "SECRET_KEY": "test", "JIEFEN_PUBLIC_BASE_URL": "https://tiaojie.example.cn"})
-    response = login(app.test_client(), "clerk")
+    response = ui_login(app.test_client(), "clerk")
     assert response.status_code == 302 and "; Secure" in response.headers["Set-Cookie"]
     from webui.extensions import db
     with app.app_context():

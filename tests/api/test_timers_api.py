@@ -2,10 +2,11 @@
 import time
 from datetime import timedelta
 
+import pytest
+
 from engine.services.timers import pending_timers
 from tests.conftest import START
-
-INTAKE = {"channel": "walk_in", "party_name": "张三", "handling_dept": "mediator"}
+from tests.support.cases import INTAKE
 
 
 def _case_at_mediation(client, login):
@@ -23,6 +24,7 @@ def test_case_lists_its_pending_timers_in_china_time(client, login):
     assert any(t["name"].startswith("提示") for t in case["timers"])
 
 
+@pytest.mark.committed_db  # the scheduler's thread has its own connection
 def test_scheduler_fires_due_timers_on_its_own(app, client, login, clock):
     from webui.scheduler import start_scheduler
     case = _case_at_mediation(client, login)

@@ -1,19 +1,9 @@
 """Staff UI login: CSRF on every form, lock-out after repeated failures, switcher, language, headers."""
 from __future__ import annotations
 
-import re
-
 from tests.support import PASSWORD
+from tests.support.web import csrf, ui_login
 from webui.ui import CONTENT_SECURITY_POLICY
-
-
-def csrf(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
-def login(client, username: str, password: str = PASSWORD):
-    token = csrf(client.get("/login").get_data(as_text=True))
-    return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
 
 
 def test_login_form_without_csrf_token_is_rejected(client, directory):
@@ -25,7 +15,7 @@ def test_login_form_without_csrf_token_is_rejected(client, directory):
 
 
 def test_ui_post_with_a_wrong_csrf_token_is_rejected(client, directory):
-    assert login(client, "clerk").status_code == 302
+    assert ui_login(client, "clerk").status_code == 302
     response = client.post("/logout", data={"csrf_token": "forged"})
     assert response.status_code == 400
     assert client.get("/tasks/").status_code == 200  # still logged in
@@ -41,13 +31,13 @@ def test_api_is_exempt_from_csrf_for_bearer_tokens(client, directory):
 
 
 def test_browser_session_can_read_the_api(client, directory):
-    login(client, "clerk")
+    ui_login(client, "clerk")
     response = client.get("/api/v1/tasks")
     assert response.status_code == 200 and response.is_json
 
 
 def test_login_success_sets_hardened_session_cookie(client, directory):
-    response = login(client, "clerk")
+    response = ui_login(client, "clerk")
     assert response.status_code == 302 and response.headers["Location"] == "/tasks/"
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
@@ -58,7 +48,7 @@ def test_login_success_sets_hardened_session_cookie(client, directory):
 
 
 def test_wrong_password_shows_the_form_again(client, directory):
-    response = login(client, "clerk", "wrong-password")
+    response = ui_login(client, "clerk", "wrong-password")
     assert response.status_code == 401
     html = response.get_data(as_text=True)
     assert "用户名或密码错误" in html and 'value="clerk"' in html and "wrong-password" not in html
@@ -66,8 +56,8 @@ def test_wrong_password_shows_the_form_again(client, directory):
 
 def test_lock_out_after_repeated_failures(client, directory, app):
     for _ in range(app.config["JIEFEN_LOGIN_MAX_FAILURES"]):
-        assert login(client, "clerk", "wrong-password").status_code == 401
-    response = login(client, "clerk", PASSWORD)  # the right password no longer helps from this address
+        assert ui_login(client, "clerk", "wrong-password").status_code == 401
+    response = ui_login(client, "clerk", PASSWORD)  # the right password no longer helps from this address
     assert response.status_code == 401
     assert "此用户名从此地址登录失败次数过多" in response.get_data(as_text=True)
 
@@ -80,14 +70,14 @@ def test_open_redirects_are_refused(client, directory):
 
 
 def test_logout(client, directory):
-    login(client, "clerk")
+    ui_login(client, "clerk")
     page = client.get("/tasks/").get_data(as_text=True)
     assert client.post("/logout", data={"csrf_token": csrf(page)}).status_code == 302
     assert client.get("/tasks/").status_code == 302
 
 
 def test_language_switch_to_english_and_back(client, directory):
-    login(client, "clerk")
+    ui_login(client, "clerk")
     assert '<html lang="zh-CN">' in client.get("/tasks/").get_data(as_text=True)
     response = client.get("/lang/en?next=/tasks/")
     assert response.status_code == 302 and response.headers["Location"] == "/tasks/"
@@ -99,13 +89,13 @@ def test_language_switch_to_english_and_back(client, directory):
 
 def test_language_survives_login(client, directory):
     client.get("/lang/en")
-    login(client, "clerk")
+    ui_login(client, "clerk")
     assert "My tasks" in client.get("/tasks/").get_data(as_text=True)
 
 
 def test_engine_messages_follow_the_language(client, directory):
     client.get("/lang/en")
-    html = login(client, "clerk", "nope-nope").get_data(as_text=True)
+    html = ui_login(client, "clerk", "nope-nope").get_data(as_text=True)
     assert "wrong username or password" in html and "用户名或密码错误" not in html
 
 
@@ -113,7 +103,7 @@ def test_role_switcher_narrows_the_task_list(client, session, directory):
     from engine.services import users
 
     users.create_user(session, "multi", PASSWORD, ["intake_clerk", "mediator"])
-    login(client, "multi")
+    ui_login(client, "multi")
     page = client.get("/tasks/").get_data(as_text=True)
     assert "全部角色" in page and "mediator@330106000" in page
     response = client.post("/switch", data={"csrf_token": csrf(page), "grant": "mediator@330106000",

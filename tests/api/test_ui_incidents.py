@@ -6,8 +6,8 @@ from datetime import timedelta
 from engine.services import cases, incidents, processes
 from engine.services.timers import TimerPolicy, fire_due_timers
 from engine.services.users import SYSTEM
-from tests.api.test_ui_tasks import login
 from tests.conftest import FIXTURES, START
+from tests.support.web import ui_login
 
 
 def test_case_page_shows_an_open_incident_with_its_element_message_and_time(client, session, directory, actor):
@@ -15,7 +15,7 @@ def test_case_page_shows_an_open_incident_with_its_element_message_and_time(clie
     case = cases.start_case(session, "calendar_fault", {}, SYSTEM)
     fire_due_timers(session, START + timedelta(days=1001), worker="d", policy=TimerPolicy(max_attempts=1))
     [incident] = incidents.case_incidents(session, case.id)
-    login(client, "mediator1")
+    ui_login(client, "mediator1", expect=302)
     html = client.get(f"/cases/{case.id}").get_data(as_text=True)
     block = html[html.index('id="incidents"'):]
     block = block[:block.index("</section>")]

@@ -1,15 +1,10 @@
 """The public case lookup: code + phone, status and next step only, one answer for every mismatch."""
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from engine.services import cases, tasks
-
-
-def csrf(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+from tests.support.web import csrf
 
 
 def lookup(client, code: str, phone: str):
@@ -51,6 +46,7 @@ def test_lookup_needs_no_login_but_a_csrf_token(client, case):
     assert response.status_code == 400
 
 
+@pytest.mark.committed_db  # the rate limiter counts in a transaction of its own
 def test_repeated_failures_are_throttled(client, app, case):
     app.config["JIEFEN_LOOKUP_MAX_FAILURES"] = 3
     for _ in range(3):

@@ -8,20 +8,10 @@ import pytest
 from engine import task_list
 from engine.services import cases, tasks
 from tests.support import PASSWORD
+from tests.support.web import csrf, ui_login
 
 START_FORM = {"channel": "walk_in", "party_name": "张三", "party_phone": "138 0000 0000", "amount": "5000",
               "handling_dept": "mediator", "accepted_on": "2026-03-02"}
-
-
-def csrf(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
-def login(client, username: str, password: str = PASSWORD):
-    token = csrf(client.get("/login").get_data(as_text=True))
-    response = client.post("/login", data={"username": username, "password": password, "csrf_token": token})
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return response
 
 
 def post(client, url: str, data: dict | None = None, page: str | None = None):
@@ -46,7 +36,7 @@ def mediation_task(session, directory, actor):
 
 
 def test_intake_registers_case_and_completes_first_task(client, session, directory):
-    login(client, "clerk")
+    ui_login(client, "clerk", expect=302)
     form = client.get("/cases/new/small_mediation").get_data(as_text=True)
     assert "来源渠道" in form and "受理登记" in form
     location = register(client)
@@ -59,7 +49,7 @@ def test_intake_registers_case_and_completes_first_task(client, session, directo
 
 
 def test_intake_with_errors_keeps_values_and_opens_nothing(client, session, directory):
-    login(client, "clerk")
+    ui_login(client, "clerk", expect=302)
     bad = dict(START_FORM, party_name="", amount="12.5")
     response = post(client, "/cases/new/small_mediation", bad, page="/cases/new/small_mediation")
     html = response.get_data(as_text=True)
@@ -70,16 +60,16 @@ def test_intake_with_errors_keeps_values_and_opens_nothing(client, session, dire
 
 
 def test_task_list_shows_tasks_of_my_role_only(client, mediation_task):
-    login(client, "mediator1")
+    ui_login(client, "mediator1", expect=302)
     html = client.get("/tasks/").get_data(as_text=True)
     assert mediation_task.id in html and mediation_task.case.code in html
     client.post("/logout", data={"csrf_token": csrf(html)})
-    login(client, "labour")
+    ui_login(client, "labour", expect=302)
     assert mediation_task.id not in client.get("/tasks/").get_data(as_text=True)
 
 
 def test_other_role_gets_403_on_the_task_page(client, mediation_task):
-    login(client, "labour")
+    ui_login(client, "labour", expect=302)
     response = client.get(f"/tasks/{mediation_task.id}")
     assert response.status_code == 403
     html = response.get_data(as_text=True)
@@ -89,7 +79,7 @@ def test_other_role_gets_403_on_the_task_page(client, mediation_task):
 
 
 def test_claim_then_complete_with_an_error_then_correctly(client, session, mediation_task):
-    login(client, "mediator1")
+    ui_login(client, "mediator1", expect=302)
     response = post(client, f"/tasks/{mediation_task.id}/claim", page=f"/tasks/{mediation_task.id}")
     assert response.status_code == 302
     page = client.get(f"/tasks/{mediation_task.id}").get_data(as_text=True)
@@ -112,7 +102,7 @@ def test_claim_then_complete_with_an_error_then_correctly(client, session, media
 
 
 def test_completing_a_task_somebody_else_completed_explains_409(client, session, mediation_task, actor):
-    login(client, "mediator1")
+    ui_login(client, "mediator1", expect=302)
     page = client.get(f"/tasks/{mediation_task.id}").get_data(as_text=True)
     tasks.complete_task(session, mediation_task.id, {"result": "failed"}, actor("mediator2"))
     response = client.post(f"/tasks/{mediation_task.id}/complete", data={"csrf_token": csrf(page), "result": "agreed"})
@@ -122,7 +112,7 @@ def test_completing_a_task_somebody_else_completed_explains_409(client, session,
 
 
 def test_case_page_shows_history_diagram_data_and_timers(client, mediation_task):
-    login(client, "mediator1")
+    ui_login(client, "mediator1", expect=302)
     html = client.get(f"/cases/{mediation_task.case_id}").get_data(as_text=True)
     assert 'data-open=\'["mediate"]\'' in html
     assert '"intake"' in html and '"start"' in html  # completed elements
@@ -138,7 +128,7 @@ def test_pages_need_login(client, directory):
 
 
 def test_unknown_task_and_case_render_404_pages(client, directory):
-    login(client, "mediator1")
+    ui_login(client, "mediator1", expect=302)
     for url in ("/tasks/nope", "/cases/999999", "/no/such/page"):
         response = client.get(url)
         assert response.status_code == 404, url
@@ -157,7 +147,7 @@ def test_unexpected_error_renders_500_page(app, directory):
 
 
 def test_supervisor_sees_area_tab(client, mediation_task):
-    login(client, "super")
+    ui_login(client, "super", expect=302)
     html = client.get("/tasks/?tab=supervised").get_data(as_text=True)
     assert 'data-tab="supervised"' in html and mediation_task.id in html
 
@@ -168,7 +158,7 @@ def test_long_lists_say_more_than_the_count_cap(client, session, directory, acto
         cases.start_case(session, "small_mediation", {}, actor("clerk"))
     monkeypatch.setattr(task_list, "COUNT_CAP", 2)
     monkeypatch.setattr("webui.tasks.views.PER_PAGE", 1)
-    login(client, "clerk")
+    ui_login(client, "clerk", expect=302)
     html = client.get("/tasks/").get_data(as_text=True)
     assert '<span class="count">2+</span>' in html and "共 2+ 条" in html and "page=2" in html
     token = client.post("/api/v1/auth/token", json={"username": "clerk", "password": PASSWORD}).get_json()["token"]

@@ -52,8 +52,9 @@ def page(page):
 
 
 @pytest.fixture
-def live_server(directory, app):
-    """The test app on 127.0.0.1 and a free port, one request at a time (the test database is SQLite)."""
+def live_server(committed_db, directory, app):
+    """The test app on 127.0.0.1 and a free port, one request at a time (the test database is SQLite). Committed
+    mode: the server thread opens its own connections, which must see what the test committed."""
     server = make_server("127.0.0.1", 0, app, threaded=False)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
@@ -79,15 +80,16 @@ def shoot():
 
 
 @pytest.fixture
-def login(live_server):
-    def _login(page, username: str, password: str = PASSWORD) -> None:
+def sign_in(live_server):
+    """sign_in(page, username): the browser page logs in through the form (the API's `login` gives headers)."""
+    def _sign_in(page, username: str, password: str = PASSWORD) -> None:
         page.goto(f"{live_server}/login")
         page.fill("input[name=username]", username)
         page.fill("input[name=password]", password)
         page.click("form.stack button[type=submit]")
         page.wait_for_url(f"{live_server}/tasks/")
 
-    return _login
+    return _sign_in
 
 
 @pytest.fixture

@@ -20,12 +20,12 @@ def waiting_case(session, directory, actor):
     return case
 
 
-def test_register_claim_complete_and_follow_a_case(page, live_server, login, logout, shoot):
+def test_register_claim_complete_and_follow_a_case(page, live_server, sign_in, logout, shoot):
     # the intake clerk registers a dispute on one screen and gets the case code and a receipt
     page.goto(live_server)
     expect(page).to_have_url(f"{live_server}/login")
     shoot(page, "01-login")
-    login(page, "clerk")
+    sign_in(page, "clerk")
     expect(page.locator("h1")).to_have_text("我的待办")
     shoot(page, "02-tasks-clerk-empty")
     page.click("nav.mainnav >> text=受理登记")
@@ -47,7 +47,7 @@ def test_register_claim_complete_and_follow_a_case(page, live_server, login, log
     logout(page)
 
     # the mediator finds it in 我的待办, claims it
-    login(page, "mediator1")
+    sign_in(page, "mediator1")
     row = page.locator(f"tr[data-case-code='{code}']")
     expect(row).to_have_count(1)
     expect(row).to_contain_text("调解")
@@ -102,10 +102,10 @@ def test_register_claim_complete_and_follow_a_case(page, live_server, login, log
     shoot(page, "10-tasks-done")
 
 
-def test_other_roles_never_see_or_open_the_task(page, live_server, login, shoot, waiting_case, session):
+def test_other_roles_never_see_or_open_the_task(page, live_server, sign_in, shoot, waiting_case, session):
     task = cases.open_tasks(session, waiting_case.id)[0]
     session.commit()
-    login(page, "labour")
+    sign_in(page, "labour")
     expect(page.locator(f"tr[data-case-code='{waiting_case.code}']")).to_have_count(0)
     expect(page.locator(".empty")).to_be_visible()
     shoot(page, "11-tasks-other-role")
@@ -120,11 +120,11 @@ def test_other_roles_never_see_or_open_the_task(page, live_server, login, shoot,
     shoot(page, "13-error-404")
 
 
-def test_completing_a_task_somebody_else_completed_explains_it(page, live_server, login, shoot, waiting_case,
+def test_completing_a_task_somebody_else_completed_explains_it(page, live_server, sign_in, shoot, waiting_case,
                                                                session, actor):
     task = cases.open_tasks(session, waiting_case.id)[0]
     session.commit()
-    login(page, "mediator1")
+    sign_in(page, "mediator1")
     page.goto(f"{live_server}/tasks/{task.id}")
     page.check("input[name=result][value=failed]")
     tasks.complete_task(session, task.id, {"result": "agreed"}, actor("mediator2"))
@@ -151,10 +151,10 @@ def test_public_lookup_by_code_and_phone(page, live_server, shoot, waiting_case)
     shoot(page, "16-lookup-mismatch")
 
 
-def test_english_ui(page, live_server, login, shoot, waiting_case, session):
+def test_english_ui(page, live_server, sign_in, shoot, waiting_case, session):
     task = cases.open_tasks(session, waiting_case.id)[0]
     session.commit()
-    login(page, "mediator1")
+    sign_in(page, "mediator1")
     page.click("span.langs >> text=English")
     expect(page.locator("h1")).to_have_text("My tasks")
     expect(page.locator("html")).to_have_attribute("lang", "en")
@@ -168,7 +168,7 @@ def test_english_ui(page, live_server, login, shoot, waiting_case, session):
     shoot(page, "19-case-english")
 
 
-def test_warning_badges_and_overdue_tab(page, live_server, login, shoot, session, directory, actor, clock):
+def test_warning_badges_and_overdue_tab(page, live_server, sign_in, shoot, session, directory, actor, clock):
     from sqlalchemy import update
 
     from engine.models import TaskCandidateModel, TaskModel
@@ -183,7 +183,7 @@ def test_warning_badges_and_overdue_tab(page, live_server, login, shoot, session
         session.execute(update(TaskCandidateModel).where(TaskCandidateModel.task_id == task_id).values(warning_level=level))
         session.commit()
     clock.advance(days=10)
-    login(page, "mediator1")
+    sign_in(page, "mediator1")
     expect(page.locator("[data-tab=overdue] .count")).to_have_text("4")
     page.select_option("select[name=sort]", "warning")
     page.click("form.filters button[type=submit]")

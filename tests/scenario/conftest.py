@@ -15,7 +15,7 @@ from engine.demo import COUNTY, TOWNSHIPS, VILLAGES, _ensure_directory
 from engine.services import processes, users
 from engine.services.timers import fire_due_timers
 from engine.services.users import SYSTEM
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SEEDS
 from tests.support import PASSWORD
 
 COUNTY_CODE = COUNTY[0]  # 330106000 西湖区综治中心
@@ -228,13 +228,23 @@ class Center:
         return events
 
 
-@pytest.fixture
-def center(session, client, clock, rt) -> Center:
+def _build_center(session) -> None:
     """The demo org units, processes/ deployed, and the users of CENTER_USERS (password tests.support.PASSWORD)."""
     _ensure_directory(session)
     processes.deploy(session, processes.read_directory(ROOT / "processes"), SYSTEM)
     for username, (roles, orgs) in CENTER_USERS.items():
         users.create_user(session, username, PASSWORD, roles, orgs)
+
+
+SEEDS["center"] = _build_center
+
+
+@pytest.fixture
+def center(session, client, clock, rt, seeded) -> Center:
+    """The demo org units, processes/ deployed, and the users of CENTER_USERS (_build_center: committed once and
+    shared by savepoint tests)."""
+    if seeded != "center":
+        _build_center(session)
     # A scenario runs months on the fixed clock with one login per user: tokens that outlast it.
     client.application.config["JIEFEN_TOKEN_DAYS"] = 3650
     return Center(client, session, clock)

@@ -119,6 +119,7 @@ def test_task_lists_show_only_readable_cases(center):
             assert user in readers, (user, item["case_id"], item["name"])
 
 
+@pytest.mark.committed_db  # the access log's own transaction outlives the read's
 def test_every_auditor_read_is_recorded_on_its_own(center):
     from engine.models import AccessLogModel
 

@@ -12,8 +12,8 @@ from engine.services.timers import fire_due_timers, pending_timers
 from engine.services.users import SYSTEM
 from tests.conftest import FIXTURES, START
 from tests.support import PASSWORD
+from tests.support.cases import registered
 
-INTAKE = {"channel": "walk_in", "party_name": "张三", "handling_dept": "mediator"}
 
 
 @pytest.fixture
@@ -36,10 +36,7 @@ def at(text):
 
 
 def _mediation_case(session, actor, clock):
-    case = cases.start_case(session, "small_mediation", {}, actor("clerk"))
-    [intake] = cases.open_tasks(session, case.id)
-    tasks.complete_task(session, intake.id, INTAKE, actor("clerk"))
-    return case
+    return registered(session, actor("clerk"))
 
 
 def test_timer_rows_mirror_waiting_timers(session, actor, clock):

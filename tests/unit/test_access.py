@@ -42,6 +42,7 @@ def statements(session):
     event.remove(session.get_bind(), "before_cursor_execute", listener)
 
 
+@pytest.mark.committed_db  # counts the SQL sent, where savepoint mode adds SAVEPOINT and RELEASE
 def test_a_grant_decides_without_a_query_and_involvement_costs_one(session, actor, statements):
     case = registered(session, actor)
     processes.load_version(session, case.process_version_id)  # the spec cache, as on any server after a read

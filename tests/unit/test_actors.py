@@ -25,6 +25,7 @@ def test_an_actor_has_every_grant_with_its_unit(session, directory):
     assert actor.holds("unit_head", actor.grants[3].org_unit_id)
 
 
+@pytest.mark.committed_db  # counts the SQL sent, where savepoint mode adds SAVEPOINT and RELEASE
 def test_a_token_gives_the_same_actor_as_the_username_in_one_statement(session, directory):
     token = users.issue_token(session, "township_mediator")
     sent = _statements(session)

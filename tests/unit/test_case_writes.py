@@ -7,8 +7,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine import case_store, casework
 from engine.models import CaseEventModel, CaseModel
 from engine.services import cases, tasks
+from tests.support.cases import INTAKE
 
-INTAKE = {"channel": "walk_in", "party_name": "张三", "handling_dept": "mediator"}
 
 
 def _row(session, case_id):
@@ -101,6 +101,7 @@ def test_a_command_on_a_stale_version_writes_none_of_its_rows(session, actor, cl
     assert row["lock_version"] == case.lock_version and row["channel"] is None  # the intake's channel not written
 
 
+@pytest.mark.committed_db  # counts the SQL sent, where savepoint mode adds SAVEPOINT and RELEASE
 def test_a_command_sends_its_writes_after_its_reads(session, actor):
     # fastpath.run_writes can send the writes together only if no read comes between them
     case = cases.start_case(session, "small_mediation", {}, actor("clerk"))

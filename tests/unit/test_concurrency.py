@@ -15,8 +15,8 @@ from engine.services import cases, processes, tasks
 from engine.services.cases import check_digit, valid_code
 from engine.services.users import SYSTEM
 from tests.conftest import FIXTURES, ROOT, START
+from tests.support.cases import INTAKE
 
-INTAKE = {"channel": "walk_in", "party_name": "张三", "handling_dept": "mediator"}
 
 
 def test_case_code_has_area_level_channel_year_sequence_and_check_digit(session, actor):

@@ -1,4 +1,5 @@
 from engine.services import cases, history, tasks
+from tests.support.cases import INTAKE
 
 
 def test_open_complete_verify(session, actor, clock):
@@ -6,8 +7,7 @@ def test_open_complete_verify(session, actor, clock):
     assert case.status == "open"
     [intake] = cases.open_tasks(session, case.id)
     assert intake.spec_name == "intake"
-    case = tasks.complete_task(session, intake.id, {"channel": "walk_in", "party_name": "张三", "handling_dept": "mediator"},
-                               actor("clerk"))
+    case = tasks.complete_task(session, intake.id, INTAKE, actor("clerk"))
     [mediate] = cases.open_tasks(session, case.id)
     assert mediate.spec_name == "mediate" and mediate.roles == ["mediator"]
     clock.advance(hours=2)

@@ -6,15 +6,12 @@ from sqlalchemy import delete, func, select, update
 from engine.models import CaseEventModel, CaseModel
 from engine.services import cases, history, tasks
 from engine.services.users import SYSTEM
+from tests.support.cases import registered
 
-INTAKE = {"channel": "walk_in", "party_name": "张三", "handling_dept": "mediator"}
 
 
 def _case(session, actor):
-    case = cases.start_case(session, "small_mediation", {}, actor("clerk"))
-    [intake] = cases.open_tasks(session, case.id)
-    tasks.complete_task(session, intake.id, INTAKE, actor("clerk"))
-    return case
+    return registered(session, actor("clerk"))
 
 
 def test_untouched_case_verifies(session, actor):

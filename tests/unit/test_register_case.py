@@ -8,8 +8,8 @@ from engine.models import CaseEventModel, CaseModel
 from engine.services import cases, history, processes
 from engine.services.users import SYSTEM
 from tests.conftest import FIXTURES
+from tests.support.cases import INTAKE
 
-INTAKE = {"channel": "walk_in", "party_name": "张三", "handling_dept": "mediator"}
 
 
 def _count(session, model):

@@ -18,8 +18,9 @@ from engine.errors import ProcessDefinitionError, TaskFailed
 from engine.services import cases, history, processes, tasks
 from engine.services.users import SYSTEM
 from tests.conftest import FIXTURES, ROOT
+from tests.support.cases import intake
 
-INTAKE = {"channel": "walk_in", "party_name": "张三", "handling_dept": "mediator", "amount": 10}
+INTAKE = intake(amount=10)
 JIEFEN = str(Path(sys.executable).parent / "jiefen")
 
 

@@ -88,6 +88,7 @@ def test_statements_that_need_sqlalchemy_are_refused_and_run_writes_lets_sqlalch
     session.rollback()
 
 
+@pytest.mark.committed_db  # counts the SQL sent, where savepoint mode adds SAVEPOINT and RELEASE
 def test_cursor_listeners_see_what_is_sent(session):
     sent = []
     listener = lambda conn, cursor, statement, params, context, many: sent.append((statement, many))  # noqa: E731
