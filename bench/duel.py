@@ -25,9 +25,12 @@ DUEL_DIR = ROOT / "bench" / ".work" / "duel"
 
 def _worker(tag: str, url: str | None) -> None:
     """Runs inside a side's worktree: lifecycles on request, one JSON line of step times (ms) per slice."""
-    from bench.common import Session
+    from sqlalchemy.orm import Session as PlainSession
 
-    from bench import lifecycle
+    from bench import common, lifecycle
+    # A revision before the runtime travelled with the session (before issue 16) has no bench.common.Session:
+    # its own code configured a process-wide runtime, so a plain session works there.
+    Session = getattr(common, "Session", PlainSession)
     from bench.common import Target, actor
 
     target = Target("postgresql", url) if url else Target("sqlite")
