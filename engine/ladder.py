@@ -150,7 +150,7 @@ def open_follow_up(session: Session, case: CaseModel, task: TaskModel, step: str
     return task_index.add_follow_up_task(
         session, case, task_id=f"sv-{timer_id}", kind="supervision", source_task_id=task.id,
         spec_name=f"supervision_{step}", title=title, role=role, org_unit_id=org_id, due_at=due,
-        due_basis="督办单须在2个工作日内书面答复 (domain.md §4)", now=now)
+        due_basis="督办单须在2个工作日内书面答复", now=now)  # shown to staff: the rule, not our docs (domain.md §4)
 
 
 # ---------------------------------------------------------------- answering a follow-up task

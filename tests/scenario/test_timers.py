@@ -150,6 +150,7 @@ def test_supervision_ladder_steps_fire_in_order_and_stop_on_completion(session, 
     assert level_after(at("2026-03-11T00:00:00+08:00")) == 3
     [notice] = [t for t in cases.open_tasks(session, case.id) if t.kind == "supervision"]
     assert notice.roles == ["unit_head"] and notice.title.startswith("督办单")
+    assert notice.due_basis == "督办单须在2个工作日内书面答复"  # staff read the rule, not a reference to our docs
     assert tasks.list_tasks(session, actor("head")).total == 1
     tasks.complete_task(session, notice.id, {"response": "已落实专人办理"}, actor("head"))
     assert notice.id not in {t.id for t in cases.open_tasks(session, case.id)}
