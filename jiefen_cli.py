@@ -292,13 +292,18 @@ def calendar():
 @click.option("--unit", type=click.Choice(["natural", "working", "legal"]), required=True)
 def calendar_due(start, days, unit):
     """Print the due moment (ISO 8601, +08:00) of a period starting at START."""
-    from engine.calendar import due
+    from engine.calendar import due, provisional_note
 
     app = _app()
+    calendar = app.extensions["jiefen.runtime"].calendar
     try:
-        click.echo(due(start, days, unit, app.extensions["jiefen.runtime"].calendar))
+        end = due(start, days, unit, calendar)
+        click.echo(end)
+        note = provisional_note(start, end, calendar)
     except CaseError as exc:
         _fail(exc)
+    if note:
+        click.echo(note, err=True)
 
 
 @main.group()

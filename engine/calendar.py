@@ -29,6 +29,7 @@ from typing import Any
 
 import chinese_calendar
 
+from engine import statutory_holidays
 from engine.clock import CHINA_TZ, current_now
 from engine.errors import CalendarError
 
@@ -119,6 +120,10 @@ class LegalCalendar:
         """Years for which the calendar can classify dates (package data or overrides)."""
         return sorted(_PACKAGE_YEARS | set(self._years))
 
+    def provisional_years(self, start: date, end: date) -> list[int]:
+        """The provisional years among those a period from `start` to `end` touches (for a warning)."""
+        return [y for y in range(start.year, end.year + 1) if y in self._years and self._years[y].provisional]
+
     def year_data(self, year: int) -> YearData:
         """The national calendar of `year`; CalendarError when nobody has entered it."""
         data = self._years.get(year)
@@ -208,10 +213,12 @@ class LegalCalendar:
             if year in self._warned_years:
                 return
             self._warned_years.add(year)
+        computed = statutory_holidays.covers(year)
         log.warning(
-            "calendar: year %d is provisional (weekends only, no public holidays, no 调休): deadlines in %d "
-            "may be off by days; enter the State Council holiday notice in [years.%d] of config/calendar.toml",
-            year, year, year,
+            "calendar: year %d is provisional (%s, no 调休 or bridge days): deadlines in %d may move when the "
+            "State Council holiday notice is entered in [years.%d] of config/calendar.toml",
+            year, f"statutory holidays computed from {statutory_holidays.RULES}" if computed
+            else "weekends only, no public holidays", year, year,
         )
 
 
@@ -321,6 +328,13 @@ def _parse_year(year: int, body: Any) -> YearData:
             f"{where} has no holidays; enter the State Council notice, or set provisional = true "
             f"to run on weekends only until it is published"
         )
+    if provisional:
+        # The statutory holidays are known before the notice (engine/statutory_holidays.py); only the 调休
+        # make-up working days and bridge days are not. A make-up day listed here stays a working day.
+        computed = frozenset(statutory_holidays.statutory_holidays(year)) - workdays
+        if computed:
+            return YearData(holidays=holidays | computed, workdays=workdays, provisional=True,
+                            source=f"overrides + {statutory_holidays.RULES}")
     return YearData(holidays=holidays, workdays=workdays, provisional=provisional, source="overrides")
 
 
@@ -388,3 +402,15 @@ def due(start: str, days: int, unit: str, calendar: LegalCalendar) -> str:
     if unit == "legal":
         return calendar.legal_days(days, start)
     raise CalendarError(f"unknown unit {unit!r}; use one of: {', '.join(UNITS)}")
+
+
+def provisional_note(start: str, end: str, calendar: LegalCalendar) -> str | None:
+    """What `jiefen calendar due` adds when the period runs into a provisional year: which year, and why the
+    end may still move; None when every year it touches is known."""
+    years = calendar.provisional_years(start_date(start), start_date(end))
+    if not years:
+        return None
+    listed = ", ".join(str(y) for y in years)
+    return (f"provisional: {listed} has no State Council holiday notice yet; its statutory holidays are computed "
+            f"({statutory_holidays.RULES}), 调休 and bridge days are not known, so this end may move / "
+            f"{listed}年放假安排尚未公布，按法定节假日推算，调休未计入，期限可能变动")

@@ -21,10 +21,12 @@ from engine.calendar import (
     LegalCalendar,
     bpmn_helpers,
     due,
+    provisional_note,
     start_date,
 )
 from engine.clock import CHINA_TZ, running_at
 from engine.errors import CalendarError
+from engine.statutory_holidays import statutory_holidays
 
 
 def eod(iso_day: str) -> str:
@@ -355,16 +357,57 @@ def _provisional_warnings(caplog) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.levelno == logging.WARNING and "provisional" in r.getMessage()]
 
 
-def test_provisional_year_is_weekends_only_and_warns_once(caplog):
+def test_provisional_year_has_its_statutory_holidays_and_warns_once(caplog):
     cal = LegalCalendar({"years": {"2027": {"provisional": True}}})
     caplog.set_level(logging.WARNING, logger="engine.calendar")
     assert _provisional_warnings(caplog) == []                     # nothing logged until the year is used
-    assert cal.legal_days(1, "2026-12-31") == eod("2027-01-01")    # Friday Jan 1 is a working day here
-    assert cal.workdays(3, "2026-12-31") == eod("2027-01-05")      # Jan 1, 4, 5
-    assert cal.legal_days(2, "2026-12-31") == eod("2027-01-04")    # Saturday -> Monday
+    assert cal.legal_days(1, "2026-12-31") == eod("2027-01-04")    # 元旦 (Fri), Sat, Sun -> Monday
+    assert cal.workdays(3, "2026-12-31") == eod("2027-01-06")      # Jan 4, 5, 6
+    assert cal.is_workday(date(2027, 2, 9)) and cal.is_rest_day(date(2027, 2, 5))  # 春节: 除夕 Feb 5 to 初三 Feb 8
     warnings = _provisional_warnings(caplog)
     assert len(warnings) == 1
-    assert "2027" in warnings[0].getMessage() and "config/calendar.toml" in warnings[0].getMessage()
+    message = warnings[0].getMessage()
+    assert "2027" in message and "config/calendar.toml" in message and "statutory holidays computed" in message
+
+
+def test_the_calendar_never_ends_a_right_on_a_computed_holiday():
+    """Issue 17 §3: 2026-12-02 + 30 legal days is not 元旦, 2026-12-10 + 60 is not 正月初三."""
+    cal = LegalCalendar({"years": {"2027": {"provisional": True}}})
+    assert cal.natural_days(30, "2026-12-02") == eod("2027-01-01")  # the arithmetic end is 元旦 ...
+    assert cal.legal_days(30, "2026-12-02") == eod("2027-01-04")    # ... so the period runs to Monday
+    assert cal.legal_days(60, "2026-12-10") == eod("2027-02-09")    # 正月初三 (Mon 8 Feb) -> Tue 9 Feb
+    assert cal.workdays(5, "2027-09-13") == eod("2027-09-21")       # 中秋 Wed 15 Sep skipped: 14, 16, 17, 20, 21
+    note = provisional_note("2026-12-02", cal.legal_days(30, "2026-12-02"), cal)
+    assert note is not None and "2027" in note and "调休" in note
+    assert provisional_note("2026-03-02", cal.legal_days(30, "2026-03-02"), cal) is None  # 2026 is known
+
+
+@pytest.mark.parametrize("year", [2025, 2026])
+def test_computed_statutory_holidays_are_in_the_published_notices(year):
+    """The rules computed for a year the State Council has published: every computed day is a holiday there."""
+    computed = statutory_holidays(year)
+    assert len(computed) == 13
+    assert set(computed) <= {d for d in chinese_calendar.holidays if d.year == year}
+
+
+def test_statutory_holidays_of_2027():
+    assert {d.isoformat(): name for d, name in statutory_holidays(2027).items()} == {
+        "2027-01-01": "元旦", "2027-02-05": "春节", "2027-02-06": "春节", "2027-02-07": "春节", "2027-02-08": "春节",
+        "2027-04-05": "清明节", "2027-05-01": "劳动节", "2027-05-02": "劳动节", "2027-06-09": "端午节",
+        "2027-09-15": "中秋节", "2027-10-01": "国庆节", "2027-10-02": "国庆节", "2027-10-03": "国庆节"}
+    assert statutory_holidays(2024) == {} and statutory_holidays(2100) == {}  # outside the 2024 rules' years
+
+
+def test_a_make_up_day_listed_in_a_provisional_year_stays_a_working_day():
+    cal = LegalCalendar({"years": {"2027": {"provisional": True, "workdays": ["2027-02-05"]}}})
+    assert cal.is_workday(date(2027, 2, 5)) and cal.is_rest_day(date(2027, 2, 6))
+
+
+def test_a_provisional_year_beyond_the_rules_is_weekends_only(caplog):
+    caplog.set_level(logging.WARNING, logger="engine.calendar")
+    cal = LegalCalendar({"years": {"2100": {"provisional": True}}})
+    assert cal.is_workday(date(2100, 1, 1))                        # a Friday: no rules computed that far
+    assert any("weekends only" in r.getMessage() for r in _provisional_warnings(caplog))
 
 
 def test_provisional_year_with_known_dates():
@@ -384,8 +427,8 @@ def test_default_config_file():
     assert cal.closures == frozenset() and cal.extra_workdays == frozenset()
     data = cal.year_data(2027)
     assert data.provisional is True
-    assert data.holidays == frozenset() and data.workdays == frozenset()   # nothing invented
-    assert cal.workdays(3, "2026-12-30") == eod("2027-01-04")              # Dec 31, Jan 1 (provisional), Jan 4
+    assert data.holidays == frozenset(statutory_holidays(2027)) and data.workdays == frozenset()  # no 调休 invented
+    assert cal.workdays(3, "2026-12-30") == eod("2027-01-05")              # Dec 31, (元旦), Jan 4, Jan 5
     with pytest.raises(CalendarError, match="2028"):
         cal.is_workday(date(2028, 1, 3))
 

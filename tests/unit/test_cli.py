@@ -61,6 +61,17 @@ def test_calendar_due_prints_the_end_of_the_last_day(run):
     assert run("calendar", "due", "2026-09-28", "--days", "5", "--unit", "natural").stdout.strip() == "2026-10-03T23:59:59+08:00"
     result = run("calendar", "due", "2031-01-05", "--days", "3", "--unit", "working", ok=False)
     assert result.returncode == 2 and "2031" in result.stderr
+    known = run("calendar", "due", "2026-03-02", "--days", "30", "--unit", "legal")
+    assert "provisional" not in known.stderr
+
+
+def test_calendar_due_into_a_provisional_year_skips_its_statutory_holidays_and_says_so(run):
+    # the shipped config/calendar.toml marks 2027 provisional: 元旦 is still known (issue 17 §3)
+    result = run("calendar", "due", "2026-12-02", "--days", "30", "--unit", "legal")
+    assert result.stdout.strip() == "2027-01-04T23:59:59+08:00"
+    assert "provisional" in result.stderr and "2027" in result.stderr and "调休" in result.stderr
+    assert run("calendar", "due", "2026-12-10", "--days", "60", "--unit", "legal").stdout.strip() == \
+        "2027-02-09T23:59:59+08:00"  # 正月初三 is a holiday
 
 
 def test_timers_run_due_and_verify(run, tmp_path):
