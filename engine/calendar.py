@@ -120,6 +120,11 @@ class LegalCalendar:
         """Years for which the calendar can classify dates (package data or overrides)."""
         return sorted(_PACKAGE_YEARS | set(self._years))
 
+    def provisional_years_from(self, today: date) -> list[int]:
+        """Provisional years from `today`'s year on: deadlines falling there may still move (a warning for the
+        people who run the center)."""
+        return sorted(y for y, data in self._years.items() if data.provisional and y >= today.year)
+
     def provisional_years(self, start: date, end: date) -> list[int]:
         """The provisional years among those a period from `start` to `end` touches (for a warning)."""
         return [y for y in range(start.year, end.year + 1) if y in self._years and self._years[y].provisional]

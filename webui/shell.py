@@ -6,6 +6,7 @@ import logging
 
 from flask import g, session
 
+from engine.clock import CHINA_TZ
 from engine.services import processes, users
 from engine.services.cases import start_roles
 from engine.services.users import Actor
@@ -60,9 +61,9 @@ def shell_context() -> dict:
         actor = current_actor(optional=True)
     except Exception:  # an error page must render even when the session or database is broken
         log.debug("no actor for the page frame", exc_info=True)
-        return {"me": None, "grant_choices": [], "active_grant": "", "can_intake": False}
+        return {"me": None, "grant_choices": [], "active_grant": "", "can_intake": False, "calendar_notice": ""}
     if actor is None:
-        return {"me": None, "grant_choices": [], "active_grant": "", "can_intake": False}
+        return {"me": None, "grant_choices": [], "active_grant": "", "can_intake": False, "calendar_notice": ""}
     try:
         titles, orgs = role_titles(), org_names()
         choices = [(grant_value(gr), f"{labels.role_name(gr.role, titles)} · {orgs.get(gr.org_code, gr.org_code)}")
@@ -72,4 +73,14 @@ def shell_context() -> dict:
         log.debug("page frame data unavailable", exc_info=True)
         choices, can_intake = [], False
     return {"me": actor, "grant_choices": choices, "active_grant": session.get("grant", ""),
-            "can_intake": can_intake}
+            "can_intake": can_intake, "calendar_notice": calendar_notice(actor)}
+
+
+def calendar_notice(actor: Actor) -> str:
+    """For administrators and supervisors/directors: the years whose holiday notice is not entered yet
+    ("2027"), where deadlines may still move; "" for everybody else or when every year ahead is known."""
+    if not (actor.is_admin or actor.roles & users.SUPERVISORY_ROLES):
+        return ""
+    rt = current_runtime()
+    today = rt.clock.now().astimezone(CHINA_TZ).date()
+    return "、".join(str(y) for y in rt.calendar.provisional_years_from(today))

@@ -71,3 +71,17 @@ def test_a_missing_or_stale_catalog_is_reported_not_compiled(tmp_path, caplog):
     later = time.time() + 5
     os.utime(po_dir / "errors.po", (later, later))
     assert [p.name for p in warn_missing_catalogs(tmp_path)] == ["errors.po"]
+
+
+def test_directors_and_administrators_are_told_when_a_year_ahead_is_provisional(client, directory):
+    """Issue 17 §3: the shipped calendar marks 2027 provisional (no State Council notice yet): the people who run
+    the center see it on every page, in Chinese; staff do not."""
+    from tests.support.web import csrf, ui_login
+
+    for username, told in (("super", True), ("admin", True), ("clerk", False)):
+        ui_login(client, username, expect=302)
+        html = client.get("/tasks/").get_data(as_text=True)
+        assert ("data-calendar-notice" in html) is told, username
+        if told:
+            assert "2027年国务院放假安排尚未录入" in html and "调休未知" in html
+        client.post("/logout", data={"csrf_token": csrf(html)})
