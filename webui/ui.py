@@ -42,6 +42,9 @@ def register_ui(app: Flask) -> None:
     app.jinja_env.filters["localize"] = i18n.localize
     app.jinja_env.filters["incident_message"] = lambda i: i18n.localize(
         i18n.stored_message(i.message_id, i.message_params, i.message))
+    # an incident_opened event's payload: the message by id where the event has one (from migration 0017 on)
+    app.jinja_env.filters["event_message"] = lambda p: i18n.localize(
+        i18n.stored_message(p.get("message_id"), p.get("params"), p.get("message") or ""))
     app.context_processor(_template_globals)
     app.after_request(_security_headers)
 

@@ -25,6 +25,8 @@ def test_case_page_shows_an_open_incident_with_its_element_message_and_time(clie
         assert text in block, text
     assert incident.message_id == "process.failed" and incident.message_params["element"] == "cf_due"
     assert "故障：定时任务多次执行失败" in html  # the history event
+    history = html[html.index('data-type="incident_opened"'):]
+    assert "流程执行出错（cf_due）" in history[:history.index("</li>")]  # its message in the reader's language
     assert "Upcoming deadlines" not in html and "即将到期" not in html  # not among what is still to fire
 
     incidents.resolve_incident(session, incident.id, actor("admin"), "另案处理")
