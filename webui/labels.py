@@ -68,7 +68,8 @@ def role_name(role: str, titles: dict[str, str | None] | None = None) -> str:
     return role
 
 
-def actor_name(username: str | None) -> str:
+def actor_name(username: str | None, names: dict[str, str] | None = None) -> str:
+    """How a page names who did something: the system, else the user's display name (王窗口), else the login."""
     if not username or username == "system":
         return str(SYSTEM_ACTOR)
-    return username
+    return (names or {}).get(username, username)

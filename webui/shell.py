@@ -32,6 +32,22 @@ def org_names() -> dict[str, str]:
     return g.org_names
 
 
+def display_names() -> dict[str, str]:
+    if "display_names" not in g:
+        g.display_names = users.display_names(db.session)
+    return g.display_names
+
+
+def person(username: str | None) -> str:
+    """Template global: a person as pages name them (display name; 系统 for the system)."""
+    try:
+        names = display_names()
+    except Exception:  # an error page must render even when the database is broken
+        log.debug("no display names for the page", exc_info=True)
+        names = {}
+    return labels.actor_name(username, names)
+
+
 def acting_actor(actor: Actor) -> Actor:
     """The actor narrowed to the role / org unit chosen in the switcher (all of them when none is chosen).
 

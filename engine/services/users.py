@@ -399,5 +399,11 @@ def list_roles(session: Session) -> list[RoleModel]:
     return list(session.scalars(select(RoleModel).order_by(RoleModel.builtin.desc(), RoleModel.name)))
 
 
+def display_names(session: Session) -> dict[str, str]:
+    """username -> display name, for the users that have one (pages name people, not logins). Read-only."""
+    return {name: shown for name, shown in session.execute(
+        select(UserModel.username, UserModel.display_name).where(UserModel.display_name.is_not(None))) if shown}
+
+
 def list_org_units(session: Session) -> list[OrgUnitModel]:
     return list(session.scalars(select(OrgUnitModel).order_by(OrgUnitModel.path)))

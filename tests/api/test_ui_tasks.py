@@ -164,3 +164,23 @@ def test_long_lists_say_more_than_the_count_cap(client, session, directory, acto
     token = client.post("/api/v1/auth/token", json={"username": "clerk", "password": PASSWORD}).get_json()["token"]
     body = client.get("/api/v1/tasks?per_page=1", headers={"Authorization": f"Bearer {token}"}).get_json()
     assert (body["total"], body["total_capped"], len(body["items"])) == (2, True, 1)
+
+
+def test_pages_name_people_by_their_display_name(client, session, directory, actor):
+    """Issue 17 §5: the history, the case summary and the task lists say 王窗口, not the login name."""
+    from sqlalchemy import update
+
+    from engine.models import UserModel
+
+    session.execute(update(UserModel).where(UserModel.username == "clerk").values(display_name="王窗口"))
+    session.commit()
+    case = cases.start_case(session, "small_mediation", {}, actor("clerk"))
+    [intake] = cases.open_tasks(session, case.id)
+    tasks.claim_task(session, intake.id, actor("clerk"))
+    ui_login(client, "clerk", expect=302)
+    html = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    history = html[html.index('class="timeline"'):]
+    assert "· 王窗口" in history and "· clerk" not in history
+    assert "认领人：王窗口" in html or "王窗口</" in html
+    listed = client.get("/tasks/?tab=claimed").get_data(as_text=True)
+    assert "王窗口" in listed
