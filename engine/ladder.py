@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 from sqlalchemy import bindparam, exists, insert, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import chain, forms, runtime, task_index
+from engine.clock import CHINA_TZ
 from engine.errors import CalendarError
 from engine.models import CaseModel, TaskModel, TimerModel
 
@@ -37,21 +38,49 @@ LADDER = (_Step("prompt", "提示", 1), _Step("reminder", "催办", 2), _Step("n
 
 
 def ladder_moments(created: datetime, due: datetime, rt: runtime.Runtime) -> dict[str, datetime]:
-    """When each ladder step falls for a task opened at `created` and due at `due` (domain.md §4)."""
+    """When each ladder step falls for a task opened at `created` and due at `due` (domain.md §4), each moved
+    so that it fires on a working day (on_working_day), in strictly increasing order."""
     settings = rt.settings
     two_thirds = created + (due - created) * 2 / 3
     days_before = due - timedelta(days=settings.ladder_reminder_days_before)
     prompt = min(two_thirds, days_before) if days_before > created else two_thirds
     notice = due + timedelta(days=settings.ladder_notice_days_after)
-    moments = {"prompt": prompt, "reminder": due, "notice": notice}
-    try:
-        listing = rt.calendar.workdays_dt(settings.ladder_listing_workdays_after, due)
-        moments["listing"] = max(listing, notice + timedelta(seconds=1))
-    except CalendarError as exc:
-        # A deadline years ahead has no holiday data yet: the red listing waits until the calendar knows
-        # that year (the index is rebuilt with every command on the case), the other steps stand.
-        log.warning("no 挂牌督办 step for a task due %s: %s", due.isoformat(), exc.message)
+    wanted: dict[str, datetime | None] = {"prompt": prompt, "reminder": due, "notice": notice, "listing": None}
+    moments: dict[str, datetime] = {}
+    previous = None
+    for name in wanted:
+        try:
+            moment = wanted[name]
+            if moment is None:  # listing: N working days after the deadline
+                moment = rt.calendar.workdays_dt(settings.ladder_listing_workdays_after, due)
+            if previous is not None:
+                moment = max(moment, previous + timedelta(seconds=1))
+            moment = on_working_day(moment, rt)
+        except CalendarError as exc:
+            # A deadline years ahead has no holiday data yet: that step waits until the calendar knows the
+            # year (the index is rebuilt with every command on the case), the other steps stand.
+            log.warning("no %s step for a task due %s: %s", name, due.isoformat(), exc.message)
+            continue
+        moments[name] = previous = moment
     return moments
+
+
+def on_working_day(moment: datetime, rt: runtime.Runtime) -> datetime:
+    """`moment`, or a later one, so that a ladder step due then fires on a working day (no 催办 on Saturday).
+
+    A timer fires just after its moment (timer_firing.effective_moment), and 23:59:59 stands for 24:00, so the
+    day it fires on is the China day of moment + 1 s. When that day is a rest day (rt.calendar: weekends,
+    holidays, closures; 调休 make-up days work), the step moves to 23:59:59 China time of the last rest day
+    before the next working day: it fires at the start of that working day. Raises CalendarError for a year
+    the calendar does not know."""
+    fires_on = (moment + timedelta(seconds=1)).astimezone(CHINA_TZ).date()
+    if rt.calendar.is_workday(fires_on):
+        return moment
+    day = fires_on
+    while not rt.calendar.is_workday(day + timedelta(days=1)):
+        day += timedelta(days=1)
+    moved = datetime.combine(day, time(23, 59, 59), CHINA_TZ)
+    return moved.astimezone(moment.tzinfo) if moment.tzinfo is not None else moved
 
 
 @dataclass(frozen=True)

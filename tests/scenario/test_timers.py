@@ -132,7 +132,9 @@ def test_supervision_ladder_steps_fire_in_order_and_stop_on_completion(session, 
     # workdays(5) from Mon 2026-03-02: Mar 3, 4, 5, 6, 9 -> due Mon 2026-03-09 24:00
     assert task.due_at == at("2026-03-09T23:59:59+08:00")
     ladder = {t.ref.split(":")[1]: t.due_at for t in pending_timers(session, case.id) if t.kind == "ladder"}
-    assert ladder == {"prompt": at("2026-03-06T23:59:59+08:00"), "reminder": at("2026-03-09T23:59:59+08:00"),
+    # 提示 at 3 days before falls on Fri 03-06 24:00, i.e. it would fire on Saturday: it moves to the end of
+    # Sunday 03-08 and fires at the start of Monday (ladder steps fire on working days only)
+    assert ladder == {"prompt": at("2026-03-08T23:59:59+08:00"), "reminder": at("2026-03-09T23:59:59+08:00"),
                       "notice": at("2026-03-10T23:59:59+08:00"), "listing": at("2026-03-16T23:59:59+08:00")}
     # the case page and the API hand in the task rows they read anyway: the same schedule
     given = pending_timers(session, case.id, cases.open_tasks(session, case.id))
@@ -144,8 +146,8 @@ def test_supervision_ladder_steps_fire_in_order_and_stop_on_completion(session, 
         session.expire_all()
         return session.get(TaskModel, task.id).warning_level
 
-    assert level_after(at("2026-03-06T23:59:58+08:00")) == 0
-    assert level_after(at("2026-03-07T00:00:00+08:00")) == 1
+    assert level_after(at("2026-03-08T23:59:58+08:00")) == 0  # nothing on Saturday or Sunday
+    assert level_after(at("2026-03-09T00:00:00+08:00")) == 1
     assert level_after(at("2026-03-10T00:00:00+08:00")) == 2
     assert level_after(at("2026-03-11T00:00:00+08:00")) == 3
     [notice] = [t for t in cases.open_tasks(session, case.id) if t.kind == "supervision"]
@@ -177,7 +179,7 @@ def test_only_the_next_ladder_step_has_a_timer_row(session, actor, clock):
     # the case page still shows the whole ladder: the later steps are worked out, not stored
     assert [t.name for t in pending_timers(session, case.id) if t.kind == "ladder"] == [
         "提示：调解", "催办：调解", "督办：调解", "挂牌督办：调解"]
-    drain(session, clock, at("2026-03-07T00:00:00+08:00"))
+    drain(session, clock, at("2026-03-09T00:00:00+08:00"))
     assert _ladder_rows(session, case.id) == [("prompt", True), ("reminder", False)]
     drain(session, clock, at("2026-03-10T00:00:00+08:00"))
     assert _ladder_rows(session, case.id) == [("prompt", True), ("reminder", True), ("notice", False)]
