@@ -55,12 +55,15 @@ def ladder_moments(created: datetime, due: datetime, rt: runtime.Runtime) -> dic
                 moment = rt.calendar.workdays_dt(settings.ladder_listing_workdays_after, due)
             if previous is not None:
                 moment = max(moment, previous + timedelta(seconds=1))
-            moment = on_working_day(moment, rt)
         except CalendarError as exc:
             # A deadline years ahead has no holiday data yet: that step waits until the calendar knows the
             # year (the index is rebuilt with every command on the case), the other steps stand.
             log.warning("no %s step for a task due %s: %s", name, due.isoformat(), exc.message)
             continue
+        try:
+            moment = on_working_day(moment, rt)
+        except CalendarError:
+            pass  # a year the calendar does not know: the step stands where it falls (escalating beats silence)
         moments[name] = previous = moment
     return moments
 
