@@ -14,18 +14,13 @@ from __future__ import annotations
 import logging
 from collections import namedtuple
 
+import psycopg  # a dependency of the package (pyproject.toml): the PostgreSQL driver and its pipeline
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 log = logging.getLogger(__name__)
-
-# The psycopg driver (PostgreSQL) is optional: SQLite needs none.
-try:
-    import psycopg
-except ImportError:  # pragma: no cover - installed with the package
-    psycopg = None
 
 
 def run_writes(session: Session, writes: list[tuple]) -> list[int | None]:
@@ -85,7 +80,7 @@ def _driver_error(connection, sql, args, exc, cursor=None) -> DBAPIError:
 
 def _can_pipeline(connection) -> bool:
     """psycopg 3 on a libpq with pipeline mode (14 and newer; psycopg[binary] brings its own)."""
-    if connection.dialect.driver != "psycopg" or psycopg is None:
+    if connection.dialect.driver != "psycopg":
         return False
     return psycopg.Pipeline.is_supported()
 

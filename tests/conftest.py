@@ -1,6 +1,8 @@
 """Shared fixtures: database (SQLite file, or PostgreSQL from DATABASE_URL), fixed clock, runtime, app."""
 from __future__ import annotations
 
+import inspect
+
 import os
 from datetime import datetime
 from pathlib import Path
@@ -123,7 +125,7 @@ def is_committed(request) -> bool:
     """Committed mode: the test asks for `committed_db` (fixture or marker), or takes db_engine or database_url
     itself: it opens connections, or starts processes, of its own."""
     node = request.node
-    own = set(getattr(node, "_fixtureinfo").argnames) & {"db_engine", "database_url"}
+    own = set(inspect.signature(request.function).parameters) & {"db_engine", "database_url"}
     return "committed_db" in request.fixturenames or node.get_closest_marker("committed_db") is not None or bool(own)
 
 

@@ -110,26 +110,25 @@ def api_text(message) -> str:
     return english if chinese == english else f"{chinese} / {english}"
 
 
+def _each_message(details, text):
+    """`details` with every engine message in it replaced by text(message); the rest as it is."""
+    if isinstance(details, Message):
+        return text(details)
+    if isinstance(details, Mapping):
+        return {key: _each_message(value, text) for key, value in details.items()}
+    if isinstance(details, list | tuple):
+        return [_each_message(value, text) for value in details]
+    return details
+
+
 def api_details(details):
     """Error details with every engine message as API text ("中文 / English"); the rest as it is."""
-    if isinstance(details, Message):
-        return api_text(details)
-    if isinstance(details, Mapping):
-        return {key: api_details(value) for key, value in details.items()}
-    if isinstance(details, list | tuple):
-        return [api_details(value) for value in details]
-    return details
+    return _each_message(details, api_text)
 
 
 def localize_details(details):
     """Error details with every engine message in the UI language."""
-    if isinstance(details, Message):
-        return localize(details)
-    if isinstance(details, Mapping):
-        return {key: localize_details(value) for key, value in details.items()}
-    if isinstance(details, list | tuple):
-        return [localize_details(value) for value in details]
-    return details
+    return _each_message(details, localize)
 
 
 def local_dt(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
