@@ -3,7 +3,10 @@
 Base data is the ``chinese_calendar`` package (public holidays and 调休 make-up working days, one State
 Council notice per year). A center adds its own data in ``config/calendar.toml`` (format documented there):
 closures (the center is shut on a working day), extra working days, and whole years the package does not
-cover yet. A date in a year nobody has data for raises :class:`CalendarError`; we never guess.
+cover yet. A year neither has is still known in part: its statutory holidays follow from
+全国年节及纪念日放假办法 (engine/statutory_holidays.py), so it runs provisional on them (no 调休, no bridge days)
+until the notice is entered. Only a year outside those rules (before 2004, after 2099) raises
+:class:`CalendarError`; we never guess.
 
 Periods (domain brief §0):
 
@@ -90,6 +93,7 @@ class LegalCalendar:
             if year in _PACKAGE_YEARS:
                 log.info("calendar: [years.%d] from the overrides replaces the chinese_calendar data", year)
             self._years[year] = data
+        self._computed: dict[int, YearData] = {}  # years run on computed statutory holidays (year_data)
         self._warned_years: set[int] = set()
         self._lock = threading.Lock()
 
@@ -120,14 +124,24 @@ class LegalCalendar:
         """Years for which the calendar can classify dates (package data or overrides)."""
         return sorted(_PACKAGE_YEARS | set(self._years))
 
+    def is_provisional(self, year: int) -> bool:
+        """True when `year` runs on computed statutory holidays only (marked provisional in the overrides, or
+        neither the package nor the overrides have it): its 调休 and bridge days are not known yet."""
+        data = self._years.get(year)
+        if data is not None:
+            return data.provisional
+        return year not in _PACKAGE_YEARS and statutory_holidays.covers(year)
+
     def provisional_years_from(self, today: date) -> list[int]:
-        """Provisional years from `today`'s year on: deadlines falling there may still move (a warning for the
-        people who run the center)."""
-        return sorted(y for y, data in self._years.items() if data.provisional and y >= today.year)
+        """Provisional years from `today`'s year on that deadlines reach now: those marked in the overrides,
+        and this year and the next when nobody has entered them (a warning for the people who run the center)."""
+        marked = {y for y, data in self._years.items() if data.provisional and y >= today.year}
+        near = {y for y in (today.year, today.year + 1) if self.is_provisional(y)}
+        return sorted(marked | near)
 
     def provisional_years(self, start: date, end: date) -> list[int]:
         """The provisional years among those a period from `start` to `end` touches (for a warning)."""
-        return [y for y in range(start.year, end.year + 1) if y in self._years and self._years[y].provisional]
+        return [y for y in range(start.year, end.year + 1) if self.is_provisional(y)]
 
     def year_data(self, year: int) -> YearData:
         """The national calendar of `year`; CalendarError when nobody has entered it."""
@@ -141,9 +155,16 @@ class LegalCalendar:
                 holidays=frozenset(d for d in _PACKAGE_HOLIDAYS if d.year == year),
                 workdays=frozenset(d for d in _PACKAGE_WORKDAYS if d.year == year),
             )
+        if statutory_holidays.covers(year):
+            # No notice yet: the holidays the law fixes are known (a right never ends on 元旦 or in 春节 for want
+            # of a notice); the 调休 are not, hence provisional.
+            self._warn_provisional(year)
+            return YearData(holidays=frozenset(statutory_holidays.statutory_holidays(year)), provisional=True,
+                            source="computed")
         raise CalendarError(
             f"no holiday data for the year {year}: chinese_calendar covers "
-            f"{min(_PACKAGE_YEARS)}–{max(_PACKAGE_YEARS)}; {_FIX_HINT.format(year=year)} "
+            f"{min(_PACKAGE_YEARS)}–{max(_PACKAGE_YEARS)} and the statutory holidays are computed for "
+            f"{statutory_holidays.FIRST_YEAR}–{statutory_holidays.LAST_YEAR}; {_FIX_HINT.format(year=year)} "
             f"with the State Council holiday notice, or mark it provisional = true (weekends only)",
             details={"year": year},
         )
@@ -211,6 +232,11 @@ class LegalCalendar:
         data = self._years.get(year)
         if data is None and year in _PACKAGE_YEARS:
             return self._years.setdefault(year, self.year_data(year))
+        if data is None:
+            data = self._computed.get(year)
+            if data is None:
+                data = self._computed.setdefault(year, self.year_data(year))
+            return data
         return self.year_data(year)
 
     def _warn_provisional(self, year: int) -> None:

@@ -20,7 +20,7 @@ def test_case_page_shows_an_open_incident_with_its_element_message_and_time(clie
     block = html[html.index('id="incidents"'):]
     block = block[:block.index("</section>")]
     assert "<h2>故障</h2>" in block and f'data-incident-id="{incident.id}"' in block
-    for text in ("等待1000日", "(cf_due)", "no holiday data for the year 2028", "1 次尝试", "请管理员重试或标记为已处理",
+    for text in ("等待1000日", "(cf_due)", "no holiday data for the year 2100", "1 次尝试", "请管理员重试或标记为已处理",
                  "流程执行出错"):  # the incident's message by id, in the reader's language
         assert text in block, text
     assert incident.message_id == "process.failed" and incident.message_params["element"] == "cf_due"

@@ -267,9 +267,9 @@ def test_extra_workdays():
 
 
 def test_overrides_do_not_stand_in_for_a_missing_year():
-    cal = LegalCalendar({"extra_workdays": ["2031-01-06"]})
-    with pytest.raises(CalendarError, match="2031"):
-        cal.is_workday(date(2031, 1, 6))
+    cal = LegalCalendar({"extra_workdays": ["2100-01-06"]})
+    with pytest.raises(CalendarError, match="2100"):
+        cal.is_workday(date(2100, 1, 6))
 
 
 # -- overrides: whole years -------------------------------------------------------------------------
@@ -429,14 +429,14 @@ def test_default_config_file():
     assert data.provisional is True
     assert data.holidays == frozenset(statutory_holidays(2027)) and data.workdays == frozenset()  # no 调休 invented
     assert cal.workdays(3, "2026-12-30") == eod("2027-01-05")              # Dec 31, (元旦), Jan 4, Jan 5
-    with pytest.raises(CalendarError, match="2028"):
-        cal.is_workday(date(2028, 1, 3))
+    with pytest.raises(CalendarError, match="2100"):
+        cal.is_workday(date(2100, 1, 4))
 
 
 # -- years without data -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("day", "year"), [(date(2031, 3, 3), "2031"), (date(2003, 5, 6), "2003")])
+@pytest.mark.parametrize(("day", "year"), [(date(2100, 3, 3), "2100"), (date(2003, 5, 6), "2003")])
 def test_year_without_data(cal, day, year):
     with pytest.raises(CalendarError, match=rf"no holiday data for the year {year}.*config/calendar.toml") as exc:
         cal.is_workday(day)
@@ -444,13 +444,30 @@ def test_year_without_data(cal, day, year):
 
 
 def test_period_running_into_a_year_without_data(cal):
-    # The package stops at 2026: a deadline in 2027 must fail loudly, not pretend 2027 has no holidays.
-    with pytest.raises(CalendarError, match="2027"):
-        cal.workdays(5, "2026-12-28")
-    with pytest.raises(CalendarError, match="2027"):
-        cal.legal_days(5, "2026-12-28")
+    # Beyond the rules (2099) nobody knows the holidays: a deadline there fails loudly, it does not pretend the
+    # year has none.
+    with pytest.raises(CalendarError, match="2100"):
+        cal.workdays(5, "2099-12-28")
+    with pytest.raises(CalendarError, match="2100"):
+        cal.legal_days(5, "2099-12-28")
     with pytest.raises(CalendarError, match="2003"):
         cal.legal_days(3, "2003-05-01")
+
+
+def test_a_year_nobody_entered_runs_on_its_computed_statutory_holidays(cal, caplog):
+    # The package stops at 2026 and this calendar has no overrides: 2027 and 2031 still know their statutory
+    # holidays (元旦, 春节 from 除夕 ...), are provisional, and say so once in the log.
+    caplog.set_level(logging.WARNING, logger="engine.calendar")
+    assert cal.is_provisional(2027) and cal.is_provisional(2031) and not cal.is_provisional(2026)
+    assert cal.legal_days(30, "2026-12-02") == eod("2027-01-04")          # 2027-01-01 is 元旦, then a weekend
+    assert cal.legal_days(60, "2026-12-10") == eod("2027-02-09")          # 02-08 is 正月初三 (春节): moves to Tue
+    assert cal.workdays(5, "2026-12-28") == eod("2027-01-05")
+    assert cal.is_rest_day(date(2031, 1, 1)) and cal.is_workday(date(2031, 1, 2))
+    assert cal.provisional_years(date(2026, 12, 2), date(2031, 2, 1)) == [2027, 2028, 2029, 2030, 2031]
+    assert cal.provisional_years_from(date(2026, 12, 2)) == [2027]        # the banner: the years deadlines reach
+    assert cal.provisional_years_from(date(2027, 3, 1)) == [2027, 2028]
+    warned = [r.getMessage() for r in _provisional_warnings(caplog)]
+    assert len([m for m in warned if "year 2027" in m]) == 1 and any("year 2031" in m for m in warned)
 
 
 # -- integration points -----------------------------------------------------------------------------

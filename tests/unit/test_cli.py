@@ -59,8 +59,10 @@ def test_calendar_due_prints_the_end_of_the_last_day(run):
     assert run("calendar", "due", "2026-09-30", "--days", "15", "--unit", "legal").stdout.strip() == "2026-10-15T23:59:59+08:00"
     assert run("calendar", "due", "2026-09-30", "--days", "3", "--unit", "working").stdout.strip() == "2026-10-10T23:59:59+08:00"
     assert run("calendar", "due", "2026-09-28", "--days", "5", "--unit", "natural").stdout.strip() == "2026-10-03T23:59:59+08:00"
-    result = run("calendar", "due", "2031-01-05", "--days", "3", "--unit", "working", ok=False)
-    assert result.returncode == 2 and "2031" in result.stderr
+    computed = run("calendar", "due", "2031-01-21", "--days", "3", "--unit", "working")  # 春节 2031: 1-22 to 1-25
+    assert computed.stdout.strip() == "2031-01-29T23:59:59+08:00" and "2031年放假安排尚未公布" in computed.stderr
+    result = run("calendar", "due", "2100-01-05", "--days", "3", "--unit", "working", ok=False)
+    assert result.returncode == 2 and "2100" in result.stderr
     known = run("calendar", "due", "2026-03-02", "--days", "30", "--unit", "legal")
     assert "provisional" not in known.stderr
 

@@ -42,23 +42,23 @@ def test_failing_timers_become_incidents_an_operator_lists_resolves_and_retries(
         first, second = (cases.start_case(session, "calendar_fault", {}, SYSTEM).id for _ in range(2))
     engine.dispose()
 
-    # the timers fall due in 2028, a year the calendar does not know: the script after them fails
+    # the timers fall due in 2028; the script after them counts working days in 2100, a year nobody knows
     drained = run("timers", "run-due", "--now", "2028-12-01T00:00:00+08:00", JIEFEN_TIMER_MAX_ATTEMPTS="1")
     assert drained.stdout.startswith("fired 0, skipped 0, failed 2") and "incidents 2" in drained.stdout
     listed = run("incidents").stdout.splitlines()
     assert [line.split("\t")[:4] for line in listed] == [["1", f"case {first}", "等待1000日", "cf_due"],
                                                         ["2", f"case {second}", "等待1000日", "cf_due"]]
-    assert all("no holiday data for the year 2028" in line and "\topen\t" in line for line in listed)
+    assert all("no holiday data for the year 2100" in line and "\topen\t" in line for line in listed)
 
     again = run("incidents", "retry", "1", ok=False)
-    assert again.returncode == 2 and "2028" in again.stderr and "Traceback" not in again.stderr
+    assert again.returncode == 2 and "2100" in again.stderr and "Traceback" not in again.stderr
     assert run("incidents", "resolve", "1", ok=False).returncode == 2  # --note is required
     assert run("incidents", "resolve", "1", "--note", "当事人撤回，另案处理").stdout.strip() == "incident 1 resolved"
 
-    # the operator adds 2028 to the calendar; the retry fires the timer and resolves the incident
+    # the operator adds 2100 to the calendar; the retry fires the timer and resolves the incident
     calendar = tmp_path / "calendar.toml"
-    calendar.write_text("[years.2028]\nprovisional = true\n", encoding="utf-8")
-    retried = run("incidents", "retry", "2", "--note", "已补录2028年日历", JIEFEN_CALENDAR_FILE=str(calendar))
+    calendar.write_text("[years.2100]\nprovisional = true\n", encoding="utf-8")
+    retried = run("incidents", "retry", "2", "--note", "已补录2100年日历", JIEFEN_CALENDAR_FILE=str(calendar))
     assert retried.stdout.strip() == "incident 2 retried: the timer fired; resolved"
     history = [line.split("\t") for line in run("incidents", "--all").stdout.splitlines()]
     assert [row[6] for row in history] == ["resolved by system", "retried by system"]

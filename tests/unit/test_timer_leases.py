@@ -18,7 +18,7 @@ from engine.services.users import SYSTEM
 from tests.conftest import FIXTURES, START
 
 CATCH_UP = START + timedelta(minutes=5)  # every timer of a crash_order case is due
-FAULT_DUE = START + timedelta(days=1000, seconds=1)  # calendar_fault's timer is due (a moment in 2028)
+FAULT_DUE = START + timedelta(days=1000, seconds=1)  # calendar_fault's timer is due (a moment in 2028; its script needs 2100)
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def test_a_failing_timer_is_retried_with_backoff_then_becomes_an_incident(sessio
     assert (first.failed, first.incidents) == (1, 0)
     [row] = session.scalars(select(TimerModel).where(TimerModel.case_id == case.id))
     session.refresh(row)
-    assert row.attempts == 1 and row.retry_at == base + timedelta(seconds=30) and "2028" in row.last_error
+    assert row.attempts == 1 and row.retry_at == base + timedelta(seconds=30) and "2100" in row.last_error
     assert fire_due_timers(session, FAULT_DUE, worker="d", policy=policy(29)).failed == 0  # backing off
     assert fire_due_timers(session, FAULT_DUE, worker="d", policy=policy(31)).failed == 1
     session.refresh(row)
@@ -113,7 +113,7 @@ def test_a_failing_timer_is_retried_with_backoff_then_becomes_an_incident(sessio
     [incident] = incidents.list_incidents(session, SYSTEM)
     assert (incident.case_id, incident.timer_id, incident.name, incident.element_id, incident.attempts) == (
         case.id, row.id, "等待1000日", "cf_due", 3)
-    assert "no holiday data for the year 2028" in incident.message and incident.resolved_at is None
+    assert "no holiday data for the year 2100" in incident.message and incident.resolved_at is None
     assert incident.created_at == base + timedelta(seconds=92)
     [event] = session.scalars(select(CaseEventModel).where(CaseEventModel.case_id == case.id,
                                                            CaseEventModel.type == "incident_opened"))
@@ -143,12 +143,12 @@ def test_retrying_an_incident_fires_the_timer_and_resolves_it_once_the_cause_is_
     assert incident.resolved_at is None and incident.attempts == 2
     # the operator adds the year to the calendar (config/calendar.toml) and restarts
     settings = runtime.EngineSettings.from_files(None, str(DEFAULT_CALENDAR_PATH))
-    settings.calendar_overrides.setdefault("years", {})["2028"] = {"provisional": True}
+    settings.calendar_overrides.setdefault("years", {})["2100"] = {"provisional": True}
     runtime.bind(session, runtime.Runtime(settings, clock))
-    incidents.retry_incident(session, incident.id, actor("admin"), note="2028 added to the calendar")
+    incidents.retry_incident(session, incident.id, actor("admin"), note="2100 added to the calendar")
     session.expire_all()
     incident = session.get(IncidentModel, incident.id)
-    assert (incident.resolution, incident.resolved_by, incident.note) == ("retried", "admin", "2028 added to the calendar")
+    assert (incident.resolution, incident.resolved_by, incident.note) == ("retried", "admin", "2100 added to the calendar")
     assert incidents.list_incidents(session, SYSTEM) == [] and incidents.case_incidents(session, incident.case_id) == []
     assert [t.spec_name for t in cases.open_tasks(session, incident.case_id)] == ["cf_reply"]
     types = [(e.type, e.actor) for e in history.list_events(session, incident.case_id, SYSTEM)]
