@@ -306,6 +306,31 @@ def calendar_due(start, days, unit):
         click.echo(note, err=True)
 
 
+@calendar.command("recompute")
+@click.option("--year", type=int, required=True, help="the year whose calendar changed (notice entered)")
+@click.option("--note", default=None, help="why, for the case histories (default: the year's notice)")
+def calendar_recompute(year, note):
+    """After entering a year's State Council notice in config/calendar.toml: recompute every open deadline that
+    the change may move (timers, task due dates, the supervision ladder), one recorded command per case."""
+    from engine.actors import SYSTEM
+    from engine.services.deadlines import recompute_deadlines
+    from webui.extensions import db
+
+    app = _app()
+    with app.app_context():
+        try:
+            changed = recompute_deadlines(db.session, year, SYSTEM, reason=note)
+        except CaseError as exc:
+            _fail(exc)
+    moved = sum(len(c.moved) for c in changed)
+    click.echo(f"{len([c for c in changed if c.moved])} case(s), {moved} deadline(s) moved")
+    for case in changed:
+        for m in case.moved:
+            click.echo(f"  {case.code}\t{m.element}\t{m.old.isoformat()} -> {m.new.isoformat()}")
+        for element in case.unsure:
+            click.echo(f"  {case.code}\t{element}\tnot recomputed: review by hand / 无法自动重算，请人工复核", err=True)
+
+
 @main.group()
 def timers():
     """Durable timers."""

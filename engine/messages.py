@@ -49,6 +49,7 @@ MESSAGES: dict[str, str] = {
     "directory.no_top": "no top-level center: run `jiefen init-db`",
     # incidents
     "incident.forbidden": "only an administrator may handle incidents",
+    "deadlines.forbidden": "only an administrator may recompute deadlines",
     "incident.not_found": "incident {incident_id} not found",
     "incident.already_resolved": "incident {incident_id} was already resolved",
     "incident.timer_gone": "the timer of incident {incident_id} is no longer pending (the case moved on): "

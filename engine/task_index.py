@@ -162,6 +162,18 @@ def set_warning_level(session: Session, task_id: str, level: int) -> None:
     session.execute(_SET_CANDIDATE_WARNING_LEVEL, {"of_task": task_id, "level": level})
 
 
+_SET_DUE = update(TASKS).where(TASKS.c.id == bindparam("of_task")).values(due_at=bindparam("due"),
+                                                                          due_sort=bindparam("due"))
+_SET_CANDIDATE_DUE = update(CANDIDATES).where(CANDIDATES.c.task_id == bindparam("of_task")).values(
+    due_sort=bindparam("due"))
+
+
+def set_due(session: Session, task_id: str, due) -> None:
+    """A task's due date was recomputed (the calendar of its year changed); the list's sort key follows."""
+    session.execute(_SET_DUE, {"of_task": task_id, "due": due})
+    session.execute(_SET_CANDIDATE_DUE, {"of_task": task_id, "due": due})
+
+
 def remove_task(session: Session, task_id: str) -> None:
     """Delete a task row that is done outside the workflow (an answered supervision task). Flushes only."""
     session.execute(_DELETE_TASK, {"task_id": task_id})

@@ -21,6 +21,7 @@ EVENTS = {
     "task_completed": lazy_gettext("Task completed"),
     "task_cancelled": lazy_gettext("Task cancelled"),
     "timer_fired": lazy_gettext("Timer fired"),
+    "deadlines_recomputed": lazy_gettext("Deadlines recomputed"),
     "task_escalated": lazy_gettext("Supervision step"),
     "supervision_answered": lazy_gettext("Supervision answered"),
     "case_closed": lazy_gettext("Case closed"),

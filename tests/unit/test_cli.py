@@ -54,6 +54,12 @@ def test_deploy_reports_every_problem_without_traceback(run, tmp_path):
     assert "f5" in result.stderr and "mediate" in result.stderr
 
 
+def test_calendar_recompute_reports_what_moved(run):
+    run("init-db")
+    assert run("calendar", "recompute", "--year", "2027").stdout.strip() == "0 case(s), 0 deadline(s) moved"
+    assert run("calendar", "recompute", ok=False).returncode == 2  # --year is required
+
+
 def test_calendar_due_prints_the_end_of_the_last_day(run):
     # 2026 国庆: Oct 1-7 off, Sat Oct 10 is a make-up workday; 3 working days after Sep 30: Oct 8, 9, 10
     assert run("calendar", "due", "2026-09-30", "--days", "15", "--unit", "legal").stdout.strip() == "2026-10-15T23:59:59+08:00"
