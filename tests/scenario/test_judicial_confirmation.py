@@ -41,8 +41,9 @@ def valid_ruling(c, cid, performance_due):
 def test_valid_ruling_performed_opened_by_a_mediator(center):
     c = center
     cid = registered(c)
-    # 人民调解法 第33条: joint application within 30 days of the agreement (2 March): warn on day 25, end 1 April
-    assert c.timers(cid) == {"第25日提醒": end_of("2026-03-27"), "30日申请期限届满": end_of("2026-04-01")}
+    # 人民调解法 第33条: joint application within 30 days of the agreement (2 March): warn on day 25, end 1 April;
+    # the expiry waits 7 在途 days more for an application posted in time
+    assert c.timers(cid) == {"第25日提醒": end_of("2026-03-27"), "30日申请期限届满": end_of("2026-04-08")}
     assert c.task(cid, "jc_joint_application")["due_at"] == end_of("2026-04-01")
     c.complete(cid, "jc_joint_application", "mediator", {"jc_application": "joint", "jc_application_date": c.day(0)})
     assert c.timers(cid) == {}
@@ -99,9 +100,9 @@ def test_application_window_warns_on_day_25_and_ends_on_day_30(center):
     c.drain(china("2026-03-28", 0, 0, 0))
     assert c.ready(cid) == ["jc_apply_reminder", "jc_joint_application"]
     c.complete(cid, "jc_apply_reminder", "mediator", {"jc_reminder_method": "phone"}, forbidden=("court_clerk",))
-    c.drain(china("2026-04-01", 23, 59, 58))
+    c.drain(china("2026-04-08", 23, 59, 58))
     assert c.ready(cid) == ["jc_joint_application"]
-    c.drain(china("2026-04-02", 0, 0, 0))
+    c.drain(china("2026-04-09", 0, 0, 0))
     assert c.ready(cid) == ["jc_advise_lawsuit"]
     c.complete(cid, "jc_advise_lawsuit", "mediator", {"jc_advice_method": "phone"})
     case = c.assert_closed(cid, "未申请司法确认")
@@ -138,7 +139,8 @@ def test_missed_supplement_deadline_across_national_day_counts_as_withdrawn(cent
     c.set_time(china("2026-09-25", 9))  # Friday, 中秋 holiday: the parties came in anyway
     cid = registered(c)
     # 30 days from 25 September end on Sunday 25 October: the next working day
-    assert c.timers(cid)["30日申请期限届满"] == end_of("2026-10-26")
+    assert c.task(cid, "jc_joint_application")["due_at"] == end_of("2026-10-26")
+    assert c.timers(cid)["30日申请期限届满"] == end_of("2026-11-02")  # + 7 在途 days
     c.complete(cid, "jc_joint_application", "mediator", {"jc_application": "joint", "jc_application_date": c.day(0)})
     c.complete(cid, "jc_accept", "court_clerk", {"jc_accept_decision": "accepted", "jc_accept_date": c.day(0)})
     # 15 days from 25 September end on Saturday 10 October, a 调休 make-up working day: the period ends there
@@ -248,3 +250,18 @@ def test_enforcement_application_or_its_two_year_window(center, applied):
         c.drain(china("2027-04-02", 0, 0, 0))
         c.assert_closed(cid, "申请执行期间届满")
     c.assert_record(cid)
+
+
+def test_an_application_posted_on_the_last_day_counts_one_posted_after_it_does_not(center):
+    """民诉法 第85条 (在途): the window ends 1 April; the parties' application posted that day and recorded on the
+    3rd goes to the court; one posted on the 2nd is late: the parties are told they may sue on the agreement."""
+    c = center
+    in_time = registered(c)
+    late = registered(c)
+    c.drain(china("2026-04-03", 10))
+    c.complete(in_time, "jc_joint_application", "mediator", {"jc_application": "joint",
+                                                             "jc_application_date": "2026-04-01"})
+    assert "jc_accept" in c.ready(in_time)  # (the day-25 reminder is still open beside it)
+    c.complete(late, "jc_joint_application", "mediator", {"jc_application": "joint",
+                                                          "jc_application_date": "2026-04-02"})
+    assert "jc_advise_lawsuit" in c.ready(late) and "jc_accept" not in c.ready(late)

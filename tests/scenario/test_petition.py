@@ -61,10 +61,12 @@ def test_reply_then_first_and_second_review_closes_the_matter_for_good(center):
     assert c.timers(cid) == {"60日办理期限届满": end_of("2026-05-06")}
     replied(c, cid, "reject", "dissatisfied", body="t_competent", rater="t_revisit")
     assert c.task(cid, "pt_await_review")["due_at"] == end_of("2026-04-01")
-    assert c.timers(cid) == {"复查申请期届满": end_of("2026-04-01")}  # 信访条例 第35条: 30 days
+    # 信访条例 第35条: 30 days; the window's timer waits 7 more days for a request posted in time (在途)
+    assert c.timers(cid) == {"复查申请期届满": end_of("2026-04-08")}
 
     c.set_time(china("2026-03-10", 10))
-    c.complete(cid, "pt_await_review", "t_review", {"review_request_date": c.day(0), "review_reason": "补偿标准不对"},
+    c.complete(cid, "pt_await_review", "t_review", {"review_request_date": c.day(0), "review_reason": "补偿标准不对",
+                                                        "review_request_posted_date": c.day(-1)},
                forbidden=("review", "competent"))
     first = c.task(cid, "pt_first_review")
     assert first["roles"] == ["review_body"] and first["due_at"] == end_of("2026-04-09")
@@ -73,12 +75,14 @@ def test_reply_then_first_and_second_review_closes_the_matter_for_good(center):
                                                     "review_served_date": c.day(0)},
                forbidden=("review", "t_petition", "t_competent"))
     # 信访条例 第36条: 30 days from service on 20 March end on Sunday 19 April: to Monday 20 April
-    assert c.timers(cid) == {"复核申请期届满": end_of("2026-04-20")}
+    assert c.task(cid, "pt_await_second_review")["due_at"] == end_of("2026-04-20")
+    assert c.timers(cid) == {"复核申请期届满": end_of("2026-04-27")}  # + 7 days 在途
     second_request = c.task(cid, "pt_await_second_review")
     assert sorted(second_request["roles"]) == ["petition_office", "review_body"]
     assert c.listed(cid, "pt_await_second_review", "review") and c.listed(cid, "pt_await_second_review", "t_petition")
     c.set_time(china("2026-03-25", 10))
     c.complete(cid, "pt_await_second_review", "t_petition", {"second_review_request_date": c.day(0),
+                                                             "second_review_request_posted_date": c.day(0),
                                                              "second_review_reason": "不服复查意见"},
                forbidden=("t_review",))
     second = c.task(cid, "pt_second_review")
@@ -106,20 +110,22 @@ def test_reply_becomes_final_when_no_review_is_asked_then_revisits_find_it_stabl
     c.set_time(china("2026-04-01", 9))
     replied(c, cid, "support", "satisfied", served=c.day(0))
     # 30 days from service on 1 April end on 1 May, in the Labour Day holiday (1–5 May): the window runs to 6 May
-    assert c.timers(cid) == {"复查申请期届满": "2026-05-06T23:59:59+08:00"}
-    c.drain(china("2026-05-06", 23, 59, 58))
+    # ... and the timer 7 days later (在途: a request posted by 6 May may still arrive)
+    assert c.task(cid, "pt_await_review")["due_at"] == end_of("2026-05-06")
+    assert c.timers(cid) == {"复查申请期届满": "2026-05-13T23:59:59+08:00"}
+    c.drain(china("2026-05-13", 23, 59, 58))
     assert c.ready(cid) == ["pt_await_review"]
-    c.drain(china("2026-05-07", 0, 0, 0))
+    c.drain(china("2026-05-14", 0, 0, 0))
     assert c.ready(cid) == []
     case = c.case(cid)
     assert case["data"]["petition_resolved"] is True and case["data"]["final_stage"] == "reply"
     # resolved: revisits on day 7 and day 30 (natural days from 办结, which is the end of the window)
-    assert c.timers(cid) == {"第7日/第30日": end_of("2026-05-12")}
-    c.drain(china("2026-05-13", 9))
+    assert c.timers(cid) == {"第7日/第30日": end_of("2026-05-19")}
+    c.drain(china("2026-05-20", 9))
     c.complete(cid, "pt_revisit", "revisit", {"petitioner_mood": "stable", "rebound_risk": "low"},
                forbidden=("petition", "competent"))
-    assert c.timers(cid) == {"第7日/第30日": end_of("2026-06-04")}
-    c.drain(china("2026-06-05", 9))
+    assert c.timers(cid) == {"第7日/第30日": end_of("2026-06-11")}
+    c.drain(china("2026-06-12", 9))
     c.complete(cid, "pt_revisit", "revisit", {"petitioner_mood": "stable", "rebound_risk": "medium"})
     c.assert_closed(cid, "已化解（回访稳定）")
     events = c.assert_record(cid)
@@ -131,13 +137,14 @@ def test_review_opinion_becomes_final_when_no_second_review_is_asked(center):
     c = center
     cid = accepted(c)
     replied(c, cid, "explain", "dissatisfied")
-    c.complete(cid, "pt_await_review", "petition", {"review_request_date": c.day(0), "review_reason": "不服答复"})
+    c.complete(cid, "pt_await_review", "petition", {"review_request_date": c.day(0), "review_reason": "不服答复",
+                                                    "review_request_posted_date": c.day(0)})
     c.complete(cid, "pt_first_review", "review", {"review_opinion": "uphold", "review_opinion_date": c.day(0),
                                                   "review_served_date": c.day(0)}, forbidden=("petition",))
-    assert c.timers(cid) == {"复核申请期届满": end_of("2026-04-01")}
-    c.drain(china("2026-04-01", 23, 59, 58))
+    assert c.timers(cid) == {"复核申请期届满": end_of("2026-04-08")}
+    c.drain(china("2026-04-08", 23, 59, 58))
     assert c.ready(cid) == ["pt_await_second_review"]
-    c.drain(china("2026-04-02", 0, 0, 0))
+    c.drain(china("2026-04-09", 0, 0, 0))
     case = c.assert_closed(cid, "复查意见终结（未申请复核）")
     assert case["data"]["final_stage"] == "review"
     c.assert_record(cid)
@@ -282,8 +289,8 @@ def test_failed_mediation_extension_and_overdue_supervision_then_reply_final(cen
     c.complete(cid, "pt_reply", "competent", {"handle_opinion": "reject", "reply_date": c.day(0),
                                               "reply_served_date": c.day(0)})
     c.complete(cid, "pt_rate_satisfaction", "revisit", {"satisfaction": "dissatisfied"})
-    assert c.timers(cid) == {"复查申请期届满": end_of("2026-07-02")}
-    c.drain(china("2026-07-03", 0, 0, 0))
+    assert c.timers(cid) == {"复查申请期届满": end_of("2026-07-09")}
+    c.drain(china("2026-07-10", 0, 0, 0))
     case = c.assert_closed(cid, "答复意见终结（未申请复查）")
     assert case["data"]["handling_extended"] is True and case["data"]["petition_resolved"] is False
     c.assert_record(cid)
@@ -294,3 +301,51 @@ def test_only_petition_intake_roles_open_a_petition(center):
     for user in ("competent", "review", "mediator", "auditor"):
         response = c.post("/api/v1/cases", user, {"process_id": "petition_revisit", "data": {}})
         assert response.status_code == 403, user
+
+
+# ------------------------------------------------------------------------------ 在途: requests posted in time
+
+
+def test_a_review_request_posted_on_the_last_day_and_received_after_the_window_counts(center):
+    """民诉法 第85条: 在途时间不计入期间. The window's last day is 1 April; the letter, posted that day, arrives
+    on 3 April: it is registered with its postmark and goes to 复查."""
+    c = center
+    cid = accepted(c)
+    replied(c, cid, "reject", "dissatisfied")
+    assert c.task(cid, "pt_await_review")["due_at"] == end_of("2026-04-01")
+    c.drain(china("2026-04-03", 10))
+    assert c.ready(cid) == ["pt_await_review"]  # still open: the 在途 days after the window
+    c.complete(cid, "pt_await_review", "petition", {"review_request_date": c.day(0), "review_reason": "不服答复",
+                                                    "review_request_posted_date": "2026-04-01"})
+    assert c.ready(cid) == ["pt_first_review"]
+    data = c.case(cid)["data"]
+    assert data["review_in_time"] is True and data["final_stage"] == "review"
+
+
+def test_a_review_request_posted_after_the_window_is_not_accepted_and_the_reply_stands(center):
+    c = center
+    cid = accepted(c)
+    replied(c, cid, "reject", "dissatisfied")
+    c.drain(china("2026-04-03", 10))
+    c.complete(cid, "pt_await_review", "petition", {"review_request_date": c.day(0), "review_reason": "不服答复",
+                                                    "review_request_posted_date": "2026-04-02"})
+    case = c.assert_closed(cid, "答复意见终结（未申请复查）")
+    assert case["data"]["review_in_time"] is False and case["data"]["final_stage"] == "reply"
+    c.assert_record(cid)
+
+
+def test_a_second_review_request_posted_late_leaves_the_review_opinion_final(center):
+    c = center
+    cid = accepted(c)
+    replied(c, cid, "explain", "dissatisfied")
+    c.complete(cid, "pt_await_review", "petition", {"review_request_date": c.day(0), "review_reason": "不服答复",
+                                                    "review_request_posted_date": c.day(0)})
+    c.complete(cid, "pt_first_review", "review", {"review_opinion": "uphold", "review_opinion_date": c.day(0),
+                                                  "review_served_date": c.day(0)})
+    c.drain(china("2026-04-06", 10))
+    c.complete(cid, "pt_await_second_review", "petition", {"second_review_request_date": c.day(0),
+                                                           "second_review_request_posted_date": "2026-04-02",
+                                                           "second_review_reason": "不服复查意见"})
+    case = c.case(cid)
+    assert case["data"]["second_review_in_time"] is False and case["data"]["final_stage"] == "review"
+    assert "pt_second_review" not in c.ready(cid)

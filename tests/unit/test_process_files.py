@@ -350,7 +350,8 @@ def test_jc_valid_ruling_and_performance(specs):
     case.complete("jc_register_agreement", agreement_no="TJ-2025-001", agreement_date=d(0), mediation_org="调委会",
                   jc_court_name="某县人民法院", jc_venue_basis="party_domicile")
     assert set(case.waiting_timers()) == {"jc_timer_apply_warn", "jc_timer_apply_expired"}
-    assert case.waiting_timers()["jc_timer_apply_expired"].startswith("2025-04-02T23:59:59")  # 30 days, a Wednesday
+    # 30 days end on Wednesday 2 April; the expiry waits 7 在途 days more
+    assert case.waiting_timers()["jc_timer_apply_expired"].startswith("2025-04-09T23:59:59")
     case.complete("jc_joint_application", jc_application="joint", jc_application_date=d(2))
     assert case.ready() == ["jc_accept"] and case.waiting_timers() == {}
     case.complete("jc_accept", jc_accept_decision="accepted", jc_accept_date=d(3))
@@ -382,7 +383,9 @@ def test_jc_application_window_warns_then_expires(specs):
     case.advance(days=1)  # day 26: the day-25 warning has fired, the application is still open
     assert case.ready() == ["jc_apply_reminder", "jc_joint_application"]
     case.complete("jc_apply_reminder", jc_reminder_method="phone")
-    case.advance(days=5)  # day 31: the 30-day period has ended
+    case.advance(days=5)  # day 31: the 30-day period has ended, its 在途 days not yet
+    assert case.ready() == ["jc_joint_application"]
+    case.advance(days=7)  # day 38
     assert case.ready() == ["jc_advise_lawsuit"]
     case.complete("jc_advise_lawsuit", jc_advice_method="written")
     assert case.wf.is_completed() and case.ends() == ["未申请司法确认"]
@@ -709,10 +712,11 @@ def test_petition_reply_accepted_then_revisited(specs):
     petition_replied(case)
     assert case.ready() == ["pt_await_review"]
     # served 2 April + 30 days = 2 May, inside the 五一 holiday (1-5 May): the period runs to 6 May
-    assert case.waiting_timers()["pt_timer_review_window"].startswith("2025-05-06T23:59:59")
-    case.advance(days=64)
+    # ... and its timer waits 7 days more for a request posted in time (在途): 13 May
+    assert case.waiting_timers()["pt_timer_review_window"].startswith("2025-05-13T23:59:59")
+    case.advance(days=71)
     assert case.ready() == ["pt_await_review"]
-    case.advance(days=1)  # 7 May: no review requested in time, the reply is final
+    case.advance(days=1)  # 14 May: no review requested in time, the reply is final
     assert case.ready() == [] and case.data["final_stage"] == "reply" and case.data["petition_resolved"] is True
     case.advance(days=7)
     case.complete("pt_revisit", petitioner_mood="stable", rebound_risk="low")
@@ -823,11 +827,13 @@ def test_petition_failed_mediation_is_capped(specs):
 def test_petition_review_and_second_review_with_hearing(specs):
     case = petition_replied(petition_accepted(Case(specs, "petition_revisit")), opinion="reject",
                             satisfaction="dissatisfied")
-    case.complete("pt_await_review", review_request_date=d(40), review_reason="补偿标准不对")
+    case.complete("pt_await_review", review_request_date=d(40), review_reason="补偿标准不对",
+                  review_request_posted_date=d(39))
     assert case.ready() == ["pt_first_review"] and case.data["final_stage"] == "review"
     case.complete("pt_first_review", review_opinion="uphold", review_opinion_date=d(60), review_served_date=d(62))
-    assert case.waiting_timers()["pt_timer_second_review_window"].startswith("2025-06-03")
-    case.complete("pt_await_second_review", second_review_request_date=d(70), second_review_reason="不服复查")
+    assert case.waiting_timers()["pt_timer_second_review_window"].startswith("2025-06-10")  # 3 June + 7 在途
+    case.complete("pt_await_second_review", second_review_request_date=d(70), second_review_reason="不服复查",
+                  second_review_request_posted_date=d(70))
     assert case.data["second_review_due"].startswith("2025-06-11")  # 12 May + 30 days
     case.complete("pt_second_review", second_review_opinion="hearing", second_review_date=d(80))
     case.complete("pt_hearing", hearing_days=10)
@@ -839,7 +845,7 @@ def test_petition_review_and_second_review_with_hearing(specs):
 def test_petition_review_opinion_becomes_final(specs):
     case = petition_replied(petition_accepted(Case(specs, "petition_revisit")), opinion="explain",
                             satisfaction="dissatisfied")
-    case.complete("pt_await_review", review_request_date=d(40), review_reason="不服")
+    case.complete("pt_await_review", review_request_date=d(40), review_reason="不服", review_request_posted_date=d(40))
     case.complete("pt_first_review", review_opinion="uphold", review_opinion_date=d(60), review_served_date=d(62))
     case.advance(days=100)
     assert case.ends() == ["复查意见终结（未申请复核）"]
@@ -847,7 +853,7 @@ def test_petition_review_opinion_becomes_final(specs):
 
 def test_petition_high_rebound_risk_reopens_as_dispute(specs):
     case = petition_replied(petition_accepted(Case(specs, "petition_revisit")))
-    case.advance(days=70)
+    case.advance(days=77)  # the 复查 window and its 在途 days pass
     case.advance(days=7)
     case.complete("pt_revisit", petitioner_mood="agitated", rebound_risk="high")
     case.complete("pt_risk_meeting", risk_measures="领导包案", reopen_case=True)
