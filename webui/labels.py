@@ -23,6 +23,8 @@ EVENTS = {
     "timer_fired": lazy_gettext("Timer fired"),
     "task_escalated": lazy_gettext("Supervision step"),
     "supervision_answered": lazy_gettext("Supervision answered"),
+    "supervision_closed": lazy_gettext("Supervision closed"),
+    "supervision_returned": lazy_gettext("Supervision answer sent back"),
     "case_closed": lazy_gettext("Case closed"),
     "case_migrated": lazy_gettext("Case migrated to a new process version"),
     "case_linked": lazy_gettext("Linked case opened"),
