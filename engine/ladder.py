@@ -102,6 +102,16 @@ def ladder_on(case, rt: runtime.Runtime) -> bool:
     return settings.ladder_enabled and settings.tier_ladder.get(case.tier or "", True)
 
 
+def task_laddered(session: Session, case: CaseModel, task) -> bool:
+    """The task gets the ladder: a BPMN user task not marked jiefen.ladder = off (a party's own window such as
+    the 复查 / 复核 request periods, the 司法确认 application window or the enforcement application; a
+    court-internal limit; a task whose lateness the process supervises itself, like the petition's 第40条 督办)."""
+    if task.kind != "bpmn":
+        return False
+    info = versions.load_version(session, case.process_version_id).user_task(task.spec_name) or {}
+    return info.get("ladder", True)
+
+
 def ladder_steps(task, rt: runtime.Runtime, fired=frozenset()) -> list[LadderStep]:
     """The steps still to come for a task (a task row: id, title, created_at, due_at, warning_level), in order.
 
@@ -139,7 +149,8 @@ _ADD_LADDER_STEP = insert(TIMERS).from_select(
 def add_next_ladder_step(session: Session, case: CaseModel, task) -> None:
     """After a ladder step of `task` fired (its warning level raised): put the next step in the index."""
     rt = runtime.of(session)
-    step = next_ladder_step(task, rt) if case.status == "open" and ladder_on(case, rt) else None
+    on = case.status == "open" and ladder_on(case, rt) and task_laddered(session, case, task)
+    step = next_ladder_step(task, rt) if on else None
     if step is not None:
         session.execute(_ADD_LADDER_STEP, {"case_id": case.id, "name": step.name, "ref": step.ref, "due_at": step.due_at})
 
