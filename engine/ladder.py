@@ -8,6 +8,7 @@ a follow-up task (书面答复).
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -236,11 +237,23 @@ SHEET_LABELS = {
 _LONG = {"sv_earlier", "sv_reason", "sv_measures", "sv_returned", "sv_basis"}
 
 
-def _china(moment: datetime) -> str:
+def _china(moment: datetime, deadline: bool = False) -> str:
+    """A moment as staff read it (China time, to the minute). A deadline at 23:59:59 is that day's 24:00; a
+    step that fired just after 23:59:59 fired at the start (00:00) of the next day."""
     local = moment.astimezone(CHINA_TZ)
-    if local.time() == time(23, 59, 59):
-        return f"{local:%Y-%m-%d} 24:00"
+    if local.time() >= time(23, 59, 59):
+        if deadline:
+            return f"{local:%Y-%m-%d} 24:00"
+        return f"{local.date() + timedelta(days=1):%Y-%m-%d} 00:00"
     return f"{local:%Y-%m-%d %H:%M}"
+
+
+_TAGS = re.compile(r"\[(?:L|P|D)(?:/(?:L|P|D))*\]\s*")
+
+
+def _basis_text(text: str | None) -> str:
+    """A task's basis as staff read it: the statute and the period, without our [L]/[P]/[D] tags."""
+    return _TAGS.sub("", text or "").strip()
 
 
 def _display(session: Session, username: str | None) -> str:
@@ -332,8 +345,8 @@ def _sheet(session: Session, case: CaseModel, task: TaskModel, step: str, now: d
         "sv_case": _case_title(session, case),
         "sv_task": task.title,
         "sv_holder": _holder(session, task, unit),
-        "sv_due": _china(task.due_at),
-        "sv_basis": task.due_basis or "",
+        "sv_due": _china(task.due_at, deadline=True),
+        "sv_basis": _basis_text(task.due_basis),
         "sv_late": f"已逾期{count}{unit_text}" if count else "已过期限，不足1日",
         "sv_step": f"{LEVEL_NAMES[level]}（第{level}级，共4级：提示、催办、督办、挂牌督办）",
         "sv_earlier": _earlier(session, case, task.id, step),

@@ -56,7 +56,9 @@ def test_the_unit_head_answers_the_notice_and_the_supervisor_reviews_it(center, 
     assert shown["sv_task"] == "研判"
     assert shown["sv_holder"].startswith("李研判（西湖区综治中心")  # by display name, with the unit
     assert shown["sv_due"] == "2026-03-06 24:00"
-    assert shown["sv_basis"] == screen["due_basis"] and shown["sv_basis"]
+    assert "人民调解法 第17条" in shown["sv_basis"] and "期限：1个工作日" in shown["sv_basis"]
+    assert "[" not in shown["sv_basis"]  # the statute and the period, not our [L]/[P] tags
+    assert "催办" in shown["sv_earlier"] and "2026-03-09 00:00 催办" in shown["sv_earlier"]  # fired Monday 00:00
     assert shown["sv_late"] == "已逾期1个工作日"  # Saturday and Sunday do not count: the limit is in working days
     assert shown["sv_step"].startswith("督办（第3级")
     assert "提示" in shown["sv_earlier"] and "催办" in shown["sv_earlier"]
