@@ -20,7 +20,8 @@ from engine import chain, forms, routing, runtime, task_index, versions
 from engine.clock import CHINA_TZ
 from engine.errors import CalendarError, InvalidData
 from engine.messages import msg
-from engine.models import CaseEventModel, CaseModel, OrgUnitModel, ProcessVersionModel, RoleModel, TaskModel, TimerModel, UserModel
+from engine.models import (CaseEventModel, CaseModel, OrgUnitModel, ProcessVersionModel, RoleModel, TaskModel,
+                           TimerModel, UserModel)
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +290,8 @@ def days_late(due: datetime, moment: datetime, workdays: bool, rt: runtime.Runti
 
 
 def _holder(session: Session, task: TaskModel, unit: OrgUnitModel) -> str:
-    titles = dict(session.execute(select(RoleModel.name, RoleModel.title).where(RoleModel.name.in_(task.roles or []))).all())
+    titles = dict(session.execute(
+        select(RoleModel.name, RoleModel.title).where(RoleModel.name.in_(task.roles or []))).all())
     roles = "、".join(titles.get(r) or r for r in task.roles or [])
     who = _display(session, task.assignee) if task.assignee else "未认领"
     return f"{who}（{unit.name}{'，' + roles if roles else ''}）"
@@ -419,6 +421,7 @@ def answer(session: Session, case: CaseModel, task, username: str, now: datetime
     Each is recorded in the case history. Flushes only. Raises InvalidData (per-field messages)."""
     rt = runtime.of(session)
     sheet = {k: v for k, v in _sheet_of(session, task).items() if not k.startswith("sv_") or k in _CARRIED}
+    sheet.setdefault("sv_task", task.title.partition("：")[2] or task.title)  # a follow-up from before the sheet
     step = sheet.get("_step") or task.spec_name.removeprefix("supervision_").removesuffix("_review")
     base, round_ = _round_ids(task.id)
     unit = session.get(OrgUnitModel, sheet.get("_unit") or task.org_unit_id)
@@ -441,9 +444,10 @@ def answer(session: Session, case: CaseModel, task, username: str, now: datetime
         return values
     values = forms.validate_form(_ANSWER_SCHEMA, data, rt)
     new_date = values["new_date"]
-    if (new_date if isinstance(new_date, date) else date.fromisoformat(str(new_date))) < now.astimezone(CHINA_TZ).date():
+    new_date = new_date if isinstance(new_date, date) else date.fromisoformat(str(new_date))
+    if new_date < now.astimezone(CHINA_TZ).date():
         raise InvalidData(msg("supervision.new_date_past"), {"new_date": [msg("supervision.new_date_past")]})
-    recorded = {**values, "new_date": new_date.isoformat() if isinstance(new_date, date) else str(new_date)}
+    recorded = {**values, "new_date": new_date.isoformat()}
     chain.append_event(session, case, "supervision_answered", username, now,
                        {"data": recorded, "step": step, "source": task.source_task_id}, task.id, task.title)
     task_index.remove_task(session, task.id)
