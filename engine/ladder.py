@@ -364,6 +364,9 @@ def _sheet_of(session: Session, task) -> dict:
     return payload.get("sheet") or {}
 
 
+sheet_of = _sheet_of  # engine/group_cases.py reads its follow-up tasks' sheets the same way
+
+
 def _shown(sheet: dict) -> list[dict]:
     return [{"id": key, "label": SHEET_LABELS[key], "type": "string", "required": False, "enum": None,
              "default": sheet[key], "min": None, "max": None, "minlength": None,

@@ -104,6 +104,7 @@ MESSAGES: dict[str, str] = {
     # the supervision ladder's follow-up tasks
     "supervision.return_needs_note": "say why the answer goes back (review note)",
     "supervision.new_date_past": "the promised completion date cannot be in the past",
+    "group.no_department": "tick at least one department for the joint consultation",
     "form.not_object": "form data must be a JSON object",
     "form.unknown_fields": "unknown field(s): {fields}",
     "form.invalid": "form validation failed",

@@ -46,3 +46,23 @@ def test_a_wrong_entry_is_refused_at_load_naming_the_key(tmp_path, text, named):
     with pytest.raises(ValueError) as caught:
         settings_from(tmp_path, text)
     assert named in str(caught.value)
+
+
+def test_the_group_case_table_sets_the_threshold_and_the_roles(tmp_path):
+    settings = settings_from(tmp_path, '[group_case]\npeople_involved_at_least = 30\ndirector_role = "head"\n'
+                                       'consultation_roles = ["dept_police"]\n')
+    assert (settings.group_people_at_least, settings.group_director_role, settings.group_consultation_roles) == (
+        30, "head", ("dept_police",))
+
+
+@pytest.mark.parametrize("text, named", [
+    ("[group_case]\npeople_involved_at_least = 1\n", "[group_case] people_involved_at_least"),
+    ('[group_case]\npeople_involved_at_least = "ten"\n', "[group_case] people_involved_at_least"),
+    ("[group_case]\nconsultation_roles = []\n", "[group_case] consultation_roles"),
+    ("[group_case]\nthreshold = 5\n", "[group_case] threshold"),
+    ('[group_case]\ndirector_role = ""\n', "[group_case] director_role"),
+])
+def test_a_wrong_group_case_entry_is_refused_naming_the_key(tmp_path, text, named):
+    with pytest.raises(ValueError) as caught:
+        settings_from(tmp_path, text)
+    assert named in str(caught.value)
