@@ -1,9 +1,10 @@
 """The supervision ladder (domain.md §4): 提示 → 催办 → 督办 → 挂牌督办, in one place.
 
-Policy (config/org.toml [ladder]: on/off per tier, when each step falls, who gets the follow-up task), the
-steps and their moments, the one timer row per task that brings the next step (the timer index asks
-next_ladder_step), firing a step (the warning level, the 督办单 / 挂牌督办 follow-up task), and answering
-a follow-up task (书面答复).
+Policy (config/org.toml [ladder]: on/off per tier, when each step falls, who answers and who reviews per kind of
+unit), which tasks get it (not those marked jiefen.ladder = off), the steps and their moments, the one timer
+row per task that brings the next step (the timer index asks next_ladder_step), firing a step (the warning
+level, the 督办单 / 挂牌督办 with its sheet), and the follow-up tasks: the supervised unit's 书面答复, the
+supervising center's review (销号 / 退回).
 """
 from __future__ import annotations
 
