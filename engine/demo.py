@@ -108,6 +108,8 @@ def _value_for(field: dict, rng: random.Random, today: date, choices: dict):
         return rng.choice(values) if values else None
     if kind == "boolean":
         return False
+    if field["id"] == "people_involved":  # most matters are between a few people; now and then a group (群体性)
+        return rng.choice([1, 2, 2, 2, 2, 3, 3, 4, 5, 6, 8, 15, 32])
     if kind in ("long", "integer"):
         low = int(field["min"]) if field.get("min") is not None else 1
         high = int(field["max"]) if field.get("max") is not None else max(low, 1) + 50

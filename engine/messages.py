@@ -102,6 +102,10 @@ MESSAGES: dict[str, str] = {
     "data.text_bad_character": "the {what} holds a character that is not allowed ({character}: a control, "
                                "bidi-override or invalid character)",
     # task forms (engine/forms.py): marshmallow fills {min}, {max}, {choices_text}, ...
+    # the supervision ladder's follow-up tasks
+    "supervision.return_needs_note": "say why the answer goes back (review note)",
+    "supervision.new_date_past": "the promised completion date cannot be in the past",
+    "group.no_department": "tick at least one department for the joint consultation",
     "form.not_object": "form data must be a JSON object",
     "form.unknown_fields": "unknown field(s): {fields}",
     "form.invalid": "form validation failed",

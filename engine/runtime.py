@@ -44,6 +44,14 @@ class EngineSettings:
     # the 挂牌督办 at the supervising center one level up.
     ladder_notice_role: str = "unit_head"
     ladder_listing_role: str = "supervisor"
+    # Per kind of the unit holding the late task (county / township / village / department): its own
+    # notice_role and listing_role ([ladder.roles.<kind>]); a kind not named uses the two above.
+    ladder_roles: dict[str, dict[str, str]] = field(default_factory=dict)
+    # 群体性 / 高风险 cases (engine/group_cases.py; config/org.toml [group_case])
+    group_people_at_least: int = 10
+    group_director_role: str = "director"
+    group_consultation_roles: tuple[str, ...] = ("dept_police", "dept_justice", "dept_hrss", "dept_civil_affairs",
+                                                 "dept_housing", "dept_court")
     data_limits: DataLimits = field(default_factory=DataLimits)  # bounds on start and task data (case_data.py)
 
     # Processes whose cases only their own roles, the case's supervisors and auditors read (信访: engine/access.py).
@@ -70,11 +78,67 @@ class EngineSettings:
             settings.ladder_notice_days_after = int(ladder.get("notice_days_after", 1))
             settings.ladder_listing_workdays_after = int(ladder.get("listing_workdays_after", 5))
             settings.tier_ladder = {str(k): bool(v) for k, v in ladder.get("tiers", {}).items()}
-            settings.ladder_notice_role = str(ladder.get("notice_role", settings.ladder_notice_role))
-            settings.ladder_listing_role = str(ladder.get("listing_role", settings.ladder_listing_role))
+            settings.ladder_notice_role = _role_name(ladder, "notice_role", "ladder", settings.ladder_notice_role)
+            settings.ladder_listing_role = _role_name(ladder, "listing_role", "ladder", settings.ladder_listing_role)
+            settings.ladder_roles = _ladder_roles(ladder.get("roles", {}), settings)
+            _group_case(org.get("group_case", {}), settings)
             if "confidential_processes" in org:
                 settings.confidential_processes = frozenset(str(p) for p in org["confidential_processes"])
         return settings
+
+
+UNIT_KINDS = ("county", "township", "village", "department")  # models.OrgUnitModel.kind
+_LADDER_ROLE_KEYS = ("notice_role", "listing_role")
+
+
+def _role_name(table: dict, key: str, where: str, default: str) -> str:
+    value = table.get(key, default)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"config/org.toml [{where}] {key}: a role name (text) is needed, not {value!r}")
+    return value.strip()
+
+
+def _ladder_roles(table, settings: EngineSettings) -> dict[str, dict[str, str]]:
+    """[ladder.roles.<unit kind>]: who gets the ladder's follow-up tasks when a unit of that kind holds the late
+    task. Raises ValueError naming the key that is wrong."""
+    if not isinstance(table, dict):
+        raise ValueError("config/org.toml [ladder.roles]: a table of unit kinds is needed")
+    out: dict[str, dict[str, str]] = {}
+    for kind, roles in table.items():
+        where = f"ladder.roles.{kind}"
+        if kind not in UNIT_KINDS:
+            raise ValueError(f"config/org.toml [{where}]: unknown unit kind {kind!r} "
+                             f"(one of {', '.join(UNIT_KINDS)})")
+        if not isinstance(roles, dict):
+            raise ValueError(f"config/org.toml [{where}]: a table with notice_role and listing_role is needed")
+        unknown = sorted(set(roles) - set(_LADDER_ROLE_KEYS))
+        if unknown:
+            raise ValueError(f"config/org.toml [{where}] {unknown[0]}: unknown key "
+                             f"(only {', '.join(_LADDER_ROLE_KEYS)})")
+        out[kind] = {"notice": _role_name(roles, "notice_role", where, settings.ladder_notice_role),
+                     "listing": _role_name(roles, "listing_role", where, settings.ladder_listing_role)}
+    return out
+
+
+def _group_case(table, settings: EngineSettings) -> None:
+    """[group_case]: when a case is 群体性, who is told, whom the 会商研判 may call. Raises ValueError naming the
+    key that is wrong."""
+    if not isinstance(table, dict):
+        raise ValueError("config/org.toml [group_case]: a table is needed")
+    known = {"people_involved_at_least", "director_role", "consultation_roles"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ValueError(f"config/org.toml [group_case] {unknown[0]}: unknown key (only {', '.join(sorted(known))})")
+    at_least = table.get("people_involved_at_least", settings.group_people_at_least)
+    if isinstance(at_least, bool) or not isinstance(at_least, int) or at_least < 2:
+        raise ValueError(f"config/org.toml [group_case] people_involved_at_least: a whole number of at least 2 is "
+                         f"needed, not {at_least!r}")
+    settings.group_people_at_least = at_least
+    settings.group_director_role = _role_name(table, "director_role", "group_case", settings.group_director_role)
+    roles = table.get("consultation_roles", list(settings.group_consultation_roles))
+    if not isinstance(roles, list) or not roles or not all(isinstance(r, str) and r.strip() for r in roles):
+        raise ValueError("config/org.toml [group_case] consultation_roles: a non-empty list of role names is needed")
+    settings.group_consultation_roles = tuple(r.strip() for r in roles)
 
 
 class SpecCache:

@@ -27,7 +27,7 @@ TASKS, CANDIDATES = TaskModel.__table__, TaskCandidateModel.__table__
 _INSERT_TASKS = insert(TASKS).inline()
 _INSERT_CANDIDATES = insert(CANDIDATES).inline()
 _OPEN_TASK_ROWS = select(TASKS.c.id, TASKS.c.kind, TASKS.c.title, TASKS.c.due_at, TASKS.c.created_at,
-                         TASKS.c.warning_level).where(TASKS.c.case_id == bindparam("case_id"),
+                         TASKS.c.warning_level, TASKS.c.spec_name).where(TASKS.c.case_id == bindparam("case_id"),
                                                       TASKS.c.kind == "bpmn")
 # Every task row of a case, with the candidate pairs of one of them (NULL on the other rows).
 _CASE_TASK_ROWS = (select(TASKS, CANDIDATES.c.role.label("candidate_role"),
@@ -54,6 +54,7 @@ class NewTask:
     due_basis: str | None
     created_at: datetime
     warning_level: int = 0
+    spec_name: str = ""  # the user task's id: its jiefen.ladder property (engine/ladder.py)
 
 
 def sync_tasks(ctx, now_open: dict, write: bool = True) -> tuple[list[NewTask], list]:
@@ -82,7 +83,8 @@ def sync_tasks(ctx, now_open: dict, write: bool = True) -> tuple[list[NewTask], 
         assignee = info.get("assignee")
         new = NewTask(id=task_id, kind="bpmn", title=task.task_spec.bpmn_name or task.task_spec.name,
                       roles=sorted({r for r, _ in pairs}), due_at=routing.due_at(info, task, ctx.now, runtime.of(session)),
-                      due_basis=info.get("documentation") or timer_docs.get(task.task_spec.name), created_at=ctx.now)
+                      due_basis=info.get("documentation") or timer_docs.get(task.task_spec.name), created_at=ctx.now,
+                      spec_name=task.task_spec.name)
         assignee = assignee if assignee and not str(assignee).startswith("=") else None
         task_rows.append({"id": task_id, "kind": "bpmn", "source_task_id": None, "case_id": case.id,
                           "process_id": case.process_id, "spec_name": task.task_spec.name, "title": new.title,

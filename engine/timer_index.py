@@ -13,7 +13,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import runtime
 from engine.fastpath import send
-from engine.ladder import ladder_on, next_ladder_step
+from engine.ladder import ladder_on, next_ladder_step, task_laddered
 from engine.models import CaseModel, TimerModel
 
 def _timer_due(task) -> datetime | None:
@@ -78,7 +78,7 @@ def rebuild_timers(session: Session, case: CaseModel, workflow, task_rows: list,
     rt = runtime.of(session)
     if ladder_on(case, rt):
         for task in task_rows:
-            step = next_ladder_step(task, rt, fired) if task.kind == "bpmn" else None
+            step = next_ladder_step(task, rt, fired) if task_laddered(session, case, task) else None
             if step is not None:
                 wanted[("ladder", step.ref, step.due_at)] = step.name
     stale = []

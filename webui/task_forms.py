@@ -5,6 +5,8 @@ from collections.abc import Mapping
 
 from flask_babel import gettext
 
+from engine.group_cases import flags
+from webui.extensions import current_runtime
 from webui.i18n import localize
 
 RADIO_MAX = 4  # enums with this many values or fewer render as radio buttons, longer ones as a <select>
@@ -95,3 +97,8 @@ def case_category(case) -> str:
 
     meta = load_version(db.session, case.process_version_id).meta  # cached per version
     return display_value(fields_by_id(meta).get("category"), case.category)
+
+
+def case_flags(case) -> list[str]:
+    """群体性 / 高风险 marks of a case (engine/group_cases.flags), for every list and page that shows it."""
+    return [reason.partition("（")[0] for reason in flags(case.data, current_runtime().settings)]

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import access, case_store, casework, chain, forms, ladder, runtime, task_index, task_list
+from engine import access, case_store, casework, chain, forms, group_cases, ladder, runtime, task_index, task_list
 from engine.access import can_act  # noqa: F401 (public here)
 from engine.actors import SUPERVISORY_ROLES, Actor
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
@@ -20,7 +20,7 @@ from engine.versions import latest_loaded_version, load_version
 
 log = logging.getLogger(__name__)
 
-SUPERVISION_FORM = ladder.ANSWER_FORM  # a supervision follow-up task's form (书面答复)
+SUPERVISION_FORM = ladder.ANSWER_FORM  # a supervision follow-up task's answer fields (书面答复)
 
 from engine.task_list import COUNT_CAP, MAX_PAGE, SORTS, WARNING_LEVELS, TaskPage, _search_kind  # noqa: F401
 from engine.task_list import _mine_page, _page_over_tasks
@@ -72,7 +72,7 @@ _FRESH_TASK = select(TaskModel).where(TaskModel.id == bindparam("task_id")).exec
 def _completed_before(session: Session, task_id: str) -> CaseEventModel | None:
     return session.scalar(select(CaseEventModel).where(
         CaseEventModel.task_id == task_id,
-        CaseEventModel.type.in_(("task_completed", "task_cancelled", "supervision_answered")))
+        CaseEventModel.type.in_(("task_completed", "task_cancelled", *ladder.DONE_EVENTS, *group_cases.DONE_EVENTS)))
         .order_by(CaseEventModel.seq.desc()).limit(1))
 
 
@@ -105,7 +105,9 @@ def get_task(session: Session, task_id: str, actor: Actor) -> TaskModel:
 
 def task_form(session: Session, task: TaskModel) -> list[dict]:
     if task.kind == "supervision":
-        return SUPERVISION_FORM
+        return ladder.follow_up_form(session, task)  # the 督办单 read-only, then the answer or the review
+    if task.kind == group_cases.KIND:
+        return group_cases.task_form(session, task)  # 群体性/高风险: the director's alert, a 会商研判
     version = load_version(session, task.case.process_version_id)
     return (version.user_task(task.spec_name) or {}).get("form", [])
 
@@ -189,12 +191,18 @@ def complete_task(session: Session, task_id: str, data: dict | None, actor: Acto
         ladder.answer(session, case, task, actor.username, now, data or {})
         _commit(session)
         return case
+    if task.kind == group_cases.KIND:
+        group_cases.answer(session, case, task, actor.username, now, data or {})
+        _commit(session)
+        return case
     version = load_version(session, case.process_version_id)
     schema = version.schemas.get(task.spec_name) or forms.NO_FIELDS
     values = forms.validate_form(schema, data or {}, runtime.of(session))
 
+    before = dict(case.data or {})
     casework.execute(session, case, actor.username, now, casework.completion(task_id, values), "task_completed",
                      task_rows=rows)
+    group_cases.after_command(session, case, before, actor.username, now)  # 群体性/高风险: tell the director
     _commit(session)
     log.info("task %s of case %s completed by %s", task_id, case.id, actor.username)
     return case
@@ -229,7 +237,7 @@ class CompletedPage:
 
 def completed_by(session: Session, actor: Actor, page: int = 1, per_page: int = 50) -> CompletedPage:
     """Tasks this actor completed (task_completed events by them), newest first. Read-only."""
-    cond = and_(CaseEventModel.type.in_(("task_completed", "supervision_answered")),
+    cond = and_(CaseEventModel.type.in_(("task_completed", *ladder.DONE_EVENTS, *group_cases.DONE_EVENTS)),
                 CaseEventModel.actor == actor.username)
     total = session.scalar(select(func.count()).select_from(CaseEventModel).where(cond)) or 0
     page, per_page = task_list.page_bounds(page, per_page)

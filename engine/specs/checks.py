@@ -334,6 +334,22 @@ class _Checker(_UserTaskChecks):
         self.doc.problem("Input/output mappings (camunda:inputOutput) are not supported: tasks read and write "
                          "the case variables directly. Remove the mapping.", el)
 
+    def _camunda_property(self, el: etree._Element) -> None:
+        """jiefen.ladder = off | on, on a user task only (engine/ladder.py; docs/designers.md)."""
+        if (el.get("name") or "").strip() != "jiefen.ladder":
+            return
+        value = (el.get("value") or "").strip()
+        owner = el.getparent()
+        while owner is not None and owner.get("id") is None:
+            owner = owner.getparent()
+        if value not in ("off", "on"):
+            self.doc.problem(f"jiefen.ladder = \"{value}\": use off (no supervision ladder on this task) or on "
+                             "(the default).", owner if owner is not None else el)
+        if owner is None or owner.tag != _b("userTask"):
+            what = etree.QName(owner).localname if owner is not None else "this element"
+            self.doc.problem(f"jiefen.ladder is set on a {what}: the supervision ladder follows user tasks with a "
+                             "due date, so put it on the user task.", owner if owner is not None else el)
+
     def _starter_groups(self) -> None:
         value = self.process.get(_c("candidateStarterGroups"))
         if value is None or _has_juel(value):

@@ -55,6 +55,9 @@ class UserTaskInfo:
     due_date: str | None
     form: list[FormField]
     documentation: str | None
+    # jiefen.ladder = off: no supervision ladder on this task (a party's own window, a court-internal limit, or
+    # a task whose lateness the process supervises itself); engine/ladder.py
+    ladder: bool = True
 
 
 @dataclass
@@ -116,6 +119,7 @@ def _user_task_info(task_spec: UserTask) -> UserTaskInfo:
         due_date=ext.get("camunda:dueDate") or None,
         form=_form_fields(task_spec),
         documentation=task_spec.documentation,
+        ladder=(ext.get("jiefen.ladder") or "").strip() != "off",
     )
 
 

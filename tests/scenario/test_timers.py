@@ -154,9 +154,13 @@ def test_supervision_ladder_steps_fire_in_order_and_stop_on_completion(session, 
     assert notice.roles == ["unit_head"] and notice.title.startswith("督办单")
     assert notice.due_basis == "督办单须在2个工作日内书面答复"  # staff read the rule, not a reference to our docs
     assert tasks.list_tasks(session, actor("head")).total == 1
-    tasks.complete_task(session, notice.id, {"response": "已落实专人办理"}, actor("head"))
+    tasks.complete_task(session, notice.id, {"reason": "调解员外出", "measures": "已落实专人办理",
+                                             "new_date": "2026-03-13"}, actor("head"))
     assert notice.id not in {t.id for t in cases.open_tasks(session, case.id)}
     assert tasks.list_tasks(session, actor("head")).total == 0  # its candidate row went with it
+    [review] = [t for t in cases.open_tasks(session, case.id) if t.kind == "supervision"]
+    assert review.spec_name == "supervision_notice_review" and review.roles == ["supervisor"]
+    tasks.complete_task(session, review.id, {"decision": "close"}, actor("super"))
 
     tasks.complete_task(session, task.id, {"result": "agreed"}, actor("mediator1"))
     assert [t for t in pending_timers(session, case.id) if t.kind == "ladder"] == []
@@ -202,7 +206,7 @@ def test_a_task_with_a_row_for_every_ladder_step_escalates_once_per_step(session
     assert session.get(TaskModel, task.id).warning_level == 4
 
 
-def test_red_listing_opens_a_task_for_the_supervision_desk(session, actor, clock):
+def test_red_listing_asks_the_unit_at_fault_to_answer_and_the_supervision_desk_to_review(session, actor, clock):
     case = _mediation_case(session, actor, clock)
     drain(session, clock, at("2026-03-17T00:00:00+08:00"))
     session.expire_all()
@@ -210,13 +214,20 @@ def test_red_listing_opens_a_task_for_the_supervision_desk(session, actor, clock
     assert task.warning_level == 4
     titles = sorted(t.title for t in cases.open_tasks(session, case.id) if t.kind == "supervision")
     assert titles == ["挂牌督办：调解", "督办单：调解"]
-    assert tasks.list_tasks(session, actor("super")).total == 1
+    assert tasks.list_tasks(session, actor("head")).total == 2  # the unit's head answers both
+    assert tasks.list_tasks(session, actor("super")).total == 0  # the desk is never asked to write the answer
+    [listing] = [t for t in cases.open_tasks(session, case.id) if t.spec_name == "supervision_listing"]
+    tasks.complete_task(session, listing.id, {"reason": "案情复杂", "measures": "中心主任牵头会商",
+                                              "new_date": "2026-03-20"}, actor("head"))
+    assert [t.title for t in tasks.list_tasks(session, actor("super")).items] == ["挂牌督办审核：调解"]
     assert tasks.list_tasks(session, actor("mediator1"), overdue=True).total == 1
 
 
 def test_the_follow_up_roles_come_from_the_ladder_settings(session, actor, clock, rt, directory):
-    """config/org.toml [ladder] notice_role / listing_role name who gets the 督办单 and the 挂牌督办."""
-    rt.settings.ladder_notice_role, rt.settings.ladder_listing_role = "dept_head", "county_supervisor"
+    """config/org.toml [ladder.roles.<unit kind>] notice_role / listing_role name who answers the 督办单 and the
+    挂牌督办 and who reviews the answers, for the kind of unit holding the late task (here the county center)."""
+    rt.settings.ladder_roles = {"county": {"notice": "dept_head", "listing": "county_supervisor"},
+                                "township": {"notice": "unit_head", "listing": "supervisor"}}
     directory.ensure_roles(session, {"dept_head": "部门负责人", "county_supervisor": "县级督办岗"})
     session.commit()
     directory.create_user(session, "depthead", PASSWORD, ["dept_head"])
@@ -228,4 +239,8 @@ def test_the_follow_up_roles_come_from_the_ladder_settings(session, actor, clock
     assert tasks.list_tasks(session, actor("head")).total == 0  # the default role no longer gets it
     drain(session, clock, at("2026-03-17T00:00:00+08:00"))  # 挂牌督办 (listing)
     listing = [t for t in cases.open_tasks(session, case.id) if t.spec_name == "supervision_listing"]
-    assert [t.roles for t in listing] == [["county_supervisor"]]
+    assert [t.roles for t in listing] == [["dept_head"]]
+    tasks.complete_task(session, listing[0].id, {"reason": "人手不足", "measures": "增派人员",
+                                                 "new_date": "2026-03-20"}, actor("depthead"))
+    [review] = [t for t in cases.open_tasks(session, case.id) if t.spec_name == "supervision_listing_review"]
+    assert review.roles == ["county_supervisor"]

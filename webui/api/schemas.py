@@ -86,7 +86,8 @@ class TaskSchema(Schema):
     warning_level = fields.Integer(required=True, metadata={"description": "0 none, 1 提示, 2 催办, 3 督办, 4 挂牌督办"})
     warning = fields.String(required=True, allow_none=True)
     org_unit = fields.String(required=True, metadata={"description": "code of the unit whose staff act on it"})
-    kind = fields.String(required=True, metadata={"description": "bpmn | supervision (a ladder follow-up)"})
+    kind = fields.String(required=True, metadata={
+        "description": "bpmn | supervision (a ladder follow-up) | consultation (群体性/高风险 alert, 会商研判)"})
     due_basis = fields.String(required=True, allow_none=True)
     created_at = _time(required=True)
 
@@ -140,7 +141,8 @@ class TaskListQuery(Schema):
 class TaskPath(Schema):
     task_id = fields.String(required=True, validate=validate.Regexp(
         r"^[0-9A-Za-z-]{1,40}$", error="不是任务编号 / not a task id"),
-        metadata={"description": "a task's id: a UUID, or sv-N for a supervision follow-up"})
+        metadata={"description": "a task's id: a UUID, sv-N… for a supervision follow-up, gc-N… for a "
+                                 "群体性/高风险 alert or 会商研判"})
 
 
 class TimerSchema(Schema):
