@@ -45,7 +45,7 @@ def test_the_review_request_window_is_the_partys_and_gets_no_ladder(center):
     pt.replied(c, cid, "support", "satisfied")
     assert c.ready(cid) == ["pt_await_review"]
     assert ladder_of(c, cid) == set()
-    c.drain(china("2026-04-03", 9))  # the 30-day window ran out: the reply is final, nobody was chased
+    c.drain(china("2026-04-10", 9))  # the 30-day window and its 在途 days ran out: the reply is final, nobody chased
     assert "pt_await_review" not in c.ready(cid) and c.case(cid)["data"]["final_stage"] == "reply"
     assert "复查申请期（30日）" not in escalated(c, cid)
 
