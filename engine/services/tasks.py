@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import access, case_store, casework, chain, forms, ladder, runtime, task_index, task_list
+from engine import access, case_store, casework, chain, forms, ladder, routing, runtime, task_index, task_list
 from engine.access import can_act  # noqa: F401 (public here)
 from engine.actors import SUPERVISORY_ROLES, Actor
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
@@ -107,7 +107,8 @@ def task_form(session: Session, task: TaskModel) -> list[dict]:
     if task.kind == "supervision":
         return SUPERVISION_FORM
     version = load_version(session, task.case.process_version_id)
-    return (version.user_task(task.spec_name) or {}).get("form", [])
+    # Options that depend on the case (jiefen.options, jiefen.parent_only_options) are built for its unit.
+    return routing.case_form(session, task.case, (version.user_task(task.spec_name) or {}).get("form", []))
 
 
 def _locked_task(session: Session, task_id: str, actor: Actor) -> tuple[CaseModel, TaskModel]:
@@ -192,6 +193,7 @@ def complete_task(session: Session, task_id: str, data: dict | None, actor: Acto
     version = load_version(session, case.process_version_id)
     schema = version.schemas.get(task.spec_name) or forms.NO_FIELDS
     values = forms.validate_form(schema, data or {}, runtime.of(session))
+    routing.check_case_choices(session, case, (version.user_task(task.spec_name) or {}).get("form", []), values)
 
     casework.execute(session, case, actor.username, now, casework.completion(task_id, values), "task_completed",
                      task_rows=rows)

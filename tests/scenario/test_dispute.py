@@ -209,8 +209,8 @@ def test_stabilised_high_risk_major_dispute_goes_to_the_leader_and_task_force(ce
 @pytest.mark.parametrize("tier,dept,extra_step,roles,doers,not_doers,due", [
     ("simple", "dept_housing", None, ["dept_housing"], ["housing"], ["mediator", "taskforce"], "2026-03-03"),
     ("ordinary", "dept_housing", None, ["mediator"], ["mediator"], ["housing", "taskforce"], "2026-03-09"),
-    ("complex", "dept_hrss", ("organize_joint", "director", {"co_dept": "dept_union"}),
-     ["dept_hrss", "dept_union", "mediator"], ["labour", "union", "mediator"], ["housing", "taskforce"],
+    ("complex", "dept_hrss", ("organize_joint", "director", {"co_depts": ["dept_union"]}),
+     ["dept_hrss", "mediator"], ["labour", "mediator"], ["housing", "taskforce"],
      "2026-03-23"),  # 20 days end on Sunday 22 March: the next working day
     ("major", "dept_housing", ("leader_takes_case", "director", {"lead_leader": "王副区长",
                                                                  "task_force_members": "住建、街道"}),
@@ -222,6 +222,9 @@ def test_each_tier_dispatches_to_the_right_role(center, tier, dept, extra_step, 
     if extra_step:
         name, user, data = extra_step
         c.complete(cid, name, user, data, forbidden=("mediator",))
+    if tier == "complex":  # the co-department gives its part first (联合调解)
+        c.complete(cid, "joint_part [child]", "union", {"joint_opinion": "工会派员参加联合调解"},
+                   forbidden=("labour",))
     mediate = c.task(cid, "mediate")
     assert sorted(mediate["roles"]) == sorted(roles)
     assert mediate["due_at"] == end_of(due) and mediate["due_basis"]
