@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
@@ -163,13 +164,17 @@ def pending_tasks(workflow: BpmnWorkflow) -> list:
     return list(workflow.get_tasks(state=TaskState.READY | TaskState.WAITING))
 
 
+# Task ids inside internal_data (a multi-instance task lists its children's ids): new ones in every replay.
+_TASK_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def fingerprint(workflow: BpmnWorkflow) -> list:
     """Workflow state without task ids or wall-clock stamps: what a replay must reproduce."""
     out = []
     for task in workflow.get_tasks():
         out.append([task.task_spec.name, int(task.state),
                     json.dumps(task.data, sort_keys=True, default=str),
-                    json.dumps(task.internal_data, sort_keys=True, default=str)])
+                    _TASK_ID.sub("<task>", json.dumps(task.internal_data, sort_keys=True, default=str))])
     out.append(["__workflow__", bool(workflow.completed), json.dumps(workflow.data, sort_keys=True, default=str)])
     return out
 
