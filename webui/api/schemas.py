@@ -111,7 +111,8 @@ class FormFieldSchema(Schema):
     required = fields.Boolean(required=True)
     readonly = fields.Boolean(required=True)
     enum = fields.List(fields.Nested(EnumOption))
-    multiple = fields.Boolean(metadata={"description": "an enum of which several values are chosen (a list)"})
+    multiple = fields.Boolean(required=True,
+                              metadata={"description": "an enum of which several values are chosen (a list)"})
     options_from = fields.String(metadata={"description": "where the options come from (org_units_below)"})
     default = fields.String()
     min = fields.Float()
