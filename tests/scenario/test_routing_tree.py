@@ -2,8 +2,11 @@
 to a village committee, 上报 village → township → county → city and none at the top, a role nobody holds refused
 at once (422 naming the role and the unit), 首问负责 feedback after the case moved, and 联合调解 with a task per
 co-department."""
+import re
+
 from tests.scenario.conftest import CITY_CODE, COUNTY_CODE, TOWNSHIP_CODE, VILLAGE_CODE, end_of
 from tests.scenario.test_dispute import AGREE, register
+from tests.support.web import csrf, ui_login
 
 TERMINATE = {"termination_reason": "对赔偿数额分歧过大", "guided_channel": "litigation"}
 
@@ -145,3 +148,35 @@ def test_a_multi_select_takes_only_its_options(center):
     for bad in (["dept_union", "nobody"], [], "dept_union"):
         response = c.post(f"/api/v1/tasks/{task['id']}/complete", "director", {"data": {"co_depts": bad}})
         assert response.status_code == 422 and "co_depts" in response.get_json()["details"], (bad, response.get_json())
+
+
+def test_the_task_page_offers_units_with_their_roles_and_checkboxes_for_co_departments(center):
+    c = center
+    cid = register(c)
+    c.complete(cid, "screen", "screener", {**AGREE, "tier": "complex"})
+    ui_login(c.client, "screener", expect=302)
+    dispatch = c.task(cid, "dispatch")
+    page = c.client.get(f"/tasks/{dispatch['id']}").get_data(as_text=True)
+    assert f'value="{VILLAGE_CODE}"' in page and "曙光社区调解室（" in page and "村/社区调解员" in page
+    assert 'value="escalate"' in page  # the county has the city above it
+    c.complete(cid, "dispatch", "screener", {"dispatch_route": "handle", "handling_dept": "dept_hrss",
+                                             "mediation_type": "labour"})
+    ui_login(c.client, "director", expect=302)
+    task = c.task(cid, "organize_joint")
+    url = f"/tasks/{task['id']}"
+    page = c.client.get(url).get_data(as_text=True)
+    assert page.count('type="checkbox" name="co_depts"') == 8
+    token = csrf(page)
+    assert c.client.post(f"{url}/claim", data={"csrf_token": token}).status_code == 302
+    page = c.client.get(url).get_data(as_text=True)
+    lock = re.search(r'name="lock_version" value="(\d+)"', page).group(1)
+    response = c.client.post(f"{url}/complete", data={"csrf_token": csrf(page), "lock_version": lock,
+                                                      "co_depts": ["dept_union", "dept_housing"]})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    c.done[cid].append(("director", task["title"]))
+    case = c.case(cid)
+    assert case["data"]["co_depts"] == ["dept_union", "dept_housing"]
+    assert sorted(t["roles"][0] for t in case["tasks"] if t["name"] == "joint_part [child]") == \
+        ["dept_housing", "dept_union"]
+    history = c.client.get(f"/cases/{cid}").get_data(as_text=True)
+    assert "工会、住建" in history  # the chosen co-departments by name
