@@ -57,6 +57,10 @@ def test_county_case_handed_down_to_a_village_committee(center):
     c.complete(cid, "feedback", "clerk", {"feedback_date": c.day(0), "feedback_method": "phone"})
     [moved] = [e for e in c.events(cid) if e["type"] == "case_assigned"]
     assert moved["payload"]["from_name"] == "西湖区综治中心" and moved["payload"]["to_name"] == "曙光社区调解室"
+    ui_login(c.client, "screener", expect=302)
+    page = c.client.get(f"/cases/{cid}").get_data(as_text=True)
+    assert "案件已交办下级单位" in page and "由西湖区综治中心到曙光社区调解室" in page
+    assert "责任中心" in page and "西湖区综治中心" in page
     c.assert_record(cid)
 
 
