@@ -184,3 +184,17 @@ def test_the_task_page_offers_units_with_their_roles_and_checkboxes_for_co_depar
         ["dept_housing", "dept_union"]
     history = c.client.get(f"/cases/{cid}").get_data(as_text=True)
     assert "工会、住建" in history  # the chosen co-departments by name
+
+
+def test_the_assign_deadline_holds_for_its_own_dispatch_only(center):
+    c = center
+    cid = register(c)
+    c.complete(cid, "screen", "screener", {**AGREE, "tier": "ordinary"})
+    c.complete(cid, "dispatch", "screener", {"dispatch_route": "handle", "handling_dept": "mediator",
+                                             "assign_deadline": c.day(3), "mediation_type": "people"})
+    assert c.task(cid, "mediate")["due_at"] == end_of(c.day(3))
+    c.complete(cid, "mediate", "mediator", {"mediation_result": "redispatch"})
+    c.complete(cid, "dispatch", "screener", {"dispatch_route": "handle", "handling_dept": "mediator",
+                                             "mediation_type": "people"})
+    assert c.task(cid, "mediate")["due_at"] == end_of("2026-03-09")  # the tier's 7 days again
+    c.assert_record(cid)
