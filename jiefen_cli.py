@@ -104,7 +104,9 @@ def main():
 @click.option("--center-code", default="330106000", show_default=True, help="code of the top-level center")
 @click.option("--center-name", default="西湖区综治中心", show_default=True)
 @click.option("--area-code", default="330106", show_default=True, help="6-digit administrative area code")
-def init_db(center_code, center_name, area_code):
+@click.option("--center-kind", type=click.Choice(["county", "city"]), default="county", show_default=True,
+              help="the top-level center's level: a county center, or a city (市级) center above the counties")
+def init_db(center_code, center_name, area_code, center_kind):
     """Create or upgrade the schema (Alembic), the top-level center and the built-in roles."""
     from engine.db import upgrade_schema
     from engine.services import users
@@ -114,7 +116,7 @@ def init_db(center_code, center_name, area_code):
     with app.app_context():
         upgrade_schema(db.engine)
         try:
-            org = users.init_directory(db.session, center_code, center_name, area_code)
+            org = users.init_directory(db.session, center_code, center_name, area_code, kind=center_kind)
         except CaseError as exc:
             _fail(exc)
         click.echo(f"database ready; top-level center {org.code} {org.name}")

@@ -7,20 +7,22 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from engine import case_store, chain, runtime, serializer, task_index, timer_index
+from engine import case_store, chain, runtime, scripting, serializer, task_index, timer_index
 from engine.case_codes import make_case_code
 from engine.clock import running_at
 from engine.fastpath import run_writes
-from engine.errors import CaseError, Conflict, SandboxError, TaskFailed
+from engine.errors import CaseError, Conflict, InvalidData, SandboxError, TaskFailed
 from engine.messages import msg
 from engine.models import CaseModel, OrgUnitModel
 from engine.spiff_fixes import outcome_end_task
@@ -162,13 +164,17 @@ def pending_tasks(workflow: BpmnWorkflow) -> list:
     return list(workflow.get_tasks(state=TaskState.READY | TaskState.WAITING))
 
 
+# Task ids inside internal_data (a multi-instance task lists its children's ids): new ones in every replay.
+_TASK_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def fingerprint(workflow: BpmnWorkflow) -> list:
     """Workflow state without task ids or wall-clock stamps: what a replay must reproduce."""
     out = []
     for task in workflow.get_tasks():
         out.append([task.task_spec.name, int(task.state),
                     json.dumps(task.data, sort_keys=True, default=str),
-                    json.dumps(task.internal_data, sort_keys=True, default=str)])
+                    _TASK_ID.sub("<task>", json.dumps(task.internal_data, sort_keys=True, default=str))])
     out.append(["__workflow__", bool(workflow.completed), json.dumps(workflow.data, sort_keys=True, default=str)])
     return out
 
@@ -211,17 +217,40 @@ def _passed_markers(ctx: Ctx, key: str):
 
 
 def _move_case(ctx: Ctx) -> None:
-    """上报: a completed task marked jiefen.move_case=parent hands the case to the next-level center."""
+    """A completed task marked jiefen.move_case moves the case: `parent` is 上报 (the next-level center takes
+    the case over and becomes responsible for it); `=expression` gives the code of a unit below the case's
+    unit (交办: the unit handles the case, the assigning center stays responsible) or nothing (no move)."""
     for task, target in _passed_markers(ctx, "move_case"):
         org = ctx.case.org_unit
-        if target != "parent" or org.parent_id is None:
-            log.warning("case %s: move_case=%r at %s ignored (no such unit)", ctx.case.id, target, task.task_spec.bpmn_id)
-            continue
-        parent = ctx.session.get(OrgUnitModel, org.parent_id)
-        ctx.case.org_unit_id, ctx.case.org_unit = parent.id, parent
-        chain.append_event(ctx.session, ctx.case, "case_moved", ctx.actor, ctx.now,
-                     {"from": org.code, "to": parent.code, "to_name": parent.name}, str(task.id),
-                     task.task_spec.bpmn_name or task.task_spec.bpmn_id, batch=ctx.events)
+        if target == "parent":
+            if org.parent_id is None:
+                log.warning("case %s: 上报 at %s ignored (the top center)", ctx.case.id, task.task_spec.bpmn_id)
+                continue
+            dest = ctx.session.get(OrgUnitModel, org.parent_id)
+            kind, responsible = "case_moved", None
+        else:
+            rt = runtime.of(ctx.session)
+            try:
+                code = scripting.evaluate(str(target).lstrip("="), {**task.data, **rt.helpers}, limits=rt.script_limits)
+            except CaseError:
+                raise
+            except Exception as exc:
+                raise TaskFailed(msg("routing.move_failed", element_id=task.task_spec.bpmn_id, error=str(exc)),
+                                 {"element_id": task.task_spec.bpmn_id, "message": str(exc)}) from exc
+            if not code or code == org.code:
+                continue
+            dest = ctx.session.scalar(select(OrgUnitModel).where(OrgUnitModel.code == str(code)))
+            if dest is None or dest.id == org.id or not dest.path.startswith(org.path):
+                raise InvalidData(msg("routing.not_below", org_unit=str(code), case_unit=org.name),
+                                  {"org_unit": [msg("routing.not_below", org_unit=str(code), case_unit=org.name)]})
+            kind, responsible = "case_assigned", ctx.case.responsible_unit_id or org.id
+        first = ctx.session.get(OrgUnitModel, ctx.case.first_unit_id) if ctx.case.first_unit_id else None
+        ctx.case.org_unit_id, ctx.case.org_unit = dest.id, dest
+        ctx.case.responsible_unit_id = responsible
+        chain.append_event(ctx.session, ctx.case, kind, ctx.actor, ctx.now,
+                           {"from": org.code, "from_name": org.name, "to": dest.code, "to_name": dest.name,
+                            "first_name": first.name if first else None}, str(task.id),
+                           task.task_spec.bpmn_name or task.task_spec.bpmn_id, batch=ctx.events)
 
 
 def open_case(session: Session, version: LoadedVersion, data: dict, actor: str, org: OrgUnitModel, now: datetime,
@@ -231,7 +260,8 @@ def open_case(session: Session, version: LoadedVersion, data: dict, actor: str, 
     workflow = new_workflow(version, runtime.of(session))
     case = case_store.insert_case(session, dict(
         code=make_case_code(session, org, data.get("channel"), now), process_version_id=version.id,
-        process_id=version.process_id, status="open", outcome=None, org_unit_id=org.id, category=None, tier=None,
+        process_id=version.process_id, status="open", outcome=None, org_unit_id=org.id, first_unit_id=org.id,
+        responsible_unit_id=None, category=None, tier=None,
         channel=None, party_phone=None, opened_by=actor, opened_at=now, closed_at=None,
         linked_case_id=linked_case_id, link_kind=link_kind, data={}, workflow_json="{}", task_count=0,
         lock_version=1, event_seq=0, event_hash=chain.GENESIS, event_at=None), org)

@@ -1,4 +1,5 @@
-"""Demo center: a county center with townships, villages and resident departments, one user per role,
+"""Demo center: a county center (under a city 市级 center) with townships, villages and resident departments,
+one user per role,
 and a few dozen cases at different stages (some overdue). Idempotent; demo passwords only in demo mode."""
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from engine.services.timers import fire_due_timers
 
 log = logging.getLogger(__name__)
 
+CITY = ("330100000", "杭州市综治中心", "330100")  # the top: a county's 上报 goes here
 COUNTY = ("330106000", "西湖区综治中心", "330106")
 TOWNSHIPS = [("330106001", "北山街道综治中心"), ("330106002", "西溪街道综治中心")]
 VILLAGES = [("330106001001", "曙光社区调解室", "330106001"), ("330106001002", "宝石社区调解室", "330106001"),
@@ -36,7 +38,7 @@ ROLE_TITLES = {
     "petition_office": "信访部门", "competent_body": "有权处理机关", "review_body": "复查机关",
     "court_clerk": "立案庭", "judge": "法官", "enforcement": "执行局", "unit_head": "部门负责人",
 }
-# username -> (display name, roles, org codes); README lists them.
+# username -> (display name, roles, org codes; None = the county center); README lists them.
 DEMO_USERS = {
     "admin": ("系统管理员", ["admin"], None),
     "auditor": ("审计员", ["auditor"], None),
@@ -64,6 +66,7 @@ DEMO_USERS = {
     "judge": ("吕法官", ["judge"], None),
     "enforcement": ("施执行", ["enforcement"], None),
     "unit_head": ("张科长", ["unit_head"], None),
+    "city": ("高市级", ["screener", "director"], [CITY[0]]),
 }
 NAMES = ["张伟", "王芳", "李娜", "刘洋", "陈静", "杨磊", "黄敏", "赵军", "周杰", "吴霞", "徐涛", "孙丽"]
 SUMMARIES = ["邻里噪音纠纷，双方多次争吵", "拖欠工资三个月，涉及12名工人", "物业费争议，业主拒缴", "宅基地边界争议",
@@ -71,7 +74,8 @@ SUMMARIES = ["邻里噪音纠纷，双方多次争吵", "拖欠工资三个月�
 
 
 def _ensure_directory(session: Session) -> None:
-    users.init_directory(session, *COUNTY)
+    users.init_directory(session, *CITY, kind="city")
+    users.add_org_unit(session, COUNTY[0], COUNTY[1], "county", CITY[0], area_code=COUNTY[2])
     for code, name in TOWNSHIPS:
         users.add_org_unit(session, code, name, "township", COUNTY[0])
     for code, name, parent in VILLAGES:
@@ -90,7 +94,7 @@ def _ensure_users(session: Session) -> int:
             continue
         roles = [r for r in roles if r in known]
         if roles:
-            users.create_user(session, username, DEMO_PASSWORD, roles, orgs, display)
+            users.create_user(session, username, DEMO_PASSWORD, roles, orgs or [COUNTY[0]], display)
             added += 1
     return added
 
@@ -98,13 +102,17 @@ def _ensure_users(session: Session) -> int:
 def _value_for(field: dict, rng: random.Random, today: date, choices: dict):
     kind = field["type"].lower()
     wanted = choices.get(field["id"])
+    if field.get("options_from"):  # a unit to hand the case down to (交办): the demo keeps it at its center
+        return wanted
     if wanted is not None:
-        if kind == "enum" and wanted in [v for v, _ in field.get("enum") or []]:
+        if kind == "enum" and wanted in [v for v, *_ in field.get("enum") or []]:
             return wanted
         if kind == "boolean" and isinstance(wanted, bool):
             return wanted
     if kind == "enum":
-        values = [v for v, _ in field.get("enum") or []]
+        values = [v for v, *_ in field.get("enum") or []]
+        if field.get("multiple"):
+            return [rng.choice(values)] if values else []
         return rng.choice(values) if values else None
     if kind == "boolean":
         return False

@@ -68,9 +68,17 @@ def _field_for(spec: dict) -> fields.Field:
     elif kind == "date":
         field = _IsoDate(**kwargs)
     elif kind == "enum":
-        choices = [value for value, _name in spec.get("enum") or []]
-        validators.append(validate.OneOf(choices, error=msg("form.one_of")))
-        field = fields.String(validate=validators, **kwargs)
+        # jiefen.options: the choices depend on the case (engine/routing.py check_case_choices checks them).
+        choices = None if spec.get("options_from") else [value for value, *_rest in spec.get("enum") or []]
+        item_checks = [validate.OneOf(choices, error=msg("form.one_of"))] if choices is not None else []
+        if spec.get("multiple"):  # jiefen.multiple: a list of distinct choices
+            item = fields.String(validate=item_checks, error_messages=kwargs["error_messages"])
+            if required:
+                validators.append(validate.Length(min=1, error=_MESSAGES["required"]))
+            field = fields.List(item, validate=validators, **{**kwargs, "error_messages": {
+                **kwargs["error_messages"], "invalid": msg("form.not_list")}})
+        else:
+            field = fields.String(validate=validators + item_checks, **kwargs)
     else:
         if spec.get("minlength") is not None or spec.get("maxlength") is not None:
             validators.append(validate.Length(min=spec.get("minlength"), max=spec.get("maxlength"),

@@ -46,6 +46,10 @@ MESSAGES: dict[str, str] = {
     "routing.due_date_failed": "due date of {element_id}: {error}",
     "routing.candidates_failed": "candidateGroups of {element_id}: {error}",
     "routing.unknown_org": "unknown org unit {org_unit!r}",
+    "routing.unstaffed": "nobody holds the role {role} at {org_unit} (task {task}): choose a unit where somebody holds it",
+    "routing.move_failed": "the unit expression of {element_id}: {error}",
+    "routing.not_below": "{org_unit} is not a unit below {case_unit}",
+    "form.option_not_offered": "{label}: {value!r} is not offered for this case",
     "directory.no_top": "no top-level center: run `jiefen init-db`",
     # incidents
     "incident.forbidden": "only an administrator may handle incidents",
@@ -113,6 +117,7 @@ MESSAGES: dict[str, str] = {
     "form.null": "This field may not be empty.",
     "form.unknown_field": "Unknown field.",
     "form.one_of": "Must be one of: {choices}.",
+    "form.not_list": "Must be a list of choices.",
     "form.range": "Must be between {min} and {max}.",
     "form.range_min": "Must be at least {min}.",
     "form.range_max": "Must be at most {max}.",

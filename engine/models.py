@@ -45,8 +45,8 @@ class OrgUnitModel(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(20))  # county | township | village | department
-    level: Mapped[int] = mapped_column(Integer)  # 1 county, 2 township, 3 village (departments: their center's)
+    kind: Mapped[str] = mapped_column(String(20))  # city | county | township | village | department
+    level: Mapped[int] = mapped_column(Integer)  # 0 city, 1 county, 2 township, 3 village (departments: their center's)
     area_code: Mapped[str] = mapped_column(String(6))  # administrative area code used in case codes
     presence: Mapped[str | None] = mapped_column(String(20))  # 常驻 / 轮驻 / 随驻 for departments
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
@@ -148,7 +148,11 @@ class CaseModel(Base):
     process_id: Mapped[str] = mapped_column(String(200), index=True)
     status: Mapped[str] = mapped_column(String(20), default="open")  # open | closed
     outcome: Mapped[str | None] = mapped_column(String(200))
-    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)  # the handling unit now
+    # The unit that registered the case (首问负责: it gives the party feedback after 上报/交办) and the center
+    # that handed the case down (交办) and stays responsible for it; NULL: none other than org_unit.
+    first_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    responsible_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
     category: Mapped[str | None] = mapped_column(String(100))
     tier: Mapped[str | None] = mapped_column(String(40))
     channel: Mapped[str | None] = mapped_column(String(40))
@@ -170,7 +174,9 @@ class CaseModel(Base):
     event_at: Mapped[datetime | None]
 
     version: Mapped[ProcessVersionModel] = relationship(lazy="select")
-    org_unit: Mapped[OrgUnitModel] = relationship(lazy="joined")
+    org_unit: Mapped[OrgUnitModel] = relationship(lazy="joined", foreign_keys=[org_unit_id])
+    first_unit: Mapped[OrgUnitModel | None] = relationship(lazy="select", foreign_keys=[first_unit_id])
+    responsible_unit: Mapped[OrgUnitModel | None] = relationship(lazy="select", foreign_keys=[responsible_unit_id])
 
     __mapper_args__ = {"version_id_col": lock_version}
 

@@ -1,9 +1,15 @@
 """Routing a task: who may act on it (candidate roles at org units) and when it is due.
 
-candidateGroups (`role`, `role@parent`, `role@<unit code>`), a `=expression`, else the lane's role
-(config/org.toml [lane_roles]); a role without a unit goes to the case's unit or the nearest unit above it
-where somebody holds the role. Due dates: an ISO duration, a date, or a `=expression` with the calendar
-helpers (legal_days, workdays).
+candidateGroups (`role`, `role@parent`, `role@first`, `role@<unit code>`), a `=expression`, else the lane's
+role (config/org.toml [lane_roles]); a role without a unit goes to the case's unit or the nearest unit above it
+where somebody holds the role; `@first` is the unit that registered the case (首问负责). A role nobody holds at
+the unit it resolves to is refused (InvalidData naming role and unit): the command that would open the
+unreachable task is rolled back and its user sees why. Due dates: an ISO duration, a date, or a `=expression`
+with the calendar helpers (legal_days, workdays).
+
+Form fields whose options depend on the case (`jiefen.options`, docs/designers.md): `org_units_below` lists the
+units below the case's unit with the roles they staff (交办 down); `jiefen.parent_only_options` names options
+offered only where the case's unit has a parent center (上报 is not offered at the top).
 """
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 
 from engine import runtime, scripting
 from engine.fastpath import send
-from engine.errors import CaseError, TaskFailed
+from engine.errors import CaseError, InvalidData, TaskFailed
 from engine.messages import msg
 from engine.models import CaseModel, MembershipModel, OrgUnitModel, RoleModel
 
@@ -66,20 +72,98 @@ def candidates(session: Session, case: CaseModel, info: dict, task) -> list[tupl
     pairs = []
     for entry in entries:
         role, _, unit = str(entry).partition("@")
-        role = role.strip()
+        role, unit = role.strip(), unit.strip()
         org_id = case.org_unit_id
         if not unit:
             org_id = nearest_staffed_unit(session, role, case.org_unit)
         elif unit == "parent":
             org_id = case.org_unit.parent_id or org_id
+        elif unit == "first":
+            org_id = case.first_unit_id or org_id
         elif unit:
             org = session.scalar(select(OrgUnitModel).where(OrgUnitModel.code == unit))
             if org is None:
                 raise TaskFailed(msg("routing.unknown_org", element_id=task.task_spec.bpmn_id, org_unit=unit),
                                  {"element_id": task.task_spec.bpmn_id, "message": f"unknown org unit {unit!r}"})
             org_id = org.id
-        pairs.append((role.strip(), org_id))
-    return list(dict.fromkeys(pairs))
+        pairs.append((role, org_id))
+    pairs = list(dict.fromkeys(pairs))
+    if pairs and not any(_staffed(session, role, org_id) for role, org_id in pairs):
+        _refuse_unstaffed(session, pairs, task)
+    return pairs
+
+
+def _staffed(session: Session, role: str, org_id: int) -> bool:
+    return session.scalar(select(MembershipModel.id).join(RoleModel, RoleModel.id == MembershipModel.role_id)
+                          .where(MembershipModel.org_unit_id == org_id, RoleModel.name == role).limit(1)) is not None
+
+
+def _refuse_unstaffed(session: Session, pairs: list[tuple[str, int]], task) -> None:
+    """Nobody holds any of the task's candidate roles at the unit each resolves to (nor above it, for a role
+    without a unit): the task would sit in nobody's list, and its timers would pile supervision on it. Refuse
+    the command instead, naming the roles and units."""
+    titles, units = [], []
+    for role, org_id in pairs:
+        titles.append(session.scalar(select(RoleModel.title).where(RoleModel.name == role)) or role)
+        units.append(session.get(OrgUnitModel, org_id))
+    role_text = "、".join(dict.fromkeys(titles))
+    unit_text = "、".join(dict.fromkeys(u.name for u in units))
+    element = task.task_spec.bpmn_name or task.task_spec.bpmn_id
+    message = msg("routing.unstaffed", role=role_text, org_unit=unit_text, task=element)
+    raise InvalidData(message, {"role": [message], "org_unit": [u.code for u in dict.fromkeys(units)],
+                                "element_id": task.task_spec.bpmn_id})
+
+
+# ---------------------------------------------------------------- options that depend on the case
+
+def units_below(session: Session, org: OrgUnitModel) -> list[tuple[str, str, list[str]]]:
+    """(code, name, titles of the roles staffed there) of every unit below `org`, in tree order: where a case
+    can be handed down to (交办: township centers, village committees, resident departments)."""
+    units = session.scalars(select(OrgUnitModel).where(OrgUnitModel.path.startswith(org.path),
+                                                       OrgUnitModel.id != org.id).order_by(OrgUnitModel.path)).all()
+    if not units:
+        return []
+    staffed: dict[int, list[str]] = {}
+    rows = session.execute(select(MembershipModel.org_unit_id, RoleModel.name, RoleModel.title)
+                           .join(RoleModel, RoleModel.id == MembershipModel.role_id)
+                           .where(MembershipModel.org_unit_id.in_([u.id for u in units]))
+                           .distinct().order_by(RoleModel.name)).all()
+    for org_id, name, title in rows:
+        staffed.setdefault(org_id, []).append(title or name)
+    return [(u.code, u.name, staffed.get(u.id, [])) for u in units]
+
+
+def case_form(session: Session, case: CaseModel, form: list[dict]) -> list[dict]:
+    """A task's form as the case's unit offers it: `jiefen.options` fields get their options (code, name,
+    roles), `jiefen.parent_only_options` are left out at a unit without a parent center."""
+    if not any(f.get("options_from") or f.get("parent_only") for f in form):
+        return form
+    out = []
+    for spec in form:
+        spec = dict(spec)
+        if spec.get("options_from") == "org_units_below":
+            spec["enum"] = [list(row) for row in units_below(session, case.org_unit)]
+        if spec.get("parent_only") and case.org_unit.parent_id is None:
+            spec["enum"] = [o for o in spec.get("enum") or [] if o[0] not in spec["parent_only"]]
+        out.append(spec)
+    return out
+
+
+def check_case_choices(session: Session, case: CaseModel, form: list[dict], values: dict) -> None:
+    """Refuse a choice the case's form does not offer (a unit not below the case's unit, 上报 at the top).
+    Raises InvalidData naming the field."""
+    problems: dict = {}
+    for spec in case_form(session, case, [f for f in form if f.get("options_from") or f.get("parent_only")]):
+        value = values.get(spec["id"])
+        if value in (None, ""):
+            continue
+        offered = {o[0] for o in spec.get("enum") or []}
+        for item in value if isinstance(value, list) else [value]:
+            if item not in offered:
+                problems[spec["id"]] = [msg("form.option_not_offered", label=spec.get("label") or spec["id"],
+                                            value=item)]
+    if problems:
+        raise InvalidData(msg("form.invalid"), problems)
 
 
 # The unit chain as a fixed row of bind parameters (padded with the case's own unit): a statement built

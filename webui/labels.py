@@ -33,6 +33,7 @@ EVENTS = {
     "case_migrated": lazy_gettext("Case migrated to a new process version"),
     "case_linked": lazy_gettext("Linked case opened"),
     "case_moved": lazy_gettext("Case reported up to the next-level center"),
+    "case_assigned": lazy_gettext("Case handed down to a unit below (交办)"),
     "incident_opened": lazy_gettext("Incident: a timer kept failing"),
     "incident_resolved": lazy_gettext("Incident resolved"),
 }

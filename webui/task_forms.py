@@ -21,6 +21,12 @@ def submitted_data(fields: list[dict], formdata: Mapping) -> dict:
     reports them as required), empty optional ones clear the value; booleans come from yes/no radios."""
     data: dict = {}
     for spec in editable(fields):
+        if spec.get("multiple"):  # jiefen.multiple: the checked boxes, a list (empty: nothing chosen)
+            chosen = [v for v in (formdata.getlist(spec["id"]) if hasattr(formdata, "getlist")
+                                  else formdata.get(spec["id"]) or []) if v]
+            if chosen or not spec.get("required"):
+                data[spec["id"]] = chosen
+            continue
         raw = formdata.get(spec["id"])
         raw = raw.strip() if isinstance(raw, str) else raw
         if raw in (None, ""):
@@ -34,11 +40,19 @@ def submitted_data(fields: list[dict], formdata: Mapping) -> dict:
     return data
 
 
-def shown_values(fields: list[dict], case_data: Mapping | None, formdata: Mapping | None = None) -> dict[str, str]:
-    """What each input shows: the submission being corrected, else the case's current data, else the default."""
-    values: dict[str, str] = {}
+def shown_values(fields: list[dict], case_data: Mapping | None, formdata: Mapping | None = None) -> dict:
+    """What each input shows: the submission being corrected, else the case's current data, else the default
+    (a list of the chosen values for a multi-select)."""
+    values: dict = {}
     for spec in fields:
         key = spec["id"]
+        if spec.get("multiple"):
+            if formdata is not None and not spec.get("readonly"):
+                chosen = formdata.getlist(key) if hasattr(formdata, "getlist") else formdata.get(key)
+            else:
+                chosen = (case_data or {}).get(key)
+            values[key] = [str(v) for v in chosen or []] if isinstance(chosen, list) else []
+            continue
         if formdata is not None and not spec.get("readonly"):
             value = formdata.get(key)
         elif case_data is not None and case_data.get(key) is not None:
@@ -83,8 +97,10 @@ def display_value(spec: dict | None, value) -> str:
         return "—"
     if isinstance(value, bool):
         return gettext("Yes") if value else gettext("No")
+    if isinstance(value, list):  # a multi-select (jiefen.multiple): the names of the chosen values
+        return "、".join(display_value(spec, item) for item in value) or "—"
     if spec and spec.get("enum"):
-        for enum_id, name in spec["enum"]:
+        for enum_id, name, *_roles in spec["enum"]:
             if enum_id == value:
                 return name
     return str(value)

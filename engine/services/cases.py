@@ -7,7 +7,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import access, case_store, casework, forms, runtime, task_index
+from engine import access, case_store, casework, forms, routing, runtime, task_index
 from engine.actors import Actor
 from engine.case_codes import CHANNEL_DIGITS, check_digit, valid_code  # noqa: F401 (public here)
 from engine.fastpath import send
@@ -118,6 +118,7 @@ def register_case(session: Session, process_id: str, data: dict | None, actor: A
     rows = task_index.task_rows_of(session, case.id, "")[0] if first is not None else {}
     task = next((row for row in rows.values() if row.spec_name == first), None)
     if task is not None and access.can_act(session, actor, task):
+        routing.check_case_choices(session, case, (version.user_task(first) or {}).get("form", []), data)
         casework.execute(session, case, actor.username, now, casework.completion(task.id, data), "task_completed",
                          task_rows=rows)
     try:

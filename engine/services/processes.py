@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from engine import runtime, specs
 from engine.actors import Actor
 from engine.directory import ensure_roles
-from engine.errors import Forbidden
+from engine.errors import Forbidden, ProcessDefinitionError, Problem
 from engine.messages import msg
-from engine.models import ProcessVersionModel
+from engine.models import OrgUnitModel, ProcessVersionModel
 from engine.versions import (LoadedVersion, _not_deployed, latest_loaded_version, load_version,  # noqa: F401
                              version_number)  # public here too
 
@@ -45,6 +45,28 @@ def _meta(defn: specs.ProcessDefinition, called_versions: dict[str, str]) -> dic
     }
 
 
+def _check_named_units(session: Session, definitions) -> None:
+    """What deploy time can know of routing: a candidate group naming a unit (`role@CODE`) needs that unit.
+    (Whether somebody holds a role is known when a task opens: engine/routing.py refuses it then.)"""
+    problems = []
+    known: dict[str, bool] = {}
+    for defn in definitions:
+        for name, info in defn.user_tasks.items():
+            for entry in info.candidate_groups:
+                role, _, code = str(entry).partition("@")
+                code = code.strip()
+                if not code or code in ("parent", "first"):
+                    continue
+                if code not in known:
+                    known[code] = session.scalar(select(OrgUnitModel.id).where(OrgUnitModel.code == code)) is not None
+                if not known[code]:
+                    problems.append(Problem(f"candidateGroups '{entry}': there is no org unit with code '{code}' "
+                                            f"(use role@parent, role@first or the code of an existing unit).",
+                                            element_id=info.id))
+    if problems:
+        raise ProcessDefinitionError(f"{len(problems)} problem(s) in the candidate groups", problems)
+
+
 def deploy(session: Session, files: dict[str, bytes], actor: Actor) -> list[DeployResult]:
     """Deploy BPMN files: identical content is a no-op, changed content becomes version n+1. Commits.
 
@@ -53,6 +75,7 @@ def deploy(session: Session, files: dict[str, bytes], actor: Actor) -> list[Depl
         raise Forbidden(msg("process.deploy_forbidden"))
     available = _latest_files(session, exclude=set(files))
     definitions = specs.parse_files(files, available, runtime.of(session).script_limits)
+    _check_named_units(session, definitions)
     results = _store_versions(session, definitions, actor)
     # A caller embeds the called processes' specs: when one of them changed, the callers get a new version
     # too, so new cases run the new called process (running cases keep the version they started on).

@@ -10,7 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import access, case_store, casework, chain, forms, group_cases, ladder, runtime, task_index, task_list
+from engine import (access, case_store, casework, chain, forms, group_cases, ladder, routing, runtime, task_index,
+                    task_list)
 from engine.access import can_act  # noqa: F401 (public here)
 from engine.actors import SUPERVISORY_ROLES, Actor
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
@@ -109,7 +110,8 @@ def task_form(session: Session, task: TaskModel) -> list[dict]:
     if task.kind == group_cases.KIND:
         return group_cases.task_form(session, task)  # 群体性/高风险: the director's alert, a 会商研判
     version = load_version(session, task.case.process_version_id)
-    return (version.user_task(task.spec_name) or {}).get("form", [])
+    # Options that depend on the case (jiefen.options, jiefen.parent_only_options) are built for its unit.
+    return routing.case_form(session, task.case, (version.user_task(task.spec_name) or {}).get("form", []))
 
 
 def _locked_task(session: Session, task_id: str, actor: Actor) -> tuple[CaseModel, TaskModel]:
@@ -198,6 +200,7 @@ def complete_task(session: Session, task_id: str, data: dict | None, actor: Acto
     version = load_version(session, case.process_version_id)
     schema = version.schemas.get(task.spec_name) or forms.NO_FIELDS
     values = forms.validate_form(schema, data or {}, runtime.of(session))
+    routing.check_case_choices(session, case, (version.user_task(task.spec_name) or {}).get("form", []), values)
 
     before = dict(case.data or {})
     casework.execute(session, case, actor.username, now, casework.completion(task_id, values), "task_completed",

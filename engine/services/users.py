@@ -82,15 +82,21 @@ def _add_org(session: Session, code: str, name: str, kind: str, level: int, area
     return org
 
 
-def init_directory(session: Session, center_code: str, center_name: str, area_code: str) -> OrgUnitModel:
-    """Create the built-in roles and the top-level center if missing (idempotent). Commits."""
+# An org unit's level by kind: 市级 0, 县级 1, 乡镇（街道）2, 村（社区）3; a department takes its center's.
+LEVELS = {"city": 0, "county": 1, "township": 2, "village": 3}
+
+
+def init_directory(session: Session, center_code: str, center_name: str, area_code: str,
+                   kind: str = "county") -> OrgUnitModel:
+    """Create the built-in roles and the top-level center (a county, or a city 市级 center) if missing
+    (idempotent). Commits."""
     if not (len(area_code) == 6 and area_code.isdigit()):
         raise InvalidData(msg("org.area_code_invalid"), {"area_code": [msg("field.six_digits")]})
     for name, title in BUILTIN_ROLES.items():
         ensure_role(session, name, title, builtin=True)
     org = session.scalar(select(OrgUnitModel).where(OrgUnitModel.parent_id.is_(None)))
     if org is None:
-        org = _add_org(session, center_code, center_name, "county", 1, area_code, None)
+        org = _add_org(session, center_code, center_name, kind, LEVELS.get(kind, 1), area_code, None)
     session.commit()
     return org
 
@@ -98,13 +104,13 @@ def init_directory(session: Session, center_code: str, center_name: str, area_co
 def add_org_unit(session: Session, code: str, name: str, kind: str, parent_code: str,
                  area_code: str | None = None, presence: str | None = None) -> OrgUnitModel:
     """Add an org unit under a parent (idempotent by code). Commits."""
-    if kind not in {"county", "township", "village", "department"}:
-        raise InvalidData(msg("org.unknown_kind", kind=kind), {"kind": ["county|township|village|department"]})
+    if kind not in {*LEVELS, "department"}:
+        raise InvalidData(msg("org.unknown_kind", kind=kind), {"kind": ["city|county|township|village|department"]})
     existing = session.scalar(select(OrgUnitModel).where(OrgUnitModel.code == code))
     if existing is not None:
         return existing
     parent = _org_by_code(session, parent_code)
-    level = parent.level if kind == "department" else min(parent.level + 1, 3)
+    level = parent.level if kind == "department" else LEVELS[kind]
     org = _add_org(session, code, name, kind, level, area_code or parent.area_code, parent, presence)
     session.commit()
     return org

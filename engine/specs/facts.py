@@ -33,6 +33,10 @@ class FormField:
     minlength: int | None
     maxlength: int | None
     readonly: bool
+    # Form field properties (camunda:properties of the formField, docs/designers.md "Form fields"):
+    options_from: str | None = None  # jiefen.options: the options come from the case (org_units_below)
+    multiple: bool = False  # jiefen.multiple=true: an enum of which several values are chosen (a list)
+    parent_only: list[str] | None = None  # jiefen.parent_only_options: offered only below a parent center
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,10 @@ def _form_fields(task_spec: UserTask) -> list[FormField]:
             minlength=_as_int(checks.get("minlength")),
             maxlength=_as_int(checks.get("maxlength")),
             readonly="readonly" in checks,
+            options_from=fld.get_property("jiefen.options") or None,
+            multiple=(fld.get_property("jiefen.multiple") or "").strip().lower() == "true",
+            parent_only=[v.strip() for v in (fld.get_property("jiefen.parent_only_options") or "").split(",")
+                         if v.strip()] or None,
         ))
     return out
 

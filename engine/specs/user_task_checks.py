@@ -17,6 +17,8 @@ from engine.specs.xmldoc import _b, _c, _Doc
 HELPER_NAMES = frozenset({"workdays", "legal_days", "natural_days"})
 FORM_TYPES = ("string", "long", "boolean", "date", "enum")
 CONSTRAINTS = ("required", "readonly", "min", "max", "minlength", "maxlength")
+OPTION_SOURCES = ("org_units_below",)  # jiefen.options values: engine/routing.py case_form builds them
+FIELD_PROPERTIES = ("jiefen.options", "jiefen.multiple", "jiefen.parent_only_options")
 
 
 # Not scripting._ISO_DURATION (a different pattern, for quoted timer durations); this one is for camunda:dueDate.
@@ -117,9 +119,10 @@ class _UserTaskChecks:
                 self.doc.problem(f"{label} has type '{raw_type}', which is not supported; use one of: "
                                  f"{', '.join(FORM_TYPES)}.", fld)
             values = [v for v in fld if v.tag == _c("value")]
+            props = self._field_properties(fld, label, kind, values)
             if kind == "enum":
                 ids = [(v.get("id") or "").strip() for v in values]
-                if not values:
+                if not values and not props.get("jiefen.options"):
                     self.doc.problem(f"{label} is an enum without values; add the choices (camunda:value).", fld)
                 elif any(not i for i in ids):
                     self.doc.problem(f"{label} has an enum value without an id.", fld)
@@ -127,6 +130,36 @@ class _UserTaskChecks:
                     self.doc.problem(f"{label} lists the same enum value id twice.", fld)
             self._default(fld, label, kind, values)
             self._constraints(fld, label)
+
+    def _field_properties(self, fld: etree._Element, label: str, kind: str,
+                          values: list[etree._Element]) -> dict[str, str]:
+        """The jiefen.* properties of a form field (docs/designers.md, "Form fields"): known names and values."""
+        props: dict[str, str] = {}
+        for prop in fld.iterfind(f"{_c('properties')}/{_c('property')}"):
+            name, value = (prop.get("id") or "").strip(), (prop.get("value") or "").strip()
+            if not name.startswith("jiefen."):
+                continue
+            props[name] = value
+            if name not in FIELD_PROPERTIES:
+                self.doc.problem(f"{label}: property '{name}' is not known; use one of: "
+                                 f"{', '.join(FIELD_PROPERTIES)}.", prop)
+            elif kind != "enum":
+                self.doc.problem(f"{label}: property '{name}' applies to enum fields only.", prop)
+            elif name == "jiefen.options" and value not in OPTION_SOURCES:
+                self.doc.problem(f"{label}: jiefen.options '{value}' is not known; use one of: "
+                                 f"{', '.join(OPTION_SOURCES)}.", prop)
+            elif name == "jiefen.options" and values:
+                self.doc.problem(f"{label}: its options come from jiefen.options; remove the camunda:value "
+                                 f"entries.", prop)
+            elif name == "jiefen.multiple" and value.lower() not in ("true", "false"):
+                self.doc.problem(f"{label}: jiefen.multiple must be true or false, got '{value}'.", prop)
+            elif name == "jiefen.parent_only_options":
+                ids = {(v.get("id") or "").strip() for v in values}
+                unknown = [v.strip() for v in value.split(",") if v.strip() and v.strip() not in ids]
+                if unknown or not value:
+                    self.doc.problem(f"{label}: jiefen.parent_only_options names {', '.join(unknown) or 'nothing'}"
+                                     f", which is not one of the field's enum value ids.", prop)
+        return props
 
     def _default(self, fld: etree._Element, label: str, kind: str, values: list[etree._Element]) -> None:
         default = fld.get("defaultValue")

@@ -11,13 +11,14 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from engine.clock import CHINA_TZ
-from engine.demo import COUNTY, TOWNSHIPS, VILLAGES, _ensure_directory
+from engine.demo import CITY, COUNTY, TOWNSHIPS, VILLAGES, _ensure_directory
 from engine.services import processes, users
 from engine.services.timers import fire_due_timers
 from engine.services.users import SYSTEM
 from tests.conftest import ROOT, SEEDS
 from tests.support import PASSWORD
 
+CITY_CODE = CITY[0]  # 330100000 杭州市综治中心 (the top)
 COUNTY_CODE = COUNTY[0]  # 330106000 西湖区综治中心
 TOWNSHIP_CODE = TOWNSHIPS[0][0]  # 330106001 北山街道综治中心
 VILLAGE_CODE = VILLAGES[0][0]  # 330106001001 曙光社区调解室 (under the township above)
@@ -64,6 +65,9 @@ CENTER_USERS = {
     "v_screener": (["screener"], [VILLAGE_CODE]),
     "v_director": (["director"], [VILLAGE_CODE]),
     "v_mediator": (["grassroots_mediator"], [VILLAGE_CODE]),
+    # city center (receives cases reported up from its counties)
+    "c_screener": (["screener"], [CITY_CODE]),
+    "c_director": (["director"], [CITY_CODE]),
 }
 
 
@@ -233,7 +237,7 @@ def _build_center(session) -> None:
     _ensure_directory(session)
     processes.deploy(session, processes.read_directory(ROOT / "processes"), SYSTEM)
     for username, (roles, orgs) in CENTER_USERS.items():
-        users.create_user(session, username, PASSWORD, roles, orgs)
+        users.create_user(session, username, PASSWORD, roles, orgs or [COUNTY_CODE])
 
 
 SEEDS["center"] = _build_center

@@ -17,7 +17,8 @@ from tests.scenario.test_dispute import AGREE, register
 from tests.scenario.test_petition import registered
 
 COUNTY_DISPUTE_ROLES = {"clerk", "screener", "grassroots", "director", "revisit"}  # dispute's roles at the county
-SUPERVISING_COUNTY = {"director", "supervisor"}  # director and supervisor at the county: every unit below
+# director and supervisor at the county, and the city director above it: every unit below
+SUPERVISING_COUNTY = {"director", "supervisor", "c_director"}
 READ_ALL = {"admin", "auditor"}
 
 

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.scenario.conftest import COUNTY_CODE, TOWNSHIP_CODE, VILLAGE_CODE, china, end_of
+from tests.scenario.conftest import CITY_CODE, COUNTY_CODE, TOWNSHIP_CODE, VILLAGE_CODE, china, end_of
 
 REGISTER = {"channel": "walk_in", "category": "neighbourhood", "party_name": "张三", "party_phone": "13800000000",
             "other_party": "李四", "summary": "相邻通行纠纷，双方多次争吵", "people_involved": 2, "first_officer": "王窗口"}
@@ -50,10 +50,11 @@ def confirm_until_ruling(c, cid, ruling, **ruling_extra):
                forbidden=("court_clerk", "mediator"))
 
 
-def feedback_and_day1(c, cid, satisfaction="satisfied"):
-    """结果反馈 today; the day-1 satisfaction call opens when the feedback day is over."""
+def feedback_and_day1(c, cid, satisfaction="satisfied", clerk="clerk"):
+    """结果反馈 today (by `clerk`, at the unit that registered the case); the day-1 satisfaction call opens when
+    the feedback day is over."""
     feedback_day = c.day(0)
-    c.complete(cid, "feedback", "clerk", {"feedback_date": feedback_day, "feedback_method": "phone"},
+    c.complete(cid, "feedback", clerk, {"feedback_date": feedback_day, "feedback_method": "phone"},
                forbidden=("mediator", "revisit"))
     assert c.ready(cid) == [] and c.timers(cid) == {"第1日": end_of(feedback_day)}
     c.drain(china(feedback_day, 23, 59, 58))
@@ -209,8 +210,8 @@ def test_stabilised_high_risk_major_dispute_goes_to_the_leader_and_task_force(ce
 @pytest.mark.parametrize("tier,dept,extra_step,roles,doers,not_doers,due", [
     ("simple", "dept_housing", None, ["dept_housing"], ["housing"], ["mediator", "taskforce"], "2026-03-03"),
     ("ordinary", "dept_housing", None, ["mediator"], ["mediator"], ["housing", "taskforce"], "2026-03-09"),
-    ("complex", "dept_hrss", ("organize_joint", "director", {"co_dept": "dept_union"}),
-     ["dept_hrss", "dept_union", "mediator"], ["labour", "union", "mediator"], ["housing", "taskforce"],
+    ("complex", "dept_hrss", ("organize_joint", "director", {"co_depts": ["dept_union"]}),
+     ["dept_hrss", "mediator"], ["labour", "mediator"], ["housing", "taskforce"],
      "2026-03-23"),  # 20 days end on Sunday 22 March: the next working day
     ("major", "dept_housing", ("leader_takes_case", "director", {"lead_leader": "王副区长",
                                                                  "task_force_members": "住建、街道"}),
@@ -222,6 +223,9 @@ def test_each_tier_dispatches_to_the_right_role(center, tier, dept, extra_step, 
     if extra_step:
         name, user, data = extra_step
         c.complete(cid, name, user, data, forbidden=("mediator",))
+    if tier == "complex":  # the co-department gives its part first (联合调解)
+        c.complete(cid, "joint_part [child]", "union", {"joint_opinion": "工会派员参加联合调解"},
+                   forbidden=("labour",))
     mediate = c.task(cid, "mediate")
     assert sorted(mediate["roles"]) == sorted(roles)
     assert mediate["due_at"] == end_of(due) and mediate["due_basis"]
@@ -286,14 +290,15 @@ def test_report_up_from_a_village_moves_the_case_to_the_township_then_the_county
     c.complete(cid, "mediate", "mediator", {"mediation_result": "no_agreement"})
     c.complete(cid, "terminate_mediation", "mediator", {"termination_reason": "分歧过大",
                                                         "guided_channel": "litigation"})
-    feedback_and_day1(c, cid)
+    assert c.task(cid, "feedback")["org_unit"] == VILLAGE_CODE  # 首问负责: the village's window gives feedback
+    feedback_and_day1(c, cid, clerk="v_clerk")
     c.assert_closed(cid, "未化解（已告知救济途径）")
     events = c.assert_record(cid)
     moves = [(e["actor"], e["payload"]["from"], e["payload"]["to"]) for e in events if e["type"] == "case_moved"]
     assert moves == [("t_screener", VILLAGE_CODE, TOWNSHIP_CODE), ("director", TOWNSHIP_CODE, COUNTY_CODE)]
 
 
-def test_escalation_is_capped_at_two_levels(center):
+def test_escalation_reaches_the_city_in_three_levels(center):
     c = center
     cid = register(c, user="v_clerk")
     c.complete(cid, "screen", "v_screener", {**AGREE, "tier": "ordinary"})
@@ -305,10 +310,11 @@ def test_escalation_is_capped_at_two_levels(center):
     c.complete(cid, "accept_escalation", "screener", {"tier": "ordinary"})
     c.complete(cid, "dispatch", "screener", {"dispatch_route": "escalate", "handling_dept": "mediator",
                                              "mediation_type": "people"})
-    # the county has no level above: the third report up is handled at the county
+    # the county reports up to the city center (市级), the top: it takes the case and re-tiers it
+    c.complete(cid, "accept_escalation", "c_director", {"tier": "ordinary"}, forbidden=("director",))
     case = c.case(cid)
-    assert case["org_unit"] == COUNTY_CODE and case["data"]["escalations"] == 2
-    assert [t["name"] for t in case["tasks"] if t["kind"] == "bpmn"] == ["mediate"]
+    assert case["org_unit"] == CITY_CODE and case["data"]["escalations"] == 3
+    assert [t["name"] for t in case["tasks"] if t["kind"] == "bpmn"] == ["dispatch"]
     c.assert_record(cid)
 
 

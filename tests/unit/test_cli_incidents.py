@@ -15,6 +15,7 @@ from engine.db import make_engine
 from engine.services import cases
 from engine.services.users import SYSTEM
 from tests.conftest import FIXTURES, ROOT, START
+from tests.support import PASSWORD
 
 JIEFEN = str(Path(sys.executable).parent / "jiefen")
 
@@ -36,6 +37,8 @@ def run(tmp_path):
 def test_failing_timers_become_incidents_an_operator_lists_resolves_and_retries(run, tmp_path):
     run("init-db")
     run("deploy", str(FIXTURES / "engine" / "timer_faults.bpmn"))
+    # the process's reply task needs somebody to answer it (a role nobody holds is refused: engine/routing.py)
+    run("user", "add", "li", "--password", PASSWORD, "--role", "mediator")
     rt = runtime.Runtime(runtime.EngineSettings.from_files(None, str(DEFAULT_CALENDAR_PATH)), Clock(fixed=START))
     engine = make_engine(f"sqlite:///{tmp_path / 'cli.sqlite3'}")
     with Session(engine, info={runtime.INFO_KEY: rt}) as session:

@@ -153,7 +153,9 @@ def test_user_tasks_follow_the_conventions(pid):
             assert f.get("label"), f"{tid}.{fid}: label"
             if f.get("type") == "enum":
                 values = f.findall("camunda:value", NS)
-                assert values and all(v.get("id").isascii() and v.get("name") for v in values), f"{tid}.{fid}"
+                dynamic = f.find("camunda:properties/camunda:property[@id='jiefen.options']", NS)
+                assert (dynamic is not None and not values) or values and all(
+                    v.get("id").isascii() and v.get("name") for v in values), f"{tid}.{fid}"
 
 
 @pytest.mark.parametrize("pid", PROCESS_IDS)
@@ -312,7 +314,7 @@ class Case:
         """Every ready task's =expressions (candidate groups, due date) evaluate on its data, as the engine will."""
         with running_at(self.now):
             for task in self.wf.get_tasks(state=TaskState.READY, manual=True):
-                node = _USER_TASKS[task.task_spec.name]
+                node = _USER_TASKS[task.task_spec.bpmn_id]
                 for attr in ("candidateGroups", "dueDate"):
                     value = node.get(CAM + attr)
                     if value.startswith("="):
@@ -554,22 +556,24 @@ def test_dispute_high_risk_goes_to_police(specs):
 
 def test_dispute_complex_case_is_mediated_jointly(specs):
     case = dispute_to_mediation(Case(specs, "dispute"), tier="complex", handling_dept="dept_hrss")
-    case.complete("organize_joint", co_dept="dept_union")
-    assert candidates(case, "mediate") == ["dept_hrss", "dept_union", "mediator"]
+    case.complete("organize_joint", co_depts=["dept_union"])
+    assert case.ready() == ["joint_part [child]"]  # each co-department its own part (one chosen: one task)
+    case.complete("joint_part [child]", joint_opinion="工会派员参加")
+    assert candidates(case, "mediate") == ["dept_hrss", "mediator"]
 
 
-def test_dispute_escalation_is_capped_at_two_levels(specs):
+def test_dispute_escalation_is_capped_at_three_levels(specs):
     case = Case(specs, "dispute")
     case.complete("register", **REGISTER)
     case.complete("screen", mediation_consent="agree", escalation_risk="none", tier="ordinary")
-    for level in range(2):
+    for level in range(3):
         case.complete("dispatch", dispatch_route="escalate", handling_dept="mediator", mediation_type="people")
         assert case.ready() == ["accept_escalation"]
         assert _USER_TASKS["accept_escalation"].get(CAM + "candidateGroups") == "screener@parent,director@parent"
         case.complete("accept_escalation", tier="complex" if level else "ordinary")
         assert case.ready() == ["dispatch"]
     case.complete("dispatch", dispatch_route="escalate", handling_dept="dept_justice", mediation_type="people")
-    assert case.ready() == ["organize_joint"] and case.data["escalations"] == 2
+    assert case.ready() == ["organize_joint"] and case.data["escalations"] == 3
 
 
 def test_dispute_mediation_can_be_sent_back_to_dispatch(specs):

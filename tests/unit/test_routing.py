@@ -1,4 +1,7 @@
 """A task without an explicit unit goes to the case's unit, or the nearest unit above it where the role is held."""
+import pytest
+
+from engine.errors import InvalidData
 from engine.models import OrgUnitModel
 from engine.services import cases
 from engine.services.users import SYSTEM
@@ -43,3 +46,28 @@ def test_the_look_up_reads_one_row_per_staffed_unit_however_many_hold_the_role(s
     rows = session.execute(routing._STAFFED_UNITS, {"role": "intake_clerk", **params}).scalars().all()
     assert sorted(rows) == sorted(chain[:2])  # the county center and the township, once each
     assert _intake_unit(session, "330106001001") == "330106001"
+
+
+def test_units_below_list_the_roles_they_staff_in_tree_order(session, directory):
+    from engine import routing
+
+    directory.ensure_roles(session, {"grassroots_mediator": "村/社区调解员"})
+    session.commit()
+    directory.create_user(session, "village_mediator", PASSWORD, ["grassroots_mediator"], ["330106001001"])
+    county = session.query(OrgUnitModel).filter_by(code="330106000").one()
+    below = routing.units_below(session, county)
+    assert [code for code, _name, _roles in below] == ["330106001", "330106001001"]
+    assert below[0][2] == ["调解室"] and below[1] == ("330106001001", "曙光社区调解室", ["村/社区调解员"])
+    village = session.query(OrgUnitModel).filter_by(code="330106001001").one()
+    assert routing.units_below(session, village) == []
+
+
+def test_org_units_take_their_level_from_their_kind(session, directory):
+    county = session.query(OrgUnitModel).filter_by(code="330106000").one()
+    assert (county.kind, county.level) == ("county", 1)
+    township = session.query(OrgUnitModel).filter_by(code="330106001").one()
+    village = session.query(OrgUnitModel).filter_by(code="330106001001").one()
+    assert (township.level, village.level) == (2, 3)
+    with pytest.raises(InvalidData):
+        directory.add_org_unit(session, "x1", "某省", "province", "330106000")
+    assert directory.LEVELS == {"city": 0, "county": 1, "township": 2, "village": 3}

@@ -367,6 +367,24 @@ RULES = [
     ("form no type", process(user_task(form=field('id="c"'))), "x", 'id="c"', "has no type"),
     ("form enum values", process(user_task(form=field('id="c" type="enum"'))), "x", 'id="c"',
      "enum without values"),
+    ("field property unknown", process(user_task(form=field('id="c" type="enum"', '<camunda:properties>'
+     '<camunda:property id="jiefen.colour" value="x" /></camunda:properties><camunda:value id="a" name="A" />'))),
+     "x", "jiefen.colour", "is not known"),
+    ("field options source", process(user_task(form=field('id="c" type="enum"', '<camunda:properties>'
+     '<camunda:property id="jiefen.options" value="users_below" /></camunda:properties>'))),
+     "x", "users_below", "jiefen.options 'users_below' is not known"),
+    ("field options with values", process(user_task(form=field('id="c" type="enum"', '<camunda:properties>'
+     '<camunda:property id="jiefen.options" value="org_units_below" /></camunda:properties>'
+     '<camunda:value id="a" name="A" />'))), "x", "org_units_below", "remove the camunda:value"),
+    ("field property on text", process(user_task(form=field('id="c" type="string"', '<camunda:properties>'
+     '<camunda:property id="jiefen.multiple" value="true" /></camunda:properties>'))),
+     "x", "jiefen.multiple", "enum fields only"),
+    ("field multiple value", process(user_task(form=field('id="c" type="enum"', '<camunda:properties>'
+     '<camunda:property id="jiefen.multiple" value="yes" /></camunda:properties><camunda:value id="a" name="A" />'))),
+     "x", "jiefen.multiple", "true or false"),
+    ("field parent-only option", process(user_task(form=field('id="c" type="enum"', '<camunda:properties>'
+     '<camunda:property id="jiefen.parent_only_options" value="up" /></camunda:properties>'
+     '<camunda:value id="a" name="A" />'))), "x", "parent_only_options", "not one of the field's enum value ids"),
     ("form enum default", process(user_task(form=field(
         'id="c" type="enum" defaultValue="z"', '<camunda:value id="a" name="A" />'))), "x", 'id="c"',
      "not one of the enum value ids"),
@@ -585,7 +603,8 @@ def test_deployment_facts_come_from_the_validating_parse():
     dispute = next(d for d in specs.parse_files(files) if d.process_id == "dispute")
     moves = {eid: p["move_case"] for eid, p in dispute.jiefen_properties.items() if "move_case" in p}
     opens = {eid: p for eid, p in dispute.jiefen_properties.items() if "open_case" in p}
-    assert list(moves.values()) == ["parent"]
+    assert moves == {"dispatch": "=handling_unit if dispatch_route == 'handle' else None",
+                     "accept_escalation": "parent"}  # 交办 down, 上报 up
     assert [p["open_case"] for p in opens.values()] == ["dispute"]
     roles = specs.roles_named(dispute, {})
     assert {"intake_clerk", "screener", "mediator"} <= set(roles)

@@ -92,9 +92,15 @@ class TaskSchema(Schema):
     created_at = _time(required=True)
 
 
-class EnumOption(Schema):
-    id = fields.String(required=True)
+class UnitRef(Schema):
+    code = fields.String(required=True)
     name = fields.String(required=True)
+
+
+class EnumOption(Schema):
+    id = fields.String(required=True, metadata={"description": "the value; a unit's code for jiefen.options units"})
+    name = fields.String(required=True)
+    roles = fields.List(fields.String(), metadata={"description": "units (jiefen.options): the roles staffed"})
 
 
 class FormFieldSchema(Schema):
@@ -106,6 +112,9 @@ class FormFieldSchema(Schema):
     required = fields.Boolean(required=True)
     readonly = fields.Boolean(required=True)
     enum = fields.List(fields.Nested(EnumOption))
+    multiple = fields.Boolean(required=True,
+                              metadata={"description": "an enum of which several values are chosen (a list)"})
+    options_from = fields.String(metadata={"description": "where the options come from (org_units_below)"})
     default = fields.String()
     min = fields.Float()
     max = fields.Float()
@@ -160,7 +169,12 @@ class CaseSchema(Schema):
     version = fields.Integer(required=True, metadata={"description": "the process version the case runs on"})
     data = fields.Dict(keys=fields.String(), required=True,
                        metadata={"description": "the case data; its fields are the process's own"})
-    org_unit = fields.String(required=True)
+    org_unit = fields.String(required=True, metadata={"description": "code of the unit handling the case now"})
+    org_unit_name = fields.String(required=True)
+    responsible_unit = fields.Nested(UnitRef, required=True,
+                                     metadata={"description": "the center responsible (the one that 交办 it down)"})
+    first_unit = fields.Nested(UnitRef, required=True,
+                               metadata={"description": "the unit that registered it (首问负责: gives feedback)"})
     category = fields.String(required=True, allow_none=True)
     tier = fields.String(required=True, allow_none=True)
     channel = fields.String(required=True, allow_none=True)
@@ -223,11 +237,17 @@ def task_json(task) -> dict:
             "kind": task.kind, "due_basis": task.due_basis, "created_at": iso(task.created_at)}
 
 
+def _unit(org) -> dict:
+    return {"code": org.code, "name": org.name}
+
+
 def case_json(case, version: int, tasks, timers, mask=mask_data) -> dict:
     """`mask`: the reader's view of phone and ID numbers (engine.access.masker); masked unless given."""
     return {"id": case.id, "code": case.code, "status": case.status, "outcome": case.outcome,
             "process_id": case.process_id, "version": version, "data": mask(case.data),
-            "org_unit": case.org_unit.code, "category": case.category, "tier": case.tier, "channel": case.channel,
+            "org_unit": case.org_unit.code, "org_unit_name": case.org_unit.name,
+            "responsible_unit": _unit(case.responsible_unit or case.org_unit),
+            "first_unit": _unit(case.first_unit or case.org_unit), "category": case.category, "tier": case.tier, "channel": case.channel,
             "opened_at": iso(case.opened_at), "closed_at": iso(case.closed_at), "opened_by": case.opened_by,
             "linked_case_id": case.linked_case_id, "link_kind": case.link_kind, "lock_version": case.lock_version,
             "tasks": [task_json(t) for t in tasks],

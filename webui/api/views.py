@@ -230,8 +230,10 @@ def get_task(_path: dict, task_id: str):
     body["form"] = [{k: v for k, v in field.items() if v is not None or k in ("required",)}
                     for field in tasks.task_form(db.session, task)]
     for field in body["form"]:
-        if field.get("enum"):
-            field["enum"] = [{"id": value, "name": name} for value, name in field["enum"]]
+        field["multiple"] = bool(field.get("multiple"))  # versions deployed before jiefen.multiple lack it
+        if field.get("enum") is not None:  # (id, name) or, for units (jiefen.options), (code, name, roles)
+            field["enum"] = [{"id": o[0], "name": o[1], **({"roles": o[2]} if len(o) > 2 else {})}
+                             for o in field["enum"]]
     body["can_act"] = tasks.can_act(db.session, actor, task)
     return body
 
