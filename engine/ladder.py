@@ -181,9 +181,18 @@ def _roles_for(settings, unit_kind: str) -> dict[str, str]:
                                                     "listing": settings.ladder_listing_role}
 
 
+# Units that have no 督办岗 of their own: their center supervises them (a resident department its county center,
+# a village its township, a township its county). A county or city center reviews its own staff's lateness at
+# its own 督办岗: the city does not review a county window's late 研判.
+_SUPERVISED_BY_PARENT = ("department", "village", "township")
+
+
 def _supervising_unit(unit: OrgUnitModel) -> OrgUnitModel:
-    """The center one level up from the unit holding the late task; the unit itself at the top of the tree."""
-    return unit.parent if unit.parent is not None else unit
+    """The center that reviews answers about a late task held at `unit`: the center one level up for a
+    department, village or township; a county or city center itself (and the top of the tree)."""
+    if unit.kind in _SUPERVISED_BY_PARENT and unit.parent is not None:
+        return unit.parent
+    return unit
 
 
 def _at_unit(session: Session, role: str, unit: OrgUnitModel) -> int:

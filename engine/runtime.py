@@ -87,7 +87,7 @@ class EngineSettings:
         return settings
 
 
-UNIT_KINDS = ("county", "township", "village", "department")  # models.OrgUnitModel.kind
+UNIT_KINDS = ("city", "county", "township", "village", "department")  # models.OrgUnitModel.kind
 _LADDER_ROLE_KEYS = ("notice_role", "listing_role")
 
 

@@ -5,7 +5,7 @@ the deadline and its basis, how many (working) days it is late, the step and wha
 answers in writing (reason, measures, new date); the supervising center one level up reviews the answer and
 closes it (销号) or sends it back (退回). Through the API as the center's users."""
 from engine.services import users
-from tests.scenario.conftest import TOWNSHIP_CODE, china
+from tests.scenario.conftest import COUNTY_CODE, TOWNSHIP_CODE, china
 from tests.scenario.test_dispute import REGISTER
 from tests.support import PASSWORD
 
@@ -39,7 +39,7 @@ def verified(c, cid) -> None:
 
 def test_the_unit_head_answers_the_notice_and_the_supervisor_reviews_it(center, session):
     c = center
-    users.create_user(session, "li", PASSWORD, ["screener"], None, "李研判")
+    users.create_user(session, "li", PASSWORD, ["screener"], [COUNTY_CODE], "李研判")
     session.commit()
     c.set_time(china("2026-03-05", 10))  # a Thursday
     case = c.open("dispute", "clerk", {"channel": "walk_in"})
@@ -71,7 +71,7 @@ def test_the_unit_head_answers_the_notice_and_the_supervisor_reviews_it(center, 
     assert "new_date" in refused["details"]
     done(c, notice["id"], "unit_head", ANSWER)
 
-    # the review: at the supervising center (the county is the top: its own 督办岗), the answer read-only
+    # the review: at the supervising center (a county center reviews its own staff at its 督办岗), read-only answer
     review = follow_ups(c, cid)["supervision_notice_review"]
     assert review["title"] == "督办单审核：研判" and review["roles"] == ["supervisor"]
     assert not c.listed(cid, "supervision_notice_review", "unit_head")
