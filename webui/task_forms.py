@@ -5,7 +5,7 @@ from collections.abc import Mapping
 
 from flask_babel import gettext
 
-from webui.i18n import localize
+from webui.i18n import local_dt, localize
 
 RADIO_MAX = 4  # enums with this many values or fewer render as radio buttons, longer ones as a <select>
 
@@ -68,7 +68,7 @@ def field_errors(details) -> tuple[dict[str, list[str]], list[str]]:
 
 def fields_by_id(meta: Mapping) -> dict[str, dict]:
     """Every form field of a process version by id (first definition wins), to label case data."""
-    out: dict[str, dict] = {}
+    out: dict[str, dict] = {spec["id"]: spec for spec in meta.get("start_form") or []}
     for info in (meta.get("user_tasks") or {}).values():
         for spec in info.get("form") or []:
             out.setdefault(spec["id"], spec)
@@ -76,7 +76,8 @@ def fields_by_id(meta: Mapping) -> dict[str, dict]:
 
 
 def display_value(spec: dict | None, value) -> str:
-    """A case data value for people: enum display names, yes/no, empty as a dash."""
+    """A case data value for people: enum display names, yes/no, a moment as YYYY-MM-DD HH:MM China time,
+    empty as a dash."""
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
@@ -85,7 +86,30 @@ def display_value(spec: dict | None, value) -> str:
         for enum_id, name in spec["enum"]:
             if enum_id == value:
                 return name
+    if isinstance(value, str) and len(value) > 10 and value[4:5] == "-" and value[10:11] in ("T", " "):
+        shown = local_dt(value)  # an ISO moment (e.g. a deadline a script computed); other text stays as it is
+        if shown != value:
+            return shown
     return str(value)
+
+
+def labelled_changes(meta: Mapping, changes: Mapping | None, spec_name: str | None = None) -> list[tuple[str, str, str]]:
+    """A history event's data changes as staff read them: (label, before, after), labelled by the form of the
+    task that wrote them, else by any form of the version defining that field, else by the process's
+    designer-declared label (jiefen.label.<var>, docs/designers.md). Data none of these names (a script's
+    working variables) is left out; the API keeps the raw changes for auditors."""
+    own = {f["id"]: f for f in ((meta.get("user_tasks") or {}).get(spec_name) or {}).get("form") or []} \
+        if spec_name else {}
+    every = fields_by_id(meta)
+    declared = meta.get("data_labels") or {}
+    order = {key: n for n, key in enumerate([*own, *every, *declared])}  # as the forms list them
+    rows: list[tuple[int, str, str, str]] = []
+    for key, pair in (changes or {}).items():
+        spec = own.get(key) or every.get(key) or declared.get(key)
+        if spec is None or not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            continue
+        rows.append((order[key], spec.get("label") or key, display_value(spec, pair[0]), display_value(spec, pair[1])))
+    return [row[1:] for row in sorted(rows, key=lambda row: row[0])]
 
 
 def case_category(case) -> str:

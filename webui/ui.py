@@ -71,11 +71,11 @@ def _set_language(code: str):
 def _template_globals() -> dict:
     from webui.shell import person, shell_context
 
-    from webui.task_forms import case_category, display_value
+    from webui.task_forms import case_category, display_value, labelled_changes
 
     chinese = i18n.is_chinese()
     return {"LANGUAGES": i18n.LANGUAGES, "html_lang": i18n.html_lang(), "labels": labels,
-            "display_value": display_value, "case_category": case_category, "colon": "：" if chinese else ": ", "person": person,
+            "display_value": display_value, "labelled_changes": labelled_changes, "case_category": case_category, "colon": "：" if chinese else ": ", "person": person,
             **shell_context()}
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -286,3 +287,31 @@ def roles_named(defn: ProcessDefinition, lane_roles: dict[str, str]) -> dict[str
         add(role)
     return roles
 
+
+
+def parse_value_names(text: str) -> list[tuple[str, str]] | None:
+    """`jiefen.values.<var>`: "id=name" pairs separated by ';', '；' or new lines (e.g.
+    "valid=裁定有效；rejected=驳回"); None when an entry has no '=', an empty id or name, or an id twice."""
+    pairs: list[tuple[str, str]] = []
+    for item in re.split(r"[;；\n]", text):
+        if not item.strip():
+            continue
+        value, sep, name = item.partition("=")
+        if not sep or not value.strip() or not name.strip() or value.strip() in {v for v, _ in pairs}:
+            return None
+        pairs.append((value.strip(), name.strip()))
+    return pairs or None
+
+
+def data_labels(props: dict[str, str]) -> dict[str, dict]:
+    """Labels a designer gives data that no form field names (variables set by scripts: `jc_result`,
+    `mediation_rounds`), from the process element's `jiefen.label.<var>` and `jiefen.values.<var>` properties
+    ("jiefen." already taken off): var -> {"label", "enum" ([id, name] pairs or None)}. Data neither a form
+    field nor labelled here is not shown to staff in the history (the API keeps it)."""
+    out: dict[str, dict] = {}
+    for key, value in props.items():
+        if key.startswith("label.") and key[len("label."):].isidentifier():
+            var = key[len("label."):]
+            pairs = parse_value_names(props.get(f"values.{var}", "")) or None
+            out[var] = {"label": value, "enum": [list(p) for p in pairs] if pairs else None}
+    return out

@@ -9,6 +9,7 @@ from typing import Any, Callable
 from lxml import etree
 
 from engine import scripting
+from engine.specs.facts import parse_value_names
 from engine.specs.values import _as_float, _as_int, _has_juel, _split_list
 from engine.specs.xmldoc import _b, _c, _Doc
 
@@ -171,3 +172,31 @@ class _UserTaskChecks:
             if low in bounds and high in bounds and bounds[low] > bounds[high]:
                 self.doc.problem(f"{label}: constraint {low} ({bounds[low]:g}) is greater than {high} "
                                  f"({bounds[high]:g}).", fld)
+
+    def _camunda_property(self, el: etree._Element) -> None:
+        """`jiefen.label.<var>` / `jiefen.values.<var>` (labels for data no form names, engine/specs/facts.py
+        data_labels): on the process element, a variable name, a label for every value list, pairs that parse."""
+        name = (el.get("name") or "").strip()
+        kind = next((k for k in ("label", "values") if name.startswith(f"jiefen.{k}.")), None)
+        if kind is None:
+            return
+        var = name[len(f"jiefen.{kind}."):]
+        owner = el.getparent()
+        while owner is not None and owner.get("id") is None:
+            owner = owner.getparent()
+        if owner is None or owner.tag != _b("process"):
+            self.doc.problem(f"Property '{name}' labels process data: put it on the process itself (Extensions → "
+                             "Properties of the process), not on an element.", el)
+        elif not var.isidentifier() or keyword.iskeyword(var):
+            self.doc.problem(f"Property '{name}': '{var}' is not a variable name.", el)
+        elif not (el.get("value") or "").strip():
+            self.doc.problem(f"Property '{name}' has no value; give the {'label' if kind == 'label' else 'values'} "
+                             "staff read.", el)
+        elif kind == "values":
+            if parse_value_names(el.get("value") or "") is None:
+                self.doc.problem(f"Property '{name}' must list value=name pairs separated by ';' (e.g. "
+                                 "valid=裁定有效;rejected=驳回), each id once.", el)
+            siblings = {(p.get("name") or "").strip() for p in el.getparent()}
+            if f"jiefen.label.{var}" not in siblings:
+                self.doc.problem(f"Property '{name}' names the values of '{var}', which has no jiefen.label.{var}; "
+                                 "add the label.", el)

@@ -104,7 +104,7 @@ def case_page(case_id: int):
         links=history.case_links(db.session, case_id, actor),
         pending=timers.pending_timers(db.session, case_id, open_tasks),
         incidents=incidents.case_incidents(db.session, case_id),
-        fields=fields_by_id(version.meta), role_titles=role_titles(), now=current_runtime().clock.now(),
+        fields=fields_by_id(version.meta), meta=version.meta, role_titles=role_titles(), now=current_runtime().clock.now(),
         open_elements=sorted({t.spec_name for t in open_tasks if t.kind == "bpmn"}),
         viewer_available=(_bpmn_js_dir() / VIEWER_FILE).is_file(), viewer_file=VIEWER_FILE,
         auto_layout=not has_diagram_xml(case.version.xml))
