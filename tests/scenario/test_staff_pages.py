@@ -49,3 +49,21 @@ def test_history_labels_fields_from_forms_and_declared_labels_and_hides_working_
     # the API keeps the raw changes for auditors
     started = next(e for e in c.events(cid) if e["type"] == "case_started")
     assert started["payload"]["changes"]["escalate_now"] == [None, False]
+
+
+def test_deadline_bases_cite_the_statute_without_tags_or_property_names(center, page):
+    c = center
+    cid = register(c)
+    c.complete(cid, "screen", "screener", {"mediation_consent": "agree", "escalation_risk": "none",
+                                           "tier": "ordinary"})
+    c.complete(cid, "dispatch", "screener", {"dispatch_route": "escalate", "handling_dept": "mediator",
+                                             "mediation_type": "people", "dispatch_note": "超出本级处置能力"})
+    accept = c.task(cid, "accept_escalation")
+    assert accept["due_basis"].startswith("上报：") and "jiefen." not in accept["due_basis"]
+    opened = [e["payload"]["basis"] for e in c.events(cid) if e["type"] == "task_opened"]
+    assert opened and not any(re.search(r"\[[LPD]|jiefen\.|domain\.md", basis) for basis in opened)
+    html = page("director", f"/cases/{cid}")
+    html = html[html.index("<main"):]
+    assert "人民调解法 第17条" in html  # the statute stays
+    for raw in ("[P]", "[L/P]", "[L]", "jiefen.move_case", "domain.md"):
+        assert raw not in html, raw
