@@ -67,3 +67,27 @@ def test_deadline_bases_cite_the_statute_without_tags_or_property_names(center, 
     assert "人民调解法 第17条" in html  # the statute stays
     for raw in ("[P]", "[L/P]", "[L]", "jiefen.move_case", "domain.md"):
         assert raw not in html, raw
+
+
+def test_intake_offers_only_the_processes_the_user_may_open(center, page):
+    chooser = page("clerk", "/cases/new")
+    assert "矛盾纠纷多元化解" in chooser and "信访事项办理与回访" in chooser and "调解协议司法确认" not in chooser
+    # a process the user may not open is refused before its form is filled in, not on submit
+    refused = page("screener", "/cases/new/judicial_confirmation", status=403)
+    assert "调解协议书编号" not in refused
+    assert "调解协议书编号" not in page("clerk", "/cases/new/judicial_confirmation", status=403)
+    assert "您的角色不负责受理登记" in page("screener", "/cases/new")
+    assert "调解协议书编号" in page("mediator", "/cases/new/judicial_confirmation")
+    assert "首问责任人" in page("clerk", "/cases/new/dispute")
+
+
+def test_case_page_links_only_the_tasks_the_viewer_can_act_on(center, page):
+    c = center
+    cid = register(c)
+    screen = c.task(cid, "screen")
+    link = f'href="/tasks/{screen["id"]}"'
+    assert link in page("screener", f"/cases/{cid}")
+    for other in ("clerk", "director"):
+        html = page(other, f"/cases/{cid}")
+        listed = html[html.index(f'data-task-id="{screen["id"]}"'):]
+        assert link not in html and listed.index("研判") < listed.index("</li>"), other
