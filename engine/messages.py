@@ -121,6 +121,11 @@ MESSAGES: dict[str, str] = {
     "form.not_date": "Enter a date (YYYY-MM-DD).",
     "form.not_boolean": "Choose yes or no.",
     "form.not_text": "Enter text.",
+    "form.not_phone": "Enter a mobile number (11 digits starting with 1) or a landline with its area code (e.g. 0571-87654321).",
+    "form.date_after_today": "Must not be after today ({date}).",
+    "form.date_before_today": "Must not be before today ({date}).",
+    "form.date_max": "Must not be after {date}.",
+    "form.date_min": "Must not be before {date}.",
     # the web layer's own errors
     "server.internal_error": "internal server error",
     "server.database_lost": "the database connection was lost; retry",

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 
 from flask_babel import gettext
 
+from engine import form_rules
 from webui.i18n import local_dt, localize
 
 RADIO_MAX = 4  # enums with this many values or fewer render as radio buttons, longer ones as a <select>
@@ -14,11 +15,37 @@ def editable(fields: list[dict]) -> list[dict]:
     return [f for f in fields if not f.get("readonly")]
 
 
+def show_rule(spec: Mapping) -> tuple[str, str, str] | None:
+    """A field's jiefen.show_if for the page's script: (field, '==' or '!=', the value as the browser sends
+    it: 'true'/'false' for yes/no, numbers written out)."""
+    rule = form_rules.parse_show_if(spec.get("show_if"))
+    if rule is None:
+        return None
+    name, op, literal = rule
+    return name, op, ("true" if literal else "false") if isinstance(literal, bool) else str(literal)
+
+
+def applies(spec: Mapping, values: Mapping) -> bool:
+    """Whether the field applies to the values shown (hidden on the page when not)."""
+    return form_rules.applies(spec, values)
+
+
+def today_iso() -> str:
+    """Today in China time on the runtime's clock (a date input's `max` for `today`)."""
+    from engine.clock import CHINA_TZ
+    from webui.extensions import current_runtime
+
+    return current_runtime().clock.now().astimezone(CHINA_TZ).date().isoformat()
+
+
 def submitted_data(fields: list[dict], formdata: Mapping) -> dict:
     """The engine's form data from an HTML submission: empty required fields are left out (so the engine
-    reports them as required), empty optional ones clear the value; booleans come from yes/no radios."""
+    reports them as required), empty optional ones clear the value; booleans come from yes/no radios. A field
+    whose jiefen.show_if does not hold is left out (the engine takes no value for it)."""
     data: dict = {}
     for spec in editable(fields):
+        if not form_rules.applies(spec, formdata):
+            continue
         raw = formdata.get(spec["id"])
         raw = raw.strip() if isinstance(raw, str) else raw
         if raw in (None, ""):

@@ -15,6 +15,7 @@ from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.specs.base import TaskSpec
 
+from engine.form_rules import date_bound
 from engine.specs.values import _as_float, _as_int
 from engine.specs.xmldoc import _b, _c, _Doc
 
@@ -29,11 +30,13 @@ class FormField:
     required: bool
     enum: list[tuple[str, str]] | None  # (value id, display name)
     default: str | None
-    min: float | None
-    max: float | None
+    min: float | str | None  # on a date field: `today` or an ISO date
+    max: float | str | None
     minlength: int | None
     maxlength: int | None
     readonly: bool
+    phone: bool = False  # camunda:constraint name="phone" (engine/form_rules.py)
+    show_if: str | None = None  # the jiefen.show_if field property: `field == 'literal'` / `!=`
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,11 @@ class ProcessDefinition:
     start_form: list[FormField] = field(default_factory=list)  # the process's own start event's formData
 
 
+def _bound(kind: str | None, config: str | None) -> float | str | None:
+    """A min/max constraint's value: a number, or on a date field `today` or an ISO date (form_rules)."""
+    return date_bound(config) if (kind or "").strip().lower() == "date" else _as_float(config)
+
+
 def _form_fields(task_spec: UserTask) -> list[FormField]:
     out: list[FormField] = []
     form = getattr(task_spec, "form", None)
@@ -93,11 +101,13 @@ def _form_fields(task_spec: UserTask) -> list[FormField]:
             required="required" in checks,
             enum=[(o.id, o.name or o.id) for o in options] if (fld.type or "").lower() == "enum" else None,
             default=fld.default_value,
-            min=_as_float(checks.get("min")),
-            max=_as_float(checks.get("max")),
+            min=_bound(fld.type, checks.get("min")),
+            max=_bound(fld.type, checks.get("max")),
             minlength=_as_int(checks.get("minlength")),
             maxlength=_as_int(checks.get("maxlength")),
             readonly="readonly" in checks,
+            phone="phone" in checks,
+            show_if=next((p.value for p in getattr(fld, "properties", []) if p.id == "jiefen.show_if"), None),
         ))
     return out
 
@@ -243,9 +253,11 @@ def _start_form(proc: etree._Element) -> list[FormField]:
                 required="required" in checks, default=fld.get("defaultValue"),
                 enum=[(v.get("id"), v.get("name") or v.get("id")) for v in fld.iterfind(_c("value"))]
                 if kind == "enum" else None,
-                min=_as_float(checks.get("min")), max=_as_float(checks.get("max")),
+                min=_bound(kind, checks.get("min")), max=_bound(kind, checks.get("max")),
                 minlength=_as_int(checks.get("minlength")), maxlength=_as_int(checks.get("maxlength")),
-                readonly="readonly" in checks))
+                readonly="readonly" in checks, phone="phone" in checks,
+                show_if=next((p.get("value") for p in fld.iterfind(f"{_c('properties')}/{_c('property')}")
+                              if p.get("id") == "jiefen.show_if"), None)))
         return form
     return []
 

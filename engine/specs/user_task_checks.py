@@ -9,6 +9,7 @@ from typing import Any, Callable
 from lxml import etree
 
 from engine import scripting
+from engine.form_rules import date_bound, parse_show_if
 from engine.specs.facts import parse_value_names
 from engine.specs.values import _as_float, _as_int, _has_juel, _split_list
 from engine.specs.xmldoc import _b, _c, _Doc
@@ -17,7 +18,7 @@ from engine.specs.xmldoc import _b, _c, _Doc
 # Names the sandbox gives every expression (engine.calendar helpers); form fields must not hide them.
 HELPER_NAMES = frozenset({"workdays", "legal_days", "natural_days"})
 FORM_TYPES = ("string", "long", "boolean", "date", "enum")
-CONSTRAINTS = ("required", "readonly", "min", "max", "minlength", "maxlength")
+CONSTRAINTS = ("required", "readonly", "min", "max", "minlength", "maxlength", "phone")
 
 
 # Not scripting._ISO_DURATION (a different pattern, for quoted timer durations); this one is for camunda:dueDate.
@@ -128,6 +129,7 @@ class _UserTaskChecks:
                     self.doc.problem(f"{label} lists the same enum value id twice.", fld)
             self._default(fld, label, kind, values)
             self._constraints(fld, label)
+        self._show_if(task)
 
     def _default(self, fld: etree._Element, label: str, kind: str, values: list[etree._Element]) -> None:
         default = fld.get("defaultValue")
@@ -148,12 +150,20 @@ class _UserTaskChecks:
 
     def _constraints(self, fld: etree._Element, label: str) -> None:
         bounds: dict[str, float] = {}
+        kind = (fld.get("type") or "").strip().lower()
         for con in fld.iterfind(f"{_c('validation')}/{_c('constraint')}"):
             name = (con.get("name") or "").strip()
             config = con.get("config")
             if name not in CONSTRAINTS:
                 self.doc.problem(f"{label}: validation constraint '{name}' is not supported; use "
                                  f"{', '.join(CONSTRAINTS)}.", con)
+            elif name in ("min", "max") and kind == "date":
+                if date_bound(config) is None:
+                    self.doc.problem(f"{label}: constraint '{name}' on a date field needs 'today' or an ISO date "
+                                     f"(YYYY-MM-DD) as config, got '{config or ''}'.", con)
+            elif name == "phone" and kind != "string":
+                self.doc.problem(f"{label}: constraint 'phone' applies to string fields, not {kind or 'untyped'} "
+                                 "ones.", con)
             elif name in ("min", "max"):
                 number = _as_float(config)
                 if number is None:
@@ -200,3 +210,26 @@ class _UserTaskChecks:
             if f"jiefen.label.{var}" not in siblings:
                 self.doc.problem(f"Property '{name}' names the values of '{var}', which has no jiefen.label.{var}; "
                                  "add the label.", el)
+
+    def _show_if(self, task: etree._Element) -> None:
+        """jiefen.show_if (engine/form_rules.py): the tiny syntax, about another field of the same form, and for
+        an enum one of its values."""
+        fields_ = {f.get("id"): f for f in task.iterfind(f"{_b('extensionElements')}/{_c('formData')}/{_c('formField')}")}
+        for fid, fld in fields_.items():
+            for prop in fld.iterfind(f"{_c('properties')}/{_c('property')}"):
+                if prop.get("id") != "jiefen.show_if":
+                    continue
+                text = prop.get("value") or ""
+                rule = parse_show_if(text)
+                if rule is None:
+                    self.doc.problem(f"Form field '{fid}': jiefen.show_if \"{text}\" must read field == 'value' or "
+                                     "field != 'value' (a quoted text, a number, true or false).", prop)
+                    continue
+                other = fields_.get(rule[0])
+                if other is None or rule[0] == fid:
+                    self.doc.problem(f"Form field '{fid}': jiefen.show_if names '{rule[0]}', which is not another "
+                                     "field of this form.", prop)
+                elif (other.get("type") or "").strip().lower() == "enum" and rule[2] not in {
+                        v.get("id") for v in other.iterfind(_c("value"))}:
+                    self.doc.problem(f"Form field '{fid}': jiefen.show_if compares '{rule[0]}' with {rule[2]!r}, "
+                                     "which is not one of its enum value ids.", prop)

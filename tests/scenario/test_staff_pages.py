@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.scenario.test_dispute import register
+from tests.scenario.test_dispute import REGISTER, register, sign
 from tests.support.web import ui_login
 
 
@@ -91,3 +91,54 @@ def test_case_page_links_only_the_tasks_the_viewer_can_act_on(center, page):
         html = page(other, f"/cases/{cid}")
         listed = html[html.index(f'data-task-id="{screen["id"]}"'):]
         assert link not in html and listed.index("研判") < listed.index("</li>"), other
+
+
+def test_registration_refuses_a_future_received_date_and_a_number_that_is_no_phone(center):
+    c = center
+    case = c.open("dispute", "clerk", {"channel": "walk_in"})
+    task = c.task(case["id"], "register")
+    assert c.post(f"/api/v1/tasks/{task['id']}/claim", "clerk").status_code == 200
+    data = {**REGISTER, "received_date": c.day(1), "party_phone": "1380000"}
+    response = c.post(f"/api/v1/tasks/{task['id']}/complete", "clerk", {"data": data})
+    assert response.status_code == 422
+    details = response.get_json()["details"]
+    assert set(details) == {"received_date", "party_phone"}
+    assert "不能晚于今天" in details["received_date"][0] and "固定电话" in details["party_phone"][0]
+    data.update(received_date=c.day(0), party_phone="0571-87654321")
+    assert c.post(f"/api/v1/tasks/{task['id']}/complete", "clerk", {"data": data}).status_code == 200
+
+
+def test_task_list_category_filter_matches_the_chinese_label(center, page):
+    c = center
+    family = register(c, category="marriage_family")
+    neighbours = register(c, category="neighbourhood")
+    html = page("screener", "/tasks/?category=婚姻")
+    assert f'data-case-id="{family}"' in html or f"/cases/{family}" in html
+    assert f"/cases/{neighbours}\"" not in html
+    assert f"/cases/{neighbours}\"" in page("screener", "/tasks/?category=邻里")
+    ambiguous = page("screener", "/tasks/?category=地")  # 土地/山林 and 征地拆迁
+    assert "有多个纠纷类型包含“地”" in ambiguous and "征地拆迁</a>" in ambiguous
+    assert f"/cases/{family}\"" not in ambiguous
+
+
+def test_a_field_that_does_not_apply_is_hidden_and_not_taken(center, page):
+    c = center
+    cid = register(c)
+    c.complete(cid, "screen", "screener", {"mediation_consent": "agree", "escalation_risk": "none",
+                                           "tier": "ordinary"})
+    c.complete(cid, "dispatch", "screener", {"dispatch_route": "handle", "handling_dept": "mediator",
+                                             "mediation_type": "people"})
+    c.complete(cid, "mediate", "mediator", {"mediation_result": "agreement", "mediation_sessions": 1})
+    sign(c, cid, confirm=True)
+    c.complete(cid, "jc_register_agreement", "mediator", {
+        "agreement_no": "西调字〔2026〕第15号", "agreement_date": c.day(0), "mediation_org": "西湖区人民调解委员会",
+        "jc_court_name": "西湖区人民法院", "jc_venue_basis": "mediation_org_location"})
+    task = c.task(cid, "jc_joint_application")
+    html = page("mediator", f"/tasks/{task['id']}")
+    wrapper = re.search(r'<div class="field"[^>]*data-field="jc_applicants"[^>]*>', html).group(0)
+    assert 'data-show-field="jc_application"' in wrapper and 'data-show-value="joint"' in wrapper
+    assert " hidden" in wrapper  # nothing chosen yet: 申请人 does not apply
+    assert "js/form_conditions.js" in html
+    c.complete(cid, "jc_joint_application", "mediator", {"jc_application": "refused", "jc_application_date": c.day(0),
+                                                         "jc_applicants": "张三、李四"})
+    assert "jc_applicants" not in c.case(cid)["data"]

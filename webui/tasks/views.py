@@ -59,10 +59,12 @@ def task_list():
     if supervisory:
         counts["supervised"] = _count(tasks.list_tasks(db.session, actor, scope="supervised", per_page=1))
     filters, page = _list_args(), _page()
+    categories = _categories()
+    category_id, category_choices = _category_for(filters["category"], categories)
     if tab == "done":
         result = tasks.completed_by(db.session, actor, page=page, per_page=PER_PAGE)
     else:
-        query = dict(filters)
+        query = dict(filters, category=category_id)
         if tab == "claimed":
             query["assigned"] = "me"
         if tab == "overdue":
@@ -72,7 +74,33 @@ def task_list():
     return render_template("tasks/list.html", tab=tab, counts=counts, filters=filters, result=result, page=page,
                            pages=max(math.ceil(result.total / PER_PAGE), 1), more=result.more,
                            total_label=_count(result), processes=processes.list_processes(db.session),
+                           categories=categories, category_choices=category_choices,
                            role_titles=role_titles(), now=current_runtime().clock.now())
+
+
+def _categories() -> dict[str, str]:
+    """Every dispute category the deployed processes' forms offer: id -> the label staff read (邻里, 婚姻家庭)."""
+    out: dict[str, str] = {}
+    for row in processes.list_processes(db.session):
+        for value, name in (fields_by_id(row.meta).get("category") or {}).get("enum") or []:
+            out.setdefault(value, name)
+    return out
+
+
+def _category_for(typed: str | None, categories: dict[str, str]) -> tuple[str | None, list[str]]:
+    """The category filter as typed: a category's id or its whole label, else the one label containing the text
+    (婚姻 → 婚姻家庭). Several labels containing it: no category matches (the page offers those labels)."""
+    if not typed:
+        return None, []
+    if typed in categories:
+        return typed, []
+    exact = [value for value, name in categories.items() if name == typed]
+    if exact:
+        return exact[0], []
+    matching = [value for value, name in categories.items() if typed.lower() in name.lower()]
+    if len(matching) == 1:
+        return matching[0], []
+    return typed, [categories[value] for value in matching]
 
 
 def _count(page) -> str:
