@@ -142,3 +142,11 @@ def test_a_field_that_does_not_apply_is_hidden_and_not_taken(center, page):
     c.complete(cid, "jc_joint_application", "mediator", {"jc_application": "refused", "jc_application_date": c.day(0),
                                                          "jc_applicants": "张三、李四"})
     assert "jc_applicants" not in c.case(cid)["data"]
+
+
+def test_the_api_describes_the_form_rules(center):
+    c = center
+    case = c.open("dispute", "clerk", {"channel": "walk_in"})
+    form = {f["id"]: f for f in c.get(f"/api/v1/tasks/{c.task(case['id'], 'register')['id']}", "clerk")["form"]}
+    assert form["received_date"]["max_date"] == "today" and "max" not in form["received_date"]
+    assert form["party_phone"]["phone"] is True and "phone" not in form["summary"]

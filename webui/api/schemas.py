@@ -108,8 +108,15 @@ class FormFieldSchema(Schema):
     default = fields.String()
     min = fields.Float()
     max = fields.Float()
+    min_date = fields.String(metadata={"description": "a date field's earliest value: 'today' or YYYY-MM-DD"})
+    max_date = fields.String(metadata={"description": "a date field's latest value: 'today' (no future date) "
+                                                      "or YYYY-MM-DD"})
     minlength = fields.Integer()
     maxlength = fields.Integer()
+    phone = fields.Boolean(metadata={"description": "must be a mainland mobile or a landline with area code"})
+    show_if = fields.String(metadata={"description": "jiefen.show_if: the field applies only while this holds "
+                                                     "(`field == 'value'` / `!=`); otherwise not required, "
+                                                     "its value not taken"})
 
 
 class TaskDetailSchema(TaskSchema):

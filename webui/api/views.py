@@ -230,6 +230,11 @@ def get_task(_path: dict, task_id: str):
     body["form"] = [{k: v for k, v in field.items() if v is not None or k in ("required",)}
                     for field in tasks.task_form(db.session, task)]
     for field in body["form"]:
+        for bound in ("min", "max"):  # a date field's bound is a day ('today' or YYYY-MM-DD), not a number
+            if isinstance(field.get(bound), str):
+                field[f"{bound}_date"] = field.pop(bound)
+        if not field.get("phone"):
+            field.pop("phone", None)
         if field.get("enum"):
             field["enum"] = [{"id": value, "name": name} for value, name in field["enum"]]
     body["can_act"] = tasks.can_act(db.session, actor, task)
