@@ -32,6 +32,8 @@ MESSAGES: dict[str, str] = {
     "task.taken_by": "claimed by {assignee}",
     "task.claim_lost": "somebody else just claimed this task",
     "task.not_claimed": "this task is not claimed",
+    "task.draft_claim_first": "claim the task before saving a draft of it (so nobody else overwrites it)",
+    "form.draft_value": "Enter a single value.",
     "task.not_ready": "this task is no longer ready",
     "tasks.page_too_high": "page must be at most {max_page}",
     "tasks.list_all_forbidden": "only administrators and auditors list all tasks",

@@ -74,6 +74,20 @@ class CompleteRequest(Schema):
     lock_version = fields.Integer(load_default=None, allow_none=True)
 
 
+class DraftRequest(Schema):
+    data = fields.Dict(keys=fields.String(), required=True,
+                       metadata={"description": "the form's values as entered so far (form field id -> value)"})
+
+
+class DraftSchema(Schema):
+    """A task's saved draft (保存草稿): its holder's entry, not yet in the case data."""
+
+    task_id = fields.String(required=True)
+    username = fields.String(required=True)
+    data = fields.Dict(keys=fields.String(), required=True)
+    saved_at = fields.String(required=True)
+
+
 class TaskSchema(Schema):
     id = fields.String(required=True)
     case_id = fields.Integer(required=True)

@@ -261,6 +261,20 @@ def unclaim(_path: dict, task_id: str):
     return _case_response(cases.get_case(db.session, task.case_id, current_actor()))
 
 
+@blp.route("/tasks/<task_id>/draft", methods=["PUT"])
+@blp.arguments(s.TaskPath, location="path")
+@_json_request(s.DraftRequest)
+@_errors(401, 403, 404, 409, 422, 503)
+@blp.response(200, s.DraftSchema)
+def save_draft(_path: dict, task_id: str):
+    """Save a task's form without completing it (保存草稿): only its claimant; kept apart from the case data, one
+    draft per task, replaced by each save, gone when the task completes."""
+    body = _load(s.DraftRequest, _json_body())
+    draft = tasks.save_draft(db.session, task_id, body["data"], current_actor())
+    return {"task_id": draft.task_id, "username": draft.username, "data": draft.data,
+            "saved_at": s.iso(draft.saved_at)}
+
+
 @blp.route("/tasks/<task_id>/complete", methods=["POST"])
 @blp.arguments(s.TaskPath, location="path")
 @_json_request(s.CompleteRequest)
