@@ -150,3 +150,19 @@ def test_the_api_describes_the_form_rules(center):
     form = {f["id"]: f for f in c.get(f"/api/v1/tasks/{c.task(case['id'], 'register')['id']}", "clerk")["form"]}
     assert form["received_date"]["max_date"] == "today" and "max" not in form["received_date"]
     assert form["party_phone"]["phone"] is True and "phone" not in form["summary"]
+
+
+def test_history_names_who_released_a_task_by_display_name(center, page):
+    from sqlalchemy import update
+
+    from engine.models import UserModel
+
+    c = center
+    c.session.execute(update(UserModel).where(UserModel.username == "screener").values(display_name="李研判"))
+    c.session.commit()
+    cid = register(c)
+    screen = c.task(cid, "screen")
+    assert c.post(f"/api/v1/tasks/{screen['id']}/claim", "screener").status_code == 200
+    assert c.post(f"/api/v1/tasks/{screen['id']}/unclaim", "screener").status_code == 200
+    history = _history(page("director", f"/cases/{cid}"))
+    assert "原认领人 李研判" in history and "screener" not in history
