@@ -322,6 +322,8 @@ def synth_form(form: list[dict], rng: random.Random, fixed: dict | None = None) 
             out[fid] = rng.random() < 0.5
         elif kind == "date":
             out[fid] = datetime.now(timezone.utc).date().isoformat()
+        elif field.get("phone"):  # a `phone` constraint (engine/form_rules.py)
+            out[fid] = f"138{rng.randint(0, 99_999_999):08d}"
         else:
             text = rng.choice(["张三", "李四与王五", "邻里漏水纠纷", "工资拖欠", "13800000000", "基准数据"])
             minlen = int(field.get("minlength") or 1)

@@ -7,7 +7,7 @@ from datetime import date
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
-from engine import case_data, runtime
+from engine import case_data, clock, form_rules, runtime
 from engine.errors import InvalidData
 from engine.messages import msg
 
@@ -45,6 +45,34 @@ class _IsoDate(fields.Date):
         return super()._deserialize(value, attr, data, **kwargs).isoformat()
 
 
+def _phone(value: str) -> None:
+    if value and not form_rules.is_phone(value):
+        raise ValidationError(msg("form.not_phone"))
+
+
+def _date_problems(schema: Schema, data: dict, today: date) -> dict[str, list]:
+    """Dates outside their min/max (`today` is the day of entry, China time); unparsable dates are left to the
+    field's own check."""
+    problems: dict[str, list] = {}
+    for name, fld in schema.fields.items():
+        low, high, value = fld.metadata.get("min"), fld.metadata.get("max"), data.get(name)
+        if (low is None and high is None) or not isinstance(value, str):
+            continue
+        try:
+            day = date.fromisoformat(value.strip())
+        except ValueError:
+            continue
+        if high is not None and day > form_rules.bound_date(high, today):
+            latest = form_rules.bound_date(high, today).isoformat()
+            problems[name] = [msg("form.date_after_today", date=latest) if high == form_rules.TODAY
+                              else msg("form.date_max", date=latest)]
+        elif low is not None and day < form_rules.bound_date(low, today):
+            earliest = form_rules.bound_date(low, today).isoformat()
+            problems[name] = [msg("form.date_before_today", date=earliest) if low == form_rules.TODAY
+                              else msg("form.date_min", date=earliest)]
+    return problems
+
+
 def _field_for(spec: dict) -> fields.Field:
     kind = spec["type"].lower()
     required = bool(spec.get("required"))
@@ -52,7 +80,8 @@ def _field_for(spec: dict) -> fields.Field:
     family = {"long": "integer", "integer": "integer", "double": "double", "boolean": "boolean",
               "date": "date"}.get(kind, "string")
     kwargs: dict = {"required": required, "error_messages": {**_MESSAGES, **_BY_KIND[family]},
-                    "metadata": {"label": spec.get("label") or spec["id"]}}
+                    "metadata": {"label": spec.get("label") or spec["id"], "show_if": spec.get("show_if"),
+                                 **({"min": spec.get("min"), "max": spec.get("max")} if family == "date" else {})}}
     if not required:
         kwargs["allow_none"] = True
     if kind in ("long", "integer"):
@@ -87,6 +116,8 @@ def _field_for(spec: dict) -> fields.Field:
                                                                     msg("form.length_max"))))
         if required:
             validators.append(validate.Length(min=1, error=_MESSAGES["required"]))
+        if spec.get("phone"):
+            validators.append(_phone)
         field = fields.String(validate=validators, **kwargs)
     return field
 
@@ -121,10 +152,22 @@ def validate_form(schema: type[Schema], data: dict, rt: runtime.Runtime, *, part
     if not isinstance(data, dict):
         raise InvalidData(msg("form.not_object"), {"data": [msg("field.must_be_object")]})
     case_data.check_data(data, rt.settings.data_limits, rt.helpers)
+    instance = _instance(schema, EXCLUDE if partial_unknown else RAISE)
+    # A field whose jiefen.show_if does not hold does not apply: not required, its value not taken.
+    hidden = [name for name, fld in instance.fields.items()
+              if fld.metadata.get("show_if") and not form_rules.applies(fld.metadata, data)]
+    if hidden:
+        data = {key: value for key, value in data.items() if key not in hidden}
+    dates = _date_problems(instance, data, rt.clock.now().astimezone(clock.CHINA_TZ).date())
     try:
-        return _instance(schema, EXCLUDE if partial_unknown else RAISE).load(data, partial=partial)
+        loaded = instance.load(data, partial=True if partial else (tuple(hidden) or False))
+        if dates:
+            raise ValidationError(dates)
+        return loaded
     except ValidationError as exc:
         messages = {key: (value if isinstance(value, list) else [str(value)]) for key, value in exc.messages.items()}
+        for key, value in dates.items():
+            messages.setdefault(key, value)
         unknown = sorted(key for key, value in messages.items()
                          if [getattr(m, "id", None) for m in value] == ["form.unknown_field"])
         if unknown:

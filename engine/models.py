@@ -278,6 +278,18 @@ class TaskCandidateModel(Base):
     title: Mapped[str | None] = mapped_column(String(300))
 
 
+class TaskDraftModel(Base):
+    """A task form saved without completing the task (保存草稿): its holder's unfinished entry, kept apart from the
+    case data. One row per task, replaced on each save; it goes with the task's row when the task completes."""
+
+    __tablename__ = "task_drafts"
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))  # whose entry: only they see it again
+    data: Mapped[dict[str, Any]]
+    saved_at: Mapped[datetime]
+
+
 class TimerModel(Base):
     """One row per pending timer: BPMN timers of waiting tasks, and the next supervision-ladder step of each task."""
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from engine import routing, runtime
 from engine.fastpath import send
 from engine.models import NO_DUE_DATE, TaskCandidateModel, TaskModel
+from engine.staff_text import staff_text
 
 # Hot-path statements are built once: SQLAlchemy memoizes a statement's cache key, so reusing the object
 # skips rebuilding and re-keying it on every command (bench/README.md, "Profile").
@@ -83,8 +84,8 @@ def sync_tasks(ctx, now_open: dict, write: bool = True) -> tuple[list[NewTask], 
         assignee = info.get("assignee")
         new = NewTask(id=task_id, kind="bpmn", title=task.task_spec.bpmn_name or task.task_spec.name,
                       roles=sorted({r for r, _ in pairs}), due_at=routing.due_at(info, task, ctx.now, runtime.of(session)),
-                      due_basis=info.get("documentation") or timer_docs.get(task.task_spec.name), created_at=ctx.now,
-                      spec_name=task.task_spec.name)
+                      due_basis=staff_text(info.get("documentation") or timer_docs.get(task.task_spec.name)),
+                      created_at=ctx.now, spec_name=task.task_spec.name)
         assignee = assignee if assignee and not str(assignee).startswith("=") else None
         task_rows.append({"id": task_id, "kind": "bpmn", "source_task_id": None, "case_id": case.id,
                           "process_id": case.process_id, "spec_name": task.task_spec.name, "title": new.title,

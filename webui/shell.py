@@ -63,9 +63,11 @@ def acting_actor(actor: Actor) -> Actor:
 
 
 def startable_processes(actor: Actor) -> list:
+    """The processes the actor may open a case of (a start role in some grant, as cases.check_may_open and
+    the engine decide; an administrator without one registers nothing)."""
     if "startable" not in g:
         g.startable = [p for p in processes.list_processes(db.session)
-                       if actor.is_admin or start_roles(p.meta, current_runtime()) & actor.roles]
+                       if actor.is_system or start_roles(p.meta, current_runtime()) & actor.roles]
     return g.startable
 
 

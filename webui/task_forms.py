@@ -5,9 +5,10 @@ from collections.abc import Mapping
 
 from flask_babel import gettext
 
+from engine import form_rules
 from engine.group_cases import flags
 from webui.extensions import current_runtime
-from webui.i18n import localize
+from webui.i18n import local_dt, localize
 
 RADIO_MAX = 4  # enums with this many values or fewer render as radio buttons, longer ones as a <select>
 
@@ -16,11 +17,37 @@ def editable(fields: list[dict]) -> list[dict]:
     return [f for f in fields if not f.get("readonly")]
 
 
+def show_rule(spec: Mapping) -> tuple[str, str, str] | None:
+    """A field's jiefen.show_if for the page's script: (field, '==' or '!=', the value as the browser sends
+    it: 'true'/'false' for yes/no, numbers written out)."""
+    rule = form_rules.parse_show_if(spec.get("show_if"))
+    if rule is None:
+        return None
+    name, op, literal = rule
+    return name, op, ("true" if literal else "false") if isinstance(literal, bool) else str(literal)
+
+
+def applies(spec: Mapping, values: Mapping) -> bool:
+    """Whether the field applies to the values shown (hidden on the page when not)."""
+    return form_rules.applies(spec, values)
+
+
+def today_iso() -> str:
+    """Today in China time on the runtime's clock (a date input's `max` for `today`)."""
+    from engine.clock import CHINA_TZ
+    from webui.extensions import current_runtime
+
+    return current_runtime().clock.now().astimezone(CHINA_TZ).date().isoformat()
+
+
 def submitted_data(fields: list[dict], formdata: Mapping) -> dict:
     """The engine's form data from an HTML submission: empty required fields are left out (so the engine
-    reports them as required), empty optional ones clear the value; booleans come from yes/no radios."""
+    reports them as required), empty optional ones clear the value; booleans come from yes/no radios. A field
+    whose jiefen.show_if does not hold is left out (the engine takes no value for it)."""
     data: dict = {}
     for spec in editable(fields):
+        if not form_rules.applies(spec, formdata):
+            continue
         if spec.get("multiple"):  # jiefen.multiple: the checked boxes, a list (empty: nothing chosen)
             chosen = [v for v in (formdata.getlist(spec["id"]) if hasattr(formdata, "getlist")
                                   else formdata.get(spec["id"]) or []) if v]
@@ -84,7 +111,7 @@ def field_errors(details) -> tuple[dict[str, list[str]], list[str]]:
 
 def fields_by_id(meta: Mapping) -> dict[str, dict]:
     """Every form field of a process version by id (first definition wins), to label case data."""
-    out: dict[str, dict] = {}
+    out: dict[str, dict] = {spec["id"]: spec for spec in meta.get("start_form") or []}
     for info in (meta.get("user_tasks") or {}).values():
         for spec in info.get("form") or []:
             out.setdefault(spec["id"], spec)
@@ -92,7 +119,8 @@ def fields_by_id(meta: Mapping) -> dict[str, dict]:
 
 
 def display_value(spec: dict | None, value) -> str:
-    """A case data value for people: enum display names, yes/no, empty as a dash."""
+    """A case data value for people: enum display names, yes/no, a moment as YYYY-MM-DD HH:MM China time,
+    empty as a dash."""
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
@@ -103,7 +131,30 @@ def display_value(spec: dict | None, value) -> str:
         for enum_id, name, *_roles in spec["enum"]:
             if enum_id == value:
                 return name
+    if isinstance(value, str) and len(value) > 10 and value[4:5] == "-" and value[10:11] in ("T", " "):
+        shown = local_dt(value)  # an ISO moment (e.g. a deadline a script computed); other text stays as it is
+        if shown != value:
+            return shown
     return str(value)
+
+
+def labelled_changes(meta: Mapping, changes: Mapping | None, spec_name: str | None = None) -> list[tuple[str, str, str]]:
+    """A history event's data changes as staff read them: (label, before, after), labelled by the form of the
+    task that wrote them, else by any form of the version defining that field, else by the process's
+    designer-declared label (jiefen.label.<var>, docs/designers.md). Data none of these names (a script's
+    working variables) is left out; the API keeps the raw changes for auditors."""
+    own = {f["id"]: f for f in ((meta.get("user_tasks") or {}).get(spec_name) or {}).get("form") or []} \
+        if spec_name else {}
+    every = fields_by_id(meta)
+    declared = meta.get("data_labels") or {}
+    order = {key: n for n, key in enumerate([*own, *every, *declared])}  # as the forms list them
+    rows: list[tuple[int, str, str, str]] = []
+    for key, pair in (changes or {}).items():
+        spec = own.get(key) or every.get(key) or declared.get(key)
+        if spec is None or not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            continue
+        rows.append((order[key], spec.get("label") or key, display_value(spec, pair[0]), display_value(spec, pair[1])))
+    return [row[1:] for row in sorted(rows, key=lambda row: row[0])]
 
 
 def case_category(case) -> str:

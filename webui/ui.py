@@ -7,6 +7,7 @@ from flask import Flask, redirect, request, session, url_for
 from flask_babel import Babel, gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from engine.staff_text import staff_text
 from webui import i18n, labels
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def register_ui(app: Flask) -> None:
     app.add_url_rule("/", "home", _home)
     app.add_url_rule("/lang/<code>", "set_language", _set_language)
     app.jinja_env.filters["local_dt"] = i18n.local_dt
+    app.jinja_env.filters["staff_text"] = staff_text  # a basis stored before texts were cleaned at the source
     app.jinja_env.filters["localize"] = i18n.localize
     app.jinja_env.filters["incident_message"] = lambda i: i18n.localize(
         i18n.stored_message(i.message_id, i.message_params, i.message))
@@ -71,11 +73,14 @@ def _set_language(code: str):
 def _template_globals() -> dict:
     from webui.shell import person, shell_context
 
-    from webui.task_forms import case_category, case_flags, display_value
+    from webui.task_forms import (applies, case_category, case_flags, display_value, labelled_changes, show_rule,
+                                  today_iso)
 
     chinese = i18n.is_chinese()
     return {"LANGUAGES": i18n.LANGUAGES, "html_lang": i18n.html_lang(), "labels": labels,
-            "display_value": display_value, "case_category": case_category, "case_flags": case_flags, "colon": "：" if chinese else ": ", "person": person,
+            "display_value": display_value, "labelled_changes": labelled_changes, "show_rule": show_rule,
+            "field_applies": applies, "today_iso": today_iso, "case_category": case_category, "case_flags": case_flags,
+            "colon": "：" if chinese else ": ", "person": person,
             **shell_context()}
 
 

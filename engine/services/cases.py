@@ -94,6 +94,15 @@ def start_case(session: Session, process_id: str, data: dict | None, actor: Acto
     return case
 
 
+def check_may_open(session: Session, process_id: str, actor: Actor) -> None:
+    """Raise Forbidden unless the actor may open a case of the process's newest version (one of its start roles
+    anywhere), as register_case would decide: the intake page asks before anyone fills in the form. Read-only.
+
+    Raises NotFound (process), Forbidden."""
+    version = latest_loaded_version(session, process_id)
+    _start_org(session, actor, start_roles(version.meta, runtime.of(session)), None)
+
+
 def register_case(session: Session, process_id: str, data: dict | None, actor: Actor,
                   org_unit: str | None = None) -> CaseModel:
     """Intake (受理登记) as one command: validate the registration form, open a case of the newest version of

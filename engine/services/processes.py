@@ -42,6 +42,7 @@ def _meta(defn: specs.ProcessDefinition, called_versions: dict[str, str]) -> dic
         "first_user_tasks": list(defn.first_user_tasks),
         "called_processes": list(defn.called_processes),
         "timer_docs": dict(defn.timer_docs),
+        "data_labels": specs.data_labels(props.get(defn.process_id) or {}),
     }
 
 

@@ -10,13 +10,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import (access, case_store, casework, chain, forms, group_cases, ladder, routing, runtime, task_index,
-                    task_list)
+from engine import (access, case_data, case_store, casework, chain, forms, group_cases, ladder, routing, runtime,
+                    task_index, task_list)
 from engine.access import can_act  # noqa: F401 (public here)
 from engine.actors import SUPERVISORY_ROLES, Actor
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
 from engine.messages import msg
-from engine.models import CaseEventModel, CaseModel, OrgUnitModel, TaskModel
+from engine.models import CaseEventModel, CaseModel, OrgUnitModel, TaskDraftModel, TaskModel
 from engine.versions import latest_loaded_version, load_version
 
 log = logging.getLogger(__name__)
@@ -209,6 +209,46 @@ def complete_task(session: Session, task_id: str, data: dict | None, actor: Acto
     _commit(session)
     log.info("task %s of case %s completed by %s", task_id, case.id, actor.username)
     return case
+
+
+def save_draft(session: Session, task_id: str, data: dict | None, actor: Actor) -> TaskDraftModel:
+    """保存草稿: keep a task form's unfinished entry for its holder, apart from the case data (one row per task,
+    replaced by each save; it goes with the task when the task completes). Only the claimant saves: the claim
+    keeps others from overwriting it. Values are kept as entered (the form's rules apply on completion), but
+    only for the form's own fields and within the limits all case data obeys. Commits.
+
+    Raises NotFound, Forbidden (not the claimant), Conflict (already done; not claimed yet), InvalidData."""
+    case, task = _locked_task(session, task_id, actor)
+    if task.assignee != actor.username:
+        access.ensure_can_read(session, actor, case, refusal=_NOT_YOURS)  # before a conflict tells of it (I1)
+        if task.assignee is None:
+            raise Conflict(msg("task.draft_claim_first"))
+        raise Forbidden(msg("task.claimed_by_other", assignee=task.assignee))
+    if not isinstance(data, dict):
+        raise InvalidData(msg("form.not_object"), {"data": [msg("field.must_be_object")]})
+    rt = runtime.of(session)
+    case_data.check_data(data, rt.settings.data_limits, rt.helpers)
+    editable = {f["id"] for f in task_form(session, task) if not f.get("readonly")}
+    problems = {key: [msg("form.unknown_field")] for key in data if key not in editable}
+    problems.update({key: [msg("form.draft_value")] for key, value in data.items()
+                     if key in editable and not isinstance(value, (str, int, float, bool, type(None)))})
+    if problems:
+        raise InvalidData(msg("form.invalid"), problems)
+    draft = session.get(TaskDraftModel, task_id) or TaskDraftModel(task_id=task_id)
+    draft.username, draft.data, draft.saved_at = actor.username, dict(data), rt.clock.now()
+    session.add(draft)
+    _commit(session)
+    log.info("draft of task %s saved by %s", task_id, actor.username)
+    return draft
+
+
+def draft_of(session: Session, task: TaskModel, actor: Actor) -> TaskDraftModel | None:
+    """The actor's own saved draft of a task they hold, else None (a draft is its writer's, while they hold
+    the task). Read-only."""
+    draft = session.get(TaskDraftModel, task.id)
+    if draft is None or draft.username != actor.username or task.assignee != actor.username:
+        return None
+    return draft
 
 
 def _commit(session: Session) -> None:

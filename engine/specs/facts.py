@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -14,6 +15,7 @@ from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.specs.base import TaskSpec
 
+from engine.form_rules import date_bound
 from engine.specs.values import _as_float, _as_int
 from engine.specs.xmldoc import _b, _c, _Doc
 
@@ -28,8 +30,8 @@ class FormField:
     required: bool
     enum: list[tuple[str, str]] | None  # (value id, display name)
     default: str | None
-    min: float | None
-    max: float | None
+    min: float | str | None  # on a date field: `today` or an ISO date
+    max: float | str | None
     minlength: int | None
     maxlength: int | None
     readonly: bool
@@ -37,6 +39,8 @@ class FormField:
     options_from: str | None = None  # jiefen.options: the options come from the case (org_units_below)
     multiple: bool = False  # jiefen.multiple=true: an enum of which several values are chosen (a list)
     parent_only: list[str] | None = None  # jiefen.parent_only_options: offered only below a parent center
+    phone: bool = False  # camunda:constraint name="phone" (engine/form_rules.py)
+    show_if: str | None = None  # the jiefen.show_if field property: `field == 'literal'` / `!=`
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,11 @@ class ProcessDefinition:
     start_form: list[FormField] = field(default_factory=list)  # the process's own start event's formData
 
 
+def _bound(kind: str | None, config: str | None) -> float | str | None:
+    """A min/max constraint's value: a number, or on a date field `today` or an ISO date (form_rules)."""
+    return date_bound(config) if (kind or "").strip().lower() == "date" else _as_float(config)
+
+
 def _form_fields(task_spec: UserTask) -> list[FormField]:
     out: list[FormField] = []
     form = getattr(task_spec, "form", None)
@@ -99,8 +108,8 @@ def _form_fields(task_spec: UserTask) -> list[FormField]:
             required="required" in checks,
             enum=[(o.id, o.name or o.id) for o in options] if (fld.type or "").lower() == "enum" else None,
             default=fld.default_value,
-            min=_as_float(checks.get("min")),
-            max=_as_float(checks.get("max")),
+            min=_bound(fld.type, checks.get("min")),
+            max=_bound(fld.type, checks.get("max")),
             minlength=_as_int(checks.get("minlength")),
             maxlength=_as_int(checks.get("maxlength")),
             readonly="readonly" in checks,
@@ -108,6 +117,8 @@ def _form_fields(task_spec: UserTask) -> list[FormField]:
             multiple=(fld.get_property("jiefen.multiple") or "").strip().lower() == "true",
             parent_only=[v.strip() for v in (fld.get_property("jiefen.parent_only_options") or "").split(",")
                          if v.strip()] or None,
+            phone="phone" in checks,
+            show_if=next((p.value for p in getattr(fld, "properties", []) if p.id == "jiefen.show_if"), None),
         ))
     return out
 
@@ -254,9 +265,11 @@ def _start_form(proc: etree._Element) -> list[FormField]:
                 required="required" in checks, default=fld.get("defaultValue"),
                 enum=[(v.get("id"), v.get("name") or v.get("id")) for v in fld.iterfind(_c("value"))]
                 if kind == "enum" else None,
-                min=_as_float(checks.get("min")), max=_as_float(checks.get("max")),
+                min=_bound(kind, checks.get("min")), max=_bound(kind, checks.get("max")),
                 minlength=_as_int(checks.get("minlength")), maxlength=_as_int(checks.get("maxlength")),
-                readonly="readonly" in checks))
+                readonly="readonly" in checks, phone="phone" in checks,
+                show_if=next((p.get("value") for p in fld.iterfind(f"{_c('properties')}/{_c('property')}")
+                              if p.get("id") == "jiefen.show_if"), None)))
         return form
     return []
 
@@ -298,3 +311,31 @@ def roles_named(defn: ProcessDefinition, lane_roles: dict[str, str]) -> dict[str
         add(role)
     return roles
 
+
+
+def parse_value_names(text: str) -> list[tuple[str, str]] | None:
+    """`jiefen.values.<var>`: "id=name" pairs separated by ';', '；' or new lines (e.g.
+    "valid=裁定有效；rejected=驳回"); None when an entry has no '=', an empty id or name, or an id twice."""
+    pairs: list[tuple[str, str]] = []
+    for item in re.split(r"[;；\n]", text):
+        if not item.strip():
+            continue
+        value, sep, name = item.partition("=")
+        if not sep or not value.strip() or not name.strip() or value.strip() in {v for v, _ in pairs}:
+            return None
+        pairs.append((value.strip(), name.strip()))
+    return pairs or None
+
+
+def data_labels(props: dict[str, str]) -> dict[str, dict]:
+    """Labels a designer gives data that no form field names (variables set by scripts: `jc_result`,
+    `mediation_rounds`), from the process element's `jiefen.label.<var>` and `jiefen.values.<var>` properties
+    ("jiefen." already taken off): var -> {"label", "enum" ([id, name] pairs or None)}. Data neither a form
+    field nor labelled here is not shown to staff in the history (the API keeps it)."""
+    out: dict[str, dict] = {}
+    for key, value in props.items():
+        if key.startswith("label.") and key[len("label."):].isidentifier():
+            var = key[len("label."):]
+            pairs = parse_value_names(props.get(f"values.{var}", "")) or None
+            out[var] = {"label": value, "enum": [list(p) for p in pairs] if pairs else None}
+    return out

@@ -9,6 +9,8 @@ from typing import Any, Callable
 from lxml import etree
 
 from engine import scripting
+from engine.form_rules import date_bound, parse_show_if
+from engine.specs.facts import parse_value_names
 from engine.specs.values import _as_float, _as_int, _has_juel, _split_list
 from engine.specs.xmldoc import _b, _c, _Doc
 
@@ -16,9 +18,9 @@ from engine.specs.xmldoc import _b, _c, _Doc
 # Names the sandbox gives every expression (engine.calendar helpers); form fields must not hide them.
 HELPER_NAMES = frozenset({"workdays", "legal_days", "natural_days"})
 FORM_TYPES = ("string", "long", "boolean", "date", "enum")
-CONSTRAINTS = ("required", "readonly", "min", "max", "minlength", "maxlength")
+CONSTRAINTS = ("required", "readonly", "min", "max", "minlength", "maxlength", "phone")
 OPTION_SOURCES = ("org_units_below",)  # jiefen.options values: engine/routing.py case_form builds them
-FIELD_PROPERTIES = ("jiefen.options", "jiefen.multiple", "jiefen.parent_only_options")
+FIELD_PROPERTIES = ("jiefen.options", "jiefen.multiple", "jiefen.parent_only_options", "jiefen.show_if")
 
 
 # Not scripting._ISO_DURATION (a different pattern, for quoted timer durations); this one is for camunda:dueDate.
@@ -130,6 +132,7 @@ class _UserTaskChecks:
                     self.doc.problem(f"{label} lists the same enum value id twice.", fld)
             self._default(fld, label, kind, values)
             self._constraints(fld, label)
+        self._show_if(task)
 
     def _field_properties(self, fld: etree._Element, label: str, kind: str,
                           values: list[etree._Element]) -> dict[str, str]:
@@ -180,12 +183,20 @@ class _UserTaskChecks:
 
     def _constraints(self, fld: etree._Element, label: str) -> None:
         bounds: dict[str, float] = {}
+        kind = (fld.get("type") or "").strip().lower()
         for con in fld.iterfind(f"{_c('validation')}/{_c('constraint')}"):
             name = (con.get("name") or "").strip()
             config = con.get("config")
             if name not in CONSTRAINTS:
                 self.doc.problem(f"{label}: validation constraint '{name}' is not supported; use "
                                  f"{', '.join(CONSTRAINTS)}.", con)
+            elif name in ("min", "max") and kind == "date":
+                if date_bound(config) is None:
+                    self.doc.problem(f"{label}: constraint '{name}' on a date field needs 'today' or an ISO date "
+                                     f"(YYYY-MM-DD) as config, got '{config or ''}'.", con)
+            elif name == "phone" and kind != "string":
+                self.doc.problem(f"{label}: constraint 'phone' applies to string fields, not {kind or 'untyped'} "
+                                 "ones.", con)
             elif name in ("min", "max"):
                 number = _as_float(config)
                 if number is None:
@@ -204,3 +215,54 @@ class _UserTaskChecks:
             if low in bounds and high in bounds and bounds[low] > bounds[high]:
                 self.doc.problem(f"{label}: constraint {low} ({bounds[low]:g}) is greater than {high} "
                                  f"({bounds[high]:g}).", fld)
+
+    def _camunda_property(self, el: etree._Element) -> None:
+        """`jiefen.label.<var>` / `jiefen.values.<var>` (labels for data no form names, engine/specs/facts.py
+        data_labels): on the process element, a variable name, a label for every value list, pairs that parse."""
+        name = (el.get("name") or "").strip()
+        kind = next((k for k in ("label", "values") if name.startswith(f"jiefen.{k}.")), None)
+        if kind is None:
+            return
+        var = name[len(f"jiefen.{kind}."):]
+        owner = el.getparent()
+        while owner is not None and owner.get("id") is None:
+            owner = owner.getparent()
+        if owner is None or owner.tag != _b("process"):
+            self.doc.problem(f"Property '{name}' labels process data: put it on the process itself (Extensions → "
+                             "Properties of the process), not on an element.", el)
+        elif not var.isidentifier() or keyword.iskeyword(var):
+            self.doc.problem(f"Property '{name}': '{var}' is not a variable name.", el)
+        elif not (el.get("value") or "").strip():
+            self.doc.problem(f"Property '{name}' has no value; give the {'label' if kind == 'label' else 'values'} "
+                             "staff read.", el)
+        elif kind == "values":
+            if parse_value_names(el.get("value") or "") is None:
+                self.doc.problem(f"Property '{name}' must list value=name pairs separated by ';' (e.g. "
+                                 "valid=裁定有效;rejected=驳回), each id once.", el)
+            siblings = {(p.get("name") or "").strip() for p in el.getparent()}
+            if f"jiefen.label.{var}" not in siblings:
+                self.doc.problem(f"Property '{name}' names the values of '{var}', which has no jiefen.label.{var}; "
+                                 "add the label.", el)
+
+    def _show_if(self, task: etree._Element) -> None:
+        """jiefen.show_if (engine/form_rules.py): the tiny syntax, about another field of the same form, and for
+        an enum one of its values."""
+        fields_ = {f.get("id"): f for f in task.iterfind(f"{_b('extensionElements')}/{_c('formData')}/{_c('formField')}")}
+        for fid, fld in fields_.items():
+            for prop in fld.iterfind(f"{_c('properties')}/{_c('property')}"):
+                if prop.get("id") != "jiefen.show_if":
+                    continue
+                text = prop.get("value") or ""
+                rule = parse_show_if(text)
+                if rule is None:
+                    self.doc.problem(f"Form field '{fid}': jiefen.show_if \"{text}\" must read field == 'value' or "
+                                     "field != 'value' (a quoted text, a number, true or false).", prop)
+                    continue
+                other = fields_.get(rule[0])
+                if other is None or rule[0] == fid:
+                    self.doc.problem(f"Form field '{fid}': jiefen.show_if names '{rule[0]}', which is not another "
+                                     "field of this form.", prop)
+                elif (other.get("type") or "").strip().lower() == "enum" and rule[2] not in {
+                        v.get("id") for v in other.iterfind(_c("value"))}:
+                    self.doc.problem(f"Form field '{fid}': jiefen.show_if compares '{rule[0]}' with {rule[2]!r}, "
+                                     "which is not one of its enum value ids.", prop)

@@ -74,6 +74,20 @@ class CompleteRequest(Schema):
     lock_version = fields.Integer(load_default=None, allow_none=True)
 
 
+class DraftRequest(Schema):
+    data = fields.Dict(keys=fields.String(), required=True,
+                       metadata={"description": "the form's values as entered so far (form field id -> value)"})
+
+
+class DraftSchema(Schema):
+    """A task's saved draft (保存草稿): its holder's entry, not yet in the case data."""
+
+    task_id = fields.String(required=True)
+    username = fields.String(required=True)
+    data = fields.Dict(keys=fields.String(), required=True)
+    saved_at = fields.String(required=True)
+
+
 class TaskSchema(Schema):
     id = fields.String(required=True)
     case_id = fields.Integer(required=True)
@@ -118,8 +132,15 @@ class FormFieldSchema(Schema):
     default = fields.String()
     min = fields.Float()
     max = fields.Float()
+    min_date = fields.String(metadata={"description": "a date field's earliest value: 'today' or YYYY-MM-DD"})
+    max_date = fields.String(metadata={"description": "a date field's latest value: 'today' (no future date) "
+                                                      "or YYYY-MM-DD"})
     minlength = fields.Integer()
     maxlength = fields.Integer()
+    phone = fields.Boolean(metadata={"description": "must be a mainland mobile or a landline with area code"})
+    show_if = fields.String(metadata={"description": "jiefen.show_if: the field applies only while this holds "
+                                                     "(`field == 'value'` / `!=`); otherwise not required, "
+                                                     "its value not taken"})
 
 
 class TaskDetailSchema(TaskSchema):

@@ -230,6 +230,11 @@ def get_task(_path: dict, task_id: str):
     body["form"] = [{k: v for k, v in field.items() if v is not None or k in ("required",)}
                     for field in tasks.task_form(db.session, task)]
     for field in body["form"]:
+        for bound in ("min", "max"):  # a date field's bound is a day ('today' or YYYY-MM-DD), not a number
+            if isinstance(field.get(bound), str):
+                field[f"{bound}_date"] = field.pop(bound)
+        if not field.get("phone"):
+            field.pop("phone", None)
         field["multiple"] = bool(field.get("multiple"))  # versions deployed before jiefen.multiple lack it
         if field.get("enum") is not None:  # (id, name) or, for units (jiefen.options), (code, name, roles)
             field["enum"] = [{"id": o[0], "name": o[1], **({"roles": o[2]} if len(o) > 2 else {})}
@@ -256,6 +261,20 @@ def unclaim(_path: dict, task_id: str):
     """Give a claimed task back."""
     task = tasks.unclaim_task(db.session, task_id, current_actor())
     return _case_response(cases.get_case(db.session, task.case_id, current_actor()))
+
+
+@blp.route("/tasks/<task_id>/draft", methods=["PUT"])
+@blp.arguments(s.TaskPath, location="path")
+@_json_request(s.DraftRequest)
+@_errors(401, 403, 404, 409, 422, 503)
+@blp.response(200, s.DraftSchema)
+def save_draft(_path: dict, task_id: str):
+    """Save a task's form without completing it (保存草稿): only its claimant; kept apart from the case data, one
+    draft per task, replaced by each save, gone when the task completes."""
+    body = _load(s.DraftRequest, _json_body())
+    draft = tasks.save_draft(db.session, task_id, body["data"], current_actor())
+    return {"task_id": draft.task_id, "username": draft.username, "data": draft.data,
+            "saved_at": s.iso(draft.saved_at)}
 
 
 @blp.route("/tasks/<task_id>/complete", methods=["POST"])

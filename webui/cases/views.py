@@ -67,6 +67,7 @@ def intake(process_id: str):
     """One screen registers a dispute: one engine command opens the case and completes its first task with the
     same data, in one transaction (a failure leaves nothing behind to be opened twice on a resubmit)."""
     actor = current_actor()
+    cases.check_may_open(db.session, process_id, actor)  # refused before the form is filled, not after
     if request.method == "GET":
         return _render_intake(process_id)
     version, _name, _first, form = _start_form(process_id)
@@ -100,11 +101,12 @@ def case_page(case_id: int):
     return render_template(
         "cases/case.html", case=case, mask=access.masker(db.session, actor, case),
         events=history.list_events(db.session, case_id, actor),
-        open_tasks=open_tasks, completed=history.completed_elements(db.session, case_id, actor),
+        open_tasks=open_tasks, actionable={t.id for t in open_tasks if access.can_act(db.session, actor, t)},
+        completed=history.completed_elements(db.session, case_id, actor),
         links=history.case_links(db.session, case_id, actor),
         pending=timers.pending_timers(db.session, case_id, open_tasks),
         incidents=incidents.case_incidents(db.session, case_id),
-        fields=fields_by_id(version.meta), role_titles=role_titles(), now=current_runtime().clock.now(),
+        fields=fields_by_id(version.meta), meta=version.meta, role_titles=role_titles(), now=current_runtime().clock.now(),
         open_elements=sorted({t.spec_name for t in open_tasks if t.kind == "bpmn"}),
         viewer_available=(_bpmn_js_dir() / VIEWER_FILE).is_file(), viewer_file=VIEWER_FILE,
         auto_layout=not has_diagram_xml(case.version.xml))

@@ -15,7 +15,7 @@ from webui.auth import current_actor, login_required
 from webui.extensions import current_runtime, db
 from webui.i18n import safe_next
 from webui.shell import acting_actor, role_titles
-from webui.task_forms import field_errors, fields_by_id, shown_values, submitted_data
+from webui.task_forms import editable, field_errors, fields_by_id, shown_values, submitted_data
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +59,12 @@ def task_list():
     if supervisory:
         counts["supervised"] = _count(tasks.list_tasks(db.session, actor, scope="supervised", per_page=1))
     filters, page = _list_args(), _page()
+    categories = _categories()
+    category_id, category_choices = _category_for(filters["category"], categories)
     if tab == "done":
         result = tasks.completed_by(db.session, actor, page=page, per_page=PER_PAGE)
     else:
-        query = dict(filters)
+        query = dict(filters, category=category_id)
         if tab == "claimed":
             query["assigned"] = "me"
         if tab == "overdue":
@@ -72,7 +74,33 @@ def task_list():
     return render_template("tasks/list.html", tab=tab, counts=counts, filters=filters, result=result, page=page,
                            pages=max(math.ceil(result.total / PER_PAGE), 1), more=result.more,
                            total_label=_count(result), processes=processes.list_processes(db.session),
+                           categories=categories, category_choices=category_choices,
                            role_titles=role_titles(), now=current_runtime().clock.now())
+
+
+def _categories() -> dict[str, str]:
+    """Every dispute category the deployed processes' forms offer: id -> the label staff read (邻里, 婚姻家庭)."""
+    out: dict[str, str] = {}
+    for row in processes.list_processes(db.session):
+        for value, name in (fields_by_id(row.meta).get("category") or {}).get("enum") or []:
+            out.setdefault(value, name)
+    return out
+
+
+def _category_for(typed: str | None, categories: dict[str, str]) -> tuple[str | None, list[str]]:
+    """The category filter as typed: a category's id or its whole label, else the one label containing the text
+    (婚姻 → 婚姻家庭). Several labels containing it: no category matches (the page offers those labels)."""
+    if not typed:
+        return None, []
+    if typed in categories:
+        return typed, []
+    exact = [value for value, name in categories.items() if name == typed]
+    if exact:
+        return exact[0], []
+    matching = [value for value, name in categories.items() if typed.lower() in name.lower()]
+    if len(matching) == 1:
+        return matching[0], []
+    return typed, [categories[value] for value in matching]
 
 
 def _count(page) -> str:
@@ -87,8 +115,10 @@ def _render_task(task, status: int = 200, formdata=None, details=None):
     errors, general = field_errors(details)
     version = processes.load_version(db.session, case.process_version_id)
     mask = access.masker(db.session, actor, case)
-    return render_template("tasks/task.html", task=task, case=case, form=form, mask=mask,
-                           values=shown_values(form, mask(case.data), formdata), errors=errors, general_errors=general,
+    draft = tasks.draft_of(db.session, task, actor) if formdata is None else None
+    return render_template("tasks/task.html", task=task, case=case, form=form, mask=mask, draft=draft,
+                           values=shown_values(form, mask(case.data), draft.data if draft else formdata),
+                           errors=errors, general_errors=general,
                            can_act=tasks.can_act(db.session, actor, task), role_titles=role_titles(),
                            fields=fields_by_id(version.meta), now=current_runtime().clock.now()), status
 
@@ -125,6 +155,19 @@ def complete(task_id: str):
     case = tasks.complete_task(db.session, task_id, data, actor, lock_version)
     flash(gettext("Task “%(title)s” completed.", title=task.title), "ok")
     return redirect(url_for("cases.case_page", case_id=case.id))
+
+
+@bp.route("/<task_id>/draft", methods=["POST"])
+@login_required
+def save_draft(task_id: str):
+    """保存草稿: the form as entered, kept for its holder without completing the task."""
+    actor = current_actor()
+    task = tasks.get_task(db.session, task_id, actor)
+    data = {f["id"]: request.form.get(f["id"], "").strip() for f in editable(tasks.task_form(db.session, task))
+            if request.form.get(f["id"], "").strip()}
+    tasks.save_draft(db.session, task_id, data, actor)
+    flash(gettext("Draft saved. It is not part of the case until you complete the task."), "ok")
+    return redirect(url_for("tasks.task_page", task_id=task_id))
 
 
 @bp.errorhandler(InvalidData)
