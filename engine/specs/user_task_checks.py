@@ -146,6 +146,8 @@ class _UserTaskChecks:
             if name not in FIELD_PROPERTIES:
                 self.doc.problem(f"{label}: property '{name}' is not known; use one of: "
                                  f"{', '.join(FIELD_PROPERTIES)}.", prop)
+            elif name == "jiefen.show_if":
+                continue  # any kind of field; its rule is checked by _show_if
             elif kind != "enum":
                 self.doc.problem(f"{label}: property '{name}' applies to enum fields only.", prop)
             elif name == "jiefen.options" and value not in OPTION_SOURCES:
