@@ -328,7 +328,8 @@ def calendar_recompute(year, note):
     click.echo(f"{len([c for c in changed if c.moved])} case(s), {moved} deadline(s) moved")
     for case in changed:
         for m in case.moved:
-            click.echo(f"  {case.code}\t{m.element}\t{m.old.isoformat()} -> {m.new.isoformat()}")
+            old = m.old.isoformat() if m.old else "held for confirmation / 待确认"
+            click.echo(f"  {case.code}\t{m.element}\t{old} -> {m.new.isoformat()}")
         for element in case.unsure:
             click.echo(f"  {case.code}\t{element}\tnot recomputed: review by hand / 无法自动重算，请人工复核", err=True)
 

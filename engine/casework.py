@@ -368,7 +368,11 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
         chain.append_event(session, case, "case_closed", "system", ctx.now, {"outcome": case.outcome}, batch=events)
         task_index.case_closed(ctx.writes, case.id)
         open_rows = []
-    timer_index.rebuild_timers(session, case, workflow, open_rows, ctx.writes, new_case=ctx.new_case, pending=pending)
+    moot = timer_index.rebuild_timers(session, case, workflow, open_rows, ctx.writes, new_case=ctx.new_case,
+                                      pending=pending)
+    for task_id in moot.values():  # a party's window held for confirmation closed another way (engine/expiry.py)
+        chain.append_event(session, case, "task_cancelled", "system", ctx.now, {"by": "process"}, task_id,
+                           "确认期间届满", batch=events)
     _open_linked_cases(ctx, after_data)
     ctx.writes.append((chain.INSERT_EVENTS, list(events)))
     events.clear()

@@ -16,6 +16,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine import casework, routing, runtime, task_index
 from engine.clock import CHINA_TZ, running_at
 from engine.models import CaseModel, TaskModel, TimerModel
+from engine.timer_index import SET_ASIDE
 
 # How far apart the two moments are at which a timer expression is evaluated to learn whether its value
 # depends on "now" (a period without an explicit start): longer than any period, so no two answers agree
@@ -27,7 +28,7 @@ _PROBE = timedelta(days=3653)
 class Moved:
     element: str  # the element's name as staff know it
     kind: str  # "timer" | "task"
-    old: datetime
+    old: datetime | None  # None: a party's window held for confirmation (its moment set aside), now re-armed
     new: datetime
 
 
@@ -82,7 +83,8 @@ def recompute(found: CaseRecomputed, year: int, reason: str):
             new = TimerEventDefinition.get_datetime(str(new_value))
             if new != old:
                 task._set_internal_data(event_value=new_value)
-                found.moved.append(Moved(name, "timer", old, new))
+                # a window held for confirmation (engine/expiry.py) is re-armed: it had no moment of its own
+                found.moved.append(Moved(name, "timer", None if old_value == SET_ASIDE else old, new))
                 recorded.append({"spec_name": task.task_spec.name, "event_value": new_value,
                                  "ordinal": _waiting_ordinal(workflow, task)})
         for row in rows.values():
@@ -106,7 +108,7 @@ def recompute(found: CaseRecomputed, year: int, reason: str):
             raise Unchanged()
         # what replay needs (the timers' values) and what the history shows (what moved, and why)
         command = {"timers": recorded, "year": year, "reason": reason,
-                   "moved": [{"element": m.element, "kind": m.kind, "old": m.old.isoformat(),
+                   "moved": [{"element": m.element, "kind": m.kind, "old": m.old.isoformat() if m.old else None,
                               "new": m.new.isoformat()} for m in found.moved]}
         return None, command
     return apply

@@ -56,6 +56,8 @@ MESSAGES: dict[str, str] = {
     # incidents
     "incident.forbidden": "only an administrator may handle incidents",
     "deadlines.forbidden": "only an administrator may recompute deadlines",
+    "expiry.not_confirmed": "check the holiday arrangements and confirm that the period has ended, or leave the task open",
+    "expiry.gone": "the period no longer waits for confirmation (the request was registered or the deadline recomputed)",
     "incident.not_found": "incident {incident_id} not found",
     "incident.already_resolved": "incident {incident_id} was already resolved",
     "incident.timer_gone": "the timer of incident {incident_id} is no longer pending (the case moved on): "

@@ -44,6 +44,8 @@ class EngineSettings:
     # the 挂牌督办 at the supervising center one level up.
     ladder_notice_role: str = "unit_head"
     ladder_listing_role: str = "supervisor"
+    # Who confirms a party's window closing while its year is provisional (engine/expiry.py)
+    expiry_confirm_role: str = "supervisor"
     # Per kind of the unit holding the late task (county / township / village / department): its own
     # notice_role and listing_role ([ladder.roles.<kind>]); a kind not named uses the two above.
     ladder_roles: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -82,6 +84,8 @@ class EngineSettings:
             settings.ladder_listing_role = _role_name(ladder, "listing_role", "ladder", settings.ladder_listing_role)
             settings.ladder_roles = _ladder_roles(ladder.get("roles", {}), settings)
             _group_case(org.get("group_case", {}), settings)
+            settings.expiry_confirm_role = _role_name(org.get("expiry", {}), "confirm_role", "expiry",
+                                                      settings.expiry_confirm_role)
             if "confidential_processes" in org:
                 settings.confidential_processes = frozenset(str(p) for p in org["confidential_processes"])
         return settings

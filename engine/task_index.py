@@ -177,6 +177,12 @@ def set_due(session: Session, task_id: str, due) -> None:
     session.execute(_SET_CANDIDATE_DUE, {"of_task": task_id, "due": due})
 
 
+def drop_tasks(writes: list, task_ids: list[str]) -> None:
+    """Delete follow-up task rows the workflow no longer needs (a held expiry gone moot): buffered writes."""
+    if task_ids:
+        writes.append((_DELETE_TASK, [{"task_id": task_id} for task_id in task_ids]))
+
+
 def remove_task(session: Session, task_id: str) -> None:
     """Delete a task row that is done outside the workflow (an answered supervision task). Flushes only."""
     session.execute(_DELETE_TASK, {"task_id": task_id})

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import and_, bindparam, exists, false, or_, select, update
 from sqlalchemy.orm import Session
 
-from engine import casework, ladder
+from engine import casework, expiry, ladder
 from engine.models import CaseModel, TimerModel
 
 TIMERS = TimerModel.__table__
@@ -58,9 +58,17 @@ def fire_timer_row(session: Session, case: CaseModel, timer, now: datetime, acto
     if timer.kind == "ladder":
         ladder.fire_step(session, case, timer, moment, actor)
     elif case.status == "open":
+        # a party's window closing in a provisional year waits for a person (engine/expiry.py)
+        years = expiry.provisional_years(session, case, timer) if timer.kind == "bpmn" else []
+
         def apply(ctx):
+            if years:
+                expiry.check(ctx, timer)  # raises Hold before anything changed
             casework.run_engine(ctx.workflow, refresh_timers=True)
             return None, {"fire": True, "timer": timer.name, "due_at": timer.due_at.isoformat()}
 
-        casework.execute(session, case, actor, moment, apply, "timer_fired")
+        try:
+            casework.execute(session, case, actor, moment, apply, "timer_fired")
+        except expiry.Hold:
+            expiry.hold(session, case, timer, moment, years)
     return moment

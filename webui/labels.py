@@ -22,6 +22,8 @@ EVENTS = {
     "task_cancelled": lazy_gettext("Task cancelled"),
     "timer_fired": lazy_gettext("Timer fired"),
     "deadlines_recomputed": lazy_gettext("Deadlines recomputed"),
+    "expiry_held": lazy_gettext("Period end awaits confirmation"),
+    "expiry_confirmed": lazy_gettext("Period end confirmed"),
     "task_escalated": lazy_gettext("Supervision step"),
     "supervision_answered": lazy_gettext("Supervision answered"),
     "supervision_closed": lazy_gettext("Supervision closed"),

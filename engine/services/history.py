@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import access, casework, chain, deadlines, runtime
+from engine import access, casework, chain, deadlines, expiry, runtime
 from engine.actors import Actor
 from engine.clock import running_at
 from engine.errors import CaseError
@@ -79,6 +79,8 @@ def verify_case(session: Session, case_id: int, actor: Actor) -> Verification:
                     casework.run_engine(workflow, refresh_timers=True)
                 elif event.type == "deadlines_recomputed":
                     deadlines.replay(workflow, command)
+                elif event.type in ("expiry_held", "expiry_confirmed"):
+                    expiry.replay(workflow, command)
         _version, stored = casework.restore(session, case)
         if workflow is None:
             result.problems.append("no case_started command recorded")

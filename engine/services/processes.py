@@ -35,6 +35,7 @@ def _meta(defn: specs.ProcessDefinition, called_versions: dict[str, str]) -> dic
         "open_case": {eid: {"process_id": p["open_case"], "link_kind": p.get("link_kind", "reopened")}
                       for eid, p in props.items() if "open_case" in p},
         "move_case": {eid: p["move_case"] for eid, p in props.items() if "move_case" in p},
+        "expiry": {eid: p["expiry"] for eid, p in props.items() if "expiry" in p},
         "called_versions": called_versions,
         "user_tasks": {name: asdict(info) for name, info in defn.user_tasks.items()},
         "start_roles": list(defn.start_roles),

@@ -10,8 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import (access, case_data, case_store, casework, chain, forms, group_cases, ladder, routing, runtime,
-                    task_index, task_list)
+from engine import (access, case_data, case_store, casework, chain, expiry, forms, group_cases, ladder, routing,
+                    runtime, task_index, task_list)
 from engine.access import can_act  # noqa: F401 (public here)
 from engine.actors import SUPERVISORY_ROLES, Actor
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
@@ -109,6 +109,8 @@ def task_form(session: Session, task: TaskModel) -> list[dict]:
         return ladder.follow_up_form(session, task)  # the 督办单 read-only, then the answer or the review
     if task.kind == group_cases.KIND:
         return group_cases.task_form(session, task)  # 群体性/高风险: the director's alert, a 会商研判
+    if task.kind == expiry.KIND:
+        return expiry.task_form(session, task)  # a party's window closing in a provisional year: confirm it
     version = load_version(session, task.case.process_version_id)
     # Options that depend on the case (jiefen.options, jiefen.parent_only_options) are built for its unit.
     return routing.case_form(session, task.case, (version.user_task(task.spec_name) or {}).get("form", []))
@@ -195,6 +197,10 @@ def complete_task(session: Session, task_id: str, data: dict | None, actor: Acto
         return case
     if task.kind == group_cases.KIND:
         group_cases.answer(session, case, task, actor.username, now, data or {})
+        _commit(session)
+        return case
+    if task.kind == expiry.KIND:
+        expiry.confirm(session, case, task, actor.username, now, data or {})
         _commit(session)
         return case
     version = load_version(session, case.process_version_id)

@@ -335,7 +335,11 @@ class _Checker(_UserTaskChecks):
                          "the case variables directly. Remove the mapping.", el)
 
     def _camunda_property(self, el: etree._Element) -> None:
-        """jiefen.ladder = off | on, on a user task only (engine/ladder.py; docs/designers.md)."""
+        """jiefen.ladder = off | on, on a user task only (engine/ladder.py); jiefen.expiry = party, on a timer
+        event only (engine/expiry.py; docs/designers.md)."""
+        if (el.get("name") or "").strip() == "jiefen.expiry":
+            self._expiry_property(el)
+            return
         if (el.get("name") or "").strip() != "jiefen.ladder":
             return
         value = (el.get("value") or "").strip()
@@ -349,6 +353,20 @@ class _Checker(_UserTaskChecks):
             what = etree.QName(owner).localname if owner is not None else "this element"
             self.doc.problem(f"jiefen.ladder is set on a {what}: the supervision ladder follows user tasks with a "
                              "due date, so put it on the user task.", owner if owner is not None else el)
+
+    def _expiry_property(self, el: etree._Element) -> None:
+        value = (el.get("value") or "").strip()
+        owner = el.getparent()
+        while owner is not None and owner.get("id") is None:
+            owner = owner.getparent()
+        where = owner if owner is not None else el
+        if value != "party":
+            self.doc.problem(f"jiefen.expiry = \"{value}\": use party (a party's own window or a statutory expiry "
+                             "that ends the case: confirmed by a supervisor while its year is provisional).", where)
+        if owner is None or owner.find(f"{_b('timerEventDefinition')}") is None:
+            what = etree.QName(owner).localname if owner is not None else "this element"
+            self.doc.problem(f"jiefen.expiry is set on a {what} without a timer: put it on the timer event whose "
+                             "firing closes the window.", where)
 
     def _starter_groups(self) -> None:
         value = self.process.get(_c("candidateStarterGroups"))

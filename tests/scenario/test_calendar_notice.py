@@ -98,3 +98,125 @@ def test_a_deadline_before_the_year_is_left_alone(center, session, clock):
     _notice_entered(session, clock)
     assert recompute_deadlines(session, 2027, SYSTEM) == []
     assert c.timers(cid)["复查申请期届满"] == end_of("2026-12-09")
+
+
+# ------------------------------------------------------------- party windows in a provisional year (§3)
+
+
+def _window_in_2027(c):
+    """A petition whose 复查 window (served 15 December 2026) ends on 14 January 2027, its timer (+7 在途 days)
+    on the 21st: 2027 has no notice yet (provisional)."""
+    c.set_time(china("2026-12-15", 10))
+    cid = accepted(c)
+    replied(c, cid, "reject", "dissatisfied")
+    assert c.timers(cid)["复查申请期届满"] == end_of("2027-01-21")
+    return cid
+
+
+def _confirmations(c, cid):
+    return [t for t in c.case(cid)["tasks"] if t["kind"] == "expiry"]
+
+
+def test_a_partys_window_in_a_provisional_year_closes_only_when_a_supervisor_confirms(center):
+    c = center
+    cid = _window_in_2027(c)
+    c.drain(china("2027-01-22", 9))
+    # held: the party's window is still open, nothing closed, a supervisor is asked
+    assert "pt_await_review" in c.ready(cid) and c.case(cid)["status"] == "open"
+    assert "复查申请期届满" not in c.timers(cid)
+    [task] = _confirmations(c, cid)
+    assert task["title"] == "确认期间届满：复查申请期届满" and task["roles"] == ["supervisor"]
+    assert c.listed(cid, "expiry_confirmation", "supervisor") and not c.listed(cid, "expiry_confirmation", "petition")
+    form = {f["id"]: f for f in c.get(f"/api/v1/tasks/{task['id']}", "supervisor")["form"]}
+    assert form["ex_due"]["default"] == "2027-01-21 24:00" and "2027年国务院放假安排尚未公布" in form["ex_why"]["default"]
+    assert all(not f["label"].isascii() for f in form.values())
+    held = [e for e in c.events(cid) if e["type"] == "expiry_held"]
+    assert len(held) == 1 and held[0]["payload"]["command"]["years"] == [2027]
+    # more timers firing later do not take the held window along
+    c.drain(china("2027-02-01", 9))
+    assert "pt_await_review" in c.ready(cid)
+    # not confirming is no answer
+    assert c.post(f"/api/v1/tasks/{task['id']}/claim", "supervisor").status_code == 200
+    refused = c.post(f"/api/v1/tasks/{task['id']}/complete", "supervisor", {"data": {"ex_confirm": False}})
+    assert refused.status_code == 422 and "ex_confirm" in refused.get_json()["details"]
+    done = c.post(f"/api/v1/tasks/{task['id']}/complete", "supervisor",
+                  {"data": {"ex_confirm": True, "ex_note": "已核对2027年放假安排（未公布），按推算日期届满"}})
+    assert done.status_code == 200, done.get_json()
+    assert "pt_await_review" not in c.ready(cid) and _confirmations(c, cid) == []
+    assert c.case(cid)["data"]["final_stage"] == "reply"
+    types = [e["type"] for e in c.events(cid)]
+    assert "expiry_confirmed" in types and types.index("expiry_held") < types.index("expiry_confirmed")
+    verified = c.get(f"/api/v1/cases/{cid}/verify", "auditor")
+    assert verified["chain_ok"] and verified["replay_ok"], verified
+    # the page says what happened, in Chinese
+    ui_login(c.client, "director")
+    page = c.client.get(f"/cases/{cid}").get_data(as_text=True)
+    assert "期间届满待确认" in page and "期间届满已确认" in page
+
+
+def test_a_request_registered_meanwhile_withdraws_the_confirmation(center):
+    c = center
+    cid = _window_in_2027(c)
+    c.drain(china("2027-01-22", 9))
+    assert len(_confirmations(c, cid)) == 1
+    c.complete(cid, "pt_await_review", "petition", {"review_request_date": c.day(0), "review_reason": "不服答复",
+                                                    "review_request_posted_date": "2027-01-14"})
+    assert c.ready(cid) == ["pt_first_review"] and _confirmations(c, cid) == []
+    verified = c.get(f"/api/v1/cases/{cid}/verify", "auditor")
+    assert verified["chain_ok"] and verified["replay_ok"], verified
+
+
+def test_entering_the_notice_re_arms_a_held_window_at_its_recomputed_moment(center, session, clock):
+    c = center
+    cid = _window_in_2027(c)
+    c.drain(china("2027-01-22", 9))
+    assert len(_confirmations(c, cid)) == 1
+    _notice_entered(session, clock)  # 14–15 January are rest days: the window ends on the 18th, its timer the 25th
+    [changed] = recompute_deadlines(session, 2027, SYSTEM)
+    assert {(m.element, m.old, m.new.astimezone(CHINA_TZ).isoformat()) for m in changed.moved if m.kind == "timer"} == {
+        ("复查申请期届满", None, end_of("2027-01-25"))}
+    assert _confirmations(c, cid) == [] and c.timers(cid)["复查申请期届满"] == end_of("2027-01-25")
+    c.drain(china("2027-01-26", 9))  # 2027 is known now: the window closes by itself
+    assert "pt_await_review" not in c.ready(cid) and c.case(cid)["data"]["final_stage"] == "reply"
+    verified = c.get(f"/api/v1/cases/{cid}/verify", "auditor")
+    assert verified["chain_ok"] and verified["replay_ok"], verified
+
+
+EXPIRY_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="t">
+  <bpmn:process id="expiry_prop" name="期间" isExecutable="true" camunda:candidateStarterGroups="mediator">
+    <bpmn:startEvent id="s" />
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="wait" />
+    <bpmn:userTask id="wait" name="等待申请" camunda:candidateGroups="mediator" />
+    <bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="e" />
+    <bpmn:boundaryEvent id="window" name="申请期届满" attachedToRef="wait">
+      <bpmn:extensionElements><camunda:properties>
+        <camunda:property name="jiefen.expiry" value="{window}" /></camunda:properties></bpmn:extensionElements>
+      <bpmn:outgoing>f3</bpmn:outgoing>
+      <bpmn:timerEventDefinition><bpmn:timeDate>legal_days(30, '2026-12-15')</bpmn:timeDate></bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:sequenceFlow id="f3" sourceRef="window" targetRef="e" />
+    <bpmn:endEvent id="e" {end_props}/>
+  </bpmn:process>
+</bpmn:definitions>"""
+END_MARKED = """><bpmn:extensionElements><camunda:properties>
+        <camunda:property name="jiefen.expiry" value="party" /></camunda:properties></bpmn:extensionElements>
+    </bpmn:endEvent"""
+
+
+@pytest.mark.parametrize("window, end_props, element, words", [
+    ("yes", "", "window", "use party"),
+    ("party", END_MARKED, "e", "without a timer"),
+])
+def test_a_wrong_expiry_property_is_refused_at_deploy_naming_the_element(session, window, end_props, element, words):
+    from engine.errors import ProcessDefinitionError
+    from engine.services import processes
+
+    xml = EXPIRY_BPMN.format(window=window, end_props=end_props.rstrip(">") if end_props else "").encode()
+    if end_props:
+        xml = xml.replace(b"<bpmn:endEvent id=\"e\" ", b"<bpmn:endEvent id=\"e\"").replace(b"</bpmn:endEvent/>", b"</bpmn:endEvent>")
+    with pytest.raises(ProcessDefinitionError) as caught:
+        processes.deploy(session, {"expiry_prop.bpmn": xml}, SYSTEM)
+    problems = [p for p in caught.value.problems if p.element_id == element]
+    assert problems and words in problems[0].message, caught.value.problems

@@ -248,6 +248,13 @@ def test_enforcement_application_or_its_two_year_window(center, applied):
         c.drain(china("2027-04-01", 23, 59, 58))
         assert c.ready(cid) == ["jc_enforcement_application"]
         c.drain(china("2027-04-02", 0, 0, 0))
+        # 2027 has no holiday notice yet: the party's window closes only when the supervisor confirms it
+        assert [t["kind"] for t in c.case(cid)["tasks"]] == ["bpmn", "expiry"]
+        assert c.ready(cid) == ["jc_enforcement_application"]
+        [held] = [t for t in c.case(cid)["tasks"] if t["kind"] == "expiry"]
+        url, confirmed = f"/api/v1/tasks/{held['id']}/complete", {"data": {"ex_confirm": True}}
+        assert c.post(url, "mediator", confirmed).status_code == 403
+        assert c.post(url, "supervisor", confirmed).status_code == 200
         c.assert_closed(cid, "申请执行期间届满")
     c.assert_record(cid)
 
