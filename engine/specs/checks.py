@@ -337,6 +337,7 @@ class _Checker(_UserTaskChecks):
     def _camunda_property(self, el: etree._Element) -> None:
         """jiefen.ladder = off | on, on a user task only (engine/ladder.py); jiefen.expiry = party, on a timer
         event only (engine/expiry.py; docs/designers.md)."""
+        super()._camunda_property(el)  # jiefen.label.* / jiefen.values.* (user_task_checks)
         if (el.get("name") or "").strip() == "jiefen.expiry":
             self._expiry_property(el)
             return
