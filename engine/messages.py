@@ -70,6 +70,7 @@ MESSAGES: dict[str, str] = {
     "org.not_found": "org unit {org_unit!r} not found",
     "org.area_code_invalid": "area code must be 6 digits",
     "org.unknown_kind": "unknown org unit kind {kind!r}",
+    "org.code_taken": "an org unit with code {code!r} exists already",
     "user.invalid_username": "invalid username",
     "user.role_required": "at least one role is required",
     "user.exists": "user {username!r} already exists",

@@ -97,8 +97,26 @@ def init_directory(session: Session, center_code: str, center_name: str, area_co
     org = session.scalar(select(OrgUnitModel).where(OrgUnitModel.parent_id.is_(None)))
     if org is None:
         org = _add_org(session, center_code, center_name, kind, LEVELS.get(kind, 1), area_code, None)
+    elif org.code != center_code and LEVELS.get(kind, 1) < LEVELS.get(org.kind, 1):
+        org = _put_above(session, org, center_code, center_name, kind, area_code)
     session.commit()
     return org
+
+
+def _put_above(session: Session, root: OrgUnitModel, code: str, name: str, kind: str,
+               area_code: str) -> OrgUnitModel:
+    """A higher center above the present top (a city 市级 center over a county that was initialised alone):
+    the old top and everything below it move under the new one, their materialised paths prefixed. Flushes."""
+    if session.scalar(select(OrgUnitModel.id).where(OrgUnitModel.code == code)) is not None:
+        raise InvalidData(msg("org.code_taken", code=code), {"center_code": [msg("org.code_taken", code=code)]})
+    top = _add_org(session, code, name, kind, LEVELS[kind], area_code, None)
+    old_prefix = root.path
+    for unit in session.scalars(select(OrgUnitModel).where(OrgUnitModel.path.startswith(old_prefix))):
+        unit.path = f"{top.path}{unit.path[1:]}"
+    root.parent_id = top.id
+    session.flush()
+    log.info("org unit %s %s put above the former top %s", code, name, root.code)
+    return top
 
 
 def add_org_unit(session: Session, code: str, name: str, kind: str, parent_code: str,

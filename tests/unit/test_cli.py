@@ -25,6 +25,17 @@ def run(tmp_path):
     return _run
 
 
+def test_make_run_steps_init_db_then_demo_work_with_the_city_above_the_county(run, tmp_path):
+    """`make run`: init-db creates the county as the top center, then the demo puts its city (市级) above it."""
+    assert "330106000" in run("init-db").stdout
+    env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp_path / 'cli.sqlite3'}", JIEFEN_DEMO="1")
+    env.pop("JIEFEN_DATABASE_URL", None)
+    demo = subprocess.run([JIEFEN, "demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert demo.returncode == 0 and "demo loaded" in demo.stdout, demo.stderr[-2000:]
+    orgs = run("orgs").stdout
+    assert "330100000" in orgs and "330106000" in orgs
+
+
 def test_operator_commands_end_to_end(run, tmp_path):
     assert "database ready" in run("init-db").stdout
     assert "database ready" in run("init-db").stdout  # idempotent
