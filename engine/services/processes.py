@@ -35,6 +35,8 @@ def _meta(defn: specs.ProcessDefinition, called_versions: dict[str, str]) -> dic
         "open_case": {eid: {"process_id": p["open_case"], "link_kind": p.get("link_kind", "reopened")}
                       for eid, p in props.items() if "open_case" in p},
         "move_case": {eid: p["move_case"] for eid, p in props.items() if "move_case" in p},
+        "outcome_class": {eid: specs.outcome_class_id(p["outcome_class"]) for eid, p in props.items()
+                          if "outcome_class" in p},
         "called_versions": called_versions,
         "user_tasks": {name: asdict(info) for name, info in defn.user_tasks.items()},
         "start_roles": list(defn.start_roles),

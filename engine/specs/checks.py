@@ -11,6 +11,8 @@ from typing import Any, Callable
 from lxml import etree
 
 from engine import scripting
+from engine.models import OUTCOME_CLASSES
+from engine.specs.facts import outcome_class_id
 from engine.specs.parser import _SUPPORTED_FLOW_TAGS
 from engine.specs.user_task_checks import _UserTaskChecks
 from engine.specs.values import _as_int, _has_juel, _split_list
@@ -335,13 +337,18 @@ class _Checker(_UserTaskChecks):
                          "the case variables directly. Remove the mapping.", el)
 
     def _camunda_property(self, el: etree._Element) -> None:
-        """jiefen.ladder = off | on, on a user task only (engine/ladder.py; docs/designers.md)."""
-        if (el.get("name") or "").strip() != "jiefen.ladder":
+        """jiefen.ladder = off | on, on a user task only (engine/ladder.py); jiefen.outcome_class, on an end
+        event only, one of OUTCOME_CLASSES (docs/designers.md)."""
+        name = (el.get("name") or "").strip()
+        if name not in ("jiefen.ladder", "jiefen.outcome_class"):
             return
         value = (el.get("value") or "").strip()
         owner = el.getparent()
         while owner is not None and owner.get("id") is None:
             owner = owner.getparent()
+        if name == "jiefen.outcome_class":
+            self._outcome_class(el, value, owner)
+            return
         if value not in ("off", "on"):
             self.doc.problem(f"jiefen.ladder = \"{value}\": use off (no supervision ladder on this task) or on "
                              "(the default).", owner if owner is not None else el)
@@ -349,6 +356,16 @@ class _Checker(_UserTaskChecks):
             what = etree.QName(owner).localname if owner is not None else "this element"
             self.doc.problem(f"jiefen.ladder is set on a {what}: the supervision ladder follows user tasks with a "
                              "due date, so put it on the user task.", owner if owner is not None else el)
+
+    def _outcome_class(self, el: etree._Element, value: str, owner: etree._Element | None) -> None:
+        if outcome_class_id(value) is None:
+            choices = ", ".join(f"{k} ({v})" for k, v in OUTCOME_CLASSES.items())
+            self.doc.problem(f"jiefen.outcome_class = \"{value}\" is not an outcome class: use one of {choices}.",
+                             owner if owner is not None else el)
+        if owner is None or owner.tag != _b("endEvent"):
+            what = etree.QName(owner).localname if owner is not None else "this element"
+            self.doc.problem(f"jiefen.outcome_class is set on a {what}: the outcome class is the class of the end "
+                             "event a case closes on, so put it on the end event.", owner if owner is not None else el)
 
     def _starter_groups(self) -> None:
         value = self.process.get(_c("candidateStarterGroups"))

@@ -682,7 +682,8 @@ def test_dispute_relapse_opens_a_linked_case(specs):
     case.complete("revisit_check", performance_status="relapsed")
     assert case.ends() == ["纠纷反弹（另立关联案件）"]
     props = _tree("dispute").findall(".//bpmn:endEvent[@id='end_relapse']//camunda:property", NS)
-    assert {p.get("name"): p.get("value") for p in props} == {"jiefen.open_case": "dispute", "jiefen.link_kind": "repeat"}
+    assert {p.get("name"): p.get("value") for p in props} == {"jiefen.open_case": "dispute", "jiefen.link_kind": "repeat",
+                                                               "jiefen.outcome_class": "unresolved"}
 
 
 # -- petition_revisit
