@@ -268,8 +268,8 @@ def open_case(session: Session, version: LoadedVersion, data: dict, actor: str, 
     workflow = new_workflow(version, runtime.of(session))
     case = case_store.insert_case(session, dict(
         code=make_case_code(session, org, data.get("channel"), now), process_version_id=version.id,
-        process_id=version.process_id, status="open", outcome=None, org_unit_id=org.id, first_unit_id=org.id,
-        responsible_unit_id=None, category=None, tier=None,
+        process_id=version.process_id, status="open", outcome=None, outcome_class=None, org_unit_id=org.id,
+        first_unit_id=org.id, responsible_unit_id=None, category=None, tier=None,
         channel=None, party_phone=None, opened_by=actor, opened_at=now, closed_at=None,
         linked_case_id=linked_case_id, link_kind=link_kind, data={}, workflow_json="{}", task_count=0,
         lock_version=1, event_seq=0, event_hash=chain.GENESIS, event_at=None), org)

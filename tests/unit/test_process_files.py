@@ -863,3 +863,17 @@ def test_petition_high_rebound_risk_reopens_as_dispute(specs):
     case.complete("pt_revisit", petitioner_mood="agitated", rebound_risk="high")
     case.complete("pt_risk_meeting", risk_measures="领导包案", reopen_case=True)
     assert case.ends() == ["高风险另立化解案件"]
+
+
+def test_every_named_end_event_of_the_shipped_processes_has_an_outcome_class():
+    """The statistics count closed cases by outcome class (issue 17 §4): every end event a case can close on (a
+    named one: outcome_end_task) carries a valid jiefen.outcome_class; unnamed side-branch ends never do."""
+    from engine.models import OUTCOME_CLASSES
+    for name in ("dispute", "judicial_confirmation", "petition_revisit"):
+        for end in _tree(name).iterfind(".//bpmn:endEvent", NS):
+            value = {p.get("name"): p.get("value") for p in end.iterfind(".//camunda:property", NS)}.get(
+                "jiefen.outcome_class")
+            if end.get("name"):
+                assert value in OUTCOME_CLASSES, (name, end.get("id"), value)
+            else:
+                assert value is None, (name, end.get("id"))
