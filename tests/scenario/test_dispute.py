@@ -429,12 +429,13 @@ def test_court_referred_mediation_extends_with_consent_then_returns_to_court(cen
     c.drain(china("2026-04-02", 0, 0, 0))
     assert c.ready(cid) == ["ask_extension", "limit_warning"]
     c.complete(cid, "limit_warning", "mediator", {"warning_action": "征询延期"})
-    # all parties agree to 10 more days; 5 days of appraisal do not count: 15 days from 2 April
+    # all parties agree to 10 more days; 5 days of appraisal do not count: the period is 15 days longer, still
+    # counted from 2 March (45 days → Thursday 16 April), not restarted on the day the limit fired
     c.complete(cid, "ask_extension", "mediator", {"all_parties_consent": True, "extension_days": 10,
                                                   "appraisal_days": 5})
     assert c.ready(cid) == ["mediate"]
-    assert c.timers(cid) == {"法定期限届满前3日": end_of("2026-04-14"), "法定调解期限届满": end_of("2026-04-17")}
-    c.drain(china("2026-04-18", 0, 0, 0))
+    assert c.timers(cid) == {"法定期限届满前3日": end_of("2026-04-13"), "法定调解期限届满": end_of("2026-04-16")}
+    c.drain(china("2026-04-17", 0, 0, 0))
     c.complete(cid, "limit_warning", "mediator", {"warning_action": "无"})
     c.complete(cid, "ask_extension", "mediator", {"all_parties_consent": False, "extension_days": 1,
                                                   "appraisal_days": 0})
@@ -483,8 +484,14 @@ def test_rejected_confirmation_goes_back_to_mediation_even_if_the_cap_report_is_
     assert c.ready(cid) == ["jc_cap_report"]
     c.complete(cid, "jc_cap_report", "unit_head", {"jc_cap_action": "已督办"})
     case = c.case(cid)
-    assert [t["name"] for t in case["tasks"] if t["kind"] == "bpmn"] == ["mediate"]
-    assert case["data"]["mediation_rounds"] == 2
+    # back to mediation (round 2) — whose month, counted from the first acceptance (2 March), ran out on 1 April:
+    # another round does not restart it, so the parties are asked at once whether they agree to go on
+    assert sorted(t["name"] for t in case["tasks"] if t["kind"] == "bpmn") == ["ask_extension", "limit_warning"]
+    assert case["data"]["mediation_rounds"] == 2 and case["data"]["mediation_accepted_date"] == "2026-03-02"
+    c.complete(cid, "ask_extension", "mediator", {"all_parties_consent": True, "extension_days": 30,
+                                                  "appraisal_days": 0})
+    assert c.ready(cid) == ["limit_warning", "mediate"]
+    assert c.timers(cid)["法定调解期限届满"] == end_of("2026-05-06")  # 60 days from 2 March (5 May 劳动节 holiday)
 
 
 def test_simple_dispute_sent_to_a_department_from_a_village_reaches_the_department(center):
