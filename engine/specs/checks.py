@@ -338,9 +338,10 @@ class _Checker(_UserTaskChecks):
 
     def _camunda_property(self, el: etree._Element) -> None:
         """jiefen.ladder = off | on, on a user task only (engine/ladder.py); jiefen.outcome_class, on an end
-        event only, one of OUTCOME_CLASSES (docs/designers.md)."""
+        event only, one of OUTCOME_CLASSES (docs/designers.md); the others as the mixin checks them."""
         name = (el.get("name") or "").strip()
         if name not in ("jiefen.ladder", "jiefen.outcome_class"):
+            super()._camunda_property(el)  # jiefen.label.* / jiefen.values.* (user_task_checks.py)
             return
         value = (el.get("value") or "").strip()
         owner = el.getparent()

@@ -109,8 +109,8 @@ def _expr_or_roles(value):
 def test_parses_with_camunda_parser(specs, pid):
     spec, subs = specs[pid]
     assert spec.name == pid
-    if pid != "judicial_confirmation":
-        assert "judicial_confirmation" in subs, "dispute and petition call judicial_confirmation"
+    if pid == "petition_revisit":
+        assert "judicial_confirmation" in subs, "the petition calls judicial_confirmation"
 
 
 @pytest.mark.parametrize("pid", PROCESS_IDS)
@@ -220,9 +220,13 @@ def test_end_events_name_the_outcome(pid):
 
 
 def test_call_activities_call_judicial_confirmation():
-    for pid in ("dispute", "petition_revisit"):
-        calls = _tree(pid).findall(".//bpmn:callActivity", NS)
-        assert calls and all(c.get("calledElement") == "judicial_confirmation" for c in calls)
+    calls = _tree("petition_revisit").findall(".//bpmn:callActivity", NS)
+    assert calls and all(c.get("calledElement") == "judicial_confirmation" for c in calls)
+    # the dispute opens it as a linked case: its feedback and revisits do not wait for the court
+    assert _tree("dispute").findall(".//bpmn:callActivity", NS) == []
+    props = _tree("dispute").findall(".//bpmn:scriptTask[@id='open_jc']//camunda:property", NS)
+    assert {p.get("name"): p.get("value") for p in props} == {"jiefen.open_case": "judicial_confirmation",
+                                                              "jiefen.link_kind": "confirmation"}
 
 
 def test_relapse_and_reopening_open_linked_cases():
@@ -621,7 +625,7 @@ def test_dispute_court_referred_mediation_extends_with_consent_then_returns_to_c
     case.complete("limit_warning", warning_action="退回")
     case.complete("return_to_court", court_filing_date=d(60))
     close_and_revisit(case, day=60)
-    assert case.ends() == ["委派调解不成转法院立案"]
+    assert case.ends() == ["调解不成退回法院"]
 
 
 def test_dispute_people_mediation_expiry_without_consent_terminates(specs):
@@ -638,39 +642,20 @@ def _sign(case, confirm):
                   want_confirmation=confirm)
 
 
-def test_dispute_calls_judicial_confirmation(specs):
+def test_dispute_confirmation_does_not_hold_up_feedback_and_revisits(specs):
+    """司法确认 runs as a linked case (jiefen.open_case on open_jc, opened by the engine): the dispute goes on to
+    结果反馈 at once, and its revisits and closing do not wait for the court."""
     case = dispute_to_mediation(Case(specs, "dispute"))
     case.complete("mediate", mediation_result="agreement")
     _sign(case, True)
-    assert case.ready() == ["jc_register_agreement"]
-    assert case.data["agreement_date"] == d(1)  # the called process sees the case data
-    jc_apply(case)
-    case.complete("jc_review", jc_review_decision="ready", jc_supplement_days=7)
-    case.complete("jc_issue_ruling", jc_ruling="valid", jc_ruling_date=d(10))
-    case.complete("jc_serve_ruling", jc_served_date=d(11), performance_due_date=d(90))
-    case.complete("jc_track_performance", jc_performance="by_revisit")
-    assert case.ready() == ["feedback"] and case.data["jc_result"] == "valid"
-    close_and_revisit(case, day=12)
+    assert case.ready() == ["feedback"]
+    assert case.data["jc_result"] == "linked" and case.data["closure_type"] == "resolved"
+    close_and_revisit(case, day=2)
     case.advance(days=7)
     case.complete("revisit_check", performance_status="not_performed")
     case.complete("urge_performance", urge_result="refused")
     case.complete("advise_remedy", remedy_advised="enforcement")
     assert case.ends() == ["协议未履行（已告知诉讼或执行）"]
-
-
-def test_dispute_rejected_confirmation_goes_back_to_mediation_at_most_three_rounds(specs):
-    case = dispute_to_mediation(Case(specs, "dispute"))
-    for round_no in (1, 2, 3):
-        assert case.data["mediation_rounds"] == round_no
-        case.complete("mediate", mediation_result="agreement")
-        _sign(case, True)
-        jc_apply(case)
-        case.complete("jc_review", jc_review_decision="ready", jc_supplement_days=7)
-        case.complete("jc_issue_ruling", jc_ruling="rejected", jc_reject_reason="unclear", jc_ruling_date=d(10))
-        case.complete("jc_rejected_followup", jc_rejected_next="amend")
-    assert case.ready() == ["feedback"] and case.data["closure_type"] == "unresolved"
-    close_and_revisit(case, day=20)
-    assert case.ends() == ["未化解（已告知救济途径）"]
 
 
 def test_dispute_relapse_opens_a_linked_case(specs):

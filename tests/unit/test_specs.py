@@ -605,9 +605,10 @@ def test_deployment_facts_come_from_the_validating_parse():
     opens = {eid: p for eid, p in dispute.jiefen_properties.items() if "open_case" in p}
     assert moves == {"dispatch": "=handling_unit if dispatch_route == 'handle' else None",
                      "accept_escalation": "parent"}  # 交办 down, 上报 up
-    assert [p["open_case"] for p in opens.values()] == ["dispute"]
+    assert {eid: p["open_case"] for eid, p in opens.items()} == {"end_relapse": "dispute",
+                                                               "open_jc": "judicial_confirmation"}
     roles = specs.roles_named(dispute, {})
-    assert {"intake_clerk", "screener", "mediator"} <= set(roles)
+    assert {"intake_clerk", "screener", "revisit_staff", "dept_court"} <= set(roles)
     from tests.api.test_input_limits import FORM, START_FORM_BPMN
     [started] = specs.parse_files({"s.bpmn": START_FORM_BPMN.format(pid="s", form=FORM).encode()})
     assert [(f.id, f.required, f.enum) for f in started.start_form] == [
