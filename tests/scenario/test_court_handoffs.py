@@ -127,3 +127,20 @@ def test_escalating_without_the_handle_fields_passes(center):
     c.complete(cid, "dispatch", "t_screener", {"dispatch_route": "handle", "handling_dept": "mediator",
                                                "mediation_type": "people"})
     assert c.ready(cid) == ["mediate"]
+
+
+def test_entrusted_agreement_goes_to_the_courts_mediation_document_not_to_judicial_confirmation(center):
+    """委托调解: the court itself makes the 调解书 (民诉法解释 第142条); 调解协议 + 司法确认 is the other path."""
+    c = center
+    cid = register(c, **REFERRAL)
+    c.complete(cid, "screen", "screener", {**AGREE, "tier": "ordinary"})
+    c.complete(cid, "dispatch", "screener", {"dispatch_route": "handle", "handling_dept": "mediator",
+                                             "mediation_type": "court_entrusted", "court_limit_date": "2026-03-31"})
+    c.complete(cid, "mediate", "mediator", {"mediation_result": "agreement"})
+    sign(c, cid, confirm=True)
+    assert not [e for e in c.events(cid) if e["type"] == "case_linked"]  # no 司法确认 case
+    c.complete(cid, "feedback", "clerk", {"feedback_date": c.day(0), "feedback_method": "phone"})
+    c.complete(cid, "court_receive_result", "court", {"court_result_received_date": c.day(0),
+                                                      "court_result_handling": "mediation_document",
+                                                      "court_result_note": "依协议制作调解书"})
+    assert c.case(cid)["data"]["court_result_handling"] == "mediation_document"
