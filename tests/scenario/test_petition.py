@@ -196,14 +196,34 @@ def test_mediation_with_judicial_confirmation_then_high_risk_revisit_opens_a_dis
     assert [t["name"] for t in new["tasks"]] == ["register"] and c.listed(new["id"], "register", "clerk")
 
 
-@pytest.mark.parametrize("decision,end", [("political_legal", "涉法涉诉转政法机关"), ("discipline", "检举控告转纪检监察")])
-def test_forwarded_outside_the_petition_system(center, decision, end):
+def test_forwarded_to_discipline_closes_at_forward(center):
     c = center
     cid = registered(c, office="clerk")  # the intake clerk may register a petition too
-    c.complete(cid, "pt_forward", "petition", {"forward_decision": decision, "competent_body_name": "区委政法委",
+    c.complete(cid, "pt_forward", "petition", {"forward_decision": "discipline", "competent_body_name": "区纪委监委",
                                                "forward_date": c.day(0)}, forbidden=("clerk",))
-    c.assert_closed(cid, end)
+    c.assert_closed(cid, "检举控告转纪检监察")
     c.assert_record(cid)
+
+
+def test_petition_involving_litigation_goes_to_the_chosen_political_legal_organ(center):
+    """涉法涉诉: the petition office forwards it to the court (or procuratorate, police, justice bureau), which
+    handles it by law and reports back; the case closes on that report, not at forward."""
+    c = center
+    cid = registered(c, office="clerk")
+    task = c.task(cid, "pt_forward")
+    assert c.post(f"/api/v1/tasks/{task['id']}/claim", "petition").status_code == 200
+    missing = c.post(f"/api/v1/tasks/{task['id']}/complete", "petition", {"data": {
+        "forward_decision": "political_legal", "competent_body_name": "区人民法院", "forward_date": c.day(0)}})
+    assert missing.status_code == 422 and "political_legal_role" in str(missing.get_json())
+    c.post(f"/api/v1/tasks/{task['id']}/unclaim", "petition")
+    c.complete(cid, "pt_forward", "petition", {"forward_decision": "political_legal", "political_legal_role": "dept_court",
+                                               "competent_body_name": "区人民法院", "forward_date": c.day(0)})
+    handle = c.task(cid, "pt_political_legal")
+    assert handle["roles"] == ["dept_court"] and handle["due_at"] == end_of("2026-05-06")  # 60 days (劳动节)
+    c.complete(cid, "pt_political_legal", "court", {"political_legal_result": "in_procedure",
+                                                    "political_legal_date": c.day(0)}, forbidden=("petition",))
+    case = c.assert_closed(cid, "涉法涉诉已由政法机关依法处理")
+    assert case["outcome_class"] == "transferred"
 
 
 @pytest.mark.parametrize("klass,task,form,end", [

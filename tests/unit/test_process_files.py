@@ -715,13 +715,22 @@ def test_petition_reply_accepted_then_revisited(specs):
     assert case.wf.is_completed() and case.ends() == ["已化解（回访稳定）"]
 
 
-@pytest.mark.parametrize("decision,end", [("political_legal", "涉法涉诉转政法机关"),
-                                          ("discipline", "检举控告转纪检监察")])
-def test_petition_forwarded_outside(specs, decision, end):
+def test_petition_forwarded_to_discipline_ends_there(specs):
     case = Case(specs, "petition_revisit")
     case.complete("pt_register", **PETITION)
-    case.complete("pt_forward", forward_decision=decision, competent_body_name="县委政法委", forward_date=d(1))
-    assert case.ends() == [end]
+    case.complete("pt_forward", forward_decision="discipline", competent_body_name="县纪委监委", forward_date=d(1))
+    assert case.ends() == ["检举控告转纪检监察"]
+
+
+def test_petition_involving_litigation_is_handled_by_the_political_legal_organ(specs):
+    """涉法涉诉 (信访工作条例 第22条): not an end at forward, a handling path with its feedback."""
+    case = Case(specs, "petition_revisit")
+    case.complete("pt_register", **PETITION)
+    case.complete("pt_forward", forward_decision="political_legal", political_legal_role="dept_court",
+                  competent_body_name="县人民法院", forward_date=d(1))
+    assert case.ready() == ["pt_political_legal"] and case.ends() == []
+    case.complete("pt_political_legal", political_legal_result="in_procedure", political_legal_date=d(20))
+    assert case.ends() == ["涉法涉诉已由政法机关依法处理"]
 
 
 def test_petition_objections_and_the_objection_window(specs):
