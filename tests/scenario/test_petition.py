@@ -369,3 +369,72 @@ def test_a_second_review_request_posted_late_leaves_the_review_opinion_final(cen
     case = c.case(cid)
     assert case["data"]["second_review_in_time"] is False and case["data"]["final_stage"] == "review"
     assert "pt_second_review" not in c.ready(cid)
+
+
+# ------------------------------------------------------------------------------- issue 17 §4 (petitions)
+
+
+def test_an_approved_extension_needs_the_written_notice(center):
+    c = center
+    cid = accepted(c)
+    c.complete(cid, "pt_handle", "competent", {"handle_action": "extend"})
+    task = c.task(cid, "pt_approve_extension")
+    assert c.post(f"/api/v1/tasks/{task['id']}/claim", "unit_head").status_code == 200
+    missing = c.post(f"/api/v1/tasks/{task['id']}/complete", "unit_head", {"data": {
+        "handling_extended": True, "extension_reason": "需委托评估"}})
+    assert missing.status_code == 422 and "extension_notice_date" in str(missing.get_json())
+    # refused: no notice needed (the field does not apply)
+    done = c.post(f"/api/v1/tasks/{task['id']}/complete", "unit_head", {"data": {
+        "handling_extended": False, "extension_reason": "无需延期"}})
+    assert done.status_code == 200, done.get_json()
+    assert c.ready(cid) == ["pt_handle"] and c.task(cid, "pt_handle")["due_at"] == end_of("2026-05-06")
+
+
+def test_a_changed_review_opinion_is_the_final_resolution(center):
+    """复查 changes 不予支持 to 支持: the petition is resolved (revisits), not closed as 复查意见终结."""
+    c = center
+    cid = accepted(c)
+    served = replied(c, cid, "reject", "dissatisfied")
+    c.complete(cid, "pt_await_review", "review", {"review_request_date": served, "review_reason": "补偿标准不对",
+                                                  "review_request_posted_date": served})
+    c.complete(cid, "pt_first_review", "review", {"review_opinion": "change", "review_new_opinion": "support",
+                                                  "review_opinion_date": c.day(0), "review_served_date": c.day(0)})
+    c.drain(china("2026-04-30", 9))  # no 复核 requested: the window closes (30 days + 在途)
+    case = c.case(cid)
+    assert case["data"]["final_opinion"] == "support" and case["data"]["petition_resolved"] is True
+    assert c.ready(cid) == ["pt_revisit"]  # resolved: the day-7 revisit (fired by now)
+
+
+def test_an_upheld_review_opinion_closes_unresolved(center):
+    c = center
+    cid = accepted(c)
+    served = replied(c, cid, "reject", "dissatisfied")
+    c.complete(cid, "pt_await_review", "review", {"review_request_date": served, "review_reason": "不服",
+                                                  "review_request_posted_date": served})
+    c.complete(cid, "pt_first_review", "review", {"review_opinion": "uphold", "review_opinion_date": c.day(0),
+                                                  "review_served_date": c.day(0)})
+    c.drain(china("2026-04-30", 9))
+    case = c.assert_closed(cid, "复查意见终结（未申请复核）")
+    assert case["outcome_class"] == "unresolved" and case["data"]["final_opinion"] == "reject"
+
+
+def test_county_case_review_and_second_review_are_different_bodies(center):
+    """A county petition: 复查 by the county's review body, 复核 by the city's (the level above), never the same."""
+    c = center
+    cid = accepted(c)
+    assert c.case(cid)["org_unit"] == COUNTY_CODE
+    served = replied(c, cid, "reject", "dissatisfied")
+    c.complete(cid, "pt_await_review", "review", {"review_request_date": served, "review_reason": "不服",
+                                                  "review_request_posted_date": served})
+    c.complete(cid, "pt_first_review", "review", {"review_opinion": "uphold", "review_opinion_date": c.day(0),
+                                                  "review_served_date": c.day(0)}, forbidden=("c_review",))
+    c.complete(cid, "pt_await_second_review", "petition", {"second_review_request_date": c.day(0),
+                                                           "second_review_request_posted_date": c.day(0),
+                                                           "second_review_reason": "不服复查意见"})
+    second = c.task(cid, "pt_second_review")
+    assert second["roles"] == ["review_body"] and second["org_unit"] != COUNTY_CODE
+    c.complete(cid, "pt_second_review", "c_review", {"second_review_opinion": "change",
+                                                     "second_review_new_opinion": "support",
+                                                     "second_review_date": c.day(0)}, forbidden=("review",))
+    case = c.case(cid)
+    assert case["data"]["final_opinion"] == "support" and case["data"]["petition_resolved"] is True
