@@ -438,3 +438,40 @@ def test_county_case_review_and_second_review_are_different_bodies(center):
                                                      "second_review_date": c.day(0)}, forbidden=("review",))
     case = c.case(cid)
     assert case["data"]["final_opinion"] == "support" and case["data"]["petition_resolved"] is True
+
+
+def test_assigned_petition_reports_its_completion_by_the_set_date(center):
+    """交办 (信访工作条例 第22条): the assigning office sets a 办结报告 deadline; after the reply the competent body
+    reports completion by then. A plain 转送 has no report."""
+    c = center
+    cid = registered(c)
+    task = c.task(cid, "pt_forward")
+    assert c.post(f"/api/v1/tasks/{task['id']}/claim", "petition").status_code == 200
+    missing = c.post(f"/api/v1/tasks/{task['id']}/complete", "petition", {"data": {
+        "forward_decision": "competent", "forward_mode": "assign", "competent_body_name": "区自然资源局",
+        "forward_date": c.day(0)}})
+    assert missing.status_code == 422 and "report_due_date" in str(missing.get_json())
+    c.post(f"/api/v1/tasks/{task['id']}/unclaim", "petition")
+    c.complete(cid, "pt_forward", "petition", {"forward_decision": "competent", "forward_mode": "assign",
+                                               "report_due_date": "2026-04-20", "competent_body_name": "区自然资源局",
+                                               "forward_date": c.day(0)})
+    c.complete(cid, "pt_competence", "competent", {"competence": "competent"})
+    c.complete(cid, "pt_accept", "competent", {"accept_decision": "accepted", "accept_date": c.day(0),
+                                               "accept_notice_method": "written"})
+    c.complete(cid, "pt_classify", "competent", {"petition_class": "claim"})
+    c.complete(cid, "pt_handle", "competent", {"handle_action": "opinion"})
+    c.complete(cid, "pt_reply", "competent", {"handle_opinion": "support", "reply_no": "答〔2026〕2号",
+                                              "reply_date": c.day(0), "reply_served_date": c.day(0)})
+    report = c.task(cid, "pt_completion_report")
+    assert report["roles"] == ["competent_body"] and report["due_at"] == end_of("2026-04-20")
+    c.complete(cid, "pt_completion_report", "competent", {"completion_report_date": c.day(0),
+                                                          "completion_report": "已支持诉求并书面答复"},
+               forbidden=("petition",))
+    assert c.ready(cid) == ["pt_rate_satisfaction"]
+
+
+def test_transferred_petition_has_no_completion_report(center):
+    c = center
+    cid = accepted(c)
+    replied(c, cid, "support", "satisfied")
+    assert not any(e["task"] == "报送办结报告" for e in c.events(cid))
