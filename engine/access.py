@@ -66,7 +66,8 @@ def process_roles(version, rt: runtime.Runtime) -> frozenset[str]:
 
 def routed_roles(version, rt: runtime.Runtime) -> frozenset[str] | None:
     """Every role a case of the version can be routed to, the processes it calls included; None when an
-    `=expression` picks candidates at run time (then only the case's tasks tell)."""
+    `=expression` picks candidates at run time (then only the case's tasks tell) — unless it only names an enum
+    form field, whose options are the roles (_closed_expr)."""
     return _roles_cached(version, rt)[1]
 
 
@@ -76,10 +77,23 @@ def _roles_cached(version, rt: runtime.Runtime) -> tuple[frozenset[str], frozens
     if roles is None:
         lane_roles = rt.settings.lane_roles
         every = None
-        if not any(info.get("candidate_groups_expr") for info in (version.meta.get("user_tasks") or {}).values()):
+        if all(_closed_expr(info.get("candidate_groups_expr"), version.meta)
+               for info in (version.meta.get("user_tasks") or {}).values()):
             every = _roles_of(version.meta, lane_roles)
         roles = version._read_roles = (_roles_of(version.meta, lane_roles, _called_tasks(version)), every)
     return roles
+
+
+def _closed_expr(expr: str | None, meta: dict) -> bool:
+    """No `=expression`, or one that names an enum form field (`=political_legal_role`): the roles it can pick
+    are that field's options, all known (a submitted value is one of them)."""
+    name = (expr or "").lstrip("=").strip()
+    if not name:
+        return True
+    if not name.isidentifier():
+        return False
+    return any(f["id"] == name and f.get("enum") for info in (meta.get("user_tasks") or {}).values()
+               for f in info.get("form") or [])
 
 
 def _called_tasks(version) -> set[str]:

@@ -188,6 +188,14 @@ def end_event_name(workflow: BpmnWorkflow, end=None) -> str | None:
     return None if end is None else end.task_spec.bpmn_name or end.task_spec.bpmn_id
 
 
+def end_outcome_class(meta: dict, end) -> str | None:
+    """The outcome class (OUTCOME_CLASSES id) of the end event `end` a case closed on: its jiefen.outcome_class
+    as deployed (the version's meta); None without one."""
+    if end is None:
+        return None
+    return (meta.get("outcome_class") or {}).get(end.task_spec.bpmn_id or "")
+
+
 # ---------------------------------------------------------------- saving
 
 def _data_changes(before: dict, after: dict) -> dict:
@@ -260,8 +268,8 @@ def open_case(session: Session, version: LoadedVersion, data: dict, actor: str, 
     workflow = new_workflow(version, runtime.of(session))
     case = case_store.insert_case(session, dict(
         code=make_case_code(session, org, data.get("channel"), now), process_version_id=version.id,
-        process_id=version.process_id, status="open", outcome=None, org_unit_id=org.id, first_unit_id=org.id,
-        responsible_unit_id=None, category=None, tier=None,
+        process_id=version.process_id, status="open", outcome=None, outcome_class=None, org_unit_id=org.id,
+        first_unit_id=org.id, responsible_unit_id=None, category=None, tier=None,
         channel=None, party_phone=None, opened_by=actor, opened_at=now, closed_at=None,
         linked_case_id=linked_case_id, link_kind=link_kind, data={}, workflow_json="{}", task_count=0,
         lock_version=1, event_seq=0, event_hash=chain.GENESIS, event_at=None), org)
@@ -365,7 +373,11 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
         case.status = "closed"
         case.closed_at = ctx.now
         case.outcome = end_event_name(workflow, end)
-        chain.append_event(session, case, "case_closed", "system", ctx.now, {"outcome": case.outcome}, batch=events)
+        case.outcome_class = end_outcome_class(ctx.version.meta, end)
+        closed = {"outcome": case.outcome}
+        if case.outcome_class:
+            closed["outcome_class"] = case.outcome_class
+        chain.append_event(session, case, "case_closed", "system", ctx.now, closed, batch=events)
         task_index.case_closed(ctx.writes, case.id)
         open_rows = []
     moot = timer_index.rebuild_timers(session, case, workflow, open_rows, ctx.writes, new_case=ctx.new_case,

@@ -138,6 +138,12 @@ class CaseSequenceModel(Base):
     last_value: Mapped[int] = mapped_column(Integer, default=0)
 
 
+# The outcome class of a closed case (the statistics' 化解 / 未化解 / 撤回 / 移送 / 不予受理): the end event's
+# jiefen.outcome_class property (docs/designers.md), checked at deploy; stored by id in cases.outcome_class.
+OUTCOME_CLASSES = {"resolved": "化解", "unresolved": "未化解", "withdrawn": "撤回", "transferred": "移送",
+                   "not_accepted": "不予受理"}
+
+
 class CaseModel(Base):
     __tablename__ = "cases"
     __table_args__ = (Index("ix_cases_status_org", "status", "org_unit_id"),)
@@ -148,6 +154,7 @@ class CaseModel(Base):
     process_id: Mapped[str] = mapped_column(String(200), index=True)
     status: Mapped[str] = mapped_column(String(20), default="open")  # open | closed
     outcome: Mapped[str | None] = mapped_column(String(200))
+    outcome_class: Mapped[str | None] = mapped_column(String(20))  # OUTCOME_CLASSES id, set when the case closes
     org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)  # the handling unit now
     # The unit that registered the case (首问负责: it gives the party feedback after 上报/交办) and the center
     # that handed the case down (交办) and stays responsible for it; NULL: none other than org_unit.

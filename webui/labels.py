@@ -3,9 +3,16 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext
 
+from engine.models import OUTCOME_CLASSES
 from engine.services.timers import LEVEL_NAMES
 
 STATUS = {"open": lazy_gettext("In progress"), "closed": lazy_gettext("Closed")}
+
+# Outcome classes of closed cases (engine.models.OUTCOME_CLASSES, the end event's jiefen.outcome_class).
+OUTCOME_CLASS = {"resolved": lazy_gettext("Resolved"), "unresolved": lazy_gettext("Not resolved"),
+                 "withdrawn": lazy_gettext("Withdrawn"), "transferred": lazy_gettext("Transferred"),
+                 "not_accepted": lazy_gettext("Not accepted")}
+assert set(OUTCOME_CLASS) == set(OUTCOME_CLASSES), "an outcome class has no UI name"
 
 # Warning levels of the supervision ladder (engine/services/timers.LEVEL_NAMES) and their badge colours.
 LEVELS = {1: lazy_gettext("Prompt"), 2: lazy_gettext("Reminder"), 3: lazy_gettext("Supervision notice"),

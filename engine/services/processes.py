@@ -36,6 +36,8 @@ def _meta(defn: specs.ProcessDefinition, called_versions: dict[str, str]) -> dic
                       for eid, p in props.items() if "open_case" in p},
         "move_case": {eid: p["move_case"] for eid, p in props.items() if "move_case" in p},
         "expiry": {eid: p["expiry"] for eid, p in props.items() if "expiry" in p},
+        "outcome_class": {eid: specs.outcome_class_id(p["outcome_class"]) for eid, p in props.items()
+                          if "outcome_class" in p},
         "called_versions": called_versions,
         "user_tasks": {name: asdict(info) for name, info in defn.user_tasks.items()},
         "start_roles": list(defn.start_roles),

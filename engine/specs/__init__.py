@@ -49,7 +49,8 @@ from engine import scripting
 from engine.errors import Problem, ProcessDefinitionError
 from engine.specs.checks import _check_duplicate_ids, _Checker
 from engine.specs.facts import (FormField, ProcessDefinition, UserTaskInfo, _first_user_tasks, _jiefen_properties,
-                                _process_name, _start_form, _timer_docs, _user_task_info, data_labels, roles_named)
+                                _process_name, _start_form, _timer_docs, _user_task_info, data_labels,
+                                outcome_class_id, roles_named)
 from engine.specs.parser import CamundaSpecParser
 from engine.specs.serialization import _round_trip, restore_spec, serialize_spec, spec_serializer_config
 from engine.specs.spiff_errors import _spiff_problem
@@ -61,7 +62,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "FormField", "UserTaskInfo", "ProcessDefinition", "CamundaSpecParser",
     "parse_files", "load_directory", "serialize_spec", "restore_spec", "spec_serializer_config", "roles_named",
-    "data_labels",
+    "data_labels", "outcome_class_id",
 ]
 
 

@@ -11,6 +11,8 @@ from typing import Any, Callable
 from lxml import etree
 
 from engine import scripting
+from engine.models import OUTCOME_CLASSES
+from engine.specs.facts import outcome_class_id
 from engine.specs.parser import _SUPPORTED_FLOW_TAGS
 from engine.specs.user_task_checks import _UserTaskChecks
 from engine.specs.values import _as_int, _has_juel, _split_list
@@ -336,17 +338,22 @@ class _Checker(_UserTaskChecks):
 
     def _camunda_property(self, el: etree._Element) -> None:
         """jiefen.ladder = off | on, on a user task only (engine/ladder.py); jiefen.expiry = party, on a timer
-        event only (engine/expiry.py; docs/designers.md)."""
-        super()._camunda_property(el)  # jiefen.label.* / jiefen.values.* (user_task_checks)
-        if (el.get("name") or "").strip() == "jiefen.expiry":
-            self._expiry_property(el)
+        event only (engine/expiry.py); jiefen.outcome_class, on an end event only, one of OUTCOME_CLASSES
+        (docs/designers.md); the others as the mixin checks them."""
+        name = (el.get("name") or "").strip()
+        if name not in ("jiefen.ladder", "jiefen.outcome_class", "jiefen.expiry"):
+            super()._camunda_property(el)  # jiefen.label.* / jiefen.values.* (user_task_checks.py)
             return
-        if (el.get("name") or "").strip() != "jiefen.ladder":
+        if name == "jiefen.expiry":
+            self._expiry_property(el)
             return
         value = (el.get("value") or "").strip()
         owner = el.getparent()
         while owner is not None and owner.get("id") is None:
             owner = owner.getparent()
+        if name == "jiefen.outcome_class":
+            self._outcome_class(el, value, owner)
+            return
         if value not in ("off", "on"):
             self.doc.problem(f"jiefen.ladder = \"{value}\": use off (no supervision ladder on this task) or on "
                              "(the default).", owner if owner is not None else el)
@@ -368,6 +375,16 @@ class _Checker(_UserTaskChecks):
             what = etree.QName(owner).localname if owner is not None else "this element"
             self.doc.problem(f"jiefen.expiry is set on a {what} without a timer: put it on the timer event whose "
                              "firing closes the window.", where)
+
+    def _outcome_class(self, el: etree._Element, value: str, owner: etree._Element | None) -> None:
+        if outcome_class_id(value) is None:
+            choices = ", ".join(f"{k} ({v})" for k, v in OUTCOME_CLASSES.items())
+            self.doc.problem(f"jiefen.outcome_class = \"{value}\" is not an outcome class: use one of {choices}.",
+                             owner if owner is not None else el)
+        if owner is None or owner.tag != _b("endEvent"):
+            what = etree.QName(owner).localname if owner is not None else "this element"
+            self.doc.problem(f"jiefen.outcome_class is set on a {what}: the outcome class is the class of the end "
+                             "event a case closes on, so put it on the end event.", owner if owner is not None else el)
 
     def _starter_groups(self) -> None:
         value = self.process.get(_c("candidateStarterGroups"))

@@ -16,6 +16,7 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.specs.base import TaskSpec
 
 from engine.form_rules import date_bound
+from engine.models import OUTCOME_CLASSES
 from engine.specs.values import _as_float, _as_int
 from engine.specs.xmldoc import _b, _c, _Doc
 
@@ -231,6 +232,14 @@ def _process_name(doc: _Doc, proc: etree._Element) -> str:
         if participant.get("processRef") == proc.get("id") and (participant.get("name") or "").strip():
             return participant.get("name").strip()
     return proc.get("id") or ""
+
+
+def outcome_class_id(value: str | None) -> str | None:
+    """The OUTCOME_CLASSES id a jiefen.outcome_class value names (the id or its Chinese name); None if none."""
+    value = (value or "").strip()
+    if value in OUTCOME_CLASSES:
+        return value
+    return next((k for k, v in OUTCOME_CLASSES.items() if v == value), None)
 
 
 def _jiefen_properties(root: etree._Element) -> dict[str, dict[str, str]]:

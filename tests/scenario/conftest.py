@@ -68,6 +68,7 @@ CENTER_USERS = {
     # city center (receives cases reported up from its counties)
     "c_screener": (["screener"], [CITY_CODE]),
     "c_director": (["director"], [CITY_CODE]),
+    "c_review": (["review_body"], [CITY_CODE]),
 }
 
 

@@ -50,6 +50,14 @@ def confirm_until_ruling(c, cid, ruling, **ruling_extra):
                forbidden=("court_clerk", "mediator"))
 
 
+def linked_jc(c, cid) -> int:
+    """The 司法确认 case the dispute opened (jiefen.open_case on 另立司法确认案件), checked as linked to it."""
+    [linked] = [e["payload"]["case_id"] for e in c.events(cid) if e["type"] == "case_linked"]
+    jc = c.case(linked)
+    assert (jc["process_id"], jc["linked_case_id"], jc["link_kind"]) == ("judicial_confirmation", cid, "confirmation")
+    return linked
+
+
 def feedback_and_day1(c, cid, satisfaction="satisfied", clerk="clerk"):
     """结果反馈 today (by `clerk`, at the unit that registered the case); the day-1 satisfaction call opens when
     the feedback day is over."""
@@ -81,14 +89,16 @@ def test_agreement_confirmed_valid_then_revisited_resolved(center):
     c.complete(cid, "mediate", "mediator", {"mediation_result": "agreement", "mediation_sessions": 2},
                forbidden=("screener", "grassroots", "labour"))
     sign(c, cid, confirm=True)
-    assert c.ready(cid) == ["jc_register_agreement"]
-    assert c.case(cid)["data"]["agreement_no"] == "西调字〔2026〕第15号"  # the called process sees the case data
-    confirm_until_ruling(c, cid, "valid", jc_ruling_no="(2026)浙0106民特12号")
-    c.complete(cid, "jc_serve_ruling", "court_clerk", {"jc_served_date": c.day(0), "performance_due_date": c.day(10)})
-    c.complete(cid, "jc_track_performance", "mediator", {"jc_performance": "by_revisit"})
+    # 司法确认 is a linked case of its own: the dispute goes on to 结果反馈 at once (issue 17 §4)
+    jc = linked_jc(c, cid)
+    assert c.ready(cid) == ["feedback"] and c.ready(jc) == ["jc_register_agreement"]
+    assert c.case(jc)["data"]["agreement_no"] == "西调字〔2026〕第15号"  # the linked case has the case data
     case = c.case(cid)
-    assert [t["name"] for t in case["tasks"] if t["kind"] == "bpmn"] == ["feedback"]
-    assert case["data"]["jc_result"] == "valid" and case["data"]["closure_type"] == "resolved"
+    assert case["data"]["jc_result"] == "linked" and case["data"]["closure_type"] == "resolved"
+    confirm_until_ruling(c, jc, "valid", jc_ruling_no="(2026)浙0106民特12号")
+    c.complete(jc, "jc_serve_ruling", "court_clerk", {"jc_served_date": c.day(0), "performance_due_date": c.day(10)})
+    c.complete(jc, "jc_track_performance", "mediator", {"jc_performance": "by_revisit"})
+    assert c.case(jc)["data"]["jc_result"] == "valid"
 
     feedback_day = feedback_and_day1(c, cid)
     # day 7 and day 30 performance revisits (natural days from the feedback date)
@@ -111,25 +121,19 @@ def test_agreement_confirmed_valid_then_revisited_resolved(center):
     assert closed["type"] == "case_closed" and closed["payload"]["outcome"] == "已化解"
 
 
-def test_rejected_ruling_goes_back_to_mediation_then_no_agreement_closes_unresolved(center):
+def test_rejected_ruling_is_recorded_in_the_linked_case_while_the_dispute_closes(center):
     c = center
     cid = to_mediation(c)
     c.complete(cid, "mediate", "mediator", {"mediation_result": "agreement"})
     sign(c, cid, confirm=True)
-    confirm_until_ruling(c, cid, "rejected", jc_reject_reason="unclear")
-    assert c.case(cid)["data"]["jc_result"] == "rejected"
-    c.complete(cid, "jc_rejected_followup", "mediator", {"jc_rejected_next": "amend"}, forbidden=("judge",))
-    # back to mediation, second round, same mediation room
-    mediate = c.task(cid, "mediate")
-    assert mediate["roles"] == ["mediator"]
-    assert c.case(cid)["data"]["mediation_rounds"] == 2
-    c.complete(cid, "mediate", "mediator", {"mediation_result": "no_agreement"})
-    c.complete(cid, "terminate_mediation", "mediator", {"termination_reason": "对赔偿数额分歧过大",
-                                                        "guided_channel": "litigation"}, forbidden=("clerk",))
-    feedback_and_day1(c, cid, satisfaction="dissatisfied")
-    case = c.assert_closed(cid, "未化解（已告知救济途径）")
-    assert case["data"]["guided_channel"] == "litigation"
-    c.assert_record(cid)
+    jc = linked_jc(c, cid)
+    feedback_and_day1(c, cid)  # the dispute does not wait for the court
+    confirm_until_ruling(c, jc, "rejected", jc_reject_reason="unclear")
+    assert c.case(jc)["data"]["jc_result"] == "rejected"
+    c.complete(jc, "jc_rejected_followup", "mediator", {"jc_rejected_next": "sue"}, forbidden=("judge",))
+    case = c.assert_closed(jc, "驳回申请")
+    assert case["outcome_class"] == "unresolved"
+    assert c.case(cid)["status"] == "open" and c.timers(cid) == {"第7日/第30日": end_of("2026-03-08")}
 
 
 def test_redispatch_then_no_agreement_closes_with_channels(center):
@@ -429,12 +433,13 @@ def test_court_referred_mediation_extends_with_consent_then_returns_to_court(cen
     c.drain(china("2026-04-02", 0, 0, 0))
     assert c.ready(cid) == ["ask_extension", "limit_warning"]
     c.complete(cid, "limit_warning", "mediator", {"warning_action": "征询延期"})
-    # all parties agree to 10 more days; 5 days of appraisal do not count: 15 days from 2 April
+    # all parties agree to 10 more days; 5 days of appraisal do not count: the period is 15 days longer, still
+    # counted from 2 March (45 days → Thursday 16 April), not restarted on the day the limit fired
     c.complete(cid, "ask_extension", "mediator", {"all_parties_consent": True, "extension_days": 10,
                                                   "appraisal_days": 5})
     assert c.ready(cid) == ["mediate"]
-    assert c.timers(cid) == {"法定期限届满前3日": end_of("2026-04-14"), "法定调解期限届满": end_of("2026-04-17")}
-    c.drain(china("2026-04-18", 0, 0, 0))
+    assert c.timers(cid) == {"法定期限届满前3日": end_of("2026-04-13"), "法定调解期限届满": end_of("2026-04-16")}
+    c.drain(china("2026-04-17", 0, 0, 0))
     c.complete(cid, "limit_warning", "mediator", {"warning_action": "无"})
     c.complete(cid, "ask_extension", "mediator", {"all_parties_consent": False, "extension_days": 1,
                                                   "appraisal_days": 0})
@@ -443,7 +448,7 @@ def test_court_referred_mediation_extends_with_consent_then_returns_to_court(cen
     c.complete(cid, "return_to_court", "court", {"court_filing_date": c.day(0), "court_case_no": "(2026)浙0106民初88号"},
                forbidden=("mediator", "court_clerk"))
     feedback_and_day1(c, cid)
-    c.assert_closed(cid, "委派调解不成转法院立案")
+    c.assert_closed(cid, "调解不成退回法院")
     c.assert_record(cid)
 
 
@@ -465,26 +470,25 @@ def test_reminder_acknowledged_last_does_not_become_the_outcome(center):
     assert (case["status"], case["outcome"]) == ("closed", "调解期满转劳动仲裁")
 
 
-def test_rejected_confirmation_goes_back_to_mediation_even_if_the_cap_report_is_answered_last(center):
+def test_rejected_confirmation_is_the_outcome_even_if_the_cap_report_is_answered_last(center):
     c = center
     cid = to_mediation(c)
     c.complete(cid, "mediate", "mediator", {"mediation_result": "agreement"})
     sign(c, cid, confirm=True)
-    c.complete(cid, "jc_register_agreement", "mediator", {
+    jc = linked_jc(c, cid)
+    c.complete(jc, "jc_register_agreement", "mediator", {
         "agreement_no": "西调字〔2026〕第15号", "agreement_date": c.day(0), "mediation_org": "西湖区人民调解委员会",
         "jc_court_name": "西湖区人民法院", "jc_venue_basis": "mediation_org_location"})
-    c.complete(cid, "jc_joint_application", "mediator", {"jc_application": "joint", "jc_application_date": c.day(0)})
-    c.complete(cid, "jc_accept", "court_clerk", {"jc_accept_decision": "accepted", "jc_accept_date": c.day(0)})
-    c.complete(cid, "jc_review", "judge", {"jc_review_decision": "ready", "jc_supplement_days": 7})
+    c.complete(jc, "jc_joint_application", "mediator", {"jc_application": "joint", "jc_application_date": c.day(0)})
+    c.complete(jc, "jc_accept", "court_clerk", {"jc_accept_decision": "accepted", "jc_accept_date": c.day(0)})
+    c.complete(jc, "jc_review", "judge", {"jc_review_decision": "ready", "jc_supplement_days": 7})
     c.drain(china("2026-04-02", 0, 0, 0))  # the 30-day cap passes while the judge drafts the ruling
-    c.complete(cid, "jc_issue_ruling", "judge", {"jc_ruling": "rejected", "jc_reject_reason": "unclear",
-                                                 "jc_ruling_date": c.day(0)})
-    c.complete(cid, "jc_rejected_followup", "mediator", {"jc_rejected_next": "amend"})
-    assert c.ready(cid) == ["jc_cap_report"]
-    c.complete(cid, "jc_cap_report", "unit_head", {"jc_cap_action": "已督办"})
-    case = c.case(cid)
-    assert [t["name"] for t in case["tasks"] if t["kind"] == "bpmn"] == ["mediate"]
-    assert case["data"]["mediation_rounds"] == 2
+    c.complete(jc, "jc_issue_ruling", "judge", {"jc_ruling": "rejected", "jc_reject_reason": "unclear",
+                                                "jc_ruling_date": c.day(0)})
+    c.complete(jc, "jc_rejected_followup", "mediator", {"jc_rejected_next": "amend"})
+    assert c.ready(jc) == ["jc_cap_report"]
+    c.complete(jc, "jc_cap_report", "unit_head", {"jc_cap_action": "已督办"})
+    c.assert_closed(jc, "驳回申请")
 
 
 def test_simple_dispute_sent_to_a_department_from_a_village_reaches_the_department(center):

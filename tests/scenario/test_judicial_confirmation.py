@@ -272,3 +272,58 @@ def test_an_application_posted_on_the_last_day_counts_one_posted_after_it_does_n
     c.complete(late, "jc_joint_application", "mediator", {"jc_application": "joint",
                                                           "jc_application_date": "2026-04-02"})
     assert "jc_advise_lawsuit" in c.ready(late) and "jc_accept" not in c.ready(late)
+
+
+# ----------------------------------------------------------------------- issue 17 §4: venue and re-filing
+
+
+def test_venue_includes_the_referring_court_and_the_intermediate_court(center):
+    c = center
+    case = c.open("judicial_confirmation", "mediator")
+    form = {f["id"]: f for f in c.get(f"/api/v1/tasks/{case['tasks'][0]['id']}", "mediator")["form"]}
+    venues = {o["id"]: o["name"] for o in form["jc_venue_basis"]["enum"]}
+    assert venues["referring_court"] == "委派或邀请调解的人民法院"
+    assert venues["intermediate_court"].startswith("中级人民法院")
+    c.complete(case["id"], "jc_register_agreement", "mediator", {
+        **AGREEMENT, "jc_court_name": "杭州市中级人民法院", "jc_venue_basis": "intermediate_court",
+        "agreement_date": c.day(0)})
+    assert c.ready(case["id"]) == ["jc_joint_application"]
+
+
+def test_not_our_court_lets_the_parties_refile_at_the_right_court_within_the_window(center):
+    c = center
+    cid = registered(c)
+    c.complete(cid, "jc_joint_application", "mediator", {"jc_application": "joint", "jc_application_date": c.day(0),
+                                                         "jc_applicants": "甲公司、乙公司"})
+    task = c.task(cid, "jc_accept")
+    assert c.post(f"/api/v1/tasks/{task['id']}/claim", "court_clerk").status_code == 200
+    missing = c.post(f"/api/v1/tasks/{task['id']}/complete", "court_clerk", {"data": {
+        "jc_accept_decision": "not_accepted", "jc_not_accepted_reason": "no_jurisdiction", "jc_accept_date": c.day(0)}})
+    assert missing.status_code == 422 and "jc_correct_court" in str(missing.get_json())
+    done = c.post(f"/api/v1/tasks/{task['id']}/complete", "court_clerk", {"data": {
+        "jc_accept_decision": "not_accepted", "jc_not_accepted_reason": "no_jurisdiction", "jc_accept_date": c.day(0),
+        "jc_correct_court": "拱墅区人民法院"}})
+    assert done.status_code == 200, done.get_json()
+    assert c.ready(cid) == ["jc_notify_not_accepted"]
+    c.complete(cid, "jc_notify_not_accepted", "court_clerk", {"jc_notice_date": c.day(0),
+                                                              "jc_notice_note": "告知向拱墅区人民法院申请"})
+    # back to the joint application, for the right court, in the same 30-day window (not restarted)
+    assert c.ready(cid) == ["jc_joint_application"]
+    case = c.case(cid)
+    assert case["status"] == "open" and case["data"]["jc_court_name"] == "拱墅区人民法院"
+    assert c.task(cid, "jc_joint_application")["due_at"] == end_of("2026-04-01")
+    c.complete(cid, "jc_joint_application", "mediator", {"jc_application": "joint", "jc_application_date": c.day(0),
+                                                         "jc_applicants": "甲公司、乙公司"})
+    assert c.ready(cid) == ["jc_accept"]
+
+
+def test_not_accepted_for_another_reason_ends(center):
+    c = center
+    cid = registered(c)
+    c.complete(cid, "jc_joint_application", "mediator", {"jc_application": "joint", "jc_application_date": c.day(0),
+                                                         "jc_applicants": "甲公司、乙公司"})
+    c.complete(cid, "jc_accept", "court_clerk", {"jc_accept_decision": "not_accepted",
+                                                 "jc_not_accepted_reason": "property_title", "jc_accept_date": c.day(0)})
+    c.complete(cid, "jc_notify_not_accepted", "court_clerk", {"jc_notice_date": c.day(0)})
+    case = c.assert_closed(cid, "不予受理")
+    assert case["outcome_class"] == "not_accepted"

@@ -196,14 +196,34 @@ def test_mediation_with_judicial_confirmation_then_high_risk_revisit_opens_a_dis
     assert [t["name"] for t in new["tasks"]] == ["register"] and c.listed(new["id"], "register", "clerk")
 
 
-@pytest.mark.parametrize("decision,end", [("political_legal", "涉法涉诉转政法机关"), ("discipline", "检举控告转纪检监察")])
-def test_forwarded_outside_the_petition_system(center, decision, end):
+def test_forwarded_to_discipline_closes_at_forward(center):
     c = center
     cid = registered(c, office="clerk")  # the intake clerk may register a petition too
-    c.complete(cid, "pt_forward", "petition", {"forward_decision": decision, "competent_body_name": "区委政法委",
+    c.complete(cid, "pt_forward", "petition", {"forward_decision": "discipline", "competent_body_name": "区纪委监委",
                                                "forward_date": c.day(0)}, forbidden=("clerk",))
-    c.assert_closed(cid, end)
+    c.assert_closed(cid, "检举控告转纪检监察")
     c.assert_record(cid)
+
+
+def test_petition_involving_litigation_goes_to_the_chosen_political_legal_organ(center):
+    """涉法涉诉: the petition office forwards it to the court (or procuratorate, police, justice bureau), which
+    handles it by law and reports back; the case closes on that report, not at forward."""
+    c = center
+    cid = registered(c, office="clerk")
+    task = c.task(cid, "pt_forward")
+    assert c.post(f"/api/v1/tasks/{task['id']}/claim", "petition").status_code == 200
+    missing = c.post(f"/api/v1/tasks/{task['id']}/complete", "petition", {"data": {
+        "forward_decision": "political_legal", "competent_body_name": "区人民法院", "forward_date": c.day(0)}})
+    assert missing.status_code == 422 and "political_legal_role" in str(missing.get_json())
+    c.post(f"/api/v1/tasks/{task['id']}/unclaim", "petition")
+    c.complete(cid, "pt_forward", "petition", {"forward_decision": "political_legal", "political_legal_role": "dept_court",
+                                               "competent_body_name": "区人民法院", "forward_date": c.day(0)})
+    handle = c.task(cid, "pt_political_legal")
+    assert handle["roles"] == ["dept_court"] and handle["due_at"] == end_of("2026-05-06")  # 60 days (劳动节)
+    c.complete(cid, "pt_political_legal", "court", {"political_legal_result": "in_procedure",
+                                                    "political_legal_date": c.day(0)}, forbidden=("petition",))
+    case = c.assert_closed(cid, "涉法涉诉已由政法机关依法处理")
+    assert case["outcome_class"] == "transferred"
 
 
 @pytest.mark.parametrize("klass,task,form,end", [
@@ -349,3 +369,109 @@ def test_a_second_review_request_posted_late_leaves_the_review_opinion_final(cen
     case = c.case(cid)
     assert case["data"]["second_review_in_time"] is False and case["data"]["final_stage"] == "review"
     assert "pt_second_review" not in c.ready(cid)
+
+
+# ------------------------------------------------------------------------------- issue 17 §4 (petitions)
+
+
+def test_an_approved_extension_needs_the_written_notice(center):
+    c = center
+    cid = accepted(c)
+    c.complete(cid, "pt_handle", "competent", {"handle_action": "extend"})
+    task = c.task(cid, "pt_approve_extension")
+    assert c.post(f"/api/v1/tasks/{task['id']}/claim", "unit_head").status_code == 200
+    missing = c.post(f"/api/v1/tasks/{task['id']}/complete", "unit_head", {"data": {
+        "handling_extended": True, "extension_reason": "需委托评估"}})
+    assert missing.status_code == 422 and "extension_notice_date" in str(missing.get_json())
+    # refused: no notice needed (the field does not apply)
+    done = c.post(f"/api/v1/tasks/{task['id']}/complete", "unit_head", {"data": {
+        "handling_extended": False, "extension_reason": "无需延期"}})
+    assert done.status_code == 200, done.get_json()
+    assert c.ready(cid) == ["pt_handle"] and c.task(cid, "pt_handle")["due_at"] == end_of("2026-05-06")
+
+
+def test_a_changed_review_opinion_is_the_final_resolution(center):
+    """复查 changes 不予支持 to 支持: the petition is resolved (revisits), not closed as 复查意见终结."""
+    c = center
+    cid = accepted(c)
+    served = replied(c, cid, "reject", "dissatisfied")
+    c.complete(cid, "pt_await_review", "review", {"review_request_date": served, "review_reason": "补偿标准不对",
+                                                  "review_request_posted_date": served})
+    c.complete(cid, "pt_first_review", "review", {"review_opinion": "change", "review_new_opinion": "support",
+                                                  "review_opinion_date": c.day(0), "review_served_date": c.day(0)})
+    c.drain(china("2026-04-30", 9))  # no 复核 requested: the window closes (30 days + 在途)
+    case = c.case(cid)
+    assert case["data"]["final_opinion"] == "support" and case["data"]["petition_resolved"] is True
+    assert c.ready(cid) == ["pt_revisit"]  # resolved: the day-7 revisit (fired by now)
+
+
+def test_an_upheld_review_opinion_closes_unresolved(center):
+    c = center
+    cid = accepted(c)
+    served = replied(c, cid, "reject", "dissatisfied")
+    c.complete(cid, "pt_await_review", "review", {"review_request_date": served, "review_reason": "不服",
+                                                  "review_request_posted_date": served})
+    c.complete(cid, "pt_first_review", "review", {"review_opinion": "uphold", "review_opinion_date": c.day(0),
+                                                  "review_served_date": c.day(0)})
+    c.drain(china("2026-04-30", 9))
+    case = c.assert_closed(cid, "复查意见终结（未申请复核）")
+    assert case["outcome_class"] == "unresolved" and case["data"]["final_opinion"] == "reject"
+
+
+def test_county_case_review_and_second_review_are_different_bodies(center):
+    """A county petition: 复查 by the county's review body, 复核 by the city's (the level above), never the same."""
+    c = center
+    cid = accepted(c)
+    assert c.case(cid)["org_unit"] == COUNTY_CODE
+    served = replied(c, cid, "reject", "dissatisfied")
+    c.complete(cid, "pt_await_review", "review", {"review_request_date": served, "review_reason": "不服",
+                                                  "review_request_posted_date": served})
+    c.complete(cid, "pt_first_review", "review", {"review_opinion": "uphold", "review_opinion_date": c.day(0),
+                                                  "review_served_date": c.day(0)}, forbidden=("c_review",))
+    c.complete(cid, "pt_await_second_review", "petition", {"second_review_request_date": c.day(0),
+                                                           "second_review_request_posted_date": c.day(0),
+                                                           "second_review_reason": "不服复查意见"})
+    second = c.task(cid, "pt_second_review")
+    assert second["roles"] == ["review_body"] and second["org_unit"] != COUNTY_CODE
+    c.complete(cid, "pt_second_review", "c_review", {"second_review_opinion": "change",
+                                                     "second_review_new_opinion": "support",
+                                                     "second_review_date": c.day(0)}, forbidden=("review",))
+    case = c.case(cid)
+    assert case["data"]["final_opinion"] == "support" and case["data"]["petition_resolved"] is True
+
+
+def test_assigned_petition_reports_its_completion_by_the_set_date(center):
+    """交办 (信访工作条例 第22条): the assigning office sets a 办结报告 deadline; after the reply the competent body
+    reports completion by then. A plain 转送 has no report."""
+    c = center
+    cid = registered(c)
+    task = c.task(cid, "pt_forward")
+    assert c.post(f"/api/v1/tasks/{task['id']}/claim", "petition").status_code == 200
+    missing = c.post(f"/api/v1/tasks/{task['id']}/complete", "petition", {"data": {
+        "forward_decision": "competent", "forward_mode": "assign", "competent_body_name": "区自然资源局",
+        "forward_date": c.day(0)}})
+    assert missing.status_code == 422 and "report_due_date" in str(missing.get_json())
+    c.post(f"/api/v1/tasks/{task['id']}/unclaim", "petition")
+    c.complete(cid, "pt_forward", "petition", {"forward_decision": "competent", "forward_mode": "assign",
+                                               "report_due_date": "2026-04-20", "competent_body_name": "区自然资源局",
+                                               "forward_date": c.day(0)})
+    c.complete(cid, "pt_competence", "competent", {"competence": "competent"})
+    c.complete(cid, "pt_accept", "competent", {"accept_decision": "accepted", "accept_date": c.day(0),
+                                               "accept_notice_method": "written"})
+    c.complete(cid, "pt_classify", "competent", {"petition_class": "claim"})
+    c.complete(cid, "pt_handle", "competent", {"handle_action": "opinion"})
+    c.complete(cid, "pt_reply", "competent", {"handle_opinion": "support", "reply_no": "答〔2026〕2号",
+                                              "reply_date": c.day(0), "reply_served_date": c.day(0)})
+    report = c.task(cid, "pt_completion_report")
+    assert report["roles"] == ["competent_body"] and report["due_at"] == end_of("2026-04-20")
+    c.complete(cid, "pt_completion_report", "competent", {"completion_report_date": c.day(0),
+                                                          "completion_report": "已支持诉求并书面答复"},
+               forbidden=("petition",))
+    assert c.ready(cid) == ["pt_rate_satisfaction"]
+
+
+def test_transferred_petition_has_no_completion_report(center):
+    c = center
+    cid = accepted(c)
+    replied(c, cid, "support", "satisfied")
+    assert not any(e["task"] == "报送办结报告" for e in c.events(cid))

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.scenario.test_dispute import REGISTER, register, sign
+from tests.scenario.test_dispute import REGISTER, linked_jc, register, sign
 from tests.support.web import ui_login
 
 
@@ -130,6 +130,7 @@ def test_a_field_that_does_not_apply_is_hidden_and_not_taken(center, page):
                                              "mediation_type": "people"})
     c.complete(cid, "mediate", "mediator", {"mediation_result": "agreement", "mediation_sessions": 1})
     sign(c, cid, confirm=True)
+    cid = linked_jc(c, cid)  # 司法确认, the linked case the dispute opened
     c.complete(cid, "jc_register_agreement", "mediator", {
         "agreement_no": "西调字〔2026〕第15号", "agreement_date": c.day(0), "mediation_org": "西湖区人民调解委员会",
         "jc_court_name": "西湖区人民法院", "jc_venue_basis": "mediation_org_location"})

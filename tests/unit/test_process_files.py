@@ -109,8 +109,8 @@ def _expr_or_roles(value):
 def test_parses_with_camunda_parser(specs, pid):
     spec, subs = specs[pid]
     assert spec.name == pid
-    if pid != "judicial_confirmation":
-        assert "judicial_confirmation" in subs, "dispute and petition call judicial_confirmation"
+    if pid == "petition_revisit":
+        assert "judicial_confirmation" in subs, "the petition calls judicial_confirmation"
 
 
 @pytest.mark.parametrize("pid", PROCESS_IDS)
@@ -220,9 +220,13 @@ def test_end_events_name_the_outcome(pid):
 
 
 def test_call_activities_call_judicial_confirmation():
-    for pid in ("dispute", "petition_revisit"):
-        calls = _tree(pid).findall(".//bpmn:callActivity", NS)
-        assert calls and all(c.get("calledElement") == "judicial_confirmation" for c in calls)
+    calls = _tree("petition_revisit").findall(".//bpmn:callActivity", NS)
+    assert calls and all(c.get("calledElement") == "judicial_confirmation" for c in calls)
+    # the dispute opens it as a linked case: its feedback and revisits do not wait for the court
+    assert _tree("dispute").findall(".//bpmn:callActivity", NS) == []
+    props = _tree("dispute").findall(".//bpmn:scriptTask[@id='open_jc']//camunda:property", NS)
+    assert {p.get("name"): p.get("value") for p in props} == {"jiefen.open_case": "judicial_confirmation",
+                                                              "jiefen.link_kind": "confirmation"}
 
 
 def test_relapse_and_reopening_open_linked_cases():
@@ -621,7 +625,7 @@ def test_dispute_court_referred_mediation_extends_with_consent_then_returns_to_c
     case.complete("limit_warning", warning_action="退回")
     case.complete("return_to_court", court_filing_date=d(60))
     close_and_revisit(case, day=60)
-    assert case.ends() == ["委派调解不成转法院立案"]
+    assert case.ends() == ["调解不成退回法院"]
 
 
 def test_dispute_people_mediation_expiry_without_consent_terminates(specs):
@@ -638,39 +642,20 @@ def _sign(case, confirm):
                   want_confirmation=confirm)
 
 
-def test_dispute_calls_judicial_confirmation(specs):
+def test_dispute_confirmation_does_not_hold_up_feedback_and_revisits(specs):
+    """司法确认 runs as a linked case (jiefen.open_case on open_jc, opened by the engine): the dispute goes on to
+    结果反馈 at once, and its revisits and closing do not wait for the court."""
     case = dispute_to_mediation(Case(specs, "dispute"))
     case.complete("mediate", mediation_result="agreement")
     _sign(case, True)
-    assert case.ready() == ["jc_register_agreement"]
-    assert case.data["agreement_date"] == d(1)  # the called process sees the case data
-    jc_apply(case)
-    case.complete("jc_review", jc_review_decision="ready", jc_supplement_days=7)
-    case.complete("jc_issue_ruling", jc_ruling="valid", jc_ruling_date=d(10))
-    case.complete("jc_serve_ruling", jc_served_date=d(11), performance_due_date=d(90))
-    case.complete("jc_track_performance", jc_performance="by_revisit")
-    assert case.ready() == ["feedback"] and case.data["jc_result"] == "valid"
-    close_and_revisit(case, day=12)
+    assert case.ready() == ["feedback"]
+    assert case.data["jc_result"] == "linked" and case.data["closure_type"] == "resolved"
+    close_and_revisit(case, day=2)
     case.advance(days=7)
     case.complete("revisit_check", performance_status="not_performed")
     case.complete("urge_performance", urge_result="refused")
     case.complete("advise_remedy", remedy_advised="enforcement")
     assert case.ends() == ["协议未履行（已告知诉讼或执行）"]
-
-
-def test_dispute_rejected_confirmation_goes_back_to_mediation_at_most_three_rounds(specs):
-    case = dispute_to_mediation(Case(specs, "dispute"))
-    for round_no in (1, 2, 3):
-        assert case.data["mediation_rounds"] == round_no
-        case.complete("mediate", mediation_result="agreement")
-        _sign(case, True)
-        jc_apply(case)
-        case.complete("jc_review", jc_review_decision="ready", jc_supplement_days=7)
-        case.complete("jc_issue_ruling", jc_ruling="rejected", jc_reject_reason="unclear", jc_ruling_date=d(10))
-        case.complete("jc_rejected_followup", jc_rejected_next="amend")
-    assert case.ready() == ["feedback"] and case.data["closure_type"] == "unresolved"
-    close_and_revisit(case, day=20)
-    assert case.ends() == ["未化解（已告知救济途径）"]
 
 
 def test_dispute_relapse_opens_a_linked_case(specs):
@@ -682,7 +667,8 @@ def test_dispute_relapse_opens_a_linked_case(specs):
     case.complete("revisit_check", performance_status="relapsed")
     assert case.ends() == ["纠纷反弹（另立关联案件）"]
     props = _tree("dispute").findall(".//bpmn:endEvent[@id='end_relapse']//camunda:property", NS)
-    assert {p.get("name"): p.get("value") for p in props} == {"jiefen.open_case": "dispute", "jiefen.link_kind": "repeat"}
+    assert {p.get("name"): p.get("value") for p in props} == {"jiefen.open_case": "dispute", "jiefen.link_kind": "repeat",
+                                                               "jiefen.outcome_class": "unresolved"}
 
 
 # -- petition_revisit
@@ -729,13 +715,22 @@ def test_petition_reply_accepted_then_revisited(specs):
     assert case.wf.is_completed() and case.ends() == ["已化解（回访稳定）"]
 
 
-@pytest.mark.parametrize("decision,end", [("political_legal", "涉法涉诉转政法机关"),
-                                          ("discipline", "检举控告转纪检监察")])
-def test_petition_forwarded_outside(specs, decision, end):
+def test_petition_forwarded_to_discipline_ends_there(specs):
     case = Case(specs, "petition_revisit")
     case.complete("pt_register", **PETITION)
-    case.complete("pt_forward", forward_decision=decision, competent_body_name="县委政法委", forward_date=d(1))
-    assert case.ends() == [end]
+    case.complete("pt_forward", forward_decision="discipline", competent_body_name="县纪委监委", forward_date=d(1))
+    assert case.ends() == ["检举控告转纪检监察"]
+
+
+def test_petition_involving_litigation_is_handled_by_the_political_legal_organ(specs):
+    """涉法涉诉 (信访工作条例 第22条): not an end at forward, a handling path with its feedback."""
+    case = Case(specs, "petition_revisit")
+    case.complete("pt_register", **PETITION)
+    case.complete("pt_forward", forward_decision="political_legal", political_legal_role="dept_court",
+                  competent_body_name="县人民法院", forward_date=d(1))
+    assert case.ready() == ["pt_political_legal"] and case.ends() == []
+    case.complete("pt_political_legal", political_legal_result="in_procedure", political_legal_date=d(20))
+    assert case.ends() == ["涉法涉诉已由政法机关依法处理"]
 
 
 def test_petition_objections_and_the_objection_window(specs):
@@ -862,3 +857,17 @@ def test_petition_high_rebound_risk_reopens_as_dispute(specs):
     case.complete("pt_revisit", petitioner_mood="agitated", rebound_risk="high")
     case.complete("pt_risk_meeting", risk_measures="领导包案", reopen_case=True)
     assert case.ends() == ["高风险另立化解案件"]
+
+
+def test_every_named_end_event_of_the_shipped_processes_has_an_outcome_class():
+    """The statistics count closed cases by outcome class (issue 17 §4): every end event a case can close on (a
+    named one: outcome_end_task) carries a valid jiefen.outcome_class; unnamed side-branch ends never do."""
+    from engine.models import OUTCOME_CLASSES
+    for name in ("dispute", "judicial_confirmation", "petition_revisit"):
+        for end in _tree(name).iterfind(".//bpmn:endEvent", NS):
+            value = {p.get("name"): p.get("value") for p in end.iterfind(".//camunda:property", NS)}.get(
+                "jiefen.outcome_class")
+            if end.get("name"):
+                assert value in OUTCOME_CLASSES, (name, end.get("id"), value)
+            else:
+                assert value is None, (name, end.get("id"))

@@ -605,9 +605,10 @@ def test_deployment_facts_come_from_the_validating_parse():
     opens = {eid: p for eid, p in dispute.jiefen_properties.items() if "open_case" in p}
     assert moves == {"dispatch": "=handling_unit if dispatch_route == 'handle' else None",
                      "accept_escalation": "parent"}  # 交办 down, 上报 up
-    assert [p["open_case"] for p in opens.values()] == ["dispute"]
+    assert {eid: p["open_case"] for eid, p in opens.items()} == {"end_relapse": "dispute",
+                                                               "open_jc": "judicial_confirmation"}
     roles = specs.roles_named(dispute, {})
-    assert {"intake_clerk", "screener", "mediator"} <= set(roles)
+    assert {"intake_clerk", "screener", "revisit_staff", "dept_court"} <= set(roles)
     from tests.api.test_input_limits import FORM, START_FORM_BPMN
     [started] = specs.parse_files({"s.bpmn": START_FORM_BPMN.format(pid="s", form=FORM).encode()})
     assert [(f.id, f.required, f.enum) for f in started.start_form] == [
@@ -617,3 +618,44 @@ def test_deployment_facts_come_from_the_validating_parse():
 def test_the_deployment_service_parses_no_xml():
     source = (Path(__file__).resolve().parents[2] / "engine" / "services" / "processes.py").read_text()
     assert "lxml" not in source and "etree" not in source
+
+
+# ----------------------------------------------------------------------------------- jiefen.outcome_class
+
+OUTCOME_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="t">
+  <bpmn:process id="outcome_prop" name="结案类别" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:scriptTask id="work" name="办理"{on_task}><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:script>x = 1</bpmn:script></bpmn:scriptTask>
+    <bpmn:endEvent id="end" name="已化解">
+      <bpmn:extensionElements><camunda:properties>
+        <camunda:property name="jiefen.outcome_class" value="{value}" />
+      </camunda:properties></bpmn:extensionElements>
+      <bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="work" />
+    <bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="end" />
+  </bpmn:process>
+</bpmn:definitions>"""
+ON_TASK = """><bpmn:extensionElements><camunda:properties>
+        <camunda:property name="jiefen.outcome_class" value="resolved" /></camunda:properties></bpmn:extensionElements"""
+
+
+@pytest.mark.parametrize("value, on_task, element, words", [
+    ("settled", "", "end", "is not an outcome class"),
+    ("", "", "end", "is not an outcome class"),
+    ("resolved", ON_TASK, "work", "put it on the end event"),
+])
+def test_a_wrong_outcome_class_is_refused_at_deploy_naming_the_element(value, on_task, element, words):
+    xml = OUTCOME_BPMN.format(value=value, on_task=on_task.rstrip(">")).encode()
+    problems = rejected({"outcome_prop.bpmn": xml})
+    problem = find(problems, element, words)
+    assert "jiefen.outcome_class" in problem.message
+
+
+@pytest.mark.parametrize("value, stored", [("resolved", "resolved"), ("不予受理", "not_accepted"),
+                                           ("移送", "transferred")])
+def test_an_outcome_class_by_id_or_chinese_name_deploys(value, stored):
+    defn = specs.parse_files({"outcome_prop.bpmn": OUTCOME_BPMN.format(value=value, on_task="").encode()})[0]
+    assert specs.outcome_class_id(defn.jiefen_properties["end"]["outcome_class"]) == stored

@@ -7,6 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from engine.access import mask_data
 from engine.clock import CHINA_TZ
+from engine.models import OUTCOME_CLASSES
 from engine.services.timers import LEVEL_NAMES
 
 
@@ -186,6 +187,10 @@ class CaseSchema(Schema):
     code = fields.String(required=True)
     status = fields.String(required=True, metadata={"description": "open | closed"})
     outcome = fields.String(required=True, allow_none=True)
+    outcome_class = fields.String(required=True, allow_none=True, metadata={
+        "description": "a closed case's outcome class: resolved (化解) | unresolved (未化解) | withdrawn (撤回) | "
+                       "transferred (移送) | not_accepted (不予受理); null while open or when its end event has none"})
+    outcome_class_name = fields.String(required=True, allow_none=True, metadata={"description": "its Chinese name"})
     process_id = fields.String(required=True)
     version = fields.Integer(required=True, metadata={"description": "the process version the case runs on"})
     data = fields.Dict(keys=fields.String(), required=True,
@@ -265,6 +270,7 @@ def _unit(org) -> dict:
 def case_json(case, version: int, tasks, timers, mask=mask_data) -> dict:
     """`mask`: the reader's view of phone and ID numbers (engine.access.masker); masked unless given."""
     return {"id": case.id, "code": case.code, "status": case.status, "outcome": case.outcome,
+            "outcome_class": case.outcome_class, "outcome_class_name": OUTCOME_CLASSES.get(case.outcome_class or ""),
             "process_id": case.process_id, "version": version, "data": mask(case.data),
             "org_unit": case.org_unit.code, "org_unit_name": case.org_unit.name,
             "responsible_unit": _unit(case.responsible_unit or case.org_unit),
