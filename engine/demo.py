@@ -78,9 +78,11 @@ DEMO_USERS = {
     "unit_head": ("张科长", ["unit_head"], None),
     "city": ("高市级", ["screener", "director", "review_body"], [CITY[0]]),
 }
-class DemoError(RuntimeError):
+class DemoError(CaseError):
     """The demo's story and the processes disagree: a refused step, a field gone from a form, a case that
     does not end where its scenario says. Names the scenario, the task and the field."""
+
+    code = "demo"
 
 
 @dataclass(frozen=True)
@@ -361,14 +363,14 @@ def _dispute(key, by, story, days_ago, *, tier="ordinary", dispatch=None, stop=N
     return Scenario(key, "dispute", by, story, days_ago, base, stop, outcome)
 
 
-def _petition(key, story, days_ago, *, stop=None, outcome=None, **steps):
+def _petition(key, story, days_ago, *, stop=None, outcome=None, child=None, **steps):
     base = {"pt_register": {"channel": "letter"}, "pt_forward": {"forward_decision": "competent"},
             "pt_competence": {"competence": "competent"}, "pt_accept": {"accept_decision": "accepted"},
             "pt_classify": {"petition_class": "claim"}, "pt_handle": {"handle_action": "opinion"},
             "pt_reply": {"handle_opinion": "support"}, "pt_rate_satisfaction": {"satisfaction": "satisfied"},
             "pt_revisit": [{"petitioner_mood": "stable", "rebound_risk": "low"}] * 2}
     base.update(steps)
-    return Scenario(key, "petition_revisit", "petition", story, days_ago, base, stop, outcome)
+    return Scenario(key, "petition_revisit", "petition", story, days_ago, base, stop, outcome, child=child)
 
 
 _JC_OK = {"jc_register_agreement": {"jc_venue_basis": "mediation_org_location"},
@@ -409,6 +411,13 @@ SCENARIOS = [
     _dispute("d-not-performed", "clerk", "property", 52, outcome="协议未履行（已告知诉讼或执行）",
              revisit_check=[{"performance_status": "not_performed"}], urge_performance={"urge_result": "refused"},
              advise_remedy={"remedy_advised": "lawsuit"}),
+    Scenario("d-relapse", "dispute", "clerk", "noise", 38, {
+        "register": {"channel": "phone"}, "screen": {**_AGREE, "tier": "ordinary"}, "dispatch": dict(_ORD),
+        "mediate": {"mediation_result": "agreement"}, "sign_agreement": dict(_SIGN),
+        "satisfaction_call": {"satisfaction": "basically_satisfied"},
+        "revisit_check": [{"performance_status": "relapsed"}]}, outcome="纠纷反弹（另立关联案件）",
+        # the relapse is a new case, mediated again; its first revisit done, it waits for the next
+        child=_dispute("d-relapse-new", "clerk", "noise", 0, revisit_check=[{"performance_status": "performing"}])),
     # -- dispute, open at each stage
     _dispute("d-at-screen", "clerk", "medical", 0.3, stop="screen"),
     _dispute("d-at-dispatch", "township", "boundary", 0.6, stop="dispatch"),
@@ -443,6 +452,18 @@ SCENARIOS += [
     _petition("p-final-reply", "petition_pension", 59, outcome="答复意见终结（未申请复查）",
               pt_reply={"handle_opinion": "explain"}, pt_rate_satisfaction={"satisfaction": "dissatisfied"},
               pt_await_review=WAIT),
+    _petition("p-final-review", "petition_demolition", 60, outcome="复查意见终结（未申请复核）",
+              pt_reply={"handle_opinion": "reject"}, pt_rate_satisfaction={"satisfaction": "dissatisfied"},
+              pt_first_review={"review_opinion": "uphold"}, pt_await_second_review=WAIT),
+    _petition("p-second-review", "petition_pension", 48, outcome="复核终结（不再受理）",
+              pt_reply={"handle_opinion": "reject"}, pt_rate_satisfaction={"satisfaction": "dissatisfied"},
+              pt_first_review={"review_opinion": "uphold"},
+              pt_second_review={"second_review_opinion": "uphold"}),
+    _petition("p-reopened", "petition_heating", 46, outcome="高风险另立化解案件",
+              pt_revisit=[{"petitioner_mood": "resentful", "rebound_risk": "high"}],
+              pt_risk_meeting={"reopen_case": True},
+              child=_dispute("p-reopened-dispute", "clerk", "petition_heating", 0,
+                             revisit_check=[{"performance_status": "performed"}])),
     _petition("p-political-legal", "petition_police", 20, outcome="涉法涉诉转政法机关",
               pt_forward={"forward_decision": "political_legal"}),
     _petition("p-discipline", "petition_official", 18, outcome="检举控告转纪检监察",
@@ -467,6 +488,9 @@ SCENARIOS += [
     _jc("j-rejected", "consumer", 35, outcome="驳回申请",
         jc_issue_ruling={"jc_ruling": "rejected", "jc_reject_reason": "unclear"},
         jc_rejected_followup={"jc_rejected_next": "sue"}),
+    _jc("j-deemed-withdrawn", "medical", 32, outcome="按撤回申请处理",
+        jc_review={"jc_review_decision": "supplement", "jc_supplement_days": 7,
+                   "jc_supplement_items": "补充提交医疗费票据原件和双方身份证明。"}, jc_submit_supplement=WAIT),
     _jc("j-withdrawn", "dog", 20, outcome="撤回申请", jc_issue_ruling={"jc_ruling": "withdrawn"}),
     _jc("j-enforcement", "traffic", 44, outcome="已申请强制执行",
         jc_track_performance={"jc_performance": "not_performed"}),
@@ -512,6 +536,17 @@ class _Walker:
                 return actor
         raise DemoError(f"no demo user may act on {task.spec_name} ({task.title}) of case {task.case_id}")
 
+    def office_hours(self, start: datetime) -> datetime:
+        """A case came in during office hours on a working day: `start`'s day (or the working day before, when
+        that is today before opening time), some time between 8:40 and 15:40, and never after now."""
+        day = start.astimezone(CHINA_TZ).date()
+        today = self.now.astimezone(CHINA_TZ).date()
+        while not self.rt.calendar.is_workday(day) or (
+                day == today and self.now.astimezone(CHINA_TZ).time() < time(9, 30)):
+            day -= timedelta(days=1)
+        moment = datetime.combine(day, time(8, 40), CHINA_TZ) + timedelta(minutes=self.rng.randint(0, 420))
+        return min(moment, self.now - timedelta(minutes=50))
+
     def _next_moment(self, clock: Clock, low: float, high: float) -> datetime:
         """The next step, some hours on, inside office hours on a working day, never after now."""
         moment = clock.now() + timedelta(hours=self.rng.uniform(low, high))
@@ -536,16 +571,18 @@ class _Walker:
         fire_due_timers(self.session, moment)
         return True
 
-    def run(self, sc: Scenario, start: datetime) -> CaseModel:
+    def run(self, sc: Scenario, start: datetime, case: CaseModel | None = None) -> CaseModel:
+        """Open the scenario's case at `start` (or take up `case`, a linked case the story opened) and walk it."""
         self.number += 1
         story = STORIES[sc.story]
         clock = Clock(fixed=start)
         self.rt.clock = clock
         gap = (0.3, 0.8) if sc.ladder else (1.5, 22)
-        try:
-            case = cases.start_case(self.session, sc.process, {}, self.actors[sc.by])
-        except CaseError as exc:
-            raise DemoError(f"{sc.key}: cannot open {sc.process}: {exc.message}") from exc
+        if case is None:
+            try:
+                case = cases.start_case(self.session, sc.process, {}, self.actors[sc.by])
+            except CaseError as exc:
+                raise DemoError(f"{sc.key}: cannot open {sc.process}: {exc.message}") from exc
         remaining = {spec: (list(v) if isinstance(v, list) else v) for spec, v in sc.steps.items()}
         for _ in range(120):
             self.session.expire_all()
@@ -572,6 +609,12 @@ class _Walker:
             clock.set(self._next_moment(clock, *gap))
             self._complete(sc, case, task, story, values, clock)
         self._check_end(sc, case)
+        if sc.child is not None:
+            linked = self.session.scalars(select(CaseModel).where(CaseModel.linked_case_id == case.id)).first()
+            if linked is None:
+                raise DemoError(f"{sc.key}: no linked case was opened")
+            self.run(sc.child, max(clock.now(), linked.opened_at), linked)
+            self.rt.clock = clock
         return case
 
     def _complete(self, sc: Scenario, case: CaseModel, task, story: Story, values: dict, clock: Clock) -> None:
@@ -680,12 +723,7 @@ def load_demo(session: Session, processes_dir: str, seed: int = 20261123) -> str
     late = []
     try:
         for sc, start in planned:
-            local = start.astimezone(CHINA_TZ)
-            if sc.days_ago >= 1:  # an older case came in during office hours
-                start = datetime.combine(local.date(), time(8, 40), CHINA_TZ) + timedelta(
-                    minutes=walker.rng.randint(0, 420))
-                start = min(start, now - timedelta(hours=6))
-            case = walker.run(sc, start)
+            case = walker.run(sc, walker.office_hours(start) if not sc.ladder else start)
             if sc.follow_up:
                 late.append((sc, case))
         rt.clock = Clock(fixed=now)
