@@ -24,7 +24,7 @@ from engine import ladder, runtime
 from engine.clock import CHINA_TZ, Clock
 from engine.directory import DEMO_PASSWORD
 from engine.errors import CaseError
-from engine.models import CaseModel, RoleModel, TimerModel, UserModel
+from engine.models import CaseModel, OrgUnitModel, RoleModel, TimerModel, UserModel
 from engine.services import cases, processes, tasks, users
 from engine.services.timers import fire_due_timers
 
@@ -187,7 +187,9 @@ STORIES = {
 
 
 def _ensure_directory(session: Session) -> None:
-    users.init_directory(session, *CITY, kind="city")
+    root = users.init_directory(session, *CITY, kind="city")
+    if root.code == COUNTY[0]:
+        _put_county_under_city(session, root)
     users.add_org_unit(session, COUNTY[0], COUNTY[1], "county", CITY[0], area_code=COUNTY[2])
     for code, name in TOWNSHIPS:
         users.add_org_unit(session, code, name, "township", COUNTY[0])
@@ -197,6 +199,24 @@ def _ensure_directory(session: Session) -> None:
         users.add_org_unit(session, code, name, "department", COUNTY[0], presence=presence)
     users.ensure_roles(session, ROLE_TITLES)
     session.commit()
+
+
+def _put_county_under_city(session: Session, county: OrgUnitModel) -> None:
+    """`jiefen init-db` (and `make run`) made the county the top-level center: the demo's county reports up
+    (上报) to a city center, so a fresh county (nothing under it yet, no case) is put under the demo's city.
+    A county with units or cases under it is left alone (DemoError: init the demo database afresh)."""
+    below = session.scalar(select(func.count()).select_from(OrgUnitModel).where(OrgUnitModel.parent_id == county.id))
+    if below or session.scalar(select(func.count()).select_from(CaseModel)):
+        raise DemoError(f"the top-level center is {county.code} {county.name}, with units or cases under it; the "
+                        f"demo needs its city center {CITY[0]} {CITY[1]} on top: load it into a fresh database")
+    city = OrgUnitModel(code=CITY[0], name=CITY[1], kind="city", level=users.LEVELS["city"], area_code=CITY[2],
+                        parent_id=None, path="/")
+    session.add(city)
+    session.flush()
+    city.path = f"/{city.id}/"
+    county.parent_id, county.path = city.id, f"/{city.id}/{county.id}/"
+    session.commit()
+    log.info("demo: %s %s put under %s %s", county.code, county.name, city.code, city.name)
 
 
 def _ensure_users(session: Session) -> int:

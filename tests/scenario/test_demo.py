@@ -162,3 +162,15 @@ def test_demo_password_only_in_demo_mode(session, rt):
         users.authenticate(session, "clerk", DEMO_PASSWORD)
     rt.settings.demo_mode = True
     assert users.authenticate(session, "clerk", DEMO_PASSWORD).username == "clerk"
+
+
+def test_after_init_db_the_county_goes_under_the_demo_city(session, rt):
+    """`jiefen init-db` (make run) makes the county the top-level center; the demo puts it under its city."""
+    users.init_directory(session, demo.COUNTY[0], demo.COUNTY[1], demo.COUNTY[2])
+    assert load_demo(session, PROCESSES).startswith("demo loaded")
+    county = session.scalar(select(OrgUnitModel).where(OrgUnitModel.code == demo.COUNTY[0]))
+    city = session.scalar(select(OrgUnitModel).where(OrgUnitModel.code == demo.CITY[0]))
+    assert county.parent_id == city.id and city.parent_id is None
+    assert county.path == f"/{city.id}/{county.id}/"
+    assert session.scalar(select(func.count()).select_from(TaskModel).where(
+        TaskModel.spec_name == "accept_escalation", TaskModel.org_unit_id == city.id)) == 1
