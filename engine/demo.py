@@ -724,12 +724,21 @@ def _ladder_scenarios(now: datetime, rt) -> list[tuple[Scenario, datetime]]:
     return out
 
 
+def _deploy(session: Session, files: dict[str, bytes]) -> list:
+    """Deploy the processes, the called ones (no call activity) first: a caller deployed in the same batch as
+    its called process records no called version, and the next deploy would make it a new version."""
+    leaves = {name: xml for name, xml in files.items() if b"callActivity" not in xml}
+    callers = {name: xml for name, xml in files.items() if name not in leaves}
+    results = processes.deploy(session, leaves, users.SYSTEM) if leaves else []
+    results += processes.deploy(session, callers, users.SYSTEM) if callers else []
+    return sorted(results, key=lambda r: r.process_id)
+
+
 def load_demo(session: Session, processes_dir: str, seed: int = 20261123) -> str:
     """Create (once) the demo center, users and cases. Returns a one-line summary. Raises DemoError when the
     story and the processes disagree (what refused, which field, which scenario)."""
     _ensure_directory(session)
-    files = processes.read_directory(processes_dir)
-    deployed = processes.deploy(session, files, users.SYSTEM) if files else []
+    deployed = _deploy(session, processes.read_directory(processes_dir))
     added_users = _ensure_users(session)
     if session.scalar(select(func.count()).select_from(CaseModel)) > 0:
         return f"demo already loaded; {added_users} users added; processes: " + \
