@@ -319,8 +319,10 @@ def _value_for(field: dict, story: Story, ctx: _Ctx, texts: dict):
     fid, kind = field["id"], field["type"].lower()
     if field.get("options_from"):  # a unit to hand the case down to (交办): only when the scenario says so
         return None
-    if fid in ("people_involved",):
+    if fid == "people_involved":
         return story.people
+    if fid == "category":
+        return story.category
     if fid in texts and kind == "string":
         text = texts[fid]
         return text[: int(field["maxlength"])] if field.get("maxlength") else text
@@ -337,10 +339,10 @@ def _value_for(field: dict, story: Story, ctx: _Ctx, texts: dict):
         if field.get("default") not in (None, ""):
             return int(float(field["default"]))
         return int(field["min"]) if field.get("min") is not None else 1
-    if kind == "date":
-        return ctx.day.isoformat()
-    if not field.get("required"):
+    if not field.get("required"):  # an optional date (交办期限, 上级交办期限) or text the story has nothing for
         return None
+    if kind == "date":  # a fact recorded at this step (收件日期, 协议日期, 送达日期 …): the day it is done
+        return ctx.day.isoformat()
     return "已按规定办理。"
 
 
@@ -411,7 +413,7 @@ SCENARIOS = [
     _dispute("d-resolved-jc", "clerk", "loan", 58, outcome="已化解",
              sign_agreement={**_SIGN, "want_confirmation": True}),
     _dispute("d-resolved-village", "grassroots", "dog", 50, tier="simple", outcome="已化解",
-             dispatch={**_ORD, "handling_dept": "grassroots_mediator"}),
+             dispatch={**_ORD, "handling_dept": "grassroots_mediator", "assign_deadline": ("day+", 7)}),
     _dispute("d-unresolved", "clerk", "rent", 34, outcome="未化解（已告知救济途径）",
              mediate={"mediation_result": "no_agreement", "mediation_sessions": 2},
              terminate_mediation={"guided_channel": "litigation"}),
@@ -442,7 +444,8 @@ SCENARIOS = [
     _dispute("d-at-screen", "clerk", "medical", 0.3, stop="screen"),
     _dispute("d-at-dispatch", "township", "boundary", 0.6, stop="dispatch"),
     _dispute("d-to-village", "clerk", "boundary", 1.2, tier="simple", stop="mediate",
-             dispatch={**_ORD, "handling_unit": VILLAGE, "handling_dept": "grassroots_mediator"}),
+             dispatch={**_ORD, "handling_unit": VILLAGE, "handling_dept": "grassroots_mediator",
+                       "assign_deadline": ("day+", 10)}),
     _dispute("d-village-up", "grassroots", "rent", 2.2, tier="simple", stop="mediate",
              dispatch=[{**_ORD, "dispatch_route": "escalate"}, dict(_ORD)],
              accept_escalation={"tier": "ordinary"}),
@@ -451,7 +454,7 @@ SCENARIOS = [
     _dispute("d-joint", "clerk", "wages", 2.0, tier="complex", stop="joint_part",
              dispatch={**_ORD, "handling_dept": "dept_hrss", "mediation_type": "labour"},
              organize_joint={"co_depts": ["dept_union", "dept_justice"]}, joint_part=[{}]),
-    _dispute("d-major", "clerk", "expropriation", 3.0, tier="major", stop="mediate"),
+    _dispute("d-major", "clerk", "expropriation", 0.8, tier="major", stop="mediate"),
     _dispute("d-township", "township", "traffic", 2.5, stop="mediate"),
     _dispute("d-at-feedback", "clerk", "consumer", 2.0, stop="feedback"),
     _dispute("d-revisit-due", "clerk", "family", 14, revisit_check=[{"performance_status": "performing"}]),

@@ -67,6 +67,8 @@ def test_no_date_after_today_and_values_that_fit_their_fields(loaded, rt):
         if "summary" in data:
             assert len(data["summary"]) >= 15 and data["summary"] != data.get("first_officer")
     assert seen_cases >= 20
+    categories = set(session.scalars(select(CaseModel.category).where(CaseModel.process_id == "dispute")))
+    assert len(categories) >= 6  # each story its own kind of dispute, not the form's first option
     # the history carries what the forms said: the facts entered there are dated by the day they were done
     checked = 0
     for payload in session.scalars(select(CaseEventModel.payload).where(CaseEventModel.type == "task_completed")):
