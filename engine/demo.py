@@ -24,7 +24,7 @@ from engine import ladder, runtime
 from engine.clock import CHINA_TZ, Clock
 from engine.directory import DEMO_PASSWORD
 from engine.errors import CaseError
-from engine.models import CaseModel, OrgUnitModel, RoleModel, TimerModel, UserModel
+from engine.models import CaseEventModel, CaseModel, OrgUnitModel, RoleModel, TimerModel, UserModel
 from engine.services import cases, processes, tasks, users
 from engine.services.timers import fire_due_timers
 
@@ -233,6 +233,7 @@ def _ensure_users(session: Session) -> int:
 
 
 COURT = "杭州市西湖区人民法院"
+REFERRALS = ("dept_referral", "court_referral", "higher_assignment")  # channels that come with a 文号
 ARBITRATION = "杭州市西湖区劳动人事争议仲裁委员会"
 
 
@@ -323,6 +324,8 @@ def _value_for(field: dict, story: Story, ctx: _Ctx, texts: dict):
         return story.people
     if fid == "category":
         return story.category
+    if fid in texts and kind == "date":
+        return texts[fid]
     if fid in texts and kind == "string":
         text = texts[fid]
         return text[: int(field["maxlength"])] if field.get("maxlength") else text
@@ -629,7 +632,9 @@ class _Walker:
                 if sc.stop == _spec(task):
                     break
                 values = plan
-            clock.set(self._next_moment(clock, *gap))
+            first = not self.session.scalar(select(func.count()).select_from(CaseEventModel).where(
+                CaseEventModel.case_id == case.id, CaseEventModel.type == "task_completed"))
+            clock.set(self._next_moment(clock, *((0.1, 0.6) if first else gap)))  # registered while they wait
             self._complete(sc, case, task, story, values, clock)
         self._check_end(sc, case)
         if sc.child is not None:
@@ -645,6 +650,9 @@ class _Walker:
         day = clock.now().astimezone(CHINA_TZ).date()
         ctx = _Ctx(self.number, day, actor.display_name or actor.username, case.org_unit.name)
         texts = _texts(story, ctx)
+        texts["received_date"] = case.opened_at.astimezone(CHINA_TZ).date().isoformat()  # the day they came
+        if values.get("channel") not in REFERRALS:  # a 文号 only for what another body sent
+            texts.pop("referral_no")
         form = tasks.task_form(self.session, task)
         ids = {f["id"] for f in form}
         missing = sorted(set(values) - ids)

@@ -61,7 +61,8 @@ def test_no_date_after_today_and_values_that_fit_their_fields(loaded, rt):
         if case.process_id == "dispute" and "first_officer" in data:
             seen_cases += 1
             assert re.fullmatch(r"[\u4e00-\u9fff]{2,4}", data["first_officer"]), data["first_officer"]
-            assert data["received_date"] <= today.isoformat()
+            assert data["received_date"] == case.opened_at.astimezone(CHINA_TZ).date().isoformat()  # the day they came
+            assert bool(data.get("referral_no")) == (data["channel"] in demo.REFERRALS)  # a 文号 only for referrals
         if "party_phone" in data:
             assert re.fullmatch(r"1[3-9]\d{9}", data["party_phone"]), data["party_phone"]
         if "summary" in data:
