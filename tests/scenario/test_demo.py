@@ -177,3 +177,14 @@ def test_after_init_db_the_county_goes_under_the_demo_city(session, rt):
     assert county.path == f"/{city.id}/{county.id}/"
     assert session.scalar(select(func.count()).select_from(TaskModel).where(
         TaskModel.spec_name == "accept_escalation", TaskModel.org_unit_id == city.id)) == 1
+
+
+@pytest.mark.parametrize("today", ["2026-02-24T10:00", "2026-10-08T08:00"])
+def test_the_story_holds_right_after_a_long_holiday(session, rt, today):
+    """Loaded the first working day after 春节 or 国庆 (eight days without work in the last two months), every
+    scenario still ends where it says and the ladder cases stand at their steps."""
+    from datetime import datetime
+    rt.clock.set(datetime.fromisoformat(today).replace(tzinfo=CHINA_TZ))
+    assert load_demo(session, PROCESSES).startswith("demo loaded")
+    levels = set(session.scalars(select(TaskModel.warning_level).where(TaskModel.kind == "bpmn")))
+    assert {1, 2, 3, 4} <= levels
