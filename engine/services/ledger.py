@@ -109,7 +109,7 @@ def export_rows(session: Session, actor: Actor, filters: LedgerFilters,
     stmt = case_list.build(session, actor, filters, now)
 
     def rows() -> Iterator[LedgerRow]:
-        ids = session.connection().execution_options(stream_results=True, yield_per=EXPORT_CHUNK).execute(stmt)
+        ids = session.execute(stmt.execution_options(yield_per=EXPORT_CHUNK))  # a server-side cursor
         for chunk in ids.partitions(EXPORT_CHUNK):
             batch = _rows(session, [row[0] for row in chunk])
             yield from batch
