@@ -310,7 +310,7 @@ def synth_form(form: list[dict], rng: random.Random, fixed: dict | None = None) 
             continue
         kind = (field.get("type") or "string").lower()
         if kind == "enum" and field.get("enum"):
-            out[fid] = rng.choice([value for value, _ in field["enum"]])
+            out[fid] = rng.choice([value for value, *_ in field["enum"]])
         elif kind in ("long", "integer"):
             lo = int(field["min"]) if field.get("min") is not None else 0
             hi = int(field["max"]) if field.get("max") is not None else lo + 100_000

@@ -32,11 +32,11 @@ def run(target, cfg, results: dict) -> None:
         top = s.scalar(select(OrgUnitModel).where(OrgUnitModel.parent_id.is_(None)))
         if s.scalar(select(UserModel.id).where(UserModel.username == DIRECTOR)) is None:
             users.create_user(s, DIRECTOR, PASSWORD, ["supervisor"], [top.code])
-        who = actor(s, DIRECTOR)
+        who, top_code = actor(s, DIRECTOR), top.code
         codes = list(s.scalars(select(CaseModel.code).order_by(CaseModel.id.desc()).limit(200)))
     now = rt.clock.now()
     variants = {
-        "below_open_overdue_by_due": lambda: ledger.LedgerFilters(org_unit=top.code, include_sub=True, status="open",
+        "below_open_overdue_by_due": lambda: ledger.LedgerFilters(org_unit=top_code, include_sub=True, status="open",
                                                                  overdue=True, sort="due"),
         "all_newest": lambda: ledger.LedgerFilters(),
         "code_search": lambda: ledger.LedgerFilters(q=rng.choice(codes)),
