@@ -365,9 +365,11 @@ def readable_cases_condition(session: Session, actor: Actor):
         return None
     rt = runtime.of(session)
     confidential = sorted(rt.settings.confidential_processes)
-    if actor.is_admin:
-        return K.process_id.not_in(confidential) if confidential else None
     conditions = []
+    if actor.is_admin:
+        if not confidential:
+            return None
+        conditions.append(K.process_id.not_in(confidential))  # and, below, the confidential ones they handle
     paths = sorted({g.org_path for g in actor.grants if g.role in SUPERVISORY_ROLES})
     if paths:
         under = or_(*[OrgUnitModel.path.startswith(p) for p in paths])

@@ -71,7 +71,7 @@ def keys(ledger_cases, *names):
 
 
 @pytest.mark.parametrize("user, seen", [("clerk", "A"), ("tclerk", "B"), ("vclerk", "CD"), ("tsuper", "BCD"),
-                                        ("director", "ABCD"), ("auditor", "ABCD"), ("labour", ""),
+                                        ("director", "ABCD"), ("auditor", "ABCD"), ("admin", "ABCD"), ("labour", ""),
                                         ("mediator1", "")])
 def test_each_user_sees_exactly_the_cases_they_may_read(client, ledger_cases, as_user, user, seen):
     headers = as_user(user)
