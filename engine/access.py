@@ -28,14 +28,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import Integer, String, bindparam, cast, insert, null, select, union_all
+from sqlalchemy import Integer, String, and_, bindparam, cast, exists, false, insert, null, or_, select, union_all
 from sqlalchemy.orm import Session, scoped_session
 
 from engine import runtime
 from engine.fastpath import send
 from engine.errors import Forbidden, NotFound
-from engine.models import AccessLogModel, CaseEventModel, CaseModel, TaskCandidateModel, TaskModel
-from engine.actors import Actor
+from engine.models import (AccessLogModel, CaseEventModel, CaseModel, OrgUnitModel, ProcessVersionModel,
+                           TaskCandidateModel, TaskModel)
+from engine.actors import SUPERVISORY_ROLES, Actor
 from engine.messages import msg
 from engine.versions import load_version
 
@@ -363,3 +364,52 @@ def readable_case(session: Session, actor: Actor, case_id: int, what: str | None
         raise NotFound(msg("case.not_found", case_id=case_id))
     ensure_can_read(session, actor, case, what)
     return case
+
+
+# ---------------------------------------------------------------- the rule as a condition (the case ledger)
+
+def readable_cases_condition(session: Session, actor: Actor):
+    """The rule above (_decide) as one SQL condition over the cases table, for lists of cases (the 台账,
+    engine/case_list.py): None when the actor reads every case. The same grants in the same order: the
+    process's role at the case's unit (not a department's), supervision of the unit or one above it, read-all
+    roles (administrators: not the confidential processes), else involvement (a task of the case now, or an
+    event of its history) — for a confidential process only when the actor holds a role it routes to."""
+    K = CaseModel.__table__.c
+    if actor.is_system or actor.is_auditor:
+        return None
+    rt = runtime.of(session)
+    confidential = sorted(rt.settings.confidential_processes)
+    conditions = []
+    if actor.is_admin:
+        if not confidential:
+            return None
+        conditions.append(K.process_id.not_in(confidential))  # and, below, the confidential ones they handle
+    paths = sorted({g.org_path for g in actor.grants if g.role in SUPERVISORY_ROLES})
+    if paths:
+        under = or_(*[OrgUnitModel.path.startswith(p) for p in paths])
+        conditions.append(K.org_unit_id.in_(select(OrgUnitModel.id).where(under)))
+    versions = session.execute(select(ProcessVersionModel.id, ProcessVersionModel.process_id)).all()
+    loaded = {version_id: load_version(session, version_id) for version_id, _ in versions}
+    staff = [g for g in actor.grants if not g.role.startswith(DEPARTMENT_ROLE_PREFIX)]
+    if staff:
+        kinds = dict(session.execute(select(OrgUnitModel.id, OrgUnitModel.kind)
+                                     .where(OrgUnitModel.id.in_({g.org_unit_id for g in staff}))).all())
+        for g in staff:
+            if kinds.get(g.org_unit_id) == "department":
+                continue
+            ids = sorted(v for v, version in loaded.items() if g.role in process_roles(version, rt))
+            if ids:
+                conditions.append(and_(K.org_unit_id == g.org_unit_id, K.process_version_id.in_(ids)))
+    if actor.grants:
+        involved = or_(
+            exists().where(_T.case_id == K.id, _T.assignee == actor.username),
+            exists().where(_T.case_id == K.id, _C.task_id == _T.id,
+                           or_(*[and_(_C.role == g.role, _C.org_unit_id == g.org_unit_id) for g in actor.grants])),
+            exists().where(_E.case_id == K.id, _E.actor == actor.username))
+        closed_to_me = sorted(
+            v for v, version in loaded.items() if version.process_id in rt.settings.confidential_processes
+            and (lambda routed: routed is not None and not actor.roles & routed)(routed_roles(version, rt)))
+        if closed_to_me:
+            involved = and_(K.process_version_id.not_in(closed_to_me), involved)
+        conditions.append(involved)
+    return or_(*conditions) if conditions else false()

@@ -38,6 +38,10 @@ MESSAGES: dict[str, str] = {
     "tasks.page_too_high": "page must be at most {max_page}",
     "tasks.list_all_forbidden": "only administrators and auditors list all tasks",
     "tasks.unknown_sort": "unknown sort {sort!r}",
+    # the case ledger (台账)
+    "ledger.unknown_sort": "unknown sort {sort!r}",
+    "ledger.unknown_status": "unknown status {status!r} (open or closed)",
+    "ledger.unknown_org_unit": "unknown org unit {org_unit!r}",
     "tasks.unknown_scope": "unknown scope {scope!r}",
     # processes and the running engine
     "process.deploy_forbidden": "only administrators deploy processes",

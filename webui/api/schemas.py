@@ -286,3 +286,74 @@ def event_json(event, mask=mask_data) -> dict:
     return {"seq": event.seq, "at": iso(event.at), "actor": event.actor, "type": event.type,
             "task": event.task_name, "task_id": event.task_id, "payload": mask(event.payload),
             "prev_hash": event.prev_hash, "hash": event.hash}
+
+
+# ---------------------------------------------------------------- the case ledger (台账)
+
+class LedgerQuery(Schema):
+    q = fields.String(load_default=None, validate=[validate.Length(max=100), _no_nul], metadata={
+        "description": "a case code (spaces, full-width digits and a trailing x tolerated), part of one, the "
+                       "party's name, a run of the phone's digits (its last four), or the title"})
+    process_id = fields.String(load_default=None, validate=_no_nul)
+    status = fields.String(load_default=None, validate=validate.OneOf(["open", "closed"]))
+    outcome = fields.String(load_default=None, validate=_no_nul, metadata={
+        "description": "the case's outcome as recorded (cases.outcome)"})
+    category = fields.String(load_default=None, validate=_no_nul)
+    channel = fields.String(load_default=None, validate=_no_nul)
+    tier = fields.String(load_default=None, validate=_no_nul)
+    org_unit = fields.String(load_default=None, validate=_no_nul, metadata={"description": "an org unit's code"})
+    include_sub = fields.Boolean(load_default=False, metadata={"description": "with org_unit: the units below too"})
+    opened_from = fields.Date(load_default=None, metadata={"description": "opened on or after this day (China time)"})
+    opened_to = fields.Date(load_default=None, metadata={"description": "opened on or before this day"})
+    closed_from = fields.Date(load_default=None)
+    closed_to = fields.Date(load_default=None)
+    overdue = fields.Boolean(load_default=False, metadata={"description": "an open task of the case is past due"})
+    high_risk = fields.Boolean(load_default=False, metadata={"description": "群体性/高风险 (high_risk, people_involved)"})
+    sort = fields.String(load_default="-opened", validate=validate.OneOf(
+        ["-opened", "opened", "due", "-due", "warning", "code", "-closed"]))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class LedgerExportQuery(LedgerQuery):
+    format = fields.String(load_default="csv", validate=validate.OneOf(["csv", "xlsx"]))
+
+
+class LedgerRowSchema(Schema):
+    id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    title = fields.String(required=True)
+    process_id = fields.String(required=True)
+    category = fields.String(required=True, allow_none=True)
+    channel = fields.String(required=True, allow_none=True)
+    tier = fields.String(required=True, allow_none=True)
+    org_unit = fields.Nested(UnitRef, required=True, metadata={"description": "the handling unit"})
+    steps = fields.List(fields.String(), required=True, metadata={"description": "titles of the open tasks"})
+    holders = fields.List(fields.String(), required=True, metadata={"description": "who claimed them"})
+    opened_at = _time(required=True)
+    due_at = _time(required=True, allow_none=True)  # the earliest due date of its open tasks
+    days_left = fields.Integer(required=True, allow_none=True, metadata={"description": "negative: days late"})
+    warning_level = fields.Integer(required=True, metadata={"description": "the highest of its open tasks"})
+    warning = fields.String(required=True, allow_none=True)
+    status = fields.String(required=True)
+    outcome = fields.String(required=True, allow_none=True)
+    closed_at = _time(required=True, allow_none=True)
+
+
+class LedgerList(Schema):
+    items = fields.List(fields.Nested(LedgerRowSchema), required=True)
+    total = fields.Integer(required=True, metadata={"description": "matching cases, counted up to 1000"})
+    total_capped = fields.Boolean(required=True, metadata={"description": "true: more than `total` cases match"})
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+
+
+def ledger_row_json(row, now) -> dict:
+    case = row.case
+    return {"id": case.id, "code": case.code, "title": row.title, "process_id": case.process_id,
+            "category": case.category, "channel": case.channel, "tier": case.tier,
+            "org_unit": {"code": case.org_unit.code, "name": case.org_unit.name}, "steps": row.steps,
+            "holders": row.holders, "opened_at": iso(case.opened_at), "due_at": iso(row.due_at),
+            "days_left": row.days_left(now), "warning_level": row.warning_level,
+            "warning": LEVEL_NAMES.get(row.warning_level), "status": case.status, "outcome": case.outcome,
+            "closed_at": iso(case.closed_at)}

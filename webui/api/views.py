@@ -12,11 +12,13 @@ from werkzeug.exceptions import BadRequest
 
 from engine import access, case_data
 from engine.errors import InvalidData
-from engine.services import cases, history, processes, tasks, timers, users
+from engine.services import cases, history, ledger, processes, tasks, timers, users
 from webui.api import schemas as s
 from webui.auth import bearer_token, current_actor
 from webui.errors import Unauthorized
-from webui.extensions import db
+from webui.extensions import current_runtime, db
+from webui.ledger import export as ledger_export
+from webui.ledger import views as ledger_views
 
 
 class _ArgumentsParser(FlaskParser):
@@ -176,6 +178,32 @@ def start_case():
     body = _load(s.StartCaseRequest, _json_body())
     case = cases.start_case(db.session, body["process_id"], body["data"], actor, body["org_unit"])
     return _case_response(case)
+
+
+@blp.route("/cases", methods=["GET"])
+@blp.arguments(s.LedgerQuery, location="query", unknown=RAISE)
+@_errors(401, 403, 422)
+@blp.response(200, s.LedgerList)
+def list_cases(query: dict):
+    """The case ledger (台账): the cases the caller may read — their own units' for staff, their unit and every
+    unit below for supervisors and directors, all for auditors — filtered and sorted; totals exact up to 1000."""
+    page, per_page = query.pop("page"), query.pop("per_page")
+    result = ledger.list_cases(db.session, current_actor(), ledger.LedgerFilters(**query), page, per_page)
+    now = current_runtime().clock.now()
+    return {"items": [s.ledger_row_json(row, now) for row in result.rows], "total": result.total,
+            "total_capped": result.more, "page": page, "per_page": per_page}
+
+
+@blp.route("/cases/export", methods=["GET"])
+@blp.arguments(s.LedgerExportQuery, location="query", unknown=RAISE)
+@_errors(401, 403, 422)
+@blp.doc(responses={"200": {"description": "the filtered ledger with Chinese column headers, streamed", "content": {
+    "text/csv": {}, ledger_export.MEDIA_TYPES["xlsx"]: {}}}})  # files: no JSON schema to check them by
+def export_cases(query: dict):
+    """The filtered ledger as CSV or XLSX (same filters as GET /cases; page and per_page ignored)."""
+    fmt = query.pop("format")
+    query.pop("page"), query.pop("per_page")
+    return ledger_views.export_response(current_actor(), ledger.LedgerFilters(**query), fmt)
 
 
 @blp.route("/cases/<int:case_id>", methods=["GET"])

@@ -1,0 +1,129 @@
+"""The case ledger (台账): every case the caller may read (engine/access.py), filtered, sorted, paged or exported.
+
+Read-only: no commit. The queries are engine/case_list.py's."""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from engine import case_list, runtime, task_list
+from engine.actors import Actor
+from engine.case_list import SORTS, LedgerFilters, normalise_query  # noqa: F401 (public here)
+from engine.models import NO_DUE_DATE, CaseModel, OrgUnitModel, ProcessVersionModel, TaskModel
+
+COUNT_CAP = task_list.COUNT_CAP  # like the task list: counted exactly up to here, then "1000+"
+EXPORT_CHUNK = 500  # rows read at a time by an export
+
+
+@dataclass
+class LedgerRow:
+    """One line of the ledger: the case and its open tasks (steps, holders, the earliest due, the highest level)."""
+
+    case: CaseModel
+    process_name: str
+    unit_name: str
+    steps: list[str] = field(default_factory=list)
+    holders: list[str] = field(default_factory=list)  # who holds each claimed step (usernames)
+    due_at: datetime | None = None
+    warning_level: int = 0
+
+    @property
+    def title(self) -> str:
+        data = self.case.data or {}
+        for key in ("title", "summary"):
+            value = data.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()[:80]
+        return self.process_name
+
+    @property
+    def party_name(self) -> str:
+        value = (self.case.data or {}).get("party_name")
+        return value if isinstance(value, str) else ""
+
+    def days_left(self, now: datetime) -> int | None:
+        """Whole days to the earliest due date (negative: days late), None without one (closed, no deadline)."""
+        if self.due_at is None or self.case.status != "open":
+            return None
+        return math.floor((self.due_at - now).total_seconds() / 86400)
+
+
+@dataclass
+class LedgerPage:
+    rows: list[LedgerRow]
+    total: int  # exact when more is False, else COUNT_CAP
+    more: bool = False
+
+
+def _rows(session: Session, ids: list[int]) -> list[LedgerRow]:
+    """The ledger rows of these cases, in this order: three statements, whatever the number of cases."""
+    if not ids:
+        return []
+    cases = {c.id: c for c in session.scalars(select(CaseModel).where(CaseModel.id.in_(ids)))}
+    names = dict(session.execute(select(ProcessVersionModel.id, ProcessVersionModel.name)
+                                 .where(ProcessVersionModel.id.in_({c.process_version_id for c in cases.values()}))).all())
+    tasks: dict[int, list[TaskModel]] = {}
+    for task in session.scalars(select(TaskModel).where(TaskModel.case_id.in_(ids))
+                                .order_by(TaskModel.due_sort, TaskModel.created_at, TaskModel.id)):
+        tasks.setdefault(task.case_id, []).append(task)
+    rows = []
+    for case_id in ids:
+        case = cases.get(case_id)
+        if case is None:
+            continue
+        open_tasks = tasks.get(case_id, [])
+        dues = [t.due_at for t in open_tasks if t.due_at is not None and t.due_at != NO_DUE_DATE]
+        rows.append(LedgerRow(case, names.get(case.process_version_id) or case.process_id, case.org_unit.name,
+                              list(dict.fromkeys(t.title for t in open_tasks)),
+                              list(dict.fromkeys(t.assignee for t in open_tasks if t.assignee)),
+                              min(dues) if dues else None, max((t.warning_level for t in open_tasks), default=0)))
+    return rows
+
+
+def list_cases(session: Session, actor: Actor, filters: LedgerFilters, page: int = 1, per_page: int = 50,
+               now: datetime | None = None) -> LedgerPage:
+    """A page of the ledger: the cases the actor may read that match the filters, with a total exact up to
+    COUNT_CAP. Raises InvalidData (unknown sort, status or unit; page too high)."""
+    now = now or runtime.of(session).clock.now()
+    page, per_page = task_list.page_bounds(page, per_page)
+    stmt = case_list.build(session, actor, filters, now)
+    ids = list(session.scalars(stmt.offset((page - 1) * per_page).limit(per_page)))
+    if len(ids) < per_page and (ids or page == 1):
+        counted = (page - 1) * per_page + len(ids)  # a page that is not full ends the list: no count needed
+    else:
+        counted = session.scalar(select(func.count()).select_from(
+            stmt.order_by(None).limit(COUNT_CAP + 1).subquery())) or 0
+    return LedgerPage(_rows(session, ids), min(counted, COUNT_CAP), counted > COUNT_CAP)
+
+
+def export_rows(session: Session, actor: Actor, filters: LedgerFilters,
+                now: datetime | None = None) -> Iterator[LedgerRow]:
+    """Every matching case in ledger order, read EXPORT_CHUNK at a time (a streamed cursor: an export of
+    100,000 cases never holds them all). Raises InvalidData before the first row."""
+    now = now or runtime.of(session).clock.now()
+    stmt = case_list.build(session, actor, filters, now)
+
+    def rows() -> Iterator[LedgerRow]:
+        ids = session.execute(stmt.execution_options(yield_per=EXPORT_CHUNK))  # a server-side cursor
+        for chunk in ids.partitions(EXPORT_CHUNK):
+            batch = _rows(session, [row[0] for row in chunk])
+            yield from batch
+            session.expunge_all()  # the chunk's cases and tasks leave the identity map with it
+    return rows()
+
+
+def org_unit_choices(session: Session, actor: Actor) -> list[OrgUnitModel]:
+    """The units the actor's ledger may filter by: those under the units they hold a grant at (all, for those
+    who read every case), in tree order."""
+    stmt = select(OrgUnitModel).order_by(OrgUnitModel.path)
+    if not actor.can_read_all():
+        paths = sorted({g.org_path for g in actor.grants})
+        if not paths:
+            return []
+        stmt = stmt.where(or_(*[OrgUnitModel.path.startswith(p) for p in paths]))
+    return list(session.scalars(stmt))
