@@ -70,12 +70,14 @@ def candidates(session: Session, case: CaseModel, info: dict, task) -> list[tupl
     if not entries and info.get("lane"):
         entries = [rt.settings.lane_roles.get(info["lane"], info["lane"])]
     pairs = []
+    staffed_any = False  # somebody holds one of the roles where it resolves (known without a query for most)
     for entry in entries:
         role, _, unit = str(entry).partition("@")
         role, unit = role.strip(), unit.strip()
         org_id = case.org_unit_id
         if not unit:
-            org_id = nearest_staffed_unit(session, role, case.org_unit)
+            org_id, found = _nearest_staffed(session, role, case.org_unit)
+            staffed_any = staffed_any or found
         elif unit == "parent":
             org_id = case.org_unit.parent_id or org_id
         elif unit == "first":
@@ -88,14 +90,14 @@ def candidates(session: Session, case: CaseModel, info: dict, task) -> list[tupl
             org_id = org.id
         pairs.append((role, org_id))
     pairs = list(dict.fromkeys(pairs))
-    if pairs and not any(_staffed(session, role, org_id) for role, org_id in pairs):
+    if pairs and not staffed_any and not any(_staffed(session, role, org_id) for role, org_id in pairs):
         _refuse_unstaffed(session, pairs, task)
     return pairs
 
 
 def _staffed(session: Session, role: str, org_id: int) -> bool:
-    return session.scalar(select(MembershipModel.id).join(RoleModel, RoleModel.id == MembershipModel.role_id)
-                          .where(MembershipModel.org_unit_id == org_id, RoleModel.name == role).limit(1)) is not None
+    """Somebody holds `role` at the unit (one indexed EXISTS, built once: this runs as tasks open)."""
+    return bool(send(session.connection(), _STAFFED_ONE, {"role": role, "unit": org_id}))
 
 
 def _refuse_unstaffed(session: Session, pairs: list[tuple[str, int]], task) -> None:
@@ -179,10 +181,16 @@ _HOLDS_ROLE = (select(_M.id).join(RoleModel.__table__, _R.id == _M.role_id)
 _STAFFED = select(_O.id).where(_HOLDS_ROLE)
 _STAFFED_UNITS = _STAFFED.where(_O.id.in_([bindparam(f"unit_{i}") for i in range(_CHAIN_SLOTS)]))
 _STAFFED_UNITS_DEEP = _STAFFED.where(_O.id.in_(bindparam("chain", expanding=True)))
+_STAFFED_ONE = _STAFFED.where(_O.id == bindparam("unit"))
 
 
 def nearest_staffed_unit(session: Session, role: str, org: OrgUnitModel) -> int:
-    """The case's org unit, or the nearest unit above it where somebody holds the role.
+    """The case's org unit, or the nearest unit above it where somebody holds the role."""
+    return _nearest_staffed(session, role, org)[0]
+
+
+def _nearest_staffed(session: Session, role: str, org: OrgUnitModel) -> tuple[int, bool]:
+    """(nearest_staffed_unit, whether somebody holds the role there: False when nobody does up the tree).
 
     Departments sit at the county center (常驻/轮驻/随驻), so a village case sent to a department reaches
     the department's staff instead of waiting at a village where nobody holds that role."""
@@ -194,5 +202,5 @@ def nearest_staffed_unit(session: Session, role: str, org: OrgUnitModel) -> int:
         staffed = {row[0] for row in send(session.connection(), _STAFFED_UNITS, {"role": role, **params})}
     for org_id in reversed(chain):
         if org_id in staffed:
-            return org_id
-    return org.id
+            return org_id, True
+    return org.id, False
