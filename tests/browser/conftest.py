@@ -1,6 +1,7 @@
 """Browser tests: the app served by werkzeug in a thread, Debian's chromium driven by pytest-playwright."""
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -55,13 +56,22 @@ def page(page):
 def live_server(committed_db, directory, app):
     """The test app on 127.0.0.1 and a free port, one request at a time (the test database is SQLite). Committed
     mode: the server thread opens its own connections, which must see what the test committed."""
+    with serving(app) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serving(app):
+    """The app on 127.0.0.1 and a free port in a thread, one request at a time; yields its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=False)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
 
 
 @pytest.fixture

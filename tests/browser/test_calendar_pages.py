@@ -2,12 +2,10 @@
 it waits for confirmation, opens the 确认期间届满 task, confirms it, and the case page says so."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
+from tests.browser.conftest import serving
 from tests.scenario.conftest import center, china  # noqa: F401 (the scenario center fixture, used by name)
 from tests.scenario.test_calendar_notice import _window_in_2027
 from tests.support import PASSWORD
@@ -16,13 +14,8 @@ from tests.support import PASSWORD
 @pytest.fixture
 def center_server(committed_db, center, app):  # noqa: F811
     """The app on a free port over the scenario center (committed: the server thread reads what the test wrote)."""
-    server = make_server("127.0.0.1", 0, app, threaded=False)
-    thread = threading.Thread(target=server.serve_forever, name="center-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
+    with serving(app) as url:
+        yield url
 
 
 def test_the_supervisor_confirms_a_held_party_window(page, center_server, center, shoot):  # noqa: F811
