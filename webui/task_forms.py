@@ -138,11 +138,14 @@ def display_value(spec: dict | None, value) -> str:
     return str(value)
 
 
-def labelled_changes(meta: Mapping, changes: Mapping | None, spec_name: str | None = None) -> list[tuple[str, str, str]]:
+def labelled_changes(meta: Mapping, changes: Mapping | None, spec_name: str | None = None,
+                     submitted: Mapping | None = None) -> list[tuple[str, str, str]]:
     """A history event's data changes as staff read them: (label, before, after), labelled by the form of the
     task that wrote them, else by any form of the version defining that field, else by the process's
     designer-declared label (jiefen.label.<var>, docs/designers.md). Data none of these names (a script's
-    working variables) is left out; the API keeps the raw changes for auditors."""
+    working variables) is left out; the API keeps the raw changes for auditors. With `submitted` (a case's start:
+    the data it was opened with), only those fields are shown — the process's initial values (处理结果=未化解 before
+    any mediation) are defaults, not something that happened."""
     own = {f["id"]: f for f in ((meta.get("user_tasks") or {}).get(spec_name) or {}).get("form") or []} \
         if spec_name else {}
     every = fields_by_id(meta)
@@ -153,8 +156,18 @@ def labelled_changes(meta: Mapping, changes: Mapping | None, spec_name: str | No
         spec = own.get(key) or every.get(key) or declared.get(key)
         if spec is None or not isinstance(pair, (list, tuple)) or len(pair) != 2:
             continue
+        if submitted is not None and key not in submitted:
+            continue
         rows.append((order[key], spec.get("label") or key, display_value(spec, pair[0]), display_value(spec, pair[1])))
     return [row[1:] for row in sorted(rows, key=lambda row: row[0])]
+
+
+def entered_fields(case) -> set[str]:
+    """The case's data keys someone entered (engine/services/history.entered_fields), for the case summary."""
+    from engine.services import history
+    from webui.extensions import db
+
+    return history.entered_fields(db.session, case.id)
 
 
 def case_category(case) -> str:

@@ -74,13 +74,14 @@ def _set_language(code: str):
 def _template_globals() -> dict:
     from webui.shell import person, shell_context
 
-    from webui.task_forms import (applies, case_category, case_flags, display_value, labelled_changes, show_rule,
-                                  today_iso)
+    from webui.task_forms import (applies, case_category, case_flags, display_value, entered_fields,
+                                  labelled_changes, show_rule, today_iso)
 
     chinese = i18n.is_chinese()
     return {"LANGUAGES": i18n.LANGUAGES, "html_lang": i18n.html_lang(), "labels": labels,
             "display_value": display_value, "labelled_changes": labelled_changes, "show_rule": show_rule,
             "field_applies": applies, "today_iso": today_iso, "case_category": case_category, "case_flags": case_flags,
+            "entered_fields": entered_fields,
             "colon": "：" if chinese else ": ", "person": person,
             **shell_context()}
 

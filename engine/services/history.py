@@ -33,6 +33,21 @@ def list_events(session: Session, case_id: int, actor: Actor, what: str = "event
                                 .order_by(CaseEventModel.seq)))
 
 
+def entered_fields(session: Session, case_id: int) -> set[str]:
+    """The case data keys someone entered: the data of the case's start and of every completed task's form.
+
+    Values only a script set (a process's initial defaults such as 同意延长=否 or 鉴定期间=0 before anyone was
+    asked) are not facts about the case; the case summary leaves them out. The caller has already read the case
+    (no access check, no access-log entry of its own)."""
+    keys: set[str] = set()
+    for payload in session.scalars(select(CaseEventModel.payload).where(
+            CaseEventModel.case_id == case_id, CaseEventModel.type.in_(("case_started", "task_completed")))):
+        data = ((payload or {}).get("command") or {}).get("data")
+        if isinstance(data, dict):
+            keys.update(data)
+    return keys
+
+
 def verify_case(session: Session, case_id: int, actor: Actor) -> Verification:
     """Recompute the hash chain and replay the recorded commands on the case's process version.
 

@@ -38,9 +38,15 @@ def test_history_labels_fields_from_forms_and_declared_labels_and_hides_working_
     assert "<td>纠纷类型</td><td>—</td><td>邻里</td>" in history
     assert "<td>纠纷等级</td><td>—</td><td>一般</td>" in history  # screen's own label, not a later form's
     assert history.index("<td>纠纷类型</td>") < history.index("<td>申请人（当事人）</td>") < history.index("<td>首问责任人</td>")
-    # script-set data the process labels (jiefen.label.* / jiefen.values.*), with its values named
-    assert "<td>结案方式</td><td>—</td><td>未化解</td>" in history
-    assert "<td>司法确认结果</td><td>—</td><td>未申请</td>" in history
+    # the process's initial values (a script's defaults at the start) are not shown as if something happened
+    assert "<td>结案方式</td>" not in history and "<td>司法确认结果</td>" not in history
+    # script-set data the process labels (jiefen.label.* / jiefen.values.*), with its values named, once a step
+    # sets it
+    c.complete(cid, "dispatch", "screener", {"dispatch_route": "handle", "handling_dept": "mediator",
+                                             "mediation_type": "people"})
+    c.complete(cid, "mediate", "mediator", {"mediation_result": "withdrawn", "mediation_record": "申请人书面撤回"})
+    history = _history(page("clerk", f"/cases/{cid}"))
+    assert "<td>结案方式</td><td>未化解</td><td>当事人撤回</td>" in history
     # working variables nobody labelled are not shown; no raw id anywhere in the history
     for raw in ("closure_type", "jc_result", "escalate_now", "revisit_round", "unresolved", "neighbourhood"):
         assert raw not in history, raw
@@ -167,3 +173,23 @@ def test_history_names_who_released_a_task_by_display_name(center, page):
     assert c.post(f"/api/v1/tasks/{screen['id']}/unclaim", "screener").status_code == 200
     history = _history(page("director", f"/cases/{cid}"))
     assert "原认领人 李研判" in history and "screener" not in history
+
+
+def test_the_case_summary_shows_what_was_entered_not_the_processs_initial_values(center, page):
+    """The dispute's start script sets 各方当事人同意延长=否 and 鉴定期间=0 before anyone is asked; the screener's
+    summary shows what the clerk entered, the category once, and none of those defaults."""
+    c = center
+    cid = register(c)
+    task = c.task(cid, "screen")
+    html = page("screener", f"/tasks/{task['id']}")
+    summary = html[html.index('class="summary data"'):]
+    summary = summary[:summary.index("</dl>")]
+    assert "纠纷简要情况" in summary and "首问责任人" in summary  # entered at registration
+    for default in ("各方当事人同意延长", "双方同意继续调解", "鉴定期间", "协办部门", "纠纷类型"):
+        assert default not in summary, default  # initial values / an empty multi-select / the category again
+    # once the mediator enters them, they are shown
+    c.complete(cid, "screen", "screener", {"mediation_consent": "agree", "escalation_risk": "none",
+                                           "tier": "ordinary"})
+    html = page("screener", f"/cases/{cid}")
+    summary = html[html.index('class="summary data"'):]
+    assert "纠纷等级" in summary[:summary.index("</dl>")]
