@@ -106,11 +106,33 @@ def _called_versions(session: Session, defn: specs.ProcessDefinition) -> dict[st
     return out
 
 
+def _called_first(definitions: list[specs.ProcessDefinition]) -> list[specs.ProcessDefinition]:
+    """The batch ordered so that a called process is stored before its callers: a caller records the version of
+    what it calls, so a caller deployed in the same batch as a new called process must see it stored (else the
+    next deploy of the same files would make a needless caller version). Call cycles keep the given order."""
+    by_id = {d.process_id: d for d in definitions}
+    ordered: list[specs.ProcessDefinition] = []
+    placing: set[str] = set()
+
+    def place(defn: specs.ProcessDefinition) -> None:
+        if defn in ordered or defn.process_id in placing:
+            return
+        placing.add(defn.process_id)
+        for called in defn.called_processes:
+            if called in by_id:
+                place(by_id[called])
+        ordered.append(defn)
+
+    for defn in definitions:
+        place(defn)
+    return ordered
+
+
 def _store_versions(session: Session, definitions: list[specs.ProcessDefinition], actor: Actor) -> list[DeployResult]:
     """Store each definition as version n+1 unless its XML and its called processes are unchanged. Flushes."""
     rt = runtime.of(session)
     results = []
-    for defn in definitions:
+    for defn in _called_first(definitions):
         latest = _latest(session, defn.process_id)
         called = _called_versions(session, defn)
         if latest is not None and latest.sha256 == defn.sha256 and latest.meta.get("called_versions", {}) == called:
