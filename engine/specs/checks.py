@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 from lxml import etree
 
@@ -337,54 +337,48 @@ class _Checker(_UserTaskChecks):
                          "the case variables directly. Remove the mapping.", el)
 
     def _camunda_property(self, el: etree._Element) -> None:
-        """jiefen.ladder = off | on, on a user task only (engine/ladder.py); jiefen.expiry = party, on a timer
-        event only (engine/expiry.py); jiefen.outcome_class, on an end event only, one of OUTCOME_CLASSES
-        (docs/designers.md); the others as the mixin checks them."""
-        name = (el.get("name") or "").strip()
-        if name not in ("jiefen.ladder", "jiefen.outcome_class", "jiefen.expiry"):
-            super()._camunda_property(el)  # jiefen.label.* / jiefen.values.* (user_task_checks.py)
+        """The jiefen.* properties this check owns (_OWN_PROPERTIES: name → checker of value and owner element,
+        docs/designers.md); the others as the mixin checks them (jiefen.label.* / jiefen.values.*)."""
+        checker = self._OWN_PROPERTIES.get((el.get("name") or "").strip())
+        if checker is None:
+            super()._camunda_property(el)  # user_task_checks.py
             return
-        if name == "jiefen.expiry":
-            self._expiry_property(el)
-            return
-        value = (el.get("value") or "").strip()
         owner = el.getparent()
         while owner is not None and owner.get("id") is None:
             owner = owner.getparent()
-        if name == "jiefen.outcome_class":
-            self._outcome_class(el, value, owner)
-            return
+        checker(self, (el.get("value") or "").strip(), owner if owner is not None else el, owner)
+
+    def _ladder_property(self, value: str, where: etree._Element, owner: etree._Element | None) -> None:
+        """jiefen.ladder = off | on, on a user task only (engine/ladder.py)."""
         if value not in ("off", "on"):
             self.doc.problem(f"jiefen.ladder = \"{value}\": use off (no supervision ladder on this task) or on "
-                             "(the default).", owner if owner is not None else el)
+                             "(the default).", where)
         if owner is None or owner.tag != _b("userTask"):
-            what = etree.QName(owner).localname if owner is not None else "this element"
-            self.doc.problem(f"jiefen.ladder is set on a {what}: the supervision ladder follows user tasks with a "
-                             "due date, so put it on the user task.", owner if owner is not None else el)
+            self.doc.problem(f"jiefen.ladder is set on a {_kind(owner)}: the supervision ladder follows user tasks "
+                             "with a due date, so put it on the user task.", where)
 
-    def _expiry_property(self, el: etree._Element) -> None:
-        value = (el.get("value") or "").strip()
-        owner = el.getparent()
-        while owner is not None and owner.get("id") is None:
-            owner = owner.getparent()
-        where = owner if owner is not None else el
+    def _expiry_property(self, value: str, where: etree._Element, owner: etree._Element | None) -> None:
+        """jiefen.expiry = party, on a timer event only (engine/expiry.py)."""
         if value != "party":
             self.doc.problem(f"jiefen.expiry = \"{value}\": use party (a party's own window or a statutory expiry "
                              "that ends the case: confirmed by a supervisor while its year is provisional).", where)
         if owner is None or owner.find(f"{_b('timerEventDefinition')}") is None:
-            what = etree.QName(owner).localname if owner is not None else "this element"
-            self.doc.problem(f"jiefen.expiry is set on a {what} without a timer: put it on the timer event whose "
-                             "firing closes the window.", where)
+            self.doc.problem(f"jiefen.expiry is set on a {_kind(owner)} without a timer: put it on the timer event "
+                             "whose firing closes the window.", where)
 
-    def _outcome_class(self, el: etree._Element, value: str, owner: etree._Element | None) -> None:
+    def _outcome_class_property(self, value: str, where: etree._Element, owner: etree._Element | None) -> None:
+        """jiefen.outcome_class, on an end event only, one of OUTCOME_CLASSES."""
         if outcome_class_id(value) is None:
             choices = ", ".join(f"{k} ({v})" for k, v in OUTCOME_CLASSES.items())
             self.doc.problem(f"jiefen.outcome_class = \"{value}\" is not an outcome class: use one of {choices}.",
-                             owner if owner is not None else el)
+                             where)
         if owner is None or owner.tag != _b("endEvent"):
-            what = etree.QName(owner).localname if owner is not None else "this element"
-            self.doc.problem(f"jiefen.outcome_class is set on a {what}: the outcome class is the class of the end "
-                             "event a case closes on, so put it on the end event.", owner if owner is not None else el)
+            self.doc.problem(f"jiefen.outcome_class is set on a {_kind(owner)}: the outcome class is the class of "
+                             "the end event a case closes on, so put it on the end event.", where)
+
+    _OWN_PROPERTIES: ClassVar[dict[str, Callable[..., None]]] = {
+        "jiefen.ladder": _ladder_property, "jiefen.expiry": _expiry_property,
+        "jiefen.outcome_class": _outcome_class_property}
 
     def _starter_groups(self) -> None:
         value = self.process.get(_c("candidateStarterGroups"))
@@ -393,6 +387,11 @@ class _Checker(_UserTaskChecks):
         if value.strip().startswith("=") or any(not item for item in _split_list(value)):
             self.doc.problem(f"camunda:candidateStarterGroups \"{value}\" must be a comma-separated list of role "
                              "names (no expressions: there is no case data before the case starts).", self.process)
+
+
+def _kind(owner: etree._Element | None) -> str:
+    """An element's BPMN kind for a message (userTask, endEvent …)."""
+    return etree.QName(owner).localname if owner is not None else "this element"
 
 
 def _check_duplicate_ids(doc: _Doc) -> None:
