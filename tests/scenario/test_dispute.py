@@ -344,14 +344,20 @@ def test_revisit_finding_relapse_opens_a_linked_repeat_case(center):
     assert c.listed(new["id"], "register", "clerk")
 
 
-def test_not_performed_is_urged_then_parties_are_told_to_sue(center):
-    c = center
-    cid = to_mediation(c)
-    c.complete(cid, "mediate", "mediator", {"mediation_result": "agreement"})
-    sign(c, cid)
+def agreement_not_performed(c, mediator="mediator", **to_mediation_args) -> int:
+    """A mediated agreement signed, the party told, and the day-7 revisit (9 March) finding it not performed."""
+    cid = to_mediation(c, **to_mediation_args)
+    c.complete(cid, "mediate", mediator, {"mediation_result": "agreement"})
+    sign(c, cid, user=mediator)
     feedback_and_day1(c, cid)
     c.drain(china("2026-03-09", 0, 0, 1))
     c.complete(cid, "revisit_check", "revisit", {"performance_status": "not_performed"})
+    return cid
+
+
+def test_not_performed_is_urged_then_parties_are_told_to_sue(center):
+    c = center
+    cid = agreement_not_performed(c)
     urge = c.task(cid, "urge_performance")
     assert urge["roles"] == ["mediator"] and urge["due_at"] == end_of("2026-03-16")  # 5 working days
     c.complete(cid, "urge_performance", "mediator", {"urge_result": "performed"}, forbidden=("revisit",))

@@ -3,18 +3,12 @@ the director is told at once (a task), and the director calls a 会商研判 of 
 getting its own task. Through the API (and the task list page) as the center's users."""
 from tests.scenario.conftest import china
 from tests.scenario.test_dispute import AGREE, REGISTER
+from tests.scenario.test_ladder_supervision import done
 from tests.support.web import ui_login
 
 
 def follow(c, cid) -> dict[str, dict]:
     return {t["title"]: t for t in c.case(cid)["tasks"] if t["kind"] == "consultation"}
-
-
-def done(c, task_id: str, user: str, data: dict, status: int = 200):
-    assert c.post(f"/api/v1/tasks/{task_id}/claim", user).status_code == 200
-    response = c.post(f"/api/v1/tasks/{task_id}/complete", user, {"data": data})
-    assert response.status_code == status, response.get_json()
-    return response.get_json()
 
 
 def registered(c, **extra) -> int:

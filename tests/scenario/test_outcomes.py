@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from tests.scenario.conftest import china
-from tests.scenario.test_dispute import feedback_and_day1, register, sign, to_mediation
+from tests.scenario.test_dispute import (
+    agreement_not_performed,
+    feedback_and_day1,
+    register,
+    sign,
+    to_mediation,
+)
 from tests.scenario.test_staff_pages import page  # noqa: F401  (fixture)
 
 
@@ -65,12 +71,8 @@ def test_dispute_already_accepted_by_another_body_is_not_accepted(center):
 
 def test_labour_agreement_not_performed_goes_to_arbitration_or_payment_order(center):
     c = center
-    cid = to_mediation(c, tier="simple", handling_dept="dept_hrss", mediation_type="labour", category="labour")
-    c.complete(cid, "mediate", "labour", {"mediation_result": "agreement"})
-    sign(c, cid, user="labour")
-    feedback_and_day1(c, cid)
-    c.drain(china("2026-03-09", 0, 0, 1))
-    c.complete(cid, "revisit_check", "revisit", {"performance_status": "not_performed"})
+    cid = agreement_not_performed(c, "labour", tier="simple", handling_dept="dept_hrss", mediation_type="labour",
+                                  category="labour")
     c.complete(cid, "urge_performance", "labour", {"urge_result": "refused"})
     c.complete(cid, "advise_remedy", "labour", {"remedy_advised": "labour_arbitration",
                                                 "remedy_note": "告知可持调解协议书申请支付令"}, forbidden=("mediator",))
@@ -79,12 +81,7 @@ def test_labour_agreement_not_performed_goes_to_arbitration_or_payment_order(cen
 
 def test_agreement_not_performed_told_to_sue_is_unresolved(center):
     c = center
-    cid = to_mediation(c)
-    c.complete(cid, "mediate", "mediator", {"mediation_result": "agreement"})
-    sign(c, cid)
-    feedback_and_day1(c, cid)
-    c.drain(china("2026-03-09", 0, 0, 1))
-    c.complete(cid, "revisit_check", "revisit", {"performance_status": "not_performed"})
+    cid = agreement_not_performed(c)
     c.complete(cid, "urge_performance", "mediator", {"urge_result": "refused"})
     c.complete(cid, "advise_remedy", "mediator", {"remedy_advised": "lawsuit"})
     _closed_with(c, cid, "协议未履行（已告知诉讼或执行）", "unresolved", "未化解")

@@ -41,8 +41,14 @@ def test_no_ladder_section_keeps_todays_defaults(tmp_path):
     ('[ladder.roles.village]\nnotice_role = 3\n', "[ladder.roles.village] notice_role"),
     ('[ladder]\nnotice_role = ["a"]\n', "[ladder] notice_role"),
     ('[ladder]\nroles = "x"\n', "[ladder.roles]"),
+    ("[group_case]\npeople_involved_at_least = 1\n", "[group_case] people_involved_at_least"),
+    ('[group_case]\npeople_involved_at_least = "ten"\n', "[group_case] people_involved_at_least"),
+    ("[group_case]\nconsultation_roles = []\n", "[group_case] consultation_roles"),
+    ("[group_case]\nthreshold = 5\n", "[group_case] threshold"),
+    ('[group_case]\ndirector_role = ""\n', "[group_case] director_role"),
 ])
 def test_a_wrong_entry_is_refused_at_load_naming_the_key(tmp_path, text, named):
+    """[ladder] and [group_case] entries alike: refused when the settings load, naming the key."""
     with pytest.raises(ValueError) as caught:
         settings_from(tmp_path, text)
     assert named in str(caught.value)
@@ -53,16 +59,3 @@ def test_the_group_case_table_sets_the_threshold_and_the_roles(tmp_path):
                                        'consultation_roles = ["dept_police"]\n')
     assert (settings.group_people_at_least, settings.group_director_role, settings.group_consultation_roles) == (
         30, "head", ("dept_police",))
-
-
-@pytest.mark.parametrize("text, named", [
-    ("[group_case]\npeople_involved_at_least = 1\n", "[group_case] people_involved_at_least"),
-    ('[group_case]\npeople_involved_at_least = "ten"\n', "[group_case] people_involved_at_least"),
-    ("[group_case]\nconsultation_roles = []\n", "[group_case] consultation_roles"),
-    ("[group_case]\nthreshold = 5\n", "[group_case] threshold"),
-    ('[group_case]\ndirector_role = ""\n', "[group_case] director_role"),
-])
-def test_a_wrong_group_case_entry_is_refused_naming_the_key(tmp_path, text, named):
-    with pytest.raises(ValueError) as caught:
-        settings_from(tmp_path, text)
-    assert named in str(caught.value)
