@@ -262,7 +262,20 @@ def orgs():
 
     with _app().app_context():
         for org in users.list_org_units(db.session):
-            click.echo(f"{org.code}\t{org.name}\t{org.kind}\t{org.presence or ''}".rstrip())
+            click.echo(f"{org.code}\t{org.name}\t{org.kind}\t{org.presence or ''}\t{org.phone or ''}".rstrip())
+
+
+@main.command("org-phone")
+@click.argument("code")
+@click.argument("phone", required=False)
+def org_phone(code, phone):
+    """Set the contact phone of org unit CODE (the public look-up shows the handling unit's); none clears it."""
+    from engine.services import users
+    from webui.extensions import db
+
+    with _app().app_context():
+        org = users.set_org_unit_phone(db.session, code, phone)
+        click.echo(f"{org.code}\t{org.name}\t{org.phone or ''}".rstrip())
 
 
 @main.command()

@@ -58,3 +58,6 @@ class Actor:
 
 
 SYSTEM = Actor(username="system")
+# Who a history event names when the party did it through the public look-up (a rating): never a username,
+# which holds only letters, digits, _ . - (engine/services/users.py).
+PARTY_ACTOR = "@party"

@@ -40,6 +40,10 @@ DEPARTMENTS = [("330106-court", "区人民法院", "常驻"), ("330106-procurato
                ("330106-hrss", "区人社局（劳动仲裁）", "常驻"), ("330106-union", "区总工会", "轮驻"),
                ("330106-civil", "区民政局", "轮驻"), ("330106-housing", "区住建局", "轮驻"),
                ("330106-market", "区市场监管局", "随驻")]
+# Each unit's contact phone (the public look-up shows the handling unit's): made-up numbers of the 0571 area.
+UNIT_PHONES = {"330106000": "0571-8701 2345", "330106001": "0571-8702 1100", "330106002": "0571-8703 2200",
+               "330106001001": "0571-8702 1101", "330106001002": "0571-8702 1102", "330106002001": "0571-8703 2201",
+               "330106-court": "0571-8704 0000", "330106-hrss": "0571-8705 0000", "330106-justice": "0571-8706 0000"}
 ROLE_TITLES = {
     "intake_clerk": "窗口受理员", "screener": "研判员", "mediator": "调解员", "dept_court": "法院",
     "dept_procuratorate": "检察院", "dept_police": "公安", "dept_justice": "司法局", "dept_hrss": "人社局/劳动仲裁",
@@ -190,13 +194,15 @@ def _ensure_directory(session: Session) -> None:
     root = users.init_directory(session, *CITY, kind="city")
     if root.code == COUNTY[0]:
         _put_county_under_city(session, root)
-    users.add_org_unit(session, COUNTY[0], COUNTY[1], "county", CITY[0], area_code=COUNTY[2])
+    users.add_org_unit(session, COUNTY[0], COUNTY[1], "county", CITY[0], area_code=COUNTY[2],
+                       phone=UNIT_PHONES.get(COUNTY[0]))
     for code, name in TOWNSHIPS:
-        users.add_org_unit(session, code, name, "township", COUNTY[0])
+        users.add_org_unit(session, code, name, "township", COUNTY[0], phone=UNIT_PHONES.get(code))
     for code, name, parent in VILLAGES:
-        users.add_org_unit(session, code, name, "village", parent)
+        users.add_org_unit(session, code, name, "village", parent, phone=UNIT_PHONES.get(code))
     for code, name, presence in DEPARTMENTS:
-        users.add_org_unit(session, code, name, "department", COUNTY[0], presence=presence)
+        users.add_org_unit(session, code, name, "department", COUNTY[0], presence=presence,
+                           phone=UNIT_PHONES.get(code))
     users.ensure_roles(session, ROLE_TITLES)
     session.commit()
 

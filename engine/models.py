@@ -49,6 +49,7 @@ class OrgUnitModel(Base):
     level: Mapped[int] = mapped_column(Integer)  # 0 city, 1 county, 2 township, 3 village (departments: their center's)
     area_code: Mapped[str] = mapped_column(String(6))  # administrative area code used in case codes
     presence: Mapped[str | None] = mapped_column(String(20))  # 常驻 / 轮驻 / 随驻 for departments
+    phone: Mapped[str | None] = mapped_column(String(40))  # the unit's contact phone (the public look-up shows it)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
     # Materialised path "/1/4/9/" so "this unit and below" is one indexed prefix match.
     path: Mapped[str] = mapped_column(String(400), index=True, default="/")
@@ -230,6 +231,11 @@ class TaskModel(Base):
     warning_level: Mapped[int] = mapped_column(Integer, default=0)  # 0 none, 1 提示, 2 催办, 3 督办, 4 挂牌督办
     created_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None]
+    # The last manual 催办 of a supervisor or director (services.tasks.urge_task, migration 0023): its holder
+    # sees the note on the task page and a marker in the list; each one is also a task_urged event.
+    urged_at: Mapped[datetime | None]
+    urged_by: Mapped[str | None] = mapped_column(String(64))
+    urge_note: Mapped[str | None] = mapped_column(Text)
     # due_at, or NO_DUE_DATE when none: the "due" sort key as a column its index serves (migration 0008).
     # Filled from due_at by default on every insert, ORM or Core; nullable only so that SQLite adds it
     # without rebuilding the table.

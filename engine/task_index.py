@@ -153,6 +153,25 @@ def unclaim(session: Session, task_id: str) -> None:
     session.execute(_SET_CANDIDATE_ASSIGNEE, {"of_task": task_id, "new_assignee": None})
 
 
+_REASSIGN = update(TASKS).where(TASKS.c.id == bindparam("of_task")).values(
+    assignee=bindparam("new_assignee"), claimed_at=bindparam("at"))
+
+
+def reassign(session: Session, task_id: str, username: str, now: datetime) -> None:
+    """Give a task to `username` whoever held it (a supervisor's 改派, under the case lock). Flushes only."""
+    session.execute(_REASSIGN, {"of_task": task_id, "new_assignee": username, "at": now})
+    session.execute(_SET_CANDIDATE_ASSIGNEE, {"of_task": task_id, "new_assignee": username})
+
+
+_URGE = update(TASKS).where(TASKS.c.id == bindparam("of_task")).values(
+    urged_at=bindparam("at"), urged_by=bindparam("by"), urge_note=bindparam("note"))
+
+
+def urge(session: Session, task_id: str, username: str, note: str, now: datetime) -> None:
+    """The task's last manual 催办 (its list and page show it; the list's copies do not need it). Flushes."""
+    session.execute(_URGE, {"of_task": task_id, "at": now, "by": username, "note": note})
+
+
 _SET_WARNING_LEVEL = update(TASKS).where(TASKS.c.id == bindparam("of_task")).values(
     warning_level=bindparam("level"))
 _SET_CANDIDATE_WARNING_LEVEL = update(CANDIDATES).where(CANDIDATES.c.task_id == bindparam("of_task")).values(

@@ -49,7 +49,8 @@ PURGE_EVERY = timedelta(minutes=10)  # per process; look-ups ignore expired rows
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Sign-in, sign-out, the role switcher and the public look-up change only the caller's own session (or a
 # login-failure counter): replaying them would hand out a stored token or a stale cookie.
-EXEMPT_ENDPOINTS = frozenset({"api.token", "auth_ui.login", "auth_ui.logout", "auth_ui.switch", "public.lookup"})
+EXEMPT_ENDPOINTS = frozenset({"api.token", "auth_ui.login", "auth_ui.logout", "auth_ui.switch", "public.lookup",
+                              "public.rate"})
 STORED_HEADERS = ("Location", "Content-Type")
 _KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII, as the IETF draft's examples
 _WAIT_FOR_FIRST_S = 2.0  # how long a concurrent duplicate waits for the first request's stored response

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext
 
+from engine.actors import PARTY_ACTOR
 from engine.models import OUTCOME_CLASSES
+from engine.services.cases import PARTY_RATINGS as PARTY_RATING_IDS
+from engine.services.cases import PUBLIC_STAGES as PUBLIC_STAGE_IDS
 from engine.services.timers import LEVEL_NAMES
 
 STATUS = {"open": lazy_gettext("In progress"), "closed": lazy_gettext("Closed")}
@@ -25,6 +28,10 @@ EVENTS = {
     "task_opened": lazy_gettext("Task opened"),
     "task_claimed": lazy_gettext("Task claimed"),
     "task_unclaimed": lazy_gettext("Task released"),
+    "task_released": lazy_gettext("Claim released by a supervisor"),
+    "task_reassigned": lazy_gettext("Task reassigned"),
+    "task_urged": lazy_gettext("Reminder sent"),
+    "party_rated": lazy_gettext("Rated by the party"),
     "task_completed": lazy_gettext("Task completed"),
     "task_cancelled": lazy_gettext("Task cancelled"),
     "timer_fired": lazy_gettext("Timer fired"),
@@ -74,6 +81,23 @@ CHANNELS = {"walk_in": lazy_gettext("Walk-in"), "phone": lazy_gettext("Phone cal
             "higher_assignment": lazy_gettext("Assigned by a higher level")}
 
 SYSTEM_ACTOR = lazy_gettext("System")
+PARTY = lazy_gettext("The party")
+
+# The public look-up's stages (engine.services.cases.PUBLIC_STAGES): the step names, and the stage as a sentence.
+PUBLIC_STAGES = {"registered": lazy_gettext("Registration"), "screening": lazy_gettext("Assessment"),
+                 "handling": lazy_gettext("Handling"), "feedback": lazy_gettext("Feedback and follow-up"),
+                 "closed": lazy_gettext("Concluded")}
+PUBLIC_STAGE_TEXT = {"registered": lazy_gettext("Your case has been registered and is being accepted"),
+                     "screening": lazy_gettext("Your case is being assessed and sent to the unit that will handle it"),
+                     "handling": lazy_gettext("Your case is being handled (mediation or other handling)"),
+                     "feedback": lazy_gettext("The result is being fed back to you and followed up"),
+                     "closed": lazy_gettext("Your case has been concluded")}
+assert set(PUBLIC_STAGES) == set(PUBLIC_STAGE_TEXT) == set(PUBLIC_STAGE_IDS), "a public stage has no UI name"
+
+# The party's own rating (engine.services.cases.PARTY_RATINGS).
+PARTY_RATINGS = {"satisfied": lazy_gettext("Satisfied"), "basically_satisfied": lazy_gettext("Fairly satisfied"),
+                 "dissatisfied": lazy_gettext("Dissatisfied")}
+assert set(PARTY_RATINGS) == set(PARTY_RATING_IDS), "a party rating has no UI name"
 
 
 def role_name(role: str, titles: dict[str, str | None] | None = None) -> str:
@@ -88,4 +112,6 @@ def actor_name(username: str | None, names: dict[str, str] | None = None) -> str
     """How a page names who did something: the system, else the user's display name (王窗口), else the login."""
     if not username or username == "system":
         return str(SYSTEM_ACTOR)
+    if username == PARTY_ACTOR:
+        return str(PARTY)
     return (names or {}).get(username, username)

@@ -16,6 +16,7 @@ from engine.models import RateLimitModel
 log = logging.getLogger(__name__)
 
 LOOKUP_WINDOW = "10 minutes"
+PUBLIC_ENDPOINTS = ("public.lookup", "public.rate")
 _T = RateLimitModel.__table__
 
 
@@ -105,13 +106,13 @@ def _lookup_limit() -> str:
 
 
 def _failed_lookup(response) -> bool:
-    """Only failed look-ups count (404: no case matches the code and phone), as before Flask-Limiter."""
+    """Only failed look-ups and ratings count (404: no case matches the code and phone)."""
     return response.status_code == 404
 
 
 def limit_public_lookups(app: Flask) -> Limiter:
     """A Limiter of this app's own (Flask-Limiter keeps its storage on the object, so one shared by two apps
-    would mix their counters), counting failed POST /lookup per client address."""
+    would mix their counters), counting failed POST /lookup and /lookup/rate per client address."""
     from webui.extensions import db
 
     redis_url = app.config.get("JIEFEN_REDIS_URL")
@@ -123,9 +124,11 @@ def limit_public_lookups(app: Flask) -> Limiter:
                       storage_options={} if redis_url else {"engine": engine}, strategy="fixed-window",
                       key_prefix="jiefen", swallow_errors=True)
     limiter.init_app(app)
-    endpoint = "public.lookup"
-    # Flask-Limiter checks a decorated limit in the wrapper it returns, so the registered view is replaced by it.
-    app.view_functions[endpoint] = limiter.limit(_lookup_limit, methods=["POST"], deduct_when=_failed_lookup)(
-        app.view_functions[endpoint])
+    # One count for the look-up and the rating (both take code + phone): guessing through either is limited.
+    shared = limiter.shared_limit(_lookup_limit, scope="public-lookup", methods=["POST"],
+                                  deduct_when=_failed_lookup)
+    for endpoint in PUBLIC_ENDPOINTS:
+        # Flask-Limiter checks a decorated limit in the wrapper it returns, so the registered view is replaced.
+        app.view_functions[endpoint] = shared(app.view_functions[endpoint])
     app.extensions["jiefen_limiter"] = limiter
     return limiter

@@ -96,6 +96,6 @@ def _security_headers(response):
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
-    if "username" in session or request.blueprint == "cases" or request.endpoint in ("public.lookup",):
+    if "username" in session or request.blueprint == "cases" or request.endpoint in ("public.lookup", "public.rate"):
         response.headers.setdefault("Cache-Control", "no-store")
     return response

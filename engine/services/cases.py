@@ -1,18 +1,23 @@
 """Cases: open a case (一案一码), read it, and fire its timers — each function one transaction."""
 from __future__ import annotations
 
+import hmac
 import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import access, case_store, casework, forms, routing, runtime, task_index
-from engine.actors import Actor
+from engine import access, case_list, case_store, casework, chain, forms, routing, runtime, task_index
+from engine.actors import PARTY_ACTOR, Actor
 from engine.case_codes import CHANNEL_DIGITS, check_digit, valid_code  # noqa: F401 (public here)
 from engine.fastpath import send
 from engine.directory import top_org
-from engine.errors import Conflict, Forbidden, InvalidData
+from engine.errors import Conflict, Forbidden, InvalidData, NotFound
 from engine.messages import msg
 from engine.models import CaseModel, OrgUnitModel, TaskModel
 from engine.versions import latest_loaded_version
@@ -149,21 +154,116 @@ def get_case_by_code(session: Session, code: str) -> CaseModel | None:
     return session.scalar(select(CaseModel).where(CaseModel.code == code))
 
 
+def normalise_code(code: str | None) -> str:
+    """A case code as a party types or copies it: full-width characters as half-width, spaces and hyphens out,
+    a trailing x as X (case_list.normalise_query, the ledger's reading of a code)."""
+    return case_list.normalise_query(code).upper()
+
+
+def normalise_phone(phone: str | None) -> str:
+    """A phone number's digits as the look-up compares them: full-width digits as half-width, everything else
+    out, and a +86 / 0086 country prefix off a mobile number (+86 138… is 138…)."""
+    digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", phone or ""))
+    for prefix in ("0086", "86"):
+        if digits.startswith(prefix) and len(digits) == len(prefix) + 11 and digits[len(prefix)] == "1":
+            return digits[len(prefix):]
+    return digits
+
+
 def lookup_case(session: Session, code: str, phone: str) -> CaseModel | None:
-    """The public look-up: the case with this code whose party phone matches (digits only), else None.
+    """The public look-up: the case with this code whose party phone matches (both read by normalise_code and
+    normalise_phone), else None. Read-only.
 
     One answer for an unknown code and a wrong phone, compared in constant time, so nobody learns
     whether a code exists."""
-    import hmac
-    import re
-
-    def digits(value: str | None) -> str:
-        return re.sub(r"\D", "", value or "")
-
-    case = get_case_by_code(session, code.strip().upper()) if code else None
-    stored, given = digits(case.party_phone if case else None), digits(phone)
+    code = normalise_code(code)
+    case = get_case_by_code(session, code) if code else None
+    stored, given = normalise_phone(case.party_phone if case else None), normalise_phone(phone)
     if case is None or not stored or not given or not hmac.compare_digest(stored.encode(), given.encode()):
         return None
+    return case
+
+
+# The stages a party reads on the look-up, in order; an open case is at the latest stage one of its open tasks'
+# roles names (the other roles: "handling"), a closed case at "closed".
+PUBLIC_STAGES = ("registered", "screening", "handling", "feedback", "closed")
+_STAGE_OF_ROLE = {"intake_clerk": "registered", "screener": "screening", "director": "screening",
+                  "revisit_staff": "feedback"}
+
+
+@dataclass
+class PublicView:
+    """What the public look-up tells the party of their case: nothing personal."""
+
+    code: str
+    process: str
+    status: str
+    stage: str  # one of PUBLIC_STAGES
+    opened_at: datetime
+    closed_at: datetime | None
+    outcome: str | None
+    next_steps: list[str]
+    unit_name: str
+    unit_phone: str | None
+    rating: str | None  # the party's rating, once given (PARTY_RATINGS)
+
+
+def public_view(session: Session, case: CaseModel) -> PublicView:
+    """The look-up's answer for a case found by lookup_case: its stage in plain words, the next steps, the
+    handling unit and its phone. Read-only."""
+    tasks = [t for t in open_tasks(session, case.id) if t.kind == "bpmn"]
+    if case.status == "closed":
+        stage = "closed"
+    else:
+        stages = [_STAGE_OF_ROLE.get(role, "handling") for t in tasks for role in (t.roles or [])] or ["handling"]
+        stage = max(stages, key=PUBLIC_STAGES.index)
+    unit = case.org_unit
+    return PublicView(code=case.code, process=case.version.name or case.process_id, status=case.status,
+                      stage=stage, opened_at=case.opened_at, closed_at=case.closed_at, outcome=case.outcome,
+                      next_steps=[t.title for t in tasks], unit_name=unit.name, unit_phone=unit.phone,
+                      rating=(case.data or {}).get("party_rating"))
+
+
+# The party's own rating of a closed case (满意 / 基本满意 / 不满意): case data `party_rating` holds the id, the
+# statistics' 满意率 reads it (docs/statistics.md).
+PARTY_RATINGS = {"satisfied": "满意", "basically_satisfied": "基本满意", "dissatisfied": "不满意"}
+RATING_COMMENT_MAX = 500
+
+
+def rate_case(session: Session, code: str, phone: str, rating: str, comment: str | None = None) -> CaseModel:
+    """The party rates the handling of a closed case through the public look-up, with the look-up's proof
+    (code + phone), once. Stored as case data party_rating (an id of PARTY_RATINGS) and party_rating_comment,
+    and a party_rated event. Commits.
+
+    Raises NotFound (no case with this code and phone: the look-up's one answer), Conflict (not closed yet;
+    rated already), InvalidData (unknown rating; comment too long)."""
+    found = lookup_case(session, code, phone)
+    if found is None:
+        raise NotFound(msg("lookup.no_match"))
+    problems = {}
+    if rating not in PARTY_RATINGS:
+        problems["rating"] = [msg("field.one_of", choices="、".join(PARTY_RATINGS.values()))]
+    comment = (comment or "").strip()
+    if len(comment) > RATING_COMMENT_MAX:
+        problems["comment"] = [msg("field.at_most", max=RATING_COMMENT_MAX)]
+    if problems:
+        raise InvalidData(msg("lookup.rating_invalid"), problems)
+    case = case_store.lock_case(session, found.id)
+    if case.status != "closed":
+        raise Conflict(msg("lookup.rate_when_closed"))
+    if (case.data or {}).get("party_rating"):
+        raise Conflict(msg("lookup.rated_already"))
+    now = runtime.of(session).clock.now()
+    # Beside the workflow's data, not in it: the case is closed and runs no more, and a replay (verify)
+    # reproduces the workflow, which the rating does not touch.
+    case.data = {**(case.data or {}), "party_rating": rating, "party_rating_comment": comment}
+    chain.append_event(session, case, "party_rated", PARTY_ACTOR, now, {"rating": rating, "comment": comment})
+    try:
+        session.commit()
+    except StaleDataError as exc:
+        session.rollback()
+        raise Conflict(msg("lookup.rated_already")) from exc
+    log.info("case %s rated by its party", case.id)
     return case
 
 

@@ -1,11 +1,12 @@
-"""Human tasks: the per-role task list, claim / unclaim, and complete with validated form data."""
+"""Human tasks: the per-role task list, claim / unclaim, complete with validated form data, and the
+supervisor's hands on them (reassign, release, 催办)."""
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -16,7 +17,8 @@ from engine.access import can_act  # noqa: F401 (public here)
 from engine.actors import SUPERVISORY_ROLES, Actor
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
 from engine.messages import msg
-from engine.models import CaseEventModel, CaseModel, OrgUnitModel, TaskDraftModel, TaskModel
+from engine.models import (CaseEventModel, CaseModel, MembershipModel, OrgUnitModel, RoleModel, TaskCandidateModel,
+                           TaskDraftModel, TaskModel, UserModel)
 from engine.versions import latest_loaded_version, load_version
 
 log = logging.getLogger(__name__)
@@ -157,14 +159,140 @@ def unclaim_task(session: Session, task_id: str, actor: Actor) -> TaskModel:
         access.ensure_can_read(session, actor, case, refusal=_NOT_YOURS)  # before a conflict tells of it (I1)
     if task.assignee is None:
         raise Conflict(msg("task.not_claimed"))
-    if task.assignee != actor.username and not actor.supervises(session.get(OrgUnitModel, task.org_unit_id).path):
-        raise Forbidden(msg("task.claimed_by_other", assignee=task.assignee))
+    if task.assignee != actor.username:
+        if not actor.supervises(session.get(OrgUnitModel, task.org_unit_id).path):
+            raise Forbidden(msg("task.claimed_by_other", assignee=task.assignee))
+        _release(session, case, task, actor)  # a supervisor releasing someone's claim: task_released
+        _commit(session)
+        session.refresh(task)
+        return task
     now = runtime.of(session).clock.now()
     previous = task.assignee
     task_index.unclaim(session, task.id)
     chain.append_event(session, case, "task_unclaimed", actor.username, now, {"was": previous}, task.id, task.title)
     _commit(session)
     session.refresh(task)
+    return task
+
+
+# ---------------------------------------------------------------- the director's hands (issue 18 §4)
+
+URGE_NOTE_MAX = 500  # characters of a manual 催办's message
+
+
+@dataclass
+class Eligible:
+    """A user who may be given a task (reassign_task): holds one of its (role, org unit) candidates."""
+
+    username: str
+    display_name: str | None
+
+
+def _ensure_oversees(session: Session, actor: Actor, case: CaseModel, task: TaskModel) -> None:
+    """Supervisors and directors act on the tasks of their unit and the units below it (the supervised task
+    list's rule: the task's unit under a supervisory grant's unit); anyone else gets Forbidden."""
+    if not actor.supervises(session.get(OrgUnitModel, task.org_unit_id).path):
+        raise Forbidden(msg("task.not_overseen"))
+
+
+def _eligible(session: Session, task_id: str) -> list[Eligible]:
+    pairs = session.execute(select(TaskCandidateModel.role, TaskCandidateModel.org_unit_id)
+                            .where(TaskCandidateModel.task_id == task_id)).all()
+    if not pairs:
+        return []
+    holds = or_(*[and_(RoleModel.name == role, MembershipModel.org_unit_id == org_id) for role, org_id in pairs])
+    rows = session.execute(select(UserModel.username, UserModel.display_name).distinct()
+                           .join(MembershipModel, MembershipModel.user_id == UserModel.id)
+                           .join(RoleModel, RoleModel.id == MembershipModel.role_id)
+                           .where(UserModel.active.is_(True), holds)
+                           .order_by(UserModel.display_name, UserModel.username)).all()
+    return [Eligible(username, display_name) for username, display_name in rows]
+
+
+def eligible_assignees(session: Session, task_id: str, actor: Actor) -> list[Eligible]:
+    """Who the actor may give the task to: active users holding one of its roles at its unit (its candidate
+    pairs), by display name, the present holder left out. Read-only. Raises NotFound, Conflict (done),
+    Forbidden (not a supervisor or director over the task's unit)."""
+    task = _task_or_gone(session, task_id, actor)
+    access.ensure_can_read(session, actor, task.case, refusal=_NOT_YOURS)
+    _ensure_oversees(session, actor, task.case, task)
+    return [e for e in _eligible(session, task_id) if e.username != task.assignee]
+
+
+def may_oversee(session: Session, actor: Actor, task: TaskModel) -> bool:
+    """The actor may reassign, release and 催办 this task (the buttons a page shows). Read-only."""
+    return actor.supervises(session.get(OrgUnitModel, task.org_unit_id).path)
+
+
+def reassign_task(session: Session, task_id: str, username: str, actor: Actor) -> TaskModel:
+    """改派: give a task to another user holding its role at its unit, claimed or not. Commits; the history
+    gets a task_reassigned event (from, to). Raises NotFound, Conflict (done; already theirs), Forbidden (not
+    over the task's unit), InvalidData (the user does not hold the task's role there)."""
+    case, task = _locked_task(session, task_id, actor)
+    access.ensure_can_read(session, actor, case, refusal=_NOT_YOURS)
+    _ensure_oversees(session, actor, case, task)
+    username = (username or "").strip()
+    if not username:
+        raise InvalidData(msg("task.reassign_to_whom"), {"username": [msg("field.required")]})
+    if username == task.assignee:
+        raise Conflict(msg("task.already_assigned", assignee=username), {"assignee": username})
+    if username not in {e.username for e in _eligible(session, task.id)}:
+        raise InvalidData(msg("task.reassign_ineligible", username=username),
+                          {"username": [msg("field.not_eligible_assignee")]})
+    now = runtime.of(session).clock.now()
+    previous = task.assignee
+    task_index.reassign(session, task.id, username, now)
+    chain.append_event(session, case, "task_reassigned", actor.username, now, {"was": previous, "to": username},
+                       task.id, task.title)
+    _commit(session)
+    session.refresh(task)
+    log.info("task %s of case %s reassigned by %s", task.id, case.id, actor.username)
+    return task
+
+
+def release_task(session: Session, task_id: str, actor: Actor) -> TaskModel:
+    """Release someone's claim (back to the pool of the task's candidates), for a supervisor or director over
+    the task's unit. Commits; the history gets a task_released event (was). Raises NotFound, Conflict (done; not
+    claimed), Forbidden."""
+    case, task = _locked_task(session, task_id, actor)
+    access.ensure_can_read(session, actor, case, refusal=_NOT_YOURS)
+    _ensure_oversees(session, actor, case, task)
+    if task.assignee is None:
+        raise Conflict(msg("task.not_claimed"))
+    _release(session, case, task, actor)
+    _commit(session)
+    session.refresh(task)
+    return task
+
+
+def _release(session: Session, case: CaseModel, task: TaskModel, actor: Actor) -> None:
+    now = runtime.of(session).clock.now()
+    previous = task.assignee
+    task_index.unclaim(session, task.id)
+    chain.append_event(session, case, "task_released", actor.username, now, {"was": previous}, task.id, task.title)
+    log.info("task %s of case %s released by %s", task.id, case.id, actor.username)
+
+
+def urge_task(session: Session, task_id: str, note: str, actor: Actor) -> TaskModel:
+    """催办 by hand: a supervisor or director over the task's unit tells its holder (or, unclaimed, its
+    candidates) to get on with it. The note stays on the task (its page and a marker in the list) and is a
+    task_urged event. Commits. Raises NotFound, Conflict (done), Forbidden, InvalidData (no note; too long)."""
+    case, task = _locked_task(session, task_id, actor)
+    access.ensure_can_read(session, actor, case, refusal=_NOT_YOURS)
+    _ensure_oversees(session, actor, case, task)
+    note = (note or "").strip()
+    if not note:
+        raise InvalidData(msg("task.urge_note_required"), {"note": [msg("field.required")]})
+    if len(note) > URGE_NOTE_MAX:
+        raise InvalidData(msg("task.urge_note_too_long", max=URGE_NOTE_MAX),
+                          {"note": [msg("field.at_most", max=URGE_NOTE_MAX)]})
+    now = runtime.of(session).clock.now()
+    task_index.urge(session, task.id, actor.username, note, now)
+    chain.append_event(session, case, "task_urged", actor.username, now, {"note": note, "to": task.assignee},
+                       task.id, task.title)
+    _commit(session)
+    session.refresh(task)
+    log.info("task %s of case %s urged by %s", task.id, case.id, actor.username)
     return task
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -120,16 +121,42 @@ def _put_above(session: Session, root: OrgUnitModel, code: str, name: str, kind:
 
 
 def add_org_unit(session: Session, code: str, name: str, kind: str, parent_code: str,
-                 area_code: str | None = None, presence: str | None = None) -> OrgUnitModel:
-    """Add an org unit under a parent (idempotent by code). Commits."""
+                 area_code: str | None = None, presence: str | None = None, phone: str | None = None) -> OrgUnitModel:
+    """Add an org unit under a parent (idempotent by code; a phone given fills in one the unit lacks). Commits.
+
+    Raises InvalidData (unknown kind; a phone that is no phone number), NotFound (parent)."""
     if kind not in {*LEVELS, "department"}:
         raise InvalidData(msg("org.unknown_kind", kind=kind), {"kind": ["city|county|township|village|department"]})
+    phone = _unit_phone(phone)
     existing = session.scalar(select(OrgUnitModel).where(OrgUnitModel.code == code))
     if existing is not None:
+        if phone and not existing.phone:
+            existing.phone = phone
+            session.commit()
         return existing
     parent = _org_by_code(session, parent_code)
     level = parent.level if kind == "department" else LEVELS[kind]
     org = _add_org(session, code, name, kind, level, area_code or parent.area_code, parent, presence)
+    org.phone = phone
+    session.commit()
+    return org
+
+
+_UNIT_PHONE = re.compile(r"[0-9][0-9 ()（）+\-]{5,38}")
+
+
+def _unit_phone(phone: str | None) -> str | None:
+    phone = (phone or "").strip() or None
+    if phone is not None and not _UNIT_PHONE.fullmatch(phone):
+        raise InvalidData(msg("org.phone_invalid"), {"phone": [msg("field.phone_number")]})
+    return phone
+
+
+def set_org_unit_phone(session: Session, code: str, phone: str | None) -> OrgUnitModel:
+    """Set (or, with None, clear) an org unit's contact phone, which the public look-up shows parties.
+    Commits. Raises NotFound (unit), InvalidData (not a phone number)."""
+    org = _org_by_code(session, code)
+    org.phone = _unit_phone(phone)
     session.commit()
     return org
 

@@ -54,6 +54,18 @@ def test_operator_commands_end_to_end(run, tmp_path):
     assert missing_org.returncode == 2 and "nowhere" in missing_org.stderr
 
 
+def test_org_phone_sets_lists_and_clears_a_units_contact(run):
+    run("init-db")
+    assert run("org-phone", "330106000", "0571-8701 2345").stdout.strip().endswith("0571-8701 2345")
+    assert run("orgs").stdout.splitlines()[0].endswith("\t0571-8701 2345")
+    bad = run("org-phone", "330106000", "总机", ok=False)
+    assert bad.returncode == 2 and "phone" in bad.stderr and "Traceback" not in bad.stderr
+    missing = run("org-phone", "nowhere", "0571-1", ok=False)
+    assert missing.returncode == 2 and "nowhere" in missing.stderr
+    run("org-phone", "330106000")
+    assert not run("orgs").stdout.splitlines()[0].endswith("2345")
+
+
 def test_deploy_reports_every_problem_without_traceback(run, tmp_path):
     run("init-db")
     bad = tmp_path / "bad.bpmn"

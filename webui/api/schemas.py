@@ -89,6 +89,14 @@ class DraftSchema(Schema):
     saved_at = fields.String(required=True)
 
 
+class UrgeSchema(Schema):
+    """The last manual 催办 of a task (a supervisor's or director's, tasks/{id}/urge)."""
+
+    at = _time(required=True)
+    by = fields.String(required=True, metadata={"description": "username of who sent it"})
+    note = fields.String(required=True)
+
+
 class TaskSchema(Schema):
     id = fields.String(required=True)
     case_id = fields.Integer(required=True)
@@ -105,6 +113,28 @@ class TaskSchema(Schema):
         "description": "bpmn | supervision (a ladder follow-up) | consultation (群体性/高风险 alert, 会商研判)"})
     due_basis = fields.String(required=True, allow_none=True)
     created_at = _time(required=True)
+    urge = fields.Nested(UrgeSchema, required=True, allow_none=True,
+                         metadata={"description": "the last manual 催办 (null: none)"})
+
+
+class ReassignRequest(Schema):
+    username = fields.String(required=True, validate=[validate.Length(min=1, max=64), _no_nul],
+                             metadata={"description": "who gets the task: a user holding its role at its unit "
+                                                      "(tasks/{id}/assignees lists them)"})
+
+
+class UrgeRequest(Schema):
+    note = fields.String(required=True, validate=_no_nul,
+                         metadata={"description": "what the 催办 asks of the task's holder (at most 500 characters)"})
+
+
+class AssigneeSchema(Schema):
+    username = fields.String(required=True)
+    display_name = fields.String(required=True, allow_none=True)
+
+
+class AssigneeList(Schema):
+    items = fields.List(fields.Nested(AssigneeSchema), required=True)
 
 
 class UnitRef(Schema):
@@ -260,7 +290,8 @@ def task_json(task) -> dict:
             "title": task.title, "roles": list(task.roles or []), "assignee": task.assignee,
             "due_at": iso(task.due_at), "warning_level": task.warning_level,
             "warning": LEVEL_NAMES.get(task.warning_level), "org_unit": task.org_unit.code,
-            "kind": task.kind, "due_basis": task.due_basis, "created_at": iso(task.created_at)}
+            "kind": task.kind, "due_basis": task.due_basis, "created_at": iso(task.created_at),
+            "urge": {"at": iso(task.urged_at), "by": task.urged_by, "note": task.urge_note} if task.urged_at else None}
 
 
 def _unit(org) -> dict:

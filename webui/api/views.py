@@ -291,6 +291,48 @@ def unclaim(_path: dict, task_id: str):
     return _case_response(cases.get_case(db.session, task.case_id, current_actor()))
 
 
+@blp.route("/tasks/<task_id>/assignees", methods=["GET"])
+@blp.arguments(s.TaskPath, location="path")
+@_errors(401, 403, 404, 409, 422)
+@blp.response(200, s.AssigneeList)
+def assignees(_path: dict, task_id: str):
+    """Who a supervisor or director may give the task to (改派): users holding its role at its unit."""
+    people = tasks.eligible_assignees(db.session, task_id, current_actor())
+    return {"items": [{"username": p.username, "display_name": p.display_name} for p in people]}
+
+
+@blp.route("/tasks/<task_id>/reassign", methods=["POST"])
+@blp.arguments(s.TaskPath, location="path")
+@_json_request(s.ReassignRequest)
+@_errors(401, 403, 404, 409, 422, 503)
+@blp.response(200, s.TaskSchema)
+def reassign(_path: dict, task_id: str):
+    """改派: a supervisor or director over the task's unit gives it to another user holding its role there."""
+    body = _load(s.ReassignRequest, _json_body())
+    return s.task_json(tasks.reassign_task(db.session, task_id, body["username"], current_actor()))
+
+
+@blp.route("/tasks/<task_id>/release", methods=["POST"])
+@blp.arguments(s.TaskPath, location="path")
+@_errors(401, 403, 404, 409, 422, 503)
+@blp.response(200, s.TaskSchema)
+def release(_path: dict, task_id: str):
+    """Release someone's claim (back to the pool): a supervisor or director over the task's unit."""
+    return s.task_json(tasks.release_task(db.session, task_id, current_actor()))
+
+
+@blp.route("/tasks/<task_id>/urge", methods=["POST"])
+@blp.arguments(s.TaskPath, location="path")
+@_json_request(s.UrgeRequest)
+@_errors(401, 403, 404, 409, 422, 503)
+@blp.response(200, s.TaskSchema)
+def urge(_path: dict, task_id: str):
+    """催办 by hand: a supervisor or director over the task's unit sends its holder a message, shown on the
+    task and marked in the task list."""
+    body = _load(s.UrgeRequest, _json_body())
+    return s.task_json(tasks.urge_task(db.session, task_id, body["note"], current_actor()))
+
+
 @blp.route("/tasks/<task_id>/draft", methods=["PUT"])
 @blp.arguments(s.TaskPath, location="path")
 @_json_request(s.DraftRequest)

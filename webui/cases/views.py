@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from engine import access
 from engine.errors import InvalidData
-from engine.services import cases, history, incidents, processes, timers
+from engine.services import cases, history, incidents, processes, tasks, timers
 from webui.auth import current_actor, login_required
 from webui.diagram_layout import has_diagram_xml, with_layout
 from webui.extensions import current_runtime, db
@@ -102,6 +102,7 @@ def case_page(case_id: int):
         "cases/case.html", case=case, mask=access.masker(db.session, actor, case),
         events=history.list_events(db.session, case_id, actor),
         open_tasks=open_tasks, actionable={t.id for t in open_tasks if access.can_act(db.session, actor, t)},
+        overseen={t.id for t in open_tasks if tasks.may_oversee(db.session, actor, t)},
         completed=history.completed_elements(db.session, case_id, actor),
         links=history.case_links(db.session, case_id, actor),
         pending=timers.pending_timers(db.session, case_id, open_tasks),

@@ -13,8 +13,8 @@ from engine.services import processes, tasks
 from engine.services.users import SUPERVISORY_ROLES
 from webui.auth import current_actor, login_required
 from webui.extensions import current_runtime, db
-from webui.i18n import safe_next
-from webui.shell import acting_actor, role_titles
+from webui.i18n import localize, safe_next
+from webui.shell import acting_actor, person, role_titles
 from webui.task_forms import editable, field_errors, fields_by_id, shown_values, submitted_data
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,14 @@ def _count(page) -> str:
     return f"{page.total}+" if page.more else str(page.total)
 
 
-def _render_task(task, status: int = 200, formdata=None, details=None):
+def _oversee(task, actor) -> dict | None:
+    """What the task page offers a supervisor or director over the task's unit: reassign, release, 催办."""
+    if not tasks.may_oversee(db.session, actor, task):
+        return None
+    return {"people": tasks.eligible_assignees(db.session, task.id, actor)}
+
+
+def _render_task(task, status: int = 200, formdata=None, details=None, oversee_error: str | None = None):
     actor = current_actor()
     case = task.case
     form = tasks.task_form(db.session, task)
@@ -120,6 +127,7 @@ def _render_task(task, status: int = 200, formdata=None, details=None):
                            values=shown_values(form, mask(case.data), draft.data if draft else formdata),
                            errors=errors, general_errors=general,
                            can_act=tasks.can_act(db.session, actor, task), role_titles=role_titles(),
+                           oversee=_oversee(task, actor), oversee_error=oversee_error,
                            fields=fields_by_id(version.meta), now=current_runtime().clock.now()), status
 
 
@@ -143,6 +151,30 @@ def unclaim(task_id: str):
     tasks.unclaim_task(db.session, task_id, current_actor())
     flash(gettext("You released the task; other holders of its role can take it now."), "ok")
     return redirect(safe_next(request.form.get("next"), url_for("tasks.task_page", task_id=task_id)))
+
+
+@bp.route("/<task_id>/reassign", methods=["POST"])
+@login_required
+def reassign(task_id: str):
+    task = tasks.reassign_task(db.session, task_id, request.form.get("username", ""), current_actor())
+    flash(gettext("Task reassigned to %(user)s.", user=person(task.assignee)), "ok")
+    return redirect(url_for("tasks.task_page", task_id=task_id))
+
+
+@bp.route("/<task_id>/release", methods=["POST"])
+@login_required
+def release(task_id: str):
+    tasks.release_task(db.session, task_id, current_actor())
+    flash(gettext("The claim is released; everyone holding the task's role can take it now."), "ok")
+    return redirect(url_for("tasks.task_page", task_id=task_id))
+
+
+@bp.route("/<task_id>/urge", methods=["POST"])
+@login_required
+def urge(task_id: str):
+    tasks.urge_task(db.session, task_id, request.form.get("note", ""), current_actor())
+    flash(gettext("Reminder sent. Its holder sees it on the task and in their task list."), "ok")
+    return redirect(url_for("tasks.task_page", task_id=task_id))
 
 
 @bp.route("/<task_id>/complete", methods=["POST"])
@@ -175,6 +207,10 @@ def form_rejected(exc: InvalidData):
     """The engine rejected the form: the same page again with per-field messages and the values kept."""
     from webui.errors import _render
 
+    if request.endpoint in ("tasks.reassign", "tasks.urge"):  # the task page again, the reason above its forms
+        db.session.rollback()
+        task = tasks.get_task(db.session, request.view_args["task_id"], current_actor())
+        return _render_task(task, 422, oversee_error=localize(exc.message))
     if request.endpoint != "tasks.complete":
         return _render(422, exc.code, exc.message, exc.details, show_message=True)
     db.session.rollback()
