@@ -1,6 +1,6 @@
 """tasks.urged_at / urged_by / urge_note: a director's manual 催办 on a task; org_units.phone: a unit's contact
 
-Revision ID: 0023
+Revision ID: 0021
 Revises: 0020
 
 The last manual 催办 stays on the task row (the holder sees it on the task page and as a marker in their list,
@@ -10,7 +10,7 @@ phone of an org unit is what the public look-up shows a party as the handling un
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0023"
+revision = "0021"
 down_revision = "0020"
 branch_labels = None
 depends_on = None
