@@ -17,7 +17,7 @@ from engine.actors import SUPERVISORY_ROLES, Actor
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
 from engine.messages import msg
 from engine.models import CaseEventModel, CaseModel, OrgUnitModel, TaskDraftModel, TaskModel
-from engine.versions import latest_loaded_version, load_version
+from engine.versions import active_loaded_version, load_version
 
 log = logging.getLogger(__name__)
 
@@ -303,6 +303,6 @@ def check_task_data(session: Session, process_id: str, spec_name: str, data: dic
     """Validate form data for a user task of the newest version of a process, changing nothing.
 
     Lets a caller check a start form before it opens a case. Raises NotFound (process), InvalidData."""
-    version = latest_loaded_version(session, process_id)
+    version = active_loaded_version(session, process_id)
     schema = version.schemas.get(spec_name) or forms.NO_FIELDS
     return forms.validate_form(schema, data or {}, runtime.of(session))
