@@ -42,6 +42,8 @@ MESSAGES: dict[str, str] = {
     "ledger.unknown_sort": "unknown sort {sort!r}",
     "ledger.unknown_status": "unknown status {status!r} (open or closed)",
     "ledger.unknown_org_unit": "unknown org unit {org_unit!r}",
+    "oversight.forbidden": "only supervisors, directors, auditors and administrators see the center's figures",
+    "oversight.unit_forbidden": "{org_unit!r} is not one of the units you oversee",
     "tasks.unknown_scope": "unknown scope {scope!r}",
     # processes and the running engine
     "process.deploy_forbidden": "only administrators deploy processes",

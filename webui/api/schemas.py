@@ -416,3 +416,37 @@ def ledger_row_json(row, now) -> dict:
             "days_left": row.days_left(now), "warning_level": row.warning_level,
             "warning": LEVEL_NAMES.get(row.warning_level), "status": case.status, "outcome": case.outcome,
             "closed_at": iso(case.closed_at)}
+
+
+# ---------------------------------------------------------------- the dashboard's overdue board (督办看板)
+
+class OverdueQuery(Schema):
+    org_unit = fields.String(load_default=None, validate=_no_nul,
+                             metadata={"description": "this unit and below (within the caller's); default: all theirs"})
+
+
+class LevelCount(Schema):
+    level = fields.Integer(required=True, metadata={"description": "1 提示, 2 催办, 3 督办, 4 挂牌督办"})
+    name = fields.String(required=True)
+    count = fields.Integer(required=True, metadata={"description": "open tasks at this step"})
+
+
+class OverdueUnit(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    levels = fields.List(fields.Nested(LevelCount), required=True)
+    total = fields.Integer(required=True)
+
+
+class OverdueBoard(Schema):
+    levels = fields.List(fields.Nested(LevelCount), required=True)
+    units = fields.List(fields.Nested(OverdueUnit), required=True,
+                        metadata={"description": "units holding late tasks, the most 挂牌督办 first, then by total"})
+
+
+def overdue_board_json(board) -> dict:
+    def levels(counts):
+        return [{"level": level, "name": LEVEL_NAMES[level], "count": count} for level, count in counts.items()]
+    return {"levels": levels(board.levels),
+            "units": [{"code": u.code, "name": u.name, "levels": levels(u.counts), "total": u.total}
+                      for u in board.units]}

@@ -12,7 +12,7 @@ from werkzeug.exceptions import BadRequest
 
 from engine import access, case_data
 from engine.errors import InvalidData
-from engine.services import cases, history, ledger, processes, tasks, timers, users
+from engine.services import cases, history, ledger, oversight, processes, tasks, timers, users
 from webui.api import schemas as s
 from webui.auth import bearer_token, current_actor
 from webui.errors import Unauthorized
@@ -240,6 +240,16 @@ def list_cases(query: dict):
     now = current_runtime().clock.now()
     return {"items": [s.ledger_row_json(row, now) for row in result.rows], "total": result.total,
             "total_capped": result.more, "page": page, "per_page": per_page}
+
+
+@blp.route("/dashboard/overdue", methods=["GET"])
+@blp.arguments(s.OverdueQuery, location="query", unknown=RAISE)
+@_errors(401, 403, 422)
+@blp.response(200, s.OverdueBoard)
+def overdue_board(query: dict):
+    """The overdue board (督办看板): open tasks at each step of the supervision ladder, by handling unit, in the
+    caller's units and below. Supervisors, directors, auditors and administrators."""
+    return s.overdue_board_json(oversight.overdue_board(db.session, current_actor(), query["org_unit"]))
 
 
 @blp.route("/cases/export", methods=["GET"])
