@@ -8,6 +8,7 @@
   var charts = {};
   var RATE = /_rate$/;
   var LEVEL_COLOURS = { 1: "#2f6db5", 2: "#d9822b", 3: "#c9a227", 4: "#c0392b" };
+  var LADDER_KEYS = { 1: "prompt", 2: "reminder", 3: "notice", 4: "listing" }; // the stats API's supervision counts
 
   function qs(params) {
     var parts = [];
@@ -81,9 +82,8 @@
     if (total.supervision) {
       var sup = el("div", { class: "kpi kpi-ladder", "data-figure": "supervision" });
       var counts = Object.keys(cfg.levels).map(function (lv) {
-        var name = cfg.levels[lv];
-        var n = total.supervision[name] !== undefined ? total.supervision[name] : total.supervision[lv];
-        return name + " " + (n === undefined ? 0 : n);
+        var n = total.supervision[LADDER_KEYS[lv]];
+        return cfg.levels[lv] + " " + (n === undefined || n === null ? 0 : n);
       });
       sup.appendChild(el("span", { class: "kpi-value small" }, counts.join(" · ")));
       box.appendChild(sup);
@@ -232,7 +232,7 @@
       var tr = el("tr");
       tr.appendChild(el("td", {}, String(i + 1)));
       var name = el("td", { "data-label": cfg.text.unit });
-      var filter = by === "org_unit" ? { org_unit: row.g.key, include_sub: 1 } : {};
+      var filter = by === "org_unit" ? { org_unit: row.g.key, include_sub: row.g.includes_units_below ? 1 : "" } : {};
       name.appendChild(by === "org_unit" ? el("a", { href: cfg.urls.ledger + "?" + qs(Object.assign({ opened_from: s.from, opened_to: s.to }, filter)) }, row.g.label || row.g.key)
                                          : el("span", {}, row.g.label || row.g.key));
       tr.appendChild(name);
@@ -257,7 +257,8 @@
     return Promise.all([
       getJSON(cfg.urls.stats, Object.assign({ group_by: "month" }, base)).then(function (r) { drawTiles(r.total, s); drawTrend(r.groups, s); }),
       getJSON(cfg.urls.stats, Object.assign({ group_by: "org_unit" }, base)).then(function (r) {
-        drawGroups("chart-units", r.groups, s, function (g) { return { org_unit: g.key, include_sub: 1 }; });
+        // a unit's own line (本级) is its own cases; the others include the units below them
+        drawGroups("chart-units", r.groups, s, function (g) { return { org_unit: g.key, include_sub: g.includes_units_below ? 1 : "" }; });
         if (by === "org_unit") drawRanking(r.groups, s, by);
       }),
       getJSON(cfg.urls.stats, Object.assign({ group_by: "category" }, base)).then(function (r) {
