@@ -124,8 +124,9 @@ def init_db(center_code, center_name, area_code, center_kind):
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=True))
-def deploy(files):
-    """Deploy BPMN files (or folders of them) as new process versions."""
+@click.option("--note", default=None, help="the change note recorded with each new version (变更说明)")
+def deploy(files, note):
+    """Deploy BPMN files (or folders of them) as new process versions (each new one becomes the active version)."""
     from engine.services import processes
     from engine.services.users import SYSTEM
     from webui.extensions import db
@@ -137,7 +138,7 @@ def deploy(files):
     app = _app()
     with app.app_context():
         try:
-            results = processes.deploy(db.session, batch, SYSTEM)
+            results = processes.deploy(db.session, batch, SYSTEM, note)
         except CaseError as exc:
             _fail(exc)
         for r in results:

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 
 ADMIN = "admin"
 AUDITOR = "auditor"
-BUILTIN_ROLES = {ADMIN: "系统管理员 / Administrator", AUDITOR: "审计员 / Auditor"}
+DESIGNER = "designer"  # process designers: read processes and their versions (the workbench, issue 19)
+BUILTIN_ROLES = {ADMIN: "系统管理员 / Administrator", AUDITOR: "审计员 / Auditor",
+                 DESIGNER: "流程设计员 / Process designer"}
 # Roles whose holders see every task in their org unit and the units below it (oversight lists).
 SUPERVISORY_ROLES = {"supervisor", "director"}
 
@@ -42,6 +44,10 @@ class Actor:
     @property
     def is_auditor(self) -> bool:
         return AUDITOR in self.roles
+
+    @property
+    def is_designer(self) -> bool:
+        return DESIGNER in self.roles
 
     @property
     def is_system(self) -> bool:

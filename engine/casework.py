@@ -26,7 +26,7 @@ from engine.errors import CaseError, Conflict, InvalidData, SandboxError, TaskFa
 from engine.messages import msg
 from engine.models import CaseModel, OrgUnitModel
 from engine.spiff_fixes import outcome_end_task
-from engine.versions import LoadedVersion, latest_loaded_version, load_version
+from engine.versions import LoadedVersion, active_loaded_version, load_version
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +287,7 @@ def open_case(session: Session, version: LoadedVersion, data: dict, actor: str, 
 
 def _open_linked_case(ctx: Ctx, process_id: str, data: dict, link_kind: str) -> CaseModel:
     """A case linked to the command's case, opened inside the command: data copied, flagged repeat."""
-    version = latest_loaded_version(ctx.session, process_id)
+    version = active_loaded_version(ctx.session, process_id)
     copied = {k: v for k, v in data.items() if not k.startswith("_")}
     copied.update({"repeat": True, "linked_from": ctx.case.code})
     return open_case(ctx.session, version, copied, "system", ctx.case.org_unit, ctx.now, ctx.case.id, link_kind)

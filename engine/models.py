@@ -127,6 +127,34 @@ class ProcessVersionModel(Base):
     meta: Mapped[dict[str, Any]]  # user tasks (forms, candidates, due dates), start roles, timer docs
     deployed_at: Mapped[datetime]
     deployed_by: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)  # the deployer's change note (变更说明)
+
+
+class ActiveVersionModel(Base):
+    """The version new cases of a process start on (one row per process): the newest deployed unless an
+    administrator activated another (a rollback). Running cases keep the version they started on."""
+
+    __tablename__ = "active_versions"
+
+    process_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
+    activated_at: Mapped[datetime]
+    activated_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class ProcessAuditModel(Base):
+    """Append-only record of what administrators did to processes (deployed / activated), for auditors."""
+
+    __tablename__ = "process_audit"
+    __table_args__ = (Index("ix_process_audit_process_at", "process_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(20))  # deployed | activated
+    process_id: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class CaseSequenceModel(Base):

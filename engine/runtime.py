@@ -55,6 +55,9 @@ class EngineSettings:
     group_consultation_roles: tuple[str, ...] = ("dept_police", "dept_justice", "dept_hrss", "dept_civil_affairs",
                                                  "dept_housing", "dept_court")
     data_limits: DataLimits = field(default_factory=DataLimits)  # bounds on start and task data (case_data.py)
+    # 1把尺子: the dashboard ranks units by a weighted score of these rates (config/org.toml [ranking] weights;
+    # docs/statistics.md). Relative weights: the score divides by their sum.
+    ranking_weights: dict[str, float] = field(default_factory=lambda: dict(RANKING_WEIGHTS))
 
     # Processes whose cases only their own roles, the case's supervisors and auditors read (信访: engine/access.py).
     confidential_processes: frozenset[str] = frozenset({"petition_revisit"})
@@ -84,6 +87,7 @@ class EngineSettings:
             settings.ladder_listing_role = _role_name(ladder, "listing_role", "ladder", settings.ladder_listing_role)
             settings.ladder_roles = _ladder_roles(ladder.get("roles", {}), settings)
             _group_case(org.get("group_case", {}), settings)
+            settings.ranking_weights = _ranking(org.get("ranking", {}))
             settings.expiry_confirm_role = _role_name(org.get("expiry", {}), "confirm_role", "expiry",
                                                       settings.expiry_confirm_role)
             if "confidential_processes" in org:
@@ -92,6 +96,35 @@ class EngineSettings:
 
 
 UNIT_KINDS = ("city", "county", "township", "village", "department")  # models.OrgUnitModel.kind
+# The rates a ranking may weigh (statistics figures), and the weights when config says nothing.
+RANKING_WEIGHTS = {"responded_on_time_rate": 30.0, "closed_on_time_rate": 40.0, "satisfaction_rate": 30.0}
+RANKING_RATES = ("responded_on_time_rate", "closed_on_time_rate", "satisfaction_rate", "closed_rate",
+                 "resolved_rate")
+
+
+def _ranking(table) -> dict[str, float]:
+    """[ranking] weights = { rate = weight, … }: which statistics rates the 1把尺子 ranking weighs, and how much.
+    Raises ValueError naming the key that is wrong."""
+    if not isinstance(table, dict):
+        raise ValueError("config/org.toml [ranking]: a table is needed")
+    unknown = sorted(set(table) - {"weights"})
+    if unknown:
+        raise ValueError(f"config/org.toml [ranking] {unknown[0]}: unknown key (only weights)")
+    weights = table.get("weights", RANKING_WEIGHTS)
+    if not isinstance(weights, dict) or not weights:
+        raise ValueError("config/org.toml [ranking] weights: a table of rate = weight is needed")
+    out: dict[str, float] = {}
+    for rate, weight in weights.items():
+        if rate not in RANKING_RATES:
+            raise ValueError(f"config/org.toml [ranking] weights.{rate}: not a rate the ranking can weigh (one of "
+                             f"{', '.join(RANKING_RATES)})")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
+            raise ValueError(f"config/org.toml [ranking] weights.{rate}: a number of at least 0 is needed, "
+                             f"not {weight!r}")
+        out[rate] = float(weight)
+    if not sum(out.values()):
+        raise ValueError("config/org.toml [ranking] weights: at least one weight must be above 0")
+    return out
 _LADDER_ROLE_KEYS = ("notice_role", "listing_role")
 
 

@@ -1,4 +1,4 @@
-"""Runnable process versions: the parsed-spec cache behind every case (load_version, latest_loaded_version).
+"""Runnable process versions: the parsed-spec cache behind every case (load_version, active_loaded_version).
 
 Below the services: opening a case, running a command, the access rule and the deployment service all read
 versions through here; deploying (services/processes.py) writes them.
@@ -14,7 +14,7 @@ from engine import forms, runtime, specs
 from engine.fastpath import send
 from engine.errors import NotFound
 from engine.messages import msg
-from engine.models import ProcessVersionModel
+from engine.models import ActiveVersionModel, ProcessVersionModel
 
 
 @dataclass
@@ -33,19 +33,19 @@ class LoadedVersion:
         return self.meta["user_tasks"].get(spec_name)
 
 
-# The newest version's id of a process (built once: every case opening asks).
-_LATEST_ID = (select(ProcessVersionModel.id).where(ProcessVersionModel.process_id == bindparam("process_id"))
-              .order_by(ProcessVersionModel.version.desc()).limit(1))
+# The id of the version new cases of a process start on (built once: every case opening asks; a primary-key read).
+_ACTIVE_ID = select(ActiveVersionModel.version_id).where(ActiveVersionModel.process_id == bindparam("process_id"))
 
 
-def latest_loaded_version(session: Session, process_id: str) -> LoadedVersion:
-    """The newest version of a process, runnable (from the spec cache). Raises NotFound.
+def active_loaded_version(session: Session, process_id: str) -> LoadedVersion:
+    """The version new cases of a process start on (the newest deployed unless an administrator activated
+    another), runnable from the spec cache. Raises NotFound.
 
     Reads only the version's id: the row's meta (forms, candidates: kilobytes of JSON) is in the cache."""
-    rows = send(session.connection(), _LATEST_ID, {"process_id": process_id})
+    rows = send(session.connection(), _ACTIVE_ID, {"process_id": process_id})
     if not rows:
         raise _not_deployed(process_id)
-    return load_version(session, rows[0].id)
+    return load_version(session, rows[0].version_id)
 
 
 def _not_deployed(process_id: str) -> NotFound:

@@ -79,9 +79,11 @@ def shell_context() -> dict:
         actor = current_actor(optional=True)
     except Exception:  # an error page must render even when the session or database is broken
         log.debug("no actor for the page frame", exc_info=True)
-        return {"me": None, "grant_choices": [], "active_grant": "", "can_intake": False, "can_ledger": False, "calendar_notice": ""}
+        return {"me": None, "grant_choices": [], "active_grant": "", "can_intake": False, "can_ledger": False, "can_processes": False,
+                "calendar_notice": ""}
     if actor is None:
-        return {"me": None, "grant_choices": [], "active_grant": "", "can_intake": False, "can_ledger": False, "calendar_notice": ""}
+        return {"me": None, "grant_choices": [], "active_grant": "", "can_intake": False, "can_ledger": False, "can_processes": False,
+                "calendar_notice": ""}
     try:
         titles, orgs = role_titles(), org_names()
         choices = [(grant_value(gr), f"{labels.role_name(gr.role, titles)} · {orgs.get(gr.org_code, gr.org_code)}")
@@ -93,7 +95,8 @@ def shell_context() -> dict:
     return {"me": actor, "grant_choices": choices, "active_grant": session.get("grant", ""),
             "can_intake": can_intake, "calendar_notice": calendar_notice(actor),
             # 台账 in the header for those who oversee (supervisors, directors) or audit; staff reach it by its URL
-            "can_ledger": actor.is_auditor or bool(actor.roles & users.SUPERVISORY_ROLES)}
+            "can_ledger": actor.is_auditor or bool(actor.roles & users.SUPERVISORY_ROLES),
+            "can_processes": actor.is_admin or actor.is_auditor or actor.is_designer}
 
 
 def calendar_notice(actor: Actor) -> str:

@@ -20,7 +20,7 @@ from engine.directory import top_org
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
 from engine.messages import msg
 from engine.models import CaseModel, OrgUnitModel, TaskModel
-from engine.versions import latest_loaded_version
+from engine.versions import active_loaded_version
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def start_case(session: Session, process_id: str, data: dict | None, actor: Acto
     if not isinstance(data, dict):
         raise InvalidData(msg("data.not_object"), {"data": [msg("field.must_be_object")]})
     rt = runtime.of(session)
-    version = latest_loaded_version(session, process_id)
+    version = active_loaded_version(session, process_id)
     org = _start_org(session, actor, start_roles(version.meta, rt), org_unit)
     data = start_data(version, data, rt)
     now = rt.clock.now()
@@ -104,7 +104,7 @@ def check_may_open(session: Session, process_id: str, actor: Actor) -> None:
     anywhere), as register_case would decide: the intake page asks before anyone fills in the form. Read-only.
 
     Raises NotFound (process), Forbidden."""
-    version = latest_loaded_version(session, process_id)
+    version = active_loaded_version(session, process_id)
     _start_org(session, actor, start_roles(version.meta, runtime.of(session)), None)
 
 
@@ -122,7 +122,7 @@ def register_case(session: Session, process_id: str, data: dict | None, actor: A
     if not isinstance(data, dict):
         raise InvalidData(msg("data.not_object"), {"data": [msg("field.must_be_object")]})
     rt = runtime.of(session)
-    version = latest_loaded_version(session, process_id)
+    version = active_loaded_version(session, process_id)
     first = next(iter(version.meta.get("first_user_tasks") or []), None)
     if first is not None:  # before anything is written
         data = forms.validate_form(version.schemas.get(first) or forms.NO_FIELDS, data, rt)

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 from engine import runtime, specs
 from engine.actors import Actor
 from engine.directory import ensure_roles
-from engine.errors import Forbidden, ProcessDefinitionError, Problem
+from engine.errors import Forbidden, InvalidData, NotFound, ProcessDefinitionError, Problem
 from engine.messages import msg
-from engine.models import OrgUnitModel, ProcessVersionModel
-from engine.versions import (LoadedVersion, _not_deployed, latest_loaded_version, load_version,  # noqa: F401
+from engine.models import ActiveVersionModel, CaseModel, OrgUnitModel, ProcessAuditModel, ProcessVersionModel
+from engine.versions import (LoadedVersion, _not_deployed, active_loaded_version, load_version,  # noqa: F401
                              version_number)  # public here too
 
 log = logging.getLogger(__name__)
@@ -71,16 +71,19 @@ def _check_named_units(session: Session, definitions) -> None:
         raise ProcessDefinitionError(f"{len(problems)} problem(s) in the candidate groups", problems)
 
 
-def deploy(session: Session, files: dict[str, bytes], actor: Actor) -> list[DeployResult]:
-    """Deploy BPMN files: identical content is a no-op, changed content becomes version n+1. Commits.
+def deploy(session: Session, files: dict[str, bytes], actor: Actor, note: str | None = None) -> list[DeployResult]:
+    """Deploy BPMN files: identical content is a no-op, changed content becomes version n+1 with the change
+    note, recorded (process_audit) and made the active version (new cases start on it). Commits.
 
-    Raises Forbidden (not an administrator) or ProcessDefinitionError (every problem found)."""
+    Raises Forbidden (not an administrator), InvalidData (a note too long) or ProcessDefinitionError (every
+    problem found)."""
     if not (actor.is_admin or actor.is_system):
         raise Forbidden(msg("process.deploy_forbidden"))
-    available = _latest_files(session, exclude=set(files))
+    note = _note(note)
+    available = _active_files(session, exclude=set(files))
     definitions = specs.parse_files(files, available, runtime.of(session).script_limits)
     _check_named_units(session, definitions)
-    results = _store_versions(session, definitions, actor)
+    results = _store_versions(session, definitions, actor, note)
     # A caller embeds the called processes' specs: when one of them changed, the callers get a new version
     # too, so new cases run the new called process (running cases keep the version they started on).
     changed = {r.process_id for r in results if r.created}
@@ -89,20 +92,40 @@ def deploy(session: Session, files: dict[str, bytes], actor: Actor) -> list[Depl
                and changed & set(row.meta.get("called_processes") or [])]
     if callers:
         caller_files = {row.file_name: row.xml for row in callers}
-        redeployed = specs.parse_files(caller_files, _latest_files(session, exclude=set(caller_files)),
+        redeployed = specs.parse_files(caller_files, _active_files(session, exclude=set(caller_files)),
                                        runtime.of(session).script_limits)
         wanted = {row.process_id for row in callers}
-        results += _store_versions(session, [d for d in redeployed if d.process_id in wanted], actor)
+        # stored data, read by people of either language (like the designers' own notes)
+        because = "所调用的流程已变更，随之重新部署 / redeployed as the process it calls changed: " + "、".join(sorted(changed))
+        results += _store_versions(session, [d for d in redeployed if d.process_id in wanted], actor, because)
     session.commit()
     return results
 
 
+def validate(session: Session, files: dict[str, bytes], actor: Actor) -> list[Problem]:
+    """Every problem a deploy of these files would refuse them for, nothing stored: the same parse and checks as
+    deploy (calls resolved against the active versions). An empty list: the files would deploy. Administrators
+    and process designers. Read-only.
+
+    Raises Forbidden."""
+    if not (actor.is_admin or actor.is_designer or actor.is_system):
+        raise Forbidden(msg("process.validate_forbidden"))
+    try:
+        definitions = specs.parse_files(files, _active_files(session, exclude=set(files)),
+                                        runtime.of(session).script_limits)
+        _check_named_units(session, definitions)
+    except ProcessDefinitionError as exc:
+        return list(exc.problems)
+    return []
+
+
 def _called_versions(session: Session, defn: specs.ProcessDefinition) -> dict[str, str]:
+    """What a caller embeds: the active version of each process it calls, by sha."""
     out = {}
     for pid in defn.called_processes:
-        latest = _latest(session, pid)
-        if latest is not None:
-            out[pid] = latest.sha256
+        active = _active(session, pid)
+        if active is not None:
+            out[pid] = active.sha256
     return out
 
 
@@ -128,8 +151,10 @@ def _called_first(definitions: list[specs.ProcessDefinition]) -> list[specs.Proc
     return ordered
 
 
-def _store_versions(session: Session, definitions: list[specs.ProcessDefinition], actor: Actor) -> list[DeployResult]:
-    """Store each definition as version n+1 unless its XML and its called processes are unchanged. Flushes."""
+def _store_versions(session: Session, definitions: list[specs.ProcessDefinition], actor: Actor,
+                    note: str | None) -> list[DeployResult]:
+    """Store each definition as version n+1 unless its XML and its called processes are unchanged; a stored one
+    becomes the active version and is recorded. Flushes."""
     rt = runtime.of(session)
     results = []
     for defn in _called_first(definitions):
@@ -141,9 +166,10 @@ def _store_versions(session: Session, definitions: list[specs.ProcessDefinition]
         row = ProcessVersionModel(
             process_id=defn.process_id, version=(latest.version + 1) if latest else 1, name=defn.name,
             file_name=defn.file_name, sha256=defn.sha256, xml=defn.xml, spec_json=specs.serialize_spec(defn),
-            meta=_meta(defn, called), deployed_at=rt.clock.now(), deployed_by=actor.username)
+            meta=_meta(defn, called), deployed_at=rt.clock.now(), deployed_by=actor.username, note=note)
         session.add(row)
         session.flush()
+        _make_active(session, row, actor, "deployed", note)
         ensure_roles(session, specs.roles_named(defn, rt.settings.lane_roles))
         results.append(DeployResult(defn.process_id, row.version, row.sha256, row.name, True))
         log.info("deployed %s version %s (%s)", row.process_id, row.version, row.sha256[:12])
@@ -151,37 +177,168 @@ def _store_versions(session: Session, definitions: list[specs.ProcessDefinition]
 
 
 _LATEST = (select(ProcessVersionModel).where(ProcessVersionModel.process_id == bindparam("process_id"))
-           .order_by(ProcessVersionModel.version.desc()).limit(1))  # built once: every case opening asks
+           .order_by(ProcessVersionModel.version.desc()).limit(1))  # the newest: numbers the next version
 
 
 def _latest(session: Session, process_id: str) -> ProcessVersionModel | None:
     return session.scalar(_LATEST, {"process_id": process_id})
 
 
-def _latest_files(session: Session, exclude: set[str]) -> dict[str, bytes]:
-    """The newest deployed XML of every process, by file name, for resolving call activities."""
-    newest = (select(ProcessVersionModel.process_id, func.max(ProcessVersionModel.version).label("v"))
-              .group_by(ProcessVersionModel.process_id).subquery())
+def _active(session: Session, process_id: str) -> ProcessVersionModel | None:
+    return session.scalar(select(ProcessVersionModel).join(
+        ActiveVersionModel, ActiveVersionModel.version_id == ProcessVersionModel.id)
+        .where(ActiveVersionModel.process_id == process_id))
+
+
+def _active_files(session: Session, exclude: set[str]) -> dict[str, bytes]:
+    """The active XML of every process, by file name, for resolving call activities (a caller embeds the
+    version of the called process that new cases would run)."""
     rows = session.execute(select(ProcessVersionModel.file_name, ProcessVersionModel.xml).join(
-        newest, (ProcessVersionModel.process_id == newest.c.process_id) & (ProcessVersionModel.version == newest.c.v)))
+        ActiveVersionModel, ActiveVersionModel.version_id == ProcessVersionModel.id))
     return {name: xml for name, xml in rows if name not in exclude}
 
 
-def latest_version(session: Session, process_id: str) -> ProcessVersionModel:
-    """The newest version of a process. Raises NotFound."""
-    row = _latest(session, process_id)
+def _make_active(session: Session, row: ProcessVersionModel, actor: Actor, action: str, note: str | None) -> None:
+    now = runtime.of(session).clock.now()
+    active = session.get(ActiveVersionModel, row.process_id)
+    if active is None:
+        session.add(ActiveVersionModel(process_id=row.process_id, version_id=row.id, activated_at=now,
+                                       activated_by=actor.username))
+    else:
+        active.version_id, active.activated_at, active.activated_by = row.id, now, actor.username
+    session.add(ProcessAuditModel(at=now, actor=actor.username, action=action, process_id=row.process_id,
+                                  version=row.version, note=note))
+
+
+NOTE_MAX = 2000
+
+
+def _note(note: str | None) -> str | None:
+    note = (note or "").strip() or None
+    if note is not None and len(note) > NOTE_MAX:
+        raise InvalidData(msg("process.note_too_long", max=NOTE_MAX), {"note": [msg("field.at_most", max=NOTE_MAX)]})
+    return note
+
+
+def active_version(session: Session, process_id: str) -> ProcessVersionModel:
+    """The version new cases of a process start on. Raises NotFound."""
+    row = _active(session, process_id)
     if row is None:
         raise _not_deployed(process_id)
     return row
 
 
 def list_processes(session: Session) -> list[ProcessVersionModel]:
-    """The newest version of every deployed process."""
-    newest = (select(ProcessVersionModel.process_id, func.max(ProcessVersionModel.version).label("v"))
-              .group_by(ProcessVersionModel.process_id).subquery())
+    """The active version of every deployed process (what new cases start on), by process id."""
     return list(session.scalars(select(ProcessVersionModel).join(
-        newest, (ProcessVersionModel.process_id == newest.c.process_id) & (ProcessVersionModel.version == newest.c.v))
+        ActiveVersionModel, ActiveVersionModel.version_id == ProcessVersionModel.id)
         .order_by(ProcessVersionModel.process_id)))
+
+
+@dataclass
+class VersionInfo:
+    """One deployed version as the process page lists it."""
+
+    version: int
+    sha256: str
+    name: str | None
+    file_name: str
+    deployed_at: object
+    deployed_by: str | None
+    note: str | None
+    active: bool
+    open_cases: int
+
+
+@dataclass
+class ProcessInfo:
+    process_id: str
+    name: str | None
+    active_version: int
+    newest_version: int
+    versions: list[VersionInfo]
+
+
+@dataclass
+class AuditEntry:
+    at: object
+    actor: str | None
+    action: str
+    process_id: str
+    version: int
+    note: str | None
+
+
+def _may_read_processes(actor: Actor) -> None:
+    if not (actor.is_admin or actor.is_auditor or actor.is_designer or actor.is_system):
+        raise Forbidden(msg("process.read_forbidden"))
+
+
+def process_overview(session: Session, actor: Actor, process_id: str | None = None) -> list[ProcessInfo]:
+    """Every process (or one) with all its versions, newest first: who deployed each when with what note, which
+    one new cases start on, and how many open cases run on each. Administrators, auditors and designers.
+
+    Raises Forbidden; NotFound for an unknown process_id."""
+    _may_read_processes(actor)
+    query = select(ProcessVersionModel).order_by(ProcessVersionModel.process_id, ProcessVersionModel.version.desc())
+    if process_id is not None:
+        query = query.where(ProcessVersionModel.process_id == process_id)
+    rows = list(session.scalars(query))
+    if process_id is not None and not rows:
+        raise _not_deployed(process_id)
+    active = dict(session.execute(select(ActiveVersionModel.process_id, ActiveVersionModel.version_id)).all())
+    # one grouped count over open cases (ix_cases_status_org leads with status): per version id
+    open_cases = dict(session.execute(select(CaseModel.process_version_id, func.count()).where(
+        CaseModel.status == "open").group_by(CaseModel.process_version_id)).all())
+    out: dict[str, ProcessInfo] = {}
+    for row in rows:
+        info = out.get(row.process_id)
+        if info is None:
+            info = out[row.process_id] = ProcessInfo(row.process_id, row.name, 0, row.version, [])
+        is_active = active.get(row.process_id) == row.id
+        if is_active:
+            info.active_version, info.name = row.version, row.name
+        info.versions.append(VersionInfo(row.version, row.sha256, row.name, row.file_name, row.deployed_at,
+                                         row.deployed_by, row.note, is_active, open_cases.get(row.id, 0)))
+    return list(out.values())
+
+
+def activate_version(session: Session, process_id: str, version: int, actor: Actor,
+                     note: str | None = None) -> ProcessInfo:
+    """Make `version` the one new cases of the process start on (a rollback to an earlier one, or forward
+    again), recorded with the note. Running cases keep their version. Activating the active one changes
+    nothing and records nothing. Administrators only. Commits.
+
+    A process that others call is embedded in its callers when they are deployed: they keep the version they
+    embed until they are deployed again (docs/designers.md).
+
+    Raises Forbidden, NotFound (process or version), InvalidData (note too long)."""
+    if not (actor.is_admin or actor.is_system):
+        raise Forbidden(msg("process.activate_forbidden"))
+    note = _note(note)
+    row = session.scalar(select(ProcessVersionModel).where(ProcessVersionModel.process_id == process_id,
+                                                           ProcessVersionModel.version == version))
+    if row is None:
+        if _active(session, process_id) is None:
+            raise _not_deployed(process_id)
+        raise NotFound(msg("process.no_such_version", process_id=process_id, version=version),
+                       {"version": [msg("field.no_such_version", version=version)]})
+    active = session.get(ActiveVersionModel, process_id)
+    if active is None or active.version_id != row.id:
+        _make_active(session, row, actor, "activated", note)
+        session.commit()
+        log.info("%s activated %s version %s", actor.username, process_id, version)
+    return process_overview(session, actor, process_id)[0]
+
+
+def process_audit(session: Session, actor: Actor, process_id: str | None = None, limit: int = 200) -> list[AuditEntry]:
+    """What was deployed and activated when, by whom, with which note: newest first. Administrators, auditors
+    and designers. Raises Forbidden."""
+    _may_read_processes(actor)
+    query = select(ProcessAuditModel).order_by(ProcessAuditModel.at.desc(), ProcessAuditModel.id.desc()).limit(limit)
+    if process_id is not None:
+        query = query.where(ProcessAuditModel.process_id == process_id)
+    return [AuditEntry(r.at, r.actor, r.action, r.process_id, r.version, r.note) for r in session.scalars(query)]
 
 
 def read_directory(path: str | Path) -> dict[str, bytes]:

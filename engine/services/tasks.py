@@ -19,7 +19,7 @@ from engine.errors import Conflict, Forbidden, InvalidData, NotFound
 from engine.messages import msg
 from engine.models import (CaseEventModel, CaseModel, MembershipModel, OrgUnitModel, RoleModel, TaskCandidateModel,
                            TaskDraftModel, TaskModel, UserModel)
-from engine.versions import latest_loaded_version, load_version
+from engine.versions import active_loaded_version, load_version
 
 log = logging.getLogger(__name__)
 
@@ -431,6 +431,6 @@ def check_task_data(session: Session, process_id: str, spec_name: str, data: dic
     """Validate form data for a user task of the newest version of a process, changing nothing.
 
     Lets a caller check a start form before it opens a case. Raises NotFound (process), InvalidData."""
-    version = latest_loaded_version(session, process_id)
+    version = active_loaded_version(session, process_id)
     schema = version.schemas.get(spec_name) or forms.NO_FIELDS
     return forms.validate_form(schema, data or {}, runtime.of(session))

@@ -6,7 +6,7 @@ import pytest
 from engine.errors import ProcessDefinitionError
 from engine.services import processes
 from engine.services.users import SYSTEM
-from engine.versions import latest_loaded_version
+from engine.versions import active_loaded_version
 from tests.scenario import test_judicial_confirmation as jc
 from tests.scenario import test_petition as pt
 from tests.scenario.conftest import china
@@ -96,4 +96,4 @@ def test_a_wrong_ladder_property_is_refused_at_deploy_naming_the_element(session
 @pytest.mark.parametrize("value, laddered", [("off", False), ("on", True)])
 def test_a_right_ladder_property_deploys(session, value, laddered):
     processes.deploy(session, {"ladder_prop.bpmn": BPMN.format(value=value, start="").encode()}, SYSTEM)
-    assert latest_loaded_version(session, "ladder_prop").user_task("wait_window")["ladder"] is laddered
+    assert active_loaded_version(session, "ladder_prop").user_task("wait_window")["ladder"] is laddered

@@ -131,7 +131,7 @@ def test_process_roles_leave_out_the_processes_it_calls(session, rt):
     from engine.services.users import SYSTEM
 
     processes.deploy(session, processes.read_directory(ROOT / "processes"), SYSTEM)
-    roles = {pid: access.process_roles(processes.latest_loaded_version(session, pid), runtime.of(session))
+    roles = {pid: access.process_roles(processes.active_loaded_version(session, pid), runtime.of(session))
              for pid in ("dispute", "petition_revisit", "judicial_confirmation")}
     assert "judge" in roles["judicial_confirmation"]
     assert not {"judge", "court_clerk", "enforcement"} & (roles["dispute"] | roles["petition_revisit"])
@@ -140,9 +140,9 @@ def test_process_roles_leave_out_the_processes_it_calls(session, rt):
     # a petition may be routed to the court (its judicial confirmation): those roles pass the confidential gate;
     # 涉法涉诉 goes to the political-legal organ its forwarding picks (=political_legal_role, an enum field: its
     # options are the roles, so they are known too)
-    routed = access.routed_roles(processes.latest_loaded_version(session, "petition_revisit"), runtime.of(session))
+    routed = access.routed_roles(processes.active_loaded_version(session, "petition_revisit"), runtime.of(session))
     assert {"judge", "court_clerk", "dept_court", "dept_procuratorate", "dept_police", "dept_justice"} <= routed
-    assert access.routed_roles(processes.latest_loaded_version(session, "dispute"), runtime.of(session)) is None  # =mediation_roles
+    assert access.routed_roles(processes.active_loaded_version(session, "dispute"), runtime.of(session)) is None  # =mediation_roles
 
 
 def test_a_confidential_case_refuses_other_roles_without_a_query(session, directory, actor, statements):

@@ -42,6 +42,12 @@ def test_operator_commands_end_to_end(run, tmp_path):
     out = run("deploy", str(FIXTURES / "engine" / "small_mediation.bpmn")).stdout
     assert out.startswith("small_mediation\tversion 1\tdeployed")
     assert "unchanged" in run("deploy", str(FIXTURES / "engine" / "small_mediation.bpmn")).stdout
+    changed = tmp_path / "small_mediation.bpmn"
+    changed.write_bytes((FIXTURES / "engine" / "small_mediation.bpmn").read_bytes().replace("小型".encode(), "中型".encode()))
+    assert "version 2\tdeployed" in run("deploy", str(changed), "--note", "改名为中型调解").stdout
+    import sqlite3
+    with sqlite3.connect(tmp_path / "cli.sqlite3") as db:
+        assert db.execute("SELECT note FROM process_versions WHERE version = 2").fetchone() == ("改名为中型调解",)
     roles = run("roles").stdout.splitlines()
     assert roles[0].split("\t")[0] in ("admin", "auditor") and any(r.startswith("intake_clerk") for r in roles)
     assert run("orgs").stdout.startswith("330106000\t")

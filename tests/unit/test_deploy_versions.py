@@ -21,7 +21,7 @@ def test_changed_called_process_re_versions_its_callers(session, directory):
     results = processes.deploy(session, {"good_child.bpmn": changed_child}, SYSTEM)
     assert {(r.process_id, r.version, r.created) for r in results} == {("good_confirmation", 2, True),
                                                                        ("good_dispute", 2, True)}
-    latest = processes.latest_version(session, "good_dispute")
+    latest = processes.active_version(session, "good_dispute")
     loaded = processes.load_version(session, latest.id)
     assert loaded.subprocess_specs["good_confirmation"].task_specs["apply"].bpmn_name == "申请确认"
     assert not any(r.created for r in processes.deploy(session, {"good.bpmn": PARENT}, SYSTEM))
@@ -32,8 +32,8 @@ def test_a_caller_deployed_with_its_called_process_records_it_whatever_the_file_
     deploying the same files again is a no-op (it used to make a needless second caller version)."""
     first = processes.deploy(session, {"good.bpmn": PARENT, "good_child.bpmn": CHILD}, SYSTEM)
     assert [r.process_id for r in first] == ["good_confirmation", "good_dispute"]  # called first
-    caller = processes.latest_version(session, "good_dispute")
-    assert caller.meta["called_versions"] == {"good_confirmation": processes.latest_version(
+    caller = processes.active_version(session, "good_dispute")
+    assert caller.meta["called_versions"] == {"good_confirmation": processes.active_version(
         session, "good_confirmation").sha256}
     again = processes.deploy(session, {"good.bpmn": PARENT, "good_child.bpmn": CHILD}, SYSTEM)
     assert not any(r.created for r in again)

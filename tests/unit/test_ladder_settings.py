@@ -46,6 +46,10 @@ def test_no_ladder_section_keeps_todays_defaults(tmp_path):
     ("[group_case]\nconsultation_roles = []\n", "[group_case] consultation_roles"),
     ("[group_case]\nthreshold = 5\n", "[group_case] threshold"),
     ('[group_case]\ndirector_role = ""\n', "[group_case] director_role"),
+    ("[ranking]\nweights = { speed = 1 }\n", "[ranking] weights.speed"),
+    ("[ranking]\nweights = { satisfaction_rate = -1 }\n", "[ranking] weights.satisfaction_rate"),
+    ("[ranking]\nweights = { satisfaction_rate = 0 }\n", "[ranking] weights"),
+    ("[ranking]\nweight = 1\n", "[ranking] weight"),
 ])
 def test_a_wrong_entry_is_refused_at_load_naming_the_key(tmp_path, text, named):
     """[ladder] and [group_case] entries alike: refused when the settings load, naming the key."""
@@ -59,3 +63,10 @@ def test_the_group_case_table_sets_the_threshold_and_the_roles(tmp_path):
                                        'consultation_roles = ["dept_police"]\n')
     assert (settings.group_people_at_least, settings.group_director_role, settings.group_consultation_roles) == (
         30, "head", ("dept_police",))
+
+
+def test_the_ranking_weights_come_from_config_else_the_defaults(tmp_path):
+    assert settings_from(tmp_path, 'default_area_code = "330106"\n').ranking_weights == {
+        "responded_on_time_rate": 30.0, "closed_on_time_rate": 40.0, "satisfaction_rate": 30.0}
+    chosen = settings_from(tmp_path, "[ranking]\nweights = { satisfaction_rate = 2, resolved_rate = 1 }\n")
+    assert chosen.ranking_weights == {"satisfaction_rate": 2.0, "resolved_rate": 1.0}

@@ -241,3 +241,31 @@ def test_0014_claims_in_due_order_per_case_through_indexes_and_downgrades(db_eng
     engine.dispose()
     assert not {"attempts", "retry_at", "last_error", "incident"} & down[0] and not down[1]
     assert {"attempts", "retry_at", "last_error", "incident"} <= up[0] and up[1]
+
+
+def test_0022_makes_each_process_newest_version_active_and_records_every_deploy(tmp_path):
+    # A database made before 0022: new cases kept starting on the newest version; that one becomes active, and
+    # each stored version gets its `deployed` record (who and when, as the version row says).
+    from sqlalchemy import text
+
+    engine, cfg = _old_database(tmp_path)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0020")
+        for vid, pid, version, at in ((1, "a", 1, "2026-01-01 00:00:00"), (2, "a", 2, "2026-01-05 00:00:00"),
+                                      (3, "b", 1, "2026-01-03 00:00:00")):
+            conn.execute(text("INSERT INTO process_versions (id, process_id, version, name, file_name, sha256, xml, "
+                              "spec_json, meta, deployed_at, deployed_by) VALUES "
+                              f"({vid}, '{pid}', {version}, 'n', 'f.bpmn', 's{vid}', x'00', '{{}}', '{{}}', '{at}', "
+                              "'admin')"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0022")
+        active = conn.execute(text("SELECT process_id, version_id FROM active_versions ORDER BY process_id")).all()
+        audit = conn.execute(text("SELECT action, process_id, version, actor FROM process_audit ORDER BY id")).all()
+        command.downgrade(cfg, "0020")
+        assert "active_versions" not in inspect(conn).get_table_names()
+    engine.dispose()
+    assert [tuple(r) for r in active] == [("a", 2), ("b", 3)]
+    assert [tuple(r) for r in audit] == [("deployed", "a", 1, "admin"), ("deployed", "b", 1, "admin"),
+                                         ("deployed", "a", 2, "admin")]

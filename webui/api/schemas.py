@@ -38,11 +38,70 @@ def _time(**kwargs) -> fields.String:
 
 class ProcessSchema(Schema):
     process_id = fields.String(required=True)
-    version = fields.Integer(required=True)
+    version = fields.Integer(required=True, metadata={"description": "the active version (as active_version)"})
+    active_version = fields.Integer(required=True, metadata={"description": "the version new cases start on"})
     sha256 = fields.String(required=True)
     name = fields.String(required=True, allow_none=True)
     deployed_at = _time(required=True)
     file_name = fields.String(required=True)
+
+
+class VersionSchema(Schema):
+    version = fields.Integer(required=True)
+    sha256 = fields.String(required=True)
+    name = fields.String(required=True, allow_none=True)
+    file_name = fields.String(required=True)
+    deployed_at = _time(required=True)
+    deployed_by = fields.String(required=True, allow_none=True)
+    note = fields.String(required=True, allow_none=True, metadata={"description": "the change note"})
+    active = fields.Boolean(required=True)
+    open_cases = fields.Integer(required=True, metadata={"description": "open cases running on this version"})
+
+
+class ProcessVersions(Schema):
+    process_id = fields.String(required=True)
+    name = fields.String(required=True, allow_none=True)
+    active_version = fields.Integer(required=True)
+    newest_version = fields.Integer(required=True)
+    versions = fields.List(fields.Nested(VersionSchema), required=True, metadata={"description": "newest first"})
+
+
+class ProblemSchema(Schema):
+    element_id = fields.String(required=True, allow_none=True, metadata={"description": "the BPMN element at fault"})
+    line = fields.Integer(required=True, allow_none=True)
+    message = fields.String(required=True)
+    severity = fields.String(required=True, metadata={"description": "error: the file would be refused"})
+    file = fields.String(required=True, allow_none=True)
+
+
+class ValidationResult(Schema):
+    problems = fields.List(fields.Nested(ProblemSchema), required=True, metadata={"description": "empty: it would deploy"})
+
+
+class ActivateRequest(Schema):
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    note = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=2000), _no_nul])
+
+
+class AuditEntrySchema(Schema):
+    at = _time(required=True)
+    actor = fields.String(required=True, allow_none=True)
+    action = fields.String(required=True, metadata={"description": "deployed | activated"})
+    process_id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    note = fields.String(required=True, allow_none=True)
+
+
+class AuditList(Schema):
+    items = fields.List(fields.Nested(AuditEntrySchema), required=True)
+
+
+def process_versions_json(info) -> dict:
+    return {"process_id": info.process_id, "name": info.name, "active_version": info.active_version,
+            "newest_version": info.newest_version,
+            "versions": [{**{k: getattr(v, k) for k in ("version", "sha256", "name", "file_name", "deployed_by",
+                                                          "note", "active", "open_cases")},
+                          "deployed_at": iso(v.deployed_at)} for v in info.versions]}
 
 
 class ProcessList(Schema):
@@ -388,3 +447,37 @@ def ledger_row_json(row, now) -> dict:
             "days_left": row.days_left(now), "warning_level": row.warning_level,
             "warning": LEVEL_NAMES.get(row.warning_level), "status": case.status, "outcome": case.outcome,
             "closed_at": iso(case.closed_at)}
+
+
+# ---------------------------------------------------------------- the dashboard's overdue board (督办看板)
+
+class OverdueQuery(Schema):
+    org_unit = fields.String(load_default=None, validate=_no_nul,
+                             metadata={"description": "this unit and below (within the caller's); default: all theirs"})
+
+
+class LevelCount(Schema):
+    level = fields.Integer(required=True, metadata={"description": "1 提示, 2 催办, 3 督办, 4 挂牌督办"})
+    name = fields.String(required=True)
+    count = fields.Integer(required=True, metadata={"description": "open tasks at this step"})
+
+
+class OverdueUnit(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    levels = fields.List(fields.Nested(LevelCount), required=True)
+    total = fields.Integer(required=True)
+
+
+class OverdueBoard(Schema):
+    levels = fields.List(fields.Nested(LevelCount), required=True)
+    units = fields.List(fields.Nested(OverdueUnit), required=True,
+                        metadata={"description": "units holding late tasks, the most 挂牌督办 first, then by total"})
+
+
+def overdue_board_json(board) -> dict:
+    def levels(counts):
+        return [{"level": level, "name": LEVEL_NAMES[level], "count": count} for level, count in counts.items()]
+    return {"levels": levels(board.levels),
+            "units": [{"code": u.code, "name": u.name, "levels": levels(u.counts), "total": u.total}
+                      for u in board.units]}

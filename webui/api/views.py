@@ -12,7 +12,7 @@ from werkzeug.exceptions import BadRequest
 
 from engine import access, case_data
 from engine.errors import InvalidData
-from engine.services import cases, history, ledger, processes, tasks, timers, users
+from engine.services import cases, history, ledger, oversight, processes, tasks, timers, users
 from webui.api import schemas as s
 from webui.auth import bearer_token, current_actor
 from webui.errors import Unauthorized
@@ -134,16 +134,64 @@ def revoke_token():
 def list_processes():
     """The newest version of every deployed process."""
     current_actor()
-    items = [{"process_id": p.process_id, "version": p.version, "sha256": p.sha256, "name": p.name,
-              "deployed_at": s.iso(p.deployed_at), "file_name": p.file_name}
+    items = [{"process_id": p.process_id, "version": p.version, "active_version": p.version, "sha256": p.sha256,
+              "name": p.name, "deployed_at": s.iso(p.deployed_at), "file_name": p.file_name}
              for p in processes.list_processes(db.session)]
     return {"items": items}
+
+
+@blp.route("/processes/validate", methods=["POST"])
+@blp.doc(parameters=[
+    {"in": "query", "name": "filename", "schema": {"type": "string"}, "description": "the file's name (or X-Filename)"}],
+    requestBody={"required": True, "content": {"application/xml": {"schema": {"type": "string", "format": "binary"}}},
+                 "description": "the BPMN 2.0 XML file"})
+@_errors(401, 403)
+@blp.response(200, s.ValidationResult)
+def validate_process():
+    """Every problem deploying this BPMN file would be refused for (element id, line, message), nothing
+    deployed: the modeler's live check. Administrators and process designers."""
+    name = _plain_file_name(request.headers.get("X-Filename") or request.args.get("filename"))
+    problems = processes.validate(db.session, {name: request.get_data()}, current_actor())
+    return {"problems": [{**p.as_dict(), "severity": "error"} for p in problems]}
+
+
+@blp.route("/processes/<process_id>/versions", methods=["GET"])
+@_errors(401, 403, 404)
+@blp.response(200, s.ProcessVersions)
+def process_versions(process_id: str):
+    """Every version of a process, newest first: who deployed it when with what note, whether new cases start on
+    it, how many open cases run on it. Administrators, auditors and process designers."""
+    return s.process_versions_json(processes.process_overview(db.session, current_actor(), process_id)[0])
+
+
+@blp.route("/processes/<process_id>/activate", methods=["POST"])
+@_json_request(s.ActivateRequest)
+@_errors(401, 403, 404, 422)
+@blp.response(200, s.ProcessVersions)
+def activate_process_version(process_id: str):
+    """Make a version the one new cases start on (roll back, or forward again), recorded with the note.
+    Running cases keep their version. Administrators only."""
+    body = _load(s.ActivateRequest, _json_body())
+    info = processes.activate_version(db.session, process_id, body["version"], current_actor(), body["note"])
+    return s.process_versions_json(info)
+
+
+@blp.route("/processes/audit", methods=["GET"])
+@blp.doc(parameters=[{"in": "query", "name": "process_id", "schema": {"type": "string"}}])
+@_errors(401, 403)
+@blp.response(200, s.AuditList)
+def process_audit():
+    """Deploys and activations, newest first (the last 200): who, when, which version, the note."""
+    items = processes.process_audit(db.session, current_actor(), request.args.get("process_id") or None)
+    return {"items": [{"at": s.iso(a.at), "actor": a.actor, "action": a.action, "process_id": a.process_id,
+                       "version": a.version, "note": a.note} for a in items]}
 
 
 @blp.route("/processes", methods=["POST"])
 @blp.doc(parameters=[
     {"in": "header", "name": "X-Filename", "schema": {"type": "string"}, "description": "the file's name"},
-    {"in": "query", "name": "filename", "schema": {"type": "string"}, "description": "the file's name (or X-Filename)"}],
+    {"in": "query", "name": "filename", "schema": {"type": "string"}, "description": "the file's name (or X-Filename)"},
+    {"in": "query", "name": "note", "schema": {"type": "string"}, "description": "the change note (变更说明)"}],
     requestBody={"required": True, "content": {"application/xml": {"schema": {"type": "string", "format": "binary"}}},
                  "description": "the BPMN 2.0 XML file"})
 @_errors(401, 403, 422, 503)
@@ -154,7 +202,7 @@ def deploy_process():
     actor = current_actor()
     body = request.get_data()
     name = _plain_file_name(request.headers.get("X-Filename") or request.args.get("filename"))
-    results = processes.deploy(db.session, {name: body}, actor)
+    results = processes.deploy(db.session, {name: body}, actor, request.args.get("note"))
     first = results[0]
     status = 201 if any(r.created for r in results) else 200
     return {"process_id": first.process_id, "version": first.version, "sha256": first.sha256,
@@ -192,6 +240,16 @@ def list_cases(query: dict):
     now = current_runtime().clock.now()
     return {"items": [s.ledger_row_json(row, now) for row in result.rows], "total": result.total,
             "total_capped": result.more, "page": page, "per_page": per_page}
+
+
+@blp.route("/dashboard/overdue", methods=["GET"])
+@blp.arguments(s.OverdueQuery, location="query", unknown=RAISE)
+@_errors(401, 403, 422)
+@blp.response(200, s.OverdueBoard)
+def overdue_board(query: dict):
+    """The overdue board (督办看板): open tasks at each step of the supervision ladder, by handling unit, in the
+    caller's units and below. Supervisors, directors, auditors and administrators."""
+    return s.overdue_board_json(oversight.overdue_board(db.session, current_actor(), query["org_unit"]))
 
 
 @blp.route("/cases/export", methods=["GET"])

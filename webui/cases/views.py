@@ -37,7 +37,7 @@ def _bpmn_js_dir() -> Path:
 
 def _start_form(process_id: str) -> tuple[object, str, str | None, list[dict]]:
     """The newest version of a process, its name, its first user task and that task's form."""
-    row = processes.latest_version(db.session, process_id)
+    row = processes.active_version(db.session, process_id)
     version = processes.load_version(db.session, row.id)
     first = next(iter(version.meta.get("first_user_tasks") or []), None)
     form = (version.user_task(first) or {}).get("form", []) if first else []
