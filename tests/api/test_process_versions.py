@@ -116,6 +116,8 @@ def test_validate_lists_every_problem_without_deploying(client, login):
     assert all(p["line"] and p["message"] for p in problems if p["element_id"] == "f5")
     clean = client.post("/api/v1/processes/validate", data=V2, headers={**admin, "Content-Type": "application/xml"})
     assert clean.status_code == 200 and clean.get_json() == {"problems": []}
+    empty = client.post("/api/v1/processes/validate", data=b" ", headers={**admin, "Content-Type": "application/xml"})
+    assert empty.status_code == 422 and "body" in empty.get_json()["details"]
     # nothing was deployed by either
     assert client.get("/api/v1/processes/small_mediation/versions", headers=admin).get_json()["newest_version"] == 1
     assert client.post("/api/v1/processes/validate", data=V2, headers={

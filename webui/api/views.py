@@ -145,13 +145,16 @@ def list_processes():
     {"in": "query", "name": "filename", "schema": {"type": "string"}, "description": "the file's name (or X-Filename)"}],
     requestBody={"required": True, "content": {"application/xml": {"schema": {"type": "string", "format": "binary"}}},
                  "description": "the BPMN 2.0 XML file"})
-@_errors(401, 403)
+@_errors(401, 403, 422, 503)
 @blp.response(200, s.ValidationResult)
 def validate_process():
     """Every problem deploying this BPMN file would be refused for (element id, line, message), nothing
-    deployed: the modeler's live check. Administrators and process designers."""
+    deployed: the modeler's live check. Administrators and process designers. An empty body is a 422."""
     name = _plain_file_name(request.headers.get("X-Filename") or request.args.get("filename"))
-    problems = processes.validate(db.session, {name: request.get_data()}, current_actor())
+    body = request.get_data()
+    if not body.strip():
+        raise InvalidData("请求体必须是 BPMN XML / the body must be the BPMN XML", {"body": ["BPMN XML expected"]})
+    problems = processes.validate(db.session, {name: body}, current_actor())
     return {"problems": [{**p.as_dict(), "severity": "error"} for p in problems]}
 
 
