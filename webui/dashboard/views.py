@@ -31,11 +31,11 @@ def _echarts_dir() -> Path:
 
 
 def figure_names() -> dict[str, str]:
-    """The statistics figures as the dashboard names them (docs/statistics.md defines each)."""
+    """The statistics figures as the dashboard names them (docs/statistics.md defines each), in tile order."""
     return {"received": gettext("Received"), "closed": gettext("Cases closed"), "closed_rate": gettext("Closing rate"),
             "closed_on_time_rate": gettext("Closed on time"), "resolved": gettext("Cases resolved"),
             "resolved_rate": gettext("Resolution rate"), "responded_on_time_rate": gettext("Response rate"),
-            "overdue_open": gettext("Overdue, open"), "satisfaction_rate": gettext("Satisfaction rate"),
+            "satisfaction_rate": gettext("Satisfaction rate"), "overdue_open": gettext("Overdue, open"),
             "avg_handling_days": gettext("Average handling days")}
 
 
@@ -53,7 +53,8 @@ def dashboard_page():
         "urls": {"stats": url_for("api.stats") if "api.stats" in current_app.view_functions else "/api/v1/stats",
                  "overdue": url_for("api.overdue_board"), "cases": url_for("api.list_cases"),
                  "ledger": url_for("ledger.ledger_page"), "case": url_for("cases.case_page", case_id=0)[:-1]},
-        "figures": figure_names(),
+        # a list, not an object: the tiles keep this order (JSON objects are written with sorted keys)
+        "figures": list(figure_names().items()),
         "levels": {str(k): str(v) for k, v in labels.LEVELS.items()},
         "weights": weights,
         "text": {"score": gettext("Score"), "unit": gettext("Unit"), "late_tasks": gettext("Late tasks"),
@@ -61,7 +62,9 @@ def dashboard_page():
                  "error": gettext("The figures could not be loaded: %(why)s", why="{why}"),
                  "rolled_up": gettext("Figures of a unit include the units below it."),
                  "not_recorded": gettext("Self-assessment and center assessment are not recorded yet; the public's rating is the satisfaction rate."),
-                 "month": gettext("Month"), "category": gettext("Category")},
+                 "supervision": gettext("Supervision steps issued in the period"),
+                 "month": gettext("Month"), "category": gettext("Category"),
+                 "unrated": gettext("%(n)s more without figures in this period", n="{n}")},
     }
     return render_template("dashboard/dashboard.html", config=config, units=units,
                            echarts_available=(_echarts_dir() / ECHARTS_FILE).is_file(), weights=weights,

@@ -4,6 +4,8 @@
 (function () {
   "use strict";
   var cfg = JSON.parse(document.getElementById("dashboard-config").textContent);
+  var ORDER = cfg.figures.map(function (f) { return f[0]; });
+  cfg.figures = cfg.figures.reduce(function (o, f) { o[f[0]] = f[1]; return o; }, {});
   var form = document.getElementById("dashboard-filters");
   var charts = {};
   var RATE = /_rate$/;
@@ -72,7 +74,7 @@
   function drawTiles(total, s) {
     var box = document.getElementById("kpis");
     box.textContent = "";
-    Object.keys(cfg.figures).forEach(function (key) {
+    ORDER.forEach(function (key) {
       if (!(key in total)) return;
       var a = el("a", { class: "kpi", href: ledgerUrl(tileFilters(key, s), s), "data-figure": key });
       a.appendChild(el("span", { class: "kpi-value" }, show(key, total[key])));
@@ -86,6 +88,7 @@
         return cfg.levels[lv] + " " + (n === undefined || n === null ? 0 : n);
       });
       sup.appendChild(el("span", { class: "kpi-value small" }, counts.join(" · ")));
+      sup.appendChild(el("span", { class: "kpi-label" }, cfg.text.supervision));
       box.appendChild(sup);
     }
   }
@@ -99,6 +102,11 @@
     }
     charts[id].off("click");
     return charts[id];
+  }
+
+  function empty(c) { // a chart with nothing to draw says so, rather than showing bare axes
+    c.setOption({ title: { text: cfg.text.none, left: "center", top: "middle",
+                           textStyle: { color: "#6b7785", fontSize: 14, fontWeight: "normal" } } }, true);
   }
 
   function barOption(groups, keys, horizontal) {
@@ -119,12 +127,13 @@
     var c = chart("chart-trend");
     if (!c) return;
     var keys = ["received", "closed", "resolved"];
+    if (!groups.length) return empty(c);
     c.setOption({
       tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 8, right: 16, top: 32, bottom: 8, containLabel: true },
       xAxis: { type: "category", data: groups.map(function (g) { return g.label || g.key; }) },
       yAxis: { type: "value", minInterval: 1 },
       series: keys.map(function (k) {
-        return { name: cfg.figures[k], type: "line", smooth: true, data: groups.map(function (g) { return g[k] || 0; }) };
+        return { name: cfg.figures[k], type: "line", data: groups.map(function (g) { return g[k] || 0; }) };
       })
     }, true);
     c.on("click", function (p) {
@@ -140,6 +149,8 @@
   function drawGroups(id, groups, s, filterOf) {
     var c = chart(id);
     if (!c) return;
+    groups = groups.filter(function (g) { return g.received || g.closed; }); // units with nothing in the period: no bar
+    if (!groups.length) return empty(c);
     c.setOption(barOption(groups, ["received", "closed"], groups.length > 6), true);
     c.on("click", function (p) {
       var g = groups[p.dataIndex];
@@ -160,7 +171,8 @@
     });
     var units = board.units.slice(0, 12);
     var c = chart("chart-overdue");
-    if (c) {
+    if (c && !units.length) empty(c);
+    else if (c) {
       c.setOption({
         tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 8, right: 16, top: 32, bottom: 8, containLabel: true },
         xAxis: { type: "value", minInterval: 1 },
@@ -228,6 +240,11 @@
     }).sort(function (a, b) { return (b.score === null ? -1 : b.score) - (a.score === null ? -1 : a.score); });
     var body = document.querySelector("#ranking tbody");
     body.textContent = "";
+    var unrated = rows.filter(function (row) { return row.score === null; }).length;
+    rows = rows.filter(function (row) { return row.score !== null; });
+    if (!rows.length) {
+      var tr0 = el("tr"); tr0.appendChild(el("td", { colspan: rates.length + 3, class: "muted" }, cfg.text.none)); body.appendChild(tr0);
+    }
     rows.forEach(function (row, i) {
       var tr = el("tr");
       tr.appendChild(el("td", {}, String(i + 1)));
@@ -237,9 +254,14 @@
                                          : el("span", {}, row.g.label || row.g.key));
       tr.appendChild(name);
       rates.forEach(function (r) { tr.appendChild(el("td", { "data-label": cfg.figures[r] || r }, show(r, row.g[r]))); });
-      tr.appendChild(el("td", { "data-label": cfg.text.score, class: "score" }, row.score === null ? "—" : (row.score * 100).toFixed(1)));
+      tr.appendChild(el("td", { "data-label": cfg.text.score, class: "score" }, (row.score * 100).toFixed(1)));
       body.appendChild(tr);
     });
+    if (unrated) {
+      var trn = el("tr", { class: "unrated" });
+      trn.appendChild(el("td", { colspan: rates.length + 3, class: "muted small" }, cfg.text.unrated.replace("{n}", unrated)));
+      body.appendChild(trn);
+    }
   }
 
   function fail(err) {
