@@ -15,8 +15,10 @@ Decisions (see also the report to the lead):
   is deployed; `isExecutable="false"` *and a missing attribute* mean "documentation only" and are skipped.
   A file in which nothing is executable is rejected, naming its processes (Camunda 7 would silently deploy
   nothing, which only surprises people later).
-- Expressions are Python, checked by `engine.scripting`; `${...}` JUEL is rejected wherever it appears
-  (documentation and Python script bodies excepted). Camunda 7 features the engine would silently ignore
+- Expressions are Python, checked by `engine.scripting`. JUEL (`${...}`) conditions, loop and timer bodies and
+  the task attributes jiefen evaluates are translated into Python when loaded, for a safe subset (juel.py);
+  any other JUEL is rejected wherever it appears, with the construct named (documentation and Python script
+  bodies excepted). Camunda 7 features the engine would silently ignore
   (Java/external service implementations, connectors, listeners, input/output and call-activity variable
   mappings, DMN business rule tasks, data stores, link and compensation events) are rejected, not skipped.
   A plain bpmn:serviceTask without implementation is accepted and does nothing, like a bpmn:task.
@@ -47,6 +49,7 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 
 from engine import scripting
 from engine.errors import Problem, ProcessDefinitionError
+from engine.specs import juel
 from engine.specs.checks import _check_duplicate_ids, _Checker
 from engine.specs.facts import (FormField, ProcessDefinition, UserTaskInfo, _first_user_tasks, _jiefen_properties,
                                 _process_name, _start_form, _timer_docs, _user_task_info, data_labels,
@@ -105,12 +108,12 @@ def parse_files(files: dict[str, bytes], available: dict[str, bytes] | None = No
     """
     if not files:
         raise ProcessDefinitionError("Nothing to deploy", [Problem("The deployment contains no BPMN file.")])
-    docs = {name: _load_doc(name, data) for name, data in files.items()}
+    docs = {name: _translated(_load_doc(name, data)) for name, data in files.items()}
     others: dict[str, _Doc] = {}
     for name, data in sorted((available or {}).items()):  # sorted: a deterministic pick among duplicates
         if name in files:
             continue  # the new version of a file replaces the deployed one
-        other = _load_doc(name, data)
+        other = _translated(_load_doc(name, data))
         if other.fatal:
             log.debug("ignoring unusable available file %s", name)
         else:
@@ -233,6 +236,14 @@ def parse_files(files: dict[str, bytes], available: dict[str, bytes] | None = No
             problems)
     log.debug("parsed %d process definition(s) from %s", len(definitions), sorted(files))
     return definitions
+
+
+def _translated(doc: _Doc) -> _Doc:
+    """JUEL conditions and task attributes translated in the loaded tree (juel.py); what cannot be is kept for
+    the designer's check to report with the construct named."""
+    if not doc.fatal and doc.root is not None:
+        doc.juel_refused = juel.translate_document(doc.root)
+    return doc
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:

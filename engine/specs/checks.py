@@ -51,9 +51,12 @@ _TEXT_LABELS = {"conditionExpression": "Condition", "condition": "Condition", "t
                 "loopCardinality": "Loop cardinality", "completionCondition": "Completion condition",
                 "loopCondition": "Loop condition"}
 
-_JUEL_HINT = ("JUEL expressions (${...}) are Camunda's Java expression language, which this engine does not run. "
-              "Write Python instead: a plain Python condition (e.g. approved == True), or '=expr' for task "
-              "assignments (e.g. camunda:candidateGroups=\"=handling_unit\").")
+_JUEL_HINT = ("JUEL is not translated here: jiefen translates JUEL (a safe subset: variables, literals, comparisons, "
+              "&& || !, empty, arithmetic) only in conditions, loop and timer bodies and the task attributes "
+              "candidateGroups, candidateUsers, assignee, dueDate, followUpDate and priority; beans, delegates and "
+              "listeners are Camunda's Java code, which this engine does not run. Write Python instead: a plain "
+              "Python condition (e.g. approved == True), or '=expr' for task assignments (e.g. "
+              "camunda:candidateGroups=\"=handling_unit\").")
 
 
 def _run_check(check: Callable[..., list[str]], *args: Any, **kwargs: Any) -> list[str]:
@@ -100,12 +103,15 @@ class _Checker(_UserTaskChecks):
         local = etree.QName(el).localname
         if local in ("documentation", "text", "script") or etree.QName(el).namespace in (BPMNDI_NS, DC_NS, DI_NS):
             return  # prose, or Python source checked by check_script
+        refused = self.doc.juel_refused
         for attr, value in el.attrib.items():
             if _has_juel(value):
-                self.doc.problem(f"{_attr_label(attr)} = \"{value}\": {_JUEL_HINT}", el)
+                why = refused.get((el, attr))
+                self.doc.problem(f"{_attr_label(attr)} = \"{value}\": {why + '.' if why else _JUEL_HINT}", el)
         if _has_juel(el.text):
             what = _TEXT_LABELS.get(local, f"<{_tag_label(el)}>")
-            self.doc.problem(f"{what} {_quote(el.text)}: {_JUEL_HINT}", el)
+            why = refused.get((el, None))
+            self.doc.problem(f"{what} {_quote(el.text)}: {why + '.' if why else _JUEL_HINT}", el)
 
     def _flow_children(self, container: etree._Element) -> None:
         for child in container:

@@ -41,6 +41,8 @@ class _Doc:
         self.fatal = False  # unreadable, unsafe, not BPMN or Camunda 8: no further checks
         self.problems: list[Problem] = []
         self._ids: dict[str, etree._Element] | None = None
+        # JUEL values that could not be translated (juel.translate_document): (element, attribute) -> why
+        self.juel_refused: dict[tuple[etree._Element, str | None], str] = {}
 
     def problem(self, message: str, el: etree._Element | None = None, element_id: str | None = None,
                 line: int | None = None) -> None:

@@ -56,12 +56,13 @@ def test_deploy_requires_admin(client, login):
 
 
 def test_deploy_rejects_bad_bpmn_with_details(client, login):
-    bad = (FIXTURES / "small_mediation.bpmn").read_bytes().replace(b"result == 'agreed'", b"${result == 'agreed'}")
+    bad = (FIXTURES / "small_mediation.bpmn").read_bytes().replace(b"result == 'agreed'", b"${outcome.agreed()}")
     response = client.post("/api/v1/processes", data=bad, headers={**login("admin"), "Content-Type": "application/xml"})
     assert response.status_code == 422
     body = response.get_json()
     assert body["error"] == "invalid_bpmn"
-    assert any(d["element_id"] == "f5" and d["line"] and "JUEL" in d["message"] for d in body["details"]), body
+    assert any(d["element_id"] == "f5" and d["line"] and "outside the JUEL subset" in d["message"]
+               for d in body["details"]), body
 
 
 def test_running_case_stays_on_its_version(client, login):

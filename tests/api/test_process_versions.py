@@ -107,7 +107,7 @@ def test_the_admin_page_lists_versions_in_chinese_and_activates_one(app, login, 
 def test_validate_lists_every_problem_without_deploying(client, login):
     """POST /api/v1/processes/validate: the modeler's live check — what deploy would refuse, nothing stored."""
     admin = login("admin")
-    bad = XML.replace(b"result == 'agreed'", b"${result == 'agreed'}").replace(b'"=workdays(5)"', b'"=nosuch(5)"')
+    bad = XML.replace(b"result == 'agreed'", b"${outcome.agreed()}").replace(b'"=workdays(5)"', b'"=nosuch(5)"')
     response = client.post("/api/v1/processes/validate?filename=small_mediation.bpmn", data=bad,
                            headers={**admin, "Content-Type": "application/xml"})
     assert response.status_code == 200

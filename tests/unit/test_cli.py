@@ -77,7 +77,7 @@ def test_deploy_reports_every_problem_without_traceback(run, tmp_path):
     bad = tmp_path / "bad.bpmn"
     bad.write_bytes((FIXTURES / "engine" / "small_mediation.bpmn").read_bytes()
                     .replace(b"result == 'agreed'", b"__import__('os').system('true')")
-                    .replace(b'"=workdays(5)"', b'"${dueDate}"'))
+                    .replace(b'"=workdays(5)"', b'"${calendar.due()}"'))
     result = run("deploy", str(bad), ok=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "f5" in result.stderr and "mediate" in result.stderr

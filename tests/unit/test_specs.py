@@ -251,13 +251,13 @@ def test_all_problems_are_reported_at_once():
     problems = rejected({"many_problems.bpmn": xml})
     expected = [
         ("imp_glossary", "glossary.bpmn", 'id="imp_glossary"'),
-        ("register", "JUEL", 'id="register"'),
+        ("register", "outside the JUEL subset", 'id="register"'),
         ("register", "comma-separated", 'id="register"'),
         ("register", "ISO 8601", 'id="register"'),
         ("register", "keyword", 'id="class"'),
         ("register", "'color'", 'type="color"'),
         ("register", "enum without values", 'id="kind"'),
-        ("f_yes", "JUEL", "${approved}"),
+        ("f_yes", "outside the JUEL subset", "${order.approved}"),
         ("calc", "only Python", 'id="calc"'),
         ("wait", "quote", "PT1H"),
         ("call_missing", "'no_such_process'", 'id="call_missing"'),
@@ -338,7 +338,9 @@ def timer(definition: str) -> str:
 
 RULES = [
     # (case, xml, element id, marker of the reported line, message fragment)
-    ("juel condition", process(gateway("${approved}")), "f_yes", "${approved}", "JUEL"),
+    ("juel condition outside the subset", process(gateway("${order.approved}")), "f_yes", "${order.approved}",
+     "a property, method or index (order.…) is outside the JUEL subset"),
+    ("juel composite condition", process(gateway("ok ${approved}")), "f_yes", "${approved}", "composite"),
     ("condition syntax", process(gateway("approved ==")), "f_yes", "approved ==", "Condition «approved ==»"),
     ("condition escape", process(gateway("__import__('os').system('id')")), "f_yes", "__import__",
      "not allowed"),
@@ -348,7 +350,8 @@ RULES = [
     ("script import", process(script("import os")), "x", "import os", "imports are not allowed"),
     ("script empty", process(script("  ")), "x", 'id="x"', "has no script"),
     ("timer unquoted", process(timer("<bpmn:timeDuration>PT1H</bpmn:timeDuration>")), "x", "PT1H", '"PT1H"'),
-    ("timer juel", process(timer("<bpmn:timeDate>${due}</bpmn:timeDate>")), "x", "${due}", "JUEL"),
+    ("timer juel outside the subset", process(timer("<bpmn:timeDate>${dates.due()}</bpmn:timeDate>")), "x",
+     "${dates.due()}", "outside the JUEL subset"),
     ("timer empty", process(timer("")), "x", 'id="ted"', "no date, duration or cycle"),
     ("timer bad literal", process(timer('<bpmn:timeCycle>"every day"</bpmn:timeCycle>')), "x", "every day",
      "repeating interval"),
@@ -358,7 +361,9 @@ RULES = [
      "camunda:candidateGroups expression"),
     ("candidate users expr", process(user_task(' camunda:candidateUsers="=__import__(\'os\')"')), "x",
      'id="x"', "not allowed"),
-    ("assignee juel", process(user_task(' camunda:assignee="${director}"')), "x", 'id="x"', "JUEL"),
+    ("assignee juel bean", process(user_task(' camunda:assignee="${people.findDirector()}"')), "x", 'id="x"',
+     "outside the JUEL subset"),
+    ("juel delegate", process(user_task(' camunda:formKey="${formService}"')), "x", 'id="x"', "not translated here"),
     ("assignee empty expr", process(user_task(' camunda:assignee="="')), "x", 'id="x"', "is empty"),
     ("due date literal", process(user_task(' camunda:dueDate="next monday"')), "x", 'id="x"', "ISO 8601"),
     ("due date expr", process(user_task(' camunda:dueDate="=workdays(5"')), "x", 'id="x"',
