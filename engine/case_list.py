@@ -19,7 +19,13 @@ from engine.case_codes import valid_code
 from engine.clock import CHINA_TZ
 from engine.errors import InvalidData
 from engine.messages import msg
-from engine.models import NO_DUE_DATE, CaseModel, OrgUnitModel, TaskModel
+from engine.models import (
+    NO_DUE_DATE,
+    OUTCOME_CLASSES,
+    CaseModel,
+    OrgUnitModel,
+    TaskModel,
+)
 
 K, T = CaseModel.__table__.c, TaskModel.__table__.c
 
@@ -92,6 +98,18 @@ def _high_risk(session: Session):
                     func.json_extract(K.data, "$.people_involved") >= at_least))
 
 
+def outcome_class_of(value: str) -> str:
+    """The OUTCOME_CLASSES id an outcome filter names: the id (resolved) or its Chinese name (化解). Raises
+    InvalidData for anything else."""
+    if value in OUTCOME_CLASSES:
+        return value
+    for key, name in OUTCOME_CLASSES.items():
+        if name == value:
+            return key
+    message = msg("ledger.unknown_outcome", outcome=value)
+    raise InvalidData(message, {"outcome": [message]})
+
+
 def day_start(day: date) -> datetime:
     """The first moment of a calendar day in China (the ledger's dates are China's days)."""
     return datetime.combine(day, time.min, CHINA_TZ)
@@ -102,7 +120,7 @@ class LedgerFilters:
     q: str | None = None
     process_id: str | None = None
     status: str | None = None  # open | closed
-    outcome: str | None = None  # cases.outcome as recorded (the outcome class once cases.outcome_class lands)
+    outcome: str | None = None  # an outcome class (cases.outcome_class): its id (resolved) or its name (化解)
     category: str | None = None
     channel: str | None = None
     tier: str | None = None
@@ -128,8 +146,9 @@ def build(session: Session, actor: Actor, filters: LedgerFilters, now: datetime)
         stmt = stmt.where(visible)
     if filters.q and normalise_query(filters.q):
         stmt = stmt.where(_search(filters.q))
-    for column, value in ((K.process_id, filters.process_id), (K.outcome, filters.outcome),
-                          (K.category, filters.category), (K.channel, filters.channel), (K.tier, filters.tier)):
+    if filters.outcome:
+        stmt = stmt.where(K.outcome_class == outcome_class_of(filters.outcome))
+    for column, value in ((K.process_id, filters.process_id), (K.category, filters.category), (K.channel, filters.channel), (K.tier, filters.tier)):
         if value:
             stmt = stmt.where(column == value)
     if filters.status:

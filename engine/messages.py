@@ -42,6 +42,8 @@ MESSAGES: dict[str, str] = {
     "ledger.unknown_sort": "unknown sort {sort!r}",
     "ledger.unknown_status": "unknown status {status!r} (open or closed)",
     "ledger.unknown_org_unit": "unknown org unit {org_unit!r}",
+    "ledger.unknown_outcome": "unknown outcome class {outcome!r} (resolved, unresolved, withdrawn, transferred, "
+                              "not_accepted)",
     "tasks.unknown_scope": "unknown scope {scope!r}",
     # processes and the running engine
     "process.deploy_forbidden": "only administrators deploy processes",

@@ -89,6 +89,10 @@ def test_filters(client, ledger_cases, as_user, clock):
     assert codes(client, h, status="closed") == keys(ledger_cases, "B", "D")
     assert codes(client, h, outcome="化解") == keys(ledger_cases, "B")
     assert codes(client, h, outcome="未化解") == keys(ledger_cases, "D")
+    assert codes(client, h, outcome="resolved") == keys(ledger_cases, "B")  # the class, not the outcome's text
+    assert codes(client, h, outcome="withdrawn") == set()
+    bad = client.get("/api/v1/cases", headers=h, query_string={"outcome": "达成协议"})
+    assert bad.status_code == 422 and "outcome" in str(bad.get_json())
     assert codes(client, h, category="labour") == keys(ledger_cases, "B")
     assert codes(client, h, channel="walk_in") == keys(ledger_cases, "A", "C", "D")
     assert codes(client, h, tier="complex") == keys(ledger_cases, "B")
@@ -121,6 +125,7 @@ def test_rows_say_step_due_lateness_and_level(client, ledger_cases, as_user, clo
     assert a["days_left"] < 0 and a["due_at"] and a["status"] == "open" and a["category"] == "neighbour"
     b = next(i for i in items if i["code"] == ledger_cases["B"][1])
     assert b["steps"] == [] and b["due_at"] is None and b["days_left"] is None and b["outcome"] == "化解"
+    assert b["outcome_class"] == "resolved" and b["outcome_class_name"] == "化解"
 
 
 @pytest.mark.parametrize("typed", ["{code}", "{spaced}", "{wide}", "{lower}"])
@@ -187,7 +192,7 @@ def test_csv_export_has_chinese_headers_and_the_filtered_rows(client, ledger_cas
     assert rows[0][:3] == ["案件编号", "标题", "当事人"] and "承办单位" in rows[0] and "预警等级" in rows[0]
     assert [r[0] for r in rows[1:]] == [ledger_cases["B"][1], ledger_cases["D"][1]]
     b = dict(zip(rows[0], rows[1]))
-    assert b["标题"] == "拖欠工资" and b["纠纷类别"] == "劳动争议" and b["状态"] == "已办结" and b["办理结果"] == "化解"
+    assert b["标题"] == "拖欠工资" and b["纠纷类别"] == "劳动争议" and b["状态"] == "已办结" and b["办理结果"] == "化解" and b["结果类别"] == "化解"
     assert b["承办单位"] == "北山街道综治中心"
     clerk = _csv(client.get("/api/v1/cases/export", headers=as_user("clerk"), query_string={"format": "csv"}))
     assert [r[0] for r in clerk[1:]] == [ledger_cases["A"][1]]

@@ -296,8 +296,10 @@ class LedgerQuery(Schema):
                        "party's name, a run of the phone's digits (its last four), or the title"})
     process_id = fields.String(load_default=None, validate=_no_nul)
     status = fields.String(load_default=None, validate=validate.OneOf(["open", "closed"]))
-    outcome = fields.String(load_default=None, validate=_no_nul, metadata={
-        "description": "the case's outcome as recorded (cases.outcome)"})
+    outcome = fields.String(load_default=None, validate=validate.OneOf([*OUTCOME_CLASSES, *OUTCOME_CLASSES.values()]),
+                            metadata={"description": "an outcome class of closed cases (cases.outcome_class): "
+                                                     "resolved (化解) | unresolved (未化解) | withdrawn (撤回) | "
+                                                     "transferred (移送) | not_accepted (不予受理); the id or the name"})
     category = fields.String(load_default=None, validate=_no_nul)
     channel = fields.String(load_default=None, validate=_no_nul)
     tier = fields.String(load_default=None, validate=_no_nul)
@@ -337,6 +339,8 @@ class LedgerRowSchema(Schema):
     warning = fields.String(required=True, allow_none=True)
     status = fields.String(required=True)
     outcome = fields.String(required=True, allow_none=True)
+    outcome_class = fields.String(required=True, allow_none=True, metadata={"description": "see GET /cases/<id>"})
+    outcome_class_name = fields.String(required=True, allow_none=True, metadata={"description": "its Chinese name"})
     closed_at = _time(required=True, allow_none=True)
 
 
@@ -356,4 +360,5 @@ def ledger_row_json(row, now) -> dict:
             "holders": row.holders, "opened_at": iso(case.opened_at), "due_at": iso(row.due_at),
             "days_left": row.days_left(now), "warning_level": row.warning_level,
             "warning": LEVEL_NAMES.get(row.warning_level), "status": case.status, "outcome": case.outcome,
+            "outcome_class": case.outcome_class, "outcome_class_name": OUTCOME_CLASSES.get(case.outcome_class or ""),
             "closed_at": iso(case.closed_at)}
