@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from engine import case_store, chain, runtime, scripting, serializer, task_index, timer_index
+from engine import case_store, chain, runtime, scripting, serializer, stats, task_index, timer_index
 from engine.case_codes import make_case_code
 from engine.clock import running_at
 from engine.fastpath import run_writes
@@ -272,7 +272,8 @@ def open_case(session: Session, version: LoadedVersion, data: dict, actor: str, 
         first_unit_id=org.id, responsible_unit_id=None, category=None, tier=None,
         channel=None, party_phone=None, opened_by=actor, opened_at=now, closed_at=None,
         linked_case_id=linked_case_id, link_kind=link_kind, data={}, workflow_json="{}", task_count=0,
-        lock_version=1, event_seq=0, event_hash=chain.GENESIS, event_at=None), org)
+        lock_version=1, event_seq=0, event_hash=chain.GENESIS, event_at=None, responded_at=None,
+        late_at=None), org)
     ctx = Ctx(session, case, version, workflow, now, actor, new_case=True)
     snapshot(ctx)
     with running_at(now):
@@ -386,6 +387,7 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
         chain.append_event(session, case, "task_cancelled", "system", ctx.now, {"by": "process"}, task_id,
                            "确认期间届满", batch=events)
     _open_linked_cases(ctx, after_data)
+    stats.count_events(session, case, events, ctx.task_rows, ctx.writes)
     ctx.writes.append((chain.INSERT_EVENTS, list(events)))
     events.clear()
     return after_data

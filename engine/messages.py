@@ -42,6 +42,13 @@ MESSAGES: dict[str, str] = {
     "ledger.unknown_sort": "unknown sort {sort!r}",
     "ledger.unknown_status": "unknown status {status!r} (open or closed)",
     "ledger.unknown_org_unit": "unknown org unit {org_unit!r}",
+    "stats.forbidden": "only supervisors, directors and auditors read the statistics",
+    "stats.unit_forbidden": "you do not supervise org unit {org_unit!r}",
+    "stats.no_units": "no org unit to count",
+    "stats.unknown_group": "unknown grouping {group_by!r} (org_unit, category, channel, process, dept, month)",
+    "stats.bad_period": "the period ends before it starts",
+    "stats.period_too_long": "a period of at most {days} days",
+    "stats.dept_unavailable": "figures by department are not counted yet",
     "ledger.unknown_outcome": "unknown outcome class {outcome!r} (resolved, unresolved, withdrawn, transferred, "
                               "not_accepted)",
     "tasks.unknown_scope": "unknown scope {scope!r}",

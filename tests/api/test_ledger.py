@@ -165,6 +165,43 @@ def test_paging_and_totals(client, ledger_cases, as_user, monkeypatch):
     assert body["total"] == 2 and body["total_capped"] is True
 
 
+@pytest.mark.parametrize("walk", [(3, 50), (1, 1)])  # the walk as configured; one row at first, re-read 4x
+def test_overdue_by_due_walk_pages_like_the_sorted_query(session, ledger_cases, actor, clock, monkeypatch, walk):
+    """The overdue-by-due page walks the tasks' due index (case_list.overdue_page); its pages are those of the
+    generic sorted query, cases tied on their due moment ordered by id, across page boundaries."""
+    from engine import case_list
+
+    monkeypatch.setattr(case_list, "_WALK_FACTOR", walk[0])
+    monkeypatch.setattr(case_list, "_WALK_MIN", walk[1])
+    for n in range(9):  # three cases at each moment: their due dates tie
+        cases.start_case(session, "ledger_case", {"title": f"案件{n}", "category": "neighbour"},
+                         actor("vclerk"), VILLAGE)
+        if n % 3 == 2:
+            clock.advance(hours=5)
+    clock.advance(days=30)
+    now = clock.now()
+    director = actor("director")
+    for filters in (ledger.LedgerFilters(overdue=True, sort="due"),
+                    ledger.LedgerFilters(overdue=True, sort="due", org_unit=TOWNSHIP, include_sub=True,
+                                         status="open"),
+                    ledger.LedgerFilters(overdue=True, sort="due", category="neighbour", org_unit=VILLAGE)):
+        assert case_list.walks_due_index(filters)
+        expected = list(session.scalars(case_list.build(session, director, filters, now)))
+        assert len(expected) >= 9
+        for per_page in (1, 2, 4, 50):
+            paged = []
+            for page in range(1, len(expected) // per_page + 2):
+                got = ledger.list_cases(session, director, filters, page=page, per_page=per_page, now=now)
+                assert [row.case.id for row in got.rows] == case_list.overdue_page(
+                    session, director, filters, now, (page - 1) * per_page, per_page)
+                assert got.total == len(expected)
+                paged += [row.case.id for row in got.rows]
+            assert paged == expected, (filters, per_page)
+    # what a township supervisor may read bounds the walk as it bounds the list
+    only_b_c_d = ledger.list_cases(session, actor("tsuper"), ledger.LedgerFilters(overdue=True, sort="due"), now=now)
+    assert {row.case.org_unit.code for row in only_b_c_d.rows} == {VILLAGE}
+
+
 def test_bad_filters_are_named(client, ledger_cases, as_user):
     h = as_user("director")
     for params, field in (({"status": "done"}, "status"), ({"sort": "name"}, "sort"),

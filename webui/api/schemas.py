@@ -362,3 +362,73 @@ def ledger_row_json(row, now) -> dict:
             "warning": LEVEL_NAMES.get(row.warning_level), "status": case.status, "outcome": case.outcome,
             "outcome_class": case.outcome_class, "outcome_class_name": OUTCOME_CLASSES.get(case.outcome_class or ""),
             "closed_at": iso(case.closed_at)}
+
+
+# ---------------------------------------------------------------- statistics (engine/stats.py defines each figure)
+
+class StatsQuery(Schema):
+    from_ = fields.Date(load_default=None, data_key="from", metadata={
+        "description": "the first day counted (China time); default: 1 January of this year"})
+    to = fields.Date(load_default=None, metadata={"description": "the last day counted; default: today"})
+    group_by = fields.String(load_default="org_unit", validate=validate.OneOf(
+        ["org_unit", "category", "channel", "process", "dept", "month"]))
+    org_unit = fields.String(load_default=None, validate=_no_nul, metadata={
+        "description": "an org unit's code: its figures include every unit below it (default: the highest unit "
+                       "the caller supervises; the top center for auditors)"})
+
+
+class SupervisionCounts(Schema):
+    prompt = fields.Integer(required=True, metadata={"description": "提示"})
+    reminder = fields.Integer(required=True, metadata={"description": "催办"})
+    notice = fields.Integer(required=True, metadata={"description": "督办"})
+    listing = fields.Integer(required=True, metadata={"description": "挂牌督办"})
+
+
+class Figures(Schema):
+    """docs/statistics.md gives each figure's formula and denominator; rates are fractions (0.9512), null when
+    their denominator is 0."""
+
+    received = fields.Integer(required=True, metadata={"description": "受理数"})
+    closed = fields.Integer(required=True, metadata={"description": "办结数"})
+    closed_rate = fields.Float(required=True, allow_none=True, metadata={"description": "办结率 = closed ÷ received"})
+    closed_on_time_rate = fields.Float(required=True, allow_none=True, metadata={"description": "按期办结率"})
+    resolved = fields.Integer(required=True, metadata={"description": "化解数"})
+    resolved_rate = fields.Float(required=True, allow_none=True, metadata={"description": "化解率 = resolved ÷ closed"})
+    responded_on_time_rate = fields.Float(required=True, allow_none=True, metadata={"description": "响应率"})
+    overdue_open = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "超期在办 at the period's end; null for a period that ended before today"})
+    satisfaction_rate = fields.Float(required=True, allow_none=True, metadata={"description": "满意率"})
+    avg_handling_days = fields.Float(required=True, allow_none=True, metadata={"description": "平均办理天数"})
+    supervision = fields.Nested(SupervisionCounts, required=True)
+
+
+class StatsGroup(Figures):
+    key = fields.String(required=True)
+    label = fields.String(required=True)
+    includes_units_below = fields.Boolean(load_default=False, metadata={
+        "description": "group_by=org_unit: the unit's figures include every unit below it"})
+    units = fields.Integer(load_default=1, metadata={"description": "how many units the figures add up"})
+
+
+class StatsUnit(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    units = fields.Integer(required=True, metadata={"description": "the unit and every unit below it: all counted"})
+
+
+class StatsResult(Schema):
+    from_ = fields.Date(required=True, data_key="from")
+    to = fields.Date(required=True)
+    group_by = fields.String(required=True)
+    org_unit = fields.Nested(StatsUnit, required=True)
+    total = fields.Nested(Figures, required=True)
+    groups = fields.List(fields.Nested(StatsGroup), required=True)
+
+
+def stats_json(result, labels: dict) -> dict:
+    """The statistics as StatsResult dumps them; `labels`: key -> name for categories, channels, processes."""
+    return {"from_": result.start, "to": result.end, "group_by": result.group_by,
+            "org_unit": {"code": result.unit.code, "name": result.unit.name, "units": result.units},
+            "total": result.total,
+            "groups": [{"key": g.key, "label": labels.get(g.key, g.label) or "未填", **g.figures,
+                        "includes_units_below": g.includes_units_below, "units": g.units} for g in result.groups]}

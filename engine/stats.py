@@ -1,0 +1,281 @@
+"""The center's statistics (issue 18 §2): every figure defined once, the daily counters behind them, and how a
+command's history rows change those counters.
+
+Each figure below names its numerator, denominator and period (docs/statistics.md explains them to a center).
+The counters live in `stats_daily`: one row per China day × handling unit × process × category × channel, each
+a sum of what the case commands recorded that day. A command adds to them in its own transaction (casework's
+save and a ladder step call `count_events` with the history rows they append), so a year's figures read at most
+a year of daily rows — never the cases or their history. `rebuild` recounts them from the history (after an
+upgrade, or to check the running counts).
+
+A counted fact is filed under the case's unit, process, category and channel as they are once the command that
+recorded it is saved (a case moved up by 上报 counts its later facts at the new unit)."""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy import Integer, bindparam, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from engine.clock import CHINA_TZ
+from engine.models import CaseEventModel, CaseModel, StatsDailyModel, TaskModel
+
+log = logging.getLogger(__name__)
+
+S = StatsDailyModel.__table__
+KEY = ("day", "org_unit_id", "process_id", "category", "channel")
+COUNTERS = ("received", "closed", "closed_on_time", "resolved", "handling_seconds", "responded",
+            "responded_on_time", "rated", "rated_satisfied", "rated_basically", "rated_dissatisfied",
+            "prompts", "reminders", "notices", "listings")
+
+# The parties' ratings: the revisit form's `satisfaction` (dispute, petition_revisit) and the party's own
+# rating through the public lookup (`party_rating`); ids or their names. Anything else (no_rating: 未评价)
+# is no rating.
+RATING_FIELDS = ("satisfaction", "party_rating")
+RATINGS = {"satisfied": "rated_satisfied", "满意": "rated_satisfied",
+           "basically_satisfied": "rated_basically", "基本满意": "rated_basically",
+           "dissatisfied": "rated_dissatisfied", "不满意": "rated_dissatisfied"}
+# The ladder's steps (engine/ladder.py LADDER) by warning level
+LEVEL_COUNTERS = {1: "prompts", 2: "reminders", 3: "notices", 4: "listings"}
+# The API's names of the supervision counts: the ladder's step names (提示, 催办, 督办, 挂牌督办)
+SUPERVISION_KEYS = {"prompts": "prompt", "reminders": "reminder", "notices": "notice", "listings": "listing"}
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    name: str  # as a center reports it
+    numerator: str  # the counter summed (or how the figure is computed)
+    denominator: str | None  # the counter it is divided by; None: a count
+    period: str  # which moment puts a fact in the period
+
+
+# The one definition of every figure: the API, the dashboard, exports and docs/statistics.md read these.
+FIGURES = (
+    Figure("received", "受理数", "received", None, "the day the case was opened"),
+    Figure("closed", "办结数", "closed", None, "the day the case closed"),
+    Figure("closed_rate", "办结率", "closed", "received", "closings and receipts each on their own day"),
+    Figure("closed_on_time_rate", "按期办结率", "closed_on_time", "closed", "the day the case closed"),
+    Figure("resolved", "化解数", "resolved", None, "the day the case closed"),
+    Figure("resolved_rate", "化解率", "resolved", "closed", "the day the case closed"),
+    Figure("responded_on_time_rate", "响应率", "responded_on_time", "responded",
+           "the day the case's first task was completed"),
+    Figure("overdue_open", "超期在办", "open cases with a task past its due date", None,
+           "the period's end (known for a period ending today or later)"),
+    Figure("satisfaction_rate", "满意率", "rated_satisfied + rated_basically", "rated", "the day of the rating"),
+    Figure("avg_handling_days", "平均办理天数", "handling_seconds / 86400", "closed", "the day the case closed"),
+    Figure("supervision", "督办次数", "prompts, reminders, notices, listings", None,
+           "the day the ladder step was issued"),
+)
+
+
+def china_day(moment: datetime) -> date:
+    return moment.astimezone(CHINA_TZ).date()
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def figures_of(sums: dict) -> dict:
+    """The figures of summed counters (a dict with every counter), as the API returns them: counts as
+    integers, rates as fractions rounded to 4 places (None when the denominator is 0)."""
+    def rate(numerator: float, denominator: int):
+        return round(numerator / denominator, 4) if denominator else None
+
+    closed = sums["closed"]
+    return {
+        "received": sums["received"], "closed": closed,
+        "closed_rate": rate(closed, sums["received"]),
+        "closed_on_time_rate": rate(sums["closed_on_time"], closed),
+        "resolved": sums["resolved"], "resolved_rate": rate(sums["resolved"], closed),
+        "responded_on_time_rate": rate(sums["responded_on_time"], sums["responded"]),
+        "overdue_open": sums.get("overdue_open"),
+        "satisfaction_rate": rate(sums["rated_satisfied"] + sums["rated_basically"], sums["rated"]),
+        "avg_handling_days": round(sums["handling_seconds"] / 86400 / closed, 2) if closed else None,
+        "supervision": {SUPERVISION_KEYS[k]: sums[k] for k in LEVEL_COUNTERS.values()},
+    }
+
+
+# ---------------------------------------------------------------- counting what a command recorded
+
+@dataclass
+class CaseState:
+    """What counting needs to remember about a case between its commands: when it first responded (its first
+    completed task) and when it first went late (a task completed after its due date). Live, the case row
+    keeps them (cases.responded_at, cases.late_at); a rebuild keeps them while it replays the history."""
+
+    opened_at: datetime
+    responded_at: datetime | None = None
+    late_at: datetime | None = None
+
+
+def _due(value) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        return _as_utc(datetime.fromisoformat(value))
+    except ValueError:
+        return None
+
+
+def count(rows: Iterable[dict], state: CaseState, due_of) -> dict[date, dict[str, int]]:
+    """The counters a case's history rows add, by China day. `due_of(row)`: the due date the completed task
+    had (a task_completed row), None without one. Changes `state` (first response, lateness)."""
+    out: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in rows:
+        kind, at, payload = row["type"], _as_utc(row["at"]), row.get("payload") or {}
+        day = out[china_day(at)]
+        if kind == "case_started":
+            day["received"] += 1
+        elif kind == "task_completed" and "command" in payload:  # a person completed it (not the process)
+            due = _due(due_of(row))
+            late = due is not None and at > due
+            if state.responded_at is None:
+                state.responded_at = at
+                day["responded"] += 1
+                day["responded_on_time"] += 0 if late else 1
+            if late and state.late_at is None:
+                state.late_at = at
+        elif kind == "case_closed":
+            day["closed"] += 1
+            day["closed_on_time"] += 1 if state.late_at is None else 0
+            day["resolved"] += 1 if payload.get("outcome_class") == "resolved" else 0
+            day["handling_seconds"] += int((at - _as_utc(state.opened_at)).total_seconds())
+        elif kind == "task_escalated" and payload.get("level") in LEVEL_COUNTERS:
+            day[LEVEL_COUNTERS[payload["level"]]] += 1
+        for key, (before, after) in (payload.get("changes") or {}).items():
+            if key in RATING_FIELDS and before != after:
+                if before in RATINGS:  # a rating corrected: the old one no longer counts
+                    day["rated"] -= 1
+                    day[RATINGS[before]] -= 1
+                if after in RATINGS:
+                    day["rated"] += 1
+                    day[RATINGS[after]] += 1
+    return {d: dict(c) for d, c in out.items() if any(c.values())}
+
+
+def _upsert(dialect: str):
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(S)
+    stmt = insert.values({c: bindparam(c, type_=S.c[c].type) for c in KEY + COUNTERS})
+    return stmt.on_conflict_do_update(index_elements=list(KEY),
+                                      set_={c: S.c[c] + stmt.excluded[c] for c in COUNTERS})
+
+
+_UPSERTS = {name: _upsert(name) for name in ("sqlite", "postgresql")}
+
+
+def key_of(case: CaseModel, day: date) -> dict:
+    return {"day": day, "org_unit_id": case.org_unit_id, "process_id": case.process_id,
+            "category": case.category or "", "channel": case.channel or ""}
+
+
+def add(session: Session, case: CaseModel, counts: dict[date, dict[str, int]], writes: list | None = None) -> None:
+    """Add the counts to the case's daily rows: buffered in `writes` (a command's save) or sent now."""
+    if not counts:
+        return
+    stmt = _UPSERTS[session.get_bind().dialect.name]
+    params = [{**key_of(case, day), **{c: counters.get(c, 0) for c in COUNTERS}} for day, counters in counts.items()]
+    if writes is not None:
+        writes.extend((stmt, p) for p in params)
+    else:
+        session.execute(stmt, params)
+
+
+def count_events(session: Session, case: CaseModel, rows: list[dict], task_rows: dict | None = None,
+                 writes: list | None = None) -> None:
+    """Count a command's history rows for the case (under its lock) and keep the case's first response and
+    lateness on its row. `task_rows`: the case's task rows read by the command (for the due date of the task
+    it completed); without them that one due date is read."""
+    if not any(r["type"] in _COUNTED or (r.get("payload") or {}).get("changes") for r in rows):
+        return
+
+    def due_of(row):
+        task = (task_rows or {}).get(row["task_id"])
+        if task is not None:
+            return task.due_at
+        if task_rows is None and row["task_id"]:
+            with session.no_autoflush:  # the case row is written by the command's own UPDATE, not a flush
+                return session.scalar(select(TaskModel.__table__.c.due_at)
+                                      .where(TaskModel.__table__.c.id == row["task_id"]))
+        return None
+
+    state = CaseState(case.opened_at, case.responded_at, case.late_at)
+    counts = count(rows, state, due_of)
+    if state.responded_at != case.responded_at:
+        case.responded_at = state.responded_at
+    if state.late_at != case.late_at:
+        case.late_at = state.late_at
+    add(session, case, counts, writes)
+
+
+_COUNTED = {"case_started", "task_completed", "case_closed", "task_escalated"}
+
+
+# ---------------------------------------------------------------- recounting from the history
+
+def rebuild(session: Session, chunk: int = 2000) -> int:
+    """Recount every daily row from the cases' history (the counts a command adds, replayed case by case, at
+    the cases' units and categories now) and set each case's first response and lateness. Returns the number
+    of cases read. Flushes only: the caller commits. Reads the whole history: an administrator's command, not a
+    request's."""
+    session.execute(delete(S))
+    totals: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    last_id, seen = 0, 0
+    while True:
+        cases = list(session.scalars(select(CaseModel).where(CaseModel.id > last_id).order_by(CaseModel.id)
+                                     .limit(chunk)))
+        if not cases:
+            break
+        last_id = cases[-1].id
+        events = defaultdict(list)
+        for e in session.scalars(select(CaseEventModel).where(CaseEventModel.case_id.in_([c.id for c in cases]))
+                                 .order_by(CaseEventModel.case_id, CaseEventModel.seq)):
+            events[e.case_id].append({"type": e.type, "at": e.at, "payload": e.payload, "task_id": e.task_id})
+        for case in cases:
+            dues: dict[str, datetime | None] = {}
+            rows = events.get(case.id, [])
+            for row in rows:
+                if row["type"] == "task_opened":
+                    dues[row["task_id"]] = (row["payload"] or {}).get("due_at")
+            state = CaseState(case.opened_at)
+            for day, counters in count(rows, state, lambda row, dues=dues: dues.get(row["task_id"])).items():
+                total = totals[tuple(key_of(case, day).values())]
+                for name, value in counters.items():
+                    total[name] += value
+            case.responded_at, case.late_at = state.responded_at, state.late_at
+        seen += len(cases)
+        session.flush()
+        session.expunge_all()
+    rows = [{**dict(zip(KEY, key)), **{c: counters.get(c, 0) for c in COUNTERS}} for key, counters in totals.items()]
+    for start in range(0, len(rows), 1000):
+        session.execute(S.insert(), rows[start:start + 1000])
+    log.info("stats: recounted %s daily rows from %s cases", len(rows), seen)
+    return seen
+
+
+# ---------------------------------------------------------------- reading the counters
+
+def month_of(dialect: str, column):
+    """YYYY-MM of a day column, in SQL."""
+    if dialect == "postgresql":
+        return func.to_char(column, "YYYY-MM")
+    return func.strftime("%Y-%m", column)
+
+
+def summed(session: Session, start: date, end: date, unit_ids, dimension: str | None):
+    """Rows (org_unit_id, dimension value or None, sum of each counter) of the daily rows of the units
+    `unit_ids` (a subquery of ids) from `start` to `end` (China days, both included)."""
+    dialect = session.get_bind().dialect.name
+    column = {"category": S.c.category, "channel": S.c.channel, "process": S.c.process_id,
+              "month": month_of(dialect, S.c.day), None: None}[dimension]
+    columns = [S.c.org_unit_id, (column if column is not None else func.cast(None, Integer)).label("dim")]
+    stmt = (select(*columns, *[func.coalesce(func.sum(S.c[c]), 0).label(c) for c in COUNTERS])
+            .where(S.c.day >= start, S.c.day <= end, S.c.org_unit_id.in_(unit_ids))
+            .group_by(*([S.c.org_unit_id, column] if column is not None else [S.c.org_unit_id])))
+    return session.execute(stmt).all()
