@@ -273,7 +273,7 @@ def open_case(session: Session, version: LoadedVersion, data: dict, actor: str, 
         channel=None, party_phone=None, opened_by=actor, opened_at=now, closed_at=None,
         linked_case_id=linked_case_id, link_kind=link_kind, data={}, workflow_json="{}", task_count=0,
         lock_version=1, event_seq=0, event_hash=chain.GENESIS, event_at=None, responded_at=None,
-        late_at=None), org)
+        late_at=None, due_at=None), org)
     ctx = Ctx(session, case, version, workflow, now, actor, new_case=True)
     snapshot(ctx)
     with running_at(now):
@@ -381,6 +381,9 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
         chain.append_event(session, case, "case_closed", "system", ctx.now, closed, batch=events)
         task_index.case_closed(ctx.writes, case.id)
         open_rows = []
+    due = min((row.due_at for row in open_rows if row.due_at is not None), default=None)
+    if due != case.due_at:
+        case.due_at = due
     moot = timer_index.rebuild_timers(session, case, workflow, open_rows, ctx.writes, new_case=ctx.new_case,
                                       pending=pending)
     for task_id in moot.values():  # a party's window held for confirmation closed another way (engine/expiry.py)

@@ -147,7 +147,9 @@ OUTCOME_CLASSES = {"resolved": "化解", "unresolved": "未化解", "withdrawn":
 class CaseModel(Base):
     __tablename__ = "cases"
     # ix_cases_opened: the ledger's newest (or oldest) first walks it and stops at the page (migration 0022).
-    __table_args__ = (Index("ix_cases_status_org", "status", "org_unit_id"), Index("ix_cases_opened", "opened_at", "id"))
+    __table_args__ = (Index("ix_cases_status_org", "status", "org_unit_id"), Index("ix_cases_opened", "opened_at", "id"),
+                      Index("ix_cases_open_due", "status", "due_at", "org_unit_id", "category", "channel",
+                            "process_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
@@ -184,6 +186,9 @@ class CaseModel(Base):
     # when one was first completed after its due date (the case is late); NULL: not yet.
     responded_at: Mapped[datetime | None]
     late_at: Mapped[datetime | None]
+    # The earliest due date of its open BPMN tasks (NULL: none, or closed), kept by every command's save: the
+    # statistics count the overdue open cases on ix_cases_open_due without reading the tasks.
+    due_at: Mapped[datetime | None]
 
     version: Mapped[ProcessVersionModel] = relationship(lazy="select")
     org_unit: Mapped[OrgUnitModel] = relationship(lazy="joined", foreign_keys=[org_unit_id])

@@ -17,12 +17,12 @@ from engine.actors import SUPERVISORY_ROLES, Actor
 from engine.case_list import day_start
 from engine.errors import Forbidden, InvalidData
 from engine.messages import msg
-from engine.models import CaseModel, OrgUnitModel, TaskModel
+from engine.models import CaseModel, OrgUnitModel
 
 GROUPS = ("org_unit", "category", "channel", "process", "dept", "month")
 MAX_DAYS = 3 * 366  # a request reads at most this many days of counters
 
-K, T = CaseModel.__table__.c, TaskModel.__table__.c
+K = CaseModel.__table__.c
 
 
 @dataclass
@@ -77,18 +77,13 @@ def _add(into: dict, row) -> None:
 
 
 def _overdue_open(session: Session, units, dimension, now: datetime) -> dict:
-    """Open cases of these units with a task past due at `now`, by (unit, dimension value): read from the open
-    tasks (the overdue ones: a range of ix_tasks_due_sort), not from the history."""
+    """Open cases of these units with a BPMN task past its due date at `now`, by (unit, dimension value): the
+    cases whose earliest due date (cases.due_at) is before now, one range of ix_cases_open_due."""
     column = {"category": K.category, "channel": K.channel, "process": K.process_id, None: None}.get(dimension)
     columns = [K.org_unit_id] + ([column] if column is not None else [])
-    stmt = (select(*columns, func.count(func.distinct(K.id)))
-            .select_from(TaskModel.__table__.join(CaseModel.__table__, K.id == T.case_id))
-            .where(T.due_sort < now, K.status == "open", K.org_unit_id.in_(units)).group_by(*columns))
-    out: dict = {}
-    for row in session.execute(stmt):
-        key = (row[0], row[1] if column is not None else None)
-        out[key] = out.get(key, 0) + row[-1]
-    return out
+    stmt = (select(*columns, func.count()).select_from(CaseModel.__table__)
+            .where(K.status == "open", K.due_at < now, K.org_unit_id.in_(units)).group_by(*columns))
+    return {(row[0], row[1] if column is not None else None): row[-1] for row in session.execute(stmt)}
 
 
 def get_stats(session: Session, actor: Actor, start: date, end: date, group_by: str = "org_unit",
@@ -159,3 +154,14 @@ def get_stats(session: Session, actor: Actor, start: date, end: date, group_by: 
 def _by_dept(session: Session, unit: OrgUnitModel, subtree: list[OrgUnitModel], start: date, end: date,
              now: datetime | None) -> Stats:
     raise InvalidData(msg("stats.dept_unavailable"), {"group_by": [msg("stats.dept_unavailable")]})
+
+
+def rebuild_stats(session: Session, actor: Actor) -> int:
+    """Recount the statistics' daily counters from every case's history (engine/stats.rebuild): after an upgrade
+    that added them, or to check them. Returns the number of cases read. Raises Forbidden (not an
+    administrator or the system)."""
+    if not (actor.is_admin or actor.is_system):
+        raise Forbidden(msg("stats.rebuild_forbidden"))
+    seen = stats.rebuild(session)
+    session.commit()
+    return seen

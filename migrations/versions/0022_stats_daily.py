@@ -1,4 +1,4 @@
-"""stats_daily: the statistics' daily counters; cases.responded_at / late_at; ix_cases_opened (the ledger)
+"""stats_daily: the statistics' daily counters; cases.responded_at / late_at; cases.due_at; ix_cases_opened (the ledger)
 
 Revision ID: 0022
 Revises: 0020
@@ -22,6 +22,11 @@ def upgrade() -> None:
     with op.batch_alter_table("cases") as batch:
         batch.add_column(sa.Column("responded_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("late_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("due_at", sa.DateTime(timezone=True), nullable=True))
+    op.execute("UPDATE cases SET due_at = (SELECT min(t.due_at) FROM tasks t WHERE t.case_id = cases.id "
+               "AND t.kind = 'bpmn') WHERE status = 'open'")
+    op.create_index("ix_cases_open_due", "cases", ["status", "due_at", "org_unit_id", "category", "channel",
+                                                   "process_id"])
     op.create_table(
         "stats_daily",
         sa.Column("day", sa.Date(), nullable=False),
@@ -40,8 +45,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_cases_opened", table_name="cases")
+    op.drop_index("ix_cases_open_due", table_name="cases")
     op.drop_index("ix_stats_daily_unit_day", table_name="stats_daily")
     op.drop_table("stats_daily")
     with op.batch_alter_table("cases") as batch:
+        batch.drop_column("due_at")
         batch.drop_column("late_at")
         batch.drop_column("responded_at")
