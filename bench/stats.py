@@ -12,7 +12,16 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bench.common import PASSWORD, Session, actor, analyze, configure_runtime, database_url, log, summary
+from bench.common import (
+    PASSWORD,
+    Session,
+    actor,
+    analyze,
+    configure_runtime,
+    database_url,
+    log,
+    summary,
+)
 from engine.clock import CHINA_TZ
 from engine.db import make_engine, upgrade_schema
 from engine.models import CaseModel, OrgUnitModel, StatsDailyModel, UserModel
@@ -54,7 +63,7 @@ def run(target, cfg, results: dict) -> None:
     reps = max(cfg.list_reps, 20)
     out: dict = {"cases": cases, "daily_rows": daily, "rebuild_seconds": rebuild_s,
                  "period": [start.isoformat(), end.isoformat()]}
-    for group_by in ("org_unit", "category", "month"):
+    for group_by in ("org_unit", "category", "month", "dept"):
         times = []
         for i in range(reps + 2):
             with Session(engine) as s:

@@ -365,7 +365,7 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
     for row in opened:
         chain.append_event(session, case, "task_opened", "system", ctx.now,
                      {"roles": row.roles, "due_at": row.due_at.isoformat() if row.due_at else None,
-                      "basis": row.due_basis}, row.id, row.title, batch=events)
+                      "basis": row.due_basis, "org_unit_id": row.org_unit_id}, row.id, row.title, batch=events)
     if category_changed and not closing and _rows_from_before_remain(ctx, opened, open_rows):
         # The task list filters on the copy in task_candidates: the rows sync_tasks inserted carry the new
         # category, the rows the case had before are updated here.

@@ -48,7 +48,6 @@ MESSAGES: dict[str, str] = {
     "stats.unknown_group": "unknown grouping {group_by!r} (org_unit, category, channel, process, dept, month)",
     "stats.bad_period": "the period ends before it starts",
     "stats.period_too_long": "a period of at most {days} days",
-    "stats.dept_unavailable": "figures by department are not counted yet",
     "stats.rebuild_forbidden": "only an administrator may recount the statistics",
     "ledger.unknown_outcome": "unknown outcome class {outcome!r} (resolved, unresolved, withdrawn, transferred, "
                               "not_accepted)",

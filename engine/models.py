@@ -465,3 +465,8 @@ class StatsDailyModel(Base):
     reminders: Mapped[int] = mapped_column(Integer, default=0)
     notices: Mapped[int] = mapped_column(Integer, default=0)
     listings: Mapped[int] = mapped_column(Integer, default=0)
+    # under the unit that held the task (a resident department, a handling unit): group_by=dept
+    tasks_opened: Mapped[int] = mapped_column(Integer, default=0)
+    tasks_completed: Mapped[int] = mapped_column(Integer, default=0)
+    tasks_completed_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    task_handling_seconds: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -31,7 +31,10 @@ S = StatsDailyModel.__table__
 KEY = ("day", "org_unit_id", "process_id", "category", "channel")
 COUNTERS = ("received", "closed", "closed_on_time", "resolved", "handling_seconds", "responded",
             "responded_on_time", "rated", "rated_satisfied", "rated_basically", "rated_dissatisfied",
-            "prompts", "reminders", "notices", "listings")
+            "prompts", "reminders", "notices", "listings",
+            # filed under the unit that held the task (group_by=dept), not the case's
+            "tasks_opened", "tasks_completed", "tasks_completed_on_time", "task_handling_seconds")
+TASK_COUNTERS = COUNTERS[-4:]
 
 # The parties' ratings: the revisit form's `satisfaction` (dispute, petition_revisit) and the party's own
 # rating through the public lookup (`party_rating`); ids or their names. Anything else (no_rating: 未评价)
@@ -102,6 +105,35 @@ def figures_of(sums: dict) -> dict:
     }
 
 
+# group_by=dept: the same keys, over the tasks each unit held (a resident department, a handling unit); the
+# figures of cases (化解, 响应, 满意, 督办) are null there.
+TASK_FIGURES = (
+    Figure("received", "承办任务数", "tasks_opened", None, "the day the task opened"),
+    Figure("closed", "办结任务数", "tasks_completed", None, "the day a person completed it"),
+    Figure("closed_rate", "任务办结率", "tasks_completed", "tasks_opened", "each on its own day"),
+    Figure("closed_on_time_rate", "任务按期办结率", "tasks_completed_on_time", "tasks_completed",
+           "the day a person completed it"),
+    Figure("overdue_open", "超期任务数", "open tasks past their due date held by the unit", None, "now"),
+    Figure("avg_handling_days", "任务平均办理天数", "task_handling_seconds / 86400", "tasks_completed",
+           "the day a person completed it"),
+)
+
+
+def task_figures_of(sums: dict) -> dict:
+    """The figures of a unit's tasks (TASK_FIGURES), in the shape of figures_of."""
+    def rate(numerator: float, denominator: int):
+        return round(numerator / denominator, 4) if denominator else None
+
+    done = sums["tasks_completed"]
+    return {
+        "received": sums["tasks_opened"], "closed": done, "closed_rate": rate(done, sums["tasks_opened"]),
+        "closed_on_time_rate": rate(sums["tasks_completed_on_time"], done), "resolved": None, "resolved_rate": None,
+        "responded_on_time_rate": None, "overdue_open": sums.get("overdue_open"), "satisfaction_rate": None,
+        "avg_handling_days": round(sums["task_handling_seconds"] / 86400 / done, 2) if done else None,
+        "supervision": None,
+    }
+
+
 # ---------------------------------------------------------------- counting what a command recorded
 
 @dataclass
@@ -124,18 +156,36 @@ def _due(value) -> datetime | None:
         return None
 
 
-def count(rows: Iterable[dict], state: CaseState, due_of) -> dict[date, dict[str, int]]:
-    """The counters a case's history rows add, by China day. `due_of(row)`: the due date the completed task
-    had (a task_completed row), None without one. Changes `state` (first response, lateness)."""
-    out: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+@dataclass(frozen=True)
+class TaskFacts:
+    """What counting a completed task needs of it: its due date, the unit that held it, when it opened."""
+
+    due_at: datetime | str | None = None
+    org_unit_id: int | None = None
+    created_at: datetime | None = None
+
+
+def count(rows: Iterable[dict], state: CaseState, task_of) -> dict[tuple[date, int | None], dict[str, int]]:
+    """The counters a case's history rows add, by (China day, unit): the unit is None for the case's own unit,
+    else the unit that held the task (the task counters). `task_of(row)`: the TaskFacts of the task a
+    task_completed row completed. Changes `state` (first response, lateness)."""
+    out: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for row in rows:
         kind, at, payload = row["type"], _as_utc(row["at"]), row.get("payload") or {}
-        day = out[china_day(at)]
+        day = out[(china_day(at), None)]
         if kind == "case_started":
             day["received"] += 1
+        elif kind == "task_opened" and payload.get("roles") is not None and "sheet" not in payload:
+            out[(china_day(at), payload.get("org_unit_id"))]["tasks_opened"] += 1  # a process task, not a follow-up
         elif kind == "task_completed" and "command" in payload:  # a person completed it (not the process)
-            due = _due(due_of(row))
+            task = task_of(row) or TaskFacts()
+            due = _due(task.due_at)
             late = due is not None and at > due
+            held = out[(china_day(at), task.org_unit_id)]
+            held["tasks_completed"] += 1
+            held["tasks_completed_on_time"] += 0 if late else 1
+            if task.created_at is not None:
+                held["task_handling_seconds"] += max(int((at - _as_utc(task.created_at)).total_seconds()), 0)
             if state.responded_at is None:
                 state.responded_at = at
                 day["responded"] += 1
@@ -157,7 +207,7 @@ def count(rows: Iterable[dict], state: CaseState, due_of) -> dict[date, dict[str
                 if after in RATINGS:
                     day["rated"] += 1
                     day[RATINGS[after]] += 1
-    return {d: dict(c) for d, c in out.items() if any(c.values())}
+    return {key: dict(c) for key, c in out.items() if any(c.values())}
 
 
 def _upsert(dialect: str):
@@ -170,17 +220,18 @@ def _upsert(dialect: str):
 _UPSERTS = {name: _upsert(name) for name in ("sqlite", "postgresql")}
 
 
-def key_of(case: CaseModel, day: date) -> dict:
-    return {"day": day, "org_unit_id": case.org_unit_id, "process_id": case.process_id,
+def key_of(case: CaseModel, day: date, unit_id: int | None = None) -> dict:
+    return {"day": day, "org_unit_id": unit_id or case.org_unit_id, "process_id": case.process_id,
             "category": case.category or "", "channel": case.channel or ""}
 
 
-def add(session: Session, case: CaseModel, counts: dict[date, dict[str, int]], writes: list | None = None) -> None:
+def add(session: Session, case: CaseModel, counts: dict[tuple, dict[str, int]], writes: list | None = None) -> None:
     """Add the counts to the case's daily rows: buffered in `writes` (a command's save) or sent now."""
     if not counts:
         return
     stmt = _UPSERTS[session.get_bind().dialect.name]
-    params = [{**key_of(case, day), **{c: counters.get(c, 0) for c in COUNTERS}} for day, counters in counts.items()]
+    params = [{**key_of(case, day, unit), **{c: counters.get(c, 0) for c in COUNTERS}}
+              for (day, unit), counters in counts.items()]
     if writes is not None:
         writes.extend((stmt, p) for p in params)
     else:
@@ -191,22 +242,20 @@ def count_events(session: Session, case: CaseModel, rows: list[dict], task_rows:
                  writes: list | None = None) -> None:
     """Count a command's history rows for the case (under its lock) and keep the case's first response and
     lateness on its row. `task_rows`: the case's task rows read by the command (for the due date of the task
-    it completed); without them that one due date is read."""
+    it completed); without them that one row is read."""
     if not any(r["type"] in _COUNTED or (r.get("payload") or {}).get("changes") for r in rows):
         return
 
-    def due_of(row):
+    def task_of(row):
         task = (task_rows or {}).get(row["task_id"])
-        if task is not None:
-            return task.due_at
-        if task_rows is None and row["task_id"]:
+        if task is None and task_rows is None and row["task_id"]:
             with session.no_autoflush:  # the case row is written by the command's own UPDATE, not a flush
-                return session.scalar(select(TaskModel.__table__.c.due_at)
-                                      .where(TaskModel.__table__.c.id == row["task_id"]))
-        return None
+                task = session.execute(select(_TASKS.c.due_at, _TASKS.c.org_unit_id, _TASKS.c.created_at)
+                                       .where(_TASKS.c.id == row["task_id"])).first()
+        return TaskFacts(task.due_at, task.org_unit_id, task.created_at) if task is not None else None
 
     state = CaseState(case.opened_at, case.responded_at, case.late_at)
-    counts = count(rows, state, due_of)
+    counts = count(rows, state, task_of)
     if state.responded_at != case.responded_at:
         case.responded_at = state.responded_at
     if state.late_at != case.late_at:
@@ -214,7 +263,8 @@ def count_events(session: Session, case: CaseModel, rows: list[dict], task_rows:
     add(session, case, counts, writes)
 
 
-_COUNTED = {"case_started", "task_completed", "case_closed", "task_escalated"}
+_COUNTED = {"case_started", "task_opened", "task_completed", "case_closed", "task_escalated"}
+_TASKS = TaskModel.__table__
 
 
 # ---------------------------------------------------------------- recounting from the history
@@ -247,10 +297,12 @@ def rebuild(session: Session, chunk: int = 5000) -> int:
         marks = []
         for case in cases:
             rows = events.get(case.id, [])
-            dues = {row["task_id"]: (row["payload"] or {}).get("due_at") for row in rows if row["type"] == "task_opened"}
+            opened = {row["task_id"]: TaskFacts((row["payload"] or {}).get("due_at"),
+                                                (row["payload"] or {}).get("org_unit_id"), row["at"])
+                      for row in rows if row["type"] == "task_opened"}
             state = CaseState(case.opened_at)
-            for day, counters in count(rows, state, lambda row, dues=dues: dues.get(row["task_id"])).items():
-                total = totals[tuple(key_of(case, day).values())]
+            for (day, unit), counters in count(rows, state, lambda row, opened=opened: opened.get(row["task_id"])).items():
+                total = totals[tuple(key_of(case, day, unit).values())]
                 for name, value in counters.items():
                     total[name] += value
             if state.responded_at or state.late_at:

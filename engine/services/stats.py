@@ -17,12 +17,12 @@ from engine.actors import SUPERVISORY_ROLES, Actor
 from engine.case_list import day_start
 from engine.errors import Forbidden, InvalidData
 from engine.messages import msg
-from engine.models import CaseModel, OrgUnitModel
+from engine.models import CaseModel, OrgUnitModel, TaskModel
 
 GROUPS = ("org_unit", "category", "channel", "process", "dept", "month")
 MAX_DAYS = 3 * 366  # a request reads at most this many days of counters
 
-K = CaseModel.__table__.c
+K, T = CaseModel.__table__.c, TaskModel.__table__.c
 
 
 @dataclass
@@ -105,9 +105,10 @@ def get_stats(session: Session, actor: Actor, start: date, end: date, group_by: 
     # overdue_open is a figure of the period's end: known from the open tasks when that end is today or later
     live = day_start(end + timedelta(days=1)) > now
     dimension = group_by if group_by in ("category", "channel", "process", "month") else None
-    if group_by == "dept":
-        return _by_dept(session, unit, subtree, start, end, now if live else None)
     rows = stats.summed(session, start, end, ids, dimension)
+    if group_by == "dept":
+        return _by_dept(session, Stats(start, end, group_by, unit, {}, units=len(subtree)), subtree, rows,
+                        now if live else None)
     overdue = _overdue_open(session, ids, dimension if dimension != "month" else None, now) if live else {}
 
     total = _zero()
@@ -151,9 +152,30 @@ def get_stats(session: Session, actor: Actor, start: date, end: date, group_by: 
     return result
 
 
-def _by_dept(session: Session, unit: OrgUnitModel, subtree: list[OrgUnitModel], start: date, end: date,
-             now: datetime | None) -> Stats:
-    raise InvalidData(msg("stats.dept_unavailable"), {"group_by": [msg("stats.dept_unavailable")]})
+def _by_dept(session: Session, result: Stats, subtree: list[OrgUnitModel], rows, now: datetime | None) -> Stats:
+    """group_by=dept: each unit of the subtree that held tasks in the period (a resident department, a
+    handling unit), with the figures of its tasks (stats.TASK_FIGURES); the total is theirs summed."""
+    by_unit: dict = defaultdict(_zero)
+    for row in rows:
+        _add(by_unit[row.org_unit_id], row)
+    late: dict = {}
+    if now is not None:  # open tasks past due held by each unit now (a range of ix_tasks_due_sort)
+        late = dict(session.execute(select(T.org_unit_id, func.count()).where(
+            T.due_sort < now, T.org_unit_id.in_([u.id for u in subtree])).group_by(T.org_unit_id)).all())
+    total = _zero()
+    for sums in by_unit.values():
+        for name in stats.COUNTERS:
+            total[name] += sums[name]
+    total["overdue_open"] = sum(late.values()) if now is not None else None
+    result.total = stats.task_figures_of(total)
+    for unit in sorted(subtree, key=lambda u: u.path):
+        sums = by_unit.get(unit.id)
+        if (sums is None or not any(sums[c] for c in stats.TASK_COUNTERS)) and not late.get(unit.id):
+            continue
+        sums = sums or _zero()
+        sums["overdue_open"] = late.get(unit.id, 0) if now is not None else None
+        result.groups.append(Group(unit.code, unit.name, stats.task_figures_of(sums)))
+    return result
 
 
 def rebuild_stats(session: Session, actor: Actor) -> int:

@@ -37,6 +37,9 @@ def upgrade() -> None:
         *[sa.Column(name, sa.Integer(), nullable=False) for name in COUNTERS[:4]],
         sa.Column("handling_seconds", sa.BigInteger(), nullable=False),
         *[sa.Column(name, sa.Integer(), nullable=False) for name in COUNTERS[4:]],
+        *[sa.Column(name, sa.Integer(), nullable=False) for name in ("tasks_opened", "tasks_completed",
+                                                                    "tasks_completed_on_time")],
+        sa.Column("task_handling_seconds", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("day", "org_unit_id", "process_id", "category", "channel"),
     )
     op.create_index("ix_stats_daily_unit_day", "stats_daily", ["org_unit_id", "day"])

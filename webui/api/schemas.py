@@ -388,18 +388,19 @@ class Figures(Schema):
     """docs/statistics.md gives each figure's formula and denominator; rates are fractions (0.9512), null when
     their denominator is 0."""
 
-    received = fields.Integer(required=True, metadata={"description": "受理数"})
-    closed = fields.Integer(required=True, metadata={"description": "办结数"})
+    received = fields.Integer(required=True, metadata={"description": "受理数 (group_by=dept: tasks opened)"})
+    closed = fields.Integer(required=True, metadata={"description": "办结数 (group_by=dept: tasks completed)"})
     closed_rate = fields.Float(required=True, allow_none=True, metadata={"description": "办结率 = closed ÷ received"})
     closed_on_time_rate = fields.Float(required=True, allow_none=True, metadata={"description": "按期办结率"})
-    resolved = fields.Integer(required=True, metadata={"description": "化解数"})
+    resolved = fields.Integer(required=True, allow_none=True, metadata={"description": "化解数 (null by dept)"})
     resolved_rate = fields.Float(required=True, allow_none=True, metadata={"description": "化解率 = resolved ÷ closed"})
     responded_on_time_rate = fields.Float(required=True, allow_none=True, metadata={"description": "响应率"})
     overdue_open = fields.Integer(required=True, allow_none=True, metadata={
         "description": "超期在办 at the period's end; null for a period that ended before today"})
     satisfaction_rate = fields.Float(required=True, allow_none=True, metadata={"description": "满意率"})
     avg_handling_days = fields.Float(required=True, allow_none=True, metadata={"description": "平均办理天数"})
-    supervision = fields.Nested(SupervisionCounts, required=True)
+    supervision = fields.Nested(SupervisionCounts, required=True, allow_none=True, metadata={
+        "description": "null by dept"})
 
 
 class StatsGroup(Figures):
