@@ -173,10 +173,7 @@ def overdue_page(session: Session, actor: Actor, filters: LedgerFilters, now: da
     if filters.sort not in SORTS:
         raise InvalidData(msg("ledger.unknown_sort", sort=filters.sort), {"sort": [", ".join(SORTS)]})
     want = offset + limit
-    w = _WALKED.c  # an alias: the conditions' own subqueries over tasks must not correlate to the walk
-    walk = _where(select(w.case_id, w.due_sort).join(CaseModel.__table__, K.id == w.case_id)
-                  .where(w.due_sort < now), session, actor, filters, now, overdue=False, visible=visible)
-    walk = walk.order_by(w.due_sort, w.created_at, w.id)
+    walk = _walk(session, actor, filters, now, visible)
     rows_wanted = max(want * _WALK_FACTOR, _WALK_MIN)
     while True:
         rows = session.execute(walk.limit(rows_wanted)).all()
@@ -195,6 +192,34 @@ def overdue_page(session: Session, actor: Actor, filters: LedgerFilters, now: da
                 continue
         ordered = sorted(first, key=lambda case_id: (first[case_id], case_id))
         return ordered[offset:want]
+
+
+def overdue_count(session: Session, actor: Actor, filters: LedgerFilters, now: datetime, cap: int,
+                  visible=_ANYONE) -> int:
+    """How many cases overdue_page pages through, counted up to cap + 1 (the generic count checks the overdue
+    EXISTS case by case: 53 ms at 250,000 cases on PostgreSQL). First the cases whose own tasks are late
+    (cases.due_at, on ix_cases_open_due): more than cap of them settles it; else the overdue tasks are few and
+    the walk counts them all."""
+    late = _where(select(K.id).where(K.status == "open", K.due_at < now), session, actor, filters, now,
+                  overdue=False, visible=visible)
+    if (session.scalar(select(func.count()).select_from(late.limit(cap + 1).subquery())) or 0) > cap:
+        return cap + 1
+    walk = _walk(session, actor, filters, now, visible)
+    rows_wanted = max((cap + 1) * _WALK_FACTOR, _WALK_MIN)
+    while True:
+        rows = session.execute(walk.limit(rows_wanted)).all()
+        seen = {case_id for case_id, _due in rows}
+        if len(seen) > cap or len(rows) < rows_wanted:
+            return min(len(seen), cap + 1)
+        rows_wanted *= 4
+
+
+def _walk(session: Session, actor: Actor, filters: LedgerFilters, now: datetime, visible):
+    """(case id, due) of the open tasks past due of the matching cases, in the tasks' due order."""
+    w = _WALKED.c  # an alias: the conditions' own subqueries over tasks must not correlate to the walk
+    walk = _where(select(w.case_id, w.due_sort).join(CaseModel.__table__, K.id == w.case_id)
+                  .where(w.due_sort < now), session, actor, filters, now, overdue=False, visible=visible)
+    return walk.order_by(w.due_sort, w.created_at, w.id)
 
 
 def _where(stmt, session: Session, actor: Actor, filters: LedgerFilters, now: datetime, overdue: bool = True,

@@ -99,6 +99,8 @@ def list_cases(session: Session, actor: Actor, filters: LedgerFilters, page: int
         ids = list(session.scalars(stmt.offset((page - 1) * per_page).limit(per_page)))
     if len(ids) < per_page and (ids or page == 1):
         counted = (page - 1) * per_page + len(ids)  # a page that is not full ends the list: no count needed
+    elif case_list.walks_due_index(filters):
+        counted = case_list.overdue_count(session, actor, filters, now, COUNT_CAP, visible)
     else:
         counted = session.scalar(select(func.count()).select_from(
             stmt.order_by(None).limit(COUNT_CAP + 1).subquery())) or 0

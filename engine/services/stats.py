@@ -159,9 +159,9 @@ def _by_dept(session: Session, result: Stats, subtree: list[OrgUnitModel], rows,
     for row in rows:
         _add(by_unit[row.org_unit_id], row)
     late: dict = {}
-    if now is not None:  # open tasks past due held by each unit now (a range of ix_tasks_due_sort)
+    if now is not None:  # open tasks past due held by each unit now: per unit a range of ix_tasks_org_due
         late = dict(session.execute(select(T.org_unit_id, func.count()).where(
-            T.due_sort < now, T.org_unit_id.in_([u.id for u in subtree])).group_by(T.org_unit_id)).all())
+            T.org_unit_id.in_([u.id for u in subtree]), T.due_at < now).group_by(T.org_unit_id)).all())
     total = _zero()
     for sums in by_unit.values():
         for name in stats.COUNTERS:

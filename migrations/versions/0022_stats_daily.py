@@ -25,7 +25,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("due_at", sa.DateTime(timezone=True), nullable=True))
     op.execute("UPDATE cases SET due_at = (SELECT min(t.due_at) FROM tasks t WHERE t.case_id = cases.id "
                "AND t.kind = 'bpmn') WHERE status = 'open'")
-    op.create_index("ix_cases_open_due", "cases", ["status", "due_at", "org_unit_id", "category", "channel",
+    op.create_index("ix_cases_open_due", "cases", ["status", "org_unit_id", "due_at", "category", "channel",
                                                    "process_id"])
     op.create_table(
         "stats_daily",

@@ -197,6 +197,13 @@ def test_overdue_by_due_walk_pages_like_the_sorted_query(session, ledger_cases, 
                 assert got.total == len(expected)
                 paged += [row.case.id for row in got.rows]
             assert paged == expected, (filters, per_page)
+    # counted up to the cap like the other lists: more overdue cases than the cap say so
+    monkeypatch.setattr(ledger, "COUNT_CAP", 5)
+    capped = ledger.list_cases(session, director, ledger.LedgerFilters(overdue=True, sort="due"), per_page=2, now=now)
+    assert (capped.total, capped.more) == (5, True)
+    assert case_list.overdue_count(session, director, ledger.LedgerFilters(overdue=True, sort="due"), now, 50) == \
+        len(list(session.scalars(case_list.build(session, director, ledger.LedgerFilters(overdue=True, sort="due"),
+                                                 now))))
     # what a township supervisor may read bounds the walk as it bounds the list
     only_b_c_d = ledger.list_cases(session, actor("tsuper"), ledger.LedgerFilters(overdue=True, sort="due"), now=now)
     assert {row.case.org_unit.code for row in only_b_c_d.rows} == {VILLAGE}
