@@ -102,7 +102,7 @@ def get_stats(session: Session, actor: Actor, start: date, end: date, group_by: 
     now = now or runtime.of(session).clock.now()
     subtree = list(session.scalars(select(OrgUnitModel).where(OrgUnitModel.path.startswith(unit.path))))
     ids = select(OrgUnitModel.id).where(OrgUnitModel.path.startswith(unit.path))
-    # overdue_open is a figure of the period's end: known from the open tasks when that end is today or later
+    # overdue_open is a figure of the period's end: known from the open cases when that end is today or later
     live = day_start(end + timedelta(days=1)) > now
     dimension = group_by if group_by in ("category", "channel", "process", "month") else None
     rows = stats.summed(session, start, end, ids, dimension)

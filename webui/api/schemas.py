@@ -406,9 +406,9 @@ class Figures(Schema):
 class StatsGroup(Figures):
     key = fields.String(required=True)
     label = fields.String(required=True)
-    includes_units_below = fields.Boolean(load_default=False, metadata={
+    includes_units_below = fields.Boolean(required=True, metadata={
         "description": "group_by=org_unit: the unit's figures include every unit below it"})
-    units = fields.Integer(load_default=1, metadata={"description": "how many units the figures add up"})
+    units = fields.Integer(required=True, metadata={"description": "how many units the figures add up"})
 
 
 class StatsUnit(Schema):
