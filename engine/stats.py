@@ -230,8 +230,9 @@ def add(session: Session, case: CaseModel, counts: dict[tuple, dict[str, int]], 
     if not counts:
         return
     stmt = _UPSERTS[session.get_bind().dialect.name]
-    params = [{**key_of(case, day, unit), **{c: counters.get(c, 0) for c in COUNTERS}}
-              for (day, unit), counters in counts.items()]
+    # in key order: two commands upserting the same rows lock them in the same order (no deadlock)
+    params = sorted(({**key_of(case, day, unit), **{c: counters.get(c, 0) for c in COUNTERS}}
+                     for (day, unit), counters in counts.items()), key=lambda p: (p["day"], p["org_unit_id"]))
     if writes is not None:
         writes.extend((stmt, p) for p in params)
     else:
