@@ -349,6 +349,27 @@ def calendar_recompute(year, note):
 
 
 @main.group()
+def stats():
+    """The statistics' counters (docs/statistics.md)."""
+
+
+@stats.command("rebuild")
+def stats_rebuild():
+    """Recount the statistics' daily counters from every case's history (after the upgrade that added them)."""
+    from engine.actors import SYSTEM
+    from engine.services.stats import rebuild_stats
+    from webui.extensions import db
+
+    app = _app()
+    with app.app_context():
+        try:
+            seen = rebuild_stats(db.session, SYSTEM)
+        except CaseError as exc:
+            _fail(exc)
+    click.echo(f"{seen} case(s) recounted / 已重新统计 {seen} 件案件")
+
+
+@main.group()
 def timers():
     """Durable timers."""
 

@@ -158,7 +158,8 @@ def clone_cases(engine, template_ids: list[int], total: int, rng: random.Random,
         new_case = dict(case)
         new_case.update(id=case_id, code=body + check_digit(body), opened_at=opened,
                         closed_at=_shift(case["closed_at"], delta), workflow_json=tpl.workflow_json(mapping),
-                        linked_case_id=None, link_kind=None)
+                        linked_case_id=None, link_kind=None, due_at=_shift(case.get("due_at"), delta),
+                        responded_at=_shift(case.get("responded_at"), delta), late_at=_shift(case.get("late_at"), delta))
         rows["cases"].append(new_case)
         for t in tpl.tasks:
             row = dict(t)

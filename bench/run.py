@@ -28,7 +28,7 @@ if __package__ in (None, ""):  # `python bench/run.py`: make the repository impo
 from bench.common import (RESULTS, ROOT, WORK, database_facts, dump_json, log, machine, section,
                           target_from_env)
 
-SECTIONS = ("lifecycle", "api", "scale", "ledger", "timers", "long_case", "profile")
+SECTIONS = ("lifecycle", "api", "scale", "ledger", "stats", "timers", "long_case", "profile")
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,8 @@ def headline(results: dict, dialect: str) -> dict:
         "task_list_cases": _get(scale, "counts", "cases"),
         "ledger_cases": _get(results.get("ledger", {}), "cases"),
         "ledger_ms_p95": _get(results.get("ledger", {}), "below_open_overdue_by_due", "p95"),
+        "stats_cases": _get(results.get("stats", {}), "cases"),
+        "stats_ms_p95": _get(results.get("stats", {}), "year_by_org_unit", "p95"),
         "task_list_ms_p50": _get(scale, "task_list", "all", "p50"),
         "task_list_ms_p95": _get(scale, "task_list", "all", "p95"),
         "open_case_ms_p50": _get(scale, "open_case", "p50"),
@@ -306,8 +308,8 @@ def main(argv=None) -> int:
     for line in server_warnings(doc["database"]):  # as jiefen serve says it; the figures are not production's
         log(f"WARNING {line}")
     details: dict = {}
-    from bench import api, ledger, lifecycle, longcase, profiling, scale, timerbench
-    runners = {"lifecycle": lifecycle.run, "api": api.run, "scale": scale.run, "ledger": ledger.run,
+    from bench import api, ledger, lifecycle, longcase, profiling, scale, stats, timerbench
+    runners = {"lifecycle": lifecycle.run, "api": api.run, "scale": scale.run, "ledger": ledger.run, "stats": stats.run,
                "timers": timerbench.run,
                "long_case": longcase.run, "profile": profiling.run}
     for name in wanted:

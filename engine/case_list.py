@@ -19,9 +19,16 @@ from engine.case_codes import valid_code
 from engine.clock import CHINA_TZ
 from engine.errors import InvalidData
 from engine.messages import msg
-from engine.models import NO_DUE_DATE, CaseModel, OrgUnitModel, TaskModel
+from engine.models import (
+    NO_DUE_DATE,
+    OUTCOME_CLASSES,
+    CaseModel,
+    OrgUnitModel,
+    TaskModel,
+)
 
 K, T = CaseModel.__table__.c, TaskModel.__table__.c
+_WALKED = TaskModel.__table__.alias("walked")
 
 SORTS = ("-opened", "opened", "due", "-due", "warning", "code", "-closed")
 
@@ -92,6 +99,18 @@ def _high_risk(session: Session):
                     func.json_extract(K.data, "$.people_involved") >= at_least))
 
 
+def outcome_class_of(value: str) -> str:
+    """The OUTCOME_CLASSES id an outcome filter names: the id (resolved) or its Chinese name (化解). Raises
+    InvalidData for anything else."""
+    if value in OUTCOME_CLASSES:
+        return value
+    for key, name in OUTCOME_CLASSES.items():
+        if name == value:
+            return key
+    message = msg("ledger.unknown_outcome", outcome=value)
+    raise InvalidData(message, {"outcome": [message]})
+
+
 def day_start(day: date) -> datetime:
     """The first moment of a calendar day in China (the ledger's dates are China's days)."""
     return datetime.combine(day, time.min, CHINA_TZ)
@@ -102,7 +121,7 @@ class LedgerFilters:
     q: str | None = None
     process_id: str | None = None
     status: str | None = None  # open | closed
-    outcome: str | None = None  # cases.outcome as recorded (the outcome class once cases.outcome_class lands)
+    outcome: str | None = None  # an outcome class (cases.outcome_class): its id (resolved) or its name (化解)
     category: str | None = None
     channel: str | None = None
     tier: str | None = None
@@ -117,19 +136,105 @@ class LedgerFilters:
     sort: str = "-opened"
 
 
-def build(session: Session, actor: Actor, filters: LedgerFilters, now: datetime):
-    """The SELECT of the matching case ids in ledger order (no paging). Raises InvalidData (unknown sort, unit,
-    status)."""
+_ANYONE = object()
+
+
+def build(session: Session, actor: Actor, filters: LedgerFilters, now: datetime, visible=_ANYONE):
+    """The SELECT of the matching case ids in ledger order (no paging). `visible`: the actor's read condition
+    if the caller built it already (visibility). Raises InvalidData (unknown sort, unit, status)."""
     if filters.sort not in SORTS:
         raise InvalidData(msg("ledger.unknown_sort", sort=filters.sort), {"sort": [", ".join(SORTS)]})
-    stmt = select(K.id)
-    visible = access.readable_cases_condition(session, actor)
+    return _where(select(K.id), session, actor, filters, now, visible=visible).order_by(*_order(filters.sort))
+
+
+def walks_due_index(filters: LedgerFilters) -> bool:
+    """Whether a page of this ledger is read by overdue_page (overdue cases, earliest due first)."""
+    return filters.overdue and filters.sort == "due"
+
+
+# Rows of the walk read per case wanted, at first (at least _WALK_MIN): a case has one or two open tasks.
+_WALK_FACTOR, _WALK_MIN = 3, 50
+
+
+def visibility(session: Session, actor: Actor):
+    """The condition on cases the actor may read (access.readable_cases_condition), None for all: built once
+    for a page's walk and its count."""
+    return access.readable_cases_condition(session, actor)
+
+
+def overdue_page(session: Session, actor: Actor, filters: LedgerFilters, now: datetime, offset: int,
+                 limit: int, visible=_ANYONE) -> list[int]:
+    """The ids of a page of overdue cases in ledger order ("due": the earliest due date of the case's open
+    tasks, then the case id), read by walking the tasks' due index (ix_tasks_due_sort) up to `now` and
+    stopping once the page is known, instead of sorting every matching case (a director's "all units below,
+    open, overdue, by due" sorted 260,000 cases at 1,000,000). A case first appears in the walk at its earliest
+    due task, so the walk's distinct cases come in the ledger's order; cases tied on that moment are read to
+    the end of the tie and ordered by id. Raises InvalidData as build does."""
+    if filters.sort not in SORTS:
+        raise InvalidData(msg("ledger.unknown_sort", sort=filters.sort), {"sort": [", ".join(SORTS)]})
+    want = offset + limit
+    walk = _walk(session, actor, filters, now, visible)
+    rows_wanted = max(want * _WALK_FACTOR, _WALK_MIN)
+    while True:
+        rows = session.execute(walk.limit(rows_wanted)).all()
+        first: dict[int, datetime] = {}
+        last_due = None
+        for case_id, due in rows:
+            if len(first) >= want and due != last_due:
+                break  # the page is known, ties included
+            if case_id not in first:
+                first[case_id] = due
+                if len(first) == want:
+                    last_due = due
+        else:
+            if len(rows) == rows_wanted:  # the walk stopped inside the page (or its tie): read further
+                rows_wanted *= 4
+                continue
+        ordered = sorted(first, key=lambda case_id: (first[case_id], case_id))
+        return ordered[offset:want]
+
+
+def overdue_count(session: Session, actor: Actor, filters: LedgerFilters, now: datetime, cap: int,
+                  visible=_ANYONE) -> int:
+    """How many cases overdue_page pages through, counted up to cap + 1 (the generic count checks the overdue
+    EXISTS case by case: 53 ms at 250,000 cases on PostgreSQL). First the cases whose own tasks are late
+    (cases.due_at, on ix_cases_open_due): more than cap of them settles it; else the overdue tasks are few and
+    the walk counts them all."""
+    late = _where(select(K.id).where(K.status == "open", K.due_at < now), session, actor, filters, now,
+                  overdue=False, visible=visible)
+    if (session.scalar(select(func.count()).select_from(late.limit(cap + 1).subquery())) or 0) > cap:
+        return cap + 1
+    walk = _walk(session, actor, filters, now, visible)
+    rows_wanted = max((cap + 1) * _WALK_FACTOR, _WALK_MIN)
+    while True:
+        rows = session.execute(walk.limit(rows_wanted)).all()
+        seen = {case_id for case_id, _due in rows}
+        if len(seen) > cap or len(rows) < rows_wanted:
+            return min(len(seen), cap + 1)
+        rows_wanted *= 4
+
+
+def _walk(session: Session, actor: Actor, filters: LedgerFilters, now: datetime, visible):
+    """(case id, due) of the open tasks past due of the matching cases, in the tasks' due order."""
+    w = _WALKED.c  # an alias: the conditions' own subqueries over tasks must not correlate to the walk
+    walk = _where(select(w.case_id, w.due_sort).join(CaseModel.__table__, K.id == w.case_id)
+                  .where(w.due_sort < now), session, actor, filters, now, overdue=False, visible=visible)
+    return walk.order_by(w.due_sort, w.created_at, w.id)
+
+
+def _where(stmt, session: Session, actor: Actor, filters: LedgerFilters, now: datetime, overdue: bool = True,
+           visible=_ANYONE):
+    """stmt (over the cases table) with the filters' conditions."""
+    if visible is _ANYONE:
+        visible = visibility(session, actor)
     if visible is not None:
         stmt = stmt.where(visible)
     if filters.q and normalise_query(filters.q):
         stmt = stmt.where(_search(filters.q))
-    for column, value in ((K.process_id, filters.process_id), (K.outcome, filters.outcome),
-                          (K.category, filters.category), (K.channel, filters.channel), (K.tier, filters.tier)):
+    if filters.outcome:
+        stmt = stmt.where(K.outcome_class == outcome_class_of(filters.outcome))
+    for column, value in ((K.process_id, filters.process_id), (K.category, filters.category),
+                          (K.channel, filters.channel), (K.tier, filters.tier)):
         if value:
             stmt = stmt.where(column == value)
     if filters.status:
@@ -151,8 +256,8 @@ def build(session: Session, actor: Actor, filters: LedgerFilters, now: datetime)
             stmt = stmt.where(column >= day_start(start))
         if end:
             stmt = stmt.where(column < day_start(end + timedelta(days=1)))
-    if filters.overdue:
+    if filters.overdue and overdue:
         stmt = stmt.where(select(T.id).where(T.case_id == K.id, T.due_sort < now).exists())
     if filters.high_risk:
         stmt = stmt.where(_high_risk(session))
-    return stmt.order_by(*_order(filters.sort))
+    return stmt

@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from engine import case_store, chain, runtime, scripting, serializer, task_index, timer_index
+from engine import case_store, chain, runtime, scripting, serializer, stats, task_index, timer_index
 from engine.case_codes import make_case_code
 from engine.clock import running_at
 from engine.fastpath import run_writes
@@ -272,7 +272,8 @@ def open_case(session: Session, version: LoadedVersion, data: dict, actor: str, 
         first_unit_id=org.id, responsible_unit_id=None, category=None, tier=None,
         channel=None, party_phone=None, opened_by=actor, opened_at=now, closed_at=None,
         linked_case_id=linked_case_id, link_kind=link_kind, data={}, workflow_json="{}", task_count=0,
-        lock_version=1, event_seq=0, event_hash=chain.GENESIS, event_at=None), org)
+        lock_version=1, event_seq=0, event_hash=chain.GENESIS, event_at=None, responded_at=None,
+        late_at=None, due_at=None), org)
     ctx = Ctx(session, case, version, workflow, now, actor, new_case=True)
     snapshot(ctx)
     with running_at(now):
@@ -364,7 +365,7 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
     for row in opened:
         chain.append_event(session, case, "task_opened", "system", ctx.now,
                      {"roles": row.roles, "due_at": row.due_at.isoformat() if row.due_at else None,
-                      "basis": row.due_basis}, row.id, row.title, batch=events)
+                      "basis": row.due_basis, "org_unit_id": row.org_unit_id}, row.id, row.title, batch=events)
     if category_changed and not closing and _rows_from_before_remain(ctx, opened, open_rows):
         # The task list filters on the copy in task_candidates: the rows sync_tasks inserted carry the new
         # category, the rows the case had before are updated here.
@@ -380,12 +381,16 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
         chain.append_event(session, case, "case_closed", "system", ctx.now, closed, batch=events)
         task_index.case_closed(ctx.writes, case.id)
         open_rows = []
+    due = min((row.due_at for row in open_rows if row.due_at is not None), default=None)
+    if due != case.due_at:
+        case.due_at = due
     moot = timer_index.rebuild_timers(session, case, workflow, open_rows, ctx.writes, new_case=ctx.new_case,
                                       pending=pending)
     for task_id in moot.values():  # a party's window held for confirmation closed another way (engine/expiry.py)
         chain.append_event(session, case, "task_cancelled", "system", ctx.now, {"by": "process"}, task_id,
                            "确认期间届满", batch=events)
     _open_linked_cases(ctx, after_data)
+    stats.count_events(session, case, events, ctx.task_rows, ctx.writes)
     ctx.writes.append((chain.INSERT_EVENTS, list(events)))
     events.clear()
     return after_data

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, exists, insert, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from engine import chain, forms, routing, runtime, task_index, versions
+from engine import chain, forms, routing, runtime, stats, task_index, versions
 from engine.clock import CHINA_TZ
 from engine.errors import CalendarError, InvalidData
 from engine.messages import msg
@@ -169,9 +169,10 @@ def fire_step(session: Session, case: CaseModel, timer, moment: datetime, actor:
     task_index.set_warning_level(session, task.id, step.level)
     set_committed_value(task, "warning_level", step.level)  # written above; the object agrees without a read
     add_next_ladder_step(session, case, task)
-    chain.append_event(session, case, "task_escalated", actor, moment,
-                       {"step": step.name, "title": step.title, "level": step.level,
-                        "due_at": task.due_at.isoformat() if task.due_at else None}, task.id, task.title)
+    row = chain.append_event(session, case, "task_escalated", actor, moment,
+                             {"step": step.name, "title": step.title, "level": step.level,
+                              "due_at": task.due_at.isoformat() if task.due_at else None}, task.id, task.title)
+    stats.count_events(session, case, [row])
     open_follow_up(session, case, task, step.name, moment, timer.id)
 
 

@@ -55,6 +55,15 @@ MESSAGES: dict[str, str] = {
     "ledger.unknown_org_unit": "unknown org unit {org_unit!r}",
     "oversight.forbidden": "only supervisors, directors, auditors and administrators see the center's figures",
     "oversight.unit_forbidden": "{org_unit!r} is not one of the units you oversee",
+    "stats.forbidden": "only supervisors, directors and auditors read the statistics",
+    "stats.unit_forbidden": "you do not supervise org unit {org_unit!r}",
+    "stats.no_units": "no org unit to count",
+    "stats.unknown_group": "unknown grouping {group_by!r} (org_unit, category, channel, process, dept, month)",
+    "stats.bad_period": "the period ends before it starts",
+    "stats.period_too_long": "a period of at most {days} days",
+    "stats.rebuild_forbidden": "only an administrator may recount the statistics",
+    "ledger.unknown_outcome": "unknown outcome class {outcome!r} (resolved, unresolved, withdrawn, transferred, "
+                              "not_accepted)",
     "tasks.unknown_scope": "unknown scope {scope!r}",
     # processes and the running engine
     "process.deploy_forbidden": "only administrators deploy processes",

@@ -1,11 +1,11 @@
 """Typed SQLAlchemy 2.0 tables: current state (cases, tasks, timers) apart from append-only history (events)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import (JSON, text, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (JSON, text, BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer,
+                        LargeBinary, String, Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -175,7 +175,11 @@ OUTCOME_CLASSES = {"resolved": "化解", "unresolved": "未化解", "withdrawn":
 
 class CaseModel(Base):
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_status_org", "status", "org_unit_id"),)
+    # ix_cases_opened: the ledger's newest (or oldest) first walks it and stops at the page (migration 0023).
+    __table_args__ = (Index("ix_cases_status_org", "status", "org_unit_id"), Index("ix_cases_opened", "opened_at", "id"),
+                      # the statistics' 超期在办: per unit a range of due_at, covering what they group by
+                      Index("ix_cases_open_due", "status", "org_unit_id", "due_at", "category", "channel",
+                            "process_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
@@ -208,6 +212,13 @@ class CaseModel(Base):
     event_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     event_hash: Mapped[str] = mapped_column(String(64), default=GENESIS_HASH, server_default=GENESIS_HASH)
     event_at: Mapped[datetime | None]
+    # For the statistics (engine/stats.py): when a task of the case was first completed (its response) and
+    # when one was first completed after its due date (the case is late); NULL: not yet.
+    responded_at: Mapped[datetime | None]
+    late_at: Mapped[datetime | None]
+    # The earliest due date of its open BPMN tasks (NULL: none, or closed), kept by every command's save: the
+    # statistics count the overdue open cases on ix_cases_open_due without reading the tasks.
+    due_at: Mapped[datetime | None]
 
     version: Mapped[ProcessVersionModel] = relationship(lazy="select")
     org_unit: Mapped[OrgUnitModel] = relationship(lazy="joined", foreign_keys=[org_unit_id])
@@ -459,3 +470,38 @@ class AccessLogModel(Base):
     case_id: Mapped[int] = mapped_column(Integer)
     what: Mapped[str] = mapped_column(String(20))  # case | events | verify | diagram | receipt | task
     basis: Mapped[str] = mapped_column(String(20))  # the grant that allowed it: auditor | admin
+
+
+class StatsDailyModel(Base):
+    """The statistics' daily counters (engine/stats.py): per China day, handling unit, process, category and
+    channel, the sums of what the case commands recorded. Written in each command's transaction; a year's
+    figures read a year of these rows."""
+
+    __tablename__ = "stats_daily"
+    __table_args__ = (Index("ix_stats_daily_unit_day", "org_unit_id", "day"),)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    org_unit_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    category: Mapped[str] = mapped_column(String(100), primary_key=True)  # "" when the case has none
+    channel: Mapped[str] = mapped_column(String(40), primary_key=True)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)
+    closed_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    resolved: Mapped[int] = mapped_column(Integer, default=0)
+    handling_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    responded: Mapped[int] = mapped_column(Integer, default=0)
+    responded_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    rated: Mapped[int] = mapped_column(Integer, default=0)
+    rated_satisfied: Mapped[int] = mapped_column(Integer, default=0)
+    rated_basically: Mapped[int] = mapped_column(Integer, default=0)
+    rated_dissatisfied: Mapped[int] = mapped_column(Integer, default=0)
+    prompts: Mapped[int] = mapped_column(Integer, default=0)
+    reminders: Mapped[int] = mapped_column(Integer, default=0)
+    notices: Mapped[int] = mapped_column(Integer, default=0)
+    listings: Mapped[int] = mapped_column(Integer, default=0)
+    # under the unit that held the task (a resident department, a handling unit): group_by=dept
+    tasks_opened: Mapped[int] = mapped_column(Integer, default=0)
+    tasks_completed: Mapped[int] = mapped_column(Integer, default=0)
+    tasks_completed_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    task_handling_seconds: Mapped[int] = mapped_column(BigInteger, default=0)

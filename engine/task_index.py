@@ -56,6 +56,7 @@ class NewTask:
     created_at: datetime
     warning_level: int = 0
     spec_name: str = ""  # the user task's id: its jiefen.ladder property (engine/ladder.py)
+    org_unit_id: int | None = None  # the unit holding it (its first candidate's; the statistics' departments)
 
 
 def sync_tasks(ctx, now_open: dict, write: bool = True) -> tuple[list[NewTask], list]:
@@ -85,12 +86,13 @@ def sync_tasks(ctx, now_open: dict, write: bool = True) -> tuple[list[NewTask], 
         new = NewTask(id=task_id, kind="bpmn", title=task.task_spec.bpmn_name or task.task_spec.name,
                       roles=sorted({r for r, _ in pairs}), due_at=routing.due_at(info, task, ctx.now, runtime.of(session)),
                       due_basis=staff_text(info.get("documentation") or timer_docs.get(task.task_spec.name)),
-                      created_at=ctx.now, spec_name=task.task_spec.name)
+                      created_at=ctx.now, spec_name=task.task_spec.name,
+                      org_unit_id=pairs[0][1] if pairs else case.org_unit_id)
         assignee = assignee if assignee and not str(assignee).startswith("=") else None
         task_rows.append({"id": task_id, "kind": "bpmn", "source_task_id": None, "case_id": case.id,
                           "process_id": case.process_id, "spec_name": task.task_spec.name, "title": new.title,
                           "lane": info.get("lane"), "roles": new.roles,
-                          "org_unit_id": pairs[0][1] if pairs else case.org_unit_id,
+                          "org_unit_id": new.org_unit_id,
                           "assignee": assignee, "due_at": new.due_at, "due_basis": new.due_basis,
                           "warning_level": 0, "created_at": ctx.now, "claimed_at": None,
                           "due_sort": new.due_at or NO_DUE_DATE})

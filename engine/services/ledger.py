@@ -91,10 +91,16 @@ def list_cases(session: Session, actor: Actor, filters: LedgerFilters, page: int
     COUNT_CAP. Raises InvalidData (unknown sort, status or unit; page too high)."""
     now = now or runtime.of(session).clock.now()
     page, per_page = task_list.page_bounds(page, per_page)
-    stmt = case_list.build(session, actor, filters, now)
-    ids = list(session.scalars(stmt.offset((page - 1) * per_page).limit(per_page)))
+    visible = case_list.visibility(session, actor)
+    stmt = case_list.build(session, actor, filters, now, visible)
+    if case_list.walks_due_index(filters):
+        ids = case_list.overdue_page(session, actor, filters, now, (page - 1) * per_page, per_page, visible)
+    else:
+        ids = list(session.scalars(stmt.offset((page - 1) * per_page).limit(per_page)))
     if len(ids) < per_page and (ids or page == 1):
         counted = (page - 1) * per_page + len(ids)  # a page that is not full ends the list: no count needed
+    elif case_list.walks_due_index(filters):
+        counted = case_list.overdue_count(session, actor, filters, now, COUNT_CAP, visible)
     else:
         counted = session.scalar(select(func.count()).select_from(
             stmt.order_by(None).limit(COUNT_CAP + 1).subquery())) or 0

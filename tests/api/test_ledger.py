@@ -89,6 +89,10 @@ def test_filters(client, ledger_cases, as_user, clock):
     assert codes(client, h, status="closed") == keys(ledger_cases, "B", "D")
     assert codes(client, h, outcome="化解") == keys(ledger_cases, "B")
     assert codes(client, h, outcome="未化解") == keys(ledger_cases, "D")
+    assert codes(client, h, outcome="resolved") == keys(ledger_cases, "B")  # the class, not the outcome's text
+    assert codes(client, h, outcome="withdrawn") == set()
+    bad = client.get("/api/v1/cases", headers=h, query_string={"outcome": "达成协议"})
+    assert bad.status_code == 422 and "outcome" in str(bad.get_json())
     assert codes(client, h, category="labour") == keys(ledger_cases, "B")
     assert codes(client, h, channel="walk_in") == keys(ledger_cases, "A", "C", "D")
     assert codes(client, h, tier="complex") == keys(ledger_cases, "B")
@@ -121,6 +125,7 @@ def test_rows_say_step_due_lateness_and_level(client, ledger_cases, as_user, clo
     assert a["days_left"] < 0 and a["due_at"] and a["status"] == "open" and a["category"] == "neighbour"
     b = next(i for i in items if i["code"] == ledger_cases["B"][1])
     assert b["steps"] == [] and b["due_at"] is None and b["days_left"] is None and b["outcome"] == "化解"
+    assert b["outcome_class"] == "resolved" and b["outcome_class_name"] == "化解"
 
 
 @pytest.mark.parametrize("typed", ["{code}", "{spaced}", "{wide}", "{lower}"])
@@ -160,6 +165,50 @@ def test_paging_and_totals(client, ledger_cases, as_user, monkeypatch):
     assert body["total"] == 2 and body["total_capped"] is True
 
 
+@pytest.mark.parametrize("walk", [(3, 50), (1, 1)])  # the walk as configured; one row at first, re-read 4x
+def test_overdue_by_due_walk_pages_like_the_sorted_query(session, ledger_cases, actor, clock, monkeypatch, walk):
+    """The overdue-by-due page walks the tasks' due index (case_list.overdue_page); its pages are those of the
+    generic sorted query, cases tied on their due moment ordered by id, across page boundaries."""
+    from engine import case_list
+
+    monkeypatch.setattr(case_list, "_WALK_FACTOR", walk[0])
+    monkeypatch.setattr(case_list, "_WALK_MIN", walk[1])
+    for n in range(9):  # three cases at each moment: their due dates tie
+        cases.start_case(session, "ledger_case", {"title": f"案件{n}", "category": "neighbour"},
+                         actor("vclerk"), VILLAGE)
+        if n % 3 == 2:
+            clock.advance(hours=5)
+    clock.advance(days=30)
+    now = clock.now()
+    director = actor("director")
+    for filters in (ledger.LedgerFilters(overdue=True, sort="due"),
+                    ledger.LedgerFilters(overdue=True, sort="due", org_unit=TOWNSHIP, include_sub=True,
+                                         status="open"),
+                    ledger.LedgerFilters(overdue=True, sort="due", category="neighbour", org_unit=VILLAGE)):
+        assert case_list.walks_due_index(filters)
+        expected = list(session.scalars(case_list.build(session, director, filters, now)))
+        assert len(expected) >= 9
+        for per_page in (1, 2, 4, 50):
+            paged = []
+            for page in range(1, len(expected) // per_page + 2):
+                got = ledger.list_cases(session, director, filters, page=page, per_page=per_page, now=now)
+                assert [row.case.id for row in got.rows] == case_list.overdue_page(
+                    session, director, filters, now, (page - 1) * per_page, per_page)
+                assert got.total == len(expected)
+                paged += [row.case.id for row in got.rows]
+            assert paged == expected, (filters, per_page)
+    # counted up to the cap like the other lists: more overdue cases than the cap say so
+    monkeypatch.setattr(ledger, "COUNT_CAP", 5)
+    capped = ledger.list_cases(session, director, ledger.LedgerFilters(overdue=True, sort="due"), per_page=2, now=now)
+    assert (capped.total, capped.more) == (5, True)
+    assert case_list.overdue_count(session, director, ledger.LedgerFilters(overdue=True, sort="due"), now, 50) == \
+        len(list(session.scalars(case_list.build(session, director, ledger.LedgerFilters(overdue=True, sort="due"),
+                                                 now))))
+    # what a township supervisor may read bounds the walk as it bounds the list
+    only_b_c_d = ledger.list_cases(session, actor("tsuper"), ledger.LedgerFilters(overdue=True, sort="due"), now=now)
+    assert {row.case.org_unit.code for row in only_b_c_d.rows} == {VILLAGE}
+
+
 def test_bad_filters_are_named(client, ledger_cases, as_user):
     h = as_user("director")
     for params, field in (({"status": "done"}, "status"), ({"sort": "name"}, "sort"),
@@ -187,7 +236,7 @@ def test_csv_export_has_chinese_headers_and_the_filtered_rows(client, ledger_cas
     assert rows[0][:3] == ["案件编号", "标题", "当事人"] and "承办单位" in rows[0] and "预警等级" in rows[0]
     assert [r[0] for r in rows[1:]] == [ledger_cases["B"][1], ledger_cases["D"][1]]
     b = dict(zip(rows[0], rows[1]))
-    assert b["标题"] == "拖欠工资" and b["纠纷类别"] == "劳动争议" and b["状态"] == "已办结" and b["办理结果"] == "化解"
+    assert b["标题"] == "拖欠工资" and b["纠纷类别"] == "劳动争议" and b["状态"] == "已办结" and b["办理结果"] == "化解" and b["结果类别"] == "化解"
     assert b["承办单位"] == "北山街道综治中心"
     clerk = _csv(client.get("/api/v1/cases/export", headers=as_user("clerk"), query_string={"format": "csv"}))
     assert [r[0] for r in clerk[1:]] == [ledger_cases["A"][1]]

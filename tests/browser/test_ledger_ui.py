@@ -16,6 +16,13 @@ def test_director_filters_and_exports_the_ledger(page, live_server, ledger_cases
     expect(page.locator("h1")).to_have_text("台账")
     expect(page.locator("table.ledger tbody tr")).to_have_count(4)
     shoot(page, "ledger-director")
+    page.select_option("select[name=outcome]", label="化解")  # the outcome class, by its Chinese name
+    page.click("form.ledger-filters button[type=submit]")
+    expect(page.locator("table.ledger tbody tr")).to_have_count(1)
+    expect(page.locator("table.ledger tbody tr")).to_have_attribute("data-case-code", ledger_cases["B"][1])
+    expect(page.locator("table.ledger tbody tr td").last).to_contain_text("已办结 · 化解")
+    shoot(page, "ledger-outcome")
+    page.select_option("select[name=outcome]", "")
     page.select_option("select[name=status]", "closed")
     page.check("input[name=high_risk]")
     page.click("form.ledger-filters button[type=submit]")

@@ -149,3 +149,8 @@ def test_a_bad_now_says_which_format(run):
     result = run("timers", "run-due", "--now", "next tuesday", ok=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "--now" in result.stderr and "ISO 8601" in result.stderr
+
+
+def test_stats_rebuild_recounts_and_says_how_many_cases(run):
+    run("init-db")
+    assert run("stats", "rebuild").stdout.strip() == "0 case(s) recounted / 已重新统计 0 件案件"

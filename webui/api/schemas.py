@@ -386,8 +386,10 @@ class LedgerQuery(Schema):
                        "party's name, a run of the phone's digits (its last four), or the title"})
     process_id = fields.String(load_default=None, validate=_no_nul)
     status = fields.String(load_default=None, validate=validate.OneOf(["open", "closed"]))
-    outcome = fields.String(load_default=None, validate=_no_nul, metadata={
-        "description": "the case's outcome as recorded (cases.outcome)"})
+    outcome = fields.String(load_default=None, validate=validate.OneOf([*OUTCOME_CLASSES, *OUTCOME_CLASSES.values()]),
+                            metadata={"description": "an outcome class of closed cases (cases.outcome_class): "
+                                                     "resolved (化解) | unresolved (未化解) | withdrawn (撤回) | "
+                                                     "transferred (移送) | not_accepted (不予受理); the id or the name"})
     category = fields.String(load_default=None, validate=_no_nul)
     channel = fields.String(load_default=None, validate=_no_nul)
     tier = fields.String(load_default=None, validate=_no_nul)
@@ -427,6 +429,8 @@ class LedgerRowSchema(Schema):
     warning = fields.String(required=True, allow_none=True)
     status = fields.String(required=True)
     outcome = fields.String(required=True, allow_none=True)
+    outcome_class = fields.String(required=True, allow_none=True, metadata={"description": "see GET /cases/<id>"})
+    outcome_class_name = fields.String(required=True, allow_none=True, metadata={"description": "its Chinese name"})
     closed_at = _time(required=True, allow_none=True)
 
 
@@ -446,6 +450,7 @@ def ledger_row_json(row, now) -> dict:
             "holders": row.holders, "opened_at": iso(case.opened_at), "due_at": iso(row.due_at),
             "days_left": row.days_left(now), "warning_level": row.warning_level,
             "warning": LEVEL_NAMES.get(row.warning_level), "status": case.status, "outcome": case.outcome,
+            "outcome_class": case.outcome_class, "outcome_class_name": OUTCOME_CLASSES.get(case.outcome_class or ""),
             "closed_at": iso(case.closed_at)}
 
 
@@ -481,3 +486,72 @@ def overdue_board_json(board) -> dict:
     return {"levels": levels(board.levels),
             "units": [{"code": u.code, "name": u.name, "levels": levels(u.counts), "total": u.total}
                       for u in board.units]}
+# ---------------------------------------------------------------- statistics (engine/stats.py defines each figure)
+
+class StatsQuery(Schema):
+    from_ = fields.Date(load_default=None, data_key="from", metadata={
+        "description": "the first day counted (China time); default: 1 January of this year"})
+    to = fields.Date(load_default=None, metadata={"description": "the last day counted; default: today"})
+    group_by = fields.String(load_default="org_unit", validate=validate.OneOf(
+        ["org_unit", "category", "channel", "process", "dept", "month"]))
+    org_unit = fields.String(load_default=None, validate=_no_nul, metadata={
+        "description": "an org unit's code: its figures include every unit below it (default: the highest unit "
+                       "the caller supervises; the top center for auditors)"})
+
+
+class SupervisionCounts(Schema):
+    prompt = fields.Integer(required=True, metadata={"description": "提示"})
+    reminder = fields.Integer(required=True, metadata={"description": "催办"})
+    notice = fields.Integer(required=True, metadata={"description": "督办"})
+    listing = fields.Integer(required=True, metadata={"description": "挂牌督办"})
+
+
+class Figures(Schema):
+    """docs/statistics.md gives each figure's formula and denominator; rates are fractions (0.9512), null when
+    their denominator is 0."""
+
+    received = fields.Integer(required=True, metadata={"description": "受理数 (group_by=dept: tasks opened)"})
+    closed = fields.Integer(required=True, metadata={"description": "办结数 (group_by=dept: tasks completed)"})
+    closed_rate = fields.Float(required=True, allow_none=True, metadata={"description": "办结率 = closed ÷ received"})
+    closed_on_time_rate = fields.Float(required=True, allow_none=True, metadata={"description": "按期办结率"})
+    resolved = fields.Integer(required=True, allow_none=True, metadata={"description": "化解数 (null by dept)"})
+    resolved_rate = fields.Float(required=True, allow_none=True, metadata={"description": "化解率 = resolved ÷ closed"})
+    responded_on_time_rate = fields.Float(required=True, allow_none=True, metadata={"description": "响应率"})
+    overdue_open = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "超期在办 at the period's end; null for a period that ended before today"})
+    satisfaction_rate = fields.Float(required=True, allow_none=True, metadata={"description": "满意率"})
+    avg_handling_days = fields.Float(required=True, allow_none=True, metadata={"description": "平均办理天数"})
+    supervision = fields.Nested(SupervisionCounts, required=True, allow_none=True, metadata={
+        "description": "null by dept"})
+
+
+class StatsGroup(Figures):
+    key = fields.String(required=True)
+    label = fields.String(required=True)
+    includes_units_below = fields.Boolean(required=True, metadata={
+        "description": "group_by=org_unit: the unit's figures include every unit below it"})
+    units = fields.Integer(required=True, metadata={"description": "how many units the figures add up"})
+
+
+class StatsUnit(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    units = fields.Integer(required=True, metadata={"description": "the unit and every unit below it: all counted"})
+
+
+class StatsResult(Schema):
+    from_ = fields.Date(required=True, data_key="from")
+    to = fields.Date(required=True)
+    group_by = fields.String(required=True)
+    org_unit = fields.Nested(StatsUnit, required=True)
+    total = fields.Nested(Figures, required=True)
+    groups = fields.List(fields.Nested(StatsGroup), required=True)
+
+
+def stats_json(result, labels: dict) -> dict:
+    """The statistics as StatsResult dumps them; `labels`: key -> name for categories, channels, processes."""
+    return {"from_": result.start, "to": result.end, "group_by": result.group_by,
+            "org_unit": {"code": result.unit.code, "name": result.unit.name, "units": result.units},
+            "total": result.total,
+            "groups": [{"key": g.key, "label": labels.get(g.key, g.label) or "未填", **g.figures,
+                        "includes_units_below": g.includes_units_below, "units": g.units} for g in result.groups]}

@@ -11,8 +11,10 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import BadRequest
 
 from engine import access, case_data
+from engine.clock import CHINA_TZ
 from engine.errors import InvalidData
-from engine.services import cases, history, ledger, oversight, processes, tasks, timers, users
+from engine.services import cases, history, ledger, oversight, processes, stats, tasks, timers, users
+from webui import labels as ui_labels
 from webui.api import schemas as s
 from webui.auth import bearer_token, current_actor
 from webui.errors import Unauthorized
@@ -253,6 +255,27 @@ def overdue_board(query: dict):
     """The overdue board (督办看板): open tasks at each step of the supervision ladder, by handling unit, in the
     caller's units and below. Supervisors, directors, auditors and administrators."""
     return s.overdue_board_json(oversight.overdue_board(db.session, current_actor(), query["org_unit"]))
+
+
+@blp.route("/stats", methods=["GET"])
+@blp.arguments(s.StatsQuery, location="query", unknown=RAISE)
+@_errors(401, 403, 422)
+@blp.response(200, s.StatsResult)
+def get_stats(query: dict):
+    """The center's figures (受理数, 办结率, 化解率, 响应率, 满意率 …; docs/statistics.md) for a period, over an org
+    unit and every unit below it, in total and by group. Supervisors and directors over their units, auditors
+    over all; others 403."""
+    today = current_runtime().clock.now().astimezone(CHINA_TZ).date()
+    start, end = query["from_"] or today.replace(month=1, day=1), query["to"] or today
+    result = stats.get_stats(db.session, current_actor(), start, end, query["group_by"], query["org_unit"])
+    names: dict = {}
+    if query["group_by"] == "category":
+        names = ledger_views.categories()
+    elif query["group_by"] == "channel":
+        names = {k: str(v) for k, v in ui_labels.CHANNELS.items()}
+    elif query["group_by"] == "process":
+        names = {p.process_id: p.name or p.process_id for p in processes.list_processes(db.session)}
+    return s.stats_json(result, names)
 
 
 @blp.route("/cases/export", methods=["GET"])

@@ -9,10 +9,11 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from engine.clock import CHINA_TZ
+from engine.models import OUTCOME_CLASSES
 from engine.services.timers import LEVEL_NAMES
 
 HEADERS = ("案件编号", "标题", "当事人", "纠纷类别", "来源渠道", "办理层级", "承办单位", "当前环节", "办理人",
-           "受理时间", "办理期限", "剩余天数（负数为逾期天数）", "预警等级", "状态", "办理结果", "办结时间")
+           "受理时间", "办理期限", "剩余天数（负数为逾期天数）", "预警等级", "状态", "办理结果", "结果类别", "办结时间")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8",
                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 STATUS = {"open": "在办", "closed": "已办结"}
@@ -30,7 +31,8 @@ def line(row, now: datetime, labels: dict) -> list:
             labels["channel"].get(case.channel, case.channel or ""), labels["tier"].get(case.tier, case.tier or ""),
             row.unit_name, "、".join(row.steps), "、".join(row.holders), _moment(case.opened_at),
             _moment(row.due_at), "" if days is None else days, LEVEL_NAMES.get(row.warning_level) or "",
-            STATUS.get(case.status, case.status), case.outcome or "", _moment(case.closed_at)]
+            STATUS.get(case.status, case.status), case.outcome or "",
+            OUTCOME_CLASSES.get(case.outcome_class or "", ""), _moment(case.closed_at)]
 
 
 def csv_chunks(rows: Iterable, now: datetime, labels: dict) -> Iterator[str]:
