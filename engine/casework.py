@@ -351,11 +351,14 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
 
     _move_case(ctx)
     case.data = after_data
-    category = case.category
+    category, channel = case.category, case.channel
     for key in INDEXED_FIELDS:
         if key in after_data and after_data[key] not in (None, ""):
             setattr(case, key, str(after_data[key]))
     category_changed = case.category != category and not ctx.new_case  # a new case has no candidate rows yet
+    # the receipt counted under the category/channel the case was opened with moves to the ones it now has
+    refiled = ({"category": category, "channel": channel}
+               if not ctx.new_case and (case.category, case.channel) != (category, channel) else None)
     case.workflow_json = serializer.dump_workflow(workflow)
     case.task_count = len(workflow.tasks) + sum(len(sp.tasks) for sp in workflow.subprocesses.values())
     if case.task_count > runtime.of(session).settings.task_tree_warning:
@@ -390,7 +393,7 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
         chain.append_event(session, case, "task_cancelled", "system", ctx.now, {"by": "process"}, task_id,
                            "确认期间届满", batch=events)
     _open_linked_cases(ctx, after_data)
-    stats.count_events(session, case, events, ctx.task_rows, ctx.writes)
+    stats.count_events(session, case, events, ctx.task_rows, ctx.writes, refiled)
     ctx.writes.append((chain.INSERT_EVENTS, list(events)))
     events.clear()
     return after_data

@@ -270,7 +270,7 @@ class TaskModel(Base):
     warning_level: Mapped[int] = mapped_column(Integer, default=0)  # 0 none, 1 提示, 2 催办, 3 督办, 4 挂牌督办
     created_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None]
-    # The last manual 催办 of a supervisor or director (services.tasks.urge_task, migration 0023): its holder
+    # The last manual 催办 of a supervisor or director (services.tasks.urge_task, migration 0021): its holder
     # sees the note on the task page and a marker in the list; each one is also a task_urged event.
     urged_at: Mapped[datetime | None]
     urged_by: Mapped[str | None] = mapped_column(String(64))

@@ -240,10 +240,14 @@ def add(session: Session, case: CaseModel, counts: dict[tuple, dict[str, int]], 
 
 
 def count_events(session: Session, case: CaseModel, rows: list[dict], task_rows: dict | None = None,
-                 writes: list | None = None) -> None:
+                 writes: list | None = None, refiled: dict | None = None) -> None:
     """Count a command's history rows for the case (under its lock) and keep the case's first response and
     lateness on its row. `task_rows`: the case's task rows read by the command (for the due date of the task
-    it completed); without them that one row is read."""
+    it completed); without them that one row is read. `refiled`: the category and channel the case had before
+    this command changed them — its receipt moves from those to the case's own (a case opened first and
+    registered by its first task is received under what it was registered as, as a rebuild counts it)."""
+    if refiled is not None:
+        _refile_receipt(session, case, refiled, writes)
     if not any(r["type"] in _COUNTED or (r.get("payload") or {}).get("changes") for r in rows):
         return
 
@@ -262,6 +266,21 @@ def count_events(session: Session, case: CaseModel, rows: list[dict], task_rows:
     if state.late_at != case.late_at:
         case.late_at = state.late_at
     add(session, case, counts, writes)
+
+
+def _refile_receipt(session: Session, case: CaseModel, before: dict, writes: list | None) -> None:
+    """Move the case's receipt (received, on its opening day at the unit that received it) from the category
+    and channel it had to the ones it has now: −1 there, +1 here, in the command's transaction."""
+    stmt = _UPSERTS[session.get_bind().dialect.name]
+    day = china_day(_as_utc(case.opened_at))
+    unit = case.first_unit_id or case.org_unit_id
+    old = {**key_of(case, day, unit), "category": before.get("category") or "", "channel": before.get("channel") or ""}
+    new = key_of(case, day, unit)
+    params = [{**old, **dict.fromkeys(COUNTERS, 0), "received": -1}, {**new, **dict.fromkeys(COUNTERS, 0), "received": 1}]
+    if writes is not None:
+        writes.extend((stmt, p) for p in params)
+    else:
+        session.execute(stmt, params)
 
 
 _COUNTED = {"case_started", "task_opened", "task_completed", "case_closed", "task_escalated"}

@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import access, case_list, case_store, casework, chain, forms, routing, runtime, task_index
+from engine import access, case_list, case_store, casework, chain, forms, routing, runtime, stats, task_index
 from engine.actors import PARTY_ACTOR, Actor
 from engine.case_codes import CHANNEL_DIGITS, check_digit, valid_code  # noqa: F401 (public here)
 from engine.fastpath import send
@@ -257,7 +257,9 @@ def rate_case(session: Session, code: str, phone: str, rating: str, comment: str
     # Beside the workflow's data, not in it: the case is closed and runs no more, and a replay (verify)
     # reproduces the workflow, which the rating does not touch.
     case.data = {**(case.data or {}), "party_rating": rating, "party_rating_comment": comment}
-    chain.append_event(session, case, "party_rated", PARTY_ACTOR, now, {"rating": rating, "comment": comment})
+    row = chain.append_event(session, case, "party_rated", PARTY_ACTOR, now, {
+        "rating": rating, "comment": comment, "changes": {"party_rating": [None, rating]}})
+    stats.count_events(session, case, [row])  # 满意率 (engine/stats.py reads the change, as a rebuild does)
     try:
         session.commit()
     except StaleDataError as exc:

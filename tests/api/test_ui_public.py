@@ -145,7 +145,8 @@ def test_party_rates_a_closed_case_once(client, session, closed):
     assert stored.data["party_rating_comment"] == "调解员很耐心"
     [event] = session.scalars(select(CaseEventModel).where(CaseEventModel.case_id == closed.id,
                                                            CaseEventModel.type == "party_rated")).all()
-    assert event.actor == "@party" and event.payload == {"rating": "basically_satisfied", "comment": "调解员很耐心"}
+    assert event.actor == "@party" and event.payload == {"rating": "basically_satisfied", "comment": "调解员很耐心",
+                                                          "changes": {"party_rating": [None, "basically_satisfied"]}}
     again = rate(client, closed.code, "13912345678", "dissatisfied")
     assert again.status_code == 409 and "已评价" in again.get_data(as_text=True)
     session.expire_all()
@@ -153,6 +154,27 @@ def test_party_rates_a_closed_case_once(client, session, closed):
     # the lookup says so afterwards, without the form
     later = lookup(client, closed.code, "13912345678").get_data(as_text=True)
     assert "您已评价" in later and 'action="/lookup/rate"' not in later
+
+
+def test_the_partys_rating_counts_in_the_satisfaction_rate(client, session, closed, actor, clock):
+    """满意率 reads the party's own rating as it reads the revisit's (engine/stats.py), counted when it is given and
+    the same after a rebuild."""
+    from engine import stats as stats_defs
+    from engine.clock import CHINA_TZ
+    from engine.services import stats
+
+    day = clock.now().astimezone(CHINA_TZ).date()
+
+    def rate_now():
+        result = stats.get_stats(session, actor("auditor"), day, day, "org_unit", None)
+        return result.total["satisfaction_rate"]
+
+    assert rate_now() is None  # nothing rated yet
+    assert rate(client, closed.code, "13912345678", "dissatisfied").status_code == 200
+    session.expire_all()
+    assert rate_now() == 0.0  # one rating, 不满意
+    stats_defs.rebuild(session)
+    assert rate_now() == 0.0
 
 
 def test_history_verifies_after_a_rating(client, session, closed, actor):
