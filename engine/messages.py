@@ -66,6 +66,7 @@ MESSAGES: dict[str, str] = {
                               "not_accepted)",
     "tasks.unknown_scope": "unknown scope {scope!r}",
     # processes and the running engine
+    "audit.forbidden": "only auditors and administrators open the audit replay",
     "process.deploy_forbidden": "only administrators deploy processes",
     "process.not_deployed": "process {process_id!r} is not deployed",
     "process.version_not_found": "process version {version_id} not found",

@@ -468,7 +468,7 @@ class AccessLogModel(Base):
     username: Mapped[str] = mapped_column(String(64))
     # No foreign key: the record of a read outlives whatever happens to the case row.
     case_id: Mapped[int] = mapped_column(Integer)
-    what: Mapped[str] = mapped_column(String(20))  # case | events | verify | diagram | receipt | task
+    what: Mapped[str] = mapped_column(String(20))  # case | events | verify | audit | diagram | receipt | task
     basis: Mapped[str] = mapped_column(String(20))  # the grant that allowed it: auditor | admin
 
 

@@ -30,6 +30,7 @@ def register_ui(app: Flask) -> None:
     csrf.exempt(app.blueprints["api"])
 
     from webui.admin.views import bp as admin_bp
+    from webui.audit.views import bp as audit_bp
     from webui.auth_ui.views import bp as auth_bp
     from webui.cases.views import bp as cases_bp
     from webui.dashboard.views import bp as dashboard_bp
@@ -37,7 +38,7 @@ def register_ui(app: Flask) -> None:
     from webui.public.views import bp as public_bp
     from webui.tasks.views import bp as tasks_bp
 
-    for blueprint in (auth_bp, tasks_bp, cases_bp, ledger_bp, dashboard_bp, admin_bp, public_bp):
+    for blueprint in (auth_bp, tasks_bp, cases_bp, ledger_bp, dashboard_bp, admin_bp, audit_bp, public_bp):
         app.register_blueprint(blueprint)
 
     app.add_url_rule("/", "home", _home)

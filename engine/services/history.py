@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from engine import access, casework, chain, deadlines, expiry, runtime
 from engine.actors import Actor
 from engine.clock import running_at
-from engine.errors import CaseError
+from engine.errors import CaseError, Forbidden
 from engine.messages import msg
 from engine.models import CaseEventModel, CaseModel
 from engine.versions import load_version
@@ -24,6 +24,27 @@ class Verification:
     replay_ok: bool
     events: int
     problems: list[str] = field(default_factory=list)
+    # The first event of the history that does not hold (a gap, a changed row, a broken link): None when intact;
+    # its kind (missing | changed | mislinked | tail) and what it should be and is, for people to read.
+    first_broken_seq: int | None = None
+    first_broken_kind: str | None = None
+    first_broken_detail: dict = field(default_factory=dict)
+
+
+@dataclass
+class ReplayStep:
+    """The case as it stood just after one event of its history, as the replay rebuilt it."""
+
+    seq: int
+    completed: list[str]  # BPMN element ids done by then
+    active: list[str]  # BPMN element ids waiting (user tasks, timers) then
+    data: dict  # the case data then
+
+
+@dataclass
+class AuditReplay:
+    verification: Verification
+    steps: list[ReplayStep]
 
 
 def list_events(session: Session, case_id: int, actor: Actor, what: str = "events") -> list[CaseEventModel]:
@@ -52,50 +73,64 @@ def verify_case(session: Session, case_id: int, actor: Actor) -> Verification:
     """Recompute the hash chain and replay the recorded commands on the case's process version.
 
     Read-only (no commit). Raises NotFound, Forbidden."""
-    case = access.readable_case(session, actor, case_id, "verify")
-    events = list_events(session, case_id, actor, "verify")
+    return _verify(session, case_id, actor, "verify").verification
+
+
+def audit_replay(session: Session, case_id: int, actor: Actor) -> AuditReplay:
+    """Verify the case (chain and replay) and keep, for every event of its history, what the replay rebuilt
+    just after it: the elements completed and waiting, and the data — for the auditor's step-by-step replay.
+    Auditors and administrators only (a read recorded as "audit"). Read-only. Raises NotFound, Forbidden."""
+    if not (actor.is_auditor or actor.is_admin or actor.is_system):
+        raise Forbidden(msg("audit.forbidden"))
+    return _verify(session, case_id, actor, "audit", keep_steps=True)
+
+
+def _short(value: str | None) -> str:
+    return (value or "—")[:12]
+
+
+def _verify(session: Session, case_id: int, actor: Actor, what: str, keep_steps: bool = False) -> AuditReplay:
+    case = access.readable_case(session, actor, case_id, what)
+    events = list_events(session, case_id, actor, what)
     result = Verification(chain_ok=True, replay_ok=False, events=len(events))
+
+    def broken(seq: int, problem: str, kind: str, **detail) -> None:
+        result.chain_ok = False
+        result.problems.append(problem)
+        if result.first_broken_seq is None:
+            result.first_broken_seq, result.first_broken_kind, result.first_broken_detail = seq, kind, detail
+
     prev = chain.GENESIS
     for expected_seq, event in enumerate(events, start=1):
         if event.seq != expected_seq:
-            result.chain_ok = False
-            result.problems.append(f"event {event.seq}: sequence gap (expected {expected_seq})")
-        if event.prev_hash != prev or chain.event_hash_of(event) != event.hash:
-            result.chain_ok = False
-            result.problems.append(f"event {event.seq} ({event.type}): hash does not match its content or chain")
+            broken(expected_seq, f"event {expected_seq}: missing (the history goes on at event {event.seq})",
+                   "missing", next_seq=event.seq)
+        own = chain.event_hash_of(event)
+        if event.prev_hash != prev:
+            broken(event.seq, f"event {event.seq} ({event.type}): links to {_short(event.prev_hash)}…, but the event "
+                              f"before it hashes to {_short(prev)}…", "mislinked", expected=prev, actual=event.prev_hash)
+        elif own != event.hash:
+            broken(event.seq, f"event {event.seq} ({event.type}): its content hashes to {_short(own)}…, but it "
+                              f"records {_short(event.hash)}… (the row was changed)", "changed", expected=own,
+                   actual=event.hash)
         prev = event.hash
     last_seq = events[-1].seq if events else 0
     if (case.event_seq, case.event_hash) != (last_seq, prev):
-        result.chain_ok = False
-        result.problems.append(f"the history ends at event {last_seq}, but the case records event {case.event_seq} "
-                               "as its last (events removed or added outside jiefen)")
+        broken(last_seq + 1 if case.event_seq > last_seq else max(case.event_seq, 1),
+               f"the history ends at event {last_seq}, but the case records event {case.event_seq} as its last "
+               "(events removed or added outside jiefen)", "tail", history_ends=last_seq, case_records=case.event_seq)
 
+    steps: list[ReplayStep] = []
     version = load_version(session, case.process_version_id)
     workflow = None
     try:
         for event in events:
             command = (event.payload or {}).get("command")
-            if command is None:
-                continue
-            with running_at(event.at):
-                if event.type == "case_started":
-                    workflow = casework.new_workflow(version, runtime.of(session))
-                    workflow.data.update(command["data"])
-                    workflow.task_tree.data.update(command["data"])
-                    casework.run_engine(workflow)
-                elif event.type == "task_completed":
-                    task = casework.task_by_ordinal(workflow, command["spec_name"], command["ordinal"])
-                    if task is None:
-                        raise CaseError(msg("history.replay_not_ready", seq=event.seq, spec_name=command["spec_name"]))
-                    task.data.update(command["data"])
-                    task.run()
-                    casework.run_engine(workflow)
-                elif event.type == "timer_fired":
-                    casework.run_engine(workflow, refresh_timers=True)
-                elif event.type == "deadlines_recomputed":
-                    deadlines.replay(workflow, command)
-                elif event.type in ("expiry_held", "expiry_confirmed"):
-                    expiry.replay(workflow, command)
+            if command is not None:
+                with running_at(event.at):
+                    workflow = _apply(workflow, version, session, event, command)
+            if keep_steps:
+                steps.append(_snapshot(event.seq, workflow, steps[-1] if steps else None, command is not None))
         _version, stored = casework.restore(session, case)
         if workflow is None:
             result.problems.append("no case_started command recorded")
@@ -106,7 +141,53 @@ def verify_case(session: Session, case_id: int, actor: Actor) -> Verification:
     except Exception as exc:  # a replay failure is a finding to report, not a crash of the verifier
         log.warning("replay of case %s failed: %s", case_id, exc)
         result.problems.append(f"replay failed: {exc}")
-    return result
+    return AuditReplay(result, steps)
+
+
+def _apply(workflow, version, session: Session, event: CaseEventModel, command: dict):
+    """One recorded command replayed on the workflow (a new one for case_started). Raises CaseError."""
+    if event.type == "case_started":
+        workflow = casework.new_workflow(version, runtime.of(session))
+        workflow.data.update(command["data"])
+        workflow.task_tree.data.update(command["data"])
+        casework.run_engine(workflow)
+    elif event.type == "task_completed":
+        task = casework.task_by_ordinal(workflow, command["spec_name"], command["ordinal"])
+        if task is None:
+            raise CaseError(msg("history.replay_not_ready", seq=event.seq, spec_name=command["spec_name"]))
+        task.data.update(command["data"])
+        task.run()
+        casework.run_engine(workflow)
+    elif event.type == "timer_fired":
+        casework.run_engine(workflow, refresh_timers=True)
+    elif event.type == "deadlines_recomputed":
+        deadlines.replay(workflow, command)
+    elif event.type in ("expiry_held", "expiry_confirmed"):
+        expiry.replay(workflow, command)
+    return workflow
+
+
+def _snapshot(seq: int, workflow, last: ReplayStep | None, changed: bool) -> ReplayStep:
+    """What the replayed workflow shows after event `seq` (the previous step's view when nothing ran)."""
+    from SpiffWorkflow.util.task import TaskState
+
+    if workflow is None or (not changed and last is not None):
+        return ReplayStep(seq, last.completed if last else [], last.active if last else [],
+                          last.data if last else {})
+    done: list[str] = []
+    waiting: list[str] = []
+    tasks = list(workflow.get_tasks())
+    for sub in workflow.subprocesses.values():
+        tasks.extend(sub.get_tasks())
+    for task in tasks:
+        element = getattr(task.task_spec, "bpmn_id", None)
+        if not element:
+            continue
+        if task.state == TaskState.COMPLETED and element not in done:
+            done.append(element)
+        elif task.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED) and element not in waiting:
+            waiting.append(element)
+    return ReplayStep(seq, done, waiting, casework.case_data(workflow))  # a fresh copy, as a save computes it
 
 
 def completed_elements(session: Session, case_id: int, actor: Actor, what: str = "diagram") -> list[str]:

@@ -29,7 +29,9 @@ def test_edited_event_breaks_the_chain(session, actor):
     session.commit()
     session.expire_all()
     result = history.verify_case(session, case.id, SYSTEM)
-    assert not result.chain_ok and any("event 1" in p for p in result.problems)
+    assert not result.chain_ok and result.first_broken_seq == 1
+    assert any(p.startswith("event 1 (case_started): its content hashes to") and "the row was changed" in p
+               for p in result.problems), result.problems
 
 
 def test_edited_workflow_fails_the_replay(session, actor):
@@ -56,6 +58,40 @@ def test_removed_last_events_break_the_chain(session, actor):
     session.expire_all()
     result = history.verify_case(session, case.id, SYSTEM)
     assert not result.chain_ok and any(f"records event {last}" in p for p in result.problems)
+    assert result.first_broken_seq == last - 1  # the first of the removed ones
+
+
+def test_a_removed_event_in_the_middle_is_named(session, actor):
+    case = _case(session, actor)
+    session.execute(delete(CaseEventModel).where(CaseEventModel.case_id == case.id, CaseEventModel.seq == 2))
+    session.commit()
+    session.expire_all()
+    result = history.verify_case(session, case.id, SYSTEM)
+    assert result.first_broken_seq == 2 and not result.chain_ok
+    assert result.problems[0] == "event 2: missing (the history goes on at event 3)"
+
+
+def test_an_intact_case_has_no_broken_link_and_the_replay_keeps_each_step(session, actor):
+    case = _case(session, actor)
+    assert history.verify_case(session, case.id, SYSTEM).first_broken_seq is None
+    replay = history.audit_replay(session, case.id, SYSTEM)
+    events = history.list_events(session, case.id, SYSTEM)
+    assert [s.seq for s in replay.steps] == [e.seq for e in events]
+    first, last = replay.steps[0], replay.steps[-1]
+    assert first.active == ["intake"] and first.completed[:1] == ["start"]
+    assert "intake" in last.completed and last.data.get("party_name") == "张三"
+    assert "party_name" not in first.data or first.data["party_name"] != "张三"
+
+
+def test_only_auditors_and_administrators_open_the_audit_replay(session, actor):
+    import pytest
+
+    from engine.errors import Forbidden
+
+    case = _case(session, actor)
+    with pytest.raises(Forbidden):
+        history.audit_replay(session, case.id, actor("clerk"))
+    assert history.audit_replay(session, case.id, actor("auditor")).verification.replay_ok
 
 
 def test_claim_moves_the_tail_but_not_the_lock_version(session, actor):

@@ -325,6 +325,9 @@ class VerifySchema(Schema):
     replay_ok = fields.Boolean(required=True)
     events = fields.Integer(required=True)
     problems = fields.List(fields.String(), required=True)
+    first_broken_seq = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "the first event of the history that does not hold (missing, changed, mislinked); null when "
+                       "the chain is intact"})
 
 
 class ApiError(Schema):

@@ -1,0 +1,58 @@
+"""/audit/cases/<id>: the case's verification said plainly (the first broken link named) and its history replayed
+step by step — at each event the diagram's completed and waiting elements, the data as it then was (labelled
+from the forms, what changed marked), who acted and when. One engine call (history.audit_replay); the page's
+script (static/js/audit/replay.js) reads the steps from a JSON block and draws them with bpmn-js."""
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+from engine import access
+from engine.services import cases, history, processes
+from webui import labels
+from webui.auth import current_actor, login_required
+from webui.cases.views import VIEWER_FILE, _bpmn_js_dir
+from webui.diagram_layout import has_diagram_xml
+from webui.extensions import db
+from webui.i18n import local_dt
+from webui.shell import display_names, person
+from webui.task_forms import display_value, fields_by_id
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+
+def _rows(meta: dict, data: dict, before: dict | None) -> list[dict]:
+    """The case data as staff read it: labelled fields only (form fields, then declared labels), in form order,
+    each with whether this step changed it."""
+    fields = fields_by_id(meta)
+    for key, spec in (meta.get("data_labels") or {}).items():  # script-set data the process labels, after the forms
+        fields.setdefault(key, spec)
+    rows = []
+    for key, spec in fields.items():
+        if key not in data or data[key] in (None, "", []):
+            continue
+        changed = before is not None and before.get(key) != data[key]
+        rows.append({"label": spec.get("label") or key, "value": display_value(spec, data[key]), "changed": changed})
+    return rows
+
+
+@bp.route("/cases/<int:case_id>")
+@login_required
+def case_audit(case_id: int):
+    actor = current_actor()
+    replay = history.audit_replay(db.session, case_id, actor)  # auditors and administrators; recorded
+    case = cases.get_case(db.session, case_id, actor, None)
+    version = processes.load_version(db.session, case.process_version_id)
+    events = history.list_events(db.session, case_id, actor, None)
+    mask = access.masker(db.session, actor, case)
+    names = display_names()
+    steps, before = [], None
+    for event, step in zip(events, replay.steps):
+        data = mask(step.data)
+        steps.append({"seq": event.seq, "at": local_dt(event.at), "who": labels.actor_name(event.actor, names),
+                      "what": str(labels.EVENTS.get(event.type, event.type)), "task": event.task_name or "",
+                      "completed": [e for e in step.completed if e not in step.active], "active": step.active,
+                      "rows": _rows(version.meta, data, before)})
+        before = data
+    return render_template("audit/case.html", case=case, verification=replay.verification, steps=steps,
+                           viewer_available=(_bpmn_js_dir() / VIEWER_FILE).is_file(), viewer_file=VIEWER_FILE,
+                           auto_layout=not has_diagram_xml(case.version.xml), person=person)
