@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from engine import case_store, chain, runtime, scripting, serializer, task_index, timer_index
+from engine import case_store, chain, ladder, runtime, scripting, serializer, task_index, timer_index
 from engine.case_codes import make_case_code
 from engine.clock import running_at
 from engine.fastpath import run_writes
@@ -52,6 +52,7 @@ class Ctx:
     events: list[dict] = field(default_factory=list)  # history rows of this command, inserted together
     # (Core statement, parameters) the save sends together at its end, after every read (fastpath.run_writes)
     writes: list[tuple] = field(default_factory=list)
+    late_closed: list[str] = field(default_factory=list)  # tasks past 催办 that closed in this command (sync_tasks)
 
 
 # ---------------------------------------------------------------- loading and running
@@ -365,6 +366,7 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
         chain.append_event(session, case, "task_opened", "system", ctx.now,
                      {"roles": row.roles, "due_at": row.due_at.isoformat() if row.due_at else None,
                       "basis": row.due_basis}, row.id, row.title, batch=events)
+    ladder.close_reminders(session, case, ctx.late_closed, ctx.now, ctx.writes, events)
     if category_changed and not closing and _rows_from_before_remain(ctx, opened, open_rows):
         # The task list filters on the copy in task_candidates: the rows sync_tasks inserted carry the new
         # category, the rows the case had before are updated here.

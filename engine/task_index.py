@@ -72,6 +72,8 @@ def sync_tasks(ctx, now_open: dict, write: bool = True) -> tuple[list[NewTask], 
     else:
         existing = {row.id: row for row in send(session.connection(), _OPEN_TASK_ROWS, {"case_id": case.id})}
     gone = [task_id for task_id in existing if task_id not in now_open]
+    # tasks that had reached 催办 and close now: their open 催办 follow-ups close with them (ladder.close_reminders)
+    ctx.late_closed = [task_id for task_id in gone if existing[task_id].warning_level >= 2]
     if gone and write:
         ctx.writes.append((_DELETE_TASK, [{"task_id": task_id} for task_id in gone]))
     opened, task_rows, candidate_rows = [], [], []

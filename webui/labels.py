@@ -35,6 +35,8 @@ EVENTS = {
     "supervision_answered": lazy_gettext("Supervision answered"),
     "supervision_closed": lazy_gettext("Supervision closed"),
     "supervision_returned": lazy_gettext("Supervision answer sent back"),
+    "reminder_recorded": lazy_gettext("Reminder: holder urged"),
+    "reminder_closed": lazy_gettext("Reminder closed: the late task was done"),
     "case_flagged": lazy_gettext("Marked as a group or high-risk case"),
     "consultation_called": lazy_gettext("Joint consultation called"),
     "consultation_answered": lazy_gettext("Joint consultation opinion"),

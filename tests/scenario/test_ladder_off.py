@@ -36,7 +36,7 @@ def test_a_late_petition_reply_is_supervised_once_by_the_petition_office(center)
     c.drain(china("2026-05-20", 9))  # weeks later: still no generic 督办单 about the reply
     assert "出具处理意见并书面答复" not in escalated(c, cid)
     assert {t["title"] for t in c.case(cid)["tasks"] if t["kind"] == "supervision"} <= {
-        "督办单：发出督办单", "挂牌督办：发出督办单"}
+        "催办：发出督办单", "督办单：发出督办单", "挂牌督办：发出督办单"}
 
 
 def test_the_review_request_window_is_the_partys_and_gets_no_ladder(center):
