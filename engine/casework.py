@@ -363,9 +363,12 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
     closing = workflow.completed and case.status != "closed"
     opened, open_rows = task_index.sync_tasks(ctx, now_open, write=not closing)
     for row in opened:
-        chain.append_event(session, case, "task_opened", "system", ctx.now,
-                     {"roles": row.roles, "due_at": row.due_at.isoformat() if row.due_at else None,
-                      "basis": row.due_basis}, row.id, row.title, batch=events)
+        opened_payload = {"roles": row.roles, "due_at": row.due_at.isoformat() if row.due_at else None,
+                          "basis": row.due_basis}
+        if row.assignee:
+            opened_payload["assignee"] = row.assignee
+        chain.append_event(session, case, "task_opened", "system", ctx.now, opened_payload, row.id, row.title,
+                           batch=events)
     ladder.close_reminders(session, case, ctx.late_closed, ctx.now, ctx.writes, events)
     if category_changed and not closing and _rows_from_before_remain(ctx, opened, open_rows):
         # The task list filters on the copy in task_candidates: the rows sync_tasks inserted carry the new

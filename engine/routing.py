@@ -23,7 +23,7 @@ from engine import runtime, scripting
 from engine.fastpath import send
 from engine.errors import CaseError, InvalidData, TaskFailed
 from engine.messages import msg
-from engine.models import CaseModel, MembershipModel, OrgUnitModel, RoleModel
+from engine.models import CaseModel, MembershipModel, OrgUnitModel, RoleModel, UserModel
 
 def due_at(info: dict, task, now: datetime, rt: runtime.Runtime) -> datetime | None:
     """When a task opened `now` is due (its userTask's dueDate), in UTC; None without one. Raises TaskFailed."""
@@ -93,6 +93,18 @@ def candidates(session: Session, case: CaseModel, info: dict, task) -> list[tupl
     if pairs and not staffed_any and not any(_staffed(session, role, org_id) for role, org_id in pairs):
         _refuse_unstaffed(session, pairs, task)
     return pairs
+
+
+def first_contact_assignee(session: Session, case: CaseModel, info: dict) -> str | None:
+    """首问负责: a task for `role@first` (the unit that registered the case) goes to the officer who registered
+    it (cases.opened_by) by name, when that user is still active and still holds one of those roles at that
+    unit; otherwise None, and the task waits in the first unit's pool. One indexed look-up, only for tasks
+    with a static `@first` candidate group (the dispute's 结果反馈)."""
+    roles = [entry.partition("@")[0].strip() for entry in info.get("candidate_groups") or ()
+             if entry.partition("@")[2].strip() == "first"]
+    if not roles or not case.opened_by or case.first_unit_id is None:
+        return None
+    return session.scalar(_FIRST_OFFICER, {"username": case.opened_by, "roles": roles, "unit": case.first_unit_id})
 
 
 def _staffed(session: Session, role: str, org_id: int) -> bool:
@@ -182,6 +194,13 @@ _STAFFED = select(_O.id).where(_HOLDS_ROLE)
 _STAFFED_UNITS = _STAFFED.where(_O.id.in_([bindparam(f"unit_{i}") for i in range(_CHAIN_SLOTS)]))
 _STAFFED_UNITS_DEEP = _STAFFED.where(_O.id.in_(bindparam("chain", expanding=True)))
 _STAFFED_ONE = _STAFFED.where(_O.id == bindparam("unit"))
+_U = UserModel.__table__.c
+_FIRST_OFFICER = (select(_U.username).select_from(UserModel.__table__.join(MembershipModel.__table__,
+                                                                         _M.user_id == _U.id)
+                                                 .join(RoleModel.__table__, _R.id == _M.role_id))
+                  .where(_U.username == bindparam("username"), _U.active.is_(True),
+                         _R.name.in_(bindparam("roles", expanding=True)), _M.org_unit_id == bindparam("unit"))
+                  .limit(1))
 
 
 def nearest_staffed_unit(session: Session, role: str, org: OrgUnitModel) -> int:

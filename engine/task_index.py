@@ -56,6 +56,7 @@ class NewTask:
     created_at: datetime
     warning_level: int = 0
     spec_name: str = ""  # the user task's id: its jiefen.ladder property (engine/ladder.py)
+    assignee: str | None = None  # assigned as it opened (camunda:assignee, or 首问负责 for `role@first`)
 
 
 def sync_tasks(ctx, now_open: dict, write: bool = True) -> tuple[list[NewTask], list]:
@@ -84,11 +85,13 @@ def sync_tasks(ctx, now_open: dict, write: bool = True) -> tuple[list[NewTask], 
         info = ctx.version.user_task(task.task_spec.name) or {}
         pairs = routing.candidates(session, case, info, task)
         assignee = info.get("assignee")
+        assignee = assignee if assignee and not str(assignee).startswith("=") else None
+        if assignee is None and pairs:
+            assignee = routing.first_contact_assignee(session, case, info)  # 首问负责: `role@first`
         new = NewTask(id=task_id, kind="bpmn", title=task.task_spec.bpmn_name or task.task_spec.name,
                       roles=sorted({r for r, _ in pairs}), due_at=routing.due_at(info, task, ctx.now, runtime.of(session)),
                       due_basis=staff_text(info.get("documentation") or timer_docs.get(task.task_spec.name)),
-                      created_at=ctx.now, spec_name=task.task_spec.name)
-        assignee = assignee if assignee and not str(assignee).startswith("=") else None
+                      created_at=ctx.now, spec_name=task.task_spec.name, assignee=assignee)
         task_rows.append({"id": task_id, "kind": "bpmn", "source_task_id": None, "case_id": case.id,
                           "process_id": case.process_id, "spec_name": task.task_spec.name, "title": new.title,
                           "lane": info.get("lane"), "roles": new.roles,
