@@ -1,6 +1,7 @@
 """Routing a task: who may act on it (candidate roles at org units) and when it is due.
 
-candidateGroups (`role`, `role@parent`, `role@first`, `role@<unit code>`), a `=expression`, else the lane's
+candidateGroups (`role`, `role@parent`, `role@first`, `role@unit_of:<role>`, `role@<unit code>`), a
+`=expression`, else the lane's
 role (config/org.toml [lane_roles]); a role without a unit goes to the case's unit or the nearest unit above it
 where somebody holds the role; `@first` is the unit that registered the case (首问负责). A role nobody holds at
 the unit it resolves to is refused (InvalidData naming role and unit): the command that would open the
@@ -82,6 +83,10 @@ def candidates(session: Session, case: CaseModel, info: dict, task) -> list[tupl
             org_id = case.org_unit.parent_id or org_id
         elif unit == "first":
             org_id = case.first_unit_id or org_id
+        elif unit.startswith(UNIT_OF):
+            # the unit where another role of the case resolves: the competent body's own head approves
+            # (信访工作条例 第34条 经本机关负责人批准), not a center's head
+            org_id = nearest_staffed_unit(session, unit.removeprefix(UNIT_OF).strip(), case.org_unit)
         elif unit:
             org = session.scalar(select(OrgUnitModel).where(OrgUnitModel.code == unit))
             if org is None:
@@ -93,6 +98,10 @@ def candidates(session: Session, case: CaseModel, info: dict, task) -> list[tupl
     if pairs and not staffed_any and not any(_staffed(session, role, org_id) for role, org_id in pairs):
         _refuse_unstaffed(session, pairs, task)
     return pairs
+
+
+# `role@unit_of:other_role`: `role` at the unit where `other_role` resolves for the case (nearest staffed).
+UNIT_OF = "unit_of:"
 
 
 def first_contact_assignee(session: Session, case: CaseModel, info: dict) -> str | None:

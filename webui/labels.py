@@ -56,6 +56,7 @@ ROLES = {
     "mediator": lazy_gettext("Mediator"),
     "revisit_staff": lazy_gettext("Revisit staff"),
     "unit_head": lazy_gettext("Unit head"),
+    "competent_body_head": lazy_gettext("Head of the competent body"),
     "supervisor": lazy_gettext("Supervision desk"),
     "director": lazy_gettext("Center director"),
     "admin": lazy_gettext("Administrator"),

@@ -49,6 +49,7 @@ CENTER_USERS = {
     "judge": (["judge"], None),
     "enforcement": (["enforcement"], None),
     "unit_head": (["unit_head"], None),
+    "competent_head": (["competent_body_head"], None),
     "admin": (["admin"], None),
     "auditor": (["auditor"], None),
     # township center (main handling; receives cases reported up from its villages)
@@ -58,6 +59,7 @@ CENTER_USERS = {
     "t_mediator": (["mediator"], [TOWNSHIP_CODE]),
     "t_petition": (["petition_office"], [TOWNSHIP_CODE]),
     "t_competent": (["competent_body"], [TOWNSHIP_CODE]),
+    "t_competent_head": (["competent_body_head"], [TOWNSHIP_CODE]),
     "t_review": (["review_body"], [TOWNSHIP_CODE]),
     "t_revisit": (["revisit_staff"], [TOWNSHIP_CODE]),
     # village outpost (registration, screening, simple mediation, reporting up)
