@@ -297,6 +297,21 @@ class TaskDraftModel(Base):
     saved_at: Mapped[datetime]
 
 
+class CalendarYearModel(Base):
+    """The calendar data a year's open deadlines were computed under (a digest: LegalCalendar.fingerprint), so
+    that a changed config/calendar.toml is noticed and recomputed once (services/deadlines.recompute_changed_years).
+    The row is also the lock: a scheduler claims it (claimed_by, claimed_until on the wall clock) before it
+    recomputes, so one process of several does the work."""
+
+    __tablename__ = "calendar_years"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None]
+    recomputed_at: Mapped[datetime | None]  # the last recompute this row brought about
+
+
 class TimerModel(Base):
     """One row per pending timer: BPMN timers of waiting tasks, and the next supervision-ladder step of each task."""
 
