@@ -106,7 +106,8 @@ def test_a_supervision_follow_up_carries_the_copies(session, actor, clock):
     case = cases.start_case(session, "small_mediation", {}, actor("clerk"))
     clock.advance(days=4)  # past the intake's P1D deadline and the 督办 step a day after it
     timers.fire_due_timers(session, now=clock.now())
-    follow = session.scalar(select(TaskModel).where(TaskModel.case_id == case.id, TaskModel.kind == "supervision"))
+    follow = session.scalar(select(TaskModel).where(TaskModel.case_id == case.id, TaskModel.kind == "supervision",
+                                                    TaskModel.spec_name == "supervision_notice"))  # (and a 催办)
     assert follow is not None
     stored = _assert_copies_right(session)
     row = next(v for k, v in stored.items() if k[0] == follow.id)
@@ -139,7 +140,8 @@ def test_a_category_change_reaches_a_supervision_follow_up_left_open(session, ac
     case = cases.start_case(session, "classify_then_mediate", {}, clerk)
     clock.advance(days=4)  # past the P1D deadline and its 督办 step: a follow-up task for the unit head
     timers.fire_due_timers(session, now=clock.now())
-    follow = session.scalar(select(TaskModel).where(TaskModel.case_id == case.id, TaskModel.kind == "supervision"))
+    follow = session.scalar(select(TaskModel).where(TaskModel.case_id == case.id, TaskModel.kind == "supervision",
+                                                    TaskModel.spec_name == "supervision_notice"))  # (and a 催办)
     assert follow is not None
     tasks.complete_task(session, _task(session, case.id, "classify").id, {"category": "labour"}, clerk)
     stored = _assert_copies_right(session)
