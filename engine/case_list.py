@@ -155,4 +155,4 @@ def build(session: Session, actor: Actor, filters: LedgerFilters, now: datetime)
         stmt = stmt.where(select(T.id).where(T.case_id == K.id, T.due_sort < now).exists())
     if filters.high_risk:
         stmt = stmt.where(_high_risk(session))
-    return stmt.order_by(*_order(filters.sort))
+    return stmt.order_by(K.priority.desc(), *_order(filters.sort))  # 群体性 / 高风险 first, in every sort

@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from engine import case_store, chain, ladder, runtime, scripting, serializer, task_index, timer_index
+from engine import case_store, chain, group_cases, ladder, runtime, scripting, serializer, task_index, timer_index
 from engine.case_codes import make_case_code
 from engine.clock import running_at
 from engine.fastpath import run_writes
@@ -270,7 +270,7 @@ def open_case(session: Session, version: LoadedVersion, data: dict, actor: str, 
     case = case_store.insert_case(session, dict(
         code=make_case_code(session, org, data.get("channel"), now), process_version_id=version.id,
         process_id=version.process_id, status="open", outcome=None, outcome_class=None, org_unit_id=org.id,
-        first_unit_id=org.id, responsible_unit_id=None, category=None, tier=None,
+        first_unit_id=org.id, responsible_unit_id=None, category=None, tier=None, priority=0,
         channel=None, party_phone=None, opened_by=actor, opened_at=now, closed_at=None,
         linked_case_id=linked_case_id, link_kind=link_kind, data={}, workflow_json="{}", task_count=0,
         lock_version=1, event_seq=0, event_hash=chain.GENESIS, event_at=None), org)
@@ -356,6 +356,11 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
         if key in after_data and after_data[key] not in (None, ""):
             setattr(case, key, str(after_data[key]))
     category_changed = case.category != category and not ctx.new_case  # a new case has no candidate rows yet
+    # 群体性 / 高风险 first in the lists: the case's flag, copied onto its task rows (sync_tasks, below)
+    priority = 1 if group_cases.flags(after_data, runtime.of(session).settings) else 0
+    priority_changed = case.priority != priority and not ctx.new_case
+    if case.priority != priority:
+        case.priority = priority
     case.workflow_json = serializer.dump_workflow(workflow)
     case.task_count = len(workflow.tasks) + sum(len(sp.tasks) for sp in workflow.subprocesses.values())
     if case.task_count > runtime.of(session).settings.task_tree_warning:
@@ -374,6 +379,8 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
         # The task list filters on the copy in task_candidates: the rows sync_tasks inserted carry the new
         # category, the rows the case had before are updated here.
         task_index.category_changed(ctx.writes, case.id, case.category)
+    if priority_changed and not closing:
+        task_index.priority_changed(ctx.writes, case.id, priority)  # rows the case had before (new ones have it)
     if closing:
         case.status = "closed"
         case.closed_at = ctx.now

@@ -98,11 +98,11 @@ def sync_tasks(ctx, now_open: dict, write: bool = True) -> tuple[list[NewTask], 
                           "org_unit_id": pairs[0][1] if pairs else case.org_unit_id,
                           "assignee": assignee, "due_at": new.due_at, "due_basis": new.due_basis,
                           "warning_level": 0, "created_at": ctx.now, "claimed_at": None,
-                          "due_sort": new.due_at or NO_DUE_DATE})
+                          "due_sort": new.due_at or NO_DUE_DATE, "priority": case.priority})
         candidate_rows += [{"task_id": task_id, "role": role, "org_unit_id": org_id,
                             "due_sort": new.due_at or NO_DUE_DATE, "created_at": ctx.now, "warning_level": 0,
                             "assignee": assignee, "process_id": case.process_id, "category": case.category,
-                            "case_code": case.code, "title": new.title}
+                            "case_code": case.code, "title": new.title, "priority": case.priority}
                            for role, org_id in pairs]
         opened.append(new)
     if task_rows and write:
@@ -128,6 +128,19 @@ def task_rows_of(session: Session, case_id: int, task_id: str) -> tuple[dict, li
 def category_changed(writes: list, case_id: int, category: str | None) -> None:
     """The case's category changed: the list's copy on the case's candidate rows follows (buffered write)."""
     writes.append((_SET_CANDIDATE_CATEGORY, {"case_id": case_id, "new_category": category}))
+
+
+_SET_TASK_PRIORITY = update(TASKS).where(TASKS.c.case_id == bindparam("case_id")).values(
+    priority=bindparam("new_priority"))
+_SET_CANDIDATE_PRIORITY = (update(CANDIDATES).where(CANDIDATES.c.task_id.in_(
+    select(TASKS.c.id).where(TASKS.c.case_id == bindparam("case_id")))).values(priority=bindparam("new_priority")))
+
+
+def priority_changed(writes: list, case_id: int, priority: int) -> None:
+    """The case became (or stopped being) 群体性 / 高风险: its task rows and their candidate rows follow
+    (buffered writes; rare: once when a case is flagged)."""
+    writes.append((_SET_TASK_PRIORITY, {"case_id": case_id, "new_priority": priority}))
+    writes.append((_SET_CANDIDATE_PRIORITY, {"case_id": case_id, "new_priority": priority}))
 
 
 def case_closed(writes: list, case_id: int) -> None:
@@ -200,11 +213,11 @@ def add_follow_up_task(session: Session, case, *, task_id: str, kind: str, sourc
     task = TaskModel(id=task_id, kind=kind, source_task_id=source_task_id, case_id=case.id,
                      process_id=case.process_id, spec_name=spec_name, title=title, lane=None, roles=[role],
                      org_unit_id=org_unit_id, assignee=None, due_at=due_at, due_basis=due_basis, warning_level=0,
-                     created_at=now)
+                     created_at=now, priority=case.priority)
     task.candidates = [TaskCandidateModel(task_id=task_id, role=role, org_unit_id=org_unit_id, due_sort=due_at,
                                           created_at=now, warning_level=0, assignee=None,
                                           process_id=case.process_id, category=case.category,
-                                          case_code=case.code, title=title)]
+                                          case_code=case.code, title=title, priority=case.priority)]
     session.add(task)
     session.flush()
     return task
