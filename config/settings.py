@@ -45,6 +45,9 @@ class Config:
     JIEFEN_PROCESSES_DIR = _env("PROCESSES_DIR", str(ROOT / "processes"))
     # Per-center calendar overrides (closures, make-up workdays, years missing from the holiday package).
     JIEFEN_CALENDAR_FILE = _env("CALENDAR_FILE", str(ROOT / "config" / "calendar.toml"))
+    # Seconds between looks at the calendar file's modification time (web requests, scheduler ticks): an edited
+    # file is served within this, and its changed years are recomputed by the scheduler after twice this.
+    JIEFEN_CALENDAR_CHECK_SECONDS = float(_env("CALENDAR_CHECK_SECONDS", "5"))
     # Org/roles overrides: lane name -> role id, ladder policy per tier.
     JIEFEN_ORG_FILE = _env("ORG_FILE", str(ROOT / "config" / "org.toml"))
     # Start the timer scheduler inside this process (only `jiefen run`/`jiefen scheduler` set it).

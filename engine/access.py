@@ -66,10 +66,19 @@ def process_roles(version, rt: runtime.Runtime) -> frozenset[str]:
 
 
 def routed_roles(version, rt: runtime.Runtime) -> frozenset[str] | None:
-    """Every role a case of the version can be routed to, the processes it calls included; None when an
-    `=expression` picks candidates at run time (then only the case's tasks tell) — unless it only names an enum
-    form field, whose options are the roles (_closed_expr)."""
-    return _roles_cached(version, rt)[1]
+    """Every role a case of the version can be routed to, the processes it calls included, and the roles the
+    engine's own follow-up tasks go to (the ladder's 催办/督办单 and reviews, a held expiry's confirmation, the
+    群体性 alert and 会商研判: config/org.toml); None when an `=expression` picks candidates at run time (then only
+    the case's tasks tell) — unless it only names an enum form field, whose options are the roles
+    (_closed_expr). A follow-up role that is no process role reads the case only while it holds a task of it."""
+    every = _roles_cached(version, rt)[1]
+    return None if every is None else every | _follow_up_roles(rt.settings)
+
+
+def _follow_up_roles(settings) -> frozenset[str]:
+    return frozenset({settings.ladder_notice_role, settings.ladder_listing_role, settings.expiry_confirm_role,
+                      settings.group_director_role, *settings.group_consultation_roles,
+                      *(role for roles in settings.ladder_roles.values() for role in roles.values())})
 
 
 def _roles_cached(version, rt: runtime.Runtime) -> tuple[frozenset[str], frozenset[str] | None]:

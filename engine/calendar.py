@@ -21,6 +21,8 @@ are what BPMN expressions use; the ``*_dt`` variants return the same moment as a
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 import tomllib
@@ -95,6 +97,7 @@ class LegalCalendar:
             self._years[year] = data
         self._computed: dict[int, YearData] = {}  # years run on computed statutory holidays (year_data)
         self._warned_years: set[int] = set()
+        self._fingerprints: dict[int, str] = {}
         self._lock = threading.Lock()
 
     # -- construction -------------------------------------------------------------------------------
@@ -224,6 +227,30 @@ class LegalCalendar:
 
     def workdays(self, n: int, start: Start = None) -> str:
         return self.workdays_dt(n, start).isoformat()
+
+    # -- change detection (services/deadlines.recompute_changed_years) ----------------------------------
+
+    def fingerprint(self, year: int) -> str:
+        """A digest of everything that decides the days of `year`: its holidays and 调休 working days, whether it
+        is provisional, and the center's closures and extra working days in it. Equal digests, equal deadlines.
+        Raises CalendarError for a year the calendar does not know."""
+        with self._lock:
+            known = self._fingerprints.get(year)
+        if known is not None:
+            return known
+        data = self._year_data_cached(year)
+        body = {"holidays": _fmt(data.holidays), "workdays": _fmt(data.workdays), "provisional": data.provisional,
+                "closures": _fmt({d for d in self.closures if d.year == year}),
+                "extra_workdays": _fmt({d for d in self.extra_workdays if d.year == year})}
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        with self._lock:
+            self._fingerprints[year] = digest
+        return digest
+
+    def watched_years(self, today: date) -> list[int]:
+        """The years whose change can move an open deadline as of `today`: this year and the next three (the
+        longest periods, two years to apply for enforcement, reach that far) and any later year entered."""
+        return sorted({today.year + i for i in range(4)} | {y for y in self._years if y >= today.year})
 
     # -- internals ----------------------------------------------------------------------------------
 

@@ -139,12 +139,16 @@ class LedgerFilters:
 _ANYONE = object()
 
 
-def build(session: Session, actor: Actor, filters: LedgerFilters, now: datetime, visible=_ANYONE):
-    """The SELECT of the matching case ids in ledger order (no paging). `visible`: the actor's read condition
-    if the caller built it already (visibility). Raises InvalidData (unknown sort, unit, status)."""
+def build(session: Session, actor: Actor, filters: LedgerFilters, now: datetime, visible=_ANYONE,
+          priority: int | None = None):
+    """The SELECT of the matching case ids in the sort's order (no paging). `visible`: the actor's read
+    condition if the caller built it already (visibility); `priority`: only the 群体性 / 高风险 cases (1) or only
+    the others (0) — the ledger lists the first before the second (services/ledger.py), each on its own index.
+    Raises InvalidData (unknown sort, unit, status)."""
     if filters.sort not in SORTS:
         raise InvalidData(msg("ledger.unknown_sort", sort=filters.sort), {"sort": [", ".join(SORTS)]})
-    return _where(select(K.id), session, actor, filters, now, visible=visible).order_by(*_order(filters.sort))
+    return _where(select(K.id), session, actor, filters, now, visible=visible, priority=priority).order_by(
+        *_order(filters.sort))
 
 
 def walks_due_index(filters: LedgerFilters) -> bool:
@@ -163,7 +167,7 @@ def visibility(session: Session, actor: Actor):
 
 
 def overdue_page(session: Session, actor: Actor, filters: LedgerFilters, now: datetime, offset: int,
-                 limit: int, visible=_ANYONE) -> list[int]:
+                 limit: int, visible=_ANYONE, priority: int | None = None) -> list[int]:
     """The ids of a page of overdue cases in ledger order ("due": the earliest due date of the case's open
     tasks, then the case id), read by walking the tasks' due index (ix_tasks_due_sort) up to `now` and
     stopping once the page is known, instead of sorting every matching case (a director's "all units below,
@@ -173,7 +177,7 @@ def overdue_page(session: Session, actor: Actor, filters: LedgerFilters, now: da
     if filters.sort not in SORTS:
         raise InvalidData(msg("ledger.unknown_sort", sort=filters.sort), {"sort": [", ".join(SORTS)]})
     want = offset + limit
-    walk = _walk(session, actor, filters, now, visible)
+    walk = _walk(session, actor, filters, now, visible, priority)
     rows_wanted = max(want * _WALK_FACTOR, _WALK_MIN)
     while True:
         rows = session.execute(walk.limit(rows_wanted)).all()
@@ -214,16 +218,17 @@ def overdue_count(session: Session, actor: Actor, filters: LedgerFilters, now: d
         rows_wanted *= 4
 
 
-def _walk(session: Session, actor: Actor, filters: LedgerFilters, now: datetime, visible):
+def _walk(session: Session, actor: Actor, filters: LedgerFilters, now: datetime, visible, priority: int | None = None):
     """(case id, due) of the open tasks past due of the matching cases, in the tasks' due order."""
     w = _WALKED.c  # an alias: the conditions' own subqueries over tasks must not correlate to the walk
     walk = _where(select(w.case_id, w.due_sort).join(CaseModel.__table__, K.id == w.case_id)
-                  .where(w.due_sort < now), session, actor, filters, now, overdue=False, visible=visible)
+                  .where(w.due_sort < now), session, actor, filters, now, overdue=False, visible=visible,
+                  priority=priority)
     return walk.order_by(w.due_sort, w.created_at, w.id)
 
 
 def _where(stmt, session: Session, actor: Actor, filters: LedgerFilters, now: datetime, overdue: bool = True,
-           visible=_ANYONE):
+           visible=_ANYONE, priority: int | None = None):
     """stmt (over the cases table) with the filters' conditions."""
     if visible is _ANYONE:
         visible = visibility(session, actor)
@@ -260,4 +265,6 @@ def _where(stmt, session: Session, actor: Actor, filters: LedgerFilters, now: da
         stmt = stmt.where(select(T.id).where(T.case_id == K.id, T.due_sort < now).exists())
     if filters.high_risk:
         stmt = stmt.where(_high_risk(session))
+    if priority is not None:  # 群体性 / 高风险 first: the flagged cases (few) apart from the rest
+        stmt = stmt.where(K.priority == priority)
     return stmt

@@ -18,7 +18,8 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from engine import case_store, chain, runtime, scripting, serializer, stats, task_index, timer_index
+from engine import (case_store, chain, group_cases, ladder, runtime, scripting, serializer, stats, task_index,
+                    timer_index)
 from engine.case_codes import make_case_code
 from engine.clock import running_at
 from engine.fastpath import run_writes
@@ -52,6 +53,7 @@ class Ctx:
     events: list[dict] = field(default_factory=list)  # history rows of this command, inserted together
     # (Core statement, parameters) the save sends together at its end, after every read (fastpath.run_writes)
     writes: list[tuple] = field(default_factory=list)
+    late_closed: list[str] = field(default_factory=list)  # tasks past 催办 that closed in this command (sync_tasks)
 
 
 # ---------------------------------------------------------------- loading and running
@@ -269,7 +271,7 @@ def open_case(session: Session, version: LoadedVersion, data: dict, actor: str, 
     case = case_store.insert_case(session, dict(
         code=make_case_code(session, org, data.get("channel"), now), process_version_id=version.id,
         process_id=version.process_id, status="open", outcome=None, outcome_class=None, org_unit_id=org.id,
-        first_unit_id=org.id, responsible_unit_id=None, category=None, tier=None,
+        first_unit_id=org.id, responsible_unit_id=None, category=None, tier=None, priority=0,
         channel=None, party_phone=None, opened_by=actor, opened_at=now, closed_at=None,
         linked_case_id=linked_case_id, link_kind=link_kind, data={}, workflow_json="{}", task_count=0,
         lock_version=1, event_seq=0, event_hash=chain.GENESIS, event_at=None, responded_at=None,
@@ -359,6 +361,11 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
     # the receipt counted under the category/channel the case was opened with moves to the ones it now has
     refiled = ({"category": category, "channel": channel}
                if not ctx.new_case and (case.category, case.channel) != (category, channel) else None)
+    # 群体性 / 高风险 first in the lists: the case's flag, copied onto its task rows (sync_tasks, below)
+    priority = 1 if group_cases.flags(after_data, runtime.of(session).settings) else 0
+    priority_changed = case.priority != priority and not ctx.new_case
+    if case.priority != priority:
+        case.priority = priority
     case.workflow_json = serializer.dump_workflow(workflow)
     case.task_count = len(workflow.tasks) + sum(len(sp.tasks) for sp in workflow.subprocesses.values())
     if case.task_count > runtime.of(session).settings.task_tree_warning:
@@ -366,13 +373,19 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
     closing = workflow.completed and case.status != "closed"
     opened, open_rows = task_index.sync_tasks(ctx, now_open, write=not closing)
     for row in opened:
-        chain.append_event(session, case, "task_opened", "system", ctx.now,
-                     {"roles": row.roles, "due_at": row.due_at.isoformat() if row.due_at else None,
-                      "basis": row.due_basis, "org_unit_id": row.org_unit_id}, row.id, row.title, batch=events)
+        opened_payload = {"roles": row.roles, "due_at": row.due_at.isoformat() if row.due_at else None,
+                          "basis": row.due_basis, "org_unit_id": row.org_unit_id}
+        if row.assignee:
+            opened_payload["assignee"] = row.assignee
+        chain.append_event(session, case, "task_opened", "system", ctx.now, opened_payload, row.id, row.title,
+                           batch=events)
+    ladder.close_reminders(session, case, ctx.late_closed, ctx.now, ctx.writes, events)
     if category_changed and not closing and _rows_from_before_remain(ctx, opened, open_rows):
         # The task list filters on the copy in task_candidates: the rows sync_tasks inserted carry the new
         # category, the rows the case had before are updated here.
         task_index.category_changed(ctx.writes, case.id, case.category)
+    if priority_changed and not closing:
+        task_index.priority_changed(ctx.writes, case.id, priority)  # rows the case had before (new ones have it)
     if closing:
         case.status = "closed"
         case.closed_at = ctx.now

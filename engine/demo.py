@@ -51,6 +51,7 @@ ROLE_TITLES = {
     "task_force": "专班", "supervisor": "督办岗", "director": "中心主任", "revisit_staff": "回访员",
     "petition_office": "信访部门", "competent_body": "有权处理机关", "review_body": "复查机关",
     "court_clerk": "立案庭", "judge": "法官", "enforcement": "执行局", "unit_head": "部门负责人",
+    "competent_body_head": "有权处理机关负责人",
 }
 # username -> (display name, roles, org codes; None = the county center); README lists them.
 DEMO_USERS = {
@@ -80,6 +81,7 @@ DEMO_USERS = {
     "judge": ("吕法官", ["judge"], None),
     "enforcement": ("施执行", ["enforcement"], None),
     "unit_head": ("张科长", ["unit_head"], None),
+    "competent_head": ("严局长", ["competent_body_head"], None),
     "city": ("高市级", ["screener", "director", "review_body"], [CITY[0]]),
 }
 class DemoError(CaseError):

@@ -203,31 +203,37 @@ def _at_unit(session: Session, role: str, unit: OrgUnitModel) -> int:
 
 def open_follow_up(session: Session, case: CaseModel, task: TaskModel, step: str, now: datetime,
                    timer_id: int) -> TaskModel | None:
-    """督办 / 挂牌督办: the 督办单 (or 挂牌督办单) for the head of the unit holding the late task, who answers in
-    writing (书面答复); its answer then goes to the supervising center one level up for review (answer()). The
-    roles are config/org.toml [ladder] / [ladder.roles.<unit kind>]. The sheet (what is late, since when, what
-    earlier steps said) is written into the task's task_opened event. Flushes."""
-    if step not in ("notice", "listing"):
+    """催办 / 督办 / 挂牌督办: a follow-up task for the head of the unit holding the late task (config/org.toml
+    [ladder] / [ladder.roles.<unit kind>]). A 催办 is light: the head urges the holder and records it (已督促 and
+    a note); it closes by itself if the late task is done first (close_reminders). A 督办单 (or 挂牌督办单) is
+    answered in writing (书面答复) and that answer goes to the supervising center one level up for review
+    (answer()). The sheet (what is late, since when, who holds it, what earlier steps said) is written into
+    the task's task_opened event. Flushes."""
+    if step not in _STEP_TITLES:
         return None
     rt = runtime.of(session)
     unit = session.get(OrgUnitModel, task.org_unit_id)
     role = _roles_for(rt.settings, unit.kind)["notice"]
     sheet = _sheet(session, case, task, step, now, unit)
+    reminder = step == "reminder"
     return _open(session, case, task_id=f"sv-{timer_id}", source=task.id, spec=f"supervision_{step}",
                  title=f"{_STEP_TITLES[step]}：{task.title}", role=role, org_id=_at_unit(session, role, unit),
-                 basis=ANSWER_BASIS, sheet=sheet, now=now)
+                 basis=REMINDER_BASIS if reminder else ANSWER_BASIS, sheet=sheet, now=now,
+                 workdays=1 if reminder else 2)
 
 
-_STEP_TITLES = {"notice": "督办单", "listing": "挂牌督办"}
+_STEP_TITLES = {"reminder": "催办", "notice": "督办单", "listing": "挂牌督办"}
+REMINDER_SPEC = "supervision_reminder"
 # shown to staff: the rule, not our docs (domain.md §4)
+REMINDER_BASIS = "收到催办后1个工作日内督促承办人办理，并记录督促情况"
 ANSWER_BASIS = "督办单须在2个工作日内书面答复"
 REVIEW_BASIS = "收到书面答复后2个工作日内审核，销号或退回"
 
 
 def _open(session: Session, case: CaseModel, *, task_id: str, source: str, spec: str, title: str, role: str,
-          org_id: int, basis: str, sheet: dict, now: datetime) -> TaskModel:
+          org_id: int, basis: str, sheet: dict, now: datetime, workdays: int = 2) -> TaskModel:
     rt = runtime.of(session)
-    due = rt.calendar.workdays_dt(2, now).astimezone(timezone.utc)
+    due = rt.calendar.workdays_dt(workdays, now).astimezone(timezone.utc)
     follow = task_index.add_follow_up_task(
         session, case, task_id=task_id, kind="supervision", source_task_id=source, spec_name=spec, title=title,
         role=role, org_unit_id=org_id, due_at=due, due_basis=basis, now=now)
@@ -313,7 +319,7 @@ def _earlier(session: Session, case: CaseModel, source: str, now_step: str | Non
     events = session.scalars(select(CaseEventModel).where(
         CaseEventModel.case_id == case.id,
         CaseEventModel.type.in_(("task_escalated", "supervision_answered", "supervision_closed",
-                                 "supervision_returned"))).order_by(CaseEventModel.seq)).all()
+                                 "supervision_returned", "reminder_recorded"))).order_by(CaseEventModel.seq)).all()
     lines = []
     for e in events:
         p = e.payload or {}
@@ -325,7 +331,9 @@ def _earlier(session: Session, case: CaseModel, source: str, now_step: str | Non
             continue
         step = _STEP_TITLES.get(p.get("step"), "")
         who = _display(session, e.actor)
-        if e.type == "supervision_answered":
+        if e.type == "reminder_recorded":
+            lines.append(f"{_china(e.at)} 催办：已督促承办人（{who}）：{(p.get('data') or {}).get('urge_note', '')}")
+        elif e.type == "supervision_answered":
             d = p.get("data") or {}
             lines.append(f"{_china(e.at)} {step}书面答复（{who}）：原因：{d.get('reason', '')}；"
                          f"措施：{d.get('measures', '')}；承诺办结：{d.get('new_date', '')}")
@@ -408,8 +416,17 @@ _ANSWER_SCHEMA = forms.build_schema(ANSWER_FORM, name="Form_supervision_answer")
 _REVIEW_SCHEMA = forms.build_schema(REVIEW_FORM, name="Form_supervision_review")
 
 
-# History events that complete a follow-up task (an answer, a review's 销号 or 退回).
-DONE_EVENTS = ("supervision_answered", "supervision_closed", "supervision_returned")
+# The unit head's record of a 催办: what they did (no written answer, no review: that is the 督办单's).
+REMINDER_FORM = [
+    _field("urge_action", "处理情况", "enum", enum=[["urged", "已督促承办人"]]),
+    _field("urge_note", "督促情况说明", minlength=2, maxlength=1000),
+]
+_REMINDER_SCHEMA = forms.build_schema(REMINDER_FORM, name="Form_supervision_reminder")
+
+# History events that complete a follow-up task (an answer, a review's 销号 or 退回, a 催办 recorded or closed
+# by itself because the late task was done first).
+DONE_EVENTS = ("supervision_answered", "supervision_closed", "supervision_returned", "reminder_recorded",
+               "reminder_closed")
 
 
 def is_review(task) -> bool:
@@ -417,9 +434,30 @@ def is_review(task) -> bool:
 
 
 def follow_up_form(session: Session, task) -> list[dict]:
-    """A follow-up task's form: the 督办单 read-only, then the answer (or, for the reviewer, the answer
-    read-only and the review)."""
+    """A follow-up task's form: the sheet read-only, then the 催办 record, the answer (or, for the reviewer,
+    the answer read-only and the review)."""
+    if task.spec_name == REMINDER_SPEC:
+        return _shown(_sheet_of(session, task)) + REMINDER_FORM
     return _shown(_sheet_of(session, task)) + (REVIEW_FORM if is_review(task) else ANSWER_FORM)
+
+
+_OPEN_REMINDERS = select(TaskModel.id, TaskModel.title, TaskModel.source_task_id).where(
+    TaskModel.case_id == bindparam("case_id"), TaskModel.kind == "supervision",
+    TaskModel.spec_name == REMINDER_SPEC, TaskModel.source_task_id.in_(bindparam("sources", expanding=True)))
+
+
+def close_reminders(session: Session, case: CaseModel, late_tasks: list[str], now: datetime, writes: list,
+                    events: list) -> None:
+    """The late tasks `late_tasks` (ids of tasks that had reached 催办) were done or cancelled in this command:
+    their 催办 tasks still open close by themselves, each recorded (reminder_closed). Buffered writes; only
+    runs when a task that reached 催办 closes, so a command on a task in time reads nothing more."""
+    if not late_tasks:
+        return
+    rows = session.execute(_OPEN_REMINDERS, {"case_id": case.id, "sources": late_tasks}).all()
+    for row in rows:
+        chain.append_event(session, case, "reminder_closed", "system", now,
+                           {"step": "reminder", "source": row.source_task_id}, row.id, row.title, batch=events)
+    task_index.drop_tasks(writes, [row.id for row in rows])
 
 
 def _round_ids(task_id: str) -> tuple[str, int]:
@@ -434,6 +472,13 @@ def answer(session: Session, case: CaseModel, task, username: str, now: datetime
     center one level up), or that center's review (销号 closes; 退回 opens a new answer task with the note).
     Each is recorded in the case history. Flushes only. Raises InvalidData (per-field messages)."""
     rt = runtime.of(session)
+    if task.spec_name == REMINDER_SPEC:
+        values = forms.validate_form(_REMINDER_SCHEMA, data, rt)
+        recorded = {**values, "urge_note": values["urge_note"].strip()}
+        chain.append_event(session, case, "reminder_recorded", username, now,
+                           {"data": recorded, "step": "reminder", "source": task.source_task_id}, task.id, task.title)
+        task_index.remove_task(session, task.id)
+        return recorded
     sheet = {k: v for k, v in _sheet_of(session, task).items() if not k.startswith("sv_") or k in _CARRIED}
     sheet.setdefault("sv_task", task.title.partition("：")[2] or task.title)  # a follow-up from before the sheet
     step = sheet.get("_step") or task.spec_name.removeprefix("supervision_").removesuffix("_review")

@@ -188,6 +188,8 @@ class CaseModel(Base):
     status: Mapped[str] = mapped_column(String(20), default="open")  # open | closed
     outcome: Mapped[str | None] = mapped_column(String(200))
     outcome_class: Mapped[str | None] = mapped_column(String(20))  # OUTCOME_CLASSES id, set when the case closes
+    # 1 for a 群体性 / 高风险 case (engine/group_cases.flags of its data), else 0: lists and the ledger sort it first
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)  # the handling unit now
     # The unit that registered the case (首问负责: it gives the party feedback after 上报/交办) and the center
     # that handed the case down (交办) and stays responsible for it; NULL: none other than org_unit.
@@ -252,7 +254,11 @@ class TaskModel(Base):
                       # page: 73 -> 3 ms without the row look-ups).
                       Index("ix_tasks_due_sort", "due_sort", "created_at", "id", "org_unit_id"),
                       Index("ix_tasks_created", "created_at", "id", "org_unit_id"),
-                      Index("ix_tasks_warning", "warning_level", "due_sort", "id", "org_unit_id"))
+                      Index("ix_tasks_warning", "warning_level", "due_sort", "id", "org_unit_id"),
+                      # 群体性 / 高风险 first: the few flagged tasks in list order, walked beside the lists' own
+                      # walks (migration 0025); partial, so the other tasks' writes never touch it.
+                      Index("ix_tasks_flagged", "due_sort", "created_at", "id", "org_unit_id",
+                            sqlite_where=text("priority > 0"), postgresql_where=text("priority > 0")))
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)  # SpiffWorkflow task id, or "sv-…" follow-ups
     kind: Mapped[str] = mapped_column(String(20), default="bpmn")  # bpmn | supervision (ladder follow-up)
@@ -268,6 +274,7 @@ class TaskModel(Base):
     due_at: Mapped[datetime | None]
     due_basis: Mapped[str | None] = mapped_column(Text)
     warning_level: Mapped[int] = mapped_column(Integer, default=0)  # 0 none, 1 提示, 2 催办, 3 督办, 4 挂牌督办
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # its case's priority (a copy)
     created_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None]
     # The last manual 催办 of a supervisor or director (services.tasks.urge_task, migration 0021): its holder
@@ -310,6 +317,10 @@ class TaskCandidateModel(Base):
               "task_id", "assignee"),
         # One process of a queue, newest first: its page and its capped count as a range (migration 0010).
         Index("ix_task_candidates_process", "role", "org_unit_id", "process_id", "created_at", "task_id"),
+        # 群体性 / 高风险 tasks of a queue in due order: the short walk that puts them first (migration 0025).
+        # Partial: only flagged rows are in it, so the other rows' writes never touch it.
+        Index("ix_task_candidates_flagged", "role", "org_unit_id", "due_sort", "created_at", "task_id",
+              sqlite_where=text("priority > 0"), postgresql_where=text("priority > 0")),
     )
 
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
@@ -319,6 +330,7 @@ class TaskCandidateModel(Base):
     due_sort: Mapped[datetime]
     created_at: Mapped[datetime]
     warning_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # the case's (群体性 / 高风险 first)
     # Copies of what the list filters on, so a walk checks them on this row without joining tasks and cases:
     # the task's assignee (NULL = unclaimed), process and title, its case's category and code. Written with
     # the row; claim / unclaim and a change of the case's category update them (migration 0006). Nullable
@@ -340,6 +352,21 @@ class TaskDraftModel(Base):
     username: Mapped[str] = mapped_column(String(64))  # whose entry: only they see it again
     data: Mapped[dict[str, Any]]
     saved_at: Mapped[datetime]
+
+
+class CalendarYearModel(Base):
+    """The calendar data a year's open deadlines were computed under (a digest: LegalCalendar.fingerprint), so
+    that a changed config/calendar.toml is noticed and recomputed once (services/deadlines.recompute_changed_years).
+    The row is also the lock: a scheduler claims it (claimed_by, claimed_until on the wall clock) before it
+    recomputes, so one process of several does the work."""
+
+    __tablename__ = "calendar_years"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None]
+    recomputed_at: Mapped[datetime | None]  # the last recompute this row brought about
 
 
 class TimerModel(Base):

@@ -1,6 +1,7 @@
 """Routing a task: who may act on it (candidate roles at org units) and when it is due.
 
-candidateGroups (`role`, `role@parent`, `role@first`, `role@<unit code>`), a `=expression`, else the lane's
+candidateGroups (`role`, `role@parent`, `role@first`, `role@unit_of:<role>`, `role@<unit code>`), a
+`=expression`, else the lane's
 role (config/org.toml [lane_roles]); a role without a unit goes to the case's unit or the nearest unit above it
 where somebody holds the role; `@first` is the unit that registered the case (首问负责). A role nobody holds at
 the unit it resolves to is refused (InvalidData naming role and unit): the command that would open the
@@ -23,7 +24,7 @@ from engine import runtime, scripting
 from engine.fastpath import send
 from engine.errors import CaseError, InvalidData, TaskFailed
 from engine.messages import msg
-from engine.models import CaseModel, MembershipModel, OrgUnitModel, RoleModel
+from engine.models import CaseModel, MembershipModel, OrgUnitModel, RoleModel, UserModel
 
 def due_at(info: dict, task, now: datetime, rt: runtime.Runtime) -> datetime | None:
     """When a task opened `now` is due (its userTask's dueDate), in UTC; None without one. Raises TaskFailed."""
@@ -82,6 +83,10 @@ def candidates(session: Session, case: CaseModel, info: dict, task) -> list[tupl
             org_id = case.org_unit.parent_id or org_id
         elif unit == "first":
             org_id = case.first_unit_id or org_id
+        elif unit.startswith(UNIT_OF):
+            # the unit where another role of the case resolves: the competent body's own head approves
+            # (信访工作条例 第34条 经本机关负责人批准), not a center's head
+            org_id = nearest_staffed_unit(session, unit.removeprefix(UNIT_OF).strip(), case.org_unit)
         elif unit:
             org = session.scalar(select(OrgUnitModel).where(OrgUnitModel.code == unit))
             if org is None:
@@ -93,6 +98,22 @@ def candidates(session: Session, case: CaseModel, info: dict, task) -> list[tupl
     if pairs and not staffed_any and not any(_staffed(session, role, org_id) for role, org_id in pairs):
         _refuse_unstaffed(session, pairs, task)
     return pairs
+
+
+# `role@unit_of:other_role`: `role` at the unit where `other_role` resolves for the case (nearest staffed).
+UNIT_OF = "unit_of:"
+
+
+def first_contact_assignee(session: Session, case: CaseModel, info: dict) -> str | None:
+    """首问负责: a task for `role@first` (the unit that registered the case) goes to the officer who registered
+    it (cases.opened_by) by name, when that user is still active and still holds one of those roles at that
+    unit; otherwise None, and the task waits in the first unit's pool. One indexed look-up, only for tasks
+    with a static `@first` candidate group (the dispute's 结果反馈)."""
+    roles = [entry.partition("@")[0].strip() for entry in info.get("candidate_groups") or ()
+             if entry.partition("@")[2].strip() == "first"]
+    if not roles or not case.opened_by or case.first_unit_id is None:
+        return None
+    return session.scalar(_FIRST_OFFICER, {"username": case.opened_by, "roles": roles, "unit": case.first_unit_id})
 
 
 def _staffed(session: Session, role: str, org_id: int) -> bool:
@@ -182,6 +203,13 @@ _STAFFED = select(_O.id).where(_HOLDS_ROLE)
 _STAFFED_UNITS = _STAFFED.where(_O.id.in_([bindparam(f"unit_{i}") for i in range(_CHAIN_SLOTS)]))
 _STAFFED_UNITS_DEEP = _STAFFED.where(_O.id.in_(bindparam("chain", expanding=True)))
 _STAFFED_ONE = _STAFFED.where(_O.id == bindparam("unit"))
+_U = UserModel.__table__.c
+_FIRST_OFFICER = (select(_U.username).select_from(UserModel.__table__.join(MembershipModel.__table__,
+                                                                         _M.user_id == _U.id)
+                                                 .join(RoleModel.__table__, _R.id == _M.role_id))
+                  .where(_U.username == bindparam("username"), _U.active.is_(True),
+                         _R.name.in_(bindparam("roles", expanding=True)), _M.org_unit_id == bindparam("unit"))
+                  .limit(1))
 
 
 def nearest_staffed_unit(session: Session, role: str, org: OrgUnitModel) -> int:

@@ -218,6 +218,15 @@ class Runtime:
         self.script_engine = scripting.make_script_engine(self.helpers, self.script_limits)
         self.specs = SpecCache()
 
+    def use_calendar(self, overrides: dict | None) -> None:
+        """Serve a changed calendar (config/calendar.toml edited while running): a new LegalCalendar and the
+        helpers and script engine built on it. Raises CalendarError for bad data, keeping the calendar served."""
+        calendar = LegalCalendar(overrides)
+        helpers = bpmn_helpers(calendar)
+        script_engine = scripting.make_script_engine(helpers, self.script_limits)
+        self.settings.calendar_overrides = overrides
+        self.calendar, self.helpers, self.script_engine = calendar, helpers, script_engine
+
 
 INFO_KEY = "jiefen.runtime"
 

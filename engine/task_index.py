@@ -57,6 +57,7 @@ class NewTask:
     warning_level: int = 0
     spec_name: str = ""  # the user task's id: its jiefen.ladder property (engine/ladder.py)
     org_unit_id: int | None = None  # the unit holding it (its first candidate's; the statistics' departments)
+    assignee: str | None = None  # assigned as it opened (camunda:assignee, or 首问负责 for `role@first`)
 
 
 def sync_tasks(ctx, now_open: dict, write: bool = True) -> tuple[list[NewTask], list]:
@@ -73,6 +74,8 @@ def sync_tasks(ctx, now_open: dict, write: bool = True) -> tuple[list[NewTask], 
     else:
         existing = {row.id: row for row in send(session.connection(), _OPEN_TASK_ROWS, {"case_id": case.id})}
     gone = [task_id for task_id in existing if task_id not in now_open]
+    # tasks that had reached 催办 and close now: their open 催办 follow-ups close with them (ladder.close_reminders)
+    ctx.late_closed = [task_id for task_id in gone if existing[task_id].warning_level >= 2]
     if gone and write:
         ctx.writes.append((_DELETE_TASK, [{"task_id": task_id} for task_id in gone]))
     opened, task_rows, candidate_rows = [], [], []
@@ -83,23 +86,25 @@ def sync_tasks(ctx, now_open: dict, write: bool = True) -> tuple[list[NewTask], 
         info = ctx.version.user_task(task.task_spec.name) or {}
         pairs = routing.candidates(session, case, info, task)
         assignee = info.get("assignee")
+        assignee = assignee if assignee and not str(assignee).startswith("=") else None
+        if assignee is None and pairs:
+            assignee = routing.first_contact_assignee(session, case, info)  # 首问负责: `role@first`
         new = NewTask(id=task_id, kind="bpmn", title=task.task_spec.bpmn_name or task.task_spec.name,
                       roles=sorted({r for r, _ in pairs}), due_at=routing.due_at(info, task, ctx.now, runtime.of(session)),
                       due_basis=staff_text(info.get("documentation") or timer_docs.get(task.task_spec.name)),
                       created_at=ctx.now, spec_name=task.task_spec.name,
-                      org_unit_id=pairs[0][1] if pairs else case.org_unit_id)
-        assignee = assignee if assignee and not str(assignee).startswith("=") else None
+                      org_unit_id=pairs[0][1] if pairs else case.org_unit_id, assignee=assignee)
         task_rows.append({"id": task_id, "kind": "bpmn", "source_task_id": None, "case_id": case.id,
                           "process_id": case.process_id, "spec_name": task.task_spec.name, "title": new.title,
                           "lane": info.get("lane"), "roles": new.roles,
                           "org_unit_id": new.org_unit_id,
                           "assignee": assignee, "due_at": new.due_at, "due_basis": new.due_basis,
                           "warning_level": 0, "created_at": ctx.now, "claimed_at": None,
-                          "due_sort": new.due_at or NO_DUE_DATE})
+                          "due_sort": new.due_at or NO_DUE_DATE, "priority": case.priority})
         candidate_rows += [{"task_id": task_id, "role": role, "org_unit_id": org_id,
                             "due_sort": new.due_at or NO_DUE_DATE, "created_at": ctx.now, "warning_level": 0,
                             "assignee": assignee, "process_id": case.process_id, "category": case.category,
-                            "case_code": case.code, "title": new.title}
+                            "case_code": case.code, "title": new.title, "priority": case.priority}
                            for role, org_id in pairs]
         opened.append(new)
     if task_rows and write:
@@ -125,6 +130,19 @@ def task_rows_of(session: Session, case_id: int, task_id: str) -> tuple[dict, li
 def category_changed(writes: list, case_id: int, category: str | None) -> None:
     """The case's category changed: the list's copy on the case's candidate rows follows (buffered write)."""
     writes.append((_SET_CANDIDATE_CATEGORY, {"case_id": case_id, "new_category": category}))
+
+
+_SET_TASK_PRIORITY = update(TASKS).where(TASKS.c.case_id == bindparam("case_id")).values(
+    priority=bindparam("new_priority"))
+_SET_CANDIDATE_PRIORITY = (update(CANDIDATES).where(CANDIDATES.c.task_id.in_(
+    select(TASKS.c.id).where(TASKS.c.case_id == bindparam("case_id")))).values(priority=bindparam("new_priority")))
+
+
+def priority_changed(writes: list, case_id: int, priority: int) -> None:
+    """The case became (or stopped being) 群体性 / 高风险: its task rows and their candidate rows follow
+    (buffered writes; rare: once when a case is flagged)."""
+    writes.append((_SET_TASK_PRIORITY, {"case_id": case_id, "new_priority": priority}))
+    writes.append((_SET_CANDIDATE_PRIORITY, {"case_id": case_id, "new_priority": priority}))
 
 
 def case_closed(writes: list, case_id: int) -> None:
@@ -216,11 +234,11 @@ def add_follow_up_task(session: Session, case, *, task_id: str, kind: str, sourc
     task = TaskModel(id=task_id, kind=kind, source_task_id=source_task_id, case_id=case.id,
                      process_id=case.process_id, spec_name=spec_name, title=title, lane=None, roles=[role],
                      org_unit_id=org_unit_id, assignee=None, due_at=due_at, due_basis=due_basis, warning_level=0,
-                     created_at=now)
+                     created_at=now, priority=case.priority)
     task.candidates = [TaskCandidateModel(task_id=task_id, role=role, org_unit_id=org_unit_id, due_sort=due_at,
                                           created_at=now, warning_level=0, assignee=None,
                                           process_id=case.process_id, category=case.category,
-                                          case_code=case.code, title=title)]
+                                          case_code=case.code, title=title, priority=case.priority)]
     session.add(task)
     session.flush()
     return task

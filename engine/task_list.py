@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, and_, bindparam, distinct, exists, func, or_, select, union_all
+from sqlalchemy import Integer, and_, bindparam, distinct, exists, func, literal_column, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from engine.actors import Actor
@@ -34,6 +34,9 @@ class TaskPage:
 
 
 C, T, K = TaskCandidateModel.__table__.c, TaskModel.__table__.c, CaseModel.__table__.c
+# "priority > 0" as the partial indexes ix_*_flagged say it: a literal, so SQLite and PostgreSQL's generic
+# plans can match the index's predicate (a bound parameter would hide it).
+_ZERO = literal_column("0")
 
 # Sort keys per sort order, as columns of task_candidates (their index order, so the walk needs no sort) and of
 # tasks (for the few tasks assigned to the user, which need no index). "warning" walks each level apart.
@@ -125,18 +128,30 @@ def _mine_branches(grants: int, sort: str, shape: tuple, limited: bool) -> list:
     # "Assigned to me": the assigned branch below has every such task; a candidate walk would read the
     # actor's whole queue to find the few claimed ones.
     for i in range(grants if shape[1] != "me" else 0):
-        for level in (WARNING_LEVELS if sort == "warning" else (None,)):
-            stmt = select(C.task_id.label("task_id"), *[k.label(n) for k, n in zip(keys, names)]).where(
+        # 群体性 / 高风险 first: beside the queue's own walks, a walk of its flagged rows (ix_task_candidates_flagged,
+        # a partial index of the few flagged rows) in list order; a flagged task of the page is within its top.
+        for level in (*(WARNING_LEVELS if sort == "warning" else (None,)), "flagged"):
+            if level == "flagged" and not limited:
+                continue  # the count: the queue's own walks hold every task
+            stmt = select(C.task_id.label("task_id"), C.priority.label("p"),
+                          *[k.label(n) for k, n in zip(keys, names)]).where(
                 C.role == bindparam(f"role_{i}"), C.org_unit_id == bindparam(f"org_{i}"))
-            if level is not None:
+            if level == "flagged":
+                stmt = stmt.where(C.priority > _ZERO)
+            elif level is not None:
                 stmt = stmt.where(C.warning_level == level)
             if shape[0]:
                 stmt = stmt.where(C.due_sort < bindparam("now"))
             stmt = _filtered_candidates(stmt, shape)
             if limited:
-                stmt = stmt.order_by(*[k.desc() if descending else k for k in keys]).limit(bindparam("walk"))
+                if level == "flagged" and sort == "warning":
+                    order = [keys[0].desc(), keys[1], keys[2]]
+                else:
+                    order = [k.desc() if descending else k for k in keys]
+                stmt = stmt.order_by(*order).limit(bindparam("walk"))
             branches.append(stmt)
-    assigned = select(T.id.label("task_id"), *[_task_side(k).label(n) for k, n in zip(keys, names)]).where(
+    assigned = select(T.id.label("task_id"), T.priority.label("p"),
+                      *[_task_side(k).label(n) for k, n in zip(keys, names)]).where(
         T.assignee == bindparam("username"))
     if shape[0]:
         assigned = assigned.where(T.due_at < bindparam("now"))
@@ -156,8 +171,8 @@ def _build_mine(grants: int, sort: str, shape: tuple):
         order = [cols[0].desc(), cols[1], cols[2]]
     else:
         order = [c.desc() if descending else c for c in cols]
-    page = (select(merged.c.task_id).group_by(merged.c.task_id, *cols).order_by(*order)
-            .offset(bindparam("offset")).limit(bindparam("per_page")))
+    page = (select(merged.c.task_id).group_by(merged.c.task_id, merged.c.p, *cols)
+            .order_by(merged.c.p.desc(), *order).offset(bindparam("offset")).limit(bindparam("per_page")))
     # The count reads at most :cap rows per walk: if one walk has that many the total is "more", else every
     # walk was read whole and the distinct count is exact.
     walks = union_all(*[select(b.with_only_columns(b.selected_columns[0]).limit(bindparam("cap")).subquery())
@@ -183,7 +198,7 @@ def _build_mine_by_code(grants: int, sort: str, shape: tuple):
         order = [sides[0].desc(), sides[1], sides[2]]
     else:
         order = [c.desc() if descending else c for c in sides]
-    page = stmt.order_by(*order).offset(bindparam("offset")).limit(bindparam("per_page"))
+    page = stmt.order_by(T.priority.desc(), *order).offset(bindparam("offset")).limit(bindparam("per_page"))
     count = select(func.count()).select_from(stmt.limit(bindparam("cap")).subquery())
     return page, count
 
@@ -276,16 +291,32 @@ def _build_over_tasks(units: int, sort: str, shape: tuple, hidden: int = 0):
     counted = (matching(select(T.id).select_from(OrgUnitModel.__table__)
                         .join(TaskModel.__table__, T.org_unit_id == OrgUnitModel.id).where(under))
                if units else stmt)
+    # 群体性 / 高风险 first: beside the list's own walk, a walk of the flagged tasks (ix_tasks_flagged, a partial
+    # index of the few flagged rows) in list order; a flagged task of the page is within its first
+    # offset + per_page, an unflagged one within the own walk's.
+    flagged = stmt.where(T.priority > _ZERO)
     if sort == "warning":
         # A task of the page is within the first offset + per_page of its level's walk.
-        walks = [select(stmt.add_columns(T.warning_level, T.due_sort).where(T.warning_level == level)
+        walks = [select(stmt.add_columns(T.priority, T.warning_level, T.due_sort).where(T.warning_level == level)
                         .order_by(T.due_sort, T.id).limit(_WALK).subquery())
                  for level in WARNING_LEVELS]
+        walks.append(select(flagged.add_columns(T.priority, T.warning_level, T.due_sort)
+                            .order_by(T.warning_level.desc(), T.due_sort, T.id).limit(_WALK).subquery()))
         merged = union_all(*walks).subquery()
-        page = (select(merged.c.id).order_by(merged.c.warning_level.desc(), merged.c.due_sort, merged.c.id)
+        page = (select(merged.c.id)
+                .group_by(merged.c.id, merged.c.priority, merged.c.warning_level, merged.c.due_sort)
+                .order_by(merged.c.priority.desc(), merged.c.warning_level.desc(), merged.c.due_sort, merged.c.id)
                 .offset(_OFFSET).limit(_PER_PAGE))
     else:
-        page = stmt.order_by(*_TASK_ORDER[sort]).offset(_OFFSET).limit(_PER_PAGE)
+        order = _TASK_ORDER[sort]
+        sort_cols = [T.due_sort, T.created_at] if sort.endswith("due") else [T.created_at]
+        walks = [select(s.add_columns(T.priority, *sort_cols).order_by(*order).limit(_WALK).subquery())
+                 for s in (stmt, flagged)]
+        merged = union_all(*walks).subquery()
+        merged_order = [merged.c[c.key].desc() if sort.startswith("-") else merged.c[c.key] for c in sort_cols]
+        page = (select(merged.c.id).group_by(merged.c.id, merged.c.priority, *[merged.c[c.key] for c in sort_cols])
+                .order_by(merged.c.priority.desc(), *merged_order, merged.c.id)
+                .offset(_OFFSET).limit(_PER_PAGE))
     # Reads at most COUNT_CAP + 1 matching rows, in whatever order is cheapest.
     count = select(func.count()).select_from(counted.limit(bindparam("cap")).subquery())
     return page, count

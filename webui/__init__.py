@@ -102,6 +102,8 @@ def create_app(config: object | Mapping | None = None) -> Flask:
         settings.script_memory_mb = int(app.config["JIEFEN_SCRIPT_MEMORY_MB"])
         settings.script_output_kb = int(app.config["JIEFEN_SCRIPT_OUTPUT_KB"])
         rt = runtime.Runtime(settings)
+        from webui import calendar_file
+        calendar_file.watch(app, rt)  # config/calendar.toml edited while running: served within seconds
     app.extensions[RUNTIME_KEY] = rt  # db.session carries it (webui.extensions.RuntimeSession)
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite:///") and ":memory:" not in uri:  # a fresh clone has no instance/ yet

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from engine.services.deadlines import recompute_changed_years
 from engine.services.timers import TimerPolicy, fire_due_timers, next_due
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ def drain(app, scheduler) -> None:
             if result.fired or result.failed:
                 log.info("timers fired=%s failed=%s incidents=%s", result.fired, result.failed, result.incidents)
             upcoming = next_due(db.session, after=now)
+            _calendar_tick(app, db.session)
             db.session.remove()
         interval = timedelta(seconds=app.config["JIEFEN_SCHEDULER_INTERVAL"])
         if upcoming is not None and upcoming - now < interval:
@@ -46,6 +48,26 @@ def drain(app, scheduler) -> None:
         log.exception("timer drain failed")
     finally:
         _drain_lock.release()
+
+
+def _calendar_tick(app, session) -> None:
+    """A changed calendar (config/calendar.toml): serve it, and once every process does, recompute the years
+    whose data changed (on start and on every tick; one small SELECT when nothing changed). A failure is
+    logged and retried on the next tick; it never stops the timers."""
+    from webui.calendar_file import KEY
+    from webui.extensions import current_runtime
+
+    try:
+        calendar_file = app.extensions.get(KEY)
+        if calendar_file is not None:
+            calendar_file.refresh(current_runtime(), force=True)
+            if not calendar_file.settled():
+                return
+        for done in recompute_changed_years(session):
+            log.warning("calendar of %s changed: deadlines of %d case(s) recomputed", done.year, len(done.cases))
+    except Exception:
+        session.rollback()
+        log.exception("recomputing deadlines after a calendar change failed (retried on the next tick)")
 
 
 def _configure(scheduler, app) -> None:

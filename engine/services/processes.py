@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from engine import runtime, specs
+from engine import routing, runtime, specs
 from engine.actors import Actor
 from engine.directory import ensure_roles
 from engine.errors import Forbidden, InvalidData, NotFound, ProcessDefinitionError, Problem
@@ -61,11 +61,16 @@ def _check_named_units(session: Session, definitions) -> None:
                 code = code.strip()
                 if not code or code in ("parent", "first"):
                     continue
+                if code.startswith(routing.UNIT_OF):
+                    if not code.removeprefix(routing.UNIT_OF).strip():
+                        problems.append(Problem(f"candidateGroups '{entry}': name the role whose unit is meant "
+                                                f"(role@unit_of:competent_body).", element_id=info.id))
+                    continue
                 if code not in known:
                     known[code] = session.scalar(select(OrgUnitModel.id).where(OrgUnitModel.code == code)) is not None
                 if not known[code]:
                     problems.append(Problem(f"candidateGroups '{entry}': there is no org unit with code '{code}' "
-                                            f"(use role@parent, role@first or the code of an existing unit).",
+                                            f"(use role@parent, role@first, role@unit_of:<role> or the code of an existing unit).",
                                             element_id=info.id))
     if problems:
         raise ProcessDefinitionError(f"{len(problems)} problem(s) in the candidate groups", problems)

@@ -119,8 +119,9 @@ def test_rows_say_step_due_lateness_and_level(client, ledger_cases, as_user, clo
     clock.advance(days=14)
     h = as_user("director")
     items = client.get("/api/v1/cases", headers=h, query_string={"sort": "due"}).get_json()["items"]
-    assert [i["code"] for i in items][:2] == [ledger_cases["A"][1], ledger_cases["C"][1]]  # earliest due first
-    a = items[0]
+    # 群体性 / 高风险 first in every order (C, then D: closed, no due date), then the earliest due
+    assert [i["code"] for i in items][:3] == [ledger_cases[k][1] for k in "CDA"]
+    a = items[2]
     assert a["title"] == "楼上漏水" and a["steps"] == ["办理"] and a["org_unit"]["code"] == COUNTY
     assert a["days_left"] < 0 and a["due_at"] and a["status"] == "open" and a["category"] == "neighbour"
     b = next(i for i in items if i["code"] == ledger_cases["B"][1])
@@ -157,9 +158,10 @@ def test_q_finds_party_phone_tail_and_title(client, ledger_cases, as_user):
 def test_paging_and_totals(client, ledger_cases, as_user, monkeypatch):
     h = as_user("director")
     body = client.get("/api/v1/cases", headers=h, query_string={"per_page": 1, "sort": "opened"}).get_json()
-    assert body["total"] == 4 and not body["total_capped"] and body["items"][0]["code"] == ledger_cases["A"][1]
+    # C and D (高风险) first, then A and B, each part in opening order
+    assert body["total"] == 4 and not body["total_capped"] and body["items"][0]["code"] == ledger_cases["C"][1]
     body = client.get("/api/v1/cases", headers=h, query_string={"per_page": 3, "page": 2, "sort": "opened"}).get_json()
-    assert body["total"] == 4 and [i["code"] for i in body["items"]] == [ledger_cases["D"][1]]
+    assert body["total"] == 4 and [i["code"] for i in body["items"]] == [ledger_cases["B"][1]]
     monkeypatch.setattr(ledger, "COUNT_CAP", 2)
     body = client.get("/api/v1/cases", headers=h, query_string={"per_page": 1}).get_json()
     assert body["total"] == 2 and body["total_capped"] is True
@@ -234,8 +236,8 @@ def test_csv_export_has_chinese_headers_and_the_filtered_rows(client, ledger_cas
     assert "attachment" in response.headers["Content-Disposition"]
     rows = _csv(response)
     assert rows[0][:3] == ["案件编号", "标题", "当事人"] and "承办单位" in rows[0] and "预警等级" in rows[0]
-    assert [r[0] for r in rows[1:]] == [ledger_cases["B"][1], ledger_cases["D"][1]]
-    b = dict(zip(rows[0], rows[1]))
+    assert [r[0] for r in rows[1:]] == [ledger_cases["D"][1], ledger_cases["B"][1]]  # 高风险 D first
+    b = dict(zip(rows[0], rows[2]))
     assert b["标题"] == "拖欠工资" and b["纠纷类别"] == "劳动争议" and b["状态"] == "已办结" and b["办理结果"] == "化解" and b["结果类别"] == "化解"
     assert b["承办单位"] == "北山街道综治中心"
     clerk = _csv(client.get("/api/v1/cases/export", headers=as_user("clerk"), query_string={"format": "csv"}))

@@ -49,6 +49,7 @@ CENTER_USERS = {
     "judge": (["judge"], None),
     "enforcement": (["enforcement"], None),
     "unit_head": (["unit_head"], None),
+    "competent_head": (["competent_body_head"], None),
     "admin": (["admin"], None),
     "auditor": (["auditor"], None),
     # township center (main handling; receives cases reported up from its villages)
@@ -58,6 +59,7 @@ CENTER_USERS = {
     "t_mediator": (["mediator"], [TOWNSHIP_CODE]),
     "t_petition": (["petition_office"], [TOWNSHIP_CODE]),
     "t_competent": (["competent_body"], [TOWNSHIP_CODE]),
+    "t_competent_head": (["competent_body_head"], [TOWNSHIP_CODE]),
     "t_review": (["review_body"], [TOWNSHIP_CODE]),
     "t_revisit": (["revisit_staff"], [TOWNSHIP_CODE]),
     # village outpost (registration, screening, simple mediation, reporting up)
@@ -176,7 +178,9 @@ class Center:
         task = self.task(case_id, name)
         for user in others:
             claim = self.post(f"/api/v1/tasks/{task['id']}/claim", user)
-            assert claim.status_code == 403, (name, user, claim.status_code, claim.get_json())
+            # a task assigned as it opened (首问负责) is refused as held by its officer to those who read the case
+            refused = (403, 409) if task["assignee"] else (403,)
+            assert claim.status_code in refused, (name, user, claim.status_code, claim.get_json())
             done = self.post(f"/api/v1/tasks/{task['id']}/complete", user, {"data": data or {}})
             assert done.status_code == 403, (name, user, done.status_code, done.get_json())
             assert not self.listed(case_id, name, user), (name, user)

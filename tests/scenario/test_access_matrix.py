@@ -54,11 +54,11 @@ def build(c) -> dict[str, tuple[int, set[str]]]:
                                     | SUPERVISING_COUNTY | READ_ALL)
     # petitions are confidential: the petition process's roles, the case's supervisors, auditors — no admin
     petition_roles_county = {"petition", "competent", "review", "revisit", "clerk", "screener", "mediator",
-                             "unit_head", "director"}
+                             "competent_head", "director"}  # the body's own head approves an extension
     world["petition_county"] = (registered(c), petition_roles_county | SUPERVISING_COUNTY | {"auditor"})
     world["petition_township"] = (registered(c, office="t_petition"),
                                   {"t_petition", "t_competent", "t_review", "t_revisit", "t_clerk", "t_screener",
-                                   "t_mediator", "t_director"} | SUPERVISING_COUNTY | {"auditor"})
+                                   "t_mediator", "t_director", "t_competent_head"} | SUPERVISING_COUNTY | {"auditor"})
     return world
 
 

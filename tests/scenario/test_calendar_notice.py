@@ -6,21 +6,26 @@ The "notice" below is made up for the test (2027's real one is not published): i
 rest days, so a 30-day window that ended on Thursday 14 January under the provisional year ends on Monday 18
 (and its timer, 7 在途 days later, moves from the 21st to the 25th).
 """
-from datetime import datetime
+import os
+from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
 from engine import ladder, runtime
 from engine.actors import Actor
+from engine.calendar import DEFAULT_CALENDAR_PATH
 from engine.clock import CHINA_TZ
 from engine.errors import Forbidden
-from engine.models import TaskModel
-from engine.services.deadlines import recompute_deadlines
+from engine.models import CalendarYearModel, TaskModel
+from engine.services.deadlines import recompute_changed_years, recompute_deadlines
 from engine.services.users import SYSTEM
+from engine.timer_firing import wall_now
 from tests.conftest import make_runtime
-from tests.support.web import ui_login
 from tests.scenario.conftest import china, end_of
 from tests.scenario.test_petition import accepted, replied
+from tests.support.web import ui_login
+from webui.calendar_file import CalendarFile
 
 MADE_UP_NOTICE = {"holidays": ["2027-01-01", "2027-01-14", "2027-01-15", "2027-02-05", "2027-02-06", "2027-02-07",
                                "2027-02-08"], "workdays": []}
@@ -220,3 +225,90 @@ def test_a_wrong_expiry_property_is_refused_at_deploy_naming_the_element(session
         processes.deploy(session, {"expiry_prop.bpmn": xml}, SYSTEM)
     problems = [p for p in caught.value.problems if p.element_id == element]
     assert problems and words in problems[0].message, caught.value.problems
+
+
+# ---------------------------------------------------------------- a changed calendar file, noticed by the scheduler
+
+NOTICE_TOML = """[years.2027]
+holidays = ["2027-01-01", "2027-01-14", "2027-01-15", "2027-02-05", "2027-02-06", "2027-02-07", "2027-02-08"]
+workdays = []
+"""
+
+
+def _edit(path, text: str, bump: int) -> None:
+    """Save the calendar file as an operator would (its modification time moves on)."""
+    path.write_text(text, encoding="utf-8")
+    saved = (1_780_000_000 + bump) * 1_000_000_000  # a distinct moment per save, minutes ago
+    os.utime(path, ns=(saved, saved))
+
+
+def test_a_changed_calendar_file_is_recomputed_by_the_scheduler_once(center, session, clock, rt, tmp_path):
+    c = center
+    shipped = DEFAULT_CALENDAR_PATH.read_text(encoding="utf-8")
+    assert "[years.2027]\nprovisional = true\n" in shipped
+    path = tmp_path / "calendar.toml"
+    path.write_text(shipped, encoding="utf-8")
+    watched = CalendarFile(path, check_every=0)
+    c.set_time(china("2026-12-15", 10))
+    cid = accepted(c)
+    replied(c, cid, "reject", "dissatisfied")
+    assert c.task(cid, "pt_await_review")["due_at"] == end_of("2027-01-14")  # 2027 provisional
+    # the scheduler starts: the years are stored as they are, nothing recomputed
+    assert recompute_changed_years(session, owner="scheduler-a") == []
+    assert session.get(CalendarYearModel, 2027).fingerprint == rt.calendar.fingerprint(2027)
+    before = len(c.events(cid))
+    assert not watched.refresh(rt, force=True)  # unchanged file: nothing reloaded
+
+    # a tick after the notice was entered in the file: served, then recomputed once, recorded per case
+    _edit(path, shipped.replace("[years.2027]\nprovisional = true\n", NOTICE_TOML), bump=1)
+    assert watched.refresh(rt, force=True) and not rt.calendar.is_provisional(2027)
+    assert watched.settled()
+    just_saved = CalendarFile(DEFAULT_CALENDAR_PATH, check_every=10**9)
+    assert not just_saved.settled()  # a file saved less than two check intervals ago waits for the next tick
+    [done] = recompute_changed_years(session, owner="scheduler-a")
+    assert done.year == 2027 and [case.case_id for case in done.cases] == [cid]
+    assert c.timers(cid)["复查申请期届满"] == end_of("2027-01-25")  # (reads the case afresh)
+    assert c.task(cid, "pt_await_review")["due_at"] == end_of("2027-01-18")
+    [event] = c.events(cid)[before:]
+    assert event["type"] == "deadlines_recomputed" and event["actor"] == "system"
+    assert event["payload"]["command"]["reason"] == "2027年日历数据已变更（放假安排录入或调整），系统自动重新计算期限"
+    row = session.get(CalendarYearModel, 2027)
+    assert row.fingerprint == rt.calendar.fingerprint(2027) and row.claimed_by is None and row.recomputed_at
+    # the next ticks (this scheduler or another) find nothing to do
+    assert recompute_changed_years(session, owner="scheduler-b") == []
+    assert len(c.events(cid)) == before + 1
+    verified = c.get(f"/api/v1/cases/{cid}/verify", "auditor")
+    assert verified["chain_ok"] and verified["replay_ok"], verified
+
+
+def test_a_calendar_change_is_recomputed_by_one_scheduler_of_several(center, session, clock, rt, tmp_path):
+    c = center
+    shipped = DEFAULT_CALENDAR_PATH.read_text(encoding="utf-8")
+    path = tmp_path / "calendar.toml"
+    path.write_text(shipped, encoding="utf-8")
+    watched = CalendarFile(path, check_every=0)
+    c.set_time(china("2026-12-15", 10))
+    cid = accepted(c)
+    replied(c, cid, "reject", "dissatisfied")
+    recompute_changed_years(session, owner="scheduler-a")
+    before = len(c.events(cid))
+
+    # a file that cannot be used is logged; the calendar in service stays, nothing is recomputed
+    _edit(path, shipped + "\n[years.2027\n", bump=1)
+    assert not watched.refresh(rt, force=True) and rt.calendar.is_provisional(2027)
+    assert recompute_changed_years(session, owner="scheduler-a") == []
+
+    _edit(path, shipped.replace("[years.2027]\nprovisional = true\n", NOTICE_TOML), bump=2)
+    assert watched.refresh(rt, force=True)
+    # scheduler B holds the year's row (its lease runs): A leaves the year alone
+    held = wall_now() + timedelta(minutes=5)
+    session.execute(update(CalendarYearModel).where(CalendarYearModel.year == 2027)
+                    .values(claimed_by="scheduler-b", claimed_until=held))
+    session.commit()
+    assert recompute_changed_years(session, owner="scheduler-a") == []
+    assert len(c.events(cid)) == before
+    # B died half-way: when its lease ends, A claims the year and recomputes it
+    [done] = recompute_changed_years(session, owner="scheduler-a", wall=lambda: held + timedelta(seconds=1))
+    assert done.year == 2027 and [case.case_id for case in done.cases] == [cid]
+    assert [e["type"] for e in c.events(cid)[before:]] == ["deadlines_recomputed"]
+    assert recompute_changed_years(session, owner="scheduler-b") == []

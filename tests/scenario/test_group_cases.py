@@ -68,3 +68,57 @@ def test_a_small_case_is_not_marked(center):
     c = center
     cid = registered(c, people_involved=9)  # [group_case] people_involved_at_least = 10
     assert follow(c, cid) == {} and not [e for e in c.events(cid) if e["type"] == "case_flagged"]
+
+
+# ---------------------------------------------------------------- sorted first (issue 17 §2)
+
+def _ids(c, url: str, user: str) -> list:
+    return [t["id"] for t in c.get(url, user)["items"]]
+
+
+def test_group_and_high_risk_cases_come_first_in_every_list_and_the_ledger(center):
+    c = center
+    c.set_time(china("2026-03-02", 9))
+    plain = registered(c, people_involved=2)
+    c.set_time(china("2026-03-02", 10))
+    later = registered(c, people_involved=3)
+    c.set_time(china("2026-03-03", 9))  # registered last, due last: a 群体性 case
+    group = registered(c, people_involved=35, summary="35名农民工聚集讨薪")
+    screens = {cid: c.task(cid, "screen")["id"] for cid in (plain, later, group)}
+    expected = [screens[group], screens[plain], screens[later]]
+    for sort in ("due", "created"):  # the screener's queue, in each order: the group case first
+        assert _ids(c, f"/api/v1/tasks?sort={sort}", "screener")[:3] == expected, sort
+    assert _ids(c, "/api/v1/tasks?sort=warning", "screener")[0] == screens[group]  # (the other two tie)
+    assert _ids(c, "/api/v1/tasks?sort=-due", "screener")[:3] == [screens[group], screens[later], screens[plain]]
+    assert _ids(c, "/api/v1/tasks?per_page=1&page=2", "screener") == [screens[plain]]  # pages follow the order
+    # the supervision desk's oversight list and the director's all-tasks view of the unit
+    for sort in ("due", "-created", "warning"):
+        items = c.get(f"/api/v1/tasks?scope=supervised&sort={sort}", "supervisor")["items"]
+        assert next(t["id"] for t in items if t["name"] == "screen") == screens[group], sort
+        assert items[0]["case_id"] == group, sort
+    # the ledger: the group case first whatever the order asked for
+    for sort in ("opened", "-opened", "code"):
+        assert c.get(f"/api/v1/cases?sort={sort}", "director")["items"][0]["id"] == group, sort
+
+    # a case flagged later (high risk found at screening): its tasks move up, in the lists of every role
+    c.complete(later, "screen", "screener", {**AGREE, "escalation_risk": "high", "tier": "major"})
+    police = [t for t in c.case(later)["tasks"] if t["kind"] == "bpmn"]
+    assert police and all(t["roles"] == ["dept_police"] for t in police)
+    assert _ids(c, "/api/v1/tasks", "police")[0] == police[0]["id"]
+    assert [row["id"] for row in c.get("/api/v1/cases?sort=-opened", "director")["items"]][:2] == [group, later]
+
+
+def test_a_case_flagged_while_a_supervision_task_is_open_moves_that_task_up(center):
+    c = center
+    c.set_time(china("2026-03-05", 10))  # Thursday: 登记 due Friday 24:00
+    first = c.open("dispute", "clerk", {"channel": "walk_in"})["id"]
+    second = c.open("dispute", "clerk", {"channel": "walk_in"})["id"]
+    c.drain(china("2026-03-09", 0, 0, 1))  # Monday: 催办 and 督办单 for both late registrations
+    notices = {cid: next(t["id"] for t in c.case(cid)["tasks"] if t["name"] == "supervision_notice")
+               for cid in (first, second)}
+    before = [i for i in _ids(c, "/api/v1/tasks", "unit_head") if i in notices.values()]
+    assert before == [notices[first], notices[second]]
+    c.set_time(china("2026-03-09", 9))
+    c.complete(second, "register", "clerk", {**REGISTER, "received_date": "2026-03-05", "people_involved": 40})
+    after = [i for i in _ids(c, "/api/v1/tasks", "unit_head") if i in notices.values()]
+    assert after == [notices[second], notices[first]]  # the open 督办单 of the now 群体性 case went first

@@ -35,8 +35,17 @@ def test_a_late_petition_reply_is_supervised_once_by_the_petition_office(center)
     assert ladder_of(c, cid) == {"发出督办单"}
     c.drain(china("2026-05-20", 9))  # weeks later: still no generic 督办单 about the reply
     assert "出具处理意见并书面答复" not in escalated(c, cid)
-    assert {t["title"] for t in c.case(cid)["tasks"] if t["kind"] == "supervision"} <= {
-        "督办单：发出督办单", "挂牌督办：发出督办单"}
+    follow_ups = {t["title"]: t for t in c.case(cid)["tasks"] if t["kind"] == "supervision"}
+    assert set(follow_ups) <= {"催办：发出督办单", "督办单：发出督办单", "挂牌督办：发出督办单"}
+    # a confidential petition: the unit head (no petition role) reads it while holding its follow-up, and acts
+    reminder = follow_ups["催办：发出督办单"]
+    assert reminder["roles"] == ["unit_head"]
+    c.get(f"/api/v1/tasks/{reminder['id']}", "unit_head")
+    c.get(f"/api/v1/cases/{cid}", "unit_head")
+    assert c.post(f"/api/v1/tasks/{reminder['id']}/claim", "unit_head").status_code == 200
+    done = c.post(f"/api/v1/tasks/{reminder['id']}/complete", "unit_head",
+                  {"data": {"urge_action": "urged", "urge_note": "已督促信访部门当日发出督办单"}})
+    assert done.status_code == 200, done.get_json()
 
 
 def test_the_review_request_window_is_the_partys_and_gets_no_ladder(center):

@@ -6,7 +6,7 @@ answers in writing (reason, measures, new date); the supervising center one leve
 closes it (销号) or sends it back (退回). Through the API as the center's users."""
 from engine.services import users
 from tests.scenario.conftest import COUNTY_CODE, TOWNSHIP_CODE, china
-from tests.scenario.test_dispute import REGISTER
+from tests.scenario.test_dispute import AGREE, REGISTER
 from tests.support import PASSWORD
 
 ANSWER = {"reason": "研判员外出参加培训，未及时处理", "measures": "已指定专人当日完成研判", "new_date": "2026-03-10"}
@@ -93,7 +93,7 @@ def test_the_unit_head_answers_the_notice_and_the_supervisor_reviews_it(center, 
     done(c, again["id"], "unit_head", {**ANSWER, "measures": "已指定李研判于3月10日17时前完成研判"})
     review = follow_ups(c, cid)["supervision_notice_review"]
     done(c, review["id"], "supervisor", {"decision": "close"})
-    assert follow_ups(c, cid) == {}
+    assert set(follow_ups(c, cid)) == {"supervision_reminder"}  # the 催办 waits for its own record
 
     kinds = [(e["type"], e["actor"]) for e in c.events(cid) if e["type"].startswith("supervision_")]
     assert kinds == [("supervision_answered", "unit_head"), ("supervision_returned", "supervisor"),
@@ -129,4 +129,72 @@ def test_a_township_task_is_answered_there_and_reviewed_one_level_up(center, ses
     review = follow_ups(c, cid)["supervision_notice_review"]
     assert c.listed(cid, "supervision_notice_review", "supervisor")  # the county center's 督办岗
     done(c, review["id"], "supervisor", {"decision": "close"})
+    verified(c, cid)
+
+
+# ---------------------------------------------------------------- 催办: a light task for the unit head
+
+def _late_screen(c, session):
+    """A county case whose 研判 (one working day) is held by 李研判 and falls due Tuesday 2026-03-03 24:00."""
+    users.create_user(session, "li", PASSWORD, ["screener"], [COUNTY_CODE], "李研判")
+    session.commit()
+    c.set_time(china("2026-03-02", 10))  # a Monday
+    case = c.open("dispute", "clerk", {"channel": "walk_in"})
+    cid = case["id"]
+    c.complete(cid, "register", "clerk", {**REGISTER, "received_date": c.day(0)})
+    screen = c.task(cid, "screen")
+    assert c.post(f"/api/v1/tasks/{screen['id']}/claim", "li").status_code == 200
+    return case, screen
+
+
+def test_a_reminder_reaches_the_unit_head_who_records_the_urging(center, session):
+    c = center
+    case, _ = _late_screen(c, session)
+    cid = case["id"]
+    c.drain(china("2026-03-04", 0, 0, 1))  # Wednesday 00:00: 催办 (the 督办单 comes a day later)
+    reminder = follow_ups(c, cid)["supervision_reminder"]
+    assert set(follow_ups(c, cid)) == {"supervision_reminder"}
+    assert reminder["title"] == "催办：研判" and reminder["roles"] == ["unit_head"]
+    assert c.listed(cid, "supervision_reminder", "unit_head")
+    assert not c.listed(cid, "supervision_reminder", "supervisor")  # the head of the unit at fault, not the desk
+    shown, fill = sheet(c, reminder["id"], "unit_head")
+    assert shown["sv_task"] == "研判" and shown["sv_due"] == "2026-03-03 24:00"  # what is late, since when
+    assert shown["sv_holder"].startswith("李研判（西湖区综治中心")  # the holder by name
+    assert shown["sv_step"].startswith("催办（第2级")
+    assert fill == ["urge_action", "urge_note"]  # no written answer, no review: that is the 督办单's
+    assert c.get(f"/api/v1/tasks/{reminder['id']}", "unit_head")["due_at"].startswith("2026-03-04")  # 1 working day
+
+    refused = done(c, reminder["id"], "unit_head", {"urge_action": "urged"}, 422)
+    assert "urge_note" in refused["details"]
+    done(c, reminder["id"], "unit_head", {"urge_action": "urged", "urge_note": "已电话督促李研判今日完成研判"})
+    assert follow_ups(c, cid) == {}  # recorded; nothing goes to a reviewer
+    recorded = [e for e in c.events(cid) if e["type"] == "reminder_recorded"]
+    assert [(e["actor"], e["payload"]["data"]["urge_note"]) for e in recorded] == [
+        ("unit_head", "已电话督促李研判今日完成研判")]
+
+    # the 督办单 a day later says what the 催办 did
+    c.drain(china("2026-03-05", 0, 0, 1))
+    notice = follow_ups(c, cid)["supervision_notice"]
+    shown, _ = sheet(c, notice["id"], "unit_head")
+    assert "催办：已督促承办人" in shown["sv_earlier"] and "已电话督促李研判" in shown["sv_earlier"]
+    verified(c, cid)
+
+
+def test_a_reminder_closes_by_itself_when_the_late_task_is_done_first(center, session):
+    c = center
+    case, screen = _late_screen(c, session)
+    cid = case["id"]
+    c.drain(china("2026-03-04", 0, 0, 1))
+    reminder = follow_ups(c, cid)["supervision_reminder"]
+    c.set_time(china("2026-03-04", 9))
+    c.complete(cid, "screen", "li", {**AGREE, "tier": "ordinary"})  # the late task is done before the head acts
+    assert "supervision_reminder" not in follow_ups(c, cid)
+    closed = [e for e in c.events(cid) if e["type"] == "reminder_closed"]
+    assert [(e["task_id"], e["actor"], e["payload"]["source"]) for e in closed] == [
+        (reminder["id"], "system", screen["id"])]
+    response = c.post(f"/api/v1/tasks/{reminder['id']}/complete", "unit_head",
+                      {"data": {"urge_action": "urged", "urge_note": "已督促"}})
+    assert response.status_code == 403  # no longer the head's to act on (nor to read: the case moved on)
+    gone = c.get(f"/api/v1/tasks/{reminder['id']}", "auditor", status=409)  # done by the process, on record
+    assert gone["details"]["by"] == "system"
     verified(c, cid)

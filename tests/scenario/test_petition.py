@@ -284,10 +284,11 @@ def test_failed_mediation_extension_and_overdue_supervision_then_reply_final(cen
     c.complete(cid, "pt_mediation", "competent", {"pt_mediation_result": "no_agreement", "want_confirmation": False})
     c.complete(cid, "pt_handle", "competent", {"handle_action": "extend"})
     approve = c.task(cid, "pt_approve_extension")
-    assert approve["roles"] == ["unit_head"]
-    c.complete(cid, "pt_approve_extension", "unit_head", {"handling_extended": True, "extension_notice_date": c.day(0),
-                                                          "extension_reason": "需委托评估"},
-               forbidden=("competent", "petition"))
+    assert approve["roles"] == ["competent_body_head"] and approve["org_unit"] == COUNTY_CODE
+    c.complete(cid, "pt_approve_extension", "competent_head", {"handling_extended": True,
+                                                               "extension_notice_date": c.day(0),
+                                                               "extension_reason": "需委托评估"},
+               forbidden=("competent", "petition", "unit_head"))  # the body's own head, not the center's
     # 信访条例 第34条: extended by 30 days: 90 days from 2 March end on Sunday 31 May, so Monday 1 June
     assert c.task(cid, "pt_handle")["due_at"] == end_of("2026-06-01")
     assert c.timers(cid) == {"60日办理期限届满": end_of("2026-06-01")}
@@ -379,12 +380,12 @@ def test_an_approved_extension_needs_the_written_notice(center):
     cid = accepted(c)
     c.complete(cid, "pt_handle", "competent", {"handle_action": "extend"})
     task = c.task(cid, "pt_approve_extension")
-    assert c.post(f"/api/v1/tasks/{task['id']}/claim", "unit_head").status_code == 200
-    missing = c.post(f"/api/v1/tasks/{task['id']}/complete", "unit_head", {"data": {
+    assert c.post(f"/api/v1/tasks/{task['id']}/claim", "competent_head").status_code == 200
+    missing = c.post(f"/api/v1/tasks/{task['id']}/complete", "competent_head", {"data": {
         "handling_extended": True, "extension_reason": "需委托评估"}})
     assert missing.status_code == 422 and "extension_notice_date" in str(missing.get_json())
     # refused: no notice needed (the field does not apply)
-    done = c.post(f"/api/v1/tasks/{task['id']}/complete", "unit_head", {"data": {
+    done = c.post(f"/api/v1/tasks/{task['id']}/complete", "competent_head", {"data": {
         "handling_extended": False, "extension_reason": "无需延期"}})
     assert done.status_code == 200, done.get_json()
     assert c.ready(cid) == ["pt_handle"] and c.task(cid, "pt_handle")["due_at"] == end_of("2026-05-06")
@@ -475,3 +476,25 @@ def test_transferred_petition_has_no_completion_report(center):
     cid = accepted(c)
     replied(c, cid, "support", "satisfied")
     assert not any(e["task"] == "报送办结报告" for e in c.events(cid))
+
+
+def test_a_township_petition_extension_is_approved_by_that_bodys_own_head(center):
+    """信访工作条例 第34条 经本机关负责人批准: the head of the body handling the petition (here at the township),
+    not the county's head of the same role nor a center's unit_head."""
+    c = center
+    cid = registered(c, office="t_petition")
+    c.complete(cid, "pt_forward", "t_petition", {"forward_decision": "competent", "competent_body_name": "北山街道办事处",
+                                                 "forward_date": c.day(0)})
+    c.complete(cid, "pt_competence", "t_competent", {"competence": "competent"})
+    c.complete(cid, "pt_accept", "t_competent", {"accept_decision": "accepted", "accept_date": c.day(0),
+                                                 "accept_notice_method": "written"})
+    c.complete(cid, "pt_classify", "t_competent", {"petition_class": "claim"})
+    c.complete(cid, "pt_handle", "t_competent", {"handle_action": "extend"})
+    approve = c.task(cid, "pt_approve_extension")
+    assert approve["roles"] == ["competent_body_head"] and approve["org_unit"] == TOWNSHIP_CODE
+    assert c.listed(cid, "pt_approve_extension", "t_competent_head")
+    c.complete(cid, "pt_approve_extension", "t_competent_head",
+               {"handling_extended": True, "extension_notice_date": c.day(0), "extension_reason": "需现场勘验"},
+               forbidden=("competent_head", "unit_head", "t_competent"))
+    assert c.case(cid)["data"]["handling_extended"] is True
+    c.assert_record(cid)

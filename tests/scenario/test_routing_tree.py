@@ -4,8 +4,13 @@ at once (422 naming the role and the unit), 首问负责 feedback after the case
 co-department."""
 import re
 
+from sqlalchemy import select
+
+from engine.models import UserModel
+from engine.services import users
 from tests.scenario.conftest import CITY_CODE, COUNTY_CODE, TOWNSHIP_CODE, VILLAGE_CODE, end_of
 from tests.scenario.test_dispute import AGREE, register
+from tests.support import PASSWORD
 from tests.support.web import csrf, ui_login
 
 TERMINATE = {"termination_reason": "对赔偿数额分歧过大", "guided_channel": "litigation"}
@@ -14,6 +19,16 @@ TERMINATE = {"termination_reason": "对赔偿数额分歧过大", "guided_channe
 def form_of(c, cid, name, user):
     task = c.task(cid, name)
     return {f["id"]: f for f in c.get(f"/api/v1/tasks/{task['id']}", user)["form"]}
+
+
+def not_theirs(c, cid, name, *others):
+    """Others may neither take nor complete a task assigned to its officer (a claim is refused: 403 for who may
+    not read the case, 409 naming the holder for who may), nor see it in their list."""
+    task = c.task(cid, name)
+    for user in others:
+        assert c.post(f"/api/v1/tasks/{task['id']}/claim", user).status_code in (403, 409), user
+        assert c.post(f"/api/v1/tasks/{task['id']}/complete", user, {"data": {}}).status_code == 403, user
+        assert not c.listed(cid, name, user), user
 
 
 def dispatch_now(c, cid, user, data):
@@ -53,7 +68,7 @@ def test_county_case_handed_down_to_a_village_committee(center):
     # 首问负责: the county's window, where the party came, gives the feedback
     feedback = c.task(cid, "feedback")
     assert feedback["org_unit"] == COUNTY_CODE and c.listed(cid, "feedback", "clerk")
-    c.forbidden(cid, "feedback", "v_clerk")
+    not_theirs(c, cid, "feedback", "v_clerk")
     c.complete(cid, "feedback", "clerk", {"feedback_date": c.day(0), "feedback_method": "phone"})
     [moved] = [e for e in c.events(cid) if e["type"] == "case_assigned"]
     assert moved["payload"]["from_name"] == "西湖区综治中心" and moved["payload"]["to_name"] == "曙光社区调解室"
@@ -111,7 +126,8 @@ def test_report_up_village_to_city_and_not_beyond(center):
     # 首问负责 after 上报 and 交办: the village where the party came gives the feedback
     feedback = c.task(cid, "feedback")
     assert feedback["org_unit"] == VILLAGE_CODE and c.listed(cid, "feedback", "v_clerk")
-    c.forbidden(cid, "feedback", "clerk", "t_clerk")
+    assert feedback["assignee"] == "v_clerk"  # the officer who registered it, by name, not the window's pool
+    not_theirs(c, cid, "feedback", "clerk", "t_clerk")
     c.complete(cid, "feedback", "v_clerk", {"feedback_date": c.day(0), "feedback_method": "visit"})
     c.assert_record(cid)
 
@@ -198,3 +214,59 @@ def test_the_assign_deadline_holds_for_its_own_dispatch_only(center):
                                              "mediation_type": "people"})
     assert c.task(cid, "mediate")["due_at"] == end_of("2026-03-09")  # the tier's 7 days again
     c.assert_record(cid)
+
+
+# ---------------------------------------------------------------- 首问负责: the officer, not only the unit
+
+def _to_feedback(c, user: str, then=None) -> int:
+    """A county case registered by `user`, mediated without agreement: at 结果反馈 (`then` runs before that)."""
+    cid = register(c, user=user)
+    if then is not None:
+        then()
+    c.complete(cid, "screen", "screener", {**AGREE, "tier": "simple"})
+    c.complete(cid, "dispatch", "screener", {"dispatch_route": "handle", "handling_dept": "mediator",
+                                             "mediation_type": "people"})
+    c.complete(cid, "mediate", "mediator", {"mediation_result": "no_agreement"})
+    c.complete(cid, "terminate_mediation", "mediator", TERMINATE)
+    return cid
+
+
+def test_feedback_goes_to_the_officer_who_registered_the_case(center, session):
+    c = center
+    users.create_user(session, "zhou", PASSWORD, ["intake_clerk"], [COUNTY_CODE], "周窗口")
+    session.commit()
+    cid = _to_feedback(c, "clerk")
+    feedback = c.task(cid, "feedback")
+    assert feedback["assignee"] == "clerk" and feedback["roles"] == ["intake_clerk"]
+    opened = [e for e in c.events(cid) if e["type"] == "task_opened" and e["task_id"] == feedback["id"]]
+    assert opened[0]["payload"]["assignee"] == "clerk"  # the history says whose it is
+    assert c.listed(cid, "feedback", "clerk")
+    mine = c.get("/api/v1/tasks?assigned=me&per_page=200", "clerk")["items"]
+    assert feedback["id"] in {t["id"] for t in mine}  # in the officer's own claimed tasks at once
+    refused = c.post(f"/api/v1/tasks/{feedback['id']}/complete", "zhou",
+                     {"data": {"feedback_date": c.day(0), "feedback_method": "phone"}})
+    assert refused.status_code == 403  # another window clerk of the same unit does not take it over
+    c.complete(cid, "feedback", "clerk", {"feedback_date": c.day(0), "feedback_method": "phone"})
+    c.assert_record(cid)
+
+
+def test_feedback_stays_with_the_first_units_pool_when_the_officer_left(center, session):
+    c = center
+    for name in ("wu", "zheng", "zhou"):
+        users.create_user(session, name, PASSWORD, ["intake_clerk"], [COUNTY_CODE])
+    session.commit()
+    gone = _to_feedback(c, "wu", lambda: users.set_active(session, "wu", False))
+    moved = _to_feedback(c, "zheng", lambda: _drop_role(session, "zheng"))
+    for cid in (gone, moved):
+        feedback = c.task(cid, "feedback")
+        assert feedback["assignee"] is None and feedback["org_unit"] == COUNTY_CODE  # the window's pool
+        assert c.listed(cid, "feedback", "zhou")
+        c.complete(cid, "feedback", "zhou", {"feedback_date": c.day(0), "feedback_method": "phone"})
+
+
+def _drop_role(session, username: str) -> None:
+    """The officer moved to another post: no longer a window clerk at the county (no service changes roles yet)."""
+    user = session.scalar(select(UserModel).where(UserModel.username == username))
+    for membership in list(user.memberships):
+        session.delete(membership)
+    session.commit()

@@ -149,21 +149,26 @@ def test_supervision_ladder_steps_fire_in_order_and_stop_on_completion(session, 
     assert level_after(at("2026-03-08T23:59:58+08:00")) == 0  # nothing on Saturday or Sunday
     assert level_after(at("2026-03-09T00:00:00+08:00")) == 1
     assert level_after(at("2026-03-10T00:00:00+08:00")) == 2
+    [reminder] = [t for t in cases.open_tasks(session, case.id) if t.kind == "supervision"]
+    assert reminder.spec_name == "supervision_reminder" and reminder.roles == ["unit_head"]  # 催办: the unit head
     assert level_after(at("2026-03-11T00:00:00+08:00")) == 3
-    [notice] = [t for t in cases.open_tasks(session, case.id) if t.kind == "supervision"]
+    [notice] = [t for t in cases.open_tasks(session, case.id) if t.spec_name == "supervision_notice"]
     assert notice.roles == ["unit_head"] and notice.title.startswith("督办单")
     assert notice.due_basis == "督办单须在2个工作日内书面答复"  # staff read the rule, not a reference to our docs
-    assert tasks.list_tasks(session, actor("head")).total == 1
+    assert tasks.list_tasks(session, actor("head")).total == 2  # the 催办 and the 督办单
     tasks.complete_task(session, notice.id, {"reason": "调解员外出", "measures": "已落实专人办理",
                                              "new_date": "2026-03-13"}, actor("head"))
     assert notice.id not in {t.id for t in cases.open_tasks(session, case.id)}
-    assert tasks.list_tasks(session, actor("head")).total == 0  # its candidate row went with it
-    [review] = [t for t in cases.open_tasks(session, case.id) if t.kind == "supervision"]
+    assert tasks.list_tasks(session, actor("head")).total == 1  # its candidate row went with it
+    [review] = [t for t in cases.open_tasks(session, case.id) if t.kind == "supervision" and t is not reminder]
     assert review.spec_name == "supervision_notice_review" and review.roles == ["supervisor"]
     tasks.complete_task(session, review.id, {"decision": "close"}, actor("super"))
 
     tasks.complete_task(session, task.id, {"result": "agreed"}, actor("mediator1"))
     assert [t for t in pending_timers(session, case.id) if t.kind == "ladder"] == []
+    assert [t for t in cases.open_tasks(session, case.id) if t.kind == "supervision"] == []  # the 催办 closed
+    assert [e.task_id for e in events_of(session, case.id, "reminder_closed")] == [reminder.id]
+    assert tasks.list_tasks(session, actor("head")).total == 0
     assert drain(session, clock, at("2026-03-20T00:00:00+08:00")).fired == 0
     steps = [e.payload["step"] for e in events_of(session, case.id, "task_escalated")]
     assert steps == ["prompt", "reminder", "notice"]
@@ -213,8 +218,8 @@ def test_red_listing_asks_the_unit_at_fault_to_answer_and_the_supervision_desk_t
     [task] = [t for t in cases.open_tasks(session, case.id) if t.kind == "bpmn"]
     assert task.warning_level == 4
     titles = sorted(t.title for t in cases.open_tasks(session, case.id) if t.kind == "supervision")
-    assert titles == ["挂牌督办：调解", "督办单：调解"]
-    assert tasks.list_tasks(session, actor("head")).total == 2  # the unit's head answers both
+    assert titles == ["催办：调解", "挂牌督办：调解", "督办单：调解"]
+    assert tasks.list_tasks(session, actor("head")).total == 3  # the unit's head records and answers them all
     assert tasks.list_tasks(session, actor("super")).total == 0  # the desk is never asked to write the answer
     [listing] = [t for t in cases.open_tasks(session, case.id) if t.spec_name == "supervision_listing"]
     tasks.complete_task(session, listing.id, {"reason": "案情复杂", "measures": "中心主任牵头会商",
@@ -233,9 +238,10 @@ def test_the_follow_up_roles_come_from_the_ladder_settings(session, actor, clock
     directory.create_user(session, "depthead", PASSWORD, ["dept_head"])
     case = _mediation_case(session, actor, clock)
     drain(session, clock, at("2026-03-11T00:00:00+08:00"))  # 督办 (notice) fell on 2026-03-10 24:00
-    [notice] = [t for t in cases.open_tasks(session, case.id) if t.kind == "supervision"]
-    assert notice.roles == ["dept_head"]
-    assert [t.id for t in tasks.list_tasks(session, actor("depthead")).items] == [notice.id]
+    [notice] = [t for t in cases.open_tasks(session, case.id) if t.spec_name == "supervision_notice"]
+    [reminder] = [t for t in cases.open_tasks(session, case.id) if t.spec_name == "supervision_reminder"]
+    assert notice.roles == reminder.roles == ["dept_head"]
+    assert sorted(t.id for t in tasks.list_tasks(session, actor("depthead")).items) == sorted([notice.id, reminder.id])
     assert tasks.list_tasks(session, actor("head")).total == 0  # the default role no longer gets it
     drain(session, clock, at("2026-03-17T00:00:00+08:00"))  # 挂牌督办 (listing)
     listing = [t for t in cases.open_tasks(session, case.id) if t.spec_name == "supervision_listing"]

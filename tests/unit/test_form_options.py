@@ -49,5 +49,14 @@ def test_deploy_refuses_a_candidate_group_naming_a_unit_that_does_not_exist(sess
         processes.deploy(session, {"p.bpmn": xml.encode()}, SYSTEM)
     [problem] = info.value.problems
     assert problem.element_id == "x" and "330106999" in problem.message
-    ok = process(user_task(' camunda:candidateGroups="mediator@330106001,mediator@parent,intake_clerk@first"'))
+    ok = process(user_task(' camunda:candidateGroups="mediator@330106001,mediator@parent,intake_clerk@first,'
+                           'competent_body_head@unit_of:competent_body"'))
     assert processes.deploy(session, {"p.bpmn": ok.encode()}, SYSTEM)
+
+
+def test_deploy_refuses_a_unit_of_group_without_its_role(session, directory):
+    xml = process(user_task(' camunda:candidateGroups="competent_body_head@unit_of:"'))
+    with pytest.raises(ProcessDefinitionError) as info:
+        processes.deploy(session, {"p.bpmn": xml.encode()}, SYSTEM)
+    [problem] = info.value.problems
+    assert problem.element_id == "x" and "unit_of" in problem.message

@@ -39,7 +39,7 @@ ROLES = {
     "intake_clerk", "screener", "mediator", "dept_court", "dept_procuratorate", "dept_police", "dept_justice",
     "dept_hrss", "dept_union", "dept_civil_affairs", "dept_housing", "grassroots_mediator", "task_force",
     "supervisor", "director", "revisit_staff", "petition_office", "competent_body", "review_body", "court_clerk",
-    "judge", "enforcement", "unit_head",
+    "judge", "enforcement", "unit_head", "competent_body_head",
 }
 HELPER_NAMES = {"legal_days", "workdays", "natural_days"}
 CST = timezone(timedelta(hours=8))
@@ -139,6 +139,9 @@ def test_user_tasks_follow_the_conventions(pid):
         if roles is not None:
             for role in roles:
                 assert role.split("@")[0] in ROLES, f"{tid}: unknown role {role}"
+                unit = role.partition("@")[2]
+                if unit.startswith("unit_of:"):
+                    assert unit.removeprefix("unit_of:") in ROLES, f"{tid}: unknown role in {role}"
         due = t.get(CAM + "dueDate")
         assert due and (due.startswith("=") or re.fullmatch(r"P(\d+D|T\d+H)", due)), f"{tid}: camunda:dueDate"
         assert _doc(t), f"{tid}: documentation states the deadline and its basis"

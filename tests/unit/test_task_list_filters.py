@@ -106,7 +106,8 @@ def test_a_supervision_follow_up_carries_the_copies(session, actor, clock):
     case = cases.start_case(session, "small_mediation", {}, actor("clerk"))
     clock.advance(days=4)  # past the intake's P1D deadline and the 督办 step a day after it
     timers.fire_due_timers(session, now=clock.now())
-    follow = session.scalar(select(TaskModel).where(TaskModel.case_id == case.id, TaskModel.kind == "supervision"))
+    follow = session.scalar(select(TaskModel).where(TaskModel.case_id == case.id, TaskModel.kind == "supervision",
+                                                    TaskModel.spec_name == "supervision_notice"))  # (and a 催办)
     assert follow is not None
     stored = _assert_copies_right(session)
     row = next(v for k, v in stored.items() if k[0] == follow.id)
@@ -139,7 +140,8 @@ def test_a_category_change_reaches_a_supervision_follow_up_left_open(session, ac
     case = cases.start_case(session, "classify_then_mediate", {}, clerk)
     clock.advance(days=4)  # past the P1D deadline and its 督办 step: a follow-up task for the unit head
     timers.fire_due_timers(session, now=clock.now())
-    follow = session.scalar(select(TaskModel).where(TaskModel.case_id == case.id, TaskModel.kind == "supervision"))
+    follow = session.scalar(select(TaskModel).where(TaskModel.case_id == case.id, TaskModel.kind == "supervision",
+                                                    TaskModel.spec_name == "supervision_notice"))  # (and a 催办)
     assert follow is not None
     tasks.complete_task(session, _task(session, case.id, "classify").id, {"category": "labour"}, clerk)
     stored = _assert_copies_right(session)
@@ -172,7 +174,8 @@ def _reference(session, who: Actor, now, *, overdue, assigned, process_id, categ
     key = {"due": lambda t: (due(t), t.created_at, t.id), "-due": lambda t: (due(t), t.created_at, t.id),
            "created": lambda t: (t.created_at, t.id), "-created": lambda t: (t.created_at, t.id),
            "warning": lambda t: (-t.warning_level, due(t), t.id)}[sort]
-    return [t.id for t in sorted(out, key=key, reverse=sort.startswith("-"))]
+    ordered = sorted(out, key=key, reverse=sort.startswith("-"))
+    return [t.id for t in sorted(ordered, key=lambda t: -t.priority)]  # 群体性 / 高风险 first (a stable sort)
 
 
 def test_every_filter_sort_and_page_matches_a_plain_query(session, actor, clock, directory):
@@ -196,6 +199,11 @@ def test_every_filter_sort_and_page_matches_a_plain_query(session, actor, clock,
         session.execute(update(TaskModel).where(TaskModel.id == task.id).values(warning_level=level))
         session.execute(update(TaskCandidateModel).where(TaskCandidateModel.task_id == task.id)
                         .values(warning_level=level))
+    # one case in the middle is 群体性 / 高风险: its tasks come first in every order (the copies as the engine
+    # writes them when a case is flagged: task_index.priority_changed)
+    session.execute(update(TaskModel).where(TaskModel.case_id == opened[2].id).values(priority=1))
+    session.execute(update(TaskCandidateModel).where(TaskCandidateModel.task_id.in_(
+        select(TaskModel.id).where(TaskModel.case_id == opened[2].id))).values(priority=1))
     session.commit()
     _assert_copies_right(session)
     clock.advance(hours=10)

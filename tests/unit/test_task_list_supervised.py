@@ -36,6 +36,7 @@ def _reference(session, who, now, *, scope, overdue, assigned, process_id, categ
         out.sort(key=lambda t: t.created_at, reverse=sort == "-created")
     else:
         out.sort(key=lambda t: (-t.warning_level, due(t)))
+    out.sort(key=lambda t: -t.priority)  # 群体性 / 高风险 first, in every order
     return [t.id for t in out]
 
 
@@ -65,6 +66,10 @@ def _open_everywhere(session, actor, clock, directory):
     tied = [listed[3].id, listed[8].id, listed[11].id]
     session.execute(update(TaskModel).where(TaskModel.id.in_(tied)).values(
         due_at=listed[8].due_at, due_sort=listed[8].due_at, created_at=listed[8].created_at, warning_level=1))
+    # two cases are 群体性 / 高风险 (one of them a tied task's): their tasks come first in every order
+    for case in (opened[3], opened[6]):
+        session.execute(update(TaskModel).where(TaskModel.case_id == case.id).values(priority=1))
+        session.execute(update(CaseModel).where(CaseModel.id == case.id).values(priority=1))
     session.commit()
     clock.advance(days=4)  # past the small mediations' deadlines: overdue tasks and 督办 follow-ups
     timers.fire_due_timers(session, now=clock.now())
@@ -160,4 +165,5 @@ def test_the_walks_send_their_limit_and_offset_in_the_sql(session, actor, clock,
         event.remove(engine, "before_cursor_execute", capture)
     pages = [s for s in sent if "ORDER BY" in s and "count(" not in s.lower()]
     assert len(pages) == 2 and all("LIMIT 7 OFFSET 14" in s for s in pages)
-    assert pages[1].count("LIMIT 21") == len(tasks.WARNING_LEVELS)
+    assert pages[0].count("LIMIT 21") == 2  # the list's own walk and the walk of its 群体性 / 高风险 tasks
+    assert pages[1].count("LIMIT 21") == len(tasks.WARNING_LEVELS) + 1  # a walk per level, and the flagged one
