@@ -8,7 +8,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from engine import runtime, specs
 from engine.actors import Actor
@@ -350,10 +350,28 @@ def process_audit(session: Session, actor: Actor, process_id: str | None = None,
     return [AuditEntry(r.at, r.actor, r.action, r.process_id, r.version, r.note) for r in session.scalars(query)]
 
 
+def version_xml(session: Session, actor: Actor, process_id: str, version: int | None = None) -> tuple[int, bytes]:
+    """The BPMN XML of a version (the active one by default) and its number, for the modeler. Administrators,
+    auditors and designers. Raises Forbidden, NotFound."""
+    _may_read_processes(actor)
+    if version is None:
+        row = active_version(session, process_id)
+    else:
+        row = session.scalar(select(ProcessVersionModel).where(ProcessVersionModel.process_id == process_id,
+                                                               ProcessVersionModel.version == version))
+        if row is None:
+            if _active(session, process_id) is None:
+                raise _not_deployed(process_id)
+            raise NotFound(msg("process.no_such_version", process_id=process_id, version=version),
+                           {"version": [msg("field.no_such_version", version=version)]})
+    return row.version, row.xml
+
+
 # -- drafts: the modeler's unfinished work, on the server ----------------------------------------------------------
 
 _TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "new_process.bpmn"
 _PROCESS_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,199}\Z")  # an XML NCName, as a BPMN id must be
+_PROCESS_TAG_ID = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?process\b[^>]*?\sid=[\"']([^\"']+)[\"']")
 DRAFT_MAX_BYTES = 16 * 1024 * 1024  # as a deployed file (JIEFEN_MAX_UPLOAD_BYTES' default)
 
 
@@ -367,12 +385,13 @@ class DraftInfo:
     author: str
     name: str | None
     updated_at: object
+    target: str  # the process it deploys as: process_id, or the id in a new process's XML
     xml: str | None = None
 
 
 def _draft_info(row: ProcessDraftModel, with_xml: bool = False) -> DraftInfo:
     return DraftInfo(row.id, row.process_id, row.base_version, row.author, row.name, row.updated_at,
-                     row.xml if with_xml else None)
+                     row.process_id or _xml_process_id(row.xml) or f"draft-{row.id}", row.xml if with_xml else None)
 
 
 def _may_edit(actor: Actor) -> None:
@@ -419,18 +438,10 @@ def create_draft(session: Session, actor: Actor, *, process_id: str | None = Non
     _may_edit(actor)
     now = runtime.of(session).clock.now()
     if process_id is not None:
-        if version is None:
-            row = active_version(session, process_id)
-        else:
-            row = session.scalar(select(ProcessVersionModel).where(ProcessVersionModel.process_id == process_id,
-                                                                   ProcessVersionModel.version == version))
-            if row is None:
-                if _active(session, process_id) is None:
-                    raise _not_deployed(process_id)
-                raise NotFound(msg("process.no_such_version", process_id=process_id, version=version),
-                               {"version": [msg("field.no_such_version", version=version)]})
-        draft = ProcessDraftModel(process_id=process_id, base_version=row.version, author=actor.username,
-                                  name=_draft_name(name) or row.name, xml=row.xml.decode("utf-8"), updated_at=now)
+        number, xml = version_xml(session, actor, process_id, version)
+        draft = ProcessDraftModel(process_id=process_id, base_version=number, author=actor.username,
+                                  name=_draft_name(name) or _latest(session, process_id).name,
+                                  xml=xml.decode("utf-8"), updated_at=now)
     else:
         new_id = (new_process_id or "").strip()
         if not _PROCESS_ID.match(new_id):
@@ -469,7 +480,8 @@ def get_draft(session: Session, draft_id: int, actor: Actor) -> DraftInfo:
 def list_drafts(session: Session, actor: Actor, process_id: str | None = None) -> list[DraftInfo]:
     """The caller's own drafts (of one process, or all), the most recently saved first. Raises Forbidden."""
     _may_edit(actor)
-    query = (select(ProcessDraftModel).where(ProcessDraftModel.author == actor.username)
+    query = (select(ProcessDraftModel).options(undefer(ProcessDraftModel.xml))
+             .where(ProcessDraftModel.author == actor.username)
              .order_by(ProcessDraftModel.updated_at.desc(), ProcessDraftModel.id.desc()))
     if process_id is not None:
         query = query.where(ProcessDraftModel.process_id == process_id)
@@ -482,14 +494,15 @@ def discard_draft(session: Session, draft_id: int, actor: Actor) -> None:
     session.commit()
 
 
-_PROCESS_TAG_ID = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?process\b[^>]*?\sid=[\"']([^\"']+)[\"']")
+def _xml_process_id(xml: str) -> str | None:
+    found = _PROCESS_TAG_ID.search(xml.encode("utf-8"))
+    return found.group(1).decode() if found else None
 
 
 def _draft_file_name(session: Session, row: ProcessDraftModel) -> str:
     """The file name a draft deploys under: the process's own (deploy excludes the other active files by name,
     so a name must not be another process's), or `<process id>.bpmn` for a new one."""
-    found = _PROCESS_TAG_ID.search(row.xml.encode("utf-8"))
-    process_id = row.process_id or (found.group(1).decode() if found else None)
+    process_id = row.process_id or _xml_process_id(row.xml)
     latest = _latest(session, process_id) if process_id else None
     if latest is not None:
         return latest.file_name

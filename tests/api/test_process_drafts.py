@@ -134,3 +134,34 @@ def test_a_draft_is_discarded_and_bad_saves_are_refused(client, login):
     assert client.delete(url, headers=admin).status_code == 204
     assert client.get(url, headers=admin).status_code == 404
     assert client.delete(url, headers=admin).status_code == 404
+
+
+def test_the_modeler_pages_are_for_designers_and_admins(client, directory, designers):
+    from tests.support.web import csrf, ui_login
+    ui_login(client, "auditor")
+    assert client.get("/admin/processes/small_mediation/model").status_code == 403
+    assert client.get("/admin/processes/new").status_code == 403
+    assert client.get("/admin/processes/small_mediation/versions/1.bpmn").status_code == 200  # auditors read it
+    assert client.get("/admin/processes/small_mediation/versions/9.bpmn").status_code == 404
+    assert client.get("/admin/vendor/not-a-package/x.js").status_code == 404
+    client.post("/logout", data={"csrf_token": csrf(client.get("/tasks/").get_data(as_text=True))})
+    ui_login(client, "designer1")
+    page = client.get("/admin/processes/small_mediation/model")
+    assert page.status_code == 200 and 'id="modeler-config"' in page.get_data(as_text=True)
+    assert client.get("/admin/processes/small_mediation/model?version=9").status_code == 404
+    assert client.get("/admin/processes/small_mediation/model?draft=x").status_code == 404
+    # a new process from the form: a draft of the designer's, opened in the modeler
+    form = client.get("/admin/processes/new").get_data(as_text=True)
+    created = client.post("/admin/processes/new", data={"csrf_token": csrf(form), "process_id": "fast_track",
+                                                        "name": "快速调解"})
+    assert created.status_code == 302 and "/admin/processes/fast_track/model?draft=" in created.headers["Location"]
+    listing = client.get("/admin/processes").get_data(as_text=True)
+    assert "快速调解" in listing and 'id="my-drafts"' in listing
+    draft_id = int(created.headers["Location"].rsplit("=", 1)[1])
+    # a draft opened under another process id is redirected to its own
+    assert client.get(f"/admin/processes/other/model?draft={draft_id}").headers["Location"].endswith(
+        f"/admin/processes/fast_track/model?draft={draft_id}")
+    discarded = client.post(f"/admin/processes/drafts/{draft_id}/discard",
+                            data={"csrf_token": csrf(listing), "next": "https://evil.example/"})
+    assert discarded.status_code == 302 and discarded.headers["Location"].endswith("/admin/processes")
+    assert 'id="my-drafts"' not in client.get("/admin/processes").get_data(as_text=True)
