@@ -17,6 +17,7 @@ from engine.errors import Conflict, Forbidden, InvalidData, NotFound, ProcessDef
 from engine.messages import msg
 from engine.models import (ActiveVersionModel, CaseModel, OrgUnitModel, ProcessAuditModel, ProcessDraftModel,
                            ProcessVersionModel)
+from engine.specs.diff import ElementChange, diff_definitions
 from engine.versions import (LoadedVersion, _not_deployed, active_loaded_version, load_version,  # noqa: F401
                              version_number)  # public here too
 
@@ -486,6 +487,17 @@ def list_drafts(session: Session, actor: Actor, process_id: str | None = None) -
     if process_id is not None:
         query = query.where(ProcessDraftModel.process_id == process_id)
     return [_draft_info(r) for r in session.scalars(query)]
+
+
+def draft_diff(session: Session, draft_id: int, actor: Actor) -> tuple[int | None, list[ElementChange]]:
+    """What the draft changes in the version it was opened from, element by element (a new process: nothing to
+    compare, None and an empty list). Its author only. Raises Forbidden, NotFound."""
+    row = _own_draft(session, draft_id, actor)
+    if row.process_id is None or row.base_version is None:
+        return None, []
+    base = session.scalar(select(ProcessVersionModel).where(ProcessVersionModel.process_id == row.process_id,
+                                                            ProcessVersionModel.version == row.base_version))
+    return row.base_version, diff_definitions(base.xml, row.xml.encode("utf-8"))
 
 
 def discard_draft(session: Session, draft_id: int, actor: Actor) -> None:

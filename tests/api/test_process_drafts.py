@@ -165,3 +165,22 @@ def test_the_modeler_pages_are_for_designers_and_admins(client, directory, desig
                             data={"csrf_token": csrf(listing), "next": "https://evil.example/"})
     assert discarded.status_code == 302 and discarded.headers["Location"].endswith("/admin/processes")
     assert 'id="my-drafts"' not in client.get("/admin/processes").get_data(as_text=True)
+
+
+def test_the_diff_lists_what_a_draft_changes_in_its_base_version(client, login):
+    admin = login("admin")
+    draft = _new_draft(client, admin)
+    url = f"/api/v1/processes/drafts/{draft['id']}"
+    assert client.get(url + "/diff", headers=admin).get_json() == {"base_version": 1, "items": []}
+    edited = (XML.replace('name="调解"', 'name="联合调解"').replace("result == 'agreed'", "result == 'signed'")
+              .replace('<bpmn:userTask id="mediate"', '<bpmn:userTask camunda:candidateGroups="mediator" id="mediate"', 1)
+              .replace('camunda:candidateGroups="=handling_dept" ', ''))
+    client.put(url, json={"xml": edited}, headers=admin)
+    items = {i["element_id"]: i for i in client.get(url + "/diff", headers=admin).get_json()["items"]}
+    assert items["mediate"]["change"] == "changed" and items["mediate"]["name"] == "联合调解"
+    assert items["mediate"]["what"] == ["camunda:candidateGroups", "name"]
+    [flow] = [i for i in items.values() if i["type"] == "sequenceFlow"]
+    assert (flow["change"], flow["what"]) == ("changed", ["condition"])
+    assert len(items) == 2  # nothing else, however the attributes are ordered
+    other = login("auditor")
+    assert client.get(url + "/diff", headers=other).status_code == 403

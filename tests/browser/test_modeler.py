@@ -49,6 +49,10 @@ def test_an_admin_edits_checks_and_deploys_dispute_in_the_modeler(page, center_s
     expect(page.locator("#save-state")).to_contain_text("已保存")
     assert "?draft=" in page.url  # the first change made a draft, and the address names it
     expect(page.locator('.role-chips button[data-role="mediator"]')).to_be_enabled()
+    # the diff against v1: only 研判, renamed (the modeler's own rewrite of the file changes nothing else)
+    expect(page.locator("#diff-list li")).to_have_count(1, timeout=15000)
+    expect(page.locator('#diff-list li[data-element="screen"]')).to_contain_text("修改 研判（分级）：名称")
+    expect(page.locator('[data-element-id="screen"].jf-changed')).to_have_count(1)
 
     # break the condition of 拒绝调解: the check marks the flow and lists the problem; deploying is blocked
     page.click(f'[data-element-id="{FLOW}_label"]')
@@ -60,6 +64,7 @@ def test_an_admin_edits_checks_and_deploys_dispute_in_the_modeler(page, center_s
     expect(page.locator(f'#problem-list li[data-element="{FLOW}"]')).to_contain_text("拒绝调解")
     expect(page.locator("#lint-summary")).not_to_have_attribute("data-count", "0")
     expect(page.locator("#deploy-form button[type=submit]")).to_be_disabled()
+    expect(page.locator(f'#diff-list li[data-element="{FLOW}"]')).to_contain_text("条件", timeout=15000)
     page.wait_for_timeout(300)
     shoot(page, "61-modeler-problem")
 

@@ -166,6 +166,16 @@ def _modeler_text() -> dict[str, str]:
         "deployHasProblems": gettext("Fix the problems first."),
         "rolesPick": gettext("Select a user task to add roles to its candidate groups."),
         "rolesFor": gettext("Click a role to add it to the candidate groups of %(name)s."),
+        "diffNone": gettext("No changes to v%(version)s yet."),
+        "diffCount": gettext("%(count)s element(s) differ from v%(version)s."),
+        "added": gettext("added"), "removed": gettext("removed"), "changed": gettext("changed"),
+        "parts": {"name": gettext("name"), "type": gettext("type"), "camunda:candidateGroups": gettext("candidate groups"),
+                  "camunda:dueDate": gettext("due date"), "camunda:assignee": gettext("assignee"),
+                  "documentation": gettext("documentation"), "condition": gettext("condition"),
+                  "form": gettext("form"), "properties": gettext("jiefen properties"), "timer": gettext("timer"),
+                  "script": gettext("script"), "lane members": gettext("lane members"),
+                  "sourceRef": gettext("source"), "targetRef": gettext("target"), "default": gettext("default flow"),
+                  "multi-instance": gettext("multi-instance"), "inputs/outputs": gettext("inputs/outputs")},
     }
 
 

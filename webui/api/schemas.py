@@ -121,6 +121,23 @@ class ProcessDraftList(Schema):
     items = fields.List(fields.Nested(ProcessDraftSchema), required=True, metadata={"description": "latest saved first"})
 
 
+class ElementChangeSchema(Schema):
+    element_id = fields.String(required=True)
+    change = fields.String(required=True, metadata={"description": "added | removed | changed"})
+    type = fields.String(required=True, metadata={"description": "the BPMN element: userTask, sequenceFlow, …"})
+    name = fields.String(required=True, allow_none=True)
+    what = fields.List(fields.String(), required=True, metadata={
+        "description": "for changed: attribute names (name, camunda:candidateGroups, …) and parts (documentation, "
+                       "condition, form, properties, timer, …)"})
+
+
+class ProcessDraftDiff(Schema):
+    base_version = fields.Integer(required=True, allow_none=True,
+                                  metadata={"description": "null: a new process, nothing to compare"})
+    items = fields.List(fields.Nested(ElementChangeSchema), required=True,
+                        metadata={"description": "the draft's elements in order, then the removed ones"})
+
+
 class ProcessDraftCreateRequest(Schema):
     process_id = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=200), _no_nul],
                                metadata={"description": "open a deployed process (its active version)"})

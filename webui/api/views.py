@@ -191,6 +191,16 @@ def get_process_draft(draft_id: int):
     return s.draft_json(processes.get_draft(db.session, draft_id, current_actor()))
 
 
+@blp.route("/processes/drafts/<int:draft_id>/diff", methods=["GET"])
+@_errors(401, 403, 404)
+@blp.response(200, s.ProcessDraftDiff)
+def process_draft_diff(draft_id: int):
+    """What the draft changes in the version it was opened from, element by element (by id): added, removed, and
+    changed with what changed. The layout is not compared. Its author only."""
+    base, changes = processes.draft_diff(db.session, draft_id, current_actor())
+    return {"base_version": base, "items": [vars(c) for c in changes]}
+
+
 @blp.route("/processes/drafts/<int:draft_id>", methods=["PUT"])
 @_json_request(s.ProcessDraftSaveRequest)
 @_errors(401, 403, 404, 422)

@@ -100,6 +100,7 @@
         if (!answer.ok) { throw answer; }
         if (!changed) { setSaveState("saved", savedAt()); }
         updateDeploy();
+        showDiff();
       })
       .catch(function (error) {
         changed = true;
@@ -200,6 +201,44 @@
         lintSummary.textContent = T.checkFailed;
         if (window.console) { window.console.warn("check failed", error); }
       });
+  }
+
+  // --- the diff against the version the draft came from (server side, element by element) ---
+  var diffList = document.getElementById("diff-list");
+  var diffSummary = document.getElementById("diff-summary");
+  var diffMarked = [];
+
+  function showDiff() {
+    if (!diffList || !draftId) { return Promise.resolve(); }
+    return request("GET", config.urls.draft + draftId + "/diff").then(function (answer) {
+      if (!answer.ok || !answer.data) { return; }
+      var canvas = modeler.get("canvas");
+      var registry = modeler.get("elementRegistry");
+      diffMarked.forEach(function (m) { canvas.removeMarker(m[0], m[1]); });
+      diffMarked = [];
+      diffList.textContent = "";
+      var items = answer.data.items;
+      items.forEach(function (c) {
+        if (c.change !== "removed" && registry.get(c.element_id)) {
+          canvas.addMarker(c.element_id, "jf-" + c.change);
+          diffMarked.push([c.element_id, "jf-" + c.change]);
+        }
+        var item = document.createElement("li");
+        item.className = "diff-" + c.change;
+        item.setAttribute("data-element", c.element_id);
+        var kind = document.createElement("span");
+        kind.className = "badge diff-badge-" + c.change;
+        kind.textContent = T[c.change] || c.change;
+        item.appendChild(kind);
+        var what = (c.what || []).map(function (w) { return T.parts[w] || w; }).join(config.lang === "zh" ? "、" : ", ");
+        item.appendChild(document.createTextNode(" " + (c.name || c.element_id) + (what ? (config.lang === "zh" ? "：" : ": ") + what : "")));
+        diffList.appendChild(item);
+      });
+      var version = String(answer.data.base_version);
+      diffSummary.setAttribute("data-count", String(items.length));
+      diffSummary.textContent = items.length ? T.diffCount.replace("%(count)s", String(items.length)).replace("%(version)s", version)
+        : T.diffNone.replace("%(version)s", version);
+    });
   }
 
   function updateDeploy() {
@@ -324,6 +363,7 @@
       setSaveState(draftId ? "saved" : "idle", draftId ? T.draftOpened : T.notChanged);
       box.setAttribute("data-state", "ready");
       updateDeploy();
+      showDiff();
       return lint();
     })
     .catch(fail);
