@@ -184,3 +184,15 @@ def test_the_diff_lists_what_a_draft_changes_in_its_base_version(client, login):
     assert len(items) == 2  # nothing else, however the attributes are ordered
     other = login("auditor")
     assert client.get(url + "/diff", headers=other).status_code == 403
+
+
+def test_a_refused_new_process_keeps_what_was_typed(client, directory, designers):
+    from tests.support.web import csrf, ui_login
+    ui_login(client, "designer1")
+    token = csrf(client.get("/admin/processes/new").get_data(as_text=True))
+    for process_id, message in (("small_mediation", "已部署"), ("9lives", "流程标识须以字母")):
+        page = client.post("/admin/processes/new", data={"csrf_token": token, "process_id": process_id,
+                                                         "name": "我的新流程"})
+        html = page.get_data(as_text=True)
+        assert page.status_code in (409, 422) and message in html, process_id
+        assert 'value="我的新流程"' in html and f'value="{process_id}"' in html

@@ -113,6 +113,11 @@ def test_a_designer_starts_a_new_process_and_cannot_deploy_it(page, center_serve
     expect(page.locator("#deploy-form")).to_have_count(0)  # designers draw; administrators deploy
     expect(page.locator(".modeler-deploy")).to_contain_text("管理员")
     shoot(page, "63-modeler-new-process")
+    page.click(".langs a:has-text('English')")  # the modeler and its panel in English
+    expect(page.locator("#modeler")).to_have_attribute("data-state", "ready", timeout=20000)
+    expect(page.locator("#properties")).to_contain_text("General")
+    expect(page.locator("#save-state")).to_have_text("Draft opened")
+    shoot(page, "65-modeler-english")
     page.goto(f"{url}/admin/processes")
     expect(page.locator("#my-drafts")).to_contain_text("邻里纠纷快速调解")
     shoot(page, "64-processes-with-drafts")

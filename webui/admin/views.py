@@ -10,12 +10,13 @@ from flask import (Blueprint, Response, abort, current_app, flash, redirect, ren
 from flask_babel import gettext
 from flask_wtf.csrf import generate_csrf
 
-from engine.errors import InvalidData
+from engine.errors import Conflict, InvalidData
 from engine.messages import msg
 from engine.services import processes, users
 from webui.auth import current_actor, login_required
-from webui.i18n import is_chinese as i18n_is_chinese
 from webui.extensions import db
+from webui.i18n import is_chinese as i18n_is_chinese
+from webui.i18n import localize_details, safe_next
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -206,5 +207,17 @@ def new_process():
 def discard_draft(draft_id: int):
     processes.discard_draft(db.session, draft_id, current_actor())
     flash(gettext("The draft was discarded."), "ok")
-    back = request.form.get("next") or ""
-    return redirect(back if back.startswith("/") and not back.startswith("//") else url_for("admin.process_list"))
+    return redirect(safe_next(request.form.get("next"), url_for("admin.process_list")))
+
+
+@bp.errorhandler(InvalidData)
+@bp.errorhandler(Conflict)
+def form_rejected(exc: InvalidData | Conflict):
+    """A new process refused (a bad or taken id): the form again with the message and what was typed."""
+    from webui.errors import _render, status_of
+
+    if request.endpoint != "admin.new_process":
+        return _render(status_of(exc), exc.code, exc.message, exc.details, show_message=True)
+    db.session.rollback()
+    errors = localize_details(exc.details) if isinstance(exc.details, dict) else {}
+    return render_template("admin/new_process.html", values=request.form, errors=errors), status_of(exc)
