@@ -196,3 +196,16 @@ def test_a_refused_new_process_keeps_what_was_typed(client, directory, designers
         html = page.get_data(as_text=True)
         assert page.status_code in (409, 422) and message in html, process_id
         assert 'value="我的新流程"' in html and f'value="{process_id}"' in html
+
+
+def test_the_modeler_warns_when_a_newer_version_exists(client, login):
+    from tests.support.web import ui_login
+    admin = login("admin")
+    old = _new_draft(client, admin, process_id="small_mediation", version=1)
+    client.post("/api/v1/processes?filename=small_mediation.bpmn", data=XML.replace("小型", "中型").encode(),
+                headers={**admin, "Content-Type": "application/xml"})
+    ui_login(client, "admin")
+    assert "data-older-base" in client.get("/admin/processes/small_mediation/model?version=1").get_data(as_text=True)
+    assert "data-older-base" in client.get(f"/admin/processes/small_mediation/model?draft={old['id']}").get_data(
+        as_text=True)
+    assert "data-older-base" not in client.get("/admin/processes/small_mediation/model").get_data(as_text=True)

@@ -90,6 +90,7 @@ def test_an_admin_edits_checks_and_deploys_dispute_in_the_modeler(page, center_s
     expect(active).to_have_attribute("data-version", "2")
     expect(active).to_contain_text("研判改名为研判（分级）")
     expect(page.locator("#my-drafts")).to_have_count(0)  # the deployed draft is gone
+    shoot(page, "66-process-v2-deployed")
     page.goto(f"{url}/admin/processes")
     expect(page.locator('tr[data-process="dispute"] .active-version')).to_contain_text("v2")
     expect(page.locator("body")).to_contain_text("研判改名为研判（分级）")

@@ -121,11 +121,14 @@ def modeler(process_id: str):
     if draft is not None:
         if draft.target != process_id:
             return redirect(url_for("admin.modeler", process_id=draft.target, draft=draft.id))
-        version, name = draft.base_version, draft.name
+        version, name, newest = draft.base_version, draft.name, None
+        if draft.process_id is not None:
+            newest = processes.process_overview(db.session, actor, process_id)[0].newest_version
         source_url = url_for("api.get_process_draft", draft_id=draft.id)
     else:
         version, _xml = processes.version_xml(db.session, actor, process_id, _optional_int("version"))
-        name = processes.process_overview(db.session, actor, process_id)[0].name
+        info = processes.process_overview(db.session, actor, process_id)[0]
+        name, newest = info.name, info.newest_version
         source_url = url_for("admin.version_file", process_id=process_id, version=version)
     roles = [{"id": r.name, "title": _role_title(r.title) or r.name} for r in users.list_roles(db.session)]
     others = [d for d in mine if d.target == process_id and (draft is None or d.id != draft.id)]
@@ -142,6 +145,7 @@ def modeler(process_id: str):
                  "moddle": url_for("admin.modeler_vendor", package="camunda-moddle", filename="camunda.json")},
     }
     return render_template("admin/modeler.html", process_id=process_id, name=name, version=version, draft=draft,
+                           newest=newest if newest and version and newest > version else None,
                            others=others, config=config, modeler_available=_modeler_available(),
                            modeler_file=MODELER_FILE, panel_file=PANEL_FILE)
 
