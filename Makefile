@@ -31,7 +31,9 @@ catalogs:
 	@set -e; for po in $(TRANSLATIONS)/*/LC_MESSAGES/*.po; do $(PYBABEL) compile -i "$$po" -o "$${po%.po}.mo"; done
 	@mkdir -p $(TRANSLATIONS)/zh_Hans_CN/LC_MESSAGES && cp $(TRANSLATIONS)/zh_CN/LC_MESSAGES/*.mo $(TRANSLATIONS)/zh_Hans_CN/LC_MESSAGES/
 
-# bpmn-js for the case page's diagram (and the bpmn-js import test); installed, never committed.
+# Browser packages (package.json, pinned by package-lock.json): bpmn-js for the case page's diagram and the
+# modeler, bpmn-js-properties-panel (its prebuilt UMD bundle) and camunda-bpmn-moddle for the modeler, ECharts for
+# the dashboard; installed, served from node_modules by the vendor routes, never committed, no build step.
 node:
 	@if [ -f package.json ] && command -v npm >/dev/null 2>&1; then \
 	  if [ ! -f node_modules/.package-lock.json ] || [ package.json -nt node_modules/.package-lock.json ]; then \

@@ -157,6 +157,23 @@ class ProcessAuditModel(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+class ProcessDraftModel(Base):
+    """A process being edited in the modeler (/admin/processes/<id>/model): its author's, autosaved, until it is
+    deployed (then it goes) or discarded. `process_id` is None for a new process not yet deployed; the process
+    id a deploy uses is the one in the XML."""
+
+    __tablename__ = "process_drafts"
+    __table_args__ = (Index("ix_process_drafts_author", "author", "updated_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str | None] = mapped_column(String(200))
+    base_version: Mapped[int | None] = mapped_column(Integer)  # the deployed version it started from
+    author: Mapped[str] = mapped_column(String(64))  # only they see, save, deploy or discard it
+    name: Mapped[str | None] = mapped_column(String(300))
+    xml: Mapped[str] = mapped_column(Text, deferred=True)
+    updated_at: Mapped[datetime]
+
+
 class CaseSequenceModel(Base):
     """Per-area, per-year counter for case codes; bumped with an atomic UPDATE so it never repeats."""
 

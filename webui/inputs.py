@@ -81,7 +81,7 @@ class BoundedIntConverter(IntegerConverter):
 
 
 # Endpoints whose body is a file rather than JSON or a form: they may send up to JIEFEN_MAX_UPLOAD_BYTES.
-UPLOAD_ENDPOINTS = frozenset({"api.deploy_process", "api.validate_process"})
+UPLOAD_ENDPOINTS = frozenset({"api.deploy_process", "api.validate_process", "api.save_process_draft"})
 
 
 def body_limit_by_endpoint() -> None:

@@ -2,18 +2,22 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from engine import routing, runtime, specs
 from engine.actors import Actor
 from engine.directory import ensure_roles
-from engine.errors import Forbidden, InvalidData, NotFound, ProcessDefinitionError, Problem
+from engine.errors import Conflict, Forbidden, InvalidData, NotFound, ProcessDefinitionError, Problem
 from engine.messages import msg
-from engine.models import ActiveVersionModel, CaseModel, OrgUnitModel, ProcessAuditModel, ProcessVersionModel
+from engine.models import (ActiveVersionModel, CaseModel, OrgUnitModel, ProcessAuditModel, ProcessDraftModel,
+                           ProcessVersionModel)
+from engine.specs.diff import ElementChange, diff_definitions
 from engine.versions import (LoadedVersion, _not_deployed, active_loaded_version, load_version,  # noqa: F401
                              version_number)  # public here too
 
@@ -82,6 +86,13 @@ def deploy(session: Session, files: dict[str, bytes], actor: Actor, note: str | 
 
     Raises Forbidden (not an administrator), InvalidData (a note too long) or ProcessDefinitionError (every
     problem found)."""
+    results = _deploy(session, files, actor, note)
+    session.commit()
+    return results
+
+
+def _deploy(session: Session, files: dict[str, bytes], actor: Actor, note: str | None) -> list[DeployResult]:
+    """deploy() without its commit (a draft's deploy also removes the draft in the same transaction). Flushes."""
     if not (actor.is_admin or actor.is_system):
         raise Forbidden(msg("process.deploy_forbidden"))
     note = _note(note)
@@ -103,7 +114,6 @@ def deploy(session: Session, files: dict[str, bytes], actor: Actor, note: str | 
         # stored data, read by people of either language (like the designers' own notes)
         because = "所调用的流程已变更，随之重新部署 / redeployed as the process it calls changed: " + "、".join(sorted(changed))
         results += _store_versions(session, [d for d in redeployed if d.process_id in wanted], actor, because)
-    session.commit()
     return results
 
 
@@ -344,6 +354,193 @@ def process_audit(session: Session, actor: Actor, process_id: str | None = None,
     if process_id is not None:
         query = query.where(ProcessAuditModel.process_id == process_id)
     return [AuditEntry(r.at, r.actor, r.action, r.process_id, r.version, r.note) for r in session.scalars(query)]
+
+
+def version_xml(session: Session, actor: Actor, process_id: str, version: int | None = None) -> tuple[int, bytes]:
+    """The BPMN XML of a version (the active one by default) and its number, for the modeler. Administrators,
+    auditors and designers. Raises Forbidden, NotFound."""
+    _may_read_processes(actor)
+    if version is None:
+        row = active_version(session, process_id)
+    else:
+        row = session.scalar(select(ProcessVersionModel).where(ProcessVersionModel.process_id == process_id,
+                                                               ProcessVersionModel.version == version))
+        if row is None:
+            if _active(session, process_id) is None:
+                raise _not_deployed(process_id)
+            raise NotFound(msg("process.no_such_version", process_id=process_id, version=version),
+                           {"version": [msg("field.no_such_version", version=version)]})
+    return row.version, row.xml
+
+
+# -- drafts: the modeler's unfinished work, on the server ----------------------------------------------------------
+
+_TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "new_process.bpmn"
+_PROCESS_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,199}\Z")  # an XML NCName, as a BPMN id must be
+_PROCESS_TAG_ID = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?process\b[^>]*?\sid=[\"']([^\"']+)[\"']")
+DRAFT_MAX_BYTES = 16 * 1024 * 1024  # as a deployed file (JIEFEN_MAX_UPLOAD_BYTES' default)
+
+
+@dataclass
+class DraftInfo:
+    """A draft as the modeler and its lists see it (xml only when one draft is asked for)."""
+
+    id: int
+    process_id: str | None
+    base_version: int | None
+    author: str
+    name: str | None
+    updated_at: object
+    target: str  # the process it deploys as: process_id, or the id in a new process's XML
+    xml: str | None = None
+
+
+def _draft_info(row: ProcessDraftModel, with_xml: bool = False) -> DraftInfo:
+    return DraftInfo(row.id, row.process_id, row.base_version, row.author, row.name, row.updated_at,
+                     row.process_id or _xml_process_id(row.xml) or f"draft-{row.id}", row.xml if with_xml else None)
+
+
+def _may_edit(actor: Actor) -> None:
+    if not (actor.is_admin or actor.is_designer):
+        raise Forbidden(msg("process.draft_forbidden"))
+
+
+def _own_draft(session: Session, draft_id: int, actor: Actor) -> ProcessDraftModel:
+    _may_edit(actor)
+    row = session.get(ProcessDraftModel, draft_id)
+    if row is None:
+        raise NotFound(msg("process.draft_not_found", draft_id=draft_id))
+    if row.author != actor.username:
+        raise Forbidden(msg("process.draft_not_yours", draft_id=draft_id, author=row.author))
+    return row
+
+
+def _draft_xml(xml: str) -> str:
+    if len(xml.encode("utf-8")) > DRAFT_MAX_BYTES:
+        raise InvalidData(msg("process.draft_too_large", max=DRAFT_MAX_BYTES),
+                          {"xml": [msg("process.draft_too_large", max=DRAFT_MAX_BYTES)]})
+    return xml
+
+
+def _draft_name(name: str | None) -> str | None:
+    return (name or "").strip()[:300] or None
+
+
+def template_xml(process_id: str, name: str) -> str:
+    """The new-process template: a start event, 受理登记 (a user task with a registration form) in the
+    窗口受理员 lane, 调解处理 in the 调解员 lane, an end event."""
+    text = _TEMPLATE.read_text(encoding="utf-8")
+    return text.replace("__PROCESS_ID__", process_id).replace('"__NAME__"', quoteattr(name)).replace(
+        "__NAME__", escape(name))
+
+
+def create_draft(session: Session, actor: Actor, *, process_id: str | None = None, version: int | None = None,
+                 new_process_id: str | None = None, name: str | None = None) -> DraftInfo:
+    """Start a draft: from a deployed version of `process_id` (its active one unless `version` is given), or,
+    with `new_process_id`, a new process from the template. Administrators and process designers. Commits.
+
+    Raises Forbidden, NotFound (process or version), InvalidData (a bad new process id), Conflict (the new
+    process id is already deployed)."""
+    _may_edit(actor)
+    now = runtime.of(session).clock.now()
+    if process_id is not None:
+        number, xml = version_xml(session, actor, process_id, version)
+        draft = ProcessDraftModel(process_id=process_id, base_version=number, author=actor.username,
+                                  name=_draft_name(name) or _latest(session, process_id).name,
+                                  xml=xml.decode("utf-8"), updated_at=now)
+    else:
+        new_id = (new_process_id or "").strip()
+        if not _PROCESS_ID.match(new_id):
+            raise InvalidData(msg("process.draft_bad_id"), {"process_id": [msg("process.draft_bad_id")]})
+        if _latest(session, new_id) is not None:
+            raise Conflict(msg("process.draft_exists", process_id=new_id), {"process_id": [
+                msg("process.draft_exists", process_id=new_id)]})
+        label = _draft_name(name) or new_id
+        draft = ProcessDraftModel(process_id=None, base_version=None, author=actor.username, name=label,
+                                  xml=template_xml(new_id, label), updated_at=now)
+    session.add(draft)
+    session.commit()
+    log.info("%s started process draft %s (%s)", actor.username, draft.id, process_id or new_process_id)
+    return _draft_info(draft, with_xml=True)
+
+
+def save_draft(session: Session, draft_id: int, xml: str, actor: Actor, name: str | None = None) -> DraftInfo:
+    """Replace a draft's XML (the modeler's autosave; nothing is checked but its size: a draft may be half
+    drawn). Its author only. Commits.
+
+    Raises Forbidden (not a designer or administrator, or not the author), NotFound, InvalidData (too large)."""
+    row = _own_draft(session, draft_id, actor)
+    row.xml = _draft_xml(xml)
+    if name is not None and _draft_name(name):
+        row.name = _draft_name(name)
+    row.updated_at = runtime.of(session).clock.now()
+    session.commit()
+    return _draft_info(row)
+
+
+def get_draft(session: Session, draft_id: int, actor: Actor) -> DraftInfo:
+    """One draft with its XML. Its author only. Raises Forbidden, NotFound."""
+    return _draft_info(_own_draft(session, draft_id, actor), with_xml=True)
+
+
+def list_drafts(session: Session, actor: Actor, process_id: str | None = None) -> list[DraftInfo]:
+    """The caller's own drafts (of one process, or all), the most recently saved first. Raises Forbidden."""
+    _may_edit(actor)
+    query = (select(ProcessDraftModel).options(undefer(ProcessDraftModel.xml))
+             .where(ProcessDraftModel.author == actor.username)
+             .order_by(ProcessDraftModel.updated_at.desc(), ProcessDraftModel.id.desc()))
+    if process_id is not None:
+        query = query.where(ProcessDraftModel.process_id == process_id)
+    return [_draft_info(r) for r in session.scalars(query)]
+
+
+def draft_diff(session: Session, draft_id: int, actor: Actor) -> tuple[int | None, list[ElementChange]]:
+    """What the draft changes in the version it was opened from, element by element (a new process: nothing to
+    compare, None and an empty list). Its author only. Raises Forbidden, NotFound."""
+    row = _own_draft(session, draft_id, actor)
+    if row.process_id is None or row.base_version is None:
+        return None, []
+    base = session.scalar(select(ProcessVersionModel).where(ProcessVersionModel.process_id == row.process_id,
+                                                            ProcessVersionModel.version == row.base_version))
+    return row.base_version, diff_definitions(base.xml, row.xml.encode("utf-8"))
+
+
+def discard_draft(session: Session, draft_id: int, actor: Actor) -> None:
+    """Delete a draft. Its author only. Commits. Raises Forbidden, NotFound."""
+    session.delete(_own_draft(session, draft_id, actor))
+    session.commit()
+
+
+def _xml_process_id(xml: str) -> str | None:
+    found = _PROCESS_TAG_ID.search(xml.encode("utf-8"))
+    return found.group(1).decode() if found else None
+
+
+def _draft_file_name(session: Session, row: ProcessDraftModel) -> str:
+    """The file name a draft deploys under: the process's own (deploy excludes the other active files by name,
+    so a name must not be another process's), or `<process id>.bpmn` for a new one."""
+    process_id = row.process_id or _xml_process_id(row.xml)
+    latest = _latest(session, process_id) if process_id else None
+    if latest is not None:
+        return latest.file_name
+    if process_id and _PROCESS_ID.match(process_id):
+        return f"{process_id}.bpmn"
+    return f"draft-{row.id}.bpmn"
+
+
+def deploy_draft(session: Session, draft_id: int, actor: Actor, note: str | None = None) -> list[DeployResult]:
+    """Deploy a draft as deploy() does (a new active version with the change note; identical content a no-op)
+    and remove the draft, in one transaction. Its author, an administrator. A draft deploy would refuse stays
+    as it is. Commits.
+
+    Raises Forbidden, NotFound, InvalidData (note), ProcessDefinitionError (every problem found)."""
+    row = _own_draft(session, draft_id, actor)
+    name = _draft_file_name(session, row)
+    results = _deploy(session, {name: row.xml.encode("utf-8")}, actor, note)
+    session.delete(row)
+    session.commit()
+    log.info("%s deployed process draft %s", actor.username, draft_id)
+    return results
 
 
 def read_directory(path: str | Path) -> dict[str, bytes]:

@@ -3,14 +3,20 @@ cases start on; how many open cases run on each), activation (a rollback or forw
 deploys and activations. One service call per request (engine/services/processes.py)."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from pathlib import Path
 
-from engine.errors import InvalidData
+from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request,
+                   send_from_directory, url_for)
+from flask_babel import gettext
+from flask_wtf.csrf import generate_csrf
+
+from engine.errors import Conflict, InvalidData
 from engine.messages import msg
-from engine.services import processes
+from engine.services import processes, users
 from webui.auth import current_actor, login_required
 from webui.extensions import db
+from webui.i18n import is_chinese as i18n_is_chinese
+from webui.i18n import localize_details, safe_next
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -20,7 +26,8 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 def process_list():
     actor = current_actor()
     items = processes.process_overview(db.session, actor)
-    return render_template("admin/processes.html", items=items,
+    drafts = processes.list_drafts(db.session, actor) if (actor.is_admin or actor.is_designer) else []
+    return render_template("admin/processes.html", items=items, drafts=drafts,
                            process_names={p.process_id: p.name or p.process_id for p in items},
                            audit=processes.process_audit(db.session, actor, limit=20))
 
@@ -30,7 +37,10 @@ def process_list():
 def process_page(process_id: str):
     actor = current_actor()
     info = processes.process_overview(db.session, actor, process_id)[0]
-    return render_template("admin/process.html", info=info,
+    drafts = processes.list_drafts(db.session, actor, process_id) if (actor.is_admin or actor.is_designer) else []
+    deployed = request.args.get("deployed", "")
+    return render_template("admin/process.html", info=info, drafts=drafts,
+                           deployed=int(deployed) if deployed.isdigit() and len(deployed) < 9 else None,
                            process_names={info.process_id: info.name or info.process_id},
                            audit=processes.process_audit(db.session, actor, process_id))
 
@@ -46,3 +56,172 @@ def activate(process_id: str):
     flash(gettext("New cases of %(name)s now start on version %(version)s.", name=info.name or process_id,
                   version=info.active_version), "ok")
     return redirect(url_for("admin.process_page", process_id=process_id))
+
+
+# -- the modeler (issue 19 §2–§3) --------------------------------------------------------------------------------
+
+# The browser packages the modeler loads, from node_modules/ (`make setup`; never committed, never a CDN): only
+# these folders of these packages are served.
+MODELER_PACKAGES = {
+    "bpmn-js": "bpmn-js/dist",
+    "properties-panel": "bpmn-js-properties-panel/dist",
+    "properties-panel-css": "@bpmn-io/properties-panel/dist/assets",
+    "camunda-moddle": "camunda-bpmn-moddle/resources",
+}
+MODELER_FILE = "bpmn-modeler.production.min.js"
+PANEL_FILE = "bpmn-js-properties-panel.umd.js"
+
+
+def _node_modules() -> Path:
+    return Path(current_app.config.get("JIEFEN_NODE_MODULES") or Path(current_app.root_path).parent / "node_modules")
+
+
+@bp.route("/vendor/<package>/<path:filename>")
+def modeler_vendor(package: str, filename: str):
+    """The modeler's npm packages (bpmn-js, the properties panel and its styles, camunda-bpmn-moddle)."""
+    folder = MODELER_PACKAGES.get(package)
+    if folder is None:
+        abort(404)
+    return send_from_directory(_node_modules() / folder, filename, max_age=86400)
+
+
+def _modeler_available() -> bool:
+    root = _node_modules()
+    return ((root / MODELER_PACKAGES["bpmn-js"] / MODELER_FILE).is_file()
+            and (root / MODELER_PACKAGES["properties-panel"] / PANEL_FILE).is_file()
+            and (root / MODELER_PACKAGES["camunda-moddle"] / "camunda.json").is_file())
+
+
+def _optional_int(name: str) -> int | None:
+    value = request.args.get(name)
+    if value in (None, ""):
+        return None
+    if not value.isdigit() or len(value) > 9:
+        abort(404)  # names no draft or version
+    return int(value)
+
+
+@bp.route("/processes/<process_id>/versions/<int:version>.bpmn")
+@login_required
+def version_file(process_id: str, version: int):
+    """A deployed version's BPMN XML (the modeler opens it; designers download it)."""
+    _number, xml = processes.version_xml(db.session, current_actor(), process_id, version)
+    return Response(xml, mimetype="application/xml", headers={"Cache-Control": "private, max-age=3600"})
+
+
+@bp.route("/processes/<process_id>/model")
+@login_required
+def modeler(process_id: str):
+    """The modeler: a draft (?draft=id, the caller's own), or a deployed version (?version=n, else the active
+    one) that becomes a draft on the first change. Administrators and process designers."""
+    actor = current_actor()
+    mine = processes.list_drafts(db.session, actor)  # designers and administrators only (Forbidden otherwise)
+    draft_id = _optional_int("draft")
+    draft = processes.get_draft(db.session, draft_id, actor) if draft_id is not None else None
+    if draft is not None:
+        if draft.target != process_id:
+            return redirect(url_for("admin.modeler", process_id=draft.target, draft=draft.id))
+        version, name, newest = draft.base_version, draft.name, None
+        if draft.process_id is not None:
+            newest = processes.process_overview(db.session, actor, process_id)[0].newest_version
+        source_url = url_for("api.get_process_draft", draft_id=draft.id)
+    else:
+        version, _xml = processes.version_xml(db.session, actor, process_id, _optional_int("version"))
+        info = processes.process_overview(db.session, actor, process_id)[0]
+        name, newest = info.name, info.newest_version
+        source_url = url_for("admin.version_file", process_id=process_id, version=version)
+    roles = [{"id": r.name, "title": _role_title(r.title) or r.name} for r in users.list_roles(db.session)]
+    others = [d for d in mine if d.target == process_id and (draft is None or d.id != draft.id)]
+    config = {
+        "processId": process_id, "draftId": draft.id if draft else None, "baseVersion": version,
+        "name": name, "isNew": bool(draft and draft.process_id is None), "sourceUrl": source_url,
+        "sourceIsDraft": draft is not None, "isAdmin": actor.is_admin, "csrfToken": generate_csrf(),
+        "roles": roles, "lang": "zh" if i18n_is_chinese() else "en", "text": _modeler_text(),
+        "urls": {"drafts": url_for("api.create_process_draft"), "validate": url_for("api.validate_process"),
+                 "draft": url_for("api.get_process_draft", draft_id=0).rsplit("/", 1)[0] + "/",
+                 "modelPage": url_for("admin.modeler", process_id=process_id),
+                 "processPage": url_for("admin.process_page", process_id=process_id),
+                 "processList": url_for("admin.process_list"),
+                 "moddle": url_for("admin.modeler_vendor", package="camunda-moddle", filename="camunda.json")},
+    }
+    return render_template("admin/modeler.html", process_id=process_id, name=name, version=version, draft=draft,
+                           newest=newest if newest and version and newest > version else None,
+                           others=others, config=config, modeler_available=_modeler_available(),
+                           modeler_file=MODELER_FILE, panel_file=PANEL_FILE)
+
+
+def _modeler_text() -> dict[str, str]:
+    """The modeler script's own words, in the page's language."""
+    return {
+        "loadFailed": gettext("The modeler could not be loaded."),
+        "notChanged": gettext("No changes yet"),
+        "draftOpened": gettext("Draft opened"),
+        "unsaved": gettext("Unsaved changes…"),
+        "saving": gettext("Saving…"),
+        "saved": gettext("Saved"),
+        "saveFailed": gettext("Not saved: the server did not take the draft. Your changes stay on this page."),
+        "checking": gettext("Checking…"),
+        "checkFailed": gettext("The check could not run."),
+        "noProblems": gettext("No problems: this process can be deployed."),
+        "problems": gettext("%(count)s problem(s): fix them before deploying."),
+        "wholeProcess": gettext("Process"),
+        "deploying": gettext("Deploying…"),
+        "deployFailed": gettext("The draft was not deployed."),
+        "deployNoChange": gettext("Change the process first: deploying makes its draft the next version."),
+        "deployHasProblems": gettext("Fix the problems first."),
+        "rolesPick": gettext("Select a user task to add roles to its candidate groups."),
+        "rolesFor": gettext("Click a role to add it to the candidate groups of %(name)s."),
+        "diffNone": gettext("No changes to v%(version)s yet."),
+        "diffCount": gettext("%(count)s element(s) differ from v%(version)s."),
+        "added": gettext("added"), "removed": gettext("removed"), "changed": gettext("changed"),
+        "parts": {"name": gettext("name"), "type": gettext("type"), "camunda:candidateGroups": gettext("candidate groups"),
+                  "camunda:dueDate": gettext("due date"), "camunda:assignee": gettext("assignee"),
+                  "documentation": gettext("documentation"), "condition": gettext("condition"),
+                  "form": gettext("form"), "properties": gettext("jiefen properties"), "timer": gettext("timer"),
+                  "script": gettext("script"), "lane members": gettext("lane members"),
+                  "sourceRef": gettext("source"), "targetRef": gettext("target"), "default": gettext("default flow"),
+                  "multi-instance": gettext("multi-instance"), "inputs/outputs": gettext("inputs/outputs")},
+    }
+
+
+def _role_title(title: str | None) -> str | None:
+    """A role's title in the page's language: the catalogue keeps "中文 / English"."""
+    if not title:
+        return None
+    chinese, _, english = title.partition(" / ")
+    return chinese if i18n_is_chinese() or not english else english
+
+
+@bp.route("/processes/new", methods=["GET", "POST"])
+@login_required
+def new_process():
+    """A new process from the template (start event, 受理登记 with a form, 调解处理, end event, two lanes), as a
+    draft of the caller's, opened in the modeler."""
+    actor = current_actor()
+    if request.method == "GET":
+        processes.list_drafts(db.session, actor)  # designers and administrators only
+        return render_template("admin/new_process.html", values={})
+    draft = processes.create_draft(db.session, actor, new_process_id=request.form.get("process_id", ""),
+                                   name=request.form.get("name"))
+    return redirect(url_for("admin.modeler", process_id=draft.target, draft=draft.id))
+
+
+@bp.route("/processes/drafts/<int:draft_id>/discard", methods=["POST"])
+@login_required
+def discard_draft(draft_id: int):
+    processes.discard_draft(db.session, draft_id, current_actor())
+    flash(gettext("The draft was discarded."), "ok")
+    return redirect(safe_next(request.form.get("next"), url_for("admin.process_list")))
+
+
+@bp.errorhandler(InvalidData)
+@bp.errorhandler(Conflict)
+def form_rejected(exc: InvalidData | Conflict):
+    """A new process refused (a bad or taken id): the form again with the message and what was typed."""
+    from webui.errors import _render, status_of
+
+    if request.endpoint != "admin.new_process":
+        return _render(status_of(exc), exc.code, exc.message, exc.details, show_message=True)
+    db.session.rollback()
+    errors = localize_details(exc.details) if isinstance(exc.details, dict) else {}
+    return render_template("admin/new_process.html", values=request.form, errors=errors), status_of(exc)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from engine.access import mask_data
 from engine.clock import CHINA_TZ
@@ -102,6 +102,71 @@ def process_versions_json(info) -> dict:
             "versions": [{**{k: getattr(v, k) for k in ("version", "sha256", "name", "file_name", "deployed_by",
                                                           "note", "active", "open_cases")},
                           "deployed_at": iso(v.deployed_at)} for v in info.versions]}
+
+
+class ProcessDraftSchema(Schema):
+    id = fields.Integer(required=True)
+    process_id = fields.String(required=True, allow_none=True,
+                               metadata={"description": "null: a new process, not deployed yet"})
+    base_version = fields.Integer(required=True, allow_none=True,
+                                  metadata={"description": "the deployed version it was opened from"})
+    author = fields.String(required=True)
+    name = fields.String(required=True, allow_none=True)
+    updated_at = _time(required=True)
+    xml = fields.String(required=True, allow_none=True,
+                        metadata={"description": "the BPMN XML when one draft is read or started; null in lists and saves"})
+
+
+class ProcessDraftList(Schema):
+    items = fields.List(fields.Nested(ProcessDraftSchema), required=True, metadata={"description": "latest saved first"})
+
+
+class ElementChangeSchema(Schema):
+    element_id = fields.String(required=True)
+    change = fields.String(required=True, metadata={"description": "added | removed | changed"})
+    type = fields.String(required=True, metadata={"description": "the BPMN element: userTask, sequenceFlow, …"})
+    name = fields.String(required=True, allow_none=True)
+    what = fields.List(fields.String(), required=True, metadata={
+        "description": "for changed: attribute names (name, camunda:candidateGroups, …) and parts (documentation, "
+                       "condition, form, properties, timer, …)"})
+
+
+class ProcessDraftDiff(Schema):
+    base_version = fields.Integer(required=True, allow_none=True,
+                                  metadata={"description": "null: a new process, nothing to compare"})
+    items = fields.List(fields.Nested(ElementChangeSchema), required=True,
+                        metadata={"description": "the draft's elements in order, then the removed ones"})
+
+
+class ProcessDraftCreateRequest(Schema):
+    process_id = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=200), _no_nul],
+                               metadata={"description": "open a deployed process (its active version)"})
+    version = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1),
+                             metadata={"description": "with process_id: another version than the active one"})
+    new_process_id = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=200), _no_nul],
+                                   metadata={"description": "a new process from the template, with this id"})
+    name = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=300), _no_nul])
+
+    @validates_schema
+    def _one_source(self, data, **kwargs):
+        if bool(data.get("process_id")) == bool(data.get("new_process_id")):
+            raise ValidationError("process_id 与 new_process_id 须且只须给出一个 / give exactly one of process_id "
+                                  "and new_process_id", field_name="process_id")
+
+
+class ProcessDraftSaveRequest(Schema):
+    xml = fields.String(required=True, validate=[validate.Length(min=1), _no_nul])
+    name = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=300), _no_nul])
+
+
+class ProcessDraftDeployRequest(Schema):
+    note = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=2000), _no_nul])
+
+
+def draft_json(d) -> dict:
+    out = {"id": d.id, "process_id": d.process_id, "base_version": d.base_version, "author": d.author,
+           "name": d.name, "updated_at": iso(d.updated_at), "xml": d.xml}
+    return out
 
 
 class ProcessList(Schema):

@@ -160,6 +160,84 @@ def validate_process():
     return {"problems": [{**p.as_dict(), "severity": "error"} for p in problems]}
 
 
+@blp.route("/processes/drafts", methods=["GET"])
+@blp.doc(parameters=[{"in": "query", "name": "process_id", "schema": {"type": "string"}}])
+@_errors(401, 403)
+@blp.response(200, s.ProcessDraftList)
+def list_process_drafts():
+    """The caller's own process drafts (of one process with ?process_id=), the latest saved first.
+    Administrators and process designers."""
+    items = processes.list_drafts(db.session, current_actor(), request.args.get("process_id") or None)
+    return {"items": [s.draft_json(d) for d in items]}
+
+
+@blp.route("/processes/drafts", methods=["POST"])
+@_json_request(s.ProcessDraftCreateRequest)
+@_errors(401, 403, 404, 409, 422)
+@blp.response(201, s.ProcessDraftSchema)
+def create_process_draft():
+    """Start a draft: from a deployed process (`process_id`, its active version or `version`), or a new process
+    from the template (`new_process_id`: a start event, 受理登记 with a form, 调解处理, an end event, two lanes).
+    The draft is the caller's. Administrators and process designers."""
+    body = _load(s.ProcessDraftCreateRequest, _json_body())
+    draft = processes.create_draft(db.session, current_actor(), process_id=body["process_id"],
+                                   version=body["version"], new_process_id=body["new_process_id"], name=body["name"])
+    return s.draft_json(draft), 201
+
+
+@blp.route("/processes/drafts/<int:draft_id>", methods=["GET"])
+@_errors(401, 403, 404)
+@blp.response(200, s.ProcessDraftSchema)
+def get_process_draft(draft_id: int):
+    """One of the caller's drafts, with its XML."""
+    return s.draft_json(processes.get_draft(db.session, draft_id, current_actor()))
+
+
+@blp.route("/processes/drafts/<int:draft_id>/diff", methods=["GET"])
+@_errors(401, 403, 404)
+@blp.response(200, s.ProcessDraftDiff)
+def process_draft_diff(draft_id: int):
+    """What the draft changes in the version it was opened from, element by element (by id): added, removed, and
+    changed with what changed. The layout is not compared. Its author only."""
+    base, changes = processes.draft_diff(db.session, draft_id, current_actor())
+    return {"base_version": base, "items": [vars(c) for c in changes]}
+
+
+@blp.route("/processes/drafts/<int:draft_id>", methods=["PUT"])
+@_json_request(s.ProcessDraftSaveRequest)
+@_errors(401, 403, 404, 422)
+@blp.response(200, s.ProcessDraftSchema)
+def save_process_draft(draft_id: int):
+    """Save a draft's XML (the modeler's autosave; a half-drawn process is fine). Its author only."""
+    body = _load(s.ProcessDraftSaveRequest, _json_body())
+    return s.draft_json(processes.save_draft(db.session, draft_id, body["xml"], current_actor(), body["name"]))
+
+
+@blp.route("/processes/drafts/<int:draft_id>", methods=["DELETE"])
+@_errors(401, 403, 404)
+@blp.response(204)
+def discard_process_draft(draft_id: int):
+    """Discard a draft. Its author only."""
+    processes.discard_draft(db.session, draft_id, current_actor())
+    return None
+
+
+@blp.route("/processes/drafts/<int:draft_id>/deploy", methods=["POST"])
+@_json_request(s.ProcessDraftDeployRequest)
+@_errors(401, 403, 404, 422)
+@blp.response(201, s.DeployResult, description="a new version was deployed; the draft is gone")
+@blp.alt_response(200, schema=s.DeployResult, success=True, description="identical to the deployed version")
+def deploy_process_draft(draft_id: int):
+    """Deploy a draft as the next version with a change note and remove the draft. A draft the deploy check
+    refuses is a 422 listing every problem (`details`: element_id, line, message) and stays. Administrators."""
+    body = _load(s.ProcessDraftDeployRequest, _json_body())
+    results = processes.deploy_draft(db.session, draft_id, current_actor(), body["note"])
+    first = results[0]
+    status = 201 if any(r.created for r in results) else 200
+    return {"process_id": first.process_id, "version": first.version, "sha256": first.sha256,
+            "processes": results}, status
+
+
 @blp.route("/processes/<process_id>/versions", methods=["GET"])
 @_errors(401, 403, 404)
 @blp.response(200, s.ProcessVersions)
