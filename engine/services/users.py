@@ -504,9 +504,13 @@ MAX_USERS_PER_PAGE = 200
 _ONE_TIME_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"  # no 0/O, 1/l/I: read out on the phone
 
 
-def _may_administer(actor: Actor) -> None:
+def check_administrator(actor: Actor) -> None:
+    """Raises Forbidden unless the actor may change users and settings (a page's form is for them only)."""
     if not (actor.is_admin or actor.is_system):
         raise Forbidden(msg("admin.change_forbidden"))
+
+
+_may_administer = check_administrator
 
 
 def _may_read_users(actor: Actor) -> None:
@@ -710,7 +714,7 @@ def import_users(session: Session, actor: Actor, rows: list[ImportRow], apply: b
         except (InvalidData, Conflict) as exc:
             field, said = next(iter((exc.details or {}).items()), ("login", []))
             column = "memberships" if field.startswith("memberships") or field == "role" else _COLUMN_OF.get(field, field)
-            errors.append(RowError(item.row, column, said[0] if exc.message_id == "form.invalid" and said else exc.message))
+            errors.append(RowError(item.row, column, said[0] if said else exc.message))  # the column's own words
     if errors or not apply:
         session.rollback()
         return ImportResult(errors, False, [])

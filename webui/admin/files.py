@@ -17,7 +17,7 @@ from engine.services.users import ImportRow
 # The template's columns: (Chinese header, the field it fills). Chinese headers: the people filling it in read them.
 IMPORT_COLUMNS = (("登录名", "login"), ("姓名", "display_name"), ("手机", "phone"), ("初始密码", "password"),
                   ("角色@单位", "memberships"))
-EXAMPLE_ROW = ("zhang.san", "张三", "13800000000", "", "调解员@北山街道综治中心；受理员@330106000")
+EXAMPLE_ROW = ("zhang.san", "张三", "13800000000", "", "调解员@北山街道综治中心；窗口受理员@330106000")
 TEMPLATE_NOTE = ("说明：每行一位用户。初始密码可留空，导入后系统生成一次性密码（仅显示一次）；每位导入的用户首次登录须设置新密码。"
                  "角色@单位：角色名称或代码，@ 后为单位名称或代码，多个用分号分隔。")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8",
@@ -115,9 +115,11 @@ def _memberships(cell: str) -> list[tuple[str, str]] | None:
     return pairs
 
 
-def read_import(data: bytes, filename: str) -> tuple[list[ImportRow], list[tuple[int, str, str]]]:
-    """Rows to import and the shape errors found reading them: (row number, column, message). Raises InvalidData
-    (unreadable file, a header other than the template's)."""
+def read_import(data: bytes, filename: str, role_names: dict[str, str] | None = None
+                ) -> tuple[list[ImportRow], list[tuple[int, str, str]]]:
+    """Rows to import and the shape errors found reading them: (row number, column, message); a role written as
+    pages name it (`role_names`: shown name -> role) becomes its name. Raises InvalidData (unreadable file, a
+    header other than the template's)."""
     cells = _cells(data, filename)
     headers = [h for h, _f in IMPORT_COLUMNS]
     if not cells or [c for c in cells[0][:len(headers)]] != headers:
@@ -133,6 +135,7 @@ def read_import(data: bytes, filename: str) -> tuple[list[ImportRow], list[tuple
         if pairs is None:
             errors.append((number, "memberships", msg("import.membership_format")))
             continue
+        pairs = [((role_names or {}).get(role, role), unit) for role, unit in pairs]
         rows.append(ImportRow(number, login, name, phone or None, password or None, pairs))
     return rows, errors
 

@@ -46,3 +46,6 @@ def activate(process_id: str):
     flash(gettext("New cases of %(name)s now start on version %(version)s.", name=info.name or process_id,
                   version=info.active_version), "ok")
     return redirect(url_for("admin.process_page", process_id=process_id))
+
+
+from webui.admin import users_views  # noqa: E402,F401  (/admin/users and /admin/log join this blueprint)
