@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -21,7 +21,7 @@ _APPEND_LOCK = 0x6A6966656E01  # "jifen" + 1
 
 def _row_hash(prev_hash: str, seq: int, at: datetime, actor: str, action: str, target_type: str, target: str,
               old: dict | None, new: dict | None) -> str:
-    body = json.dumps({"seq": seq, "at": at.astimezone(timezone.utc).isoformat(), "actor": actor, "action": action,
+    body = json.dumps({"seq": seq, "at": at.astimezone(UTC).isoformat(), "actor": actor, "action": action,
                        "target_type": target_type, "target": target, "old": old, "new": new},
                       sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
@@ -41,7 +41,7 @@ def append(session: Session, actor: str, at: datetime, action: str, target_type:
     tail = session.execute(select(AdminEventModel.seq, AdminEventModel.hash)
                            .order_by(AdminEventModel.seq.desc()).limit(1)).first()
     seq, prev = (tail.seq + 1, tail.hash) if tail else (1, GENESIS_HASH)
-    at = at.astimezone(timezone.utc)
+    at = at.astimezone(UTC)
     old, new = _plain(old), _plain(new)
     row = AdminEventModel(seq=seq, at=at, actor=actor, action=action, target_type=target_type, target=target,
                           old=old, new=new, prev_hash=prev,

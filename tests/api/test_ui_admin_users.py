@@ -152,7 +152,7 @@ def test_import_template_dry_run_errors_per_row_and_all_or_nothing(client, direc
     # a CSV in UTF-8 works the same; an unreadable file or a wrong header is refused
     again = "\ufeff" + ",".join(HEADER) + "\nzhao.liu,赵六,,,调解员@330106001\n"
     assert "登录名" in _upload(client, again.encode(), "x.csv", False).get_data(as_text=True)
-    wrong = _upload(client, "a,b\n1,2\n".encode(), "x.csv", False)
+    wrong = _upload(client, b"a,b\n1,2\n", "x.csv", False)
     assert wrong.status_code == 422 and "第一行须为模板的列" in wrong.get_data(as_text=True)
     assert _upload(client, b"\xff\xfe\x00junk", "x.csv", False).status_code == 422
 

@@ -142,4 +142,4 @@ def read_import(data: bytes, filename: str, role_names: dict[str, str] | None = 
 
 def column_name(field: str) -> str:
     """A column as the template heads it."""
-    return dict((f, h) for h, f in IMPORT_COLUMNS).get(field, gettext("File"))
+    return {f: h for h, f in IMPORT_COLUMNS}.get(field, gettext("File"))

@@ -48,4 +48,4 @@ def activate(process_id: str):
     return redirect(url_for("admin.process_page", process_id=process_id))
 
 
-from webui.admin import users_views  # noqa: E402,F401  (/admin/users and /admin/log join this blueprint)
+from webui.admin import users_views  # noqa: F401  (/admin/users and /admin/log join this blueprint)

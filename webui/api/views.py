@@ -423,4 +423,4 @@ def complete(_path: dict, task_id: str):
     return _case_response(case)
 
 
-from webui.api import admin as _admin  # noqa: E402,F401  (its routes join this blueprint)
+from webui.api import admin as _admin  # noqa: F401  (its routes join this blueprint)
