@@ -228,3 +228,25 @@ def test_the_log_filters_pages_exports_and_verifies(client, login, session):
     session.flush()
     check = client.get("/api/v1/admin/log/verify", headers=auditor).get_json()
     assert check == {"ok": False, "checked": target.seq - 1, "broken_at": target.seq}
+
+
+def test_import_through_the_api_checks_first_then_saves_all_or_none(client, login):
+    admin = login("admin")
+    good = "登录名,姓名,手机,初始密码,角色@单位\nzhao.liu,赵六,,,mediator@330106001\nqian.qi,钱七,,,调解员@330106000\n"
+    bad = good + "clerk,重名,,,mediator@330106001\n"
+    url = "/api/v1/admin/users/import?filename=users.csv"
+    checked = client.post(url + "&apply=true", data=bad.encode(), headers=admin).get_json()
+    assert checked["applied"] is False and checked["created"] == []
+    assert [(e["row"], e["column"]) for e in checked["errors"]] == [(4, "login")]
+    assert client.get("/api/v1/admin/users?q=zhao", headers=admin).get_json()["total"] == 0
+    dry = client.post(url, data=good.encode(), headers=admin).get_json()
+    assert dry == {"applied": False, "errors": [], "created": []}
+    done = client.post(url + "&apply=true", data=good.encode(), headers=admin).get_json()
+    assert done["applied"] is True and [c["login"] for c in done["created"]] == ["zhao.liu", "qian.qi"]
+    assert all(len(c["one_time_password"]) == 19 for c in done["created"])
+    qian = client.get("/api/v1/admin/users/qian.qi", headers=admin).get_json()
+    assert qian["must_change_password"] is True and qian["memberships"] == [{"role": "mediator", "org_unit": "330106000"}]
+    assert len(_log(client, admin, action="user_imported")) == 2
+    assert client.post(url, data=good.encode(), headers=login("auditor")).status_code == 403
+    assert client.post(url, data=b"a,b\n", headers=login("clerk")).status_code == 403
+    assert client.post(url, data=b"a,b\n", headers=admin).status_code == 422

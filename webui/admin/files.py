@@ -13,6 +13,8 @@ from engine.clock import CHINA_TZ
 from engine.errors import InvalidData
 from engine.messages import msg
 from engine.services.users import ImportRow
+from webui import labels
+from webui.shell import role_titles
 
 # The template's columns: (Chinese header, the field it fills). Chinese headers: the people filling it in read them.
 IMPORT_COLUMNS = (("登录名", "login"), ("姓名", "display_name"), ("手机", "phone"), ("初始密码", "password"),
@@ -138,6 +140,16 @@ def read_import(data: bytes, filename: str, role_names: dict[str, str] | None = 
         pairs = [((role_names or {}).get(role, role), unit) for role, unit in pairs]
         rows.append(ImportRow(number, login, name, phone or None, password or None, pairs))
     return rows, errors
+
+
+def role_names() -> dict[str, str]:
+    """A role as an import file may name it: as pages show it (in the reader's language), or by its title."""
+    names = {}
+    for name, title in role_titles().items():
+        names[str(labels.role_name(name, role_titles()))] = name
+        if title:
+            names[title.split(" / ")[0].strip()] = name
+    return names
 
 
 def column_name(field: str) -> str:

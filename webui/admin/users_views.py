@@ -36,16 +36,6 @@ def _choices() -> dict:
             "units": users.list_org_units(db.session), "unit_names": org_names(), "titles": titles}
 
 
-def _role_names() -> dict[str, str]:
-    """A role as the import file may name it: as pages show it (Chinese or English), or by its title."""
-    names = {}
-    for name, title in role_titles().items():
-        names[str(labels.role_name(name, role_titles()))] = name
-        if title:
-            names[title.split(" / ")[0].strip()] = name
-    return names
-
-
 def _flag(value: str | None) -> bool | None:
     return {"1": True, "0": False}.get(value or "")
 
@@ -151,13 +141,14 @@ def user_import():
     if request.method == "GET":
         users.check_administrator(actor)
         return render_template("admin/user_import.html", result=None, shape_errors=[], error=None)
+    users.check_administrator(actor)  # before reading the file: its errors are for administrators only
     upload = request.files.get("file")
     apply = request.form.get("apply") == "1"
     try:
         if upload is None or not upload.filename:
             raise InvalidData(msg("import.empty"), {"file": [msg("field.required")]})
         rows, shape_errors = files.read_import(upload.read(files.MAX_IMPORT_BYTES + 1), upload.filename,
-                                               _role_names())
+                                               files.role_names())
         result = users.import_users(db.session, actor, rows, apply and not shape_errors) if rows else None
     except InvalidData as exc:
         db.session.rollback()

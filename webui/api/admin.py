@@ -2,7 +2,7 @@
 (webui/api/views.py imports this module); one engine service call per request."""
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, request
 from marshmallow import RAISE
 
 from engine.services import admin_log, users
@@ -11,6 +11,7 @@ from webui.api import schemas as s
 from webui.api.views import _errors, _json_body, _json_request, _load, blp
 from webui.auth import current_actor
 from webui.extensions import current_runtime, db
+from webui.i18n import api_text
 
 
 def _log_filter(query: dict) -> admin_log.AdminLogFilter:
@@ -110,3 +111,26 @@ def admin_reset_password(login: str):
     """A one-time password for the user (shown once); they must set a new one at the next login. Every session
     and token of the user ends. Administrators only."""
     return {"login": login, "one_time_password": users.reset_password(db.session, current_actor(), login)}
+
+
+@blp.route("/admin/users/import", methods=["POST"])
+@blp.doc(parameters=[
+    {"in": "query", "name": "apply", "schema": {"type": "boolean", "default": False},
+     "description": "false (default): check only, nothing saved; true: save every row, or none if any is wrong"},
+    {"in": "query", "name": "filename", "schema": {"type": "string"}, "description": "users.xlsx or users.csv"}],
+    requestBody={"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+                 "description": "the filled-in template (XLSX, or CSV in UTF-8)"})
+@_errors(401, 403, 422, 503)
+@blp.response(200, s.ImportResultSchema)
+def admin_import_users():
+    """Bulk import from the template (GET /admin/users/import/template.xlsx in the console): a dry run lists every
+    error by row and column; with apply=true every row is saved in one transaction, or none. Administrators only."""
+    users.check_administrator(current_actor())  # before reading the file: its errors are for administrators only
+    apply = request.args.get("apply", "false").lower() in ("1", "true", "yes")
+    rows, shape_errors = files.read_import(request.get_data(), request.args.get("filename") or "", files.role_names())
+    result = users.import_users(db.session, current_actor(), rows, apply and not shape_errors) if rows else None
+    errors = sorted([*shape_errors, *((e.row, e.column, e.message) for e in (result.errors if result else []))])
+    return {"applied": bool(result and result.applied),
+            "errors": [{"row": r, "column": c, "message": api_text(m)} for r, c, m in errors],
+            "created": [{"login": login, "one_time_password": password}
+                        for login, password in (result.created if result else [])]}

@@ -592,3 +592,21 @@ def admin_user_json(user) -> dict:
 def admin_event_json(row) -> dict:
     return {"seq": row.seq, "at": iso(row.at), "actor": row.actor, "action": row.action,
             "target_type": row.target_type, "target": row.target, "old": row.old, "new": row.new, "hash": row.hash}
+
+
+class ImportErrorSchema(Schema):
+    row = fields.Integer(required=True, metadata={"description": "the row in the file (the header is row 1)"})
+    column = fields.String(required=True, metadata={"description": "login | display_name | phone | password | memberships"})
+    message = fields.String(required=True)
+
+
+class ImportCreatedSchema(Schema):
+    login = fields.String(required=True)
+    one_time_password = fields.String(required=True, allow_none=True, metadata={
+        "description": "made for a row without a password, shown once; null when the file gave one"})
+
+
+class ImportResultSchema(Schema):
+    applied = fields.Boolean(required=True, metadata={"description": "true: every row was saved"})
+    errors = fields.List(fields.Nested(ImportErrorSchema), required=True)
+    created = fields.List(fields.Nested(ImportCreatedSchema), required=True)
