@@ -97,9 +97,12 @@ def verify_admin_log(session: Session, actor: Actor) -> ChainCheck:
     its own content's. Read-only. Raises Forbidden."""
     _may_read(actor)
     prev, expected, checked = GENESIS_HASH, 1, 0
-    for row in session.scalars(select(AdminEventModel).order_by(AdminEventModel.seq).execution_options(yield_per=500)):
-        if row.seq != expected or row.prev_hash != prev or admin_log.hash_of(row) != row.hash:
-            log.warning("admin log chain broken at seq %s", row.seq)
-            return ChainCheck(False, checked, row.seq if row.seq == expected else expected)
-        prev, expected, checked = row.hash, expected + 1, checked + 1
+    # In batches (a server-side cursor on PostgreSQL), closed on the early return too.
+    with session.scalars(select(AdminEventModel).order_by(AdminEventModel.seq)
+                         .execution_options(yield_per=500)) as rows:
+        for row in rows:
+            if row.seq != expected or row.prev_hash != prev or admin_log.hash_of(row) != row.hash:
+                log.warning("admin log chain broken at seq %s", row.seq)
+                return ChainCheck(False, checked, row.seq if row.seq == expected else expected)
+            prev, expected, checked = row.hash, expected + 1, checked + 1
     return ChainCheck(True, checked, None)
