@@ -40,12 +40,14 @@ def test_reset_shows_the_one_time_password_once_and_forces_a_change(client, app,
     ui_login(client, "admin")
     url = "/admin/users/clerk"
     response = _form(client, url, {"what": "reset"})
-    assert response.status_code == 302
-    html = client.get(url).get_data(as_text=True)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
     assert "一次性密码" in html and "须设置新密码" in html
     one_time = html.split('id="one-time-password">')[1].split("<")[0]
     assert len(one_time) == 19
     assert 'id="one-time-password"' not in client.get(url).get_data(as_text=True)  # shown once
+    with client.session_transaction() as cookie:
+        assert one_time not in str(dict(cookie))  # never in the session cookie
     other = app.test_client()
     response = ui_login(other, "clerk", one_time)
     assert response.status_code == 302 and "/password" in response.headers["Location"]

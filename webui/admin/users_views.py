@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Response, flash, redirect, render_template, request, session, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 
 from engine.errors import Conflict, InvalidData
@@ -86,12 +86,14 @@ def user_new():
 def user_page(login: str):
     actor = current_actor()
     user = users.get_user(db.session, actor, login)
-    history = admin_log.list_admin_events(db.session, actor, admin_log.AdminLogFilter(target=login), 1, 20).items
-    one_time = session.pop("one_time_password", None)
-    shown_once = one_time if one_time and one_time[0] == login else None
+    return _render_user(actor, user)
+
+
+def _render_user(actor, user, one_time_password: str | None = None):
+    history = admin_log.list_admin_events(db.session, actor, admin_log.AdminLogFilter(target=user.username),
+                                          1, 20).items
     return render_template("admin/user.html", user=user, history=history, can_change=actor.is_admin,
-                           one_time_password=shown_once[1] if shown_once else None,
-                           me=actor, **_choices())
+                           one_time_password=one_time_password, **_choices())
 
 
 def _current_grants(login: str) -> list[tuple[str, str]]:
@@ -123,8 +125,9 @@ def user_change(login: str):
             users.update_user(db.session, actor, login, memberships=[g for g in _current_grants(login) if g != gone])
             flash(gettext("Role revoked: their sessions ended."), "ok")
         elif what == "reset":
+            # Shown in this response only: never kept in the (signed, not encrypted) session cookie or the database.
             password = users.reset_password(db.session, actor, login)
-            session["one_time_password"] = (login, password)
+            return _render_user(actor, users.get_user(db.session, actor, login), password)
         else:
             raise InvalidData(msg("form.invalid"), {"what": [msg("field.required")]})
     except (InvalidData, Conflict) as exc:
