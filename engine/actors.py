@@ -32,6 +32,7 @@ class Actor:
     display_name: str | None = None
     grants: tuple[Grant, ...] = field(default_factory=tuple)
     session_version: int = 0  # users.session_version when loaded; a browser session must carry the same
+    must_change_password: bool = False  # an administrator reset the password: choose a new one before anything else
 
     @property
     def roles(self) -> set[str]:

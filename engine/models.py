@@ -78,6 +78,11 @@ class UserModel(Base):
     # or changing the password adds one, which ends every session signed before (migration 0013).
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime]
+    phone: Mapped[str | None] = mapped_column(String(40))  # a work phone colleagues and the admin see (migration 0027)
+    # Set by an administrator's password reset (a one-time password): the next login must choose a new one
+    # before anything else (webui/auth_ui); cleared by set_password.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    last_login_at: Mapped[datetime | None]  # the last successful password login (browser or token)
 
     memberships: Mapped[list[MembershipModel]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
@@ -172,6 +177,26 @@ class ProcessDraftModel(Base):
     name: Mapped[str | None] = mapped_column(String(300))
     xml: Mapped[str] = mapped_column(Text, deferred=True)
     updated_at: Mapped[datetime]
+class AdminEventModel(Base):
+    """The admin log: every administrative act (who, when, what, on whom or what, old -> new), append-only and
+    SHA-256 chained in one chain over the whole table like a case's history (engine/admin_log.py, migration
+    0027). Written in the transaction of the act it records."""
+
+    __tablename__ = "admin_events"
+    __table_args__ = (UniqueConstraint("seq"), Index("ix_admin_events_at", "at"),
+                      Index("ix_admin_events_target", "target_type", "target"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)  # 1, 2, 3 … with no gap: a deleted row breaks the chain
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(40), index=True)  # user_created, user_disabled, …
+    target_type: Mapped[str] = mapped_column(String(20))  # user | …
+    target: Mapped[str] = mapped_column(String(200))
+    old: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    new: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class CaseSequenceModel(Base):

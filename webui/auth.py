@@ -3,12 +3,17 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import g, request, session
+from flask import abort, g, redirect, request, session, url_for
 
-from engine.errors import AuthenticationFailed, NotFound
+from engine.errors import AuthenticationFailed, Forbidden, NotFound
+from engine.messages import msg
 from engine.services import users
 from webui.errors import Unauthorized
 from webui.extensions import db
+
+
+# What a user whose password was reset may reach before choosing a new one.
+_WHILE_MUST_CHANGE = frozenset({"auth_ui.change_password", "auth_ui.logout", "auth_ui.login", "static", "set_language"})
 
 
 def current_actor(optional: bool = False):
@@ -32,6 +37,11 @@ def current_actor(optional: bool = False):
             actor = None  # logged out, disabled or given a new password since this session was signed
         if actor is None:
             session.clear()
+        if actor is not None and actor.must_change_password and request.endpoint not in _WHILE_MUST_CHANGE:
+            # An administrator reset the password: the one-time password opens the change page and nothing else.
+            if request.path.startswith("/api/"):
+                raise Forbidden(msg("password.must_change"))
+            abort(redirect(url_for("auth_ui.change_password")))
         if actor is not None and request.path.startswith("/api/") and request.method not in ("GET", "HEAD", "OPTIONS"):
             # The API is exempt from form CSRF (bearer clients); a browser session must send the token header.
             from flask_wtf.csrf import ValidationError, validate_csrf

@@ -118,3 +118,21 @@ def actor_name(username: str | None, names: dict[str, str] | None = None) -> str
     if username == PARTY_ACTOR:
         return str(PARTY)
     return (names or {}).get(username, username)
+
+# The admin log's actions (engine/services/users.py and the other administrative commands).
+ADMIN_ACTIONS = {
+    "user_created": lazy_gettext("User created"),
+    "user_imported": lazy_gettext("User imported"),
+    "user_updated": lazy_gettext("User details changed"),
+    "user_disabled": lazy_gettext("User disabled"),
+    "user_enabled": lazy_gettext("User enabled"),
+    "memberships_changed": lazy_gettext("Roles changed"),
+    "password_reset": lazy_gettext("Password reset"),
+    "password_changed": lazy_gettext("Password changed"),
+}
+# The fields of an admin log row's old / new values, as pages name them.
+ADMIN_FIELDS = {
+    "display_name": lazy_gettext("Name"), "phone": lazy_gettext("Phone"), "active": lazy_gettext("Active"),
+    "memberships": lazy_gettext("Roles"), "released_tasks": lazy_gettext("Tasks returned to the pool"),
+    "must_change_password": lazy_gettext("Must set a new password"),
+}

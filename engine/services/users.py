@@ -9,16 +9,17 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, case, delete, select, update
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy import bindparam, case, delete, func, or_, select, update
+from sqlalchemy.orm import Session, object_session, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from engine import case_data, runtime
+from engine import admin_log, case_data, case_store, chain, runtime, task_index
 from engine.actors import ADMIN, AUDITOR, BUILTIN_ROLES, SUPERVISORY_ROLES, SYSTEM, Actor, Grant  # noqa: F401 (public here)
 from engine.directory import DEMO_PASSWORD, ensure_role, ensure_roles, top_org  # noqa: F401 (public here)
-from engine.errors import AuthenticationFailed, Conflict, InvalidData, NotFound
+from engine.errors import AuthenticationFailed, Conflict, Forbidden, InvalidData, NotFound
 from engine.messages import msg
-from engine.models import ApiTokenModel, LoginFailureModel, MembershipModel, OrgUnitModel, RoleModel, UserModel
+from engine.models import (ApiTokenModel, LoginFailureModel, MembershipModel, OrgUnitModel, RoleModel, TaskCandidateModel,
+                           TaskModel, UserModel)
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +190,10 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
     for role in role_rows:
         for org in orgs:
             session.add(MembershipModel(user_id=user.id, role_id=role.id, org_unit_id=org.id))
+    session.flush()
+    admin_log.append(session, SYSTEM.username, user.created_at, "user_created", "user", username, None,
+                     {"display_name": user.display_name, "active": True,
+                      "memberships": [{"role": r.name, "org_unit": o.code} for r in role_rows for o in orgs]})
     session.commit()
     log.info("user created: %s roles=%s", username, roles)
     return user
@@ -198,7 +203,8 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
 # API call from its token), where the ORM took three to five (user, memberships, roles, units).
 _U, _M, _R, _O, _T = (UserModel.__table__.c, MembershipModel.__table__.c, RoleModel.__table__.c,
                       OrgUnitModel.__table__.c, ApiTokenModel.__table__.c)
-_ACTOR_COLUMNS = (_U.id, _U.username, _U.display_name, _U.active, _U.session_version, _R.name.label("role"),
+_ACTOR_COLUMNS = (_U.id, _U.username, _U.display_name, _U.active, _U.session_version, _U.must_change_password,
+                  _R.name.label("role"),
                   _M.org_unit_id, _O.path.label("org_path"), _O.code.label("org_code"))
 _WITH_GRANTS = (UserModel.__table__.outerjoin(MembershipModel.__table__, _M.user_id == _U.id)
                 .outerjoin(RoleModel.__table__, _R.id == _M.role_id)
@@ -217,7 +223,7 @@ def _actor_from_rows(rows) -> Actor | None:
                           key=lambda g: (g.role, g.org_path)))
     first = rows[0]
     return Actor(username=first.username, user_id=first.id, display_name=first.display_name, grants=grants,
-                 session_version=first.session_version)
+                 session_version=first.session_version, must_change_password=bool(first.must_change_password))
 
 
 def load_actor(session: Session, username: str) -> Actor:
@@ -287,6 +293,7 @@ def authenticate(session: Session, username: str, password: str, client: str = "
     if password == DEMO_PASSWORD and not runtime.of(session).settings.demo_mode:
         raise AuthenticationFailed(msg("login.demo_password"))
     session.execute(delete(LoginFailureModel).where(pair))  # a success forgets the pair's failures
+    user.last_login_at = now
     session.commit()
     return load_actor(session, username)
 
@@ -320,26 +327,41 @@ def end_sessions(session: Session, username: str) -> None:
 
 
 def set_active(session: Session, username: str, active: bool) -> UserModel:
-    """Disable a user (every session ends and every token is revoked) or enable one again. Commits.
+    """Disable a user (every session ends, every token is revoked, their claimed tasks return to the pool) or
+    enable one again (`jiefen user disable|enable`). Commits, with a row in the admin log by `system`.
 
     Raises NotFound."""
     user = _user(session, username)
+    if user.active == active:
+        return user
+    now = runtime.of(session).clock.now()
     user.active = active
+    released = []
     if not active:
         _end_sessions_and_tokens(session, user)
+        released = _release_claims(session, user, SYSTEM, now, keep=None, reason="user_disabled")
+    admin_log.append(session, SYSTEM.username, now, "user_enabled" if active else "user_disabled", "user", username,
+                     {"active": not active}, {"active": active, **({"released_tasks": released} if released else {})})
     session.commit()
     log.info("user %s: %s", "enabled" if active else "disabled", username)
     return user
 
 
-def set_password(session: Session, username: str, password: str) -> UserModel:
-    """A new password: every session ends and every token is revoked. Commits.
+def set_password(session: Session, username: str, password: str, by: str | None = None) -> UserModel:
+    """A new password, set by the user (`by` their login: the forced change after a reset) or the operator
+    (`jiefen user passwd`: `system`): every session ends, every token is revoked, the must-change flag is
+    cleared. Commits, with a password_changed row in the admin log (never the password).
 
     Raises NotFound, InvalidData (the password policy's reason)."""
     user = _user(session, username)
     check_password(password, username)
+    if check_password_hash(user.password_hash, password):
+        raise InvalidData(msg("password.unchanged"), {"password": [msg("field.password_unchanged")]})
     user.password_hash = hash_password(password, runtime.of(session))
+    user.must_change_password = False
     _end_sessions_and_tokens(session, user)
+    admin_log.append(session, by or SYSTEM.username, runtime.of(session).clock.now(), "password_changed", "user",
+                     username)
     session.commit()
     log.info("password changed: %s", username)
     return user
@@ -458,3 +480,397 @@ def display_names(session: Session) -> dict[str, str]:
 
 def list_org_units(session: Session) -> list[OrgUnitModel]:
     return list(session.scalars(select(OrgUnitModel).order_by(OrgUnitModel.path)))
+
+
+# ---- the administration console (issue 20 §1): every act below is a row of the admin log (engine/admin_log.py)
+
+@dataclass(frozen=True)
+class UserFilter:
+    q: str | None = None  # part of the login or the display name
+    role: str | None = None  # holds this role (at any unit, or at org_unit when given)
+    org_unit: str | None = None  # holds a role at this unit (its code)
+    active: bool | None = None
+
+
+@dataclass(frozen=True)
+class UserPage:
+    items: list[UserModel]  # memberships loaded
+    total: int
+    page: int
+    per_page: int
+
+
+MAX_USERS_PER_PAGE = 200
+_ONE_TIME_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"  # no 0/O, 1/l/I: read out on the phone
+
+
+def check_administrator(actor: Actor) -> None:
+    """Raises Forbidden unless the actor may change users and settings (a page's form is for them only)."""
+    if not (actor.is_admin or actor.is_system):
+        raise Forbidden(msg("admin.change_forbidden"))
+
+
+_may_administer = check_administrator
+
+
+def _may_read_users(actor: Actor) -> None:
+    if not (actor.is_admin or actor.is_auditor or actor.is_system):
+        raise Forbidden(msg("admin.read_forbidden"))
+
+
+def _grants_of(user: UserModel) -> list[dict]:
+    return sorted(({"role": m.role.name, "org_unit": m.org_unit.code} for m in user.memberships),
+                  key=lambda g: (g["org_unit"], g["role"]))
+
+
+def list_users(session: Session, actor: Actor, flt: UserFilter = UserFilter(), page: int = 1,
+               per_page: int = 50) -> UserPage:
+    """Users matching the filter, by login, with their memberships and last login. Read-only.
+
+    Raises Forbidden (neither administrator nor auditor), InvalidData (page, page size)."""
+    _may_read_users(actor)
+    if page < 1:
+        raise InvalidData(msg("form.invalid"), {"page": [msg("field.at_least", min=1)]})
+    if not 1 <= per_page <= MAX_USERS_PER_PAGE:
+        raise InvalidData(msg("form.invalid"), {"per_page": [msg("field.between", min=1, max=MAX_USERS_PER_PAGE)]})
+    query = select(UserModel)
+    if flt.q:
+        pattern = f"%{flt.q.strip().lower()}%"
+        query = query.where(or_(func.lower(UserModel.username).like(pattern),
+                                func.lower(func.coalesce(UserModel.display_name, "")).like(pattern)))
+    if flt.role or flt.org_unit:
+        held = select(MembershipModel.user_id)
+        if flt.role:
+            held = held.join(RoleModel, RoleModel.id == MembershipModel.role_id).where(RoleModel.name == flt.role)
+        if flt.org_unit:
+            held = held.join(OrgUnitModel, OrgUnitModel.id == MembershipModel.org_unit_id).where(
+                OrgUnitModel.code == flt.org_unit)
+        query = query.where(UserModel.id.in_(held))
+    if flt.active is not None:
+        query = query.where(UserModel.active.is_(flt.active))
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    items = list(session.scalars(query.options(selectinload(UserModel.memberships)).order_by(UserModel.username)
+                                 .offset((page - 1) * per_page).limit(per_page)))
+    return UserPage(items, total, page, per_page)
+
+
+def get_user(session: Session, actor: Actor, username: str) -> UserModel:
+    """One user with their memberships. Read-only. Raises Forbidden, NotFound."""
+    _may_read_users(actor)
+    return _user(session, username)
+
+
+def _resolve_grants(session: Session, memberships: list[tuple[str, str]]) -> list[tuple[RoleModel, OrgUnitModel]]:
+    """(role name, org unit code) pairs as rows, duplicates dropped. Raises InvalidData naming the entry."""
+    roles = {r.name: r for r in session.scalars(select(RoleModel))}
+    resolved, seen = [], set()
+    for index, (role_name, org_code) in enumerate(memberships):
+        role = roles.get(role_name)
+        if role is None:
+            raise InvalidData(msg("user.unknown_role", role=role_name, known=", ".join(sorted(roles))),
+                              {f"memberships.{index}.role": [msg("field.unknown_role", role=role_name)]})
+        org = session.scalar(select(OrgUnitModel).where(OrgUnitModel.code == org_code))
+        if org is None:
+            raise InvalidData(msg("org.not_found", org_unit=org_code),
+                              {f"memberships.{index}.org_unit": [msg("field.unknown_org", org_unit=org_code)]})
+        if (role.id, org.id) not in seen:
+            seen.add((role.id, org.id))
+            resolved.append((role, org))
+    return resolved
+
+
+def _check_phone(phone: str | None) -> str | None:
+    return _unit_phone(phone)
+
+
+def add_user(session: Session, actor: Actor, username: str, display_name: str, password: str,
+             memberships: list[tuple[str, str]], phone: str | None = None) -> UserModel:
+    """An administrator creates a user holding each (role, org unit code). Commits, with a user_created row in
+    the admin log.
+
+    Raises Forbidden (not an administrator), InvalidData (login, name, phone, password policy, no membership, an
+    unknown role or unit: the field named), Conflict (the login is taken)."""
+    _may_administer(actor)
+    user = _new_user(session, actor, username, display_name, password, memberships, phone)
+    session.commit()
+    log.info("user created by %s: %s", actor.username, username)
+    return user
+
+
+def _check_new_user(session: Session, username: str, display_name: str, password: str | None,
+                    memberships: list[tuple[str, str]], phone: str | None
+                    ) -> tuple[str, str | None, list[tuple[RoleModel, OrgUnitModel]]]:
+    """The checks of a new user, nothing written: (display name, phone, grants). Raises InvalidData, Conflict."""
+    if not username or len(username) > 64 or not username.isascii() \
+            or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
+        raise InvalidData(msg("user.invalid_username"), {"login": [msg("field.username_chars")]})
+    display_name = (display_name or "").strip()
+    if not display_name:
+        raise InvalidData(msg("form.invalid"), {"display_name": [msg("field.required")]})
+    case_data.check_name("display_name", display_name)
+    phone = _check_phone(phone)
+    if password is not None:
+        check_password(password, username)
+    if not memberships:
+        raise InvalidData(msg("user.role_required"), {"memberships": [msg("field.required")]})
+    grants = _resolve_grants(session, memberships)
+    if session.scalar(select(UserModel.id).where(UserModel.username == username)) is not None:
+        raise Conflict(msg("user.exists", username=username), {"login": [msg("user.exists", username=username)]})
+    return display_name, phone, grants
+
+
+def _insert_user(session: Session, actor: Actor, username: str, display_name: str, password: str, phone: str | None,
+                 grants: list[tuple[RoleModel, OrgUnitModel]], must_change: bool, action: str) -> UserModel:
+    """Flushes: the user, their memberships and the admin log's row."""
+    now = runtime.of(session).clock.now()
+    user = UserModel(username=username, display_name=display_name, phone=phone, created_at=now,
+                     password_hash=hash_password(password, runtime.of(session)), must_change_password=must_change)
+    session.add(user)
+    session.flush()
+    for role, org in grants:
+        session.add(MembershipModel(user_id=user.id, role_id=role.id, org_unit_id=org.id))
+    session.flush()
+    admin_log.append(session, actor.username, now, action, "user", username, None,
+                     {"display_name": display_name, "phone": phone, "active": True,
+                      "memberships": [{"role": r.name, "org_unit": o.code} for r, o in grants]})
+    return user
+
+
+def _new_user(session: Session, actor: Actor, username: str, display_name: str, password: str,
+              memberships: list[tuple[str, str]], phone: str | None) -> UserModel:
+    display_name, phone, grants = _check_new_user(session, username, display_name, password, memberships, phone)
+    return _insert_user(session, actor, username, display_name, password, phone, grants, False, "user_created")
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    row: int  # the row number in the file (the header is row 1)
+    login: str
+    display_name: str
+    phone: str | None
+    password: str | None  # None: a one-time password is made
+    memberships: list[tuple[str, str]]  # (role name or title, org unit code or name)
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    column: str  # login | display_name | phone | password | memberships
+    message: str  # an engine Message (shown in the reader's language)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    errors: list[RowError]
+    applied: bool
+    created: list[tuple[str, str | None]]  # (login, one-time password made for it, or None), shown once
+
+
+MAX_IMPORT_ROWS = 2000
+_COLUMN_OF = {"login": "login", "username": "login", "display_name": "display_name", "phone": "phone",
+              "password": "password"}
+
+
+def _import_names(session: Session, memberships: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A role by name or by its title's Chinese part, a unit by code or by its name (when no other unit has it)."""
+    roles = {}
+    for role in session.scalars(select(RoleModel)):
+        roles[role.name] = role.name
+        if role.title:
+            roles.setdefault(role.title.split(" / ")[0].strip(), role.name)
+            roles.setdefault(role.title.strip(), role.name)
+    units, named = {}, {}
+    for code, name in session.execute(select(OrgUnitModel.code, OrgUnitModel.name)):
+        units[code] = code
+        named.setdefault(name, []).append(code)
+    for name, codes in named.items():
+        if len(codes) == 1:
+            units.setdefault(name, codes[0])
+    return [(roles.get(r, r), units.get(o, o)) for r, o in memberships]
+
+
+def import_users(session: Session, actor: Actor, rows: list[ImportRow], apply: bool) -> ImportResult:
+    """Bulk import (a center onboarding its staff): check every row as add_user would (and a login used twice
+    in the file); with apply and no error, create them all in one transaction and commit, each with a
+    user_imported row in the admin log; with any error (or a dry run) nothing is written. Every imported
+    user must choose a new password at the first login; a row without a password gets a one-time one.
+
+    Raises Forbidden (not an administrator), InvalidData (no rows; more than 2,000)."""
+    _may_administer(actor)
+    if not rows:
+        raise InvalidData(msg("import.empty"), {"file": [msg("import.empty")]})
+    if len(rows) > MAX_IMPORT_ROWS:
+        raise InvalidData(msg("import.too_many_rows", max=MAX_IMPORT_ROWS),
+                          {"file": [msg("import.too_many_rows", max=MAX_IMPORT_ROWS)]})
+    errors, checked, seen = [], [], {}
+    for item in rows:
+        if item.login in seen:
+            errors.append(RowError(item.row, "login", msg("import.duplicate_login", login=item.login)))
+            continue
+        seen[item.login] = item.row
+        try:
+            checked.append((item, _check_new_user(session, item.login, item.display_name, item.password,
+                                                  _import_names(session, item.memberships), item.phone)))
+        except (InvalidData, Conflict) as exc:
+            field, said = next(iter((exc.details or {}).items()), ("login", []))
+            column = "memberships" if field.startswith("memberships") or field == "role" else _COLUMN_OF.get(field, field)
+            errors.append(RowError(item.row, column, said[0] if said else exc.message))  # the column's own words
+    if errors or not apply:
+        session.rollback()
+        return ImportResult(errors, False, [])
+    created = []
+    for item, (display_name, phone, grants) in checked:
+        password = item.password or one_time_password()
+        _insert_user(session, actor, item.login, display_name, password, phone, grants, True, "user_imported")
+        created.append((item.login, None if item.password else password))
+    session.commit()
+    log.info("%d users imported by %s", len(created), actor.username)
+    return ImportResult([], True, created)
+
+
+_UNSET = object()
+
+
+def update_user(session: Session, actor: Actor, username: str, *, display_name=_UNSET, phone=_UNSET,
+                active: bool | None = None, memberships: list[tuple[str, str]] | None = None) -> UserModel:
+    """An administrator changes a user: display name, phone, active, memberships (the full new set). Commits, with
+    one admin log row per kind of change (user_updated, user_disabled / user_enabled, memberships_changed).
+
+    Disabling the user or revoking any of their roles ends every session and token at once, and every task they
+    claimed that their remaining roles no longer reach returns to the pool (a task_released event each).
+
+    Raises Forbidden (not an administrator), NotFound, InvalidData (the field named), Conflict (an administrator
+    disabling themselves or revoking their own admin role; the last active administrator)."""
+    _may_administer(actor)
+    user = _user(session, username)
+    now = runtime.of(session).clock.now()
+    details = {}
+    if display_name is not _UNSET:
+        display_name = (display_name or "").strip()
+        if not display_name:
+            raise InvalidData(msg("form.invalid"), {"display_name": [msg("field.required")]})
+        case_data.check_name("display_name", display_name)
+        if display_name != user.display_name:
+            details["display_name"] = (user.display_name, display_name)
+    if phone is not _UNSET:
+        phone = _check_phone(phone)
+        if phone != user.phone:
+            details["phone"] = (user.phone, phone)
+    for key, (_old, new) in details.items():
+        setattr(user, key, new)
+    if details:
+        admin_log.append(session, actor.username, now, "user_updated", "user", username,
+                         {k: v[0] for k, v in details.items()}, {k: v[1] for k, v in details.items()})
+    ends = False
+    if memberships is not None:
+        ends |= _set_memberships(session, actor, user, memberships, now)
+    if active is not None and active != user.active:
+        if not active:
+            _not_the_last_admin(session, actor, user, "active")
+        user.active = active
+        ends |= not active
+        released = [] if active else _release_claims(session, user, actor, now, keep=None, reason="user_disabled")
+        admin_log.append(session, actor.username, now, "user_enabled" if active else "user_disabled", "user", username,
+                         {"active": not active}, {"active": active, **({"released_tasks": released} if released else {})})
+    if ends:
+        _end_sessions_and_tokens(session, user)
+    session.commit()
+    session.refresh(user)
+    log.info("user %s changed by %s", username, actor.username)
+    return user
+
+
+def _not_the_last_admin(session: Session, actor: Actor, user: UserModel, field: str) -> None:
+    """Refuse an act that would leave the center without an administrator, or lock the actor out of the console."""
+    if user.id == actor.user_id:
+        raise Conflict(msg("admin.not_yourself"), {field: [msg("admin.not_yourself")]})
+    admins = session.scalar(select(func.count(func.distinct(UserModel.id))).select_from(UserModel)
+                            .join(MembershipModel, MembershipModel.user_id == UserModel.id)
+                            .join(RoleModel, RoleModel.id == MembershipModel.role_id)
+                            .where(RoleModel.name == ADMIN, UserModel.active.is_(True), UserModel.id != user.id))
+    holds_admin = any(m.role.name == ADMIN for m in user.memberships)
+    if holds_admin and user.active and not admins:
+        raise Conflict(msg("admin.last_admin"), {field: [msg("admin.last_admin")]})
+
+
+def _set_memberships(session: Session, actor: Actor, user: UserModel, memberships: list[tuple[str, str]],
+                     now: datetime) -> bool:
+    """Flushes: the user's memberships become exactly `memberships`; a revoke releases the claims the remaining
+    roles no longer reach. Returns whether anything was revoked (the caller ends sessions and tokens)."""
+    grants = _resolve_grants(session, memberships)
+    before = {(m.role_id, m.org_unit_id): m for m in user.memberships}
+    after = {(r.id, o.id) for r, o in grants}
+    if before.keys() == after:
+        return False
+    revoked = [m for key, m in before.items() if key not in after]
+    if any(m.role.name == ADMIN for m in revoked) and not any(r.name == ADMIN for r, _o in grants):
+        _not_the_last_admin(session, actor, user, "memberships")
+    old = _grants_of(user)
+    for m in revoked:
+        user.memberships.remove(m)
+    for role, org in grants:
+        if (role.id, org.id) not in before:
+            user.memberships.append(MembershipModel(role_id=role.id, org_unit_id=org.id))
+    session.flush()
+    released = []
+    if revoked:
+        keep = {(r.name, o.id) for r, o in grants}
+        released = _release_claims(session, user, actor, now, keep=keep, reason="role_revoked")
+    new = {"memberships": [{"role": r.name, "org_unit": o.code} for r, o in
+                           sorted(grants, key=lambda g: (g[1].code, g[0].name))]}
+    if released:
+        new["released_tasks"] = released
+    admin_log.append(session, actor.username, now, "memberships_changed", "user", user.username,
+                     {"memberships": old}, new)
+    return bool(revoked)
+
+
+def _release_claims(session: Session, user: UserModel, actor: Actor, now: datetime, keep: set | None,
+                    reason: str) -> list[str]:
+    """Flushes: every task the user claimed that no (role, org unit id) in `keep` is a candidate of goes back to its
+    pool, under its case's lock, with a task_released event as a supervisor's release writes it. Returns their ids."""
+    released = []
+    for task_id in session.scalars(select(TaskModel.id).where(TaskModel.assignee == user.username)
+                                   .order_by(TaskModel.id)).all():
+        case = case_store.lock_case_of_task(session, task_id)
+        if case is None:
+            continue  # completed meanwhile
+        row = session.execute(select(TaskModel.assignee, TaskModel.title).where(TaskModel.id == task_id)).first()
+        if row is None or row.assignee != user.username:
+            continue
+        if keep:
+            candidates = set(session.execute(select(TaskCandidateModel.role, TaskCandidateModel.org_unit_id)
+                                             .where(TaskCandidateModel.task_id == task_id)).tuples())
+            if candidates & keep:
+                continue
+        task_index.unclaim(session, task_id)
+        chain.append_event(session, case, "task_released", actor.username, now, {"was": user.username, "reason": reason},
+                           task_id, row.title)
+        released.append(task_id)
+        log.info("task %s of case %s released: %s (%s)", task_id, case.id, user.username, reason)
+    return released
+
+
+def one_time_password() -> str:
+    """A random password for a reset (16 characters in groups of 4, none easily confused), shown once."""
+    raw = "".join(secrets.choice(_ONE_TIME_ALPHABET) for _ in range(16))
+    return "-".join(raw[i:i + 4] for i in range(0, 16, 4))
+
+
+def reset_password(session: Session, actor: Actor, username: str) -> str:
+    """An administrator resets a user's password: a one-time password (returned, to be shown once; only its hash is
+    kept) that the user must replace at the next login. Every session and token of the user ends. Commits, with a
+    password_reset row in the admin log (without the password).
+
+    Raises Forbidden (not an administrator), NotFound."""
+    _may_administer(actor)
+    user = _user(session, username)
+    password = one_time_password()
+    user.password_hash = hash_password(password, runtime.of(session))
+    user.must_change_password = True
+    _end_sessions_and_tokens(session, user)
+    admin_log.append(session, actor.username, runtime.of(session).clock.now(), "password_reset", "user", username,
+                     None, {"must_change_password": True})
+    session.commit()
+    log.info("password of %s reset by %s", username, actor.username)
+    return password

@@ -39,8 +39,9 @@ class _RequestOfResponse(WerkzeugOpenAPIRequest):
 
 
 def _operation(document: dict, request) -> dict | None:
-    """The operation the request was routed to, by its path template (`{name}` matches one path segment)."""
-    for template, item in document["paths"].items():
+    """The operation the request was routed to, by its path template (`{name}` matches one path segment); a
+    literal segment wins over a placeholder, as in Flask's routing (/admin/users/import before /admin/users/{login})."""
+    for template, item in sorted(document["paths"].items(), key=lambda entry: entry[0].count("{")):
         pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
         if re.fullmatch(pattern, request.path):
             return item.get(request.method.lower())

@@ -225,3 +225,6 @@ def form_rejected(exc: InvalidData | Conflict):
     db.session.rollback()
     errors = localize_details(exc.details) if isinstance(exc.details, dict) else {}
     return render_template("admin/new_process.html", values=request.form, errors=errors), status_of(exc)
+
+
+from webui.admin import users_views  # noqa: F401  (/admin/users and /admin/log join this blueprint)

@@ -623,3 +623,132 @@ def stats_json(result, labels: dict) -> dict:
             "total": result.total,
             "groups": [{"key": g.key, "label": labels.get(g.key, g.label) or "未填", **g.figures,
                         "includes_units_below": g.includes_units_below, "units": g.units} for g in result.groups]}
+
+
+# ---- the administration console (issue 20): the admin log and users
+
+class AdminLogQuery(Schema):
+    actor = fields.String(load_default=None, validate=[validate.Length(max=64), _no_nul], metadata={
+        "description": "who acted (a login)"})
+    action = fields.String(load_default=None, validate=[validate.Length(max=40), _no_nul], metadata={
+        "description": "user_created | user_imported | user_updated | user_disabled | user_enabled | "
+                       "memberships_changed | password_reset | password_changed"})
+    target = fields.String(load_default=None, validate=[validate.Length(max=200), _no_nul], metadata={
+        "description": "on whom or what (a login)"})
+    since = fields.Date(load_default=None, metadata={"description": "on or after this day (China time)"})
+    until = fields.Date(load_default=None, metadata={"description": "on or before this day (China time)"})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class AdminEventSchema(Schema):
+    seq = fields.Integer(required=True)
+    at = _time(required=True)
+    actor = fields.String(required=True)
+    action = fields.String(required=True)
+    target_type = fields.String(required=True)
+    target = fields.String(required=True)
+    old = fields.Dict(required=True, allow_none=True, metadata={"description": "the values before (null: none)"})
+    new = fields.Dict(required=True, allow_none=True, metadata={"description": "the values after"})
+    hash = fields.String(required=True)
+
+
+class AdminLogList(Schema):
+    items = fields.List(fields.Nested(AdminEventSchema), required=True, metadata={"description": "newest first"})
+    total = fields.Integer(required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+
+
+class AdminLogVerify(Schema):
+    ok = fields.Boolean(required=True)
+    checked = fields.Integer(required=True, metadata={"description": "rows that chain correctly"})
+    broken_at = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "the seq where the chain breaks (a row missing, altered or out of order)"})
+
+
+class MembershipSchema(Schema):
+    role = fields.String(required=True, validate=[validate.Length(min=1, max=64), _no_nul])
+    org_unit = fields.String(required=True, validate=[validate.Length(min=1, max=64), _no_nul],
+                             metadata={"description": "an org unit's code"})
+
+
+class UserQuery(Schema):
+    q = fields.String(load_default=None, validate=[validate.Length(max=100), _no_nul], metadata={
+        "description": "part of the login or the name"})
+    role = fields.String(load_default=None, validate=[validate.Length(max=64), _no_nul])
+    org_unit = fields.String(load_default=None, validate=[validate.Length(max=64), _no_nul])
+    active = fields.Boolean(load_default=None)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class AdminUserSchema(Schema):
+    login = fields.String(required=True)
+    display_name = fields.String(required=True, allow_none=True)
+    phone = fields.String(required=True, allow_none=True)
+    active = fields.Boolean(required=True)
+    must_change_password = fields.Boolean(required=True)
+    memberships = fields.List(fields.Nested(MembershipSchema), required=True)
+    created_at = _time(required=True)
+    last_login_at = _time(required=True, allow_none=True)
+
+
+class AdminUserList(Schema):
+    items = fields.List(fields.Nested(AdminUserSchema), required=True)
+    total = fields.Integer(required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+
+
+class CreateUserRequest(Schema):
+    login = fields.String(required=True, validate=[validate.Length(min=1, max=64), _no_nul])
+    display_name = fields.String(required=True, validate=[validate.Length(min=1, max=200), _no_nul])
+    password = fields.String(required=True, validate=[validate.Length(min=1, max=512), _no_nul])
+    phone = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=40), _no_nul])
+    memberships = fields.List(fields.Nested(MembershipSchema), required=True, validate=validate.Length(min=1, max=200))
+
+
+class UpdateUserRequest(Schema):
+    display_name = fields.String(validate=[validate.Length(min=1, max=200), _no_nul])
+    phone = fields.String(allow_none=True, validate=[validate.Length(max=40), _no_nul])
+    active = fields.Boolean()
+    memberships = fields.List(fields.Nested(MembershipSchema), validate=validate.Length(max=200), metadata={
+        "description": "the user's full new set of memberships (a role missing from it is revoked)"})
+
+
+class PasswordResetResponse(Schema):
+    login = fields.String(required=True)
+    one_time_password = fields.String(required=True, metadata={
+        "description": "shown once; the user must set a new password at the next login"})
+
+
+def admin_user_json(user) -> dict:
+    return {"login": user.username, "display_name": user.display_name, "phone": user.phone, "active": user.active,
+            "must_change_password": user.must_change_password,
+            "memberships": sorted(({"role": m.role.name, "org_unit": m.org_unit.code} for m in user.memberships),
+                                  key=lambda g: (g["org_unit"], g["role"])),
+            "created_at": iso(user.created_at), "last_login_at": iso(user.last_login_at)}
+
+
+def admin_event_json(row) -> dict:
+    return {"seq": row.seq, "at": iso(row.at), "actor": row.actor, "action": row.action,
+            "target_type": row.target_type, "target": row.target, "old": row.old, "new": row.new, "hash": row.hash}
+
+
+class ImportErrorSchema(Schema):
+    row = fields.Integer(required=True, metadata={"description": "the row in the file (the header is row 1)"})
+    column = fields.String(required=True, metadata={"description": "login | display_name | phone | password | memberships"})
+    message = fields.String(required=True)
+
+
+class ImportCreatedSchema(Schema):
+    login = fields.String(required=True)
+    one_time_password = fields.String(required=True, allow_none=True, metadata={
+        "description": "made for a row without a password, shown once; null when the file gave one"})
+
+
+class ImportResultSchema(Schema):
+    applied = fields.Boolean(required=True, metadata={"description": "true: every row was saved"})
+    errors = fields.List(fields.Nested(ImportErrorSchema), required=True)
+    created = fields.List(fields.Nested(ImportCreatedSchema), required=True)

@@ -12,7 +12,8 @@ from werkzeug.exceptions import BadRequest
 
 from engine import access, case_data
 from engine.clock import CHINA_TZ
-from engine.errors import InvalidData
+from engine.errors import Forbidden, InvalidData
+from engine.messages import msg
 from engine.services import cases, history, ledger, oversight, processes, stats, tasks, timers, users
 from webui import labels as ui_labels
 from webui.api import schemas as s
@@ -112,8 +113,10 @@ def token():
     Wrong credentials and a locked (username, address) pair answer 401."""
     body = _load(s.TokenRequest, _json_body())
     cfg = current_app.config
-    users.authenticate(db.session, body["username"], body["password"], request.remote_addr or "",
-                       cfg["JIEFEN_LOGIN_MAX_FAILURES"], cfg["JIEFEN_LOGIN_LOCK_MINUTES"])
+    actor = users.authenticate(db.session, body["username"], body["password"], request.remote_addr or "",
+                               cfg["JIEFEN_LOGIN_MAX_FAILURES"], cfg["JIEFEN_LOGIN_LOCK_MINUTES"])
+    if actor.must_change_password:  # a one-time password from a reset opens the browser's change page only
+        raise Forbidden(msg("password.must_change"))
     issued = users.new_token(db.session, body["username"], cfg["JIEFEN_TOKEN_DAYS"])
     return {"token": issued.token, "id": issued.id, "expires_at": s.iso(issued.expires_at)}
 
@@ -519,3 +522,6 @@ def complete(_path: dict, task_id: str):
     body = _load(s.CompleteRequest, _json_body())
     case = tasks.complete_task(db.session, task_id, body["data"], current_actor(), body["lock_version"])
     return _case_response(case)
+
+
+from webui.api import admin as _admin  # noqa: F401  (its routes join this blueprint)

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 
-from engine.errors import AuthenticationFailed
+from engine.errors import AuthenticationFailed, InvalidData
+from engine.messages import msg
 from engine.services import users
 from webui.auth import current_actor, login_required, start_session
 from webui.extensions import db
-from webui.i18n import localize, referrer_path, safe_next
+from webui.i18n import localize, localize_details, referrer_path, safe_next
 from webui.shell import grant_value
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,41 @@ def login():
                                cfg["JIEFEN_LOGIN_MAX_FAILURES"], cfg["JIEFEN_LOGIN_LOCK_MINUTES"])
     log.info("login: %s", username)
     start_session(actor)
+    if actor.must_change_password:
+        return redirect(url_for("auth_ui.change_password", next=target))
     return redirect(target)
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Choose a new password: forced after an administrator's reset (every other page leads here until then),
+    and open to anyone logged in. Every other session and token of the user ends; this browser stays logged in."""
+    actor = current_actor()
+    target = safe_next(request.values.get("next"), url_for("tasks.task_list"))
+    if request.method == "GET":
+        return render_template("auth_ui/password.html", next=target, forced=actor.must_change_password, errors={})
+    first, second = request.form.get("password", ""), request.form.get("password2", "")
+    if first != second:
+        raise InvalidData(msg("form.invalid"), {"password2": [msg("field.passwords_differ")]})
+    users.set_password(db.session, actor.username, first, by=actor.username)
+    start_session(users.load_actor(db.session, actor.username))
+    flash(gettext("Your new password is set."), "ok")
+    return redirect(target)
+
+
+@bp.errorhandler(InvalidData)
+def password_refused(exc: InvalidData):
+    """The password page again with the policy's reason under the field."""
+    if request.endpoint != "auth_ui.change_password":
+        from webui.errors import _render
+
+        return _render(422, exc.code, exc.message, exc.details, show_message=True)
+    db.session.rollback()
+    actor = current_actor()
+    return render_template("auth_ui/password.html", next=safe_next(request.values.get("next"), url_for("tasks.task_list")),
+                           forced=actor.must_change_password, errors=localize_details(exc.details or {}),
+                           error=localize(exc.message)), 422
 
 
 @bp.errorhandler(AuthenticationFailed)
