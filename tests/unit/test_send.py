@@ -27,7 +27,7 @@ def _task_row(case, task_id, due_at):
     return {"id": task_id, "kind": "bpmn", "source_task_id": None, "case_id": case.id, "process_id": case.process_id,
             "spec_name": "s", "title": "标题", "lane": None, "roles": ["mediator", "调解员"],
             "org_unit_id": case.org_unit_id, "assignee": None, "due_at": due_at, "due_basis": None,
-            "warning_level": 0, "created_at": AT, "claimed_at": None, "due_sort": due_at or NO_DUE_DATE}
+            "warning_level": 0, "priority": 0, "created_at": AT, "claimed_at": None, "due_sort": due_at or NO_DUE_DATE}
 
 
 def test_updates_give_their_row_count_and_returning_or_select_their_rows(session):
