@@ -331,13 +331,7 @@ def activate_version(session: Session, process_id: str, version: int, actor: Act
     if not (actor.is_admin or actor.is_system):
         raise Forbidden(msg("process.activate_forbidden"))
     note = _note(note)
-    row = session.scalar(select(ProcessVersionModel).where(ProcessVersionModel.process_id == process_id,
-                                                           ProcessVersionModel.version == version))
-    if row is None:
-        if _active(session, process_id) is None:
-            raise _not_deployed(process_id)
-        raise NotFound(msg("process.no_such_version", process_id=process_id, version=version),
-                       {"version": [msg("field.no_such_version", version=version)]})
+    row = _version_row(session, process_id, version)
     active = session.get(ActiveVersionModel, process_id)
     if active is None or active.version_id != row.id:
         _make_active(session, row, actor, "activated", note)
@@ -360,17 +354,20 @@ def version_xml(session: Session, actor: Actor, process_id: str, version: int | 
     """The BPMN XML of a version (the active one by default) and its number, for the modeler. Administrators,
     auditors and designers. Raises Forbidden, NotFound."""
     _may_read_processes(actor)
-    if version is None:
-        row = active_version(session, process_id)
-    else:
-        row = session.scalar(select(ProcessVersionModel).where(ProcessVersionModel.process_id == process_id,
-                                                               ProcessVersionModel.version == version))
-        if row is None:
-            if _active(session, process_id) is None:
-                raise _not_deployed(process_id)
-            raise NotFound(msg("process.no_such_version", process_id=process_id, version=version),
-                           {"version": [msg("field.no_such_version", version=version)]})
+    row = active_version(session, process_id) if version is None else _version_row(session, process_id, version)
     return row.version, row.xml
+
+
+def _version_row(session: Session, process_id: str, version: int) -> ProcessVersionModel:
+    """Version `version` of a process. Raises NotFound naming the process (not deployed) or the version."""
+    row = session.scalar(select(ProcessVersionModel).where(ProcessVersionModel.process_id == process_id,
+                                                           ProcessVersionModel.version == version))
+    if row is None:
+        if _active(session, process_id) is None:
+            raise _not_deployed(process_id)
+        raise NotFound(msg("process.no_such_version", process_id=process_id, version=version),
+                       {"version": [msg("field.no_such_version", version=version)]})
+    return row
 
 
 # -- drafts: the modeler's unfinished work, on the server ----------------------------------------------------------
