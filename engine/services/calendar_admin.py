@@ -162,7 +162,7 @@ def _dates(values, name: str, year: int) -> list[str]:
 
 def save_notice(session: Session, actor: Actor, year: int, holidays, workdays, closures=None,
                 provisional: bool = False, dry_run: bool = False) -> SaveResult:
-    """Enter (or replace) `year`'s notice and closures; recompute what it moves (one command per case, each
+    """Enter (or replace) `year`'s notice and closures (None: keep the closures entered before); recompute what it moves (one command per case, each
     committed) and record the act in the admin log. `dry_run`: count what would move, save nothing.
     Administrators only. Raises Forbidden, InvalidData (the field and the bad date)."""
     require_admin(actor)
@@ -171,8 +171,10 @@ def save_notice(session: Session, actor: Actor, year: int, holidays, workdays, c
     if not statutory_holidays.covers(year) and year not in _PACKAGE_YEARS:
         m = msg("calendar.year_unknown", year=year)
         raise InvalidData(m, {"year": [m]})
+    if closures is None:  # not given: the closures entered before stay
+        closures = list(rt.calendar_notices.get(year, {}).get("closures", []))
     new = {"holidays": _dates(holidays, "holidays", year), "workdays": _dates(workdays, "workdays", year),
-           "closures": _dates(closures or [], "closures", year), "provisional": bool(provisional)}
+           "closures": _dates(closures, "closures", year), "provisional": bool(provisional)}
     both = sorted(set(new["holidays"]) & set(new["workdays"]))
     if both:
         m = msg("calendar.date_both", value=both[0])

@@ -65,6 +65,14 @@ def test_admin_enters_2027s_notice_previews_the_count_and_confirms(page, live_se
                             .order_by(CaseEventModel.id)).all()
     assert types[-1] == "deadlines_recomputed"
 
+    # the admin log names the act and the days, old -> new
+    page.goto(f"{live_server}/admin/log")
+    entry = page.locator("table.admin-log tbody tr", has_text="录入节假日安排")
+    expect(entry).to_contain_text("2027-01-14")
+    expect(entry).to_contain_text("调休上班日")
+    shoot(page, "f-05-admin-log")
+    page.goto(f"{live_server}/admin/calendar/2027")
+
     # a bad date: the error names it, nothing saved
     page.fill("#notice-workdays", "2026-02-20")
     page.click("#calendar-check")

@@ -70,6 +70,11 @@ def test_entering_2027s_notice_previews_then_moves_the_pending_deadline(center, 
     assert last.old["closures"] == [] and last.new["closures"] == ["2027-03-03"]
     closures = client.get(URL, headers=admin).get_json()["closures"]
     assert closures == [{"date": "2027-03-03", "source": "notice"}]
+    # closures left out of a later PUT stay; an empty list removes them
+    assert client.put(URL, json=MADE_UP_NOTICE, headers=admin).status_code == 200
+    assert client.get(URL, headers=admin).get_json()["closures"] == [{"date": "2027-03-03", "source": "notice"}]
+    assert client.put(URL, json={**MADE_UP_NOTICE, "closures": []}, headers=admin).status_code == 200
+    assert client.get(URL, headers=admin).get_json()["closures"] == []
 
 
 def test_a_bad_notice_is_a_422_naming_the_field_and_the_date(center, client, session):

@@ -156,6 +156,6 @@ def admin_save_calendar_year(query: dict, year: int):
     `dry_run=1`: how many would move, nothing saved. Administrators only."""
     body = _load(s.CalendarYearRequest, _json_body())
     done = calendar_admin.save_notice(db.session, current_actor(), year, body["holidays"], body["workdays"],
-                                      body.get("closures", []), body["provisional"], dry_run=query["dry_run"])
+                                      body.get("closures"), body["provisional"], dry_run=query["dry_run"])
     return {"year": year, "dry_run": done.dry_run, "moved": done.moved, "cases": len(done.cases),
             "unsure": done.unsure}

@@ -632,7 +632,7 @@ class AdminLogQuery(Schema):
         "description": "who acted (a login)"})
     action = fields.String(load_default=None, validate=[validate.Length(max=40), _no_nul], metadata={
         "description": "user_created | user_imported | user_updated | user_disabled | user_enabled | "
-                       "memberships_changed | password_reset | password_changed"})
+                       "memberships_changed | password_reset | password_changed | calendar_year_saved"})
     target = fields.String(load_default=None, validate=[validate.Length(max=200), _no_nul], metadata={
         "description": "on whom or what (a login)"})
     since = fields.Date(load_default=None, metadata={"description": "on or after this day (China time)"})
@@ -778,7 +778,7 @@ class CalendarYearRequest(Schema):
     workdays = fields.List(fields.String(validate=[validate.Length(max=40), _no_nul]), required=True,
                            validate=validate.Length(max=366), metadata={"description": "调休 working days"})
     closures = fields.List(fields.String(validate=[validate.Length(max=40), _no_nul]),
-                           validate=validate.Length(max=366), metadata={"description": "center closures"})
+                           validate=validate.Length(max=366), metadata={"description": "center closures in the year; omitted: those entered before stay"})
     provisional = fields.Boolean(load_default=False)
 
 
