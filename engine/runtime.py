@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import scripting, spiff_fixes
-from engine.calendar import LegalCalendar, bpmn_helpers
+from engine.calendar import LegalCalendar, bpmn_helpers, layered
 from engine.case_data import DataLimits
 from engine.clock import Clock, install_spiff_clock
 
@@ -244,7 +244,6 @@ class Runtime:
         return trial
 
     def _serve(self, overrides: dict | None, notices: dict) -> None:
-        from engine.calendar import layered
         calendar = LegalCalendar(layered(overrides, notices))
         helpers = bpmn_helpers(calendar)
         script_engine = scripting.make_script_engine(helpers, self.script_limits)

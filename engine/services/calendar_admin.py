@@ -28,11 +28,20 @@ from engine.calendar import (
 )
 from engine.clock import CHINA_TZ
 from engine.deadlines import CaseRecomputed, Unchanged, affected_cases, recompute
-from engine.errors import CalendarError, InvalidData
+from engine.errors import CalendarError, Forbidden, InvalidData
 from engine.messages import msg
 from engine.models import CalendarNoticeModel
-from engine.services.users import _may_read_users as require_reader
-from engine.services.users import check_administrator as require_admin
+
+
+def require_admin(actor: Actor) -> None:
+    if not (actor.is_admin or actor.is_system):
+        raise Forbidden(msg("admin.change_forbidden"))
+
+
+def require_reader(actor: Actor) -> None:
+    if not (actor.is_admin or actor.is_auditor or actor.is_system):
+        raise Forbidden(msg("admin.read_forbidden"))
+
 
 REASON = "{year}年放假安排由管理员录入或调整，重新计算期限"
 
