@@ -432,6 +432,22 @@ def _fmt(dates: set[date] | frozenset[date]) -> str:
 # -- integration points -----------------------------------------------------------------------------
 
 
+def layered(overrides: Mapping[str, Any] | None, notices: Mapping[int, Mapping[str, Any]]) -> dict | None:
+    """The calendar file's overrides with the years entered in the administration console over them: a year's
+    notice replaces its [years.YYYY] table, its closures join the file's (services/calendar_admin.py)."""
+    if not notices:
+        return dict(overrides) if overrides is not None else None
+    out = dict(overrides or {})
+    years = dict(out.get("years", {}))
+    closures = list(out.get("closures", []))
+    for year, notice in notices.items():
+        years[str(year)] = {"holidays": list(notice["holidays"]), "workdays": list(notice["workdays"]),
+                            "provisional": bool(notice["provisional"])}
+        closures.extend(notice.get("closures", []))
+    out["years"], out["closures"] = years, closures
+    return out
+
+
 def bpmn_helpers(calendar: LegalCalendar) -> dict[str, Callable[..., str]]:
     """The functions BPMN expressions may call, bound to `calendar`: workdays, legal_days, natural_days."""
 

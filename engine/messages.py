@@ -124,6 +124,13 @@ MESSAGES: dict[str, str] = {
     "token.user_disabled": "the token's user is disabled",
     "token.not_found": "token {token_id} not found",
     # the administration console (issue 20)
+    "calendar.year_unknown": "the calendar cannot hold the year {year}",
+    "calendar.dates_list": "{field} must be a list of dates",
+    "calendar.date_invalid": "{field}: {value!r} is not a date (YYYY-MM-DD)",
+    "calendar.date_other_year": "{field}: {value} is not in {year}",
+    "calendar.date_both": "{value} is listed both as a holiday and as a working day",
+    "calendar.no_holidays": "the notice for {year} lists no holidays; enter them, or mark the year provisional",
+    "calendar.rejected": "the calendar cannot be used: {reason}",
     "admin.read_forbidden": "only administrators and auditors see the administration console",
     "admin.change_forbidden": "only administrators change users and settings",
     "admin.period_invalid": "the period ends before it starts",

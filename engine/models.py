@@ -411,6 +411,24 @@ class CalendarYearModel(Base):
     recomputed_at: Mapped[datetime | None]  # the last recompute this row brought about
 
 
+class CalendarNoticeModel(Base):
+    """A year's calendar as an administrator entered it (the State Council notice: holidays and 调休 working days,
+    and the center's closures in that year), layered over config/calendar.toml and the computed statutory days
+    (services/calendar_admin.py). `version` grows on every save: each process compares the highest version with
+    the one it serves (the same check interval as the calendar file) and serves the new calendar within seconds."""
+
+    __tablename__ = "calendar_notices"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    holidays: Mapped[list] = mapped_column(JSON)  # ["2027-01-01", ...]
+    workdays: Mapped[list] = mapped_column(JSON)
+    closures: Mapped[list] = mapped_column(JSON)
+    provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, index=True)
+    saved_by: Mapped[str] = mapped_column(String(64))
+    saved_at: Mapped[datetime]
+
+
 class TimerModel(Base):
     """One row per pending timer: BPMN timers of waiting tasks, and the next supervision-ladder step of each task."""
 

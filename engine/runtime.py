@@ -6,6 +6,7 @@ session is handed the runtime by its caller. Two apps (or two tests) in one proc
 """
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import tomllib
@@ -16,7 +17,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import scripting, spiff_fixes
-from engine.calendar import LegalCalendar, bpmn_helpers
+from engine.calendar import LegalCalendar, bpmn_helpers, layered
 from engine.case_data import DataLimits
 from engine.clock import Clock, install_spiff_clock
 
@@ -212,6 +213,8 @@ class Runtime:
         self.settings = settings
         self.clock = clock or Clock()
         self.calendar = LegalCalendar(settings.calendar_overrides)
+        self.calendar_notices: dict = {}  # year -> the notice entered in the console (services/calendar_admin.py)
+        self.calendar_version = 0  # the highest calendar_notices.version served
         self.helpers = bpmn_helpers(self.calendar)
         self.script_limits = scripting.Limits(settings.script_cpu_seconds, settings.script_memory_mb,
                                               settings.script_output_kb)
@@ -220,11 +223,30 @@ class Runtime:
 
     def use_calendar(self, overrides: dict | None) -> None:
         """Serve a changed calendar (config/calendar.toml edited while running): a new LegalCalendar and the
-        helpers and script engine built on it. Raises CalendarError for bad data, keeping the calendar served."""
-        calendar = LegalCalendar(overrides)
+        helpers and script engine built on it, with the years entered in the console (calendar_notices) still
+        layered over it. Raises CalendarError for bad data, keeping the calendar served."""
+        self._serve(overrides, self.calendar_notices)
+        self.settings.calendar_overrides = overrides
+
+    def use_notices(self, notices: dict, version: int) -> None:
+        """Serve the years entered in the administration console (services/calendar_admin.py: year -> notice)
+        over the calendar file. Raises CalendarError for bad data, keeping the calendar served."""
+        self._serve(self.settings.calendar_overrides, notices)
+        self.calendar_notices, self.calendar_version = notices, version
+
+    def with_calendar(self, overrides: dict | None) -> Runtime:
+        """A copy of this runtime serving `overrides` (already layered): to see what a calendar change would
+        move before it is saved, without changing what this process serves."""
+        trial = copy.copy(self)
+        trial.calendar = LegalCalendar(overrides)
+        trial.helpers = bpmn_helpers(trial.calendar)
+        trial.script_engine = scripting.make_script_engine(trial.helpers, self.script_limits)
+        return trial
+
+    def _serve(self, overrides: dict | None, notices: dict) -> None:
+        calendar = LegalCalendar(layered(overrides, notices))
         helpers = bpmn_helpers(calendar)
         script_engine = scripting.make_script_engine(helpers, self.script_limits)
-        self.settings.calendar_overrides = overrides
         self.calendar, self.helpers, self.script_engine = calendar, helpers, script_engine
 
 

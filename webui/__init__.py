@@ -112,6 +112,8 @@ def create_app(config: object | Mapping | None = None) -> Flask:
     swallow_teardown_errors(app, db)
     with app.app_context():
         configure_engine(db.engine)
+    from webui import calendar_file as _calendar_file
+    _calendar_file.watch_notices(app)  # calendar years saved in the console by any process: served within seconds
     api = make_api()
     api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})

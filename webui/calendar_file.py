@@ -72,4 +72,48 @@ def watch(app, rt: runtime.Runtime) -> None:
         return
     calendar_file = CalendarFile(path, float(app.config["JIEFEN_CALENDAR_CHECK_SECONDS"]))
     app.extensions[KEY] = calendar_file
-    app.before_request(lambda: calendar_file.refresh(rt) and None)
+    @app.before_request
+    def _serve_edited_calendar_file() -> None:  # returns None: a before-request value would be the response
+        calendar_file.refresh(rt)
+
+
+NOTICES_KEY = "jiefen.calendar_notices"  # app.extensions[NOTICES_KEY]: the check of the years saved in the console
+
+
+class CalendarNotices:
+    """The years an administrator saved in the console (calendar_notices), served by this process: looked at
+    no more often than every `check_every` seconds (one SELECT of the highest version) unless forced."""
+
+    def __init__(self, check_every: float = 5.0):
+        self.check_every = check_every
+        self._lock = threading.Lock()
+        self._checked = float("-inf")
+
+    def refresh(self, session, rt: runtime.Runtime, force: bool = False) -> bool:
+        from engine.services import calendar_admin
+
+        now = time.monotonic()
+        if not force and now - self._checked < self.check_every:
+            return False
+        with self._lock:
+            self._checked = now
+            try:
+                changed = calendar_admin.refresh(session, rt)
+            except CalendarError as exc:
+                log.error("the calendar years saved in the console cannot be used; the calendar in service "
+                          "stays: %s", exc)
+                return False
+        if changed:
+            log.warning("calendar years saved in the console reloaded (version %d)", rt.calendar_version)
+        return changed
+
+
+def watch_notices(app) -> None:
+    """Serve the calendar years saved in the console (any process may save them): checked before requests."""
+    from webui.extensions import current_runtime, db
+
+    notices = CalendarNotices(float(app.config["JIEFEN_CALENDAR_CHECK_SECONDS"]))
+    app.extensions[NOTICES_KEY] = notices
+    @app.before_request
+    def _serve_saved_calendar_years() -> None:
+        notices.refresh(db.session, current_runtime())

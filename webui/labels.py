@@ -129,10 +129,13 @@ ADMIN_ACTIONS = {
     "memberships_changed": lazy_gettext("Roles changed"),
     "password_reset": lazy_gettext("Password reset"),
     "password_changed": lazy_gettext("Password changed"),
+    "calendar_year_saved": lazy_gettext("Calendar year entered"),
 }
 # The fields of an admin log row's old / new values, as pages name them.
 ADMIN_FIELDS = {
     "display_name": lazy_gettext("Name"), "phone": lazy_gettext("Phone"), "active": lazy_gettext("Active"),
     "memberships": lazy_gettext("Roles"), "released_tasks": lazy_gettext("Tasks returned to the pool"),
     "must_change_password": lazy_gettext("Must set a new password"),
+    "holidays": lazy_gettext("Holidays"), "workdays": lazy_gettext("Make-up working days"),
+    "closures": lazy_gettext("Closures"), "provisional": lazy_gettext("Provisional"),
 }

@@ -54,10 +54,13 @@ def _calendar_tick(app, session) -> None:
     """A changed calendar (config/calendar.toml): serve it, and once every process does, recompute the years
     whose data changed (on start and on every tick; one small SELECT when nothing changed). A failure is
     logged and retried on the next tick; it never stops the timers."""
-    from webui.calendar_file import KEY
+    from webui.calendar_file import KEY, NOTICES_KEY
     from webui.extensions import current_runtime
 
     try:
+        notices = app.extensions.get(NOTICES_KEY)
+        if notices is not None:
+            notices.refresh(session, current_runtime(), force=True)
         calendar_file = app.extensions.get(KEY)
         if calendar_file is not None:
             calendar_file.refresh(current_runtime(), force=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, request
 from marshmallow import RAISE
 
-from engine.services import admin_log, users
+from engine.services import admin_log, calendar_admin, users
 from webui.admin import files
 from webui.api import schemas as s
 from webui.api.views import _errors, _json_body, _json_request, _load, blp
@@ -134,3 +134,28 @@ def admin_import_users():
             "errors": [{"row": r, "column": c, "message": api_text(m)} for r, c, m in errors],
             "created": [{"login": login, "one_time_password": password}
                         for login, password in (result.created if result else [])]}
+
+
+@blp.route("/admin/calendar/<int:year>", methods=["GET"])
+@_errors(401, 403, 422)
+@blp.response(200, s.CalendarYearSchema)
+def admin_calendar_year(year: int):
+    """A year's holidays, 调休 working days and closures, each with its source, and whether the year is
+    provisional. Administrators and auditors."""
+    return s.calendar_year_json(calendar_admin.year_view(db.session, current_actor(), year))
+
+
+@blp.route("/admin/calendar/<int:year>", methods=["PUT"])
+@blp.arguments(s.CalendarSaveQuery, location="query", unknown=RAISE)
+@_json_request(s.CalendarYearRequest)
+@_errors(401, 403, 422, 503)
+@blp.response(200, s.CalendarSaveResponse)
+def admin_save_calendar_year(query: dict, year: int):
+    """Enter a year's State Council notice (holidays and 调休 working days) and the center's closures; every
+    pending deadline and timer it moves is recomputed (an event per case) and the act is in the admin log.
+    `dry_run=1`: how many would move, nothing saved. Administrators only."""
+    body = _load(s.CalendarYearRequest, _json_body())
+    done = calendar_admin.save_notice(db.session, current_actor(), year, body["holidays"], body["workdays"],
+                                      body.get("closures"), body["provisional"], dry_run=query["dry_run"])
+    return {"year": year, "dry_run": done.dry_run, "moved": done.moved, "cases": len(done.cases),
+            "unsure": done.unsure}

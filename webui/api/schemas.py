@@ -632,7 +632,7 @@ class AdminLogQuery(Schema):
         "description": "who acted (a login)"})
     action = fields.String(load_default=None, validate=[validate.Length(max=40), _no_nul], metadata={
         "description": "user_created | user_imported | user_updated | user_disabled | user_enabled | "
-                       "memberships_changed | password_reset | password_changed"})
+                       "memberships_changed | password_reset | password_changed | calendar_year_saved"})
     target = fields.String(load_default=None, validate=[validate.Length(max=200), _no_nul], metadata={
         "description": "on whom or what (a login)"})
     since = fields.Date(load_default=None, metadata={"description": "on or after this day (China time)"})
@@ -752,3 +752,52 @@ class ImportResultSchema(Schema):
     applied = fields.Boolean(required=True, metadata={"description": "true: every row was saved"})
     errors = fields.List(fields.Nested(ImportErrorSchema), required=True)
     created = fields.List(fields.Nested(ImportCreatedSchema), required=True)
+
+
+class CalendarDaySchema(Schema):
+    date = fields.Date(required=True)
+    source = fields.String(required=True, metadata={
+        "description": "package (chinese_calendar), computed (statutory days, no notice), file "
+                       "(config/calendar.toml), notice (entered in the console), closure (a center closure)"})
+
+
+class CalendarYearSchema(Schema):
+    year = fields.Integer(required=True)
+    provisional = fields.Boolean(required=True, metadata={"description": "no State Council notice yet"})
+    holidays = fields.List(fields.Nested(CalendarDaySchema), required=True)
+    workdays = fields.List(fields.Nested(CalendarDaySchema), required=True, metadata={
+        "description": "调休 make-up working days (weekend days that are worked)"})
+    closures = fields.List(fields.Nested(CalendarDaySchema), required=True)
+    saved_by = fields.String(required=True, allow_none=True)
+    saved_at = fields.DateTime(required=True, allow_none=True)
+
+
+class CalendarYearRequest(Schema):
+    holidays = fields.List(fields.String(validate=[validate.Length(max=40), _no_nul]), required=True,
+                           validate=validate.Length(max=366), metadata={"description": "YYYY-MM-DD, in the year"})
+    workdays = fields.List(fields.String(validate=[validate.Length(max=40), _no_nul]), required=True,
+                           validate=validate.Length(max=366), metadata={"description": "调休 working days"})
+    closures = fields.List(fields.String(validate=[validate.Length(max=40), _no_nul]),
+                           validate=validate.Length(max=366), metadata={"description": "center closures in the year; omitted: those entered before stay"})
+    provisional = fields.Boolean(load_default=False)
+
+
+class CalendarSaveQuery(Schema):
+    dry_run = fields.Boolean(load_default=False, metadata={"description": "count what would move, save nothing"})
+
+
+class CalendarSaveResponse(Schema):
+    year = fields.Integer(required=True)
+    dry_run = fields.Boolean(required=True)
+    moved = fields.Integer(required=True, metadata={"description": "deadlines (timers, task due dates) moved"})
+    cases = fields.Integer(required=True, metadata={"description": "cases with a deadline moved or to review"})
+    unsure = fields.Integer(required=True, metadata={"description": "deadlines that could not be recomputed safely"})
+
+
+def calendar_year_json(view) -> dict:
+    def days(items):
+        return [{"date": d.day, "source": d.source} for d in items]
+    return {"year": view.year, "provisional": view.provisional, "holidays": days(view.holidays),
+            "workdays": days(view.workdays), "closures": days(view.closures),
+            "saved_by": view.notice.saved_by if view.notice else None,
+            "saved_at": view.notice.saved_at if view.notice else None}
