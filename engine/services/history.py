@@ -13,6 +13,7 @@ from engine.clock import running_at
 from engine.errors import CaseError, Forbidden
 from engine.messages import msg
 from engine.models import CaseEventModel, CaseModel
+from engine.services import attachments
 from engine.versions import load_version
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,8 @@ class Verification:
     first_broken_seq: int | None = None
     first_broken_kind: str | None = None
     first_broken_detail: dict = field(default_factory=dict)
+    # Every attached file is in the file store and hashes to the SHA-256 its attachment_added event records.
+    files_ok: bool = True
 
 
 @dataclass
@@ -70,7 +73,8 @@ def entered_fields(session: Session, case_id: int) -> set[str]:
 
 
 def verify_case(session: Session, case_id: int, actor: Actor) -> Verification:
-    """Recompute the hash chain and replay the recorded commands on the case's process version.
+    """Recompute the hash chain, check every attached file against its recorded hash, and replay the recorded
+    commands on the case's process version.
 
     Read-only (no commit). Raises NotFound, Forbidden."""
     return _verify(session, case_id, actor, "verify").verification
@@ -119,6 +123,11 @@ def _verify(session: Session, case_id: int, actor: Actor, what: str, keep_steps:
         broken(last_seq + 1 if case.event_seq > last_seq else max(case.event_seq, 1),
                f"the history ends at event {last_seq}, but the case records event {case.event_seq} as its last "
                "(events removed or added outside jiefen)", "tail", history_ends=last_seq, case_records=case.event_seq)
+
+    file_problems = attachments.check_files(session, case_id)
+    if file_problems:
+        result.files_ok = False
+        result.problems.extend(file_problems)
 
     steps: list[ReplayStep] = []
     version = load_version(session, case.process_version_id)
