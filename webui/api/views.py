@@ -14,18 +14,8 @@ from engine import access, case_data
 from engine.clock import CHINA_TZ
 from engine.errors import Forbidden, InvalidData
 from engine.messages import msg
-from engine.services import (
-    attachments,
-    cases,
-    history,
-    ledger,
-    oversight,
-    processes,
-    stats,
-    tasks,
-    timers,
-    users,
-)
+from engine.services import (attachments, cases, history, ledger, oversight, processes, stats, tasks, timers,
+                             users)
 from webui import labels as ui_labels
 from webui.api import schemas as s
 from webui.auth import bearer_token, current_actor
