@@ -123,18 +123,19 @@ def download(session: Session, attachment_id: int, actor: Actor) -> Download:
     return Download(row, data)
 
 
-def check_files(session: Session, case_id: int) -> list[str]:
-    """What is wrong with the case's stored files (each named), for verify: a file missing or whose bytes no
-    longer hash to the recorded SHA-256. The caller has checked the read."""
+def check_files(session: Session, case_id: int) -> list[tuple[AttachmentModel, str, str]]:
+    """The case's stored files that do not hold, for verify: (attachment, missing | changed, the problem named) —
+    a file missing from the store, or whose bytes no longer hash to the recorded SHA-256. The caller has checked
+    the read."""
     store = store_of(session)
     problems = []
     for row in session.scalars(select(AttachmentModel).where(AttachmentModel.case_id == case_id)
                                .order_by(AttachmentModel.id)):
         wrong = store.check(row.sha256, row.size)
         if wrong == "missing":
-            problems.append(f"attachment {row.id} ({row.name}): its file {row.sha256[:12]}… is missing from the "
-                            "file store")
+            problems.append((row, wrong, f"attachment {row.id} ({row.name}): its file {row.sha256[:12]}… is missing "
+                                         "from the file store"))
         elif wrong == "changed":
-            problems.append(f"attachment {row.id} ({row.name}): its stored file no longer hashes to the recorded "
-                            f"{row.sha256[:12]}… (the file was changed)")
+            problems.append((row, wrong, f"attachment {row.id} ({row.name}): its stored file no longer hashes to the "
+                                         f"recorded {row.sha256[:12]}… (the file was changed)"))
     return problems

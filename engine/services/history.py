@@ -32,6 +32,7 @@ class Verification:
     first_broken_detail: dict = field(default_factory=dict)
     # Every attached file is in the file store and hashes to the SHA-256 its attachment_added event records.
     files_ok: bool = True
+    broken_files: list[str] = field(default_factory=list)  # the names of the attachments that do not hold
 
 
 @dataclass
@@ -124,10 +125,10 @@ def _verify(session: Session, case_id: int, actor: Actor, what: str, keep_steps:
                f"the history ends at event {last_seq}, but the case records event {case.event_seq} as its last "
                "(events removed or added outside jiefen)", "tail", history_ends=last_seq, case_records=case.event_seq)
 
-    file_problems = attachments.check_files(session, case_id)
-    if file_problems:
+    for row, _kind, problem in attachments.check_files(session, case_id):
         result.files_ok = False
-        result.problems.extend(file_problems)
+        result.broken_files.append(row.name)
+        result.problems.append(problem)
 
     steps: list[ReplayStep] = []
     version = load_version(session, case.process_version_id)

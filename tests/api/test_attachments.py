@@ -5,6 +5,7 @@ import io
 import pytest
 
 from engine.file_store import LocalFileStore, sniff
+from tests.support.web import ui_login
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
@@ -122,7 +123,7 @@ def test_who_may_upload_and_read(client, login, files_dir):
     assert client.get("/api/v1/attachments/999999", headers=clerk).status_code == 404
 
 
-def test_verify_names_a_changed_or_missing_file(client, login, files_dir):
+def test_verify_names_a_changed_or_missing_file(app, client, login, files_dir):
     clerk = login("clerk")
     case = _open(client, clerk)
     first = _upload(client, clerk, case["id"], PDF, name="a.pdf").get_json()
@@ -135,6 +136,11 @@ def test_verify_names_a_changed_or_missing_file(client, login, files_dir):
     assert any("a.pdf" in p and "changed" in p for p in verified["problems"]), verified["problems"]
     assert any("b.png" in p and "missing" in p for p in verified["problems"]), verified["problems"]
     assert client.get(first["download_url"], headers=clerk).status_code == 404  # never served changed
+    # the auditor's 核验 page says so, naming the files
+    auditor = app.test_client()
+    ui_login(auditor, "auditor", expect=302)
+    html = auditor.get(f"/audit/cases/{case['id']}").get_data(as_text=True)
+    assert "is-broken" in html and "附件文件缺失或被改动：a.pdf、b.png" in html
 
 
 @pytest.mark.parametrize("data, expected", [
