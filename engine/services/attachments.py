@@ -133,9 +133,10 @@ def check_files(session: Session, case_id: int) -> list[tuple[AttachmentModel, s
                                .order_by(AttachmentModel.id)):
         wrong = store.check(row.sha256, row.size)
         if wrong == "missing":
-            problems.append((row, wrong, f"attachment {row.id} ({row.name}): its file {row.sha256[:12]}… is missing "
-                                         "from the file store"))
+            problem = f"attachment {row.id} ({row.name}): its file {row.sha256[:12]}… is missing from the file store"
+            problems.append((row, wrong, problem))
         elif wrong == "changed":
-            problems.append((row, wrong, f"attachment {row.id} ({row.name}): its stored file no longer hashes to the "
-                                         f"recorded {row.sha256[:12]}… (the file was changed)"))
+            problem = (f"attachment {row.id} ({row.name}): its stored file no longer hashes to the recorded "
+                       f"{row.sha256[:12]}… (the file was changed)")
+            problems.append((row, wrong, problem))
     return problems
