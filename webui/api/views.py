@@ -413,7 +413,11 @@ def add_attachment(case_id: int):
     upload = request.files.get("file")
     if upload is None:
         raise InvalidData(msg("attachment.file_required"), {"file": [msg("attachment.file_required")]})
-    row = attachments.add_attachment(db.session, case_id, upload.filename, upload.read(), current_actor(),
+    try:
+        data = upload.read()
+    finally:
+        upload.close()  # a large upload is a temporary file: closed once read
+    row = attachments.add_attachment(db.session, case_id, upload.filename, data, current_actor(),
                                      request.form.get("task_id") or None)
     return s.attachment_json(row), 201
 

@@ -138,7 +138,11 @@ def add_attachment(case_id: int):
     try:
         if upload is None or not upload.filename:
             raise InvalidData(msg("attachment.file_required"), {"file": [msg("attachment.file_required")]})
-        row = attachments.add_attachment(db.session, case_id, upload.filename, upload.read(), current_actor(),
+        try:
+            data = upload.read()
+        finally:
+            upload.close()  # a large upload is a temporary file: closed once read
+        row = attachments.add_attachment(db.session, case_id, upload.filename, data, current_actor(),
                                          request.form.get("task_id") or None)
     except (InvalidData, Forbidden) as exc:
         db.session.rollback()
