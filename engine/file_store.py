@@ -16,6 +16,12 @@ import re
 import tempfile
 from pathlib import Path
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import runtime
+from engine.models import AttachmentModel
+
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -73,6 +79,30 @@ class LocalFileStore:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
         return h.hexdigest()
+
+
+def store_of(session: Session) -> LocalFileStore:
+    """The file store the session's runtime is configured with (EngineSettings.files_dir)."""
+    return LocalFileStore(runtime.of(session).settings.files_dir)
+
+
+def check_case_files(session: Session, case_id: int) -> list[tuple[AttachmentModel, str, str]]:
+    """The case's stored files that do not hold, for verify (services/history.py): (attachment, missing | changed,
+    the problem named) — a file missing from the store, or whose bytes no longer hash to the recorded SHA-256.
+    The caller has checked the read."""
+    store = store_of(session)
+    problems = []
+    for row in session.scalars(select(AttachmentModel).where(AttachmentModel.case_id == case_id)
+                               .order_by(AttachmentModel.id)):
+        wrong = store.check(row.sha256, row.size)
+        if wrong == "missing":
+            problem = f"attachment {row.id} ({row.name}): its file {row.sha256[:12]}… is missing from the file store"
+            problems.append((row, wrong, problem))
+        elif wrong == "changed":
+            problem = (f"attachment {row.id} ({row.name}): its stored file no longer hashes to the recorded "
+                       f"{row.sha256[:12]}… (the file was changed)")
+            problems.append((row, wrong, problem))
+    return problems
 
 
 # ---------------------------------------------------------------- what a file is, by its content

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from engine import access, case_data, case_store, chain, runtime
 from engine.actors import Actor
 from engine.errors import Forbidden, InvalidData, NotFound
-from engine.file_store import LocalFileStore, sha256_of, sniff
+from engine.file_store import sha256_of, sniff, store_of
 from engine.messages import msg
 from engine.models import AttachmentModel, CaseModel, TaskModel
 
@@ -24,10 +24,6 @@ log = logging.getLogger(__name__)
 NAME_MAX = 200
 TYPE_NAMES = {"application/pdf": "PDF", "image/jpeg": "JPEG", "image/png": "PNG", "audio/mpeg": "MP3",
               "audio/wav": "WAV", "audio/mp4": "M4A", "text/plain": "TXT"}
-
-
-def store_of(session: Session) -> LocalFileStore:
-    return LocalFileStore(runtime.of(session).settings.files_dir)
 
 
 def plain_name(given: str | None) -> str:
@@ -121,22 +117,3 @@ def download(session: Session, attachment_id: int, actor: Actor) -> Download:
     if sha256_of(data) != row.sha256:
         raise NotFound(msg("attachment.file_missing", attachment_id=attachment_id))
     return Download(row, data)
-
-
-def check_files(session: Session, case_id: int) -> list[tuple[AttachmentModel, str, str]]:
-    """The case's stored files that do not hold, for verify: (attachment, missing | changed, the problem named) —
-    a file missing from the store, or whose bytes no longer hash to the recorded SHA-256. The caller has checked
-    the read."""
-    store = store_of(session)
-    problems = []
-    for row in session.scalars(select(AttachmentModel).where(AttachmentModel.case_id == case_id)
-                               .order_by(AttachmentModel.id)):
-        wrong = store.check(row.sha256, row.size)
-        if wrong == "missing":
-            problem = f"attachment {row.id} ({row.name}): its file {row.sha256[:12]}… is missing from the file store"
-            problems.append((row, wrong, problem))
-        elif wrong == "changed":
-            problem = (f"attachment {row.id} ({row.name}): its stored file no longer hashes to the recorded "
-                       f"{row.sha256[:12]}… (the file was changed)")
-            problems.append((row, wrong, problem))
-    return problems

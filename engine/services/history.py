@@ -7,13 +7,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import access, casework, chain, deadlines, expiry, runtime
+from engine import access, casework, chain, deadlines, expiry, file_store, runtime
 from engine.actors import Actor
 from engine.clock import running_at
 from engine.errors import CaseError, Forbidden
 from engine.messages import msg
 from engine.models import CaseEventModel, CaseModel
-from engine.services import attachments
 from engine.versions import load_version
 
 log = logging.getLogger(__name__)
@@ -125,7 +124,7 @@ def _verify(session: Session, case_id: int, actor: Actor, what: str, keep_steps:
                f"the history ends at event {last_seq}, but the case records event {case.event_seq} as its last "
                "(events removed or added outside jiefen)", "tail", history_ends=last_seq, case_records=case.event_seq)
 
-    for row, _kind, problem in attachments.check_files(session, case_id):
+    for row, _kind, problem in file_store.check_case_files(session, case_id):
         result.files_ok = False
         result.broken_files.append(row.name)
         result.problems.append(problem)
