@@ -292,9 +292,9 @@ def verify(case_id):
             result = history.verify_case(db.session, case_id, SYSTEM)
         except CaseError as exc:
             _fail(exc)
-        click.echo(json.dumps({"chain_ok": result.chain_ok, "replay_ok": result.replay_ok, "events": result.events,
-                               "problems": result.problems}, ensure_ascii=False))
-        sys.exit(0 if result.chain_ok and result.replay_ok else 1)
+        click.echo(json.dumps({"chain_ok": result.chain_ok, "replay_ok": result.replay_ok,
+                               "files_ok": result.files_ok, "events": result.events, "problems": result.problems}, ensure_ascii=False))
+        sys.exit(0 if result.chain_ok and result.replay_ok and result.files_ok else 1)
 
 
 @main.group()

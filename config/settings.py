@@ -84,6 +84,11 @@ class Config:
     # Largest BPMN file accepted by POST /api/v1/processes, in bytes.
     JIEFEN_MAX_UPLOAD_BYTES = int(_env("MAX_UPLOAD_BYTES", str(16 * 1024 * 1024)))
     # Case data of one command (start data, a task's form): size as JSON, longest text, deepest nesting.
+    # Attachments (docs/operations.md "Attachments"): the local file store's directory, a file's size and a
+    # case's number of files at most.
+    JIEFEN_FILES_DIR = _env("FILES_DIR", str(ROOT / "instance" / "files"))
+    JIEFEN_ATTACHMENT_MAX_BYTES = int(_env("ATTACHMENT_MAX_BYTES", str(20 * 1024 * 1024)))
+    JIEFEN_ATTACHMENTS_PER_CASE = int(_env("ATTACHMENTS_PER_CASE", "50"))
     JIEFEN_MAX_DATA_BYTES = int(_env("MAX_DATA_BYTES", str(256 * 1024)))
     JIEFEN_MAX_TEXT_LENGTH = int(_env("MAX_TEXT_LENGTH", "10000"))
     JIEFEN_MAX_DATA_DEPTH = int(_env("MAX_DATA_DEPTH", "10"))

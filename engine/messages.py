@@ -26,6 +26,17 @@ MESSAGES: dict[str, str] = {
     "lookup.rating_invalid": "the rating could not be saved",
     "lookup.rate_when_closed": "a case can be rated once it is closed",
     "lookup.rated_already": "this case has been rated already; a case is rated once",
+    # attachments
+    "attachment.not_found": "attachment {attachment_id} not found",
+    "attachment.task_not_open": "task {task_id} is not an open task of this case",
+    "attachment.forbidden": "you may not add files to this case or task",
+    "attachment.empty": "the file is empty",
+    "attachment.file_required": 'choose a file to upload (field "file")',
+    "attachment.too_large": "the file is larger than {max}",
+    "attachment.too_many": "this case already has {max} files, the most allowed",
+    "attachment.type_refused": "this kind of file is not accepted: only PDF, JPEG, PNG, MP3, WAV, M4A audio and "
+                               "plain text (judged by the content, not the name)",
+    "attachment.file_missing": "the file of attachment {attachment_id} is missing or was changed in the file store",
     # tasks
     "task.not_found": "task {task_id} not found",
     "task.not_yours": "this task is not for your roles",

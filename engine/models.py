@@ -477,6 +477,25 @@ class CaseEventModel(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class AttachmentModel(Base):
+    """A file attached to a case (or one of its tasks): its bytes in the file store under `sha256`
+    (engine/file_store.py), its upload an `attachment_added` event in the case's chain."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (Index("ix_attachments_case_id", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    task_id: Mapped[str | None] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime]
+    event_seq: Mapped[int] = mapped_column(Integer)  # the attachment_added event that records it
+
+
 class LoginFailureModel(Base):
     """Failed logins per (username, client address), whether or not the name exists: the lock-out is kept in the
     database so every web worker shares it, and keyed by address so nobody can lock a user out for everyone."""

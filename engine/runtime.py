@@ -67,6 +67,12 @@ class EngineSettings:
     script_memory_mb: int = 64
     script_output_kb: int = 1024
 
+    # Attachments (engine/services/attachments.py): the local file store's directory; a file's size and a case's
+    # number of files at most.
+    files_dir: str = "instance/files"
+    attachment_max_bytes: int = 20 * 1024 * 1024
+    attachments_per_case: int = 50
+
     @classmethod
     def from_files(cls, org_file: str | None, calendar_file: str | None) -> EngineSettings:
         settings = cls()

@@ -98,6 +98,9 @@ def create_app(config: object | Mapping | None = None) -> Flask:
         settings.data_limits = DataLimits(max_depth=app.config["JIEFEN_MAX_DATA_DEPTH"],
                                           max_string=app.config["JIEFEN_MAX_TEXT_LENGTH"],
                                           max_bytes=app.config["JIEFEN_MAX_DATA_BYTES"])
+        settings.files_dir = app.config["JIEFEN_FILES_DIR"]
+        settings.attachment_max_bytes = int(app.config["JIEFEN_ATTACHMENT_MAX_BYTES"])
+        settings.attachments_per_case = int(app.config["JIEFEN_ATTACHMENTS_PER_CASE"])
         settings.script_cpu_seconds = float(app.config["JIEFEN_SCRIPT_CPU_SECONDS"])
         settings.script_memory_mb = int(app.config["JIEFEN_SCRIPT_MEMORY_MB"])
         settings.script_output_kb = int(app.config["JIEFEN_SCRIPT_OUTPUT_KB"])

@@ -141,6 +141,13 @@ def _request_hash() -> str:
         # the CSRF token is signed with a time stamp: the same form sent twice may carry two
         items = sorted((k, v) for k, v in request.form.items(multi=True) if k not in ("csrf_token", FORM_FIELD))
         digest.update(json.dumps(items, ensure_ascii=False).encode())
+        for name, upload in sorted(request.files.items(multi=True), key=lambda item: item[0]):
+            # an uploaded file (an attachment) is part of the request: the same key with another file is refused
+            content = hashlib.sha256()
+            for block in iter(lambda stream=upload.stream: stream.read(1 << 20), b""):
+                content.update(block)
+            upload.stream.seek(0)
+            digest.update(json.dumps([name, upload.filename or "", content.hexdigest()], ensure_ascii=False).encode())
     else:
         digest.update(request.get_data())
     return digest.hexdigest()

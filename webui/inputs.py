@@ -82,6 +82,10 @@ class BoundedIntConverter(IntegerConverter):
 
 # Endpoints whose body is a file rather than JSON or a form: they may send up to JIEFEN_MAX_UPLOAD_BYTES.
 UPLOAD_ENDPOINTS = frozenset({"api.deploy_process", "api.validate_process", "api.save_process_draft"})
+# Attachments (multipart): the file's limit (JIEFEN_ATTACHMENT_MAX_BYTES) and room for the form around it; the
+# engine refuses a file over the limit with its own message when the body itself is allowed through.
+ATTACHMENT_ENDPOINTS = frozenset({"api.add_attachment", "cases.add_attachment"})
+MULTIPART_ROOM = 64 * 1024
 
 
 def body_limit_by_endpoint() -> None:
@@ -91,3 +95,6 @@ def body_limit_by_endpoint() -> None:
 
     if request.endpoint in UPLOAD_ENDPOINTS:
         request.max_content_length = current_app.config["JIEFEN_MAX_UPLOAD_BYTES"]
+    elif request.endpoint in ATTACHMENT_ENDPOINTS:
+        request.max_content_length = current_app.config["JIEFEN_ATTACHMENT_MAX_BYTES"] + MULTIPART_ROOM
+        request.max_form_memory_size = MULTIPART_ROOM

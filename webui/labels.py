@@ -31,6 +31,7 @@ EVENTS = {
     "task_released": lazy_gettext("Claim released by a supervisor"),
     "task_reassigned": lazy_gettext("Task reassigned"),
     "task_urged": lazy_gettext("Reminder sent"),
+    "attachment_added": lazy_gettext("File uploaded"),
     "party_rated": lazy_gettext("Rated by the party"),
     "task_completed": lazy_gettext("Task completed"),
     "task_cancelled": lazy_gettext("Task cancelled"),

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import access, casework, chain, deadlines, expiry, runtime
+from engine import access, casework, chain, deadlines, expiry, file_store, runtime
 from engine.actors import Actor
 from engine.clock import running_at
 from engine.errors import CaseError, Forbidden
@@ -29,6 +29,9 @@ class Verification:
     first_broken_seq: int | None = None
     first_broken_kind: str | None = None
     first_broken_detail: dict = field(default_factory=dict)
+    # Every attached file is in the file store and hashes to the SHA-256 its attachment_added event records.
+    files_ok: bool = True
+    broken_files: list[str] = field(default_factory=list)  # the names of the attachments that do not hold
 
 
 @dataclass
@@ -70,7 +73,8 @@ def entered_fields(session: Session, case_id: int) -> set[str]:
 
 
 def verify_case(session: Session, case_id: int, actor: Actor) -> Verification:
-    """Recompute the hash chain and replay the recorded commands on the case's process version.
+    """Recompute the hash chain, check every attached file against its recorded hash, and replay the recorded
+    commands on the case's process version.
 
     Read-only (no commit). Raises NotFound, Forbidden."""
     return _verify(session, case_id, actor, "verify").verification
@@ -119,6 +123,11 @@ def _verify(session: Session, case_id: int, actor: Actor, what: str, keep_steps:
         broken(last_seq + 1 if case.event_seq > last_seq else max(case.event_seq, 1),
                f"the history ends at event {last_seq}, but the case records event {case.event_seq} as its last "
                "(events removed or added outside jiefen)", "tail", history_ends=last_seq, case_records=case.event_seq)
+
+    for row, _kind, problem in file_store.check_case_files(session, case_id):
+        result.files_ok = False
+        result.broken_files.append(row.name)
+        result.problems.append(problem)
 
     steps: list[ReplayStep] = []
     version = load_version(session, case.process_version_id)

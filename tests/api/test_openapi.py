@@ -12,7 +12,8 @@ OPTIONAL = {"FormField": {"enum", "default", "min", "max", "min_date", "max_date
 # What anyone may ask without a token.
 PUBLIC = {("post", "/api/v1/auth/token")}
 # What answers with a file instead of JSON.
-FILES = {("get", "/api/v1/cases/export"), ("get", "/api/v1/admin/log/export")}
+FILES = {("get", "/api/v1/cases/export"), ("get", "/api/v1/admin/log/export"),
+         ("get", "/api/v1/attachments/{attachment_id}")}
 METHODS = {"get", "put", "post", "patch", "delete"}
 
 

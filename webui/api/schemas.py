@@ -385,9 +385,28 @@ class EventList(Schema):
     items = fields.List(fields.Nested(EventSchema), required=True)
 
 
+class AttachmentSchema(Schema):
+    id = fields.Integer(required=True)
+    case_id = fields.Integer(required=True)
+    task_id = fields.String(required=True, allow_none=True)
+    name = fields.String(required=True, metadata={"description": "the file's name as uploaded (base name only)"})
+    size = fields.Integer(required=True, metadata={"description": "bytes"})
+    type = fields.String(required=True, metadata={"description": "the content type, judged from the bytes"})
+    sha256 = fields.String(required=True)
+    uploaded_by = fields.String(required=True)
+    uploaded_at = fields.String(required=True)
+    download_url = fields.String(required=True)
+
+
+class AttachmentList(Schema):
+    items = fields.List(fields.Nested(AttachmentSchema), required=True)
+
+
 class VerifySchema(Schema):
     chain_ok = fields.Boolean(required=True)
     replay_ok = fields.Boolean(required=True)
+    files_ok = fields.Boolean(required=True, metadata={
+        "description": "every attached file is stored and hashes to its recorded SHA-256 (else named in problems)"})
     events = fields.Integer(required=True)
     problems = fields.List(fields.String(), required=True)
     first_broken_seq = fields.Integer(required=True, allow_none=True, metadata={
@@ -437,6 +456,12 @@ def case_json(case, version: int, tasks, timers, mask=mask_data) -> dict:
             "linked_case_id": case.linked_case_id, "link_kind": case.link_kind, "lock_version": case.lock_version,
             "tasks": [task_json(t) for t in tasks],
             "timers": [{"due_at": iso(t.due_at), "kind": t.kind, "name": t.name} for t in timers]}
+
+
+def attachment_json(row) -> dict:
+    return {"id": row.id, "case_id": row.case_id, "task_id": row.task_id, "name": row.name, "size": row.size,
+            "type": row.content_type, "sha256": row.sha256, "uploaded_by": row.uploaded_by,
+            "uploaded_at": iso(row.uploaded_at), "download_url": f"/api/v1/attachments/{row.id}"}
 
 
 def event_json(event, mask=mask_data) -> dict:

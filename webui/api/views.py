@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from flask import current_app, request
+from flask import current_app, request, send_file
 from flask_smorest import Blueprint
 from marshmallow import RAISE, ValidationError
 from webargs.flaskparser import FlaskParser
@@ -14,7 +14,8 @@ from engine import access, case_data
 from engine.clock import CHINA_TZ
 from engine.errors import Forbidden, InvalidData
 from engine.messages import msg
-from engine.services import cases, history, ledger, oversight, processes, stats, tasks, timers, users
+from engine.services import (attachments, cases, history, ledger, oversight, processes, stats, tasks, timers,
+                             users)
 from webui import labels as ui_labels
 from webui.api import schemas as s
 from webui.auth import bearer_token, current_actor
@@ -397,6 +398,60 @@ def case_events(case_id: int):
 def verify_case(case_id: int):
     """Recompute the hash chain and replay the case."""
     return history.verify_case(db.session, case_id, current_actor())
+
+
+@blp.route("/cases/<int:case_id>/attachments", methods=["POST"])
+@blp.doc(requestBody={"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary"},
+                   "task_id": {"type": "string", "description": "the open task of the case it belongs to"}}}}}})
+@_errors(401, 403, 404, 409, 422, 503)
+@blp.response(201, s.AttachmentSchema)
+def add_attachment(case_id: int):
+    """Attach a file (PDF, JPEG, PNG, MP3/WAV/M4A audio, plain text: judged by content) to the case or one of
+    its open tasks: the task's actors, or the case's handling roles. Recorded as an attachment_added event."""
+    upload = request.files.get("file")
+    if upload is None:
+        raise InvalidData(msg("attachment.file_required"), {"file": [msg("attachment.file_required")]})
+    try:
+        data = upload.read()
+    finally:
+        upload.close()  # a large upload is a temporary file: closed once read
+    row = attachments.add_attachment(db.session, case_id, upload.filename, data, current_actor(),
+                                     request.form.get("task_id") or None)
+    return s.attachment_json(row), 201
+
+
+@blp.route("/cases/<int:case_id>/attachments", methods=["GET"])
+@_errors(401, 403, 404)
+@blp.response(200, s.AttachmentList)
+def list_attachments(case_id: int):
+    """The case's files, for whoever may read the case."""
+    return {"items": [s.attachment_json(row) for row in
+                      attachments.list_attachments(db.session, case_id, current_actor())]}
+
+
+@blp.route("/attachments/<int:attachment_id>", methods=["GET"])
+@_errors(401, 403, 404)
+@blp.doc(responses={"200": {"description": "the file's bytes, always as a download (Content-Disposition: "
+                                           "attachment), of the type judged from its content",
+                            "content": {t: {} for t in attachments.TYPE_NAMES}}})
+def download_attachment(attachment_id: int):
+    """Download a file: for whoever may read its case; never rendered inline (nosniff, a sandboxing CSP)."""
+    return attachment_response(attachments.download(db.session, attachment_id, current_actor()))
+
+
+def attachment_response(got):
+    """A stored file as a download: its sniffed type, Content-Disposition: attachment (the name RFC 6266-encoded),
+    nosniff, and a CSP that runs nothing should a browser render it anyway."""
+    import io
+
+    response = send_file(io.BytesIO(got.data), mimetype=got.attachment.content_type, as_attachment=True,
+                         download_name=got.attachment.name, etag=got.attachment.sha256, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @blp.route("/tasks", methods=["GET"])

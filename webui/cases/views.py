@@ -11,12 +11,14 @@ from flask_babel import gettext
 from markupsafe import Markup
 
 from engine import access
-from engine.errors import InvalidData
-from engine.services import cases, history, incidents, processes, tasks, timers
+from engine.errors import Forbidden, InvalidData
+from engine.messages import msg
+from engine.services import attachments, cases, history, incidents, processes, tasks, timers
+from engine.services.cases import start_roles
 from webui.auth import current_actor, login_required
 from webui.diagram_layout import has_diagram_xml, with_layout
 from webui.extensions import current_runtime, db
-from engine.services.cases import start_roles
+from webui.i18n import localize
 from webui.shell import acting_actor, role_titles, startable_processes
 from webui.task_forms import field_errors, fields_by_id, shown_values, submitted_data
 
@@ -28,6 +30,17 @@ bp = Blueprint("cases", __name__)
 bp.add_app_template_global(access.mask_data, "mask")
 
 VIEWER_FILE = "bpmn-navigated-viewer.production.min.js"
+
+
+@bp.app_template_filter("file_size")
+def file_size(size: int | None) -> str:
+    """A file's size for people: 字节 (bytes) below 1 KB, else KB or MB with one decimal."""
+    size = int(size or 0)
+    if size < 1024:
+        return gettext("%(n)s bytes", n=size)
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / 1024 / 1024:.1f} MB"
 
 
 def _bpmn_js_dir() -> Path:
@@ -110,7 +123,41 @@ def case_page(case_id: int):
         fields=fields_by_id(version.meta), meta=version.meta, role_titles=role_titles(), now=current_runtime().clock.now(),
         open_elements=sorted({t.spec_name for t in open_tasks if t.kind == "bpmn"}),
         viewer_available=(_bpmn_js_dir() / VIEWER_FILE).is_file(), viewer_file=VIEWER_FILE,
-        auto_layout=not has_diagram_xml(case.version.xml))
+        auto_layout=not has_diagram_xml(case.version.xml),
+        attachments=attachments.list_attachments(db.session, case_id, actor),
+        may_upload=attachments.may_upload(db.session, actor, case), attachment_types=attachments.TYPE_NAMES,
+        attachment_kinds="、".join(v for v in attachments.TYPE_NAMES.values() if v != "TXT"),
+        attachment_max_mb=current_runtime().settings.attachment_max_bytes // (1024 * 1024))
+
+
+@bp.route("/cases/<int:case_id>/attachments", methods=["POST"])
+@login_required
+def add_attachment(case_id: int):
+    """The case page's upload form: one file, one engine command; a refusal is shown on the case page."""
+    upload = request.files.get("file")
+    try:
+        if upload is None or not upload.filename:
+            raise InvalidData(msg("attachment.file_required"), {"file": [msg("attachment.file_required")]})
+        try:
+            data = upload.read()
+        finally:
+            upload.close()  # a large upload is a temporary file: closed once read
+        row = attachments.add_attachment(db.session, case_id, upload.filename, data, current_actor(),
+                                         request.form.get("task_id") or None)
+    except (InvalidData, Forbidden) as exc:
+        db.session.rollback()
+        flash(localize(exc.message), "error")
+        return redirect(url_for("cases.case_page", case_id=case_id) + "#attachments")
+    flash(gettext("File uploaded: %(name)s", name=row.name), "ok")
+    return redirect(url_for("cases.case_page", case_id=case_id) + "#attachments")
+
+
+@bp.route("/attachments/<int:attachment_id>")
+@login_required
+def download_attachment(attachment_id: int):
+    from webui.api.views import attachment_response
+
+    return attachment_response(attachments.download(db.session, attachment_id, current_actor()))
 
 
 @bp.route("/cases/<int:case_id>/diagram.bpmn")

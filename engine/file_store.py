@@ -1,0 +1,153 @@
+"""Where attachments' bytes live: a local directory, content-addressed by SHA-256 (engine/services/attachments.py).
+
+A file is kept at <root>/<first two hex digits>/<sha256>: the same bytes uploaded twice are stored once, and a
+name can never reach the path. Written to a temporary file in the same directory and renamed into place, so a
+reader never sees half a file. The database row that names a file is written after the file; a transaction that
+fails after the write leaves an unreferenced file behind (harmless: the next upload of the same bytes reuses it),
+never a row without its file.
+
+An S3-compatible store is not supported yet: no maintained S3 client is installed (docs/operations.md).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import runtime
+from engine.models import AttachmentModel
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class LocalFileStore:
+    """Files under one directory, named by their SHA-256."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+
+    def path_of(self, sha256: str) -> Path:
+        if not _SHA256.fullmatch(sha256 or ""):
+            raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
+        return self.root / sha256[:2] / sha256
+
+    def put(self, data: bytes) -> str:
+        """Store the bytes (once) and return their SHA-256."""
+        digest = sha256_of(data)
+        target = self.path_of(digest)
+        if target.exists() and self._digest_of(target) == digest:
+            return digest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return digest
+
+    def get(self, sha256: str) -> bytes:
+        """The stored bytes. Raises FileNotFoundError."""
+        return self.path_of(sha256).read_bytes()
+
+    def check(self, sha256: str, size: int) -> str | None:
+        """None when the stored file is there and hashes to `sha256`; else what is wrong: missing | changed."""
+        path = self.path_of(sha256)
+        if not path.is_file():
+            return "missing"
+        if path.stat().st_size != size or self._digest_of(path) != sha256:
+            return "changed"
+        return None
+
+    @staticmethod
+    def _digest_of(path: Path) -> str:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        return h.hexdigest()
+
+
+def store_of(session: Session) -> LocalFileStore:
+    """The file store the session's runtime is configured with (EngineSettings.files_dir)."""
+    return LocalFileStore(runtime.of(session).settings.files_dir)
+
+
+def check_case_files(session: Session, case_id: int) -> list[tuple[AttachmentModel, str, str]]:
+    """The case's stored files that do not hold, for verify (services/history.py): (attachment, missing | changed,
+    the problem named) — a file missing from the store, or whose bytes no longer hash to the recorded SHA-256.
+    The caller has checked the read."""
+    store = store_of(session)
+    problems = []
+    for row in session.scalars(select(AttachmentModel).where(AttachmentModel.case_id == case_id)
+                               .order_by(AttachmentModel.id)):
+        wrong = store.check(row.sha256, row.size)
+        if wrong == "missing":
+            problem = f"attachment {row.id} ({row.name}): its file {row.sha256[:12]}… is missing from the file store"
+            problems.append((row, wrong, problem))
+        elif wrong == "changed":
+            problem = (f"attachment {row.id} ({row.name}): its stored file no longer hashes to the recorded "
+                       f"{row.sha256[:12]}… (the file was changed)")
+            problems.append((row, wrong, problem))
+    return problems
+
+
+# ---------------------------------------------------------------- what a file is, by its content
+
+def sniff(data: bytes) -> str | None:
+    """The content type of an allowed kind of file, judged by its bytes (never its name), or None.
+
+    Allowed: PDF, JPEG, PNG, MP3 (audio/mpeg), WAV, M4A (audio/mp4) and plain UTF-8 text. Written here because no
+    maintained sniffing library (python-magic, filetype) is installed; the signatures are the formats' own."""
+    head = data[:64]
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio/wav"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"M4A ", b"M4B "):
+        return "audio/mp4"
+    if head.startswith(b"ID3") or _mp3_frame(head):
+        return "audio/mpeg"
+    return "text/plain" if _plain_text(data) else None
+
+
+def _mp3_frame(head: bytes) -> bool:
+    """An MPEG audio layer III frame header: the 11-bit sync, a defined version, a bitrate index other than
+    free (0) and bad (15), a defined sample rate."""
+    if len(head) < 4 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
+        return False
+    version, layer = (head[1] >> 3) & 3, (head[1] >> 1) & 3
+    bitrate, rate = head[2] >> 4, (head[2] >> 2) & 3
+    return version != 1 and layer == 1 and bitrate not in (0, 15) and rate != 3
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_MARKUP = re.compile(r"^\s*<(?:!doctype|html|head|body|script|svg|\?xml)", re.IGNORECASE)
+
+
+def _plain_text(data: bytes) -> bool:
+    """UTF-8 text without control characters (tabs and line ends allowed) that does not open as HTML, SVG or XML."""
+    if not data:
+        return False
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return False
+    return not _CONTROL.search(text) and not _MARKUP.search(text)
