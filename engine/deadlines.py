@@ -13,7 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimeDateEventDefinition, TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from engine import casework, routing, runtime, task_index
+from engine import case_store, casework, routing, runtime, task_index
 from engine.clock import CHINA_TZ, running_at
 from engine.models import CaseModel, TaskModel, TimerModel
 from engine.timer_index import SET_ASIDE
@@ -158,3 +158,28 @@ def replay(workflow, command: dict) -> None:
         same = [t for t in workflow.get_tasks(state=TaskState.WAITING) if t.task_spec.name == entry["spec_name"]]
         if entry["ordinal"] < len(same):
             same[entry["ordinal"]]._set_internal_data(event_value=entry["event_value"])
+
+
+def recompute_cases(session, year: int, actor_name: str, now, reason: str, dry_run: bool = False) -> list:
+    """Recompute the open deadlines of every case that may depend on `year`'s calendar: one command per case
+    that changed, committed (or rolled back: `dry_run`, the administration console's preview). Returns the
+    cases that changed or need a review (CaseRecomputed). The one loop behind `jiefen calendar recompute`, the
+    scheduler's recompute and a year saved in the console."""
+    out = []
+    for case_id in affected_cases(session, year):
+        case = case_store.lock_case(session, case_id)
+        found = CaseRecomputed(case.id, case.code)
+        try:
+            casework.execute(session, case, actor_name, now, recompute(found, year, reason), "deadlines_recomputed")
+            if dry_run:
+                session.rollback()
+            else:
+                session.commit()
+        except Unchanged:
+            session.rollback()
+        except Exception:
+            session.rollback()
+            raise
+        if found.moved or found.unsure:
+            out.append(found)
+    return out

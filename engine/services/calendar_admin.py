@@ -17,7 +17,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import admin_log, case_store, casework, runtime, statutory_holidays
+from engine import admin_log, runtime, statutory_holidays
 from engine.actors import Actor
 from engine.calendar import (
     _PACKAGE_HOLIDAYS,
@@ -27,7 +27,7 @@ from engine.calendar import (
     layered,
 )
 from engine.clock import CHINA_TZ
-from engine.deadlines import CaseRecomputed, Unchanged, affected_cases, recompute
+from engine.deadlines import CaseRecomputed, recompute_cases
 from engine.errors import CalendarError, Forbidden, InvalidData
 from engine.messages import msg
 from engine.models import CalendarNoticeModel
@@ -218,24 +218,9 @@ def save_notice(session: Session, actor: Actor, year: int, holidays, workdays, c
     info[runtime.INFO_KEY] = trial
     try:
         reason = REASON.format(year=year)
-        for case_id in affected_cases(session, year):
-            case = case_store.lock_case(session, case_id)
-            found = CaseRecomputed(case.id, case.code)
-            try:
-                casework.execute(session, case, actor.username, now, recompute(found, year, reason),
-                                 "deadlines_recomputed")
-                if dry_run:
-                    session.rollback()
-                else:
-                    session.commit()
-            except Unchanged:
-                session.rollback()
-            except Exception:
-                session.rollback()
-                raise
-            if found.moved or found.unsure:
-                result.cases.append(found)
-                result.moved += len(found.moved)
+        for found in recompute_cases(session, year, actor.username, now, reason, dry_run=dry_run):
+            result.cases.append(found)
+            result.moved += len(found.moved)
     finally:
         info[runtime.INFO_KEY] = rt
     if not dry_run:

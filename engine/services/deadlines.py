@@ -34,10 +34,10 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from engine import case_store, casework, runtime
+from engine import runtime
 from engine.actors import SYSTEM, Actor
 from engine.clock import CHINA_TZ
-from engine.deadlines import CaseRecomputed, Unchanged, affected_cases, recompute
+from engine.deadlines import CaseRecomputed, recompute_cases
 from engine.errors import CalendarError, Forbidden
 from engine.messages import msg
 from engine.models import CalendarYearModel
@@ -57,23 +57,10 @@ def recompute_deadlines(session: Session, year: int, actor: Actor, now: datetime
 
 
 def _recompute_year(session: Session, year: int, actor: Actor, now: datetime, reason: str) -> list[CaseRecomputed]:
-    out = []
-    for case_id in affected_cases(session, year):
-        case = case_store.lock_case(session, case_id)
-        found = CaseRecomputed(case.id, case.code)
-        try:
-            casework.execute(session, case, actor.username, now, recompute(found, year, reason),
-                             "deadlines_recomputed")
-            session.commit()
-        except Unchanged:
-            session.rollback()
-        except Exception:
-            session.rollback()
-            raise
-        if found.moved or found.unsure:
-            out.append(found)
-            log.info("case %s: %d deadline(s) recomputed for %d, %d to review", case.code, len(found.moved), year,
-                     len(found.unsure))
+    out = recompute_cases(session, year, actor.username, now, reason)
+    for found in out:
+        log.info("case %s: %d deadline(s) recomputed for %d, %d to review", found.code, len(found.moved), year,
+                 len(found.unsure))
     return out
 
 
