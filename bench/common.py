@@ -321,7 +321,15 @@ def synth_form(form: list[dict], rng: random.Random, fixed: dict | None = None) 
         elif kind == "boolean":
             out[fid] = rng.random() < 0.5
         elif kind == "date":
-            out[fid] = datetime.now(timezone.utc).date().isoformat()
+            # The day of entry is China's (engine/forms.py checks min/max such as `today` against it), and a
+            # bound like min="today" must hold: an evening run in UTC is already tomorrow in Beijing.
+            from engine import clock, form_rules
+            today = datetime.now(timezone.utc).astimezone(clock.CHINA_TZ).date()
+            day = today
+            low = form_rules.date_bound(field.get("min"))
+            if low is not None:
+                day = max(day, form_rules.bound_date(low, today))
+            out[fid] = day.isoformat()
         elif field.get("phone"):  # a `phone` constraint (engine/form_rules.py)
             out[fid] = f"138{rng.randint(0, 99_999_999):08d}"
         else:

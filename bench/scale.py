@@ -57,7 +57,7 @@ def complete_one(engine, case_id: int, who, rng: random.Random, fixed: dict | No
         with Session(engine, expire_on_commit=False) as s:
             tasks.complete_task(s, task_id, data, who)
     except CaseError as exc:
-        log(f"  case {case_id}: completing {task_id} failed ({exc.message}); the case stays where it is")
+        log(f"  case {case_id}: completing {task_id} failed ({exc.message}: {exc.details}); the case stays where it is")
         return None
     return who
 
@@ -203,7 +203,7 @@ def measure_complete(engine, who, reps: int, rng: random.Random, case_ids: list[
                 tasks.complete_task(s, task_id, data, who)
         except CaseError as exc:
             failures += 1
-            log(f"  complete at size failed on case {case_id}: {exc.message}")
+            log(f"  complete at size failed on case {case_id}: {exc.message}: {exc.details}")
             continue
         times.append(ms_since(t0))
     out = summary(times)
