@@ -309,8 +309,13 @@ def synth_form(form: list[dict], rng: random.Random, fixed: dict | None = None) 
         if not field.get("required") and rng.random() < 0.3:
             continue
         kind = (field.get("type") or "string").lower()
-        if kind == "enum" and field.get("enum"):
-            out[fid] = rng.choice([value for value, *_ in field["enum"]])  # unit options carry their roles too
+        if kind == "enum":
+            values = [value for value, *_ in field.get("enum") or []]  # unit options carry their roles too
+            if field.get("multiple"):  # jiefen.multiple: a list of distinct choices
+                out[fid] = rng.sample(values, k=min(len(values), rng.randint(1 if field.get("required") else 0, 2)))
+            elif values:
+                out[fid] = rng.choice(values)
+            # no choices offered here (jiefen.options depend on the case and none fit): leave it out
         elif kind in ("long", "integer"):
             lo = int(field["min"]) if field.get("min") is not None else 0
             hi = int(field["max"]) if field.get("max") is not None else lo + 100_000
