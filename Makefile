@@ -49,13 +49,17 @@ run: setup
 	JIEFEN_DEMO=1 $(BIN)/jiefen demo
 	JIEFEN_DEMO=1 $(BIN)/jiefen serve --host $(HOST) --port $(PORT) --with-scheduler
 
+# The suite runs in parallel on every core (pytest-xdist; whole files per worker, so a module's fixtures and
+# seeds stay in one process); PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= auto
+PYTEST_PARALLEL = $(if $(filter 0,$(PYTEST_WORKERS)),-p no:xdist,-n $(PYTEST_WORKERS) --dist loadfile)
 test: setup chromium
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 # The same suite against PostgreSQL (installs and starts a local server if needed).
 test-pg: setup chromium
 	@scripts/ensure-postgres.sh
-	DATABASE_URL=$${DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/python -m pytest $(PYTEST_ARGS)
+	DATABASE_URL=$${DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 clean-db:
 	rm -f instance/jiefen.sqlite3*

@@ -23,6 +23,41 @@ FIXTURES = ROOT / "tests" / "fixtures"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=CHINA_TZ)  # a Monday, no holiday near
 
 
+def _database_per_worker() -> None:
+    """Under pytest-xdist (`make test` runs `-n`), each worker gets a PostgreSQL database of its own: the given
+    database's name + "_gw0", "_gw1"…, created when missing. DATABASE_URL itself is rewritten, so what the tests start
+    (console commands, a second process) lands in the worker's database too. SQLite needs nothing: each worker's
+    files are under its own temporary directory."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    raw = os.environ.get("JIEFEN_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if not worker or not raw or os.environ.get("JIEFEN_TEST_DB_WORKER") == worker:
+        return
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from config.settings import database_url_from_env
+    url = make_url(database_url_from_env())
+    if not url.get_backend_name().startswith("postgresql"):
+        return
+    mine = url.set(database=f"{url.database}_{worker}")
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": mine.database}).first()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{mine.database}"'))
+    finally:
+        admin.dispose()
+    rendered = mine.render_as_string(hide_password=False)
+    for name in ("DATABASE_URL", "JIEFEN_DATABASE_URL"):
+        if os.environ.get(name):
+            os.environ[name] = rendered
+    os.environ["JIEFEN_TEST_DB_WORKER"] = worker
+
+
+_database_per_worker()
+
+
 def _database_url(tmp_root: Path) -> str:
     url = os.environ.get("DATABASE_URL") or os.environ.get("JIEFEN_DATABASE_URL")
     if url:
