@@ -132,6 +132,8 @@ def role_title(role, chinese: bool) -> str | None:
 UNIT_KINDS = {"city": lazy_gettext("City center"), "county": lazy_gettext("District/county center"),
               "township": lazy_gettext("Township/subdistrict center"),
               "village": lazy_gettext("Village/community committee"), "department": lazy_gettext("Resident department")}
+UNIT_LEVELS = {0: lazy_gettext("City level"), 1: lazy_gettext("District/county level"),
+               2: lazy_gettext("Township level"), 3: lazy_gettext("Village level")}
 PRESENCES = {"resident": lazy_gettext("Resident (every working day)"), "rota": lazy_gettext("Rota (set weekdays)"),
              "on_call": lazy_gettext("On call")}
 PRESENCE_SHORT = {"resident": lazy_gettext("Resident"), "rota": lazy_gettext("Rota"),
@@ -205,7 +207,7 @@ ADMIN_FIELDS = {
     "must_change_password": lazy_gettext("Must set a new password"),
     "holidays": lazy_gettext("Holidays"), "workdays": lazy_gettext("Make-up working days"),
     "closures": lazy_gettext("Closures"), "provisional": lazy_gettext("Provisional"),
-    "code": lazy_gettext("Code"), "name": lazy_gettext("Name"), "kind": lazy_gettext("Kind"),
+    "code": lazy_gettext("Code"), "name": lazy_gettext("Unit name"), "kind": lazy_gettext("Kind"),
     "level": lazy_gettext("Level"), "area_code": lazy_gettext("Area code"), "parent": lazy_gettext("Parent unit"),
     "presence": lazy_gettext("Presence"), "rota_days": lazy_gettext("Rota days"),
     "units_moved": lazy_gettext("Units moved"), "name_zh": lazy_gettext("Chinese name"),

@@ -9,12 +9,13 @@ from datetime import date, timedelta
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import force_locale, gettext
 
+from engine.clock import CHINA_TZ
 from engine.errors import Conflict, InvalidData, NotFound
 from engine.services import admin_log, org
 from webui import labels
 from webui.admin.views import bp
 from webui.auth import current_actor, login_required
-from webui.extensions import db
+from webui.extensions import current_runtime, db
 from webui.i18n import localize, localize_details
 from webui.shell import role_titles
 
@@ -97,7 +98,7 @@ def org_unit_change(code: str):
             return redirect(url_for("admin.org_unit_page", code=code))
         if what == "move" and request.form.get("confirm") != "1":
             preview = org.move_preview(db.session, actor, code, values["parent"])
-            return _render_unit(actor, preview.unit, values, preview=preview)
+            return _render_unit(actor, preview.unit, {"parent": values["parent"]}, preview=preview)
         if what == "move":
             unit = org.move_unit(db.session, actor, code, values["parent"])
             flash(gettext("Moved under %(parent)s.", parent=unit.parent.name), "ok")
@@ -108,7 +109,8 @@ def org_unit_change(code: str):
             return redirect(url_for("admin.org_page"))
     except (InvalidData, Conflict) as exc:
         db.session.rollback()
-        return _render_unit(actor, org.get_unit(db.session, actor, code), values,
+        kept = values if what == "details" else {"parent": values["parent"]}  # the form that was sent
+        return _render_unit(actor, org.get_unit(db.session, actor, code), kept,
                             localize_details({k: v for k, v in (exc.details or {}).items() if k != "uses"}),
                             localize(exc.message), status=409 if isinstance(exc, Conflict) else 422)
     return redirect(url_for("admin.org_unit_page", code=code))
@@ -135,7 +137,8 @@ def org_roster():
     raw = request.args.get("week")
     day = _week_of(raw)
     roster = org.week_roster(db.session, actor, day)
-    return render_template("admin/org_roster.html", roster=roster, bad_week=bool(raw) and day is None,
+    today = current_runtime().clock.now().astimezone(CHINA_TZ).date()
+    return render_template("admin/org_roster.html", roster=roster, bad_week=bool(raw) and day is None, today=today,
                            prev_week=(roster.monday - timedelta(days=7)).isoformat(),
                            next_week=(roster.monday + timedelta(days=7)).isoformat())
 

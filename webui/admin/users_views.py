@@ -227,6 +227,8 @@ def admin_value(value, key: str | None = None) -> str:
         return "—"
     if key == "kind":
         return str(labels.UNIT_KINDS.get(value, value))
+    if key == "level":
+        return str(labels.UNIT_LEVELS.get(value, value))
     if key == "presence":
         return str(labels.PRESENCE_SHORT.get(value, value))
     if key == "rota_days":
