@@ -131,6 +131,7 @@ MESSAGES: dict[str, str] = {
     "org.rota_day_invalid": "{day!r} is not a weekday (1 Monday … 7 Sunday)",
     "org.move_top": "the top-level center cannot move",
     "org.move_below_itself": "a unit cannot move under itself or a unit below it ({parent})",
+    "org.move_alone": "a move is a change of its own: send parent without other fields",
     "org.move_same_parent": "the unit is under {parent} already",
     "org.delete_top": "the top-level center cannot be deleted",
     "org.delete_in_use": "{org_unit} cannot be deleted while anything refers to it: {units} units below it, "

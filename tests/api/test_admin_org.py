@@ -243,3 +243,11 @@ def test_week_is_a_date(client, login):
     assert response.status_code == 422 and "week" in str(response.get_json()["details"])
     assert date.fromisoformat(client.get("/api/v1/admin/roster", headers=login("admin")).get_json()["monday"]) \
         == date(2026, 3, 2)
+
+
+def test_a_move_is_sent_on_its_own(client, login, session, directory):
+    directory.add_org_unit(session, "330106002", "西溪街道综治中心", "township", "330106000")
+    response = client.patch("/api/v1/admin/org-units/330106001001", json={"parent": "330106002", "name": "新名"},
+                            headers=login("admin"))
+    assert response.status_code == 422 and "parent" in response.get_json()["details"]
+    assert _units(client, login("admin"))["330106001001"]["parent"] == "330106001"

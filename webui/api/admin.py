@@ -8,6 +8,8 @@ from flask import Response, request
 from flask_babel import force_locale
 from marshmallow import RAISE
 
+from engine.errors import InvalidData
+from engine.messages import msg
 from engine.services import admin_log, calendar_admin, org, users
 from webui import labels
 from webui.admin import files
@@ -222,6 +224,8 @@ def admin_update_org_unit(query: dict, code: str):
     changes = {"name": "name", "code": "new_code", "area_code": "area_code", "phone": "phone",
                "presence": "presence_kind", "rota_days": "rota_days"}
     edits = {changes[k]: body[k] for k in changes if k in body}
+    if edits and "parent" in body:  # one request, one command: a move is its own
+        raise InvalidData(msg("org.move_alone"), {"parent": [msg("org.move_alone")]})
     if edits:
         code = org.update_unit(db.session, actor, code, **edits).code
     if "parent" in body:
