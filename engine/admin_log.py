@@ -32,6 +32,14 @@ def _plain(value: dict | None) -> dict | None:
     return None if value is None else json.loads(json.dumps(value, default=str, ensure_ascii=False))
 
 
+def serialise(session: Session) -> None:
+    """Take the admin log's append lock now (PostgreSQL; held until the commit): an administrative command that
+    reads before it writes (moving an org unit: is the new parent below it?) sees what the one before it
+    committed, so two administrators acting at once cannot interleave. Flushes nothing."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
+
+
 def append(session: Session, actor: str, at: datetime, action: str, target_type: str, target: str,
            old: dict | None = None, new: dict | None = None) -> AdminEventModel:
     """Add one act to the admin log, chained to the last row. Flushes only: the caller's commit writes the act

@@ -35,11 +35,12 @@ COUNTY = ("330106000", "西湖区综治中心", "330106")
 TOWNSHIPS = [("330106001", "北山街道综治中心"), ("330106002", "西溪街道综治中心")]
 VILLAGES = [("330106001001", "曙光社区调解室", "330106001"), ("330106001002", "宝石社区调解室", "330106001"),
             ("330106002001", "翠苑一区调解室", "330106002")]
-DEPARTMENTS = [("330106-court", "区人民法院", "常驻"), ("330106-procuratorate", "区人民检察院", "常驻"),
-               ("330106-police", "区公安分局", "常驻"), ("330106-justice", "区司法局", "常驻"),
-               ("330106-hrss", "区人社局（劳动仲裁）", "常驻"), ("330106-union", "区总工会", "轮驻"),
-               ("330106-civil", "区民政局", "轮驻"), ("330106-housing", "区住建局", "轮驻"),
-               ("330106-market", "区市场监管局", "随驻")]
+# (code, name, presence, rota days): 常驻 every working day, 轮驻 on the ISO weekdays named, 随驻 on call.
+DEPARTMENTS = [("330106-court", "区人民法院", "resident", None), ("330106-procuratorate", "区人民检察院", "resident", None),
+               ("330106-police", "区公安分局", "resident", None), ("330106-justice", "区司法局", "resident", None),
+               ("330106-hrss", "区人社局（劳动仲裁）", "resident", None), ("330106-union", "区总工会", "rota", "2,4"),
+               ("330106-civil", "区民政局", "rota", "1,3"), ("330106-housing", "区住建局", "rota", "5"),
+               ("330106-market", "区市场监管局", "on_call", None)]
 # Each unit's contact phone (the public look-up shows the handling unit's): made-up numbers of the 0571 area.
 UNIT_PHONES = {"330106000": "0571-8701 2345", "330106001": "0571-8702 1100", "330106002": "0571-8703 2200",
                "330106001001": "0571-8702 1101", "330106001002": "0571-8702 1102", "330106002001": "0571-8703 2201",
@@ -202,8 +203,8 @@ def _ensure_directory(session: Session) -> None:
         users.add_org_unit(session, code, name, "township", COUNTY[0], phone=UNIT_PHONES.get(code))
     for code, name, parent in VILLAGES:
         users.add_org_unit(session, code, name, "village", parent, phone=UNIT_PHONES.get(code))
-    for code, name, presence in DEPARTMENTS:
-        users.add_org_unit(session, code, name, "department", COUNTY[0], presence=presence,
+    for code, name, presence, rota_days in DEPARTMENTS:
+        users.add_org_unit(session, code, name, "department", COUNTY[0], presence=presence, rota_days=rota_days,
                            phone=UNIT_PHONES.get(code))
     users.ensure_roles(session, ROLE_TITLES)
     session.commit()

@@ -48,7 +48,9 @@ class OrgUnitModel(Base):
     kind: Mapped[str] = mapped_column(String(20))  # city | county | township | village | department
     level: Mapped[int] = mapped_column(Integer)  # 0 city, 1 county, 2 township, 3 village (departments: their center's)
     area_code: Mapped[str] = mapped_column(String(6))  # administrative area code used in case codes
-    presence: Mapped[str | None] = mapped_column(String(20))  # 常驻 / 轮驻 / 随驻 for departments
+    # A resident department's presence (engine/presence.py): resident 常驻, rota 轮驻 (on rota_days), on_call 随驻
+    presence: Mapped[str | None] = mapped_column(String(20))
+    rota_days: Mapped[str | None] = mapped_column(String(20))  # 轮驻: ISO weekdays "2,4" (Tuesday, Thursday)
     phone: Mapped[str | None] = mapped_column(String(40))  # the unit's contact phone (the public look-up shows it)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
     # Materialised path "/1/4/9/" so "this unit and below" is one indexed prefix match.
@@ -64,6 +66,9 @@ class RoleModel(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str | None] = mapped_column(String(200))
     builtin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Names an administrator gave the role in the console (migration 0031); pages prefer them to the built-in ones
+    name_zh: Mapped[str | None] = mapped_column(String(200))
+    name_en: Mapped[str | None] = mapped_column(String(200))
 
 
 class UserModel(Base):

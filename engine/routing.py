@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from engine import runtime, scripting
+from engine import presence, runtime, scripting
+from engine.clock import CHINA_TZ
 from engine.fastpath import send
 from engine.errors import CaseError, InvalidData, TaskFailed
 from engine.messages import msg
@@ -139,21 +140,34 @@ def _refuse_unstaffed(session: Session, pairs: list[tuple[str, int]], task) -> N
 
 # ---------------------------------------------------------------- options that depend on the case
 
-def units_below(session: Session, org: OrgUnitModel) -> list[tuple[str, str, list[str]]]:
-    """(code, name, titles of the roles staffed there) of every unit below `org`, in tree order: where a case
-    can be handed down to (交办: township centers, village committees, resident departments)."""
+def units_below(session: Session, org: OrgUnitModel) -> list[tuple[str, str, list[str], dict | None]]:
+    """(code, name, titles of the roles staffed there, presence today) of every unit below `org`, in tree
+    order: where a case can be handed down to (交办: township centers, village committees, resident
+    departments). The presence ({"presence", "rota_days", "today"}: engine/presence.py) is a resident
+    department's, None for other units: a 轮驻 department away today still receives the case (its task waits
+    in its list), the dispatcher is told it is away."""
     units = session.scalars(select(OrgUnitModel).where(OrgUnitModel.path.startswith(org.path),
                                                        OrgUnitModel.id != org.id).order_by(OrgUnitModel.path)).all()
     if not units:
         return []
     staffed: dict[int, list[str]] = {}
-    rows = session.execute(select(MembershipModel.org_unit_id, RoleModel.name, RoleModel.title)
+    rows = session.execute(select(MembershipModel.org_unit_id, RoleModel.name,
+                                  func.coalesce(RoleModel.name_zh, RoleModel.title))
                            .join(RoleModel, RoleModel.id == MembershipModel.role_id)
                            .where(MembershipModel.org_unit_id.in_([u.id for u in units]))
                            .distinct().order_by(RoleModel.name)).all()
     for org_id, name, title in rows:
         staffed.setdefault(org_id, []).append(title or name)
-    return [(u.code, u.name, staffed.get(u.id, [])) for u in units]
+    rt = runtime.of(session)
+    today = rt.clock.now().astimezone(CHINA_TZ).date()
+    working = rt.calendar.is_workday(today) if any(u.presence for u in units) else True
+
+    def today_of(unit: OrgUnitModel) -> dict | None:
+        if not unit.presence:
+            return None
+        state = presence.on_day(unit.presence, unit.rota_days, today, working)
+        return {"presence": state.kind, "rota_days": list(state.rota_days), "today": state.state}
+    return [(u.code, u.name, staffed.get(u.id, []), today_of(u)) for u in units]
 
 
 def case_form(session: Session, case: CaseModel, form: list[dict]) -> list[dict]:

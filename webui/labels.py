@@ -105,11 +105,74 @@ assert set(PARTY_RATINGS) == set(PARTY_RATING_IDS), "a party rating has no UI na
 
 
 def role_name(role: str, titles: dict[str, str | None] | None = None) -> str:
-    if role in ROLES:
-        return str(ROLES[role])
+    """A role as pages name it. `titles` (webui.shell.role_titles) already holds, per role, the name an
+    administrator gave it in the reader's language, else the built-in name, else its stored title."""
     if titles and titles.get(role):
         return str(titles[role])
+    if role in ROLES:
+        return str(ROLES[role])
     return role
+
+
+def role_title(role, chinese: bool) -> str | None:
+    """The name of a role row (RoleModel) in the reader's language: the administrator's (name_zh / name_en),
+    else the built-in name, else its stored title ("中文 / English": the part of the language)."""
+    own = role.name_zh if chinese else role.name_en
+    if own:
+        return own
+    if role.name in ROLES:
+        return str(ROLES[role.name])
+    if role.title and " / " in role.title:
+        zh, _, en = role.title.partition(" / ")
+        return zh.strip() if chinese else en.strip()
+    return role.title
+
+
+# Org units (engine/services/org.py): kinds, a resident department's presence (engine/presence.py), weekdays.
+UNIT_KINDS = {"city": lazy_gettext("City center"), "county": lazy_gettext("District/county center"),
+              "township": lazy_gettext("Township/subdistrict center"),
+              "village": lazy_gettext("Village/community committee"), "department": lazy_gettext("Resident department")}
+UNIT_LEVELS = {0: lazy_gettext("City level"), 1: lazy_gettext("District/county level"),
+               2: lazy_gettext("Township level"), 3: lazy_gettext("Village level")}
+PRESENCES = {"resident": lazy_gettext("Resident (every working day)"), "rota": lazy_gettext("Rota (set weekdays)"),
+             "on_call": lazy_gettext("On call")}
+PRESENCE_SHORT = {"resident": lazy_gettext("Resident"), "rota": lazy_gettext("Rota"),
+                  "on_call": lazy_gettext("On call")}
+WEEKDAYS = {1: lazy_gettext("Mon"), 2: lazy_gettext("Tue"), 3: lazy_gettext("Wed"), 4: lazy_gettext("Thu"),
+            5: lazy_gettext("Fri"), 6: lazy_gettext("Sat"), 7: lazy_gettext("Sun")}
+PRESENCE_STATES = {"present": lazy_gettext("On duty"), "absent": lazy_gettext("Away"),
+                   "on_call": lazy_gettext("On call"), "rest_day": lazy_gettext("Rest day")}
+
+
+def weekdays_text(days) -> str:
+    return "、".join(str(WEEKDAYS[int(d)]) for d in days or () if int(d) in WEEKDAYS)
+
+
+def presence_text(kind: str | None, days=()) -> str:
+    """常驻 / 轮驻：周二、周四 / 随驻."""
+    if not kind:
+        return ""
+    if kind == "rota" and days:
+        return lazy_gettext("Rota: %(days)s", days=weekdays_text(days))
+    return str(PRESENCE_SHORT.get(kind, kind))
+
+
+def presence_note(info: dict | None) -> str:
+    """A unit option's presence today (engine/routing.units_below), for the dispatcher: "今日不在岗（轮驻：周二、
+    周四）"; "" for a unit without one and for a resident department on duty."""
+    if not info:
+        return ""
+    what = presence_text(info.get("presence"), info.get("rota_days"))
+    state = info.get("today")
+    if state == "absent":
+        return lazy_gettext("Away today (%(presence)s)", presence=what)
+    if state == "rest_day":
+        return lazy_gettext("Not on duty today: rest day (%(presence)s)", presence=what)
+    if state == "on_call":
+        return lazy_gettext("On call: contact them first")
+    if state == "present" and info.get("presence") == "rota":
+        return lazy_gettext("On duty today (%(presence)s)", presence=what)
+    return ""
 
 
 def actor_name(username: str | None, names: dict[str, str] | None = None) -> str:
@@ -131,6 +194,11 @@ ADMIN_ACTIONS = {
     "password_reset": lazy_gettext("Password reset"),
     "password_changed": lazy_gettext("Password changed"),
     "calendar_year_saved": lazy_gettext("Calendar year entered"),
+    "org_unit_added": lazy_gettext("Org unit added"),
+    "org_unit_updated": lazy_gettext("Org unit changed"),
+    "org_unit_moved": lazy_gettext("Org unit moved"),
+    "org_unit_deleted": lazy_gettext("Org unit deleted"),
+    "role_renamed": lazy_gettext("Role renamed"),
 }
 # The fields of an admin log row's old / new values, as pages name them.
 ADMIN_FIELDS = {
@@ -139,4 +207,9 @@ ADMIN_FIELDS = {
     "must_change_password": lazy_gettext("Must set a new password"),
     "holidays": lazy_gettext("Holidays"), "workdays": lazy_gettext("Make-up working days"),
     "closures": lazy_gettext("Closures"), "provisional": lazy_gettext("Provisional"),
+    "code": lazy_gettext("Code"), "name": lazy_gettext("Unit name"), "kind": lazy_gettext("Kind"),
+    "level": lazy_gettext("Level"), "area_code": lazy_gettext("Area code"), "parent": lazy_gettext("Parent unit"),
+    "presence": lazy_gettext("Presence"), "rota_days": lazy_gettext("Rota days"),
+    "units_moved": lazy_gettext("Units moved"), "name_zh": lazy_gettext("Chinese name"),
+    "name_en": lazy_gettext("English name"),
 }

@@ -12,6 +12,7 @@ from engine.services.cases import start_roles
 from engine.services.users import Actor
 from webui import labels
 from webui.extensions import current_runtime, db
+from webui.i18n import is_chinese
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +22,11 @@ def grant_value(grant) -> str:
 
 
 def role_titles() -> dict[str, str | None]:
+    """role key -> its name in the reader's language (an administrator's name, else the built-in one, else the
+    stored title): read once per request, so a renamed role shows in every process at once."""
     if "role_titles" not in g:
-        g.role_titles = {r.name: r.title for r in users.list_roles(db.session)}
+        chinese = is_chinese()
+        g.role_titles = {r.name: labels.role_title(r, chinese) for r in users.list_roles(db.session)}
     return g.role_titles
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, object_session, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine import admin_log, case_data, case_store, chain, runtime, task_index
+from engine import presence as presence_rules
 from engine.actors import ADMIN, AUDITOR, BUILTIN_ROLES, SUPERVISORY_ROLES, SYSTEM, Actor, Grant  # noqa: F401 (public here)
 from engine.directory import DEMO_PASSWORD, ensure_role, ensure_roles, top_org  # noqa: F401 (public here)
 from engine.errors import AuthenticationFailed, Conflict, Forbidden, InvalidData, NotFound
@@ -75,9 +76,9 @@ def _org_by_code(session: Session, code: str) -> OrgUnitModel:
 
 
 def _add_org(session: Session, code: str, name: str, kind: str, level: int, area_code: str,
-             parent: OrgUnitModel | None, presence: str | None = None) -> OrgUnitModel:
+             parent: OrgUnitModel | None, presence: str | None = None, rota_days: str | None = None) -> OrgUnitModel:
     org = OrgUnitModel(code=code, name=name, kind=kind, level=level, area_code=area_code,
-                       parent_id=parent.id if parent else None, presence=presence, path="/")
+                       parent_id=parent.id if parent else None, presence=presence, rota_days=rota_days, path="/")
     session.add(org)
     session.flush()
     org.path = f"{parent.path if parent else '/'}{org.id}/"
@@ -122,13 +123,16 @@ def _put_above(session: Session, root: OrgUnitModel, code: str, name: str, kind:
 
 
 def add_org_unit(session: Session, code: str, name: str, kind: str, parent_code: str,
-                 area_code: str | None = None, presence: str | None = None, phone: str | None = None) -> OrgUnitModel:
+                 area_code: str | None = None, presence: str | None = None, phone: str | None = None,
+                 rota_days: str | None = None) -> OrgUnitModel:
     """Add an org unit under a parent (idempotent by code; a phone given fills in one the unit lacks). Commits.
+    The seed's way (init-db, the demo, tests); the console adds units through services/org.py.
 
-    Raises InvalidData (unknown kind; a phone that is no phone number), NotFound (parent)."""
+    Raises InvalidData (unknown kind; a phone that is no phone number; presence), NotFound (parent)."""
     if kind not in {*LEVELS, "department"}:
         raise InvalidData(msg("org.unknown_kind", kind=kind), {"kind": ["city|county|township|village|department"]})
     phone = _unit_phone(phone)
+    presence, rota_days = presence_rules.normalise(presence, rota_days)
     existing = session.scalar(select(OrgUnitModel).where(OrgUnitModel.code == code))
     if existing is not None:
         if phone and not existing.phone:
@@ -137,7 +141,7 @@ def add_org_unit(session: Session, code: str, name: str, kind: str, parent_code:
         return existing
     parent = _org_by_code(session, parent_code)
     level = parent.level if kind == "department" else LEVELS[kind]
-    org = _add_org(session, code, name, kind, level, area_code or parent.area_code, parent, presence)
+    org = _add_org(session, code, name, kind, level, area_code or parent.area_code, parent, presence, rota_days)
     org.phone = phone
     session.commit()
     return org

@@ -8,7 +8,7 @@ from tests.api.openapi_contract import openapi_document, response_schemas
 # The constraints of a form field that do not apply to it are left out of the answer (webui/api/views.get_task).
 OPTIONAL = {"FormField": {"enum", "default", "min", "max", "min_date", "max_date", "minlength", "maxlength", "phone",
                           "show_if", "options_from"},
-            "EnumOption": {"roles"}}  # roles: units of a jiefen.options field only
+            "EnumOption": {"roles", "presence"}}  # roles: units of a jiefen.options field only; presence: resident departments
 # What anyone may ask without a token.
 PUBLIC = {("post", "/api/v1/auth/token")}
 # What answers with a file instead of JSON.

@@ -56,8 +56,8 @@ def test_units_below_list_the_roles_they_staff_in_tree_order(session, directory)
     directory.create_user(session, "village_mediator", PASSWORD, ["grassroots_mediator"], ["330106001001"])
     county = session.query(OrgUnitModel).filter_by(code="330106000").one()
     below = routing.units_below(session, county)
-    assert [code for code, _name, _roles in below] == ["330106001", "330106001001"]
-    assert below[0][2] == ["调解室"] and below[1] == ("330106001001", "曙光社区调解室", ["村/社区调解员"])
+    assert [code for code, _name, _roles, _presence in below] == ["330106001", "330106001001"]
+    assert below[0][2] == ["调解室"] and below[1] == ("330106001001", "曙光社区调解室", ["村/社区调解员"], None)
     village = session.query(OrgUnitModel).filter_by(code="330106001001").one()
     assert routing.units_below(session, village) == []
 

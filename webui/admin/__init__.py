@@ -1,1 +1,1 @@
-"""The administration area (/admin): processes and their versions today; users, org tree and calendar follow."""
+"""The administration area (/admin): processes and their versions, the modeler, users, the org tree and roles, the calendar, the admin log."""

@@ -220,10 +220,21 @@ def log_export():
 
 
 @bp.app_template_filter("admin_value")
-def admin_value(value) -> str:
-    """An admin log row's old / new value as people read it: roles by name at units by name, yes / no."""
+def admin_value(value, key: str | None = None) -> str:
+    """An admin log row's old / new value as people read it: roles by name at units by name, yes / no, an org
+    unit's kind, presence, rota days and parent by their names."""
     if value is None:
         return "—"
+    if key == "kind":
+        return str(labels.UNIT_KINDS.get(value, value))
+    if key == "level":
+        return str(labels.UNIT_LEVELS.get(value, value))
+    if key == "presence":
+        return str(labels.PRESENCE_SHORT.get(value, value))
+    if key == "rota_days":
+        return labels.weekdays_text(str(value).split(",")) or "—"
+    if key == "parent":
+        return f"{org_names().get(value, value)}（{value}）"
     if isinstance(value, bool):
         return gettext("yes") if value else gettext("no")
     if isinstance(value, list):

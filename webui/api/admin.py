@@ -1,11 +1,17 @@
-"""API of the administration console (issue 20): the admin log and users. Registered on the API blueprint
-(webui/api/views.py imports this module); one engine service call per request."""
+"""API of the administration console (issue 20): the admin log, users, calendar years, the org tree and roles.
+Registered on the API blueprint (webui/api/views.py imports this module); one engine service call per request."""
 from __future__ import annotations
 
+import json
+
 from flask import Response, request
+from flask_babel import force_locale
 from marshmallow import RAISE
 
-from engine.services import admin_log, calendar_admin, users
+from engine.errors import InvalidData
+from engine.messages import msg
+from engine.services import admin_log, calendar_admin, org, users
+from webui import labels
 from webui.admin import files
 from webui.api import schemas as s
 from webui.api.views import _errors, _json_body, _json_request, _load, blp
@@ -159,3 +165,121 @@ def admin_save_calendar_year(query: dict, year: int):
                                       body.get("closures"), body["provisional"], dry_run=query["dry_run"])
     return {"year": year, "dry_run": done.dry_run, "moved": done.moved, "cases": len(done.cases),
             "unsure": done.unsure}
+
+
+# ---------------------------------------------------------------- the org tree, roster and roles (issue 20 §2)
+
+def _unit_json(code: str) -> dict:
+    row = next(r for r in org.org_tree(db.session, current_actor()) if r.unit.code == code)
+    return s.org_unit_json(row)
+
+
+@blp.route("/admin/org-units", methods=["GET"])
+@_errors(401, 403)
+@blp.response(200, s.OrgUnitList)
+def admin_org_units():
+    """Every org unit in tree order (the top first, each unit before those below it), with its members, open
+    cases and a resident department's presence today. Administrators and auditors."""
+    return {"items": [s.org_unit_json(r) for r in org.org_tree(db.session, current_actor())]}
+
+
+@blp.route("/admin/org-units", methods=["POST"])
+@_json_request(s.CreateOrgUnitRequest)
+@_errors(401, 403, 404, 409, 422, 503)
+@blp.response(201, s.OrgUnitSchema)
+def admin_add_org_unit():
+    """Add a unit under `parent`: its level follows from its kind (a department takes its center's), its area
+    code from the parent unless given; the code is shaped like an administrative division code and unique
+    (taken: 409). Administrators only."""
+    body = _load(s.CreateOrgUnitRequest, _json_body())
+    unit = org.add_unit(db.session, current_actor(), body["code"], body["name"], body["kind"], body["parent"],
+                        body["area_code"], body["phone"], body["presence"], body["rota_days"])
+    return _unit_json(unit.code), 201
+
+
+@blp.route("/admin/org-units/<code>", methods=["GET"])
+@_errors(401, 403, 404)
+@blp.response(200, s.OrgUnitSchema)
+def admin_org_unit(code: str):
+    """One unit. Administrators and auditors."""
+    org.get_unit(db.session, current_actor(), code)
+    return _unit_json(code)
+
+
+@blp.route("/admin/org-units/<code>", methods=["PATCH"])
+@blp.arguments(s.OrgUnitChangeQuery, location="query", unknown=RAISE)
+@_json_request(s.UpdateOrgUnitRequest)
+@_errors(401, 403, 404, 409, 422, 503)
+@blp.response(200, s.OrgUnitSchema)
+@blp.alt_response(202, schema=s.MovePreviewSchema, description="dry_run=1 with parent: what the move changes")
+def admin_update_org_unit(query: dict, code: str):
+    """Rename a unit, change its code, area code, phone or presence, or move it (`parent`) with everything
+    below it: with `dry_run=1` the answer is what the move changes (open cases and tasks, the centers it
+    reports up to before and after), nothing saved. Administrators only."""
+    body = _load(s.UpdateOrgUnitRequest, _json_body())
+    actor = current_actor()
+    if "parent" in body and query["dry_run"]:
+        preview = s.MovePreviewSchema().dump(s.move_preview_json(org.move_preview(db.session, actor, code, body["parent"])))
+        return Response(json.dumps(preview, ensure_ascii=False), status=202, mimetype="application/json")
+    changes = {"name": "name", "code": "new_code", "area_code": "area_code", "phone": "phone",
+               "presence": "presence_kind", "rota_days": "rota_days"}
+    edits = {changes[k]: body[k] for k in changes if k in body}
+    if edits and "parent" in body:  # one request, one command: a move is its own
+        raise InvalidData(msg("org.move_alone"), {"parent": [msg("org.move_alone")]})
+    if edits:
+        code = org.update_unit(db.session, actor, code, **edits).code
+    if "parent" in body:
+        org.move_unit(db.session, actor, code, body["parent"])
+    return _unit_json(code)
+
+
+@blp.route("/admin/org-units/<code>", methods=["DELETE"])
+@_errors(401, 403, 404, 409, 503)
+@blp.response(204)
+def admin_delete_org_unit(code: str):
+    """Delete a unit nothing refers to (no unit below, member, case, task, statistics or process naming it;
+    otherwise 409 naming what does). Administrators only."""
+    org.delete_unit(db.session, current_actor(), code)
+
+
+@blp.route("/admin/roster", methods=["GET"])
+@blp.arguments(s.RosterQuery, location="query", unknown=RAISE)
+@_errors(401, 403, 422)
+@blp.response(200, s.RosterSchema)
+def admin_roster(query: dict):
+    """The resident departments' duty roster for the week holding `week`: per day, present, absent, on call or a
+    rest day of the work calendar. Administrators and auditors."""
+    return s.roster_json(org.week_roster(db.session, current_actor(), query["week"]))
+
+
+def _roles_json() -> dict:
+    actor = current_actor()
+    roles = org.list_roles(db.session, actor)
+    with force_locale("zh_CN"):
+        zh = {r.name: str(labels.role_title(r, True) or r.name) for r in roles}
+    with force_locale("en"):
+        en = {r.name: str(labels.role_title(r, False) or r.name) for r in roles}
+    return {"items": [{"name": r.name, "builtin": bool(r.builtin), "name_zh": r.name_zh, "name_en": r.name_en,
+                       "shown_zh": zh[r.name], "shown_en": en[r.name]} for r in roles],
+            "lane_roles": [{"lane": lane, "role": role} for lane, role in org.lane_roles(db.session, actor)]}
+
+
+@blp.route("/admin/roles", methods=["GET"])
+@_errors(401, 403)
+@blp.response(200, s.RoleList)
+def admin_roles():
+    """The roles with their Chinese and English names (the administrator's, else the built-in ones) and the
+    lane -> role map of config/org.toml (read-only). Administrators and auditors."""
+    return _roles_json()
+
+
+@blp.route("/admin/roles/<name>", methods=["PATCH"])
+@_json_request(s.UpdateRoleRequest)
+@_errors(401, 403, 404, 422, 503)
+@blp.response(200, s.RoleSchema)
+def admin_rename_role(name: str):
+    """Name a role in Chinese and English (null or empty: the built-in name); its key never changes.
+    Administrators only."""
+    body = _load(s.UpdateRoleRequest, _json_body())
+    org.rename_role(db.session, current_actor(), name, body["name_zh"], body["name_en"])
+    return next(r for r in _roles_json()["items"] if r["name"] == name)

@@ -270,6 +270,16 @@ class EnumOption(Schema):
     id = fields.String(required=True, metadata={"description": "the value; a unit's code for jiefen.options units"})
     name = fields.String(required=True)
     roles = fields.List(fields.String(), metadata={"description": "units (jiefen.options): the roles staffed"})
+    presence = fields.Nested(lambda: UnitPresence(), metadata={
+        "description": "a resident department (jiefen.options units): its presence and whether it is there today"})
+
+
+class UnitPresence(Schema):
+    presence = fields.String(required=True, metadata={"description": "resident (常驻) | rota (轮驻) | on_call (随驻)"})
+    rota_days = fields.List(fields.Integer(), required=True, metadata={"description": "a rota's ISO weekdays (1 Monday)"})
+    today = fields.String(required=True, metadata={"description": "present | absent | on_call | rest_day (China today)"})
+    note = fields.String(required=True, metadata={
+        "description": "for the dispatcher, in the reader's language (今日不在岗（轮驻：周二、周四）); empty when on duty"})
 
 
 class FormFieldSchema(Schema):
@@ -826,3 +836,142 @@ def calendar_year_json(view) -> dict:
             "workdays": days(view.workdays), "closures": days(view.closures),
             "saved_by": view.notice.saved_by if view.notice else None,
             "saved_at": view.notice.saved_at if view.notice else None}
+
+
+# ---------------------------------------------------------------- the org tree, roster and roles (issue 20 §2)
+
+class PresenceToday(Schema):
+    presence = fields.String(required=True, allow_none=True, metadata={
+        "description": "resident (常驻) | rota (轮驻) | on_call (随驻); null: not a resident department"})
+    rota_days = fields.List(fields.Integer(), required=True, metadata={"description": "a rota's ISO weekdays (1 Monday)"})
+    today = fields.String(required=True, metadata={"description": "present | absent | on_call | rest_day | none"})
+
+
+class OrgUnitSchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"description": "city | county | township | village | department"})
+    level = fields.Integer(required=True, metadata={"description": "0 city, 1 county, 2 township, 3 village"})
+    area_code = fields.String(required=True)
+    phone = fields.String(required=True, allow_none=True)
+    parent = fields.String(required=True, allow_none=True, metadata={"description": "the code of the unit above"})
+    depth = fields.Integer(required=True, metadata={"description": "0 for the top (the list is in tree order)"})
+    members = fields.Integer(required=True, metadata={"description": "role assignments held at the unit"})
+    open_cases = fields.Integer(required=True)
+    presence = fields.Nested(PresenceToday, required=True)
+
+
+class OrgUnitList(Schema):
+    items = fields.List(fields.Nested(OrgUnitSchema), required=True)
+
+
+_PRESENCE_FIELD = dict(allow_none=True, validate=validate.OneOf(["resident", "rota", "on_call"]),
+                       metadata={"description": "resident (常驻) | rota (轮驻) | on_call (随驻) | null"})
+
+
+class CreateOrgUnitRequest(Schema):
+    code = fields.String(required=True, validate=[validate.Length(min=1, max=64), _no_nul])
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=200), _no_nul])
+    kind = fields.String(required=True, validate=validate.OneOf(["county", "township", "village", "department"]))
+    parent = fields.String(required=True, validate=[validate.Length(min=1, max=64), _no_nul])
+    area_code = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=6), _no_nul])
+    phone = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=40), _no_nul])
+    presence = fields.String(load_default=None, **_PRESENCE_FIELD)
+    rota_days = fields.List(fields.Integer(validate=validate.Range(min=1, max=7)), load_default=list,
+                            validate=validate.Length(max=7))
+
+
+class UpdateOrgUnitRequest(Schema):
+    name = fields.String(validate=[validate.Length(min=1, max=200), _no_nul])
+    code = fields.String(validate=[validate.Length(min=1, max=64), _no_nul], metadata={"description": "a new code"})
+    area_code = fields.String(validate=[validate.Length(max=6), _no_nul])
+    phone = fields.String(allow_none=True, validate=[validate.Length(max=40), _no_nul])
+    presence = fields.String(**_PRESENCE_FIELD)
+    rota_days = fields.List(fields.Integer(validate=validate.Range(min=1, max=7)), validate=validate.Length(max=7))
+    parent = fields.String(validate=[validate.Length(min=1, max=64), _no_nul], metadata={
+        "description": "move the unit and everything below it under this unit (by code); with dry_run=1 only "
+                       "what the move changes is answered"})
+
+
+class OrgUnitChangeQuery(Schema):
+    dry_run = fields.Boolean(load_default=False, metadata={"description": "a move: what it changes, nothing saved"})
+
+
+class MovePreviewSchema(Schema):
+    code = fields.String(required=True)
+    old_parent = fields.String(required=True)
+    new_parent = fields.String(required=True)
+    units = fields.Integer(required=True, metadata={"description": "the unit and those below it"})
+    open_cases = fields.Integer(required=True)
+    open_tasks = fields.Integer(required=True, metadata={"description": "they stay with whom they were routed to"})
+    members = fields.Integer(required=True)
+    old_chain = fields.List(fields.String(), required=True, metadata={
+        "description": "the centers above it now, nearest first (上报 goes to the first)"})
+    new_chain = fields.List(fields.String(), required=True)
+    level = fields.Integer(required=True)
+
+
+class RosterQuery(Schema):
+    week = fields.Date(load_default=None, metadata={"description": "any day of the week (default: this week)"})
+
+
+class RosterDaySchema(Schema):
+    date = fields.Date(required=True)
+    working = fields.Boolean(required=True)
+
+
+class RosterRowSchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    center = fields.String(required=True)
+    presence = fields.String(required=True)
+    rota_days = fields.List(fields.Integer(), required=True)
+    days = fields.List(fields.String(), required=True, metadata={
+        "description": "per day of the week: present | absent | on_call | rest_day"})
+
+
+class RosterSchema(Schema):
+    monday = fields.Date(required=True)
+    days = fields.List(fields.Nested(RosterDaySchema), required=True)
+    rows = fields.List(fields.Nested(RosterRowSchema), required=True)
+
+
+class RoleSchema(Schema):
+    name = fields.String(required=True, metadata={"description": "the key processes and memberships use"})
+    builtin = fields.Boolean(required=True)
+    name_zh = fields.String(required=True, allow_none=True, metadata={"description": "set by an administrator"})
+    name_en = fields.String(required=True, allow_none=True)
+    shown_zh = fields.String(required=True, metadata={"description": "the Chinese name pages show"})
+    shown_en = fields.String(required=True)
+
+
+class RoleList(Schema):
+    items = fields.List(fields.Nested(RoleSchema), required=True)
+    lane_roles = fields.List(fields.Dict(), required=True, metadata={
+        "description": "[{lane, role}] of config/org.toml [lane_roles] (read-only)"})
+
+
+class UpdateRoleRequest(Schema):
+    name_zh = fields.String(allow_none=True, load_default=None, validate=[validate.Length(max=200), _no_nul])
+    name_en = fields.String(allow_none=True, load_default=None, validate=[validate.Length(max=200), _no_nul])
+
+
+def org_unit_json(row) -> dict:
+    u = row.unit
+    return {"code": u.code, "name": u.name, "kind": u.kind, "level": u.level, "area_code": u.area_code,
+            "phone": u.phone, "parent": row.parent_code, "depth": row.depth, "members": row.members,
+            "open_cases": row.open_cases,
+            "presence": {"presence": u.presence, "rota_days": list(row.today.rota_days), "today": row.today.state}}
+
+
+def move_preview_json(p) -> dict:
+    return {"code": p.unit.code, "old_parent": p.old_parent.code, "new_parent": p.new_parent.code, "units": p.units,
+            "open_cases": p.open_cases, "open_tasks": p.open_tasks, "members": p.members,
+            "old_chain": p.old_chain, "new_chain": p.new_chain, "level": p.level}
+
+
+def roster_json(r) -> dict:
+    return {"monday": r.monday, "days": [{"date": d.day, "working": d.working} for d in r.days],
+            "rows": [{"code": row.unit.code, "name": row.unit.name, "center": row.center,
+                      "presence": row.unit.presence, "rota_days": list(row.days[0].rota_days),
+                      "days": [p.state for p in row.days]} for row in r.rows]}

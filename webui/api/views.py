@@ -484,8 +484,10 @@ def get_task(_path: dict, task_id: str):
         if not field.get("phone"):
             field.pop("phone", None)
         field["multiple"] = bool(field.get("multiple"))  # versions deployed before jiefen.multiple lack it
-        if field.get("enum") is not None:  # (id, name) or, for units (jiefen.options), (code, name, roles)
-            field["enum"] = [{"id": o[0], "name": o[1], **({"roles": o[2]} if len(o) > 2 else {})}
+        if field.get("enum") is not None:  # (id, name) or, for units (jiefen.options), (code, name, roles, presence)
+            field["enum"] = [{"id": o[0], "name": o[1], **({"roles": o[2]} if len(o) > 2 else {}),
+                              **({"presence": {**o[3], "note": str(ui_labels.presence_note(o[3]))}}
+                                 if len(o) > 3 and o[3] else {})}
                              for o in field["enum"]]
     body["can_act"] = tasks.can_act(db.session, actor, task)
     return body
