@@ -89,6 +89,7 @@ class ProcessDefinition:
     # move_case (上报). Read from the whole file, as deployed.
     jiefen_properties: dict[str, dict[str, str]] = field(default_factory=dict)
     start_form: list[FormField] = field(default_factory=list)  # the process's own start event's formData
+    decisions: dict[str, str] = field(default_factory=dict)  # decision id -> sha256 of the embedded table's file
 
 
 def _bound(kind: str | None, config: str | None) -> float | str | None:
