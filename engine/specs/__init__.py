@@ -51,7 +51,7 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 
 from engine import scripting
 from engine.errors import Problem, ProcessDefinitionError
-from engine.specs import juel
+from engine.specs import dmn, juel
 from engine.specs.checks import _check_duplicate_ids, _Checker
 from engine.specs.decision_task import DecisionTask
 from engine.specs.facts import (FormField, ProcessDefinition, UserTaskInfo, _first_user_tasks, _jiefen_properties,
@@ -68,7 +68,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "FormField", "UserTaskInfo", "ProcessDefinition", "CamundaSpecParser",
     "parse_files", "load_directory", "serialize_spec", "restore_spec", "spec_serializer_config", "roles_named",
-    "data_labels", "outcome_class_id",
+    "data_labels", "outcome_class_id", "load_decision_tables",
 ]
 
 
@@ -80,6 +80,14 @@ def load_directory(path: str | Path) -> dict[str, bytes]:
         if item.is_file() and (item.name.endswith(".bpmn") or item.name.endswith(".bpmn20.xml")):
             out[item.name] = item.read_bytes()
     return out
+
+
+def load_decision_tables(path: str | Path) -> dict[str, dict]:
+    """The translated tables of the DMN files of a directory, by decision id (what parse_files' `decisions`
+    takes when a folder of BPMN and DMN files is checked together). Raises ProcessDefinitionError."""
+    files = {item.name: item.read_bytes() for item in sorted(Path(path).iterdir())
+             if item.is_file() and dmn.is_dmn_name(item.name)}
+    return {d.decision_id: d.table for d in dmn.parse_decisions(files)} if files else {}
 
 
 def _is_executable(proc: etree._Element) -> bool:
