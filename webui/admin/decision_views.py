@@ -47,6 +47,7 @@ def decision_editor(decision_id: str):
     config = {
         "decisionId": decision_id, "version": version, "latest": info.latest_version, "isAdmin": actor.is_admin,
         "mayEdit": may_edit, "csrfToken": generate_csrf(), "lang": "zh" if i18n_is_chinese() else "en",
+        "processNames": {p.process_id: p.name or p.process_id for p in processes.list_processes(db.session)},
         "urls": {"source": url_for("api.get_decision", decision_id=decision_id, version=version),
                  "validate": url_for("api.validate_decision", filename=info.versions[0].file_name),
                  "deploy": url_for("api.deploy_decision", filename=info.versions[0].file_name),

@@ -120,7 +120,9 @@
           var text = created ? fill(T.deployed, { version: body.version }) : T.unchanged;
           var procs = (body.processes || []).filter(function (p) { return p.created; });
           if (procs.length) {
-            text += " " + fill(T.processes, { names: procs.map(function (p) { return p.process_id + " v" + p.version; }).join("、") });
+            text += " " + fill(T.processes, { names: procs.map(function (p) {
+              return (config.processNames[p.process_id] || p.process_id) + " v" + p.version;
+            }).join("、") });
           }
           message.textContent = text;
           message.setAttribute("data-deployed", String(body.version));
