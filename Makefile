@@ -32,8 +32,9 @@ catalogs:
 	@mkdir -p $(TRANSLATIONS)/zh_Hans_CN/LC_MESSAGES && cp $(TRANSLATIONS)/zh_CN/LC_MESSAGES/*.mo $(TRANSLATIONS)/zh_Hans_CN/LC_MESSAGES/
 
 # Browser packages (package.json, pinned by package-lock.json): bpmn-js for the case page's diagram and the
-# modeler, bpmn-js-properties-panel (its prebuilt UMD bundle) and camunda-bpmn-moddle for the modeler, ECharts for
-# the dashboard; installed, served from node_modules by the vendor routes, never committed, no build step.
+# modeler, bpmn-js-properties-panel (its prebuilt UMD bundle) and camunda-bpmn-moddle for the modeler, dmn-js (its
+# UMD bundle) for the decision table editor, ECharts for the dashboard; installed, served from node_modules by the
+# vendor routes, never committed, no build step.
 node:
 	@if [ -f package.json ] && command -v npm >/dev/null 2>&1; then \
 	  if [ ! -f node_modules/.package-lock.json ] || [ package.json -nt node_modules/.package-lock.json ]; then \

@@ -126,7 +126,8 @@ def init_db(center_code, center_name, area_code, center_kind):
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=True))
 @click.option("--note", default=None, help="the change note recorded with each new version (变更说明)")
 def deploy(files, note):
-    """Deploy BPMN files (or folders of them) as new process versions (each new one becomes the active version)."""
+    """Deploy BPMN and DMN files (or folders of them) as new versions (a new process version becomes the active
+    one; a new decision table version is embedded in new versions of the processes using it)."""
     from engine.services import processes
     from engine.services.users import SYSTEM
     from webui.extensions import db
@@ -142,7 +143,8 @@ def deploy(files, note):
         except CaseError as exc:
             _fail(exc)
         for r in results:
-            click.echo(f"{r.process_id}\tversion {r.version}\t{'deployed' if r.created else 'unchanged'}\t{r.sha256[:12]}")
+            what = f"{r.process_id} (decision table)" if r.kind == "decision" else r.process_id
+            click.echo(f"{what}\tversion {r.version}\t{'deployed' if r.created else 'unchanged'}\t{r.sha256[:12]}")
 
 
 @main.group()

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from bench.common import Session
 
 from bench import clone
-from bench.common import (LIFECYCLE_PROCESS, LONG_PROCESS, TIMER_PROCESS, Target, actor, analyze, bench_files,
-                          configure_runtime, database_bytes, fresh_database, log, ms_since, org_units,
+from bench.common import (LIFECYCLE_PROCESS, LONG_PROCESS, REAL_PROCESSES, TIMER_PROCESS, Target, actor, analyze,
+                          bench_files, configure_runtime, database_bytes, fresh_database, log, ms_since, org_units,
                           real_process_files, setup_directory, summary, synth_form, table_bytes)
 from engine.errors import CaseError
 from engine.models import (CaseEventModel, CaseModel, MembershipModel, OrgUnitModel, RoleModel,
@@ -287,7 +287,9 @@ def _startable_real(engine, who, units: list[str]) -> tuple[list[str], str | Non
     """Top-level real process ids that open a case; the bench's own when none does."""
     from engine import specs
 
-    defs = specs.parse_files(real_process_files())
+    files = real_process_files()  # BPMN and DMN: the decision tables are given to the parse, as a deploy does
+    defs = specs.parse_files({name: xml for name, xml in files.items() if name.endswith(".bpmn")},
+                             decisions=specs.load_decision_tables(REAL_PROCESSES))
     called = {name for d in defs for name in d.called_processes}
     ok, broken = [], []
     for pid in [d.process_id for d in defs if d.process_id not in called]:

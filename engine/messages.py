@@ -80,6 +80,8 @@ MESSAGES: dict[str, str] = {
     "audit.forbidden": "only auditors and administrators open the audit replay",
     "process.deploy_forbidden": "only administrators deploy processes",
     "process.not_deployed": "process {process_id!r} is not deployed",
+    "decision.not_deployed": "decision table {decision_id!r} is not deployed",
+    "decision.no_such_version": "decision table {decision_id!r} has no version {version}",
     "process.version_not_found": "process version {version_id} not found",
     "process.read_forbidden": "only administrators, auditors and process designers see processes and their versions",
     "process.validate_forbidden": "only administrators and process designers check process files",

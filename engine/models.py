@@ -140,6 +140,27 @@ class ProcessVersionModel(Base):
     note: Mapped[str | None] = mapped_column(Text)  # the deployer's change note (变更说明)
 
 
+class DecisionVersionModel(Base):
+    """A deployed DMN decision (decision table), versioned per decision id like processes: identical content is a
+    no-op, a changed file is version n+1. The newest version is what a process deployed later embeds in its
+    business rule tasks (engine/specs/dmn.py); a version never changes once stored."""
+
+    __tablename__ = "decision_versions"
+    __table_args__ = (UniqueConstraint("decision_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str | None] = mapped_column(String(300))
+    file_name: Mapped[str] = mapped_column(String(300))
+    sha256: Mapped[str] = mapped_column(String(64))  # of the DMN file
+    xml: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    table_json: Mapped[dict[str, Any]] = mapped_column(deferred=True)  # the checked, translated table (dmn.py)
+    deployed_at: Mapped[datetime]
+    deployed_by: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)  # the deployer's change note (变更说明)
+
+
 class ActiveVersionModel(Base):
     """The version new cases of a process start on (one row per process): the newest deployed unless an
     administrator activated another (a rollback). Running cases keep the version they started on."""

@@ -85,11 +85,35 @@ def shown_values(fields: list[dict], case_data: Mapping | None, formdata: Mappin
         elif case_data is not None and case_data.get(key) is not None:
             value = case_data.get(key)
         else:
-            value = spec.get("default")
+            value = suggested_value(spec, case_data)
+            if value is None:
+                value = spec.get("default")
         if isinstance(value, bool):
             value = "true" if value else "false"
         values[key] = "" if value is None else str(value)
     return values
+
+
+def suggested_value(spec: Mapping, case_data: Mapping | None):
+    """The value a field's jiefen.suggestion names in the case data (`name` or `name.key`), or None."""
+    path = spec.get("suggestion")
+    if not path or not case_data:
+        return None
+    name, _, key = path.partition(".")
+    value = case_data.get(name)
+    if key:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value if isinstance(value, (str, int, float, bool)) else None
+
+
+def suggestions(fields: list[dict], case_data: Mapping | None) -> dict:
+    """Each field's suggested value (jiefen.suggestion), as the form shows it beside the field (建议)."""
+    out = {}
+    for spec in fields:
+        value = suggested_value(spec, case_data)
+        if value is not None:
+            out[spec["id"]] = display_value(spec, value)
+    return out
 
 
 def field_errors(details) -> tuple[dict[str, list[str]], list[str]]:

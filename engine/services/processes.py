@@ -1,4 +1,9 @@
-"""Deployments: versioned BPMN per process id, and the parsed-spec cache behind every case."""
+"""Deployments: versioned BPMN per process id, versioned DMN decision tables per decision id, and the parsed-spec
+cache behind every case.
+
+A decision table reaches cases through the processes that use it: a process deployed embeds the newest version of
+each decision its business rule tasks name (engine/specs/dmn.py), so deploying a changed table also deploys a new
+version of every process that uses it (as a changed called process does); running cases keep theirs."""
 from __future__ import annotations
 
 import logging
@@ -15,8 +20,9 @@ from engine.actors import Actor
 from engine.directory import ensure_roles
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound, ProcessDefinitionError, Problem
 from engine.messages import msg
-from engine.models import (ActiveVersionModel, CaseModel, OrgUnitModel, ProcessAuditModel, ProcessDraftModel,
-                           ProcessVersionModel)
+from engine.models import (ActiveVersionModel, CaseModel, DecisionVersionModel, OrgUnitModel, ProcessAuditModel,
+                           ProcessDraftModel, ProcessVersionModel)
+from engine.specs import dmn
 from engine.specs.diff import ElementChange, diff_definitions
 from engine.versions import (LoadedVersion, _not_deployed, active_loaded_version, load_version,  # noqa: F401
                              version_number)  # public here too
@@ -26,11 +32,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class DeployResult:
-    process_id: str
+    process_id: str  # the process id, or the decision id when kind is "decision"
     version: int
     sha256: str
     name: str | None
     created: bool
+    kind: str = "process"  # "process" | "decision"
 
 
 def _meta(defn: specs.ProcessDefinition, called_versions: dict[str, str]) -> dict:
@@ -50,6 +57,7 @@ def _meta(defn: specs.ProcessDefinition, called_versions: dict[str, str]) -> dic
         "called_processes": list(defn.called_processes),
         "timer_docs": dict(defn.timer_docs),
         "data_labels": specs.data_labels(props.get(defn.process_id) or {}),
+        "decisions": dict(defn.decisions),  # decision id -> sha256 of the embedded table's DMN file
     }
 
 
@@ -92,29 +100,54 @@ def deploy(session: Session, files: dict[str, bytes], actor: Actor, note: str | 
 
 
 def _deploy(session: Session, files: dict[str, bytes], actor: Actor, note: str | None) -> list[DeployResult]:
-    """deploy() without its commit (a draft's deploy also removes the draft in the same transaction). Flushes."""
+    """deploy() without its commit (a draft's deploy also removes the draft in the same transaction). DMN files
+    in the batch are deployed first, so its BPMN files embed their tables. Flushes."""
     if not (actor.is_admin or actor.is_system):
         raise Forbidden(msg("process.deploy_forbidden"))
     note = _note(note)
-    available = _active_files(session, exclude=set(files))
-    definitions = specs.parse_files(files, available, runtime.of(session).script_limits)
-    _check_named_units(session, definitions)
-    results = _store_versions(session, definitions, actor, note)
+    dmn_files = {name: data for name, data in files.items() if dmn.is_dmn_name(name)}
+    files = {name: data for name, data in files.items() if name not in dmn_files}
+    results: list[DeployResult] = []
+    if dmn_files:
+        results += _store_decisions(session, dmn.parse_decisions(dmn_files, runtime.of(session).script_limits),
+                                    actor, note)
+    definitions: list[specs.ProcessDefinition] = []
+    if files:
+        available = _active_files(session, exclude=set(files))
+        definitions = specs.parse_files(files, available, runtime.of(session).script_limits,
+                                        _decision_tables(session))
+        _check_named_units(session, definitions)
+        results += _store_versions(session, definitions, actor, note)
+    # A process embeds the tables of its business rule tasks: when a table changed, the processes using it (and
+    # not deployed in this batch) get a new version, so new cases use the new table.
+    changed_tables = {r.process_id for r in results if r.created and r.kind == "decision"}
+    users = [row for row in list_processes(session)
+             if row.process_id not in {d.process_id for d in definitions}
+             and changed_tables & set(row.meta.get("decisions") or {})]
+    if users:
+        because = ("所用决策表已变更，随之重新部署 / redeployed as the decision table it uses changed: "
+                   + "、".join(sorted(changed_tables)))
+        results += _redeploy(session, users, actor, because)
     # A caller embeds the called processes' specs: when one of them changed, the callers get a new version
     # too, so new cases run the new called process (running cases keep the version they started on).
-    changed = {r.process_id for r in results if r.created}
+    changed = {r.process_id for r in results if r.created and r.kind == "process"}
+    done = {d.process_id for d in definitions} | {r.process_id for r in results if r.kind == "process"}
     callers = [row for row in list_processes(session)
-               if row.process_id not in {d.process_id for d in definitions}
-               and changed & set(row.meta.get("called_processes") or [])]
+               if row.process_id not in done and changed & set(row.meta.get("called_processes") or [])]
     if callers:
-        caller_files = {row.file_name: row.xml for row in callers}
-        redeployed = specs.parse_files(caller_files, _active_files(session, exclude=set(caller_files)),
-                                       runtime.of(session).script_limits)
-        wanted = {row.process_id for row in callers}
         # stored data, read by people of either language (like the designers' own notes)
         because = "所调用的流程已变更，随之重新部署 / redeployed as the process it calls changed: " + "、".join(sorted(changed))
-        results += _store_versions(session, [d for d in redeployed if d.process_id in wanted], actor, because)
+        results += _redeploy(session, callers, actor, because)
     return results
+
+
+def _redeploy(session: Session, rows: list[ProcessVersionModel], actor: Actor, because: str) -> list[DeployResult]:
+    """Deploy the active versions `rows` again (what they call or use changed). Flushes."""
+    row_files = {row.file_name: row.xml for row in rows}
+    redeployed = specs.parse_files(row_files, _active_files(session, exclude=set(row_files)),
+                                   runtime.of(session).script_limits, _decision_tables(session))
+    wanted = {row.process_id for row in rows}
+    return _store_versions(session, [d for d in redeployed if d.process_id in wanted], actor, because)
 
 
 def validate(session: Session, files: dict[str, bytes], actor: Actor) -> list[Problem]:
@@ -126,8 +159,16 @@ def validate(session: Session, files: dict[str, bytes], actor: Actor) -> list[Pr
     if not (actor.is_admin or actor.is_designer or actor.is_system):
         raise Forbidden(msg("process.validate_forbidden"))
     try:
+        dmn_files = {name: data for name, data in files.items() if dmn.is_dmn_name(name)}
+        files = {name: data for name, data in files.items() if name not in dmn_files}
+        tables = _decision_tables(session)
+        if dmn_files:
+            tables.update({d.decision_id: d.table
+                           for d in dmn.parse_decisions(dmn_files, runtime.of(session).script_limits)})
+        if not files:
+            return []
         definitions = specs.parse_files(files, _active_files(session, exclude=set(files)),
-                                        runtime.of(session).script_limits)
+                                        runtime.of(session).script_limits, tables)
         _check_named_units(session, definitions)
     except ProcessDefinitionError as exc:
         return list(exc.problems)
@@ -175,7 +216,8 @@ def _store_versions(session: Session, definitions: list[specs.ProcessDefinition]
     for defn in _called_first(definitions):
         latest = _latest(session, defn.process_id)
         called = _called_versions(session, defn)
-        if latest is not None and latest.sha256 == defn.sha256 and latest.meta.get("called_versions", {}) == called:
+        if (latest is not None and latest.sha256 == defn.sha256 and latest.meta.get("called_versions", {}) == called
+                and latest.meta.get("decisions", {}) == defn.decisions):
             results.append(DeployResult(defn.process_id, latest.version, latest.sha256, latest.name, False))
             continue
         row = ProcessVersionModel(
@@ -189,6 +231,118 @@ def _store_versions(session: Session, definitions: list[specs.ProcessDefinition]
         results.append(DeployResult(defn.process_id, row.version, row.sha256, row.name, True))
         log.info("deployed %s version %s (%s)", row.process_id, row.version, row.sha256[:12])
     return results
+
+
+# -- decision tables (DMN) -----------------------------------------------------------------------------------------
+
+def _store_decisions(session: Session, definitions: list[dmn.DecisionDefinition], actor: Actor,
+                     note: str | None) -> list[DeployResult]:
+    """Store each decision as version n+1 unless its file is unchanged. Flushes."""
+    now = runtime.of(session).clock.now()
+    results = []
+    for defn in definitions:
+        latest = _latest_decision(session, defn.decision_id)
+        if latest is not None and latest.sha256 == defn.sha256:
+            results.append(DeployResult(defn.decision_id, latest.version, latest.sha256, latest.name, False,
+                                        "decision"))
+            continue
+        row = DecisionVersionModel(decision_id=defn.decision_id, version=(latest.version + 1) if latest else 1,
+                                   name=defn.name, file_name=defn.file_name, sha256=defn.sha256, xml=defn.xml,
+                                   table_json=defn.table, deployed_at=now, deployed_by=actor.username, note=note)
+        session.add(row)
+        session.flush()
+        session.add(ProcessAuditModel(at=now, actor=actor.username, action="decision_deployed",
+                                      process_id=defn.decision_id, version=row.version, note=note))
+        results.append(DeployResult(defn.decision_id, row.version, row.sha256, row.name, True, "decision"))
+        log.info("deployed decision %s version %s (%s)", row.decision_id, row.version, row.sha256[:12])
+    return results
+
+
+def _latest_decision(session: Session, decision_id: str) -> DecisionVersionModel | None:
+    return session.scalar(select(DecisionVersionModel).where(DecisionVersionModel.decision_id == decision_id)
+                          .order_by(DecisionVersionModel.version.desc()).limit(1))
+
+
+def _decision_tables(session: Session) -> dict[str, dict]:
+    """The translated table of the newest version of every deployed decision, by decision id."""
+    newest = (select(DecisionVersionModel.decision_id, func.max(DecisionVersionModel.version).label("version"))
+              .group_by(DecisionVersionModel.decision_id).subquery())
+    rows = session.execute(select(DecisionVersionModel.decision_id, DecisionVersionModel.table_json).join(
+        newest, (newest.c.decision_id == DecisionVersionModel.decision_id)
+        & (newest.c.version == DecisionVersionModel.version)))
+    return {decision_id: table for decision_id, table in rows}
+
+
+@dataclass
+class DecisionVersionInfo:
+    version: int
+    sha256: str
+    name: str | None
+    file_name: str
+    deployed_at: object
+    deployed_by: str | None
+    note: str | None
+
+
+@dataclass
+class DecisionInfo:
+    """A deployed decision with its versions (newest first) and the processes whose active version uses it."""
+
+    decision_id: str
+    name: str | None
+    latest_version: int
+    hit_policy: str
+    versions: list[DecisionVersionInfo]
+    used_by: list[str]
+
+
+def list_decisions(session: Session, actor: Actor, decision_id: str | None = None) -> list[DecisionInfo]:
+    """Every deployed decision (or one) with its versions, newest first. Administrators, auditors and designers.
+
+    Raises Forbidden; NotFound for an unknown decision_id."""
+    _may_read_processes(actor)
+    query = select(DecisionVersionModel).options(undefer(DecisionVersionModel.table_json)).order_by(
+        DecisionVersionModel.decision_id, DecisionVersionModel.version.desc())
+    if decision_id is not None:
+        query = query.where(DecisionVersionModel.decision_id == decision_id)
+    rows = list(session.scalars(query))
+    if decision_id is not None and not rows:
+        raise _decision_not_deployed(decision_id)
+    users: dict[str, list[str]] = {}
+    for proc in list_processes(session):
+        for used in proc.meta.get("decisions") or {}:
+            users.setdefault(used, []).append(proc.process_id)
+    out: dict[str, DecisionInfo] = {}
+    for row in rows:
+        info = out.get(row.decision_id)
+        if info is None:
+            info = out[row.decision_id] = DecisionInfo(row.decision_id, row.name, row.version,
+                                                       row.table_json.get("hit_policy", ""), [],
+                                                       sorted(users.get(row.decision_id, [])))
+        info.versions.append(DecisionVersionInfo(row.version, row.sha256, row.name, row.file_name, row.deployed_at,
+                                                 row.deployed_by, row.note))
+    return list(out.values())
+
+
+def decision_xml(session: Session, actor: Actor, decision_id: str, version: int | None = None) -> tuple[int, bytes]:
+    """The DMN XML of a decision's version (the newest by default) and its number, for the editor.
+    Administrators, auditors and designers. Raises Forbidden, NotFound."""
+    _may_read_processes(actor)
+    query = select(DecisionVersionModel).where(DecisionVersionModel.decision_id == decision_id)
+    if version is not None:
+        query = query.where(DecisionVersionModel.version == version)
+    row = session.scalar(query.order_by(DecisionVersionModel.version.desc()).limit(1))
+    if row is None:
+        if version is not None and _latest_decision(session, decision_id) is not None:
+            raise NotFound(msg("decision.no_such_version", decision_id=decision_id, version=version),
+                           {"version": [msg("field.no_such_version", version=version)]})
+        raise _decision_not_deployed(decision_id)
+    return row.version, row.xml
+
+
+def _decision_not_deployed(decision_id: str) -> NotFound:
+    return NotFound(msg("decision.not_deployed", decision_id=decision_id),
+                    {"decision_id": [msg("field.not_deployed")]})
 
 
 _LATEST = (select(ProcessVersionModel).where(ProcessVersionModel.process_id == bindparam("process_id"))
@@ -541,4 +695,9 @@ def deploy_draft(session: Session, draft_id: int, actor: Actor, note: str | None
 
 
 def read_directory(path: str | Path) -> dict[str, bytes]:
-    return specs.load_directory(path)
+    """The BPMN and DMN files of a folder, by file name."""
+    files = specs.load_directory(path)
+    for item in sorted(Path(path).iterdir()):
+        if item.is_file() and dmn.is_dmn_name(item.name):
+            files[item.name] = item.read_bytes()
+    return files

@@ -20,7 +20,9 @@ Decisions (see also the report to the lead):
   any other JUEL is rejected wherever it appears, with the construct named (documentation and Python script
   bodies excepted). Camunda 7 features the engine would silently ignore
   (Java/external service implementations, connectors, listeners, input/output and call-activity variable
-  mappings, DMN business rule tasks, data stores, link and compensation events) are rejected, not skipped.
+  mappings, data stores, link and compensation events) are rejected, not skipped.
+- Business rule tasks evaluate DMN decision tables deployed beforehand (dmn.py checks and translates them,
+  decision_task.py runs them); the newest version of the named decision is embedded in the spec.
   A plain bpmn:serviceTask without implementation is accepted and does nothing, like a bpmn:task.
 - Call activities must resolve, within the deployment or among already deployed files, to executable
   processes; recursive calls (a process calling itself, directly or not) are rejected because an unguarded
@@ -49,8 +51,9 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 
 from engine import scripting
 from engine.errors import Problem, ProcessDefinitionError
-from engine.specs import juel
+from engine.specs import dmn, juel
 from engine.specs.checks import _check_duplicate_ids, _Checker
+from engine.specs.decision_task import DecisionTask
 from engine.specs.facts import (FormField, ProcessDefinition, UserTaskInfo, _first_user_tasks, _jiefen_properties,
                                 _process_name, _start_form, _timer_docs, _user_task_info, data_labels,
                                 outcome_class_id, roles_named)
@@ -65,7 +68,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "FormField", "UserTaskInfo", "ProcessDefinition", "CamundaSpecParser",
     "parse_files", "load_directory", "serialize_spec", "restore_spec", "spec_serializer_config", "roles_named",
-    "data_labels", "outcome_class_id",
+    "data_labels", "outcome_class_id", "load_decision_tables",
 ]
 
 
@@ -77,6 +80,14 @@ def load_directory(path: str | Path) -> dict[str, bytes]:
         if item.is_file() and (item.name.endswith(".bpmn") or item.name.endswith(".bpmn20.xml")):
             out[item.name] = item.read_bytes()
     return out
+
+
+def load_decision_tables(path: str | Path) -> dict[str, dict]:
+    """The translated tables of the DMN files of a directory, by decision id (what parse_files' `decisions`
+    takes when a folder of BPMN and DMN files is checked together). Raises ProcessDefinitionError."""
+    files = {item.name: item.read_bytes() for item in sorted(Path(path).iterdir())
+             if item.is_file() and dmn.is_dmn_name(item.name)}
+    return {d.decision_id: d.table for d in dmn.parse_decisions(files)} if files else {}
 
 
 def _is_executable(proc: etree._Element) -> bool:
@@ -99,11 +110,14 @@ def _resolve_import(location: str, importer: str, names: Iterable[str]) -> bool:
 
 
 def parse_files(files: dict[str, bytes], available: dict[str, bytes] | None = None,
-                limits: scripting.Limits = scripting.DEFAULT_LIMITS) -> list[ProcessDefinition]:
+                limits: scripting.Limits = scripting.DEFAULT_LIMITS,
+                decisions: dict[str, dict] | None = None) -> list[ProcessDefinition]:
     """Validate a deployment and prepare one ProcessDefinition per executable process in `files`.
 
     `available` holds other, already deployed files; they are used to resolve call activities and imports
     (and are not validated again). `limits`: the script limits the cases will run under (the runtime's).
+    `decisions`: decision id → the translated table (dmn.py) of its newest deployed version, which a business
+    rule task naming it embeds.
     Raises ProcessDefinitionError listing every problem found.
     """
     if not files:
@@ -168,7 +182,7 @@ def parse_files(files: dict[str, bytes], available: dict[str, bytes] | None = No
                                 "before; add that file to the deployment or remove the import.", imp,
                                 element_id=imp.get("id"))
         for proc in runnable:
-            _Checker(doc, proc, limits).run()
+            _Checker(doc, proc, limits, decisions).run()
             executable.append((doc, proc))
 
     # Call activities must resolve (transitively) to executable processes we can load.
@@ -221,7 +235,7 @@ def parse_files(files: dict[str, bytes], available: dict[str, bytes] | None = No
     problems += [p for doc in needed_others.values() for p in doc.problems]
     definitions: list[ProcessDefinition] = []
     if executable:
-        definitions, spiff_problems = _build(docs, needed_others, index, executable, unresolved)
+        definitions, spiff_problems = _build(docs, needed_others, index, executable, unresolved, decisions or {})
         known = {(p.file, p.element_id) for p in problems}
         # SpiffWorkflow stops at the first problem per process; ours are more specific, so keep ours.
         problems += [p for p in spiff_problems if (p.file, p.element_id) not in known or p.element_id is None]
@@ -260,11 +274,11 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
 
 def _build(docs: dict[str, _Doc], needed_others: dict[str, _Doc], index: dict[str, tuple[_Doc, etree._Element]],
            executable: list[tuple[_Doc, etree._Element]],
-           unresolved: set[str]) -> tuple[list[ProcessDefinition], list[Problem]]:
+           unresolved: set[str], decisions: dict[str, dict]) -> tuple[list[ProcessDefinition], list[Problem]]:
     """Run SpiffWorkflow's parser over the deployment, collecting its problems, and build the definitions."""
     all_docs = {**needed_others, **docs}
     problems: list[Problem] = []
-    parser = CamundaSpecParser()
+    parser = CamundaSpecParser(decisions)
     file_pids = {pid for pid, (doc, _) in index.items() if doc.name in docs}
     runnable_docs = {doc.name for doc, _ in executable}
     failed: set[str] = set()
@@ -362,8 +376,20 @@ def _build(docs: dict[str, _Doc], needed_others: dict[str, _Doc], index: dict[st
             timer_docs=_timer_docs([proc, *(index[name][1] for name in subs if name in index)]),
             jiefen_properties=_jiefen_properties(doc.root),
             start_form=_start_form(proc),
+            decisions=_decisions_used(spec, subs),
         ))
     return definitions, problems
+
+
+def _decisions_used(spec: object, subs: dict) -> dict[str, str]:
+    """The decision tables the process embeds (its own and its called processes' business rule tasks): decision
+    id → the sha256 of the DMN file of the embedded version."""
+    out: dict[str, str] = {}
+    for one in [spec, *subs.values()]:
+        for task_spec in one.task_specs.values():
+            if isinstance(task_spec, DecisionTask):
+                out[task_spec.decision_id] = task_spec.dmnEngine.table.get("sha256", "")
+    return dict(sorted(out.items()))
 
 
 def _spiff_tree(doc: _Doc, superseded: set[str]) -> etree._ElementTree:

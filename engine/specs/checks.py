@@ -31,11 +31,10 @@ _NON_FLOW_TAGS = frozenset(_b(t) for t in (
     "correlationSubscription", "supports", "resourceRole", "performer", "humanPerformer", "potentialOwner",
     "dataInput", "dataOutput", "inputSet", "outputSet", "completionCondition",
 ))
+_DECISION_MAPPINGS = ("singleEntry", "singleResult", "collectEntries", "resultList")  # = dmn.MAPPINGS
 # What to tell a designer about BPMN elements the engine cannot run.
 _UNSUPPORTED_HINTS = {
     "complexGateway": "Complex gateways are not supported; use exclusive, inclusive or parallel gateways.",
-    "businessRuleTask": ("Business rule tasks (DMN decision tables) are not supported; decide in a script task "
-                         "or with gateway conditions."),
 }
 
 
@@ -71,10 +70,12 @@ def _run_check(check: Callable[..., list[str]], *args: Any, **kwargs: Any) -> li
 class _Checker(_UserTaskChecks):
     """Designer-level checks of one executable process element (and everything nested in it)."""
 
-    def __init__(self, doc: _Doc, process: etree._Element, limits: scripting.Limits = scripting.DEFAULT_LIMITS):
+    def __init__(self, doc: _Doc, process: etree._Element, limits: scripting.Limits = scripting.DEFAULT_LIMITS,
+                 decisions: dict[str, dict] | None = None):
         self.doc = doc
         self.process = process
         self.limits = limits  # the deploying runtime's script limits (the size checks depend on them)
+        self.decisions = decisions or {}  # decision id -> translated table of its newest deployed version
 
     def run(self) -> None:
         for el in self.process.iter():
@@ -312,7 +313,39 @@ class _Checker(_UserTaskChecks):
     _bpmn_transaction = _bpmn_subProcess
 
     def _bpmn_businessRuleTask(self, el: etree._Element) -> None:
-        self.doc.problem(_UNSUPPORTED_HINTS["businessRuleTask"], el)
+        """A business rule task evaluates a deployed DMN decision table (dmn.py, decision_task.py): the decision
+        must be deployed, its result stored in a variable, mapped in a way the table can satisfy."""
+        ref = (el.get(_c("decisionRef")) or "").strip()
+        if not ref:
+            self.doc.problem("The business rule task names no decision: set camunda:decisionRef to the id of a "
+                             "deployed DMN decision table.", el)
+            return
+        if _has_juel(ref):
+            return  # reported by _juel
+        table = self.decisions.get(ref)
+        if table is None:
+            known = ", ".join(sorted(self.decisions)) or "none"
+            self.doc.problem(f"camunda:decisionRef=\"{ref}\": no DMN decision '{ref}' is deployed (deployed: "
+                             f"{known}); deploy its DMN file first (jiefen deploy file.dmn, or 决策表 in the "
+                             "workbench).", el)
+        binding = (el.get(_c("decisionRefBinding")) or "latest").strip()
+        if binding != "latest":
+            self.doc.problem(f"camunda:decisionRefBinding=\"{binding}\": only 'latest' is supported (the newest "
+                             "version of the decision is embedded when the process is deployed).", el)
+        variable = (el.get(_c("resultVariable")) or "").strip()
+        if not variable:
+            self.doc.problem("The business rule task has no camunda:resultVariable, so its result would be lost: "
+                             "name the variable the decision result is stored in.", el)
+        elif not re.match(r"[A-Za-z][A-Za-z0-9_]*\Z", variable):
+            self.doc.problem(f"camunda:resultVariable=\"{variable}\" is not a variable name (letters, digits, _).",
+                             el)
+        mapping = (el.get(_c("mapDecisionResult")) or "resultList").strip()
+        if mapping not in _DECISION_MAPPINGS:
+            self.doc.problem(f"camunda:mapDecisionResult=\"{mapping}\" is not one of "
+                             f"{', '.join(_DECISION_MAPPINGS)}.", el)
+        elif table is not None and mapping in ("singleEntry", "collectEntries") and len(table["outputs"]) != 1:
+            self.doc.problem(f"camunda:mapDecisionResult=\"{mapping}\" needs a table with one output column; "
+                             f"decision '{ref}' has {len(table['outputs'])} (use singleResult or resultList).", el)
 
     # -- Camunda features that would silently do nothing here
 

@@ -42,6 +42,9 @@ class FormField:
     parent_only: list[str] | None = None  # jiefen.parent_only_options: offered only below a parent center
     phone: bool = False  # camunda:constraint name="phone" (engine/form_rules.py)
     show_if: str | None = None  # the jiefen.show_if field property: `field == 'literal'` / `!=`
+    # jiefen.suggestion: the case variable (`name` or `name.key`, e.g. a decision result) whose value the form
+    # offers as the field's default, marked 建议 (suggested); the person confirms or overrides it
+    suggestion: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class ProcessDefinition:
     # move_case (上报). Read from the whole file, as deployed.
     jiefen_properties: dict[str, dict[str, str]] = field(default_factory=dict)
     start_form: list[FormField] = field(default_factory=list)  # the process's own start event's formData
+    decisions: dict[str, str] = field(default_factory=dict)  # decision id -> sha256 of the embedded table's file
 
 
 def _bound(kind: str | None, config: str | None) -> float | str | None:
@@ -120,6 +124,7 @@ def _form_fields(task_spec: UserTask) -> list[FormField]:
                          if v.strip()] or None,
             phone="phone" in checks,
             show_if=next((p.value for p in getattr(fld, "properties", []) if p.id == "jiefen.show_if"), None),
+            suggestion=(fld.get_property("jiefen.suggestion") or "").strip() or None,
         ))
     return out
 

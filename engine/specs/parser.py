@@ -17,6 +17,7 @@ from SpiffWorkflow.camunda.specs.user_task import EnumFormField, Form
 from SpiffWorkflow.camunda.specs.user_task import FormField as SpiffFormField
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 
+from engine.specs.decision_task import DecisionTask, DecisionTaskParser
 from engine.specs.values import _split_list
 from engine.specs.xmldoc import _c
 
@@ -126,7 +127,13 @@ class CamundaSpecParser(CamundaParser):
         full_tag("endEvent"): (_EndEventParser, EndEvent),
         full_tag("intermediateThrowEvent"): (_IntermediateThrowEventParser, IntermediateThrowEvent),
         full_tag("serviceTask"): (_ServiceTaskParser, ServiceTask),
+        full_tag("businessRuleTask"): (DecisionTaskParser, DecisionTask),
     }
+
+    def __init__(self, decision_tables: dict[str, dict] | None = None):
+        super().__init__()
+        # decision id -> the translated table of its newest deployed version (dmn.py), for business rule tasks
+        self.decision_tables = dict(decision_tables or {})
 
 
 # Flow elements the parser can build; anything else inside a process is reported as unsupported.

@@ -14,6 +14,7 @@ from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 
 from engine.errors import Problem
+from engine.specs.decision_task import DecisionTask, DecisionTaskConverter
 from engine.specs.facts import ProcessDefinition
 from engine.specs.xmldoc import _Doc
 
@@ -33,6 +34,7 @@ def spec_serializer_config() -> dict:
     config = dict(CAMUNDA_CONFIG)
     # 3.2.0's DEFAULT_CONFIG has no converter for the plain bpmn:serviceTask spec the Camunda parser builds.
     config[ServiceTask] = BpmnTaskSpecConverter
+    config[DecisionTask] = DecisionTaskConverter  # a business rule task with its translated table (dmn.py)
     return config
 
 

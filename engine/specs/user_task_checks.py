@@ -20,7 +20,9 @@ HELPER_NAMES = frozenset({"workdays", "legal_days", "natural_days"})
 FORM_TYPES = ("string", "long", "boolean", "date", "enum")
 CONSTRAINTS = ("required", "readonly", "min", "max", "minlength", "maxlength", "phone")
 OPTION_SOURCES = ("org_units_below",)  # jiefen.options values: engine/routing.py case_form builds them
-FIELD_PROPERTIES = ("jiefen.options", "jiefen.multiple", "jiefen.parent_only_options", "jiefen.show_if")
+FIELD_PROPERTIES = ("jiefen.options", "jiefen.multiple", "jiefen.parent_only_options", "jiefen.show_if",
+                    "jiefen.suggestion")
+_SUGGESTION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?\Z")
 
 
 # Not scripting._ISO_DURATION (a different pattern, for quoted timer durations); this one is for camunda:dueDate.
@@ -148,6 +150,10 @@ class _UserTaskChecks:
                                  f"{', '.join(FIELD_PROPERTIES)}.", prop)
             elif name == "jiefen.show_if":
                 continue  # any kind of field; its rule is checked by _show_if
+            elif name == "jiefen.suggestion":
+                if not _SUGGESTION.match(value):
+                    self.doc.problem(f"{label}: jiefen.suggestion \"{value}\" must name a case variable, or a key "
+                                     "of one (suggestion.tier).", prop)
             elif kind != "enum":
                 self.doc.problem(f"{label}: property '{name}' applies to enum fields only.", prop)
             elif name == "jiefen.options" and value not in OPTION_SOURCES:

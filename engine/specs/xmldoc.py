@@ -116,6 +116,38 @@ def _scan_text(data: bytes) -> str:
 
 def _load_doc(name: str, data: bytes) -> _Doc:
     """Safely parse one file; file-level problems (empty, unsafe, malformed, not BPMN, Camunda 8) are fatal."""
+    doc = _load_xml(name, data)
+    if doc.fatal:
+        return doc
+    root = doc.root
+    assert root is not None
+
+    qname = etree.QName(root)
+    if qname.namespace != BPMN_NS or qname.localname != "definitions":
+        if qname.namespace == OLD_BPMN_NS:
+            why = (f"it uses the pre-release BPMN namespace '{OLD_BPMN_NS}'; re-export it as BPMN 2.0 "
+                   f"('{BPMN_NS}')")
+        elif qname.namespace != BPMN_NS:
+            why = (f"its root element <{qname.localname}> is not in the BPMN 2.0 namespace '{BPMN_NS}' "
+                   f"(found '{qname.namespace or 'no namespace'}')")
+        else:
+            why = f"its root element is <{qname.localname}>, not <definitions>"
+        doc.problem(f"This is not a BPMN 2.0 file: {why}.", line=root.sourceline)
+        doc.fatal = True
+        return doc
+
+    if _is_camunda8(root):
+        first = next(root.iter(f"{{{ZEEBE_NS}}}*"), None)
+        doc.problem("This file was made for Camunda 8 (Zeebe): it uses the zeebe: extension namespace. Camunda 8 "
+                    "files are not supported. In the Camunda Modeler create or export the diagram for "
+                    "'Camunda Platform 7' (and use camunda: properties and Python expressions).",
+                    el=first if first is not None else root)
+        doc.fatal = True
+    return doc
+
+
+def _load_xml(name: str, data: bytes) -> _Doc:
+    """Safely parse one XML file (BPMN or DMN): empty, unsafe (a DOCTYPE) and malformed files are fatal."""
     doc = _Doc(name, data)
     if not data.strip():
         doc.problem("The file is empty.", line=1)
@@ -158,28 +190,6 @@ def _load_doc(name: str, data: bytes) -> _Doc:
         doc.fatal = True
         return doc
     doc.tree, doc.root = tree, root
-
-    qname = etree.QName(root)
-    if qname.namespace != BPMN_NS or qname.localname != "definitions":
-        if qname.namespace == OLD_BPMN_NS:
-            why = (f"it uses the pre-release BPMN namespace '{OLD_BPMN_NS}'; re-export it as BPMN 2.0 "
-                   f"('{BPMN_NS}')")
-        elif qname.namespace != BPMN_NS:
-            why = (f"its root element <{qname.localname}> is not in the BPMN 2.0 namespace '{BPMN_NS}' "
-                   f"(found '{qname.namespace or 'no namespace'}')")
-        else:
-            why = f"its root element is <{qname.localname}>, not <definitions>"
-        doc.problem(f"This is not a BPMN 2.0 file: {why}.", line=root.sourceline)
-        doc.fatal = True
-        return doc
-
-    if _is_camunda8(root):
-        first = next(root.iter(f"{{{ZEEBE_NS}}}*"), None)
-        doc.problem("This file was made for Camunda 8 (Zeebe): it uses the zeebe: extension namespace. Camunda 8 "
-                    "files are not supported. In the Camunda Modeler create or export the diagram for "
-                    "'Camunda Platform 7' (and use camunda: properties and Python expressions).",
-                    el=first if first is not None else root)
-        doc.fatal = True
     return doc
 
 

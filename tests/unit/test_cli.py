@@ -88,6 +88,18 @@ def test_deploy_reports_every_problem_without_traceback(run, tmp_path):
     assert "f5" in result.stderr and "mediate" in result.stderr
 
 
+def test_deploy_takes_decision_tables_first_and_refuses_a_bad_cell(run, tmp_path):
+    run("init-db")
+    root = Path(__file__).resolve().parents[2] / "processes"
+    out = run("deploy", str(root / "dispute_tier.dmn"), str(root)).stdout
+    assert "dispute_tier (decision table)\tversion 1\tdeployed" in out and "dispute\tversion 1\tdeployed" in out
+    bad = tmp_path / "dispute_tier.dmn"
+    bad.write_bytes((root / "dispute_tier.dmn").read_bytes().replace(b"<text>&gt;= 30</text>", b"<text>&gt;= x.y</text>"))
+    result = run("deploy", str(bad), ok=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "rule 2, input column '涉及人数'" in result.stderr
+
+
 def test_calendar_recompute_reports_what_moved(run):
     run("init-db")
     assert run("calendar", "recompute", "--year", "2027").stdout.strip() == "0 case(s), 0 deadline(s) moved"

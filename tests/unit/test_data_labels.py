@@ -46,7 +46,7 @@ def test_bad_label_properties_are_refused_at_deploy(props, where, fragment):
 
 def test_shipped_processes_label_their_script_results():
     files = specs.load_directory("processes")
-    meta = {d.process_id: _meta(d, {}) for d in specs.parse_files(files)}
+    meta = {d.process_id: _meta(d, {}) for d in specs.parse_files(files, decisions=specs.load_decision_tables("processes"))}
     assert meta["dispute"]["data_labels"]["closure_type"]["label"] == "结案方式"
     assert "escalate_now" not in meta["dispute"]["data_labels"]
     for pid in ("dispute", "petition_revisit", "judicial_confirmation"):

@@ -1,7 +1,7 @@
 """The three shipped process files: structure, designer conventions, and their main paths on bare SpiffWorkflow.
 
-These tests read `processes/*.bpmn` with SpiffWorkflow's own CamundaParser and drive them with a plain
-`BpmnWorkflow` and the engine's sandboxed script engine with the deadline helpers (engine-level scenario tests live in
+These tests read `processes/*.bpmn` with SpiffWorkflow's Camunda parser (engine.specs' CamundaSpecParser, which
+adds dispute's decision table) and drive them with a plain `BpmnWorkflow` and the engine's sandboxed script engine with the deadline helpers (engine-level scenario tests live in
 tests/scenario). Time is fixed: every path runs on a clock that starts Monday 2025-03-03 09:00 China time, and
 timers fire only when a test moves that clock on.
 """
@@ -16,7 +16,6 @@ import pytest
 from lxml import etree
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.util.task import TaskState
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +32,7 @@ CAM = "{http://camunda.org/schema/1.0/bpmn}"
 FLOW_NODE_TAGS = {
     "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "userTask",
     "scriptTask", "serviceTask", "manualTask", "task", "callActivity", "subProcess", "exclusiveGateway",
-    "parallelGateway", "inclusiveGateway", "eventBasedGateway", "receiveTask", "sendTask",
+    "parallelGateway", "inclusiveGateway", "eventBasedGateway", "receiveTask", "sendTask", "businessRuleTask",
 }
 ROLES = {
     "intake_clerk", "screener", "mediator", "dept_court", "dept_procuratorate", "dept_police", "dept_justice",
@@ -71,7 +70,9 @@ def _tree(pid):
 
 @pytest.fixture(scope="module")
 def parser():
-    p = CamundaParser()
+    # engine.specs' parser: the stock CamundaParser has no jiefen decision tables for dispute's business rule task
+    from engine.specs import CamundaSpecParser, load_decision_tables
+    p = CamundaSpecParser(load_decision_tables(PROCESS_DIR))
     p.add_bpmn_files([str(f) for f in FILES.values() if f.exists()])
     return p
 
@@ -256,7 +257,8 @@ def test_engine_accepts_the_files():
     from engine.errors import ProcessDefinitionError
 
     try:
-        definitions = specs_module.parse_files(specs_module.load_directory(PROCESS_DIR))
+        definitions = specs_module.parse_files(specs_module.load_directory(PROCESS_DIR),
+                                               decisions=specs_module.load_decision_tables(PROCESS_DIR))
     except ProcessDefinitionError as exc:  # pragma: no cover - shows every problem
         pytest.fail("\n".join(f"{p.file}:{p.line} {p.element_id}: {p.message}" for p in exc.problems))
     assert sorted(d.process_id for d in definitions) == sorted(PROCESS_IDS)

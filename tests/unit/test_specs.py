@@ -605,7 +605,8 @@ def test_deployment_facts_come_from_the_validating_parse():
     root = Path(__file__).resolve().parents[2]
     files = {name: (root / "processes" / name).read_bytes()
              for name in ("dispute.bpmn", "judicial_confirmation.bpmn", "petition_revisit.bpmn")}
-    dispute = next(d for d in specs.parse_files(files) if d.process_id == "dispute")
+    dispute = next(d for d in specs.parse_files(files, decisions=specs.load_decision_tables(root / "processes"))
+                   if d.process_id == "dispute")
     moves = {eid: p["move_case"] for eid, p in dispute.jiefen_properties.items() if "move_case" in p}
     opens = {eid: p for eid, p in dispute.jiefen_properties.items() if "open_case" in p}
     assert moves == {"dispatch": "=handling_unit if dispatch_route == 'handle' else None",

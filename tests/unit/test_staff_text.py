@@ -25,7 +25,8 @@ def test_tags_properties_and_doc_references_are_taken_out(raw, shown):
 
 
 def test_every_shipped_basis_reads_as_statute_and_rule():
-    for definition in specs.parse_files(specs.load_directory("processes")):
+    for definition in specs.parse_files(specs.load_directory("processes"),
+                                        decisions=specs.load_decision_tables("processes")):
         texts = [t.documentation for t in definition.user_tasks.values()] + list(definition.timer_docs.values())
         for text in filter(None, texts):
             shown = staff_text(text)

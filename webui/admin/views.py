@@ -27,8 +27,10 @@ def process_list():
     actor = current_actor()
     items = processes.process_overview(db.session, actor)
     drafts = processes.list_drafts(db.session, actor) if (actor.is_admin or actor.is_designer) else []
-    return render_template("admin/processes.html", items=items, drafts=drafts,
-                           process_names={p.process_id: p.name or p.process_id for p in items},
+    decisions = processes.list_decisions(db.session, actor)
+    return render_template("admin/processes.html", items=items, drafts=drafts, decisions=decisions,
+                           process_names={**{d.decision_id: d.name or d.decision_id for d in decisions},
+                                          **{p.process_id: p.name or p.process_id for p in items}},
                            audit=processes.process_audit(db.session, actor, limit=20))
 
 
@@ -67,6 +69,7 @@ MODELER_PACKAGES = {
     "properties-panel": "bpmn-js-properties-panel/dist",
     "properties-panel-css": "@bpmn-io/properties-panel/dist/assets",
     "camunda-moddle": "camunda-bpmn-moddle/resources",
+    "dmn-js": "dmn-js/dist",  # the decision table editor (/admin/decisions, decision_views.py)
 }
 MODELER_FILE = "bpmn-modeler.production.min.js"
 PANEL_FILE = "bpmn-js-properties-panel.umd.js"
@@ -230,3 +233,4 @@ def form_rejected(exc: InvalidData | Conflict):
 from webui.admin import users_views  # noqa: F401  (/admin/users and /admin/log join this blueprint)
 from webui.admin import calendar_views  # noqa: E402,F401  (/admin/calendar joins this blueprint)
 from webui.admin import org_views  # noqa: E402,F401  (/admin/org, /admin/roles join this blueprint)
+from webui.admin import decision_views  # noqa: E402,F401  (/admin/decisions joins this blueprint)

@@ -86,7 +86,7 @@ class ActivateRequest(Schema):
 class AuditEntrySchema(Schema):
     at = _time(required=True)
     actor = fields.String(required=True, allow_none=True)
-    action = fields.String(required=True, metadata={"description": "deployed | activated"})
+    action = fields.String(required=True, metadata={"description": "deployed | activated | decision_deployed"})
     process_id = fields.String(required=True)
     version = fields.Integer(required=True)
     note = fields.String(required=True, allow_none=True)
@@ -186,6 +186,58 @@ class DeployResult(Schema):
     sha256 = fields.String(required=True)
     processes = fields.List(fields.Nested(DeployedProcess), required=True,
                             metadata={"description": "every process of the file (a file may hold several)"})
+
+
+class DecisionVersionSchema(Schema):
+    version = fields.Integer(required=True)
+    sha256 = fields.String(required=True)
+    name = fields.String(required=True, allow_none=True)
+    file_name = fields.String(required=True)
+    deployed_at = _time(required=True)
+    deployed_by = fields.String(required=True, allow_none=True)
+    note = fields.String(required=True, allow_none=True, metadata={"description": "the change note"})
+
+
+class DecisionSchema(Schema):
+    decision_id = fields.String(required=True)
+    name = fields.String(required=True, allow_none=True)
+    latest_version = fields.Integer(required=True, metadata={"description": "what processes deployed now embed"})
+    hit_policy = fields.String(required=True)
+    used_by = fields.List(fields.String(), required=True,
+                          metadata={"description": "processes whose active version uses the decision"})
+    versions = fields.List(fields.Nested(DecisionVersionSchema), required=True, metadata={"description": "newest first"})
+
+
+class DecisionList(Schema):
+    items = fields.List(fields.Nested(DecisionSchema), required=True)
+
+
+class DecisionXml(Schema):
+    decision_id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    xml = fields.String(required=True, metadata={"description": "the DMN file of that version"})
+
+
+class DeployedDecision(Schema):
+    decision_id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    sha256 = fields.String(required=True)
+    created = fields.Boolean(required=True, metadata={"description": "false: identical to the deployed version"})
+
+
+class DecisionDeployResult(Schema):
+    decision_id = fields.String(required=True, metadata={"description": "the first decision of the file"})
+    version = fields.Integer(required=True)
+    sha256 = fields.String(required=True)
+    decisions = fields.List(fields.Nested(DeployedDecision), required=True)
+    processes = fields.List(fields.Nested(DeployedProcess), required=True,
+                            metadata={"description": "processes given a new version as they use a changed table"})
+
+
+def decision_json(info) -> dict:
+    return {"decision_id": info.decision_id, "name": info.name, "latest_version": info.latest_version,
+            "hit_policy": info.hit_policy, "used_by": info.used_by,
+            "versions": [{**vars(v), "deployed_at": iso(v.deployed_at)} for v in info.versions]}
 
 
 class StartCaseRequest(Schema):

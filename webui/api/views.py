@@ -296,6 +296,76 @@ def deploy_process():
             "processes": results}, status
 
 
+@blp.route("/decisions", methods=["GET"])
+@_errors(401, 403)
+@blp.response(200, s.DecisionList)
+def list_decisions():
+    """Every deployed DMN decision table with its versions (newest first) and the processes using it.
+    Administrators, auditors and process designers."""
+    return {"items": [s.decision_json(d) for d in processes.list_decisions(db.session, current_actor())]}
+
+
+@blp.route("/decisions/<decision_id>", methods=["GET"])
+@blp.doc(parameters=[{"in": "query", "name": "version", "schema": {"type": "integer"}}])
+@_errors(401, 403, 404)
+@blp.response(200, s.DecisionXml)
+def get_decision(decision_id: str):
+    """The DMN file of a decision's version (the newest without ?version=), for the editor."""
+    version = request.args.get("version", type=int)
+    number, xml = processes.decision_xml(db.session, current_actor(), decision_id, version)
+    return {"decision_id": decision_id, "version": number, "xml": xml.decode("utf-8")}
+
+
+def _dmn_file_name() -> str:
+    name = _plain_file_name(request.headers.get("X-Filename") or request.args.get("filename") or "upload.dmn")
+    return name if name.lower().endswith(".dmn") else name.rsplit(".", 1)[0] + ".dmn"
+
+
+@blp.route("/decisions/validate", methods=["POST"])
+@blp.doc(parameters=[
+    {"in": "query", "name": "filename", "schema": {"type": "string"}, "description": "the file's name (or X-Filename)"}],
+    requestBody={"required": True, "content": {"application/xml": {"schema": {"type": "string", "format": "binary"}}},
+                 "description": "the DMN XML file"})
+@_errors(401, 403, 422, 503)
+@blp.response(200, s.ValidationResult)
+def validate_decision():
+    """Every problem deploying this DMN file would be refused for (the cell by rule and column, line), nothing
+    deployed: the table editor's check. Administrators and process designers. An empty body is a 422."""
+    body = request.get_data()
+    if not body.strip():
+        raise InvalidData("请求体必须是 DMN XML / the body must be the DMN XML", {"body": ["DMN XML expected"]})
+    problems = processes.validate(db.session, {_dmn_file_name(): body}, current_actor())
+    return {"problems": [{**p.as_dict(), "severity": "error"} for p in problems]}
+
+
+@blp.route("/decisions", methods=["POST"])
+@blp.doc(parameters=[
+    {"in": "header", "name": "X-Filename", "schema": {"type": "string"}, "description": "the file's name"},
+    {"in": "query", "name": "filename", "schema": {"type": "string"}, "description": "the file's name (or X-Filename)"},
+    {"in": "query", "name": "note", "schema": {"type": "string"}, "description": "the change note (变更说明)"}],
+    requestBody={"required": True, "content": {"application/xml": {"schema": {"type": "string", "format": "binary"}}},
+                 "description": "the DMN XML file"})
+@_errors(401, 403, 422, 503)
+@blp.response(201, s.DecisionDeployResult, description="a new version of at least one decision was deployed")
+@blp.alt_response(200, schema=s.DecisionDeployResult, success=True, description="identical to the deployed versions")
+def deploy_decision():
+    """Deploy a DMN file (body: the XML): each changed decision becomes version n+1, and every process using it
+    gets a new version embedding it (new cases follow the new table; running cases keep theirs). Identical
+    content returns the existing versions with 200. A refused file is a 422 naming each cell (rule, column).
+    Administrators."""
+    body = request.get_data()
+    if not body.strip():
+        raise InvalidData("请求体必须是 DMN XML / the body must be the DMN XML", {"body": ["DMN XML expected"]})
+    results = processes.deploy(db.session, {_dmn_file_name(): body}, current_actor(), request.args.get("note"))
+    decided = [r for r in results if r.kind == "decision"]
+    first = decided[0]
+    status = 201 if any(r.created for r in results) else 200
+    return {"decision_id": first.process_id, "version": first.version, "sha256": first.sha256,
+            "decisions": [{"decision_id": r.process_id, "version": r.version, "sha256": r.sha256,
+                           "created": r.created} for r in decided],
+            "processes": [r for r in results if r.kind == "process"]}, status
+
+
 def _case_response(case):
     open_tasks = cases.open_tasks(db.session, case.id)
     return s.case_json(case, processes.version_number(db.session, case.process_version_id), open_tasks,

@@ -15,7 +15,7 @@ from webui.auth import current_actor, login_required
 from webui.extensions import current_runtime, db
 from webui.i18n import localize, safe_next
 from webui.shell import acting_actor, person, role_titles
-from webui.task_forms import editable, field_errors, fields_by_id, shown_values, submitted_data
+from webui.task_forms import editable, field_errors, fields_by_id, shown_values, submitted_data, suggestions
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def _render_task(task, status: int = 200, formdata=None, details=None, oversee_e
     draft = tasks.draft_of(db.session, task, actor) if formdata is None else None
     return render_template("tasks/task.html", task=task, case=case, form=form, mask=mask, draft=draft,
                            values=shown_values(form, mask(case.data), draft.data if draft else formdata),
-                           errors=errors, general_errors=general,
+                           suggested=suggestions(form, mask(case.data)), errors=errors, general_errors=general,
                            can_act=tasks.can_act(db.session, actor, task), role_titles=role_titles(),
                            oversee=_oversee(task, actor), oversee_error=oversee_error,
                            fields=fields_by_id(version.meta), now=current_runtime().clock.now()), status
