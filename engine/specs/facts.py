@@ -42,6 +42,10 @@ class FormField:
     parent_only: list[str] | None = None  # jiefen.parent_only_options: offered only below a parent center
     phone: bool = False  # camunda:constraint name="phone" (engine/form_rules.py)
     show_if: str | None = None  # the jiefen.show_if field property: `field == 'literal'` / `!=`
+    # jiefen.group = "key:label": the field is a column of a repeatable group (one row per party); the form's
+    # data holds a list of rows under `key` (engine/forms.py), labelled `label` for people.
+    group: str | None = None
+    group_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,8 +124,15 @@ def _form_fields(task_spec: UserTask) -> list[FormField]:
                          if v.strip()] or None,
             phone="phone" in checks,
             show_if=next((p.value for p in getattr(fld, "properties", []) if p.id == "jiefen.show_if"), None),
+            **_group(fld.get_property("jiefen.group")),
         ))
     return out
+
+
+def _group(value: str | None) -> dict:
+    """jiefen.group "key:label" as FormField's group and group_label (checked by user_task_checks)."""
+    key, _sep, label = (value or "").partition(":")
+    return {"group": key.strip(), "group_label": label.strip() or key.strip()} if key.strip() else {}
 
 
 def _user_task_info(task_spec: UserTask) -> UserTaskInfo:
