@@ -190,7 +190,9 @@ def validate_form(schema: type[Schema], data: dict, rt: runtime.Runtime, *, part
             raise ValidationError(dates)
         return loaded
     except ValidationError as exc:
-        messages = {key: (value if isinstance(value, list) else [str(value)]) for key, value in exc.messages.items()}
+        # a repeatable group's problems stay per row and column ({row: {column: [messages]}}), rows counted from 0
+        messages = {key: (value if isinstance(value, (list, dict)) else [str(value)])
+                    for key, value in exc.messages.items()}
         for key, value in dates.items():
             messages.setdefault(key, value)
         unknown = sorted(key for key, value in messages.items()
