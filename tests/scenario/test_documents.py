@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from engine.file_store import LocalFileStore
 from engine.models import AccessLogModel
-from tests.scenario.test_dispute import sign, to_mediation
+from tests.scenario.test_dispute import to_mediation
 from tests.support.web import ui_login
 
 PARTIES = [
