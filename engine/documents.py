@@ -36,13 +36,13 @@ class Kind:
     """A kind of document: its title, the processes whose cases it is for, the case data it needs."""
 
     title: str
-    processes: tuple[str, ...]
+    processes: tuple[str, ...] | None  # None: any process (the receipt of every registered case)
     required: tuple[str, ...] = ()
     parties: bool = False  # needs at least two parties with every PARTY_COLUMNS value
 
 
 KINDS: dict[str, Kind] = {
-    "receipt": Kind("受理回执", ("dispute", "petition_revisit"), ("party_name",)),
+    "receipt": Kind("受理回执", None, ("party_name",)),
     # 人民调解法 第29条, 司法部令第75号 第35条: parties, facts, disputed issues, responsibility, the agreement, manner,
     # place and deadline of performance; signed by the parties and the mediator, sealed by the committee.
     "mediation_agreement": Kind("人民调解协议书", ("dispute",), (
@@ -70,6 +70,11 @@ KINDS: dict[str, Kind] = {
 
 # Labels of values no form names (the case row's own facts), for a refusal and for templates.
 _OWN_LABELS = {"parties": "当事人"}
+
+
+def is_for(kind: Kind, process_id: str) -> bool:
+    """Whether a case of the process issues this kind."""
+    return kind.processes is None or process_id in kind.processes
 
 
 def _label(fields: dict[str, dict], key: str) -> str:

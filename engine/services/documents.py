@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 def kinds_for(process_id: str) -> dict[str, str]:
     """The kinds of document a case of the process may issue: kind -> title, in the order they are listed."""
-    return {kind_id: kind.title for kind_id, kind in documents.KINDS.items() if process_id in kind.processes}
+    return {kind_id: kind.title for kind_id, kind in documents.KINDS.items() if documents.is_for(kind, process_id)}
 
 
 def may_issue(session: Session, actor: Actor, case) -> bool:
@@ -54,7 +54,7 @@ def issue_document(session: Session, case_id: int, kind_id: str, actor: Actor) -
     access.ensure_can_read(session, actor, case)
     if not may_issue(session, actor, case):
         raise Forbidden(msg("document.forbidden"))
-    if case.process_id not in kind.processes:
+    if not documents.is_for(kind, case.process_id):
         raise InvalidData(msg("document.kind_not_for_case", title=kind.title),
                           {"kind": [msg("document.kind_not_for_case", title=kind.title)]})
     version_row = load_version(session, case.process_version_id)
