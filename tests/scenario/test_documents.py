@@ -175,3 +175,27 @@ def test_the_case_page_issues_and_lists_documents(center, files_dir, app):
     refused = browser.post(f"/cases/{cid}/documents", data={"kind": "termination_notice", "csrf_token": token},
                            follow_redirects=True).get_data(as_text=True)
     assert "终止原因" in refused  # the missing field named on the page
+
+
+def test_a_broken_template_or_a_missing_pdf_engine_refuses_and_stores_nothing(center, files_dir, rt, tmp_path,
+                                                                              monkeypatch):
+    import shutil
+    import sys
+
+    from engine.documents import DEFAULT_DIR
+
+    c = center
+    cid = _agreed_case(c, **LAW_FIELDS)
+    folder = tmp_path / "documents"
+    shutil.copytree(DEFAULT_DIR, folder)
+    (folder / "mediation_agreement.html").write_text('{% extends "_base.html" %}\n{% block body %}\n{{ show( }}\n'
+                                                     '{% endblock %}\n', encoding="utf-8")
+    monkeypatch.setattr(rt.settings, "documents_dir", str(folder))
+    refused = _issue(c, cid, "mediation_agreement")
+    assert refused.status_code == 422 and "mediation_agreement.html line 3" in refused.get_json()["message"]
+    monkeypatch.setattr(rt.settings, "documents_dir", None)
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # as on a machine without WeasyPrint: its import fails
+    unavailable = _issue(c, cid, "mediation_agreement")
+    assert unavailable.status_code == 400 and "PDF" in unavailable.get_json()["message"]
+    assert not [e for e in c.events(cid) if e["type"] == "document_issued"]
+    assert not files_dir.exists() or not any(p.is_file() for p in files_dir.rglob("*"))
