@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) node
 	@$(MAKE) --no-print-directory catalogs
+	@scripts/ensure-pdf.sh
 
 # The UI's compiled catalogs (.mo: build output, never committed; the app only warns when one is missing).
 # Every domain (messages: the UI's texts, errors: engine messages by id) of every locale folder; Babel looks a

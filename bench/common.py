@@ -300,7 +300,7 @@ def synth_form(form: list[dict], rng: random.Random, fixed: dict | None = None) 
     fixed = fixed or {}
     out = {}
     for field in form:
-        if field.get("readonly"):
+        if field.get("readonly") or field.get("group"):  # a repeatable group (jiefen.group): optional, left out
             continue
         fid = field["id"]
         if fid in fixed:

@@ -89,6 +89,9 @@ class Config:
     JIEFEN_FILES_DIR = _env("FILES_DIR", str(ROOT / "instance" / "files"))
     JIEFEN_ATTACHMENT_MAX_BYTES = int(_env("ATTACHMENT_MAX_BYTES", str(20 * 1024 * 1024)))
     JIEFEN_ATTACHMENTS_PER_CASE = int(_env("ATTACHMENTS_PER_CASE", "50"))
+    # Documents (docs/operations.md "Documents"): the folder of their templates, one <kind>.html each, which a
+    # center may edit; default config/documents/.
+    JIEFEN_DOCUMENTS_DIR = _env("DOCUMENTS_DIR", str(ROOT / "config" / "documents"))
     JIEFEN_MAX_DATA_BYTES = int(_env("MAX_DATA_BYTES", str(256 * 1024)))
     JIEFEN_MAX_TEXT_LENGTH = int(_env("MAX_TEXT_LENGTH", "10000"))
     JIEFEN_MAX_DATA_DEPTH = int(_env("MAX_DATA_DEPTH", "10"))

@@ -365,6 +365,22 @@ def can_act(session: Session, actor: Actor, task, candidates: list | None = None
     return any((role, org) in grants for role, org in candidates)
 
 
+def acts_on_case(session: Session, actor: Actor, case: CaseModel) -> bool:
+    """Who may act on the case as a whole (add a file, issue a document): its handling roles (the process's role
+    at the case's unit) and whoever may act on one of its open tasks."""
+    if decide(session, actor, case).basis == "role":
+        return True
+    return any(can_act(session, actor, t)
+               for t in session.scalars(select(TaskModel).where(TaskModel.case_id == case.id)))
+
+
+def record_read(session: Session, actor: Actor, case: CaseModel, what: str) -> None:
+    """Record a read in access_log whoever makes it (a dossier's export: 查阅留痕 for every reader, not only the
+    read-all roles), in its own transaction like every record. The caller has checked the read."""
+    _record(session, actor, case.id, what, "auditor" if actor.is_auditor else decide(session, actor, case).basis)
+    _state(session)["recorded"].add((actor.username, case.id))
+
+
 def readable_case(session: Session, actor: Actor, case_id: int, what: str | None = "case") -> CaseModel:
     """A case the actor may read; a read by an auditor or administrator is recorded as `what` (None: a check
     inside a larger read that records itself). Raises NotFound, Forbidden."""

@@ -267,6 +267,14 @@ def _texts(story: Story, ctx: "_Ctx") -> dict:
         "mediation_record": story.record or "调解员听取双方陈述，核实有关事实，释法说理。",
         "termination_reason": "双方分歧较大，经两次调解未能达成一致，当事人要求通过诉讼解决。",
         "agreement_no": f"西人调〔{year}〕{no:03d}号", "agreement_content": story.agreement or "双方就争议事项达成一致。",
+        "dispute_facts": story.summary, "disputed_issues": story.claim,
+        "responsibility": "双方对纠纷的发生均负有一定责任，对方当事人负主要责任。",
+        "performance_place": ctx.unit_name.replace("综治中心", "人民调解委员会") + "调解室",
+        "mediator_name": ctx.actor_name,
+        "reply_facts": "经调查核实，信访人反映的情况基本属实。", "reply_reasons": "依据有关法律法规和政策规定，作出上述处理意见。",
+        "review_reasons": "原处理意见认定事实清楚，适用依据正确，程序合法。",
+        "second_review_reasons": "复查意见认定事实清楚，适用依据正确，予以维持。",
+        "supervision_matter": "信访事项超过办理期限未办结。", "supervision_requirement": "请于5个工作日内办结，并书面答复办理情况。",
         "mediation_org": ctx.unit_name.replace("综治中心", "人民调解委员会"),
         "feedback_note": "已将处理结果告知当事人，当事人表示认可。",
         "dissatisfaction_reason": "认为处理时间过长。",
@@ -321,6 +329,22 @@ class _Ctx:
     day: date
     actor_name: str
     unit_name: str
+
+
+def _parties(story: Story, number: int) -> list[dict]:
+    """The two sides of the story as the rows of a repeatable `parties` group (jiefen.group): plausible sex, age,
+    ID number and address beside the names the story gives (a demo's made-up people)."""
+    other = story.other.split("（")[0]
+    body = len(other) > 4  # a company or an office, not a person: no sex or age
+    return [
+        {"standing": "applicant", "name": story.party, "sex": "male" if number % 2 else "female", "age": 30 + number % 30,
+         "id_number": f"33010619{80 + number % 20}0{1 + number % 9}1{number % 10}{1000 + number:04d}"[:17] + "X",
+         "address": f"杭州市西湖区文三路{number}号", "phone": story.phone},
+        {"standing": "respondent", "name": other, **({} if body else {"sex": "female" if number % 2 else "male",
+                                                                      "age": 40 + number % 20}),
+         "id_number": f"91330106MA2{number:07d}"[:18] if body else f"3301061975{number % 12 + 1:02d}15{number % 100:02d}3X"[:18],
+         "address": f"杭州市西湖区天目山路{100 + number}号", "phone": f"0571-8{number:07d}"[:13]},
+    ]
 
 
 def _value_for(field: dict, story: Story, ctx: _Ctx, texts: dict):
@@ -673,14 +697,16 @@ class _Walker:
         if values.get("channel") not in REFERRALS:  # a 文号 only for what another body sent
             texts.pop("referral_no")
         form = tasks.task_form(self.session, task)
-        ids = {f["id"] for f in form}
+        ids = {f["id"] for f in form} | {f["group"] for f in form if f.get("group")}
         missing = sorted(set(values) - ids)
         if missing:
             raise DemoError(f"{sc.key}: the form of {task.spec_name} ({task.title}) has no field "
                             f"{', '.join(missing)}")
         data = {}
+        if any(f.get("group") == "parties" for f in form):
+            data["parties"] = values.get("parties") or _parties(story, self.number)
         for f in form:
-            if f.get("readonly"):
+            if f.get("readonly") or f.get("group"):
                 continue
             if f["id"] in values:
                 value = values[f["id"]]

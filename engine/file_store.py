@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import runtime
-from engine.models import AttachmentModel
+from engine.models import AttachmentModel, DocumentModel
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -86,9 +86,10 @@ def store_of(session: Session) -> LocalFileStore:
     return LocalFileStore(runtime.of(session).settings.files_dir)
 
 
-def check_case_files(session: Session, case_id: int) -> list[tuple[AttachmentModel, str, str]]:
-    """The case's stored files that do not hold, for verify (services/history.py): (attachment, missing | changed,
-    the problem named) — a file missing from the store, or whose bytes no longer hash to the recorded SHA-256.
+def check_case_files(session: Session, case_id: int) -> list[tuple[AttachmentModel | DocumentModel, str, str]]:
+    """The case's stored files that do not hold, for verify (services/history.py): (attachment or issued
+    document, missing | changed, the problem named) — a file missing from the store, or whose bytes no longer
+    hash to the recorded SHA-256.
     The caller has checked the read."""
     store = store_of(session)
     problems = []
@@ -102,6 +103,17 @@ def check_case_files(session: Session, case_id: int) -> list[tuple[AttachmentMod
             problem = (f"attachment {row.id} ({row.name}): its stored file no longer hashes to the recorded "
                        f"{row.sha256[:12]}… (the file was changed)")
             problems.append((row, wrong, problem))
+    for doc in session.scalars(select(DocumentModel).where(DocumentModel.case_id == case_id)
+                               .order_by(DocumentModel.id)):
+        for form, digest, size in (("PDF", doc.sha256, doc.size), ("print view", doc.html_sha256, doc.html_size)):
+            wrong = store.check(digest, size)
+            if wrong == "missing":
+                problem = f"document {doc.id} ({doc.name}): its {form} {digest[:12]}… is missing from the file store"
+                problems.append((doc, wrong, problem))
+            elif wrong == "changed":
+                problem = (f"document {doc.id} ({doc.name}): its stored {form} no longer hashes to the recorded "
+                           f"{digest[:12]}… (the file was changed)")
+                problems.append((doc, wrong, problem))
     return problems
 
 

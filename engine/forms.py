@@ -122,9 +122,34 @@ def _field_for(spec: dict) -> fields.Field:
     return field
 
 
+GROUP_ROWS_MAX = 50  # rows of one repeatable group (jiefen.group) at most
+
+
 def build_schema(form: list[dict], name: str = "TaskForm") -> type[Schema]:
-    """A marshmallow Schema class for one task's form; readonly fields are not accepted from the user."""
-    attrs: dict = {name_: _field_for(spec) for spec in form if not spec.get("readonly") for name_ in [spec["id"]]}
+    """A marshmallow Schema class for one task's form; readonly fields are not accepted from the user.
+
+    The columns of a repeatable group (jiefen.group "key:label", e.g. one row per party) become one list of
+    rows under `key`, each row checked by the columns' own rules (a required column is required in every row);
+    the group itself is required (at least one row) when any of its columns is."""
+    attrs: dict = {}
+    groups: dict[str, list[dict]] = {}
+    for spec in form:
+        if spec.get("readonly"):
+            continue
+        if spec.get("group"):
+            groups.setdefault(spec["group"], []).append(spec)
+        else:
+            attrs[spec["id"]] = _field_for(spec)
+    for key, columns in groups.items():
+        row = Schema.from_dict({c["id"]: _field_for(c) for c in columns}, name=f"{name}_{key}")
+        row.error_messages = {**Schema.error_messages, "unknown": msg("form.unknown_field"),
+                              "type": msg("form.not_object")}
+        required = any(c.get("required") for c in columns)
+        attrs[key] = fields.List(
+            fields.Nested(row, unknown=RAISE), required=required, allow_none=not required,
+            validate=validate.Length(min=1 if required else 0, max=GROUP_ROWS_MAX, error=msg("form.group_rows")),
+            metadata={"label": columns[0].get("group_label") or key, "show_if": None},
+            error_messages={**_MESSAGES, "invalid": msg("form.not_list")})
 
     class Meta:
         unknown = RAISE
@@ -165,7 +190,9 @@ def validate_form(schema: type[Schema], data: dict, rt: runtime.Runtime, *, part
             raise ValidationError(dates)
         return loaded
     except ValidationError as exc:
-        messages = {key: (value if isinstance(value, list) else [str(value)]) for key, value in exc.messages.items()}
+        # a repeatable group's problems stay per row and column ({row: {column: [messages]}}), rows counted from 0
+        messages = {key: (value if isinstance(value, (list, dict)) else [str(value)])
+                    for key, value in exc.messages.items()}
         for key, value in dates.items():
             messages.setdefault(key, value)
         unknown = sorted(key for key, value in messages.items()
@@ -174,3 +201,19 @@ def validate_form(schema: type[Schema], data: dict, rt: runtime.Runtime, *, part
             raise InvalidData(msg("form.unknown_fields", fields=", ".join(unknown)), messages) from exc
         raise InvalidData(msg("form.invalid"), messages) from exc
 
+
+
+def fields_by_id(meta: dict) -> dict[str, dict]:
+    """Every form field of a process version by id (the start form's, then every user task's; first wins), to
+    label case data; a repeatable group (jiefen.group) by its key: type "group", its label and its columns."""
+    out: dict[str, dict] = {spec["id"]: spec for spec in meta.get("start_form") or []}
+    for info in (meta.get("user_tasks") or {}).values():
+        for spec in info.get("form") or []:
+            if spec.get("group"):
+                group = out.setdefault(spec["group"], {"id": spec["group"], "label": spec.get("group_label"),
+                                                       "type": "group", "columns": []})
+                if group.get("type") == "group" and spec["id"] not in [c["id"] for c in group["columns"]]:
+                    group["columns"].append(spec)
+                continue
+            out.setdefault(spec["id"], spec)
+    return out

@@ -37,6 +37,16 @@ MESSAGES: dict[str, str] = {
     "attachment.type_refused": "this kind of file is not accepted: only PDF, JPEG, PNG, MP3, WAV, M4A audio and "
                                "plain text (judged by the content, not the name)",
     "attachment.file_missing": "the file of attachment {attachment_id} is missing or was changed in the file store",
+    # documents
+    "document.kind_unknown": "unknown kind of document {kind!r}; one of: {kinds}",
+    "document.kind_not_for_case": "a {title} is not issued from a case of this kind",
+    "document.forbidden": "only those who handle this case may issue its documents",
+    "document.fields_missing": "the {title} cannot be issued: the case lacks {fields}",
+    "document.field_missing": "needed for the document: {field}",
+    "document.template_broken": "the document's template does not render: {problem}",
+    "document.pdf_unavailable": "PDFs cannot be made on this server: {problem}",
+    "document.not_found": "document {document_id} not found",
+    "document.file_missing": "the file of document {document_id} is missing or was changed in the file store",
     # tasks
     "task.not_found": "task {task_id} not found",
     "task.not_yours": "this task is not for your roles",
@@ -231,6 +241,7 @@ MESSAGES: dict[str, str] = {
     "form.unknown_field": "Unknown field.",
     "form.one_of": "Must be one of: {choices}.",
     "form.not_list": "Must be a list of choices.",
+    "form.group_rows": "Must have between {min} and {max} rows.",
     "form.range": "Must be between {min} and {max}.",
     "form.range_min": "Must be at least {min}.",
     "form.range_max": "Must be at most {max}.",

@@ -522,6 +522,34 @@ class AttachmentModel(Base):
     event_seq: Mapped[int] = mapped_column(Integer)  # the attachment_added event that records it
 
 
+class DocumentModel(Base):
+    """A document issued from a case (调解协议书, 告知书 …): its PDF and print HTML in the file store under `sha256`
+    and `html_sha256`, its issue a `document_issued` event in the case's chain. Never changed: a re-issue is a
+    new row with the next `version` of its kind (engine/services/documents.py)."""
+
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("case_id", "kind", "version", name="uq_documents_case_kind_version"),
+                      Index("ix_documents_case_id", "case_id", "id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64))  # of the PDF
+    size: Mapped[int] = mapped_column(BigInteger)
+    html_sha256: Mapped[str] = mapped_column(String(64))  # of the print view, as issued
+    html_size: Mapped[int] = mapped_column(BigInteger)
+    issued_by: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime]
+    event_seq: Mapped[int] = mapped_column(Integer)  # the document_issued event that records it
+
+    @property
+    def name(self) -> str:
+        """The document as people name it (the file name of its PDF, without the extension)."""
+        return f"{self.title}（第{self.version}版）"
+
+
 class LoginFailureModel(Base):
     """Failed logins per (username, client address), whether or not the name exists: the lock-out is kept in the
     database so every web worker shares it, and keyed by address so nobody can lock a user out for everyone."""
@@ -600,7 +628,7 @@ class AccessLogModel(Base):
     username: Mapped[str] = mapped_column(String(64))
     # No foreign key: the record of a read outlives whatever happens to the case row.
     case_id: Mapped[int] = mapped_column(Integer)
-    what: Mapped[str] = mapped_column(String(20))  # case | events | verify | audit | diagram | receipt | task
+    what: Mapped[str] = mapped_column(String(20))  # case | events | verify | audit | diagram | receipt | task | document(s) | dossier
     basis: Mapped[str] = mapped_column(String(20))  # the grant that allowed it: auditor | admin
 
 

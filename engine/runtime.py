@@ -72,6 +72,9 @@ class EngineSettings:
     files_dir: str = "instance/files"
     attachment_max_bytes: int = 20 * 1024 * 1024
     attachments_per_case: int = 50
+    # Documents (engine/documents.py): the folder of their Jinja2 templates, one file per kind (None: the
+    # templates shipped in config/documents/).
+    documents_dir: str | None = None
 
     @classmethod
     def from_files(cls, org_file: str | None, calendar_file: str | None) -> EngineSettings:

@@ -101,6 +101,7 @@ def create_app(config: object | Mapping | None = None) -> Flask:
         settings.files_dir = app.config["JIEFEN_FILES_DIR"]
         settings.attachment_max_bytes = int(app.config["JIEFEN_ATTACHMENT_MAX_BYTES"])
         settings.attachments_per_case = int(app.config["JIEFEN_ATTACHMENTS_PER_CASE"])
+        settings.documents_dir = app.config["JIEFEN_DOCUMENTS_DIR"]
         settings.script_cpu_seconds = float(app.config["JIEFEN_SCRIPT_CPU_SECONDS"])
         settings.script_memory_mb = int(app.config["JIEFEN_SCRIPT_MEMORY_MB"])
         settings.script_output_kb = int(app.config["JIEFEN_SCRIPT_OUTPUT_KB"])

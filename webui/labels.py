@@ -32,6 +32,7 @@ EVENTS = {
     "task_reassigned": lazy_gettext("Task reassigned"),
     "task_urged": lazy_gettext("Reminder sent"),
     "attachment_added": lazy_gettext("File uploaded"),
+    "document_issued": lazy_gettext("Document issued"),
     "party_rated": lazy_gettext("Rated by the party"),
     "task_completed": lazy_gettext("Task completed"),
     "task_cancelled": lazy_gettext("Task cancelled"),

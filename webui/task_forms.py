@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from flask_babel import gettext
 
 from engine import form_rules
+from engine.forms import fields_by_id
 from engine.group_cases import flags
 from webui.extensions import current_runtime
 from webui.i18n import local_dt, localize
@@ -40,12 +41,51 @@ def today_iso() -> str:
     return current_runtime().clock.now().astimezone(CHINA_TZ).date().isoformat()
 
 
+def groups_of(fields: list[dict]) -> dict[str, list[dict]]:
+    """The repeatable groups of a form (jiefen.group): key -> its columns, in form order."""
+    groups: dict[str, list[dict]] = {}
+    for spec in fields:
+        if spec.get("group"):
+            groups.setdefault(spec["group"], []).append(spec)
+    return groups
+
+
+def _value_of(spec: Mapping, raw):
+    return {"true": True, "false": False}.get(raw, raw) if spec["type"].lower() == "boolean" else raw
+
+
+def _group_rows(key: str, columns: list[dict], formdata: Mapping) -> list[dict]:
+    """The rows of a repeatable group as submitted (inputs named `<key>-<row>-<column>`), in row order; a row
+    left wholly blank is dropped, an empty optional cell is left out, an empty required one too (the engine
+    names it)."""
+    indexes = sorted({int(name.split("-")[1]) for name in formdata
+                      if name.startswith(key + "-") and name.count("-") >= 2 and name.split("-")[1].isdigit()})
+    rows = []
+    for index in indexes:
+        row = {}
+        for spec in columns:
+            raw = formdata.get(f"{key}-{index}-{spec['id']}")
+            raw = raw.strip() if isinstance(raw, str) else raw
+            if raw not in (None, ""):
+                row[spec["id"]] = _value_of(spec, raw)
+        if row:
+            rows.append(row)
+    return rows
+
+
 def submitted_data(fields: list[dict], formdata: Mapping) -> dict:
     """The engine's form data from an HTML submission: empty required fields are left out (so the engine
     reports them as required), empty optional ones clear the value; booleans come from yes/no radios. A field
-    whose jiefen.show_if does not hold is left out (the engine takes no value for it)."""
+    whose jiefen.show_if does not hold is left out (the engine takes no value for it). A repeatable group
+    (jiefen.group) is a list of its rows."""
     data: dict = {}
+    for key, columns in groups_of(editable(fields)).items():
+        rows = _group_rows(key, columns, formdata)
+        if rows or not any(c.get("required") for c in columns):
+            data[key] = rows
     for spec in editable(fields):
+        if spec.get("group"):
+            continue
         if not form_rules.applies(spec, formdata):
             continue
         if spec.get("multiple"):  # jiefen.multiple: the checked boxes, a list (empty: nothing chosen)
@@ -71,8 +111,18 @@ def shown_values(fields: list[dict], case_data: Mapping | None, formdata: Mappin
     """What each input shows: the submission being corrected, else the case's current data, else the default
     (a list of the chosen values for a multi-select)."""
     values: dict = {}
+    for key, columns in groups_of(fields).items():
+        if formdata is not None:
+            rows = _group_rows(key, columns, formdata)
+        else:
+            rows = [r for r in ((case_data or {}).get(key) or []) if isinstance(r, Mapping)]
+        values[key] = [{c["id"]: ("true" if r.get(c["id"]) is True else "false" if r.get(c["id"]) is False
+                                  else "" if r.get(c["id"]) is None else str(r.get(c["id"]))) for c in columns}
+                       for r in rows]
     for spec in fields:
         key = spec["id"]
+        if spec.get("group"):
+            continue
         if spec.get("multiple"):
             if formdata is not None and not spec.get("readonly"):
                 chosen = formdata.getlist(key) if hasattr(formdata, "getlist") else formdata.get(key)
@@ -123,6 +173,12 @@ def field_errors(details) -> tuple[dict[str, list[str]], list[str]]:
     general: list[str] = []
     if isinstance(details, Mapping):
         for key, messages in details.items():
+            if isinstance(messages, Mapping) and all(isinstance(v, Mapping) for v in messages.values()):
+                # a repeatable group's rows (marshmallow: {row: {column: [messages]}}): "第 n 行" per message
+                by_field[str(key)] = [gettext("Row %(n)s: %(message)s", n=int(row) + 1, message=localize(m))
+                                      for row, cells in messages.items() for ms in cells.values()
+                                      for m in (ms if isinstance(ms, list) else [ms])]
+                continue
             if isinstance(messages, Mapping):  # nested (marshmallow per-index errors)
                 messages = [m for value in messages.values() for m in (value if isinstance(value, list) else [value])]
             if not isinstance(messages, list):
@@ -133,15 +189,6 @@ def field_errors(details) -> tuple[dict[str, list[str]], list[str]]:
     return by_field, general
 
 
-def fields_by_id(meta: Mapping) -> dict[str, dict]:
-    """Every form field of a process version by id (first definition wins), to label case data."""
-    out: dict[str, dict] = {spec["id"]: spec for spec in meta.get("start_form") or []}
-    for info in (meta.get("user_tasks") or {}).values():
-        for spec in info.get("form") or []:
-            out.setdefault(spec["id"], spec)
-    return out
-
-
 def display_value(spec: dict | None, value) -> str:
     """A case data value for people: enum display names, yes/no, a moment as YYYY-MM-DD HH:MM China time,
     empty as a dash."""
@@ -149,6 +196,11 @@ def display_value(spec: dict | None, value) -> str:
         return "—"
     if isinstance(value, bool):
         return gettext("Yes") if value else gettext("No")
+    if isinstance(value, list) and spec and spec.get("type") == "group":  # rows: "label：value，…；" per row
+        columns = spec.get("columns") or []
+        return "；".join("，".join(f"{c.get('label') or c['id']}：{display_value(c, row.get(c['id']))}"
+                                 for c in columns if isinstance(row, Mapping) and row.get(c["id"]) not in (None, ""))
+                        for row in value) or "—"
     if isinstance(value, list):  # a multi-select (jiefen.multiple): the names of the chosen values
         return "、".join(display_value(spec, item) for item in value) or "—"
     if spec and spec.get("enum"):

@@ -39,10 +39,7 @@ def may_upload(session: Session, actor: Actor, case: CaseModel, task: TaskModel 
     role at the case's unit) and whoever holds one of its open tasks."""
     if task is not None:
         return access.can_act(session, actor, task)
-    if access.decide(session, actor, case).basis == "role":
-        return True
-    return any(access.can_act(session, actor, t)
-               for t in session.scalars(select(TaskModel).where(TaskModel.case_id == case.id)))
+    return access.acts_on_case(session, actor, case)
 
 
 def add_attachment(session: Session, case_id: int, name: str | None, data: bytes, actor: Actor,

@@ -12,7 +12,7 @@ from engine.actors import Actor
 from engine.clock import running_at
 from engine.errors import CaseError, Forbidden
 from engine.messages import msg
-from engine.models import CaseEventModel, CaseModel
+from engine.models import AttachmentModel, CaseEventModel, CaseModel, DocumentModel
 from engine.versions import load_version
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,32 @@ def audit_replay(session: Session, case_id: int, actor: Actor) -> AuditReplay:
     if not (actor.is_auditor or actor.is_admin or actor.is_system):
         raise Forbidden(msg("audit.forbidden"))
     return _verify(session, case_id, actor, "audit", keep_steps=True)
+
+
+@dataclass
+class Dossier:
+    """The whole case file, to hand over (卷宗): the case, its full history, its verification (chain, replay,
+    stored files), the documents issued and the files attached."""
+
+    case: CaseModel
+    events: list[CaseEventModel]
+    verification: Verification
+    documents: list[DocumentModel]
+    attachments: list[AttachmentModel]
+
+
+def case_dossier(session: Session, case_id: int, actor: Actor) -> Dossier:
+    """Everything the dossier of a case shows, verified now. Whoever may read the case may export it; every
+    export is recorded in access_log as "dossier" (查阅留痕), whoever makes it. Read-only (the record is written
+    in its own transaction). Raises NotFound, Forbidden."""
+    case = access.readable_case(session, actor, case_id, None)
+    access.record_read(session, actor, case, "dossier")
+    verification = _verify(session, case_id, actor, "dossier").verification
+    return Dossier(case, list_events(session, case_id, actor, None), verification,
+                   list(session.scalars(select(DocumentModel).where(DocumentModel.case_id == case_id)
+                                        .order_by(DocumentModel.id))),
+                   list(session.scalars(select(AttachmentModel).where(AttachmentModel.case_id == case_id)
+                                        .order_by(AttachmentModel.id))))
 
 
 def _short(value: str | None) -> str:

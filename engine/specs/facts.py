@@ -45,6 +45,10 @@ class FormField:
     # jiefen.suggestion: the case variable (`name` or `name.key`, e.g. a decision result) whose value the form
     # offers as the field's default, marked 建议 (suggested); the person confirms or overrides it
     suggestion: str | None = None
+    # jiefen.group = "key:label": the field is a column of a repeatable group (one row per party); the form's
+    # data holds a list of rows under `key` (engine/forms.py), labelled `label` for people.
+    group: str | None = None
+    group_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,8 +129,15 @@ def _form_fields(task_spec: UserTask) -> list[FormField]:
             phone="phone" in checks,
             show_if=next((p.value for p in getattr(fld, "properties", []) if p.id == "jiefen.show_if"), None),
             suggestion=(fld.get_property("jiefen.suggestion") or "").strip() or None,
+            **_group(fld.get_property("jiefen.group")),
         ))
     return out
+
+
+def _group(value: str | None) -> dict:
+    """jiefen.group "key:label" as FormField's group and group_label (checked by user_task_checks)."""
+    key, _sep, label = (value or "").partition(":")
+    return {"group": key.strip(), "group_label": label.strip() or key.strip()} if key.strip() else {}
 
 
 def _user_task_info(task_spec: UserTask) -> UserTaskInfo:

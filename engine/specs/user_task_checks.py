@@ -21,8 +21,9 @@ FORM_TYPES = ("string", "long", "boolean", "date", "enum")
 CONSTRAINTS = ("required", "readonly", "min", "max", "minlength", "maxlength", "phone")
 OPTION_SOURCES = ("org_units_below",)  # jiefen.options values: engine/routing.py case_form builds them
 FIELD_PROPERTIES = ("jiefen.options", "jiefen.multiple", "jiefen.parent_only_options", "jiefen.show_if",
-                    "jiefen.suggestion")
+                    "jiefen.suggestion", "jiefen.group")
 _SUGGESTION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?\Z")
+_GROUP = re.compile(r"^[a-z_][a-z0-9_]{0,39}:\S.*$")
 
 
 # Not scripting._ISO_DURATION (a different pattern, for quoted timer durations); this one is for camunda:dueDate.
@@ -106,6 +107,7 @@ class _UserTaskChecks:
 
     def _form(self, task: etree._Element) -> None:
         seen: set[str] = set()
+        groups: dict[str, etree._Element] = {}
         for fld in task.iterfind(f"{_b('extensionElements')}/{_c('formData')}/{_c('formField')}"):
             fid = fld.get("id")
             label = f"Form field '{fid}'" if fid else "A form field"
@@ -134,6 +136,16 @@ class _UserTaskChecks:
                     self.doc.problem(f"{label} lists the same enum value id twice.", fld)
             self._default(fld, label, kind, values)
             self._constraints(fld, label)
+            group = props.get("jiefen.group", "").partition(":")[0].strip()
+            if group and (props.get("jiefen.multiple", "").lower() == "true" or props.get("jiefen.show_if")):
+                self.doc.problem(f"{label}: a column of a repeatable group (jiefen.group) may not be "
+                                 f"jiefen.multiple or carry jiefen.show_if.", fld)
+            if group:
+                groups.setdefault(group, fld)
+        for group, fld in groups.items():
+            if group in seen:
+                self.doc.problem(f"jiefen.group '{group}' is also the id of a field of this form; name the group "
+                                 f"differently.", fld)
         self._show_if(task)
 
     def _field_properties(self, fld: etree._Element, label: str, kind: str,
@@ -154,6 +166,11 @@ class _UserTaskChecks:
                 if not _SUGGESTION.match(value):
                     self.doc.problem(f"{label}: jiefen.suggestion \"{value}\" must name a case variable, or a key "
                                      "of one (suggestion.tier).", prop)
+            elif name == "jiefen.group":
+                if not _GROUP.match(value):
+                    self.doc.problem(f"{label}: jiefen.group must be 'key:label' (a lower-case data key, then the "
+                                     f"name people read, e.g. parties:当事人), got '{value}'.", prop)
+                continue
             elif kind != "enum":
                 self.doc.problem(f"{label}: property '{name}' applies to enum fields only.", prop)
             elif name == "jiefen.options" and value not in OPTION_SOURCES:

@@ -13,7 +13,8 @@ OPTIONAL = {"FormField": {"enum", "default", "min", "max", "min_date", "max_date
 PUBLIC = {("post", "/api/v1/auth/token")}
 # What answers with a file instead of JSON.
 FILES = {("get", "/api/v1/cases/export"), ("get", "/api/v1/admin/log/export"),
-         ("get", "/api/v1/attachments/{attachment_id}")}
+         ("get", "/api/v1/attachments/{attachment_id}"), ("get", "/api/v1/cases/{case_id}/dossier.pdf"),
+         ("get", "/api/v1/documents/{document_id}.pdf"), ("get", "/api/v1/documents/{document_id}.html")}
 METHODS = {"get", "put", "post", "patch", "delete"}
 
 

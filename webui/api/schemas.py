@@ -464,6 +464,33 @@ class AttachmentList(Schema):
     items = fields.List(fields.Nested(AttachmentSchema), required=True)
 
 
+class IssueDocumentRequest(Schema):
+    kind = fields.String(required=True, validate=[validate.Length(min=1, max=40), _no_nul], metadata={
+        "description": "receipt, mediation_agreement, acceptance_notice, rejection_notice, handling_opinion, "
+                       "recheck_opinion, review_opinion, supervision_notice, jc_application, termination_notice"})
+
+
+class DocumentSchema(Schema):
+    id = fields.Integer(required=True)
+    case_id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    title = fields.String(required=True, metadata={"description": "the document's name, e.g. 人民调解协议书"})
+    version = fields.Integer(required=True, metadata={"description": "1, 2 … per kind: a re-issue is a new version"})
+    sha256 = fields.String(required=True, metadata={"description": "of the PDF, as recorded in the case's chain"})
+    size = fields.Integer(required=True, metadata={"description": "bytes of the PDF"})
+    html_sha256 = fields.String(required=True)
+    issued_by = fields.String(required=True)
+    issued_at = fields.String(required=True)
+    pdf_url = fields.String(required=True)
+    html_url = fields.String(required=True)
+
+
+class DocumentList(Schema):
+    items = fields.List(fields.Nested(DocumentSchema), required=True)
+    kinds = fields.Dict(keys=fields.String(), values=fields.String(), required=True, metadata={
+        "description": "the kinds this case may issue: kind -> title"})
+
+
 class VerifySchema(Schema):
     chain_ok = fields.Boolean(required=True)
     replay_ok = fields.Boolean(required=True)
@@ -524,6 +551,13 @@ def attachment_json(row) -> dict:
     return {"id": row.id, "case_id": row.case_id, "task_id": row.task_id, "name": row.name, "size": row.size,
             "type": row.content_type, "sha256": row.sha256, "uploaded_by": row.uploaded_by,
             "uploaded_at": iso(row.uploaded_at), "download_url": f"/api/v1/attachments/{row.id}"}
+
+
+def document_json(row) -> dict:
+    return {"id": row.id, "case_id": row.case_id, "kind": row.kind, "title": row.title, "version": row.version,
+            "sha256": row.sha256, "size": row.size, "html_sha256": row.html_sha256, "issued_by": row.issued_by,
+            "issued_at": iso(row.issued_at), "pdf_url": f"/api/v1/documents/{row.id}.pdf",
+            "html_url": f"/api/v1/documents/{row.id}.html"}
 
 
 def event_json(event, mask=mask_data) -> dict:

@@ -14,10 +14,11 @@ from engine import access, case_data
 from engine.clock import CHINA_TZ
 from engine.errors import Forbidden, InvalidData
 from engine.messages import msg
-from engine.services import (attachments, cases, history, ledger, oversight, processes, stats, tasks, timers,
-                             users)
+from engine.services import (attachments, cases, documents, history, ledger, oversight, processes, stats, tasks,
+                             timers, users)
 from webui import labels as ui_labels
 from webui.api import schemas as s
+from webui.audit.views import dossier_response
 from webui.auth import bearer_token, current_actor
 from webui.errors import Unauthorized
 from webui.extensions import current_runtime, db
@@ -520,6 +521,69 @@ def attachment_response(got):
                          download_name=got.attachment.name, etag=got.attachment.sha256, max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@blp.route("/cases/<int:case_id>/documents", methods=["POST"])
+@_json_request(s.IssueDocumentRequest)
+@_errors(401, 403, 404, 409, 422, 503)
+@blp.response(201, s.DocumentSchema)
+def issue_document(case_id: int):
+    """Issue a document (PDF) from the case as it stands: those who may act on the case. Refused (422) when the
+    case lacks a field the kind needs, naming them. Recorded as a document_issued event with the PDF's sha256;
+    issuing the same kind again makes the next version, the earlier ones kept."""
+    body = _load(s.IssueDocumentRequest, _json_body())
+    row = documents.issue_document(db.session, case_id, body["kind"], current_actor())
+    return s.document_json(row), 201
+
+
+@blp.route("/cases/<int:case_id>/documents", methods=["GET"])
+@_errors(401, 403, 404)
+@blp.response(200, s.DocumentList)
+def list_documents(case_id: int):
+    """The case's issued documents (every version), and the kinds it may issue; for whoever may read the case."""
+    rows = documents.list_documents(db.session, case_id, current_actor())
+    case = cases.get_case(db.session, case_id, current_actor(), None)
+    return {"items": [s.document_json(row) for row in rows], "kinds": documents.kinds_for(case.process_id)}
+
+
+@blp.route("/cases/<int:case_id>/dossier.pdf", methods=["GET"])
+@_errors(401, 403, 404)
+@blp.doc(responses={"200": {"description": "the whole case file (卷宗): summary, full history, the documents issued, "
+                                           "the attachments with their hashes, the verification result and the "
+                                           "chain's head hash", "content": {"application/pdf": {}}}})
+def case_dossier(case_id: int):
+    """The case's dossier as a PDF, for whoever may read the case; every export is recorded (access_log)."""
+    return dossier_response(case_id)
+
+
+@blp.route("/documents/<int:document_id>.pdf", methods=["GET"])
+@_errors(401, 403, 404)
+@blp.doc(responses={"200": {"description": "the PDF as issued", "content": {"application/pdf": {}}}})
+def document_pdf(document_id: int):
+    """An issued document's PDF, as issued (checked against its recorded hash), for whoever may read its case."""
+    return document_response(documents.download(db.session, document_id, current_actor(), "pdf"))
+
+
+@blp.route("/documents/<int:document_id>.html", methods=["GET"])
+@_errors(401, 403, 404)
+@blp.doc(responses={"200": {"description": "the print view as issued", "content": {"text/html": {}}}})
+def document_html(document_id: int):
+    """An issued document's print view (HTML), as issued, for whoever may read its case."""
+    return document_response(documents.download(db.session, document_id, current_actor(), "html"))
+
+
+def document_response(got, inline: bool = True):
+    """An issued document: the PDF or print HTML as stored. Rendered from our own escaped templates, so shown
+    inline; a CSP that runs no script and loads nothing from outside either way."""
+    import io
+
+    ext = "pdf" if got.content_type == "application/pdf" else "html"
+    response = send_file(io.BytesIO(got.data), mimetype=got.content_type, as_attachment=not inline,
+                         download_name=f"{got.document.name}.{ext}", etag=got.document.sha256, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

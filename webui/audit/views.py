@@ -4,18 +4,20 @@ from the forms, what changed marked), who acted and when. One engine call (histo
 script (static/js/audit/replay.js) reads the steps from a JSON block and draws them with bpmn-js."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, Response, render_template
+from flask_babel import gettext
+from markupsafe import Markup
 
-from engine import access
+from engine import access, pdf
 from engine.services import cases, history, processes
 from webui import labels
 from webui.auth import current_actor, login_required
 from webui.cases.views import VIEWER_FILE, _bpmn_js_dir
 from webui.diagram_layout import has_diagram_xml
-from webui.extensions import db
-from webui.i18n import local_dt
+from webui.extensions import current_runtime, db
+from webui.i18n import html_lang, local_dt
 from webui.shell import display_names, person
-from webui.task_forms import display_value, fields_by_id
+from webui.task_forms import display_value, fields_by_id, labelled_changes
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -56,3 +58,48 @@ def case_audit(case_id: int):
     return render_template("audit/case.html", case=case, verification=replay.verification, steps=steps,
                            viewer_available=(_bpmn_js_dir() / VIEWER_FILE).is_file(), viewer_file=VIEWER_FILE,
                            auto_layout=not has_diagram_xml(case.version.xml), person=person)
+
+
+def _event_lines(meta: dict, event, mask) -> list[str]:
+    """What one history record says, for the dossier: the data it changed (labelled), or the file or document
+    it recorded with its SHA-256."""
+    payload = mask(event.payload or {})
+    if event.type == "document_issued":
+        return [gettext("%(title)s, version %(n)s, SHA-256 %(sha)s", title=payload.get("title", ""),
+                        n=payload.get("version", ""), sha=payload.get("sha256", ""))]
+    if event.type == "attachment_added":
+        return [f"{payload.get('name', '')}，SHA-256 {payload.get('sha256', '')}"]
+    command = payload.get("command") or {}
+    submitted = command.get("data") or {} if event.type == "case_started" else None
+    return [f"{label}：{after}" for label, _before, after in
+            labelled_changes(meta, payload.get("changes"), command.get("spec_name"), submitted)]
+
+
+def dossier_response(case_id: int) -> Response:
+    """The case's dossier as a PDF download (history.case_dossier records the export)."""
+    actor = current_actor()
+    dossier = history.case_dossier(db.session, case_id, actor)
+    case = dossier.case
+    version = processes.load_version(db.session, case.process_version_id)
+    mask = access.masker(db.session, actor, case)
+    names = display_names()
+    for event in dossier.events:
+        event.lines = _event_lines(version.meta, event, mask)
+    html = render_template(
+        "audit/dossier.html", case=case, verification=dossier.verification, events=dossier.events,
+        documents=dossier.documents, attachments=dossier.attachments, status=labels.STATUS.get(case.status, case.status),
+        data_rows=_rows(version.meta, mask(case.data or {}), None), now=current_runtime().clock.now(),
+        exported_by=labels.actor_name(actor.username, names), who=lambda u: labels.actor_name(u, names),
+        event_name=lambda e: str(labels.EVENTS.get(e.type, e.type)), qr=Markup(pdf.qr_svg(case.code)),
+        lang=html_lang())
+    response = Response(pdf.html_to_pdf(html), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f"attachment; filename=\"dossier-{case.code}.pdf\""
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.route("/cases/<int:case_id>/dossier.pdf")
+@login_required
+def dossier(case_id: int):
+    return dossier_response(case_id)

@@ -13,7 +13,7 @@ from markupsafe import Markup
 from engine import access
 from engine.errors import Forbidden, InvalidData
 from engine.messages import msg
-from engine.services import attachments, cases, history, incidents, processes, tasks, timers
+from engine.services import attachments, cases, documents, history, incidents, processes, tasks, timers
 from engine.services.cases import start_roles
 from webui.auth import current_actor, login_required
 from webui.diagram_layout import has_diagram_xml, with_layout
@@ -127,7 +127,32 @@ def case_page(case_id: int):
         attachments=attachments.list_attachments(db.session, case_id, actor),
         may_upload=attachments.may_upload(db.session, actor, case), attachment_types=attachments.TYPE_NAMES,
         attachment_kinds="、".join(v for v in attachments.TYPE_NAMES.values() if v != "TXT"),
-        attachment_max_mb=current_runtime().settings.attachment_max_bytes // (1024 * 1024))
+        attachment_max_mb=current_runtime().settings.attachment_max_bytes // (1024 * 1024),
+        documents=documents.list_documents(db.session, case_id, actor), document_kinds=documents.kinds_for(case.process_id),
+        may_issue=documents.may_issue(db.session, actor, case))
+
+
+@bp.route("/cases/<int:case_id>/documents", methods=["POST"])
+@login_required
+def issue_document(case_id: int):
+    """The case page's 文书 form: one document issued as one engine command; a refusal (the fields the case
+    lacks, named) is shown on the case page."""
+    try:
+        row = documents.issue_document(db.session, case_id, request.form.get("kind") or "", current_actor())
+    except (InvalidData, Forbidden) as exc:
+        db.session.rollback()
+        flash(localize(exc.message), "error")
+        return redirect(url_for("cases.case_page", case_id=case_id) + "#documents")
+    flash(gettext("Document issued: %(title)s, version %(n)s", title=row.title, n=row.version), "ok")
+    return redirect(url_for("cases.case_page", case_id=case_id) + "#documents")
+
+
+@bp.route("/documents/<int:document_id>.<any(pdf, html):form>")
+@login_required
+def document_file(document_id: int, form: str):
+    from webui.api.views import document_response
+
+    return document_response(documents.download(db.session, document_id, current_actor(), form))
 
 
 @bp.route("/cases/<int:case_id>/attachments", methods=["POST"])
