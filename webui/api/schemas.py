@@ -83,10 +83,66 @@ class ActivateRequest(Schema):
     note = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=2000), _no_nul])
 
 
+_ELEMENT_ID = fields.String(validate=[validate.Length(min=1, max=200), _no_nul])
+
+
+class MigrationRequest(Schema):
+    from_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    to_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    task_mapping = fields.Dict(keys=_ELEMENT_ID, values=_ELEMENT_ID, load_default=dict, validate=validate.Length(max=200),
+                               metadata={"description": "user task id in from_version -> user task id in to_version, "
+                                                        "for open steps the new version renamed or replaced"})
+    dry_run = fields.Boolean(load_default=True, metadata={"description": "true (the default): report, move nothing"})
+    case_ids = fields.List(fields.Integer(strict=True), load_default=None, allow_none=True,
+                           validate=validate.Length(max=10000),
+                           metadata={"description": "the cases to move (default: every movable open case of from_version)"})
+    note = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=2000), _no_nul])
+
+
+class StepMoveSchema(Schema):
+    task_id = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"description": "task (a user task) | timer (a waiting timer)"})
+    from_id = fields.String(required=True)
+    from_name = fields.String(required=True)
+    to_id = fields.String(required=True, allow_none=True, metadata={"description": "null: no counterpart"})
+    to_name = fields.String(required=True, allow_none=True)
+
+
+class CaseMigrationSchema(Schema):
+    case_id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    movable = fields.Boolean(required=True)
+    selected = fields.Boolean(required=True)
+    migrated = fields.Boolean(required=True, metadata={"description": "moved by this (real) run"})
+    steps = fields.List(fields.Nested(StepMoveSchema), required=True)
+    reasons = fields.List(fields.String(), required=True, metadata={"description": "why it cannot move (empty: it can)"})
+    warnings = fields.List(fields.String(), required=True)
+
+
+class MigrationReportSchema(Schema):
+    process_id = fields.String(required=True)
+    from_version = fields.Integer(required=True)
+    to_version = fields.Integer(required=True)
+    dry_run = fields.Boolean(required=True)
+    task_mapping = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    migrated = fields.Integer(required=True)
+    cases = fields.List(fields.Nested(CaseMigrationSchema), required=True)
+
+
+def migration_json(report, text) -> dict:
+    """A migration report; `text` renders an engine message (the API's "中文 / English")."""
+    return {"process_id": report.process_id, "from_version": report.from_version, "to_version": report.to_version,
+            "dry_run": report.dry_run, "task_mapping": report.task_mapping, "migrated": report.migrated,
+            "cases": [{"case_id": c.case_id, "code": c.code, "movable": c.movable, "selected": c.selected,
+                       "migrated": c.migrated, "steps": [vars(step) for step in c.steps],
+                       "reasons": [text(r) for r in c.reasons], "warnings": [text(w) for w in c.warnings]}
+                      for c in report.cases]}
+
+
 class AuditEntrySchema(Schema):
     at = _time(required=True)
     actor = fields.String(required=True, allow_none=True)
-    action = fields.String(required=True, metadata={"description": "deployed | activated"})
+    action = fields.String(required=True, metadata={"description": "deployed | activated | migrated"})
     process_id = fields.String(required=True)
     version = fields.Integer(required=True)
     note = fields.String(required=True, allow_none=True)

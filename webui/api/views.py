@@ -14,13 +14,14 @@ from engine import access, case_data
 from engine.clock import CHINA_TZ
 from engine.errors import Forbidden, InvalidData
 from engine.messages import msg
-from engine.services import (attachments, cases, history, ledger, oversight, processes, stats, tasks, timers,
+from engine.services import (attachments, cases, history, ledger, migration, oversight, processes, stats, tasks, timers,
                              users)
 from webui import labels as ui_labels
 from webui.api import schemas as s
 from webui.auth import bearer_token, current_actor
 from webui.errors import Unauthorized
 from webui.extensions import current_runtime, db
+from webui.i18n import api_text
 from webui.ledger import export as ledger_export
 from webui.ledger import views as ledger_views
 
@@ -261,6 +262,22 @@ def activate_process_version(process_id: str):
     body = _load(s.ActivateRequest, _json_body())
     info = processes.activate_version(db.session, process_id, body["version"], current_actor(), body["note"])
     return s.process_versions_json(info)
+
+
+@blp.route("/processes/<process_id>/migrations", methods=["POST"])
+@_json_request(s.MigrationRequest)
+@_errors(401, 403, 404, 422)
+@blp.response(200, s.MigrationReportSchema)
+def migrate_process_cases(process_id: str):
+    """Move the open cases of `from_version` to `to_version`: with `dry_run` (the default) a report per case —
+    its open steps and their counterparts, whether it can move and why not — and nothing moved; without, each
+    movable (chosen) case moves in its own transaction with a `case_migrated` event, keeping every task's due
+    date and every timer's moment, and the rest are reported untouched. Administrators only."""
+    body = _load(s.MigrationRequest, _json_body())
+    report = migration.migrate_cases(db.session, process_id, body["from_version"], body["to_version"],
+                                     current_actor(), task_mapping=body["task_mapping"], dry_run=body["dry_run"],
+                                     case_ids=body["case_ids"], note=body["note"])
+    return s.migration_json(report, api_text)
 
 
 @blp.route("/processes/audit", methods=["GET"])
