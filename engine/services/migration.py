@@ -48,6 +48,9 @@ class MigrationReport:
     dry_run: bool
     task_mapping: dict[str, str]
     cases: list[CaseMigration]
+    # the user tasks of each version as (id, name), for choosing a mapping
+    source_tasks: list[tuple[str, str]] = field(default_factory=list)
+    target_tasks: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def migrated(self) -> int:
@@ -77,6 +80,10 @@ def _check_mapping(mapping: dict[str, str], old: LoadedVersion, new: LoadedVersi
             problems.append(msg("migration.not_a_target_task", element_id=target, version=new.version))
     if problems:
         raise InvalidData(problems[0], {"task_mapping": problems})
+
+
+def _user_tasks(version: LoadedVersion) -> list[tuple[str, str]]:
+    return [(task_id, info.get("name") or task_id) for task_id, info in version.meta["user_tasks"].items()]
 
 
 def _note(note: str | None) -> str | None:
@@ -118,7 +125,8 @@ def migrate_cases(session: Session, process_id: str, from_version: int, to_versi
         raise InvalidData(msg("migration.case_not_on_version", case_id=strays[0], version=from_version),
                           {"case_ids": [msg("migration.case_not_on_version", case_id=c, version=from_version)
                                         for c in strays[:20]]})
-    report = MigrationReport(process_id, from_version, to_version, dry_run, mapping, [])
+    report = MigrationReport(process_id, from_version, to_version, dry_run, mapping, [], _user_tasks(old),
+                             _user_tasks(new))
     for case_id in open_ids:
         if dry_run:
             report.cases.append(_preview(session, case_id, old, new, mapping, case_id in wanted))

@@ -502,6 +502,16 @@ def draft_diff(session: Session, draft_id: int, actor: Actor) -> tuple[int | Non
     return row.base_version, diff_definitions(base.xml, row.xml.encode("utf-8"))
 
 
+def version_diff(session: Session, actor: Actor, process_id: str, old: int, new: int) -> list[ElementChange]:
+    """What version `new` changes in version `old` of a process, element by element (either may be the older:
+    the diff reads from `old` to `new`). Administrators, auditors and designers. Read-only.
+
+    Raises Forbidden, NotFound (process or either version)."""
+    _may_read_processes(actor)
+    before, after = _version_row(session, process_id, old), _version_row(session, process_id, new)
+    return diff_definitions(before.xml, after.xml)
+
+
 def discard_draft(session: Session, draft_id: int, actor: Actor) -> None:
     """Delete a draft. Its author only. Commits. Raises Forbidden, NotFound."""
     session.delete(_own_draft(session, draft_id, actor))

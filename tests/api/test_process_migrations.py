@@ -3,6 +3,7 @@ real run keeping due dates and timer moments, the new version's path after it, v
 from __future__ import annotations
 
 from tests.support.cases import INTAKE
+from tests.support.web import csrf, ui_login
 from tests.unit.test_case_migration import V2, V_RENAMED
 
 URL = "/api/v1/processes/small_mediation/migrations"
@@ -92,3 +93,63 @@ def test_only_administrators_migrate(client, login):
     for who in ("clerk", "auditor", "super", "mediator1"):
         response = client.post(URL, json={"from_version": 1, "to_version": 2}, headers=login(who))
         assert response.status_code == 403, who
+
+
+def test_the_process_page_previews_and_migrates_in_chinese(app, client, login):
+    case = _registered(client, login("clerk"))
+    _deploy(client, login("admin"), V2)
+    browser = app.test_client()
+    ui_login(browser, "admin", expect=302)
+    page = browser.get("/admin/processes/small_mediation").get_data(as_text=True)
+    assert "迁移在办案件" in page and "比较版本" in page
+    preview = browser.get("/admin/processes/small_mediation/migrate?from_version=1&to_version=2")
+    assert preview.status_code == 200
+    html = preview.get_data(as_text=True)
+    assert case["code"] in html and "可以迁移" in html and "调解 → 调解（含复核）" in html and "mediate" not in html
+    assert f'name="case_id" value="{case["id"]}" aria-label' in html and "checked" in html
+    run = browser.post("/admin/processes/small_mediation/migrate", data={
+        "from_version": "1", "to_version": "2", "case_id": str(case["id"]), "note": "加复核", "csrf_token": csrf(html)})
+    assert run.status_code == 200
+    done = run.get_data(as_text=True)
+    assert 'data-migrated="1"' in done and "已迁移" in done
+    assert client.get(f"/api/v1/cases/{case['id']}", headers=login("clerk")).get_json()["version"] == 2
+    # the case's history names the move in Chinese
+    history = browser.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert "案件迁移到新版流程" in history and "由第 1 版迁至第 2 版" in history
+
+
+def test_the_migrate_page_offers_a_mapping_and_shows_reasons(app, client, login):
+    case = _registered(client, login("clerk"))
+    _deploy(client, login("admin"), V_RENAMED)
+    browser = app.test_client()
+    ui_login(browser, "admin", expect=302)
+    html = browser.get("/admin/processes/small_mediation/migrate?from_version=1&to_version=2").get_data(as_text=True)
+    assert "不能迁移" in html and "没有对应环节" in html and 'name="map-mediate"' in html
+    assert f'value="{case["id"]}" aria-label' in html and "disabled" in html
+    mapped = browser.get("/admin/processes/small_mediation/migrate?from_version=1&to_version=2&map-mediate=mediation")
+    assert "可以迁移" in mapped.get_data(as_text=True)
+
+
+def test_compare_any_two_versions(app, client, login):
+    _deploy(client, login("admin"), V2)
+    for who in ("admin", "auditor"):
+        browser = app.test_client()
+        ui_login(browser, who, expect=302)
+        html = browser.get("/admin/processes/small_mediation/compare?a=1&b=2").get_data(as_text=True)
+        assert "第 2 版相对第 1 版的改动" in html and "复核" in html and "新增" in html and "compare-config" in html
+    api = client.get("/api/v1/processes/small_mediation/diff?from_version=2&to_version=1", headers=login("auditor"))
+    assert api.status_code == 200
+    assert {(c["element_id"], c["change"]) for c in api.get_json()["items"]} >= {("review", "removed")}
+    assert client.get("/api/v1/processes/small_mediation/diff?from_version=1&to_version=7",
+                      headers=login("admin")).status_code == 404
+    assert client.get("/api/v1/processes/small_mediation/diff?from_version=1&to_version=2",
+                      headers=login("clerk")).status_code == 403
+
+
+def test_non_administrators_cannot_open_the_migrate_page(app, client, login):
+    _registered(client, login("clerk"))
+    _deploy(client, login("admin"), V2)
+    for who in ("auditor", "clerk"):
+        browser = app.test_client()
+        ui_login(browser, who, expect=302)
+        assert browser.get("/admin/processes/small_mediation/migrate?from_version=1&to_version=2").status_code == 403

@@ -10,9 +10,9 @@ from flask import (Blueprint, Response, abort, current_app, flash, redirect, ren
 from flask_babel import gettext
 from flask_wtf.csrf import generate_csrf
 
-from engine.errors import Conflict, InvalidData
+from engine.errors import Conflict, Forbidden, InvalidData
 from engine.messages import msg
-from engine.services import processes, users
+from engine.services import migration, processes, users
 from webui.auth import current_actor, login_required
 from webui.extensions import db
 from webui.i18n import is_chinese as i18n_is_chinese
@@ -39,7 +39,7 @@ def process_page(process_id: str):
     info = processes.process_overview(db.session, actor, process_id)[0]
     drafts = processes.list_drafts(db.session, actor, process_id) if (actor.is_admin or actor.is_designer) else []
     deployed = request.args.get("deployed", "")
-    return render_template("admin/process.html", info=info, drafts=drafts,
+    return render_template("admin/process.html", info=info, drafts=drafts, migrate_from=_migrate_from(info),
                            deployed=int(deployed) if deployed.isdigit() and len(deployed) < 9 else None,
                            process_names={info.process_id: info.name or info.process_id},
                            audit=processes.process_audit(db.session, actor, process_id))
@@ -58,6 +58,83 @@ def activate(process_id: str):
     return redirect(url_for("admin.process_page", process_id=process_id))
 
 
+# -- migrating running cases between versions (issue 19 §4) ------------------------------------------------------
+
+def _version_arg(name: str, default: int | None) -> int | None:
+    value = request.values.get(name, "")
+    if value == "":
+        return default
+    if not value.isdigit() or len(value) > 9:
+        raise InvalidData(msg("form.invalid"), {name: [msg("field.required")]})
+    return int(value)
+
+
+def _migrate_from(info) -> int:
+    """The version a migration starts from unless chosen: the oldest inactive one with open cases."""
+    with_cases = [v.version for v in info.versions if v.open_cases and not v.active]
+    return with_cases[-1] if with_cases else info.versions[-1].version
+
+
+@bp.route("/processes/<process_id>/migrate", methods=["GET", "POST"])
+@login_required
+def migrate(process_id: str):
+    """Preview (GET: the dry run per case, a mapping for open steps the new version lacks), choose and run
+    (POST: the chosen cases move, the report shows what moved and what did not, with the reasons).
+    Administrators only (the service refuses others)."""
+    actor = current_actor()
+    info = processes.process_overview(db.session, actor, process_id)[0]
+    from_version = _version_arg("from_version", _migrate_from(info))
+    to_version = _version_arg("to_version", info.active_version)
+    mapping = {key[4:]: value for key, value in request.values.items()
+               if key.startswith("map-") and value and len(key) < 205 and len(value) < 201}
+    report = None
+    if from_version != to_version:
+        if request.method == "POST":
+            chosen = [int(v) for v in request.form.getlist("case_id") if v.isdigit() and len(v) < 12]
+            report = migration.migrate_cases(db.session, process_id, from_version, to_version, actor,
+                                             task_mapping=mapping, dry_run=False, case_ids=chosen,
+                                             note=request.form.get("note"))
+        else:
+            report = migration.migrate_cases(db.session, process_id, from_version, to_version, actor,
+                                             task_mapping=mapping, dry_run=True)
+    elif not actor.is_admin:
+        raise Forbidden(msg("migration.forbidden"))
+    unmapped = []  # open steps of the old version with no counterpart: offered a mapping
+    if report is not None:
+        seen = set()
+        for case in report.cases:
+            for step in case.steps:
+                if step.kind == "task" and (step.to_id is None or step.from_id in mapping) and step.from_id not in seen:
+                    seen.add(step.from_id)
+                    unmapped.append(step)
+    return render_template("admin/migrate.html", info=info, report=report, from_version=from_version,
+                           to_version=to_version, mapping=mapping, unmapped=unmapped,
+                           process_names={info.process_id: info.name or info.process_id})
+
+
+# -- comparing two deployed versions (issue 19 §3) ----------------------------------------------------------------
+
+@bp.route("/processes/<process_id>/compare")
+@login_required
+def compare(process_id: str):
+    """What version b changes in version a: the changed elements listed (with what changed) and marked on b's
+    diagram, as the modeler shows a draft's changes. Administrators, auditors and process designers."""
+    actor = current_actor()
+    info = processes.process_overview(db.session, actor, process_id)[0]
+    newest = info.versions[0].version
+    older = info.versions[1].version if len(info.versions) > 1 else newest
+    a, b = _version_arg("a", older), _version_arg("b", newest)
+    changes = processes.version_diff(db.session, actor, process_id, a, b)
+    text = _modeler_text()
+    config = {"xmlUrl": url_for("admin.version_file", process_id=process_id, version=b),
+              "changes": [{"element_id": c.element_id, "change": c.change} for c in changes if c.change != "removed"]}
+    return render_template("admin/compare.html", info=info, a=a, b=b, changes=changes, parts=text["parts"],
+                           words={k: text[k] for k in ("added", "removed", "changed")}, config=config,
+                           sep="、" if i18n_is_chinese() else ", ",
+                           viewer_available=(_node_modules() / MODELER_PACKAGES["bpmn-js"] / VIEWER_FILE).is_file(),
+                           viewer_file=VIEWER_FILE, process_names={info.process_id: info.name or info.process_id})
+
+
 # -- the modeler (issue 19 §2–§3) --------------------------------------------------------------------------------
 
 # The browser packages the modeler loads, from node_modules/ (`make setup`; never committed, never a CDN): only
@@ -69,6 +146,7 @@ MODELER_PACKAGES = {
     "camunda-moddle": "camunda-bpmn-moddle/resources",
 }
 MODELER_FILE = "bpmn-modeler.production.min.js"
+VIEWER_FILE = "bpmn-navigated-viewer.production.min.js"  # the comparison's diagram (read-only)
 PANEL_FILE = "bpmn-js-properties-panel.umd.js"
 
 

@@ -83,6 +83,18 @@ class ActivateRequest(Schema):
     note = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=2000), _no_nul])
 
 
+class VersionDiffQuery(Schema):
+    from_version = fields.Integer(required=True, validate=validate.Range(min=1, max=10**9))
+    to_version = fields.Integer(required=True, validate=validate.Range(min=1, max=10**9))
+
+
+class VersionDiff(Schema):
+    from_version = fields.Integer(required=True)
+    to_version = fields.Integer(required=True)
+    items = fields.List(fields.Nested("ElementChangeSchema"), required=True,
+                        metadata={"description": "to_version's elements in order, then the removed ones"})
+
+
 _ELEMENT_ID = fields.String(validate=[validate.Length(min=1, max=200), _no_nul])
 
 
