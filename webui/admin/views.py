@@ -14,6 +14,7 @@ from engine.errors import Conflict, Forbidden, InvalidData
 from engine.messages import msg
 from engine.services import migration, processes, users
 from webui.auth import current_actor, login_required
+from webui.diagram_layout import with_layout
 from webui.extensions import db
 from webui.i18n import is_chinese as i18n_is_chinese
 from webui.i18n import localize_details, safe_next
@@ -77,7 +78,7 @@ def _migrate_from(info) -> int:
 
 @bp.route("/processes/<process_id>/migrate", methods=["GET", "POST"])
 @login_required
-def migrate(process_id: str):
+def process_migrate(process_id: str):
     """Preview (GET: the dry run per case, a mapping for open steps the new version lacks), choose and run
     (POST: the chosen cases move, the report shows what moved and what did not, with the reasons).
     Administrators only (the service refuses others)."""
@@ -114,9 +115,18 @@ def migrate(process_id: str):
 
 # -- comparing two deployed versions (issue 19 §3) ----------------------------------------------------------------
 
+def _element_types() -> dict[str, str]:
+    """What an element without a name is called in a change list (its id is not for people)."""
+    return {"sequenceFlow": gettext("a flow"), "exclusiveGateway": gettext("a gateway"),
+            "parallelGateway": gettext("a gateway"), "inclusiveGateway": gettext("a gateway"),
+            "startEvent": gettext("a start event"), "endEvent": gettext("an end event"),
+            "boundaryEvent": gettext("a boundary event"), "intermediateCatchEvent": gettext("an intermediate event"),
+            "lane": gettext("a lane"), "scriptTask": gettext("a script task"), "userTask": gettext("a user task")}
+
+
 @bp.route("/processes/<process_id>/compare")
 @login_required
-def compare(process_id: str):
+def process_compare(process_id: str):
     """What version b changes in version a: the changed elements listed (with what changed) and marked on b's
     diagram, as the modeler shows a draft's changes. Administrators, auditors and process designers."""
     actor = current_actor()
@@ -126,11 +136,11 @@ def compare(process_id: str):
     a, b = _version_arg("a", older), _version_arg("b", newest)
     changes = processes.version_diff(db.session, actor, process_id, a, b)
     text = _modeler_text()
-    config = {"xmlUrl": url_for("admin.version_file", process_id=process_id, version=b),
+    config = {"xmlUrl": url_for("admin.process_version_diagram", process_id=process_id, version=b),
               "changes": [{"element_id": c.element_id, "change": c.change} for c in changes if c.change != "removed"]}
     return render_template("admin/compare.html", info=info, a=a, b=b, changes=changes, parts=text["parts"],
                            words={k: text[k] for k in ("added", "removed", "changed")}, config=config,
-                           sep="、" if i18n_is_chinese() else ", ",
+                           sep="、" if i18n_is_chinese() else ", ", types=_element_types(),
                            viewer_available=(_node_modules() / MODELER_PACKAGES["bpmn-js"] / VIEWER_FILE).is_file(),
                            viewer_file=VIEWER_FILE, process_names={info.process_id: info.name or info.process_id})
 
@@ -185,6 +195,15 @@ def version_file(process_id: str, version: int):
     """A deployed version's BPMN XML (the modeler opens it; designers download it)."""
     _number, xml = processes.version_xml(db.session, current_actor(), process_id, version)
     return Response(xml, mimetype="application/xml", headers={"Cache-Control": "private, max-age=3600"})
+
+
+@bp.route("/processes/<process_id>/versions/<int:version>/diagram.bpmn")
+@login_required
+def process_version_diagram(process_id: str, version: int):
+    """A deployed version's XML for drawing: with a generated layout when the file has none (as a case's diagram)."""
+    _number, xml = processes.version_xml(db.session, current_actor(), process_id, version)
+    drawn, _generated = with_layout(xml)
+    return Response(drawn, mimetype="application/xml", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @bp.route("/processes/<process_id>/model")
