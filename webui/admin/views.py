@@ -28,7 +28,8 @@ def process_list():
     actor = current_actor()
     items = processes.process_overview(db.session, actor)
     drafts = processes.list_drafts(db.session, actor) if (actor.is_admin or actor.is_designer) else []
-    return render_template("admin/processes.html", items=items, drafts=drafts,
+    submitted = processes.submitted_drafts(db.session, actor) if actor.is_admin else []
+    return render_template("admin/processes.html", items=items, drafts=drafts, submitted=submitted,
                            process_names={p.process_id: p.name or p.process_id for p in items},
                            audit=processes.process_audit(db.session, actor, limit=20))
 
@@ -40,7 +41,9 @@ def process_page(process_id: str):
     info = processes.process_overview(db.session, actor, process_id)[0]
     drafts = processes.list_drafts(db.session, actor, process_id) if (actor.is_admin or actor.is_designer) else []
     deployed = request.args.get("deployed", "")
+    submitted = processes.submitted_drafts(db.session, actor, process_id) if actor.is_admin else []
     return render_template("admin/process.html", info=info, drafts=drafts, migrate_from=_migrate_from(info),
+                           submitted=submitted,
                            deployed=int(deployed) if deployed.isdigit() and len(deployed) < 9 else None,
                            process_names={info.process_id: info.name or info.process_id},
                            audit=processes.process_audit(db.session, actor, process_id))
@@ -301,6 +304,35 @@ def new_process():
     draft = processes.create_draft(db.session, actor, new_process_id=request.form.get("process_id", ""),
                                    name=request.form.get("name"))
     return redirect(url_for("admin.modeler", process_id=draft.target, draft=draft.id))
+
+
+@bp.route("/processes/drafts/<int:draft_id>/submit", methods=["POST"])
+@login_required
+def process_draft_submit(draft_id: int):
+    """A designer hands their draft over for deployment (提交审核)."""
+    processes.submit_draft(db.session, draft_id, current_actor(), request.form.get("note"))
+    flash(gettext("The draft was submitted: an administrator will deploy it or send it back with a note."), "ok")
+    return redirect(safe_next(request.form.get("next"), url_for("admin.process_list")))
+
+
+@bp.route("/processes/drafts/<int:draft_id>/return", methods=["POST"])
+@login_required
+def process_draft_return(draft_id: int):
+    """An administrator sends a submitted draft back to its author with a note."""
+    draft = processes.return_draft(db.session, draft_id, current_actor(), request.form.get("note"))
+    flash(gettext("The draft went back to %(author)s.", author=draft.author), "ok")
+    return redirect(safe_next(request.form.get("next"), url_for("admin.process_list")))
+
+
+@bp.route("/processes/drafts/<int:draft_id>/deploy", methods=["POST"])
+@login_required
+def process_draft_deploy(draft_id: int):
+    """An administrator deploys a submitted draft as the next version (the deploy check's problems refuse it, and
+    the draft stays submitted)."""
+    results = processes.deploy_draft(db.session, draft_id, current_actor(), request.form.get("note"))
+    first = results[0]
+    return redirect(url_for("admin.process_page", process_id=first.process_id,
+                            deployed=first.version if any(r.created for r in results) else None))
 
 
 @bp.route("/processes/drafts/<int:draft_id>/discard", methods=["POST"])

@@ -154,7 +154,7 @@ def migration_json(report, text) -> dict:
 class AuditEntrySchema(Schema):
     at = _time(required=True)
     actor = fields.String(required=True, allow_none=True)
-    action = fields.String(required=True, metadata={"description": "deployed | activated | migrated"})
+    action = fields.String(required=True, metadata={"description": "deployed | activated | migrated | submitted | returned"})
     process_id = fields.String(required=True)
     version = fields.Integer(required=True)
     note = fields.String(required=True, allow_none=True)
@@ -183,6 +183,15 @@ class ProcessDraftSchema(Schema):
     updated_at = _time(required=True)
     xml = fields.String(required=True, allow_none=True,
                         metadata={"description": "the BPMN XML when one draft is read or started; null in lists and saves"})
+    submitted_at = _time(required=True, allow_none=True)  # submitted for deployment (administrators see it)
+    submit_note = fields.String(required=True, allow_none=True)
+    returned_at = _time(required=True, allow_none=True)  # sent back by an administrator, with return_note
+    returned_by = fields.String(required=True, allow_none=True)
+    return_note = fields.String(required=True, allow_none=True)
+
+
+class DraftNoteRequest(Schema):
+    note = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=2000), _no_nul])
 
 
 class ProcessDraftList(Schema):
@@ -233,7 +242,9 @@ class ProcessDraftDeployRequest(Schema):
 
 def draft_json(d) -> dict:
     out = {"id": d.id, "process_id": d.process_id, "base_version": d.base_version, "author": d.author,
-           "name": d.name, "updated_at": iso(d.updated_at), "xml": d.xml}
+           "name": d.name, "updated_at": iso(d.updated_at), "xml": d.xml,
+           "submitted_at": iso(d.submitted_at), "submit_note": d.submit_note, "returned_at": iso(d.returned_at),
+           "returned_by": d.returned_by, "return_note": d.return_note}
     return out
 
 

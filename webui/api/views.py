@@ -227,6 +227,38 @@ def discard_process_draft(draft_id: int):
     return None
 
 
+@blp.route("/processes/drafts/submitted", methods=["GET"])
+@blp.doc(parameters=[{"in": "query", "name": "process_id", "schema": {"type": "string"}}])
+@_errors(401, 403)
+@blp.response(200, s.ProcessDraftList)
+def list_submitted_drafts():
+    """The drafts designers submitted for deployment (of one process with ?process_id=), the earliest first.
+    Administrators only."""
+    items = processes.submitted_drafts(db.session, current_actor(), request.args.get("process_id") or None)
+    return {"items": [s.draft_json(d) for d in items]}
+
+
+@blp.route("/processes/drafts/<int:draft_id>/submit", methods=["POST"])
+@_json_request(s.DraftNoteRequest)
+@_errors(401, 403, 404, 422)
+@blp.response(200, s.ProcessDraftSchema)
+def submit_process_draft(draft_id: int):
+    """Submit a draft for deployment (提交审核) with a note: administrators then see, open, deploy or return it.
+    Its author only."""
+    body = _load(s.DraftNoteRequest, _json_body())
+    return s.draft_json(processes.submit_draft(db.session, draft_id, current_actor(), body["note"]))
+
+
+@blp.route("/processes/drafts/<int:draft_id>/return", methods=["POST"])
+@_json_request(s.DraftNoteRequest)
+@_errors(401, 403, 404, 409, 422)
+@blp.response(200, s.ProcessDraftSchema)
+def return_process_draft(draft_id: int):
+    """Send a submitted draft back to its author with a note. Administrators only."""
+    body = _load(s.DraftNoteRequest, _json_body())
+    return s.draft_json(processes.return_draft(db.session, draft_id, current_actor(), body["note"]))
+
+
 @blp.route("/processes/drafts/<int:draft_id>/deploy", methods=["POST"])
 @_json_request(s.ProcessDraftDeployRequest)
 @_errors(401, 403, 404, 422)
