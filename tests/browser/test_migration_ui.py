@@ -62,3 +62,36 @@ def test_admin_previews_and_migrates_an_open_case_to_v2(page, live_server, sign_
     expect(page.locator("#compare-diagram")).to_have_attribute("data-state", "ready")
     expect(page.locator("#compare-diagram")).not_to_have_attribute("data-marked", "0")
     shoot(page, "h-04-compare-versions")
+
+
+def test_designer_submits_a_draft_and_the_administrator_sees_it(page, browser, live_server, sign_in, shoot,
+                                                                  session, actor, directory):
+    from tests.support import PASSWORD
+
+    directory.create_user(session, "designer1", PASSWORD, ["designer"], display_name="设计员甲")
+    draft = processes.create_draft(session, actor("designer1"), process_id="small_mediation")
+    processes.save_draft(session, draft.id, draft.xml.replace('name="调解"', 'name="联合调解"'), actor("designer1"))
+    session.commit()
+
+    sign_in(page, "designer1")
+    page.goto(f"{live_server}/admin/processes/small_mediation")
+    page.fill(f"#submit-note-{draft.id}", "调解改为联合调解")
+    page.click(f"tr[data-draft='{draft.id}'] form.submit-draft button[type=submit]")
+    expect(page.locator(f"tr[data-draft='{draft.id}'] td.hand-over")).to_contain_text("已提交审核")
+    shoot(page, "h-05-draft-submitted")
+
+    other = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN", timezone_id="Asia/Shanghai")
+    admin = other.new_page()
+    admin.goto(f"{live_server}/login")
+    admin.fill("input[name=username]", "admin")
+    admin.fill("input[name=password]", PASSWORD)
+    admin.click("form.stack button[type=submit]")
+    admin.wait_for_url(f"{live_server}/tasks/")
+    admin.goto(f"{live_server}/admin/processes")
+    row = admin.locator(f"tr[data-submitted-draft='{draft.id}']")
+    expect(row).to_contain_text("设计员甲")
+    expect(row).to_contain_text("调解改为联合调解")
+    shoot(admin, "h-06-submitted-drafts")
+    row.locator("form.deploy-draft button[type=submit]").click()
+    expect(admin.locator("[data-deployed]")).to_have_attribute("data-deployed", "2")
+    other.close()
