@@ -90,6 +90,10 @@ def test_the_pages_hand_a_draft_over_in_chinese(app, client, login, designer):
     ui_login(admin_ui, "admin", expect=302)
     listing = admin_ui.get("/admin/processes").get_data(as_text=True)
     assert "待部署的草稿" in listing and "调解改名" in listing and f'data-submitted-draft="{draft["id"]}"' in listing
+    modeler = admin_ui.get(f"/admin/processes/small_mediation/model?draft={draft['id']}")
+    assert modeler.status_code == 200 and '"readOnly": true' in modeler.get_data(as_text=True)
+    own = designer_ui.get(f"/admin/processes/small_mediation/model?draft={draft['id']}").get_data(as_text=True)
+    assert '"readOnly": false' in own
     back = admin_ui.post(f"/admin/processes/drafts/{draft['id']}/return",
                          data={"note": "请补充说明", "csrf_token": csrf(listing)})
     assert back.status_code == 302

@@ -236,6 +236,7 @@ def modeler(process_id: str):
         "processId": process_id, "draftId": draft.id if draft else None, "baseVersion": version,
         "name": name, "isNew": bool(draft and draft.process_id is None), "sourceUrl": source_url,
         "sourceIsDraft": draft is not None, "isAdmin": actor.is_admin, "csrfToken": generate_csrf(),
+        "readOnly": draft is not None and draft.author != actor.username,
         "roles": roles, "lang": "zh" if i18n_is_chinese() else "en", "text": _modeler_text(),
         "urls": {"drafts": url_for("api.create_process_draft"), "validate": url_for("api.validate_process"),
                  "draft": url_for("api.get_process_draft", draft_id=0).rsplit("/", 1)[0] + "/",
@@ -255,6 +256,7 @@ def _modeler_text() -> dict[str, str]:
     return {
         "loadFailed": gettext("The modeler could not be loaded."),
         "notChanged": gettext("No changes yet"),
+        "readOnly": gettext("Submitted by its author: changes here are not saved. Deploy it as submitted, or return it with a note."),
         "draftOpened": gettext("Draft opened"),
         "unsaved": gettext("Unsaved changes…"),
         "saving": gettext("Saving…"),
