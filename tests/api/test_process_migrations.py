@@ -75,6 +75,8 @@ def test_refusals_with_reasons_and_a_mapping(client, login):
                         ({"from_version": 1, "to_version": 2, "task_mapping": {"mediate": "count"}}, "task_mapping"),
                         ({"from_version": 2, "to_version": 2}, "to_version"),
                         ({"from_version": 1}, "to_version"),
+                        ({"from_version": 1, "to_version": 2 ** 40}, "to_version"),
+                        ({"from_version": 1, "to_version": 2, "note": "x" * 2001}, "note"),
                         ({"from_version": 1, "to_version": 2, "case_ids": [987654]}, "case_ids")):
         response = client.post(URL, json=body, headers=admin)
         assert response.status_code == 422 and field in response.get_json()["details"], (body, response.get_json())

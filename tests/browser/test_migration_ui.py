@@ -54,6 +54,7 @@ def test_admin_previews_and_migrates_an_open_case_to_v2(page, live_server, sign_
 
     page.goto(f"{live_server}/cases/{case.id}")
     expect(page.locator("li.event-case_migrated")).to_contain_text("由第 1 版迁至第 2 版")
+    page.wait_for_selector("#diagram[data-state=ready]")  # drawn on v2 (leaving mid-download leaves a file open)
 
     page.goto(f"{live_server}/admin/processes/small_mediation")
     page.click("#compare-versions button[type=submit]")

@@ -99,8 +99,8 @@ _ELEMENT_ID = fields.String(validate=[validate.Length(min=1, max=200), _no_nul])
 
 
 class MigrationRequest(Schema):
-    from_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    to_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    from_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10**9))
+    to_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10**9))
     task_mapping = fields.Dict(keys=_ELEMENT_ID, values=_ELEMENT_ID, load_default=dict, validate=validate.Length(max=200),
                                metadata={"description": "user task id in from_version -> user task id in to_version, "
                                                         "for open steps the new version renamed or replaced"})
