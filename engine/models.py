@@ -194,7 +194,8 @@ class ProcessDraftModel(Base):
     id a deploy uses is the one in the XML."""
 
     __tablename__ = "process_drafts"
-    __table_args__ = (Index("ix_process_drafts_author", "author", "updated_at"),)
+    __table_args__ = (Index("ix_process_drafts_author", "author", "updated_at"),
+                      Index("ix_process_drafts_submitted", "submitted_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     process_id: Mapped[str | None] = mapped_column(String(200))
@@ -203,6 +204,15 @@ class ProcessDraftModel(Base):
     name: Mapped[str | None] = mapped_column(String(300))
     xml: Mapped[str] = mapped_column(Text, deferred=True)
     updated_at: Mapped[datetime]
+    # handed over (issue 19): submitted for deployment by its author (administrators then see, open, deploy or
+    # return it); returned with the administrator's note (back to its author alone)
+    submitted_at: Mapped[datetime | None]
+    submit_note: Mapped[str | None] = mapped_column(Text)
+    returned_at: Mapped[datetime | None]
+    returned_by: Mapped[str | None] = mapped_column(String(64))
+    return_note: Mapped[str | None] = mapped_column(Text)
+
+
 class AdminEventModel(Base):
     """The admin log: every administrative act (who, when, what, on whom or what, old -> new), append-only and
     SHA-256 chained in one chain over the whole table like a case's history (engine/admin_log.py, migration

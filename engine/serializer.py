@@ -77,3 +77,8 @@ def load_workflow(text: str, spec, subprocess_specs: dict, script_engine=None) -
     if script_engine is not None:
         workflow.script_engine = script_engine
     return workflow
+
+
+def spec_registry():
+    """The converter registry of stored specs and workflows (SpiffWorkflow's SpecDiff compares specs through it)."""
+    return _SERIALIZER.registry

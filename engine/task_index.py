@@ -216,6 +216,21 @@ def set_due(session: Session, task_id: str, due) -> None:
     session.execute(_SET_CANDIDATE_DUE, {"of_task": task_id, "due": due})
 
 
+_REPOINT_TASK = update(TASKS).where(TASKS.c.id == bindparam("of_task")).values(
+    spec_name=bindparam("new_spec_name"), title=bindparam("new_title"), lane=bindparam("new_lane"))
+_REPOINT_CANDIDATES = update(CANDIDATES).where(CANDIDATES.c.task_id == bindparam("of_task")).values(
+    title=bindparam("new_title"))
+
+
+def repoint(writes: list, task_id: str, spec_name: str, title: str, lane: str | None) -> None:
+    """An open task now runs as another version's user task (a case migrated, engine/migration.py): its row and
+    the list's copies take that task's id, name and lane; its due date, candidates, assignee and ladder level
+    stay what they were (buffered writes)."""
+    params = {"of_task": task_id, "new_spec_name": spec_name, "new_title": title, "new_lane": lane}
+    writes.append((_REPOINT_TASK, params))
+    writes.append((_REPOINT_CANDIDATES, {"of_task": task_id, "new_title": title}))
+
+
 def drop_tasks(writes: list, task_ids: list[str]) -> None:
     """Delete follow-up task rows the workflow no longer needs (a held expiry gone moot): buffered writes."""
     if task_ids:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import access, casework, chain, deadlines, expiry, file_store, runtime
+from engine import access, casework, chain, deadlines, expiry, file_store, migration, runtime
 from engine.actors import Actor
 from engine.clock import running_at
 from engine.errors import CaseError, Forbidden
@@ -156,12 +156,17 @@ def _verify(session: Session, case_id: int, actor: Actor, what: str, keep_steps:
         result.problems.append(problem)
 
     steps: list[ReplayStep] = []
-    version = load_version(session, case.process_version_id)
     workflow = None
     try:
+        # the version the case started on (a migrated case runs on another now: case_migrated moves the replay)
+        started = next(((e.payload or {}).get("command") or {} for e in events if e.type == "case_started"), {})
+        version = load_version(session, started.get("process_version_id") or case.process_version_id)
         for event in events:
             command = (event.payload or {}).get("command")
-            if command is not None:
+            if command is not None and event.type == "case_migrated":
+                with running_at(event.at):
+                    workflow, version = _migrate(workflow, version, session, command)
+            elif command is not None:
                 with running_at(event.at):
                     workflow = _apply(workflow, version, session, event, command)
             if keep_steps:
@@ -200,6 +205,19 @@ def _apply(workflow, version, session: Session, event: CaseEventModel, command: 
     elif event.type in ("expiry_held", "expiry_confirmed"):
         expiry.replay(workflow, command)
     return workflow
+
+
+def _migrate(workflow, version, session: Session, command: dict):
+    """A recorded case_migrated command replayed: the workflow moved to the version it names, as the command
+    moved it (engine/migration.py). Returns (workflow, the new version)."""
+    new = load_version(session, command["to_version_id"])
+    if workflow is None or version.id != command["from_version_id"]:
+        raise CaseError(msg("history.replay_wrong_version", version=version.version,
+                            expected=command.get("from_version")))
+    workflow = migration.migrate(workflow, version, new, command.get("task_mapping") or {},
+                                 runtime.of(session).script_engine)
+    casework.run_engine(workflow)
+    return workflow, new
 
 
 def _snapshot(seq: int, workflow, last: ReplayStep | None, changed: bool) -> ReplayStep:

@@ -544,11 +544,17 @@ class DraftInfo:
     updated_at: object
     target: str  # the process it deploys as: process_id, or the id in a new process's XML
     xml: str | None = None
+    submitted_at: object = None  # handed over for deployment (administrators see it), with the author's note
+    submit_note: str | None = None
+    returned_at: object = None  # sent back by an administrator, with their note
+    returned_by: str | None = None
+    return_note: str | None = None
 
 
 def _draft_info(row: ProcessDraftModel, with_xml: bool = False) -> DraftInfo:
     return DraftInfo(row.id, row.process_id, row.base_version, row.author, row.name, row.updated_at,
-                     row.process_id or _xml_process_id(row.xml) or f"draft-{row.id}", row.xml if with_xml else None)
+                     row.process_id or _xml_process_id(row.xml) or f"draft-{row.id}", row.xml if with_xml else None,
+                     row.submitted_at, row.submit_note, row.returned_at, row.returned_by, row.return_note)
 
 
 def _may_edit(actor: Actor) -> None:
@@ -556,12 +562,14 @@ def _may_edit(actor: Actor) -> None:
         raise Forbidden(msg("process.draft_forbidden"))
 
 
-def _own_draft(session: Session, draft_id: int, actor: Actor) -> ProcessDraftModel:
+def _own_draft(session: Session, draft_id: int, actor: Actor, submitted_to_admins: bool = False) -> ProcessDraftModel:
+    """The draft, if the actor is its author — or, with `submitted_to_admins`, an administrator and the draft is
+    submitted for deployment (they open, diff and deploy it; only its author edits it)."""
     _may_edit(actor)
     row = session.get(ProcessDraftModel, draft_id)
     if row is None:
         raise NotFound(msg("process.draft_not_found", draft_id=draft_id))
-    if row.author != actor.username:
+    if row.author != actor.username and not (submitted_to_admins and actor.is_admin and row.submitted_at is not None):
         raise Forbidden(msg("process.draft_not_yours", draft_id=draft_id, author=row.author))
     return row
 
@@ -630,8 +638,9 @@ def save_draft(session: Session, draft_id: int, xml: str, actor: Actor, name: st
 
 
 def get_draft(session: Session, draft_id: int, actor: Actor) -> DraftInfo:
-    """One draft with its XML. Its author only. Raises Forbidden, NotFound."""
-    return _draft_info(_own_draft(session, draft_id, actor), with_xml=True)
+    """One draft with its XML. Its author; an administrator when it is submitted for deployment. Raises Forbidden,
+    NotFound."""
+    return _draft_info(_own_draft(session, draft_id, actor, submitted_to_admins=True), with_xml=True)
 
 
 def list_drafts(session: Session, actor: Actor, process_id: str | None = None) -> list[DraftInfo]:
@@ -647,13 +656,85 @@ def list_drafts(session: Session, actor: Actor, process_id: str | None = None) -
 
 def draft_diff(session: Session, draft_id: int, actor: Actor) -> tuple[int | None, list[ElementChange]]:
     """What the draft changes in the version it was opened from, element by element (a new process: nothing to
-    compare, None and an empty list). Its author only. Raises Forbidden, NotFound."""
-    row = _own_draft(session, draft_id, actor)
+    compare, None and an empty list). Its author; an administrator when it is submitted. Raises Forbidden,
+    NotFound."""
+    row = _own_draft(session, draft_id, actor, submitted_to_admins=True)
     if row.process_id is None or row.base_version is None:
         return None, []
     base = session.scalar(select(ProcessVersionModel).where(ProcessVersionModel.process_id == row.process_id,
                                                             ProcessVersionModel.version == row.base_version))
     return row.base_version, diff_definitions(base.xml, row.xml.encode("utf-8"))
+
+
+def version_diff(session: Session, actor: Actor, process_id: str, old: int, new: int) -> list[ElementChange]:
+    """What version `new` changes in version `old` of a process, element by element (either may be the older:
+    the diff reads from `old` to `new`). Administrators, auditors and designers. Read-only.
+
+    Raises Forbidden, NotFound (process or either version)."""
+    _may_read_processes(actor)
+    before, after = _version_row(session, process_id, old), _version_row(session, process_id, new)
+    return diff_definitions(before.xml, after.xml)
+
+
+def submit_draft(session: Session, draft_id: int, actor: Actor, note: str | None = None) -> DraftInfo:
+    """Hand a draft over for deployment (提交审核): administrators see it among the submitted drafts and may open,
+    deploy or return it; it stays its author's to edit (what an administrator deploys is the draft as saved then).
+    Its author only; recorded (process_audit "submitted"). Commits.
+
+    Raises Forbidden, NotFound, InvalidData (note too long)."""
+    row = _own_draft(session, draft_id, actor)
+    note = _note(note)
+    now = runtime.of(session).clock.now()
+    row.submitted_at, row.submit_note = now, note
+    row.returned_at = row.returned_by = row.return_note = None
+    session.add(ProcessAuditModel(at=now, actor=actor.username, action="submitted",
+                                  process_id=_draft_info(row).target, version=row.base_version or 0,
+                                  note=_hand_over_note(row, note)))
+    session.commit()
+    log.info("%s submitted process draft %s", actor.username, draft_id)
+    return _draft_info(row)
+
+
+def return_draft(session: Session, draft_id: int, actor: Actor, note: str | None = None) -> DraftInfo:
+    """Send a submitted draft back to its author with a note (what to change); it is theirs alone again.
+    Administrators only; recorded (process_audit "returned"). Commits.
+
+    Raises Forbidden, NotFound, Conflict (not submitted), InvalidData (note too long)."""
+    if not actor.is_admin:
+        raise Forbidden(msg("process.return_forbidden"))
+    row = session.get(ProcessDraftModel, draft_id)
+    if row is None:
+        raise NotFound(msg("process.draft_not_found", draft_id=draft_id))
+    if row.submitted_at is None:
+        raise Conflict(msg("process.draft_not_submitted", draft_id=draft_id))
+    note = _note(note)
+    now = runtime.of(session).clock.now()
+    row.submitted_at = row.submit_note = None
+    row.returned_at, row.returned_by, row.return_note = now, actor.username, note
+    session.add(ProcessAuditModel(at=now, actor=actor.username, action="returned",
+                                  process_id=_draft_info(row).target, version=row.base_version or 0,
+                                  note=_hand_over_note(row, note)))
+    session.commit()
+    log.info("%s returned process draft %s to %s", actor.username, draft_id, row.author)
+    return _draft_info(row)
+
+
+def _hand_over_note(row: ProcessDraftModel, note: str | None) -> str:
+    # stored text, read by people of either language (like the deploy notes of a redeployed caller)
+    what = f"草稿「{row.name or row.id}」（{row.author}） / draft {row.id} by {row.author}"
+    return f"{what}: {note}"[:NOTE_MAX] if note else what
+
+
+def submitted_drafts(session: Session, actor: Actor, process_id: str | None = None) -> list[DraftInfo]:
+    """The drafts submitted for deployment (of one process, or all), the earliest submitted first.
+    Administrators only. Raises Forbidden."""
+    if not actor.is_admin:
+        raise Forbidden(msg("process.return_forbidden"))
+    query = (select(ProcessDraftModel).options(undefer(ProcessDraftModel.xml))
+             .where(ProcessDraftModel.submitted_at.is_not(None))
+             .order_by(ProcessDraftModel.submitted_at, ProcessDraftModel.id))
+    rows = [_draft_info(r) for r in session.scalars(query)]
+    return [d for d in rows if process_id is None or d.target == process_id]
 
 
 def discard_draft(session: Session, draft_id: int, actor: Actor) -> None:
@@ -684,8 +765,10 @@ def deploy_draft(session: Session, draft_id: int, actor: Actor, note: str | None
     and remove the draft, in one transaction. Its author, an administrator. A draft deploy would refuse stays
     as it is. Commits.
 
+    A submitted draft (submit_draft) is deployed by an administrator who is not its author.
+
     Raises Forbidden, NotFound, InvalidData (note), ProcessDefinitionError (every problem found)."""
-    row = _own_draft(session, draft_id, actor)
+    row = _own_draft(session, draft_id, actor, submitted_to_admins=True)
     name = _draft_file_name(session, row)
     results = _deploy(session, {name: row.xml.encode("utf-8")}, actor, note)
     session.delete(row)

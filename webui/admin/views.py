@@ -10,10 +10,11 @@ from flask import (Blueprint, Response, abort, current_app, flash, redirect, ren
 from flask_babel import gettext
 from flask_wtf.csrf import generate_csrf
 
-from engine.errors import Conflict, InvalidData
+from engine.errors import Conflict, Forbidden, InvalidData
 from engine.messages import msg
-from engine.services import processes, users
+from engine.services import migration, processes, users
 from webui.auth import current_actor, login_required
+from webui.diagram_layout import with_layout
 from webui.extensions import db
 from webui.i18n import is_chinese as i18n_is_chinese
 from webui.i18n import localize_details, safe_next
@@ -28,7 +29,8 @@ def process_list():
     items = processes.process_overview(db.session, actor)
     drafts = processes.list_drafts(db.session, actor) if (actor.is_admin or actor.is_designer) else []
     decisions = processes.list_decisions(db.session, actor)
-    return render_template("admin/processes.html", items=items, drafts=drafts, decisions=decisions,
+    submitted = processes.submitted_drafts(db.session, actor) if actor.is_admin else []
+    return render_template("admin/processes.html", items=items, drafts=drafts, decisions=decisions, submitted=submitted,
                            process_names={**{d.decision_id: d.name or d.decision_id for d in decisions},
                                           **{p.process_id: p.name or p.process_id for p in items}},
                            audit=processes.process_audit(db.session, actor, limit=20))
@@ -41,7 +43,9 @@ def process_page(process_id: str):
     info = processes.process_overview(db.session, actor, process_id)[0]
     drafts = processes.list_drafts(db.session, actor, process_id) if (actor.is_admin or actor.is_designer) else []
     deployed = request.args.get("deployed", "")
-    return render_template("admin/process.html", info=info, drafts=drafts,
+    submitted = processes.submitted_drafts(db.session, actor, process_id) if actor.is_admin else []
+    return render_template("admin/process.html", info=info, drafts=drafts, migrate_from=_migrate_from(info),
+                           submitted=submitted,
                            deployed=int(deployed) if deployed.isdigit() and len(deployed) < 9 else None,
                            process_names={info.process_id: info.name or info.process_id},
                            audit=processes.process_audit(db.session, actor, process_id))
@@ -60,6 +64,92 @@ def activate(process_id: str):
     return redirect(url_for("admin.process_page", process_id=process_id))
 
 
+# -- migrating running cases between versions (issue 19 §4) ------------------------------------------------------
+
+def _version_arg(name: str, default: int | None) -> int | None:
+    value = request.values.get(name, "")
+    if value == "":
+        return default
+    if not value.isdigit() or len(value) > 9:
+        raise InvalidData(msg("form.invalid"), {name: [msg("field.required")]})
+    return int(value)
+
+
+def _migrate_from(info) -> int:
+    """The version a migration starts from unless chosen: the oldest inactive one with open cases."""
+    with_cases = [v.version for v in info.versions if v.open_cases and not v.active]
+    return with_cases[-1] if with_cases else info.versions[-1].version
+
+
+@bp.route("/processes/<process_id>/migrate", methods=["GET", "POST"])
+@login_required
+def process_migrate(process_id: str):
+    """Preview (GET: the dry run per case, a mapping for open steps the new version lacks), choose and run
+    (POST: the chosen cases move, the report shows what moved and what did not, with the reasons).
+    Administrators only (the service refuses others)."""
+    actor = current_actor()
+    info = processes.process_overview(db.session, actor, process_id)[0]
+    from_version = _version_arg("from_version", _migrate_from(info))
+    to_version = _version_arg("to_version", info.active_version)
+    mapping = {key[4:]: value for key, value in request.values.items()
+               if key.startswith("map-") and value and len(key) < 205 and len(value) < 201}
+    report = None
+    if from_version != to_version:
+        if request.method == "POST":
+            chosen = [int(v) for v in request.form.getlist("case_id") if v.isdigit() and len(v) < 12]
+            report = migration.migrate_cases(db.session, process_id, from_version, to_version, actor,
+                                             task_mapping=mapping, dry_run=False, case_ids=chosen,
+                                             note=request.form.get("note"))
+        else:
+            report = migration.migrate_cases(db.session, process_id, from_version, to_version, actor,
+                                             task_mapping=mapping, dry_run=True)
+    elif not actor.is_admin:
+        raise Forbidden(msg("migration.forbidden"))
+    unmapped = []  # open steps of the old version with no counterpart: offered a mapping
+    if report is not None:
+        seen = set()
+        for case in report.cases:
+            for step in case.steps:
+                if step.kind == "task" and (step.to_id is None or step.from_id in mapping) and step.from_id not in seen:
+                    seen.add(step.from_id)
+                    unmapped.append(step)
+    return render_template("admin/migrate.html", info=info, report=report, from_version=from_version,
+                           to_version=to_version, mapping=mapping, unmapped=unmapped,
+                           process_names={info.process_id: info.name or info.process_id})
+
+
+# -- comparing two deployed versions (issue 19 §3) ----------------------------------------------------------------
+
+def _element_types() -> dict[str, str]:
+    """What an element without a name is called in a change list (its id is not for people)."""
+    return {"sequenceFlow": gettext("a flow"), "exclusiveGateway": gettext("a gateway"),
+            "parallelGateway": gettext("a gateway"), "inclusiveGateway": gettext("a gateway"),
+            "startEvent": gettext("a start event"), "endEvent": gettext("an end event"),
+            "boundaryEvent": gettext("a boundary event"), "intermediateCatchEvent": gettext("an intermediate event"),
+            "lane": gettext("a lane"), "scriptTask": gettext("a script task"), "userTask": gettext("a user task")}
+
+
+@bp.route("/processes/<process_id>/compare")
+@login_required
+def process_compare(process_id: str):
+    """What version b changes in version a: the changed elements listed (with what changed) and marked on b's
+    diagram, as the modeler shows a draft's changes. Administrators, auditors and process designers."""
+    actor = current_actor()
+    info = processes.process_overview(db.session, actor, process_id)[0]
+    newest = info.versions[0].version
+    older = info.versions[1].version if len(info.versions) > 1 else newest
+    a, b = _version_arg("a", older), _version_arg("b", newest)
+    changes = processes.version_diff(db.session, actor, process_id, a, b)
+    text = _modeler_text()
+    config = {"xmlUrl": url_for("admin.process_version_diagram", process_id=process_id, version=b),
+              "changes": [{"element_id": c.element_id, "change": c.change} for c in changes if c.change != "removed"]}
+    return render_template("admin/compare.html", info=info, a=a, b=b, changes=changes, parts=text["parts"],
+                           words={k: text[k] for k in ("added", "removed", "changed")}, config=config,
+                           sep="、" if i18n_is_chinese() else ", ", types=_element_types(),
+                           viewer_available=(_node_modules() / MODELER_PACKAGES["bpmn-js"] / VIEWER_FILE).is_file(),
+                           viewer_file=VIEWER_FILE, process_names={info.process_id: info.name or info.process_id})
+
+
 # -- the modeler (issue 19 §2–§3) --------------------------------------------------------------------------------
 
 # The browser packages the modeler loads, from node_modules/ (`make setup`; never committed, never a CDN): only
@@ -72,6 +162,7 @@ MODELER_PACKAGES = {
     "dmn-js": "dmn-js/dist",  # the decision table editor (/admin/decisions, decision_views.py)
 }
 MODELER_FILE = "bpmn-modeler.production.min.js"
+VIEWER_FILE = "bpmn-navigated-viewer.production.min.js"  # the comparison's diagram (read-only)
 PANEL_FILE = "bpmn-js-properties-panel.umd.js"
 
 
@@ -112,6 +203,15 @@ def version_file(process_id: str, version: int):
     return Response(xml, mimetype="application/xml", headers={"Cache-Control": "private, max-age=3600"})
 
 
+@bp.route("/processes/<process_id>/versions/<int:version>/diagram.bpmn")
+@login_required
+def process_version_diagram(process_id: str, version: int):
+    """A deployed version's XML for drawing: with a generated layout when the file has none (as a case's diagram)."""
+    _number, xml = processes.version_xml(db.session, current_actor(), process_id, version)
+    drawn, _generated = with_layout(xml)
+    return Response(drawn, mimetype="application/xml", headers={"Cache-Control": "private, max-age=3600"})
+
+
 @bp.route("/processes/<process_id>/model")
 @login_required
 def modeler(process_id: str):
@@ -139,6 +239,7 @@ def modeler(process_id: str):
         "processId": process_id, "draftId": draft.id if draft else None, "baseVersion": version,
         "name": name, "isNew": bool(draft and draft.process_id is None), "sourceUrl": source_url,
         "sourceIsDraft": draft is not None, "isAdmin": actor.is_admin, "csrfToken": generate_csrf(),
+        "readOnly": draft is not None and draft.author != actor.username,
         "roles": roles, "lang": "zh" if i18n_is_chinese() else "en", "text": _modeler_text(),
         "urls": {"drafts": url_for("api.create_process_draft"), "validate": url_for("api.validate_process"),
                  "draft": url_for("api.get_process_draft", draft_id=0).rsplit("/", 1)[0] + "/",
@@ -158,6 +259,7 @@ def _modeler_text() -> dict[str, str]:
     return {
         "loadFailed": gettext("The modeler could not be loaded."),
         "notChanged": gettext("No changes yet"),
+        "readOnly": gettext("Submitted by its author: changes here are not saved. Deploy it as submitted, or return it with a note."),
         "draftOpened": gettext("Draft opened"),
         "unsaved": gettext("Unsaved changes…"),
         "saving": gettext("Saving…"),
@@ -207,6 +309,35 @@ def new_process():
     draft = processes.create_draft(db.session, actor, new_process_id=request.form.get("process_id", ""),
                                    name=request.form.get("name"))
     return redirect(url_for("admin.modeler", process_id=draft.target, draft=draft.id))
+
+
+@bp.route("/processes/drafts/<int:draft_id>/submit", methods=["POST"])
+@login_required
+def process_draft_submit(draft_id: int):
+    """A designer hands their draft over for deployment (提交审核)."""
+    processes.submit_draft(db.session, draft_id, current_actor(), request.form.get("note"))
+    flash(gettext("The draft was submitted: an administrator will deploy it or send it back with a note."), "ok")
+    return redirect(safe_next(request.form.get("next"), url_for("admin.process_list")))
+
+
+@bp.route("/processes/drafts/<int:draft_id>/return", methods=["POST"])
+@login_required
+def process_draft_return(draft_id: int):
+    """An administrator sends a submitted draft back to its author with a note."""
+    draft = processes.return_draft(db.session, draft_id, current_actor(), request.form.get("note"))
+    flash(gettext("The draft went back to %(author)s.", author=draft.author), "ok")
+    return redirect(safe_next(request.form.get("next"), url_for("admin.process_list")))
+
+
+@bp.route("/processes/drafts/<int:draft_id>/deploy", methods=["POST"])
+@login_required
+def process_draft_deploy(draft_id: int):
+    """An administrator deploys a submitted draft as the next version (the deploy check's problems refuse it, and
+    the draft stays submitted)."""
+    results = processes.deploy_draft(db.session, draft_id, current_actor(), request.form.get("note"))
+    first = results[0]
+    return redirect(url_for("admin.process_page", process_id=first.process_id,
+                            deployed=first.version if any(r.created for r in results) else None))
 
 
 @bp.route("/processes/drafts/<int:draft_id>/discard", methods=["POST"])

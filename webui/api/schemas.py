@@ -83,10 +83,78 @@ class ActivateRequest(Schema):
     note = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=2000), _no_nul])
 
 
+class VersionDiffQuery(Schema):
+    from_version = fields.Integer(required=True, validate=validate.Range(min=1, max=10**9))
+    to_version = fields.Integer(required=True, validate=validate.Range(min=1, max=10**9))
+
+
+class VersionDiff(Schema):
+    from_version = fields.Integer(required=True)
+    to_version = fields.Integer(required=True)
+    items = fields.List(fields.Nested("ElementChangeSchema"), required=True,
+                        metadata={"description": "to_version's elements in order, then the removed ones"})
+
+
+_ELEMENT_ID = fields.String(validate=[validate.Length(min=1, max=200), _no_nul])
+
+
+class MigrationRequest(Schema):
+    from_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10**9))
+    to_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10**9))
+    task_mapping = fields.Dict(keys=_ELEMENT_ID, values=_ELEMENT_ID, load_default=dict, validate=validate.Length(max=200),
+                               metadata={"description": "user task id in from_version -> user task id in to_version, "
+                                                        "for open steps the new version renamed or replaced"})
+    dry_run = fields.Boolean(load_default=True, metadata={"description": "true (the default): report, move nothing"})
+    case_ids = fields.List(fields.Integer(strict=True), load_default=None, allow_none=True,
+                           validate=validate.Length(max=10000),
+                           metadata={"description": "the cases to move (default: every movable open case of from_version)"})
+    note = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=2000), _no_nul])
+
+
+class StepMoveSchema(Schema):
+    task_id = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"description": "task (a user task) | timer (a waiting timer)"})
+    from_id = fields.String(required=True)
+    from_name = fields.String(required=True)
+    to_id = fields.String(required=True, allow_none=True, metadata={"description": "null: no counterpart"})
+    to_name = fields.String(required=True, allow_none=True)
+
+
+class CaseMigrationSchema(Schema):
+    case_id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    movable = fields.Boolean(required=True)
+    selected = fields.Boolean(required=True)
+    migrated = fields.Boolean(required=True, metadata={"description": "moved by this (real) run"})
+    steps = fields.List(fields.Nested(StepMoveSchema), required=True)
+    reasons = fields.List(fields.String(), required=True, metadata={"description": "why it cannot move (empty: it can)"})
+    warnings = fields.List(fields.String(), required=True)
+
+
+class MigrationReportSchema(Schema):
+    process_id = fields.String(required=True)
+    from_version = fields.Integer(required=True)
+    to_version = fields.Integer(required=True)
+    dry_run = fields.Boolean(required=True)
+    task_mapping = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    migrated = fields.Integer(required=True)
+    cases = fields.List(fields.Nested(CaseMigrationSchema), required=True)
+
+
+def migration_json(report, text) -> dict:
+    """A migration report; `text` renders an engine message (the API's "中文 / English")."""
+    return {"process_id": report.process_id, "from_version": report.from_version, "to_version": report.to_version,
+            "dry_run": report.dry_run, "task_mapping": report.task_mapping, "migrated": report.migrated,
+            "cases": [{"case_id": c.case_id, "code": c.code, "movable": c.movable, "selected": c.selected,
+                       "migrated": c.migrated, "steps": [vars(step) for step in c.steps],
+                       "reasons": [text(r) for r in c.reasons], "warnings": [text(w) for w in c.warnings]}
+                      for c in report.cases]}
+
+
 class AuditEntrySchema(Schema):
     at = _time(required=True)
     actor = fields.String(required=True, allow_none=True)
-    action = fields.String(required=True, metadata={"description": "deployed | activated | decision_deployed"})
+    action = fields.String(required=True, metadata={"description": "deployed | activated | decision_deployed | migrated | submitted | returned"})
     process_id = fields.String(required=True)
     version = fields.Integer(required=True)
     note = fields.String(required=True, allow_none=True)
@@ -115,6 +183,15 @@ class ProcessDraftSchema(Schema):
     updated_at = _time(required=True)
     xml = fields.String(required=True, allow_none=True,
                         metadata={"description": "the BPMN XML when one draft is read or started; null in lists and saves"})
+    submitted_at = _time(required=True, allow_none=True)  # submitted for deployment (administrators see it)
+    submit_note = fields.String(required=True, allow_none=True)
+    returned_at = _time(required=True, allow_none=True)  # sent back by an administrator, with return_note
+    returned_by = fields.String(required=True, allow_none=True)
+    return_note = fields.String(required=True, allow_none=True)
+
+
+class DraftNoteRequest(Schema):
+    note = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=2000), _no_nul])
 
 
 class ProcessDraftList(Schema):
@@ -165,7 +242,9 @@ class ProcessDraftDeployRequest(Schema):
 
 def draft_json(d) -> dict:
     out = {"id": d.id, "process_id": d.process_id, "base_version": d.base_version, "author": d.author,
-           "name": d.name, "updated_at": iso(d.updated_at), "xml": d.xml}
+           "name": d.name, "updated_at": iso(d.updated_at), "xml": d.xml,
+           "submitted_at": iso(d.submitted_at), "submit_note": d.submit_note, "returned_at": iso(d.returned_at),
+           "returned_by": d.returned_by, "return_note": d.return_note}
     return out
 
 

@@ -14,14 +14,15 @@ from engine import access, case_data
 from engine.clock import CHINA_TZ
 from engine.errors import Forbidden, InvalidData
 from engine.messages import msg
-from engine.services import (attachments, cases, documents, history, ledger, oversight, processes, stats, tasks,
-                             timers, users)
+from engine.services import (attachments, cases, documents, history, ledger, migration, oversight, processes, stats,
+                             tasks, timers, users)
 from webui import labels as ui_labels
 from webui.api import schemas as s
 from webui.audit.views import dossier_response
 from webui.auth import bearer_token, current_actor
 from webui.errors import Unauthorized
 from webui.extensions import current_runtime, db
+from webui.i18n import api_text
 from webui.ledger import export as ledger_export
 from webui.ledger import views as ledger_views
 
@@ -227,6 +228,38 @@ def discard_process_draft(draft_id: int):
     return None
 
 
+@blp.route("/processes/drafts/submitted", methods=["GET"])
+@blp.doc(parameters=[{"in": "query", "name": "process_id", "schema": {"type": "string"}}])
+@_errors(401, 403)
+@blp.response(200, s.ProcessDraftList)
+def list_submitted_drafts():
+    """The drafts designers submitted for deployment (of one process with ?process_id=), the earliest first.
+    Administrators only."""
+    items = processes.submitted_drafts(db.session, current_actor(), request.args.get("process_id") or None)
+    return {"items": [s.draft_json(d) for d in items]}
+
+
+@blp.route("/processes/drafts/<int:draft_id>/submit", methods=["POST"])
+@_json_request(s.DraftNoteRequest)
+@_errors(401, 403, 404, 422)
+@blp.response(200, s.ProcessDraftSchema)
+def submit_process_draft(draft_id: int):
+    """Submit a draft for deployment (提交审核) with a note: administrators then see, open, deploy or return it.
+    Its author only."""
+    body = _load(s.DraftNoteRequest, _json_body())
+    return s.draft_json(processes.submit_draft(db.session, draft_id, current_actor(), body["note"]))
+
+
+@blp.route("/processes/drafts/<int:draft_id>/return", methods=["POST"])
+@_json_request(s.DraftNoteRequest)
+@_errors(401, 403, 404, 409, 422)
+@blp.response(200, s.ProcessDraftSchema)
+def return_process_draft(draft_id: int):
+    """Send a submitted draft back to its author with a note. Administrators only."""
+    body = _load(s.DraftNoteRequest, _json_body())
+    return s.draft_json(processes.return_draft(db.session, draft_id, current_actor(), body["note"]))
+
+
 @blp.route("/processes/drafts/<int:draft_id>/deploy", methods=["POST"])
 @_json_request(s.ProcessDraftDeployRequest)
 @_errors(401, 403, 404, 422)
@@ -262,6 +295,34 @@ def activate_process_version(process_id: str):
     body = _load(s.ActivateRequest, _json_body())
     info = processes.activate_version(db.session, process_id, body["version"], current_actor(), body["note"])
     return s.process_versions_json(info)
+
+
+@blp.route("/processes/<process_id>/diff", methods=["GET"])
+@blp.arguments(s.VersionDiffQuery, location="query", unknown=RAISE)
+@_errors(401, 403, 404, 422)
+@blp.response(200, s.VersionDiff)
+def process_version_diff(query: dict, process_id: str):
+    """What one deployed version changes in another, element by element (by id): added, removed, and changed
+    with what changed. The layout is not compared. Administrators, auditors and process designers."""
+    items = processes.version_diff(db.session, current_actor(), process_id, query["from_version"],
+                                   query["to_version"])
+    return {"from_version": query["from_version"], "to_version": query["to_version"], "items": [vars(c) for c in items]}
+
+
+@blp.route("/processes/<process_id>/migrations", methods=["POST"])
+@_json_request(s.MigrationRequest)
+@_errors(401, 403, 404, 422)
+@blp.response(200, s.MigrationReportSchema)
+def migrate_process_cases(process_id: str):
+    """Move the open cases of `from_version` to `to_version`: with `dry_run` (the default) a report per case —
+    its open steps and their counterparts, whether it can move and why not — and nothing moved; without, each
+    movable (chosen) case moves in its own transaction with a `case_migrated` event, keeping every task's due
+    date and every timer's moment, and the rest are reported untouched. Administrators only."""
+    body = _load(s.MigrationRequest, _json_body())
+    report = migration.migrate_cases(db.session, process_id, body["from_version"], body["to_version"],
+                                     current_actor(), task_mapping=body["task_mapping"], dry_run=body["dry_run"],
+                                     case_ids=body["case_ids"], note=body["note"])
+    return s.migration_json(report, api_text)
 
 
 @blp.route("/processes/audit", methods=["GET"])

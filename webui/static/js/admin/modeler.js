@@ -89,6 +89,8 @@
   }
 
   function save() {
+    // another author's draft submitted for deployment: the administrator checks and deploys it as submitted
+    if (config.readOnly) { changed = false; setSaveState("readonly", T.readOnly); return Promise.resolve(null); }
     if (saving) { return saving.then(function () { return changed ? save() : null; }); }
     if (!changed) { return Promise.resolve(null); }
     changed = false;
