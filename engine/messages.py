@@ -41,6 +41,8 @@ MESSAGES: dict[str, str] = {
     "document.kind_unknown": "unknown kind of document {kind!r}; one of: {kinds}",
     "document.kind_not_for_case": "a {title} is not issued from a case of this kind",
     "document.forbidden": "only those who handle this case may issue its documents",
+    "document.download_forbidden": "an issued document carries the parties' phone and ID numbers in full: only those "
+                                   "who handle this case and auditors may download it",
     "document.fields_missing": "the {title} cannot be issued: the case lacks {fields}",
     "document.field_missing": "needed for the document: {field}",
     "document.template_broken": "the document's template does not render: {problem}",

@@ -39,6 +39,11 @@ def may_issue(session: Session, actor: Actor, case) -> bool:
     return access.handles(session, actor, case)
 
 
+def may_download(session: Session, actor: Actor, case) -> bool:
+    """Who downloads an issued document: those handling the case and auditors (download)."""
+    return actor.is_auditor or access.handles(session, actor, case)
+
+
 def issue_document(session: Session, case_id: int, kind_id: str, actor: Actor) -> DocumentModel:
     """Issue a document of `kind_id` from the case as it stands. Commits.
 
@@ -111,13 +116,18 @@ class DocumentFile:
 
 
 def download(session: Session, document_id: int, actor: Actor, form: str = "pdf") -> DocumentFile:
-    """An issued document's PDF (form "pdf") or print HTML ("html"), as issued, for whoever may read its case;
+    """An issued document's PDF (form "pdf") or print HTML ("html"), as issued, for those handling its case and
+    auditors (others who may read the case see its list only);
     the bytes are checked against the recorded hash (a changed or missing file is refused, never served).
     Raises NotFound, Forbidden."""
     row = session.get(DocumentModel, document_id)
     if row is None:
         raise NotFound(msg("document.not_found", document_id=document_id))
-    access.readable_case(session, actor, row.case_id, "document")
+    case = access.readable_case(session, actor, row.case_id, "document")
+    # The PDF holds what the law puts on it — phone and ID numbers whole — which readers who see them masked on
+    # screen (supervisors, directors, administrators) must not get around the mask by downloading.
+    if not may_download(session, actor, case):
+        raise Forbidden(msg("document.download_forbidden"))
     digest = row.sha256 if form == "pdf" else row.html_sha256
     try:
         data = store_of(session).get(digest)

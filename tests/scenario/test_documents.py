@@ -199,3 +199,27 @@ def test_a_broken_template_or_a_missing_pdf_engine_refuses_and_stores_nothing(ce
     assert unavailable.status_code == 400 and "PDF" in unavailable.get_json()["message"]
     assert not [e for e in c.events(cid) if e["type"] == "document_issued"]
     assert not files_dir.exists() or not any(p.is_file() for p in files_dir.rglob("*"))
+
+
+def test_readers_who_see_numbers_masked_cannot_download_them_whole(center, files_dir):
+    """A supervisor or an administrator reads the case (phones and ID numbers masked on screen) and sees the
+    documents listed, but the PDF and its print view carry them whole, as the law puts them on the document:
+    refused (403); those handling the case and auditors (their reads recorded) download it. The dossier stays
+    open to every reader: it shows the data masked as the reader's pages do."""
+    c = center
+    cid = _agreed_case(c, **LAW_FIELDS)
+    doc = _issue(c, cid, "mediation_agreement").get_json()
+    for reader in ("supervisor", "admin"):
+        listed = c.get(f"/api/v1/cases/{cid}/documents", reader)
+        assert [d["id"] for d in listed["items"]] == [doc["id"]]
+        for url in (doc["pdf_url"], doc["html_url"]):
+            refused = c.client.get(url, headers=c.login(reader))
+            assert refused.status_code == 403, (reader, url)
+            assert "身份证号" in refused.get_json()["message"] or "ID numbers" in refused.get_json()["message"]
+        # the case page lists the document without a link for them
+        html = c.client.get(f"/cases/{cid}", headers=c.login(reader)).get_data(as_text=True)
+        assert f'data-document-id="{doc["id"]}"' in html and f'/documents/{doc["id"]}.pdf' not in html
+        dossier = c.client.get(f"/api/v1/cases/{cid}/dossier.pdf", headers=c.login(reader))
+        assert dossier.status_code == 200 and "330106198001011234" not in _text(dossier.data)
+    for handler in ("mediator", "auditor"):
+        assert c.client.get(doc["pdf_url"], headers=c.login(handler)).status_code == 200, handler

@@ -129,7 +129,8 @@ def case_page(case_id: int):
         attachment_kinds="、".join(v for v in attachments.TYPE_NAMES.values() if v != "TXT"),
         attachment_max_mb=current_runtime().settings.attachment_max_bytes // (1024 * 1024),
         documents=documents.list_documents(db.session, case_id, actor), document_kinds=documents.kinds_for(case.process_id),
-        may_issue=documents.may_issue(db.session, actor, case))
+        may_issue=documents.may_issue(db.session, actor, case),
+        may_download=documents.may_download(db.session, actor, case))
 
 
 @bp.route("/cases/<int:case_id>/documents", methods=["POST"])
