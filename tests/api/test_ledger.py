@@ -296,3 +296,29 @@ def test_a_large_export_streams_in_bounded_memory(session, ledger_cases, actor):
     tracemalloc.stop()
     assert len(held) == 5004
     assert peak < whole / 3, (peak, whole)
+
+
+def test_newest_first_pages_read_the_flagged_cases_only_up_to_the_page(session, ledger_cases, actor, clock):
+    """Flagged (群体性 / 高风险) cases first, then the rest, newest first in each part — across page boundaries
+    where the flagged part ends mid-page; the flagged part is read up to the page's end, not whole."""
+    from engine import case_list
+
+    for n in range(5):
+        cases.start_case(session, "ledger_case", {"title": f"新案件{n}", "category": "neighbour"},
+                         actor("vclerk"), VILLAGE)
+        clock.advance(hours=1)
+    now = clock.now()
+    director = actor("director")
+    filters = ledger.LedgerFilters()
+    assert not case_list.walks_due_index(filters)
+    expected = [case_id for priority in (1, 0)
+                for case_id in session.scalars(case_list.build(session, director, filters, now, priority=priority))]
+    flagged = list(session.scalars(case_list.build(session, director, filters, now, priority=1)))
+    assert flagged and len(expected) > len(flagged) + 2
+    for per_page in (1, 2, 3, 50):
+        paged = []
+        for page in range(1, len(expected) // per_page + 2):
+            got = ledger.list_cases(session, director, filters, page=page, per_page=per_page, now=now)
+            assert got.total == len(expected)
+            paged += [row.case.id for row in got.rows]
+        assert paged == expected, per_page
