@@ -10,7 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from engine import access, runtime
@@ -224,6 +224,9 @@ def _walk(session: Session, actor: Actor, filters: LedgerFilters, now: datetime,
     walk = _where(select(w.case_id, w.due_sort).join(CaseModel.__table__, K.id == w.case_id)
                   .where(w.due_sort < now), session, actor, filters, now, overdue=False, visible=visible,
                   priority=priority)
+    if priority:  # the flagged cases' tasks carry the flag: walk the partial ix_tasks_flagged (its predicate
+        # must be written as the index's, a literal 0, for SQLite to take it)
+        walk = walk.where(w.priority > literal_column("0"))
     return walk.order_by(w.due_sort, w.created_at, w.id)
 
 
