@@ -86,6 +86,16 @@ def store_of(session: Session) -> LocalFileStore:
     return LocalFileStore(runtime.of(session).settings.files_dir)
 
 
+def read_verified(session: Session, digest: str) -> bytes | None:
+    """The stored bytes of `digest` when they are there and still hash to it; None when missing or changed
+    (the callers refuse such a file, never serve it)."""
+    try:
+        data = store_of(session).get(digest)
+    except FileNotFoundError:
+        return None
+    return data if sha256_of(data) == digest else None
+
+
 def check_case_files(session: Session, case_id: int) -> list[tuple[AttachmentModel | DocumentModel, str, str]]:
     """The case's stored files that do not hold, for verify (services/history.py): (attachment or issued
     document, missing | changed, the problem named) — a file missing from the store, or whose bytes no longer

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from engine import access, case_data, case_store, chain, runtime
 from engine.actors import Actor
 from engine.errors import Forbidden, InvalidData, NotFound
-from engine.file_store import sha256_of, sniff, store_of
+from engine.file_store import read_verified, sniff, store_of
 from engine.messages import msg
 from engine.models import AttachmentModel, CaseModel, TaskModel
 
@@ -107,10 +107,7 @@ def download(session: Session, attachment_id: int, actor: Actor) -> Download:
     if row is None:
         raise NotFound(msg("attachment.not_found", attachment_id=attachment_id))
     access.readable_case(session, actor, row.case_id, "attachment")
-    try:
-        data = store_of(session).get(row.sha256)
-    except FileNotFoundError as exc:
-        raise NotFound(msg("attachment.file_missing", attachment_id=attachment_id)) from exc
-    if sha256_of(data) != row.sha256:
+    data = read_verified(session, row.sha256)
+    if data is None:
         raise NotFound(msg("attachment.file_missing", attachment_id=attachment_id))
     return Download(row, data)

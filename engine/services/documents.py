@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from engine import access, case_store, chain, documents, pdf, runtime
 from engine.actors import Actor
 from engine.errors import CaseError, Forbidden, InvalidData, NotFound
-from engine.file_store import sha256_of, store_of
+from engine.file_store import read_verified, store_of
 from engine.messages import msg
 from engine.models import DocumentModel
 from engine.versions import load_version
@@ -129,10 +129,7 @@ def download(session: Session, document_id: int, actor: Actor, form: str = "pdf"
     if not may_download(session, actor, case):
         raise Forbidden(msg("document.download_forbidden"))
     digest = row.sha256 if form == "pdf" else row.html_sha256
-    try:
-        data = store_of(session).get(digest)
-    except FileNotFoundError as exc:
-        raise NotFound(msg("document.file_missing", document_id=document_id)) from exc
-    if sha256_of(data) != digest:
+    data = read_verified(session, digest)
+    if data is None:
         raise NotFound(msg("document.file_missing", document_id=document_id))
     return DocumentFile(row, data, "application/pdf" if form == "pdf" else "text/html; charset=utf-8")
