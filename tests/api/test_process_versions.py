@@ -122,3 +122,22 @@ def test_validate_lists_every_problem_without_deploying(client, login):
     assert client.get("/api/v1/processes/small_mediation/versions", headers=admin).get_json()["newest_version"] == 1
     assert client.post("/api/v1/processes/validate", data=V2, headers={
         **login("clerk"), "Content-Type": "application/xml"}).status_code == 403
+
+
+def test_the_workbench_pages_mark_the_processes_tab_and_the_console_its_own(app, login, client):
+    """流程管理 is the current tab on every workbench page (processes, the modeler, decision tables); 系统管理 on the
+    console's pages — not both."""
+    import re
+
+    _deploy(client, login("admin"), V2, "第二版")
+    browser = app.test_client()
+    ui_login(browser, "admin", expect=302)
+
+    def current(path):
+        html = browser.get(path).get_data(as_text=True)
+        return re.findall(r'<a href="[^"]*" aria-current="page">([^<]+)</a>', html)
+    for path in ("/admin/processes", "/admin/processes/small_mediation", "/admin/processes/small_mediation/model",
+                 "/admin/decisions"):
+        assert current(path) == ["流程管理"], path
+    for path in ("/admin/users", "/admin/org", "/admin/calendar"):
+        assert current(path)[0] == "系统管理" and "流程管理" not in current(path), path  # then its own sub-tab
