@@ -295,6 +295,9 @@ def actor(session, name: str):
 
 # ---------------------------------------------------------------- form data
 
+# About this share of synthesised cases is 群体性 or 高风险 (engine/group_cases.py), as at a real center.
+FLAGGED_SHARE = 0.04
+
 def synth_form(form: list[dict], rng: random.Random, fixed: dict | None = None) -> dict:
     """Valid data for a task form: the given values, then a plausible value for every other writable field."""
     fixed = fixed or {}
@@ -316,6 +319,13 @@ def synth_form(form: list[dict], rng: random.Random, fixed: dict | None = None) 
             elif values:
                 out[fid] = rng.choice(values)
             # no choices offered here (jiefen.options depend on the case and none fit): leave it out
+        elif fid == "people_involved" and kind in ("long", "integer"):
+            # A center's cases involve a few people; a few percent are 群体性 (≥ 10 by default): a uniform draw
+            # up to 100,000 flagged 88% of the bench's cases and made every list's flagged part its whole.
+            lo = int(field["min"]) if field.get("min") is not None else 1
+            out[fid] = rng.randint(10, 60) if rng.random() < FLAGGED_SHARE / 2 else rng.randint(max(lo, 1), 6)
+        elif fid == "high_risk" and kind == "boolean":
+            out[fid] = rng.random() < FLAGGED_SHARE / 2  # 高风险: rare, as above
         elif kind in ("long", "integer"):
             lo = int(field["min"]) if field.get("min") is not None else 0
             hi = int(field["max"]) if field.get("max") is not None else lo + 100_000
