@@ -274,9 +274,10 @@ class LegalCalendar:
         computed = statutory_holidays.covers(year)
         log.warning(
             "calendar: year %d is provisional (%s, no 调休 or bridge days): deadlines in %d may move when the "
-            "State Council holiday notice is entered in [years.%d] of config/calendar.toml",
+            "State Council holiday notice is entered (系统管理 → 节假日日历, PUT /api/v1/admin/calendar/%d, or [years.%d] "
+            "of config/calendar.toml for a fresh install)",
             year, f"statutory holidays computed from {statutory_holidays.RULES}" if computed
-            else "weekends only, no public holidays", year, year,
+            else "weekends only, no public holidays", year, year, year,
         )
 
 
