@@ -1,7 +1,7 @@
 """The case ledger (台账, issue 18 §1): a director's page over the database the scale section left.
 
 The variant the issue budgets (p95 ≤ 50 ms at 1,000,000 cases): every unit below the center, open, overdue,
-sorted by due date, 50 a page — plus the unfiltered first page and a code search. A fresh session per call, as a
+sorted by due date, 50 a page — plus the unfiltered first page, a code search and the 群体性 / 高风险 cases below. A fresh session per call, as a
 request has. Run after the scale section (`--only scale,ledger`); alone it measures whatever that left."""
 from __future__ import annotations
 
@@ -51,6 +51,8 @@ def run(target, cfg, results: dict) -> None:
                                                                  overdue=True, sort="due"),
         "all_newest": lambda: ledger.LedgerFilters(),
         "code_search": lambda: ledger.LedgerFilters(q=rng.choice(codes)),
+        # 群体性 / 高风险 only (a few percent of the cases), newest first: the partial index ix_cases_flagged
+        "below_high_risk_newest": lambda: ledger.LedgerFilters(org_unit=top_code, include_sub=True, high_risk=True),
     }
     # The same page read the generic way (every matching case sorted by its earliest due date), for comparison
     # with the walk over the tasks' due index that serves it (engine/case_list.overdue_page).

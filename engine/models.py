@@ -257,7 +257,11 @@ class CaseModel(Base):
     __table_args__ = (Index("ix_cases_status_org", "status", "org_unit_id"), Index("ix_cases_opened", "opened_at", "id"),
                       # the statistics' 超期在办: per unit a range of due_at, covering what they group by
                       Index("ix_cases_open_due", "status", "org_unit_id", "due_at", "category", "channel",
-                            "process_id"))
+                            "process_id"),
+                      # 群体性 / 高风险 (priority > 0, a few percent): the ledger's flagged-first part and its
+                      # high_risk filter walk these alone, newest or oldest first (migration 0037)
+                      Index("ix_cases_flagged", "opened_at", "id", sqlite_where=text("priority > 0"),
+                            postgresql_where=text("priority > 0")))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)

@@ -101,7 +101,7 @@ def _page_ids(session: Session, actor: Actor, filters: LedgerFilters, now: datet
                                        .limit(offset + limit)))
     ids = flagged[offset:offset + limit]
     rest_offset, rest_limit = max(offset - len(flagged), 0), limit - len(ids)
-    if rest_limit <= 0:
+    if rest_limit <= 0 or filters.high_risk:  # high_risk: the flagged cases are the whole ledger
         return ids
     if case_list.walks_due_index(filters):
         return ids + case_list.overdue_page(session, actor, filters, now, rest_offset, rest_limit, visible, priority=0)
@@ -135,7 +135,8 @@ def export_rows(session: Session, actor: Actor, filters: LedgerFilters,
     now = now or runtime.of(session).clock.now()
     visible = case_list.visibility(session, actor)
     # 群体性 / 高风险 first, as the page lists them
-    stmts = [case_list.build(session, actor, filters, now, visible, priority=p) for p in (1, 0)]
+    stmts = [case_list.build(session, actor, filters, now, visible, priority=p)
+             for p in ((1,) if filters.high_risk else (1, 0))]
 
     def rows() -> Iterator[LedgerRow]:
         for stmt in stmts:
