@@ -160,10 +160,14 @@ MODELER_PACKAGES = {
     "properties-panel-css": "@bpmn-io/properties-panel/dist/assets",
     "camunda-moddle": "camunda-bpmn-moddle/resources",
     "dmn-js": "dmn-js/dist",  # the decision table editor (/admin/decisions, decision_views.py)
+    # the modeler's 模拟运行: bundled at setup (`make node`: the package ships ES modules only)
+    "token-simulation": "bpmn-js-token-simulation/dist",
+    "token-simulation-css": "bpmn-js-token-simulation/assets/css",
 }
 MODELER_FILE = "bpmn-modeler.production.min.js"
 VIEWER_FILE = "bpmn-navigated-viewer.production.min.js"  # the comparison's diagram (read-only)
 PANEL_FILE = "bpmn-js-properties-panel.umd.js"
+SIMULATION_FILE = "bpmn-js-token-simulation.js"
 
 
 def _node_modules() -> Path:
@@ -177,6 +181,10 @@ def modeler_vendor(package: str, filename: str):
     if folder is None:
         abort(404)
     return send_from_directory(_node_modules() / folder, filename, max_age=86400)
+
+
+def _simulation_available() -> bool:
+    return (_node_modules() / MODELER_PACKAGES["token-simulation"] / SIMULATION_FILE).is_file()
 
 
 def _modeler_available() -> bool:
@@ -251,7 +259,8 @@ def modeler(process_id: str):
     return render_template("admin/modeler.html", process_id=process_id, name=name, version=version, draft=draft,
                            newest=newest if newest and version and newest > version else None,
                            others=others, config=config, modeler_available=_modeler_available(),
-                           modeler_file=MODELER_FILE, panel_file=PANEL_FILE)
+                           modeler_file=MODELER_FILE, panel_file=PANEL_FILE,
+                           simulation_available=_simulation_available(), simulation_file=SIMULATION_FILE)
 
 
 def _modeler_text() -> dict[str, str]:
@@ -274,6 +283,7 @@ def _modeler_text() -> dict[str, str]:
         "deployFailed": gettext("The draft was not deployed."),
         "deployNoChange": gettext("Change the process first: deploying makes its draft the next version."),
         "deployHasProblems": gettext("Fix the problems first."),
+        "simulating": gettext("Simulation: start a token on a start event (▶); the diagram cannot be edited until you leave the simulation."),
         "rolesPick": gettext("Select a user task to add roles to its candidate groups."),
         "rolesFor": gettext("Click a role to add it to the candidate groups of %(name)s."),
         "diffNone": gettext("No changes to v%(version)s yet."),
