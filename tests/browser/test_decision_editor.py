@@ -116,8 +116,8 @@ def test_an_admin_edits_a_cell_and_deploys_and_the_next_case_follows(editor_page
     shoot(page, "72-decision-compare")
 
 
-def test_a_designer_starts_a_new_table_from_the_template_and_keeps_it_as_a_draft(editor_page, center_server,  # noqa: F811
-                                                                              center, shoot):
+def test_a_designer_starts_a_new_table_from_the_template_and_keeps_it_as_a_draft(
+        editor_page, center_server, center, shoot):  # noqa: F811
     from engine.services import users
     users.create_user(center.session, "designer", PASSWORD, ["designer"])
     page, url = editor_page, center_server
@@ -138,6 +138,17 @@ def test_a_designer_starts_a_new_table_from_the_template_and_keeps_it_as_a_draft
     expect(page.locator("h1")).to_contain_text("新决策表，尚未部署")
     expect(page.locator("#lint-summary")).to_have_attribute("data-count", "0", timeout=15000)  # the template deploys
     expect(page.locator("#deploy-form")).to_have_count(0)  # designers draw; administrators deploy
+    # the hit policy select speaks Chinese, its options and its explanation too
+    select = page.locator(".hit-policy-edit-policy-select")
+    expect(select).to_contain_text("首条（FIRST）")
+    expect(page.locator(".hit-policy")).to_have_attribute("title", "规则可以重叠，自上而下第一条符合的规则生效")
+    select.click()
+    options = page.locator(".dms-select-options")
+    expect(options).to_contain_text("唯一（UNIQUE）")
+    expect(options).to_contain_text("汇总：求和（COLLECT SUM）")
+    expect(options).not_to_contain_text("Unique")
+    page.keyboard.press("Escape")
+    page.click("h1")
     _edit(page, "rule_labour", "out_result", '"dept_hrss"')
     expect(page.locator("#edit-state")).to_have_attribute("data-state", "saved", timeout=15000)
     page.reload()
