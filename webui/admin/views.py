@@ -129,6 +129,31 @@ def _element_types() -> dict[str, str]:
             "lane": gettext("a lane"), "scriptTask": gettext("a script task"), "userTask": gettext("a user task")}
 
 
+def _end_kinds() -> dict[str, str]:
+    """What an unnamed end of a flow is called beside a named one ("研判 → 网关")."""
+    return {"exclusiveGateway": gettext("gateway"), "parallelGateway": gettext("parallel gateway"),
+            "inclusiveGateway": gettext("inclusive gateway"), "eventBasedGateway": gettext("gateway"),
+            "startEvent": gettext("start"), "endEvent": gettext("end"), "boundaryEvent": gettext("boundary event"),
+            "intermediateCatchEvent": gettext("intermediate event"),
+            "intermediateThrowEvent": gettext("intermediate event")}
+
+
+def change_label(change, types: dict[str, str]) -> str:
+    """What a change list calls an element: its name; an unnamed sequence flow by its ends and condition
+    ("研判 → 分流（tier == 'major'）"); else what kind of element it is (its id is not for people)."""
+    if change.name:
+        return change.name
+    if change.source or change.target:
+        def end(e):
+            return (e.get("name") or _end_kinds().get(e.get("type")) or types.get(e.get("type"))
+                    or gettext("an element")) if e else "?"
+        label = f"{end(change.source)} → {end(change.target)}"
+        if change.condition:
+            label += f"（{change.condition}）" if i18n_is_chinese() else f" ({change.condition})"
+        return label
+    return types.get(change.type) or gettext("an element")
+
+
 @bp.route("/processes/<process_id>/compare")
 @login_required
 def process_compare(process_id: str):
@@ -145,7 +170,8 @@ def process_compare(process_id: str):
               "changes": [{"element_id": c.element_id, "change": c.change} for c in changes if c.change != "removed"]}
     return render_template("admin/compare.html", info=info, a=a, b=b, changes=changes, parts=text["parts"],
                            words={k: text[k] for k in ("added", "removed", "changed")}, config=config,
-                           sep="、" if i18n_is_chinese() else ", ", types=_element_types(),
+                           sep="、" if i18n_is_chinese() else ", ",
+                           labels={c.element_id: change_label(c, _element_types()) for c in changes},
                            viewer_available=(_node_modules() / MODELER_PACKAGES["bpmn-js"] / VIEWER_FILE).is_file(),
                            viewer_file=VIEWER_FILE, process_names={info.process_id: info.name or info.process_id})
 
@@ -289,6 +315,7 @@ def _modeler_text() -> dict[str, str]:
         "diffNone": gettext("No changes to v%(version)s yet."),
         "diffCount": gettext("%(count)s element(s) differ from v%(version)s."),
         "added": gettext("added"), "removed": gettext("removed"), "changed": gettext("changed"),
+        "types": _element_types(), "ends": _end_kinds(), "anElement": gettext("an element"),
         "parts": {"name": gettext("name"), "type": gettext("type"), "camunda:candidateGroups": gettext("candidate groups"),
                   "camunda:dueDate": gettext("due date"), "camunda:assignee": gettext("assignee"),
                   "documentation": gettext("documentation"), "condition": gettext("condition"),

@@ -206,6 +206,10 @@ class ElementChangeSchema(Schema):
     what = fields.List(fields.String(), required=True, metadata={
         "description": "for changed: attribute names (name, camunda:candidateGroups, …) and parts (documentation, "
                        "condition, form, properties, timer, …)"})
+    source = fields.Dict(required=True, allow_none=True, metadata={
+        "description": "a sequence flow's source: {name, type} (names an unnamed flow by its ends)"})
+    target = fields.Dict(required=True, allow_none=True, metadata={"description": "a sequence flow's target: {name, type}"})
+    condition = fields.String(required=True, allow_none=True, metadata={"description": "a sequence flow's condition"})
 
 
 class ProcessDraftDiff(Schema):

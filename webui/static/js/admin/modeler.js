@@ -233,7 +233,7 @@
         kind.textContent = T[c.change] || c.change;
         item.appendChild(kind);
         var what = (c.what || []).map(function (w) { return T.parts[w] || w; }).join(config.lang === "zh" ? "、" : ", ");
-        item.appendChild(document.createTextNode(" " + (c.name || c.element_id) + (what ? (config.lang === "zh" ? "：" : ": ") + what : "")));
+        item.appendChild(document.createTextNode(" " + changeLabel(c) + (what ? (config.lang === "zh" ? "：" : ": ") + what : "")));
         diffList.appendChild(item);
       });
       var version = String(answer.data.base_version);
@@ -241,6 +241,20 @@
       diffSummary.textContent = items.length ? T.diffCount.replace("%(count)s", String(items.length)).replace("%(version)s", version)
         : T.diffNone.replace("%(version)s", version);
     });
+  }
+
+  // What the change list calls an element (as webui/admin/views.py change_label): its name; an unnamed sequence
+  // flow by its ends and condition ("研判 → 分流（tier == 'major'）"); else its kind — never its id.
+  function changeLabel(c) {
+    if (c.name) { return c.name; }
+    var kind = function (type) { return T.types[type] || T.anElement; };
+    if (c.source || c.target) {
+      var end = function (e) { return e ? (e.name || T.ends[e.type] || kind(e.type)) : "?"; };
+      var label = end(c.source) + " → " + end(c.target);
+      if (c.condition) { label += config.lang === "zh" ? "（" + c.condition + "）" : " (" + c.condition + ")"; }
+      return label;
+    }
+    return kind(c.type);
   }
 
   function updateDeploy() {
