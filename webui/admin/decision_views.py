@@ -140,6 +140,7 @@ def decision_editor(decision_id: str):
                  "unsaved": gettext("Unsaved changes…"), "saving": gettext("Saving…"), "saved": gettext("Saved"),
                  "saveFailed": gettext("Not saved: the server did not take the draft. Your changes stay on this page."),
                  "draftOpened": gettext("Draft opened"),
+                 "draftFrom": gettext("draft from v%(version)s", version="{version}"),
                  "line": gettext("line %(line)s", line="{line}")},
     }
     return render_template("admin/decision_editor.html", info=info, version=version, config=config, draft=draft,

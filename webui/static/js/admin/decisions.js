@@ -78,6 +78,8 @@
         if (answer.status !== 201) { throw answer; }
         draftId = answer.data.id;
         host.setAttribute("data-draft", String(draftId));
+        var source = document.getElementById("editor-source");
+        if (source && T.draftFrom) { source.textContent = fill(T.draftFrom, { version: config.version }); }
         window.history.replaceState(null, "", config.urls.editPage + "?draft=" + draftId);
         return draftId;
       });
