@@ -164,3 +164,53 @@ def test_a_new_table_starts_from_the_template_and_deploys_as_version_1(designer)
     both = c.post("/api/v1/decisions/drafts", "designer", {"decision_id": "dispute_tier", "new_decision_id": "x"})
     assert both.status_code == 422
     assert c.post("/api/v1/decisions/drafts", "designer", {"decision_id": "nope"}).status_code == 404
+
+
+def test_the_pages_new_table_form_changes_list_and_comparison(designer, app):
+    """The UI side: 新建决策表 refuses a bad or taken id with the form again, opens the editor on a good one; a
+    draft's change list and the comparison of two versions render in Chinese; others get 403."""
+    from tests.support.web import csrf, ui_login
+
+    c = designer
+    browser = app.test_client()
+    ui_login(browser, "designer", expect=302)
+    form = browser.get("/admin/decisions/new")
+    assert form.status_code == 200 and "新建决策表" in form.get_data(as_text=True)
+    token = csrf(form.get_data(as_text=True))
+    bad = browser.post("/admin/decisions/new", data={"csrf_token": token, "name": "家事", "decision_id": "家事"})
+    assert bad.status_code == 422
+    html = bad.get_data(as_text=True)
+    assert "决策标识须以字母或 _ 开头" in html and 'value="家事"' in html
+    taken = browser.post("/admin/decisions/new", data={"csrf_token": token, "decision_id": "dispute_tier"})
+    assert taken.status_code == 409 and "已部署" in taken.get_data(as_text=True)
+    made = browser.post("/admin/decisions/new", data={"csrf_token": token, "name": "家事纠纷分流",
+                                                       "decision_id": "family_route"})
+    assert made.status_code == 302 and "/admin/decisions/family_route/edit?draft=" in made.headers["Location"]
+    editor = browser.get(made.headers["Location"]).get_data(as_text=True)
+    assert "新决策表，尚未部署" in editor and "decision-config" in editor
+    listed = browser.get("/admin/decisions").get_data(as_text=True)
+    assert 'id="my-decision-drafts"' in listed and "家事纠纷分流" in listed
+
+    draft = _new_draft(c)
+    assert _put(c, draft["id"], DMN.replace("<text>&gt;= 30</text>", "<text>&gt;= 20</text>")).status_code == 200
+    changes = browser.get(f"/admin/decisions/drafts/{draft['id']}/changes").get_data(as_text=True)
+    assert 'data-count="1"' in changes and "规则 2" in changes and "涉及人数" in changes
+    assert "<code>&gt;= 30</code> → <code>&gt;= 20</code>" in changes
+    other = app.test_client()
+    ui_login(other, "designer2", expect=302)
+    assert other.get(f"/admin/decisions/drafts/{draft['id']}/changes").status_code == 403
+
+    c.post(f"/api/v1/decisions/drafts/{_new_draft(c, 'admin')['id']}/deploy", "admin")  # nothing changed: a no-op
+    admin_draft = _new_draft(c, "admin")
+    assert _put(c, admin_draft["id"], MEDICAL, "admin").status_code == 200
+    assert c.post(f"/api/v1/decisions/drafts/{admin_draft['id']}/deploy", "admin", {"note": "医疗"}).status_code == 201
+    auditor = app.test_client()
+    ui_login(auditor, "auditor", expect=302)
+    compare = auditor.get("/admin/decisions/dispute_tier/compare")  # the newest two by default
+    html = compare.get_data(as_text=True)
+    assert compare.status_code == 200 and "第 2 版相对第 1 版的改动" in html and "规则 3" in html
+    assert auditor.get("/admin/decisions/dispute_tier/compare?a=1&b=9").status_code == 404
+    assert auditor.get("/admin/decisions/new").status_code == 403
+    clerk = app.test_client()
+    ui_login(clerk, "clerk", expect=302)
+    assert clerk.get("/admin/decisions/dispute_tier/compare").status_code == 403
