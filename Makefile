@@ -35,11 +35,15 @@ catalogs:
 # Browser packages (package.json, pinned by package-lock.json): bpmn-js for the case page's diagram and the
 # modeler, bpmn-js-properties-panel (its prebuilt UMD bundle) and camunda-bpmn-moddle for the modeler, dmn-js (its
 # UMD bundle) for the decision table editor, ECharts for the dashboard; installed, served from node_modules by the
-# vendor routes, never committed, no build step.
+# vendor routes, never committed. The one build step: bpmn-js-token-simulation ships ES modules only, so esbuild
+# bundles it (scripts/token_simulation_bundle.js, `npm run build:vendor`) into its package's dist/.
+TOKEN_SIMULATION_BUNDLE := node_modules/bpmn-js-token-simulation/dist/bpmn-js-token-simulation.js
 node:
 	@if [ -f package.json ] && command -v npm >/dev/null 2>&1; then \
 	  if [ ! -f node_modules/.package-lock.json ] || [ package.json -nt node_modules/.package-lock.json ]; then \
 	    npm install --no-audit --no-fund --loglevel=error; fi; \
+	  if [ ! -f $(TOKEN_SIMULATION_BUNDLE) ] || [ scripts/token_simulation_bundle.js -nt $(TOKEN_SIMULATION_BUNDLE) ]; then \
+	    npm run --silent build:vendor; fi; \
 	else echo "npm not found: the case diagram will show a notice instead of bpmn-js"; fi
 
 # Debian's Chromium for the Playwright browser tests (Playwright never downloads a browser here).

@@ -213,6 +213,23 @@ class ProcessDraftModel(Base):
     return_note: Mapped[str | None] = mapped_column(Text)
 
 
+class DecisionDraftModel(Base):
+    """A decision table being edited in the table editor (/admin/decisions/<id>/edit), as a process draft: its
+    author's, autosaved, until it is deployed (then it goes) or discarded. `decision_id` is None for a new table
+    not yet deployed; the decision id a deploy uses is the one in the XML."""
+
+    __tablename__ = "decision_drafts"
+    __table_args__ = (Index("ix_decision_drafts_author", "author", "updated_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[str | None] = mapped_column(String(200))
+    base_version: Mapped[int | None] = mapped_column(Integer)  # the deployed version it started from
+    author: Mapped[str] = mapped_column(String(64))  # only they see, save, deploy or discard it
+    name: Mapped[str | None] = mapped_column(String(300))
+    xml: Mapped[str] = mapped_column(Text, deferred=True)
+    updated_at: Mapped[datetime]
+
+
 class AdminEventModel(Base):
     """The admin log: every administrative act (who, when, what, on whom or what, old -> new), append-only and
     SHA-256 chained in one chain over the whole table like a case's history (engine/admin_log.py, migration

@@ -20,10 +20,11 @@ from engine.actors import Actor
 from engine.directory import ensure_roles
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound, ProcessDefinitionError, Problem
 from engine.messages import msg
-from engine.models import (ActiveVersionModel, CaseModel, DecisionVersionModel, OrgUnitModel, ProcessAuditModel,
-                           ProcessDraftModel, ProcessVersionModel)
+from engine.models import (ActiveVersionModel, CaseModel, DecisionDraftModel, DecisionVersionModel, OrgUnitModel,
+                           ProcessAuditModel, ProcessDraftModel, ProcessVersionModel)
 from engine.specs import dmn
 from engine.specs.diff import ElementChange, diff_definitions
+from engine.specs.dmn_diff import TableChange, diff_decisions
 from engine.versions import (LoadedVersion, _not_deployed, active_loaded_version, load_version,  # noqa: F401
                              version_number)  # public here too
 
@@ -774,6 +775,152 @@ def deploy_draft(session: Session, draft_id: int, actor: Actor, note: str | None
     session.delete(row)
     session.commit()
     log.info("%s deployed process draft %s", actor.username, draft_id)
+    return results
+
+
+# -- decision table drafts (as process drafts: the table editor's autosave, per author, deployed with a note) --------
+
+_DECISION_TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "new_decision.dmn"
+_DECISION_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,199}\Z")  # as camunda:decisionRef names it (dmn.py)
+_DECISION_TAG_ID = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?decision\b[^>]*?\sid=[\"']([^\"']+)[\"']")
+
+
+@dataclass
+class DecisionDraftInfo:
+    """A decision table draft as the editor and its lists see it (xml only when one draft is asked for)."""
+
+    id: int
+    decision_id: str | None
+    base_version: int | None
+    author: str
+    name: str | None
+    updated_at: object
+    target: str  # the decision it deploys as: decision_id, or the id in a new table's XML
+    xml: str | None = None
+
+
+def _decision_draft_info(row: DecisionDraftModel, with_xml: bool = False) -> DecisionDraftInfo:
+    found = _DECISION_TAG_ID.search(row.xml.encode("utf-8")) if row.decision_id is None else None
+    target = row.decision_id or (found.group(1).decode() if found else f"decision-draft-{row.id}")
+    return DecisionDraftInfo(row.id, row.decision_id, row.base_version, row.author, row.name, row.updated_at, target,
+                             row.xml if with_xml else None)
+
+
+def _own_decision_draft(session: Session, draft_id: int, actor: Actor) -> DecisionDraftModel:
+    _may_edit(actor)
+    row = session.get(DecisionDraftModel, draft_id)
+    if row is None:
+        raise NotFound(msg("decision.draft_not_found", draft_id=draft_id))
+    if row.author != actor.username:
+        raise Forbidden(msg("decision.draft_not_yours", draft_id=draft_id, author=row.author))
+    return row
+
+
+def decision_template_xml(decision_id: str, name: str) -> str:
+    """The new-table template: hit policy FIRST, one input (纠纷类型: category), one output (建议: suggestion), a
+    rule for labour disputes and a last catch-all rule."""
+    text = _DECISION_TEMPLATE.read_text(encoding="utf-8")
+    return text.replace("__DECISION_ID__", decision_id).replace('"__NAME__"', quoteattr(name)).replace(
+        "__NAME__", escape(name))
+
+
+def create_decision_draft(session: Session, actor: Actor, *, decision_id: str | None = None,
+                          version: int | None = None, new_decision_id: str | None = None,
+                          name: str | None = None) -> DecisionDraftInfo:
+    """Start a decision table draft: from a deployed version of `decision_id` (its newest unless `version` is
+    given), or, with `new_decision_id`, a new table from the template. Administrators and process designers.
+    Commits.
+
+    Raises Forbidden, NotFound (decision or version), InvalidData (a bad new decision id), Conflict (the new
+    decision id is already deployed)."""
+    _may_edit(actor)
+    now = runtime.of(session).clock.now()
+    if decision_id is not None:
+        number, xml = decision_xml(session, actor, decision_id, version)
+        draft = DecisionDraftModel(decision_id=decision_id, base_version=number, author=actor.username,
+                                   name=_draft_name(name) or _latest_decision(session, decision_id).name,
+                                   xml=xml.decode("utf-8"), updated_at=now)
+    else:
+        new_id = (new_decision_id or "").strip()
+        if not _DECISION_ID.match(new_id):
+            raise InvalidData(msg("decision.draft_bad_id"), {"decision_id": [msg("decision.draft_bad_id")]})
+        if _latest_decision(session, new_id) is not None:
+            raise Conflict(msg("decision.draft_exists", decision_id=new_id), {"decision_id": [
+                msg("decision.draft_exists", decision_id=new_id)]})
+        label = _draft_name(name) or new_id
+        draft = DecisionDraftModel(decision_id=None, base_version=None, author=actor.username, name=label,
+                                   xml=decision_template_xml(new_id, label), updated_at=now)
+    session.add(draft)
+    session.commit()
+    log.info("%s started decision draft %s (%s)", actor.username, draft.id, decision_id or new_decision_id)
+    return _decision_draft_info(draft, with_xml=True)
+
+
+def save_decision_draft(session: Session, draft_id: int, xml: str, actor: Actor) -> DecisionDraftInfo:
+    """Replace a decision draft's XML (the editor's autosave; nothing is checked but its size). Its author only.
+    Commits. Raises Forbidden, NotFound, InvalidData (too large)."""
+    row = _own_decision_draft(session, draft_id, actor)
+    row.xml = _draft_xml(xml)
+    row.updated_at = runtime.of(session).clock.now()
+    session.commit()
+    return _decision_draft_info(row)
+
+
+def get_decision_draft(session: Session, draft_id: int, actor: Actor) -> DecisionDraftInfo:
+    """One of the caller's decision drafts with its XML. Raises Forbidden, NotFound."""
+    return _decision_draft_info(_own_decision_draft(session, draft_id, actor), with_xml=True)
+
+
+def list_decision_drafts(session: Session, actor: Actor, decision_id: str | None = None) -> list[DecisionDraftInfo]:
+    """The caller's own decision drafts (of one decision, or all), the most recently saved first.
+    Raises Forbidden."""
+    _may_edit(actor)
+    query = (select(DecisionDraftModel).options(undefer(DecisionDraftModel.xml))
+             .where(DecisionDraftModel.author == actor.username)
+             .order_by(DecisionDraftModel.updated_at.desc(), DecisionDraftModel.id.desc()))
+    rows = [_decision_draft_info(r) for r in session.scalars(query)]
+    return [d for d in rows if decision_id is None or d.target == decision_id]
+
+
+def discard_decision_draft(session: Session, draft_id: int, actor: Actor) -> None:
+    """Delete a decision draft. Its author only. Commits. Raises Forbidden, NotFound."""
+    session.delete(_own_decision_draft(session, draft_id, actor))
+    session.commit()
+
+
+def decision_draft_diff(session: Session, draft_id: int, actor: Actor) -> tuple[int | None, list[TableChange]]:
+    """What the draft changes in the version it was opened from: columns and rules added, removed, moved and
+    changed cell by cell (a new table: None and an empty list). Its author. Raises Forbidden, NotFound."""
+    row = _own_decision_draft(session, draft_id, actor)
+    if row.decision_id is None or row.base_version is None:
+        return None, []
+    base = session.scalar(select(DecisionVersionModel).where(DecisionVersionModel.decision_id == row.decision_id,
+                                                             DecisionVersionModel.version == row.base_version))
+    return row.base_version, diff_decisions(base.xml, row.xml.encode("utf-8"))
+
+
+def decision_version_diff(session: Session, actor: Actor, decision_id: str, old: int, new: int) -> list[TableChange]:
+    """What version `new` of a decision table changes in version `old` (either may be the older). Administrators,
+    auditors and designers. Read-only. Raises Forbidden, NotFound (decision or either version)."""
+    _number, before = decision_xml(session, actor, decision_id, old)
+    _number, after = decision_xml(session, actor, decision_id, new)
+    return diff_decisions(before, after)
+
+
+def deploy_decision_draft(session: Session, draft_id: int, actor: Actor,
+                          note: str | None = None) -> list[DeployResult]:
+    """Deploy a decision draft as deploy() does (the next version of the table with the change note, a new
+    version of every process using it; identical content a no-op) and remove the draft, in one transaction.
+    Administrators (its author). A draft deploy would refuse stays as it is. Commits.
+
+    Raises Forbidden, NotFound, InvalidData (note), ProcessDefinitionError (every refused cell)."""
+    row = _own_decision_draft(session, draft_id, actor)
+    latest = _latest_decision(session, row.decision_id) if row.decision_id else None
+    name = latest.file_name if latest is not None else f"{_decision_draft_info(row).target}.dmn"
+    results = _deploy(session, {name: row.xml.encode("utf-8")}, actor, note)
+    session.delete(row)
+    session.commit()
+    log.info("%s deployed decision draft %s", actor.username, draft_id)
     return results
 
 

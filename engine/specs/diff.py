@@ -25,6 +25,11 @@ class ElementChange:
     type: str  # the BPMN element (userTask, sequenceFlow, …)
     name: str | None
     what: list[str] = field(default_factory=list)  # for `changed`: attribute names and parts
+    # a sequence flow's ends ({"name", "type"} of its source and target) and condition: what names an unnamed
+    # flow for people ("研判 → 分流"), as its id does not
+    source: dict | None = None
+    target: dict | None = None
+    condition: str | None = None
 
 
 def _attr_name(key: str) -> str:
@@ -103,20 +108,42 @@ def _what_changed(old: etree._Element, new: etree._Element) -> list[str]:
     return what
 
 
+_CONDITION_MAX = 80  # characters of a flow's condition shown beside its ends
+
+
+def _flow_ends(change: ElementChange, el: etree._Element, elements: dict[str, etree._Element]) -> ElementChange:
+    """A sequence flow's change with its ends and condition (from the side it is read from)."""
+    if change.type != "sequenceFlow":
+        return change
+
+    def end(ref: str | None) -> dict | None:
+        node = elements.get(ref or "")
+        return {"name": node.get("name"), "type": etree.QName(node).localname} if node is not None else None
+
+    change.source, change.target = end(el.get("sourceRef")), end(el.get("targetRef"))
+    condition = el.find(f"{{{BPMN_NS}}}conditionExpression")
+    text = " ".join((condition.text or "").split()) if condition is not None else ""
+    change.condition = (text[:_CONDITION_MAX - 1] + "…" if len(text) > _CONDITION_MAX else text) or None
+    return change
+
+
 def diff_definitions(old: bytes, new: bytes) -> list[ElementChange]:
     """Elements of `new` not in `old` (added), of `old` not in `new` (removed), and in both but different
-    (changed, with what): in the new file's order, then the removed ones in the old file's order."""
+    (changed, with what): in the new file's order, then the removed ones in the old file's order. A sequence
+    flow carries its ends and condition (read from the new file; a removed one from the old)."""
     before, after = _elements(old), _elements(new)
     changes = []
     for el_id, el in after.items():
         local = etree.QName(el).localname
         if el_id not in before:
-            changes.append(ElementChange(el_id, "added", local, el.get("name")))
+            changes.append(_flow_ends(ElementChange(el_id, "added", local, el.get("name")), el, after))
             continue
         what = _what_changed(before[el_id], el)
         if what:
-            changes.append(ElementChange(el_id, "changed", local, el.get("name") or before[el_id].get("name"), what))
+            changes.append(_flow_ends(ElementChange(el_id, "changed", local,
+                                                    el.get("name") or before[el_id].get("name"), what), el, after))
     for el_id, el in before.items():
         if el_id not in after:
-            changes.append(ElementChange(el_id, "removed", etree.QName(el).localname, el.get("name")))
+            changes.append(_flow_ends(ElementChange(el_id, "removed", etree.QName(el).localname, el.get("name")),
+                                      el, before))
     return changes

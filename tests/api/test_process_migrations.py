@@ -139,7 +139,8 @@ def test_compare_any_two_versions(app, client, login):
         ui_login(browser, who, expect=302)
         html = browser.get("/admin/processes/small_mediation/compare?a=1&b=2").get_data(as_text=True)
         assert "第 2 版相对第 1 版的改动" in html and "复核" in html and "新增" in html and "compare-config" in html
-        assert "一条连线" in html and "> f4b<" not in html  # an unnamed flow is not shown by its id
+        # an unnamed flow is named by its ends (an unnamed end by its kind), never by its id
+        assert "复核 → 网关" in html and "> f4b<" not in html
     api = client.get("/api/v1/processes/small_mediation/diff?from_version=2&to_version=1", headers=login("auditor"))
     assert api.status_code == 200
     assert {(c["element_id"], c["change"]) for c in api.get_json()["items"]} >= {("review", "removed")}

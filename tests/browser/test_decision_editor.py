@@ -81,7 +81,19 @@ def test_an_admin_edits_a_cell_and_deploys_and_the_next_case_follows(editor_page
     # rule 7 (医疗、交通事故) now suggests 疑难复杂
     _edit(page, "rule_7", "out_tier", '"complex"')
     expect(page.locator("#lint-summary")).to_have_attribute("data-count", "0", timeout=15000)
-    expect(page.locator("#edit-state")).to_have_attribute("data-state", "changed")
+    # every change is saved to the admin's draft of the table; a reload opens it again, with its changes listed
+    expect(page.locator("#edit-state")).to_have_attribute("data-state", "saved", timeout=15000)
+    assert "?draft=" in page.url
+    changes = page.locator("#table-changes")
+    expect(changes).to_have_attribute("data-count", "1", timeout=15000)
+    expect(changes.locator('li[data-element="rule_7"]')).to_contain_text("规则 7")
+    expect(changes.locator('li[data-element="rule_7"]')).to_contain_text('建议等级："ordinary" → "complex"')
+    page.reload()
+    expect(page.locator("#decision-editor")).to_have_attribute("data-state", "ready", timeout=20000)
+    expect(page.locator('td[data-row-id="rule_7"][data-col-id="out_tier"]')).to_have_text('"complex"')
+    expect(page.locator("#edit-state")).to_have_text("已打开草稿")
+    expect(changes).to_have_attribute("data-count", "1", timeout=15000)
+    expect(page.locator("#lint-summary")).to_have_attribute("data-count", "0", timeout=15000)
     page.fill("#deploy-note", "医疗、交通事故改为疑难复杂")
     expect(page.locator("#deploy-form button[type=submit]")).to_be_enabled()
     shoot(page, "71-decision-editor")
@@ -95,3 +107,54 @@ def test_an_admin_edits_a_cell_and_deploys_and_the_next_case_follows(editor_page
     page.goto(f"{url}/admin/decisions")
     expect(page.locator('tr[data-decision="dispute_tier"] .latest-version')).to_have_text("v2")
     expect(page.locator('[data-versions="dispute_tier"]')).to_contain_text("医疗、交通事故改为疑难复杂")
+    expect(page.locator("#my-decision-drafts")).to_have_count(0)  # the deployed draft is gone
+
+    # v2 against v1: rule 7's result, cell by cell
+    page.click('[data-versions="dispute_tier"] a.compare-link')
+    expect(page.locator("#diff-summary")).to_have_attribute("data-count", "1")
+    expect(page.locator('.table-changes li[data-element="rule_7"]')).to_contain_text('建议等级："ordinary" → "complex"')
+    shoot(page, "72-decision-compare")
+
+
+def test_a_designer_starts_a_new_table_from_the_template_and_keeps_it_as_a_draft(
+        editor_page, center_server, center, shoot):  # noqa: F811
+    from engine.services import users
+    users.create_user(center.session, "designer", PASSWORD, ["designer"])
+    page, url = editor_page, center_server
+    _sign_in(page, url, "designer")
+    page.goto(f"{url}/admin/decisions")
+    page.click("#new-decision")
+    page.fill("#name", "家事纠纷分流")
+    page.fill("#decision_id", "dispute_tier")
+    page.click("main form button[type=submit]")
+    expect(page.locator(".field-error")).to_contain_text("已部署")  # refused, with what was typed
+    expect(page.locator("#name")).to_have_value("家事纠纷分流")
+    page.fill("#decision_id", "family_route")
+    shoot(page, "73-new-decision")
+    page.click("main form button[type=submit]")
+    editor = page.locator("#decision-editor")
+    expect(editor).to_have_attribute("data-state", "ready", timeout=20000)
+    assert "/admin/decisions/family_route/edit?draft=" in page.url
+    expect(page.locator("h1")).to_contain_text("新决策表，尚未部署")
+    expect(page.locator("#lint-summary")).to_have_attribute("data-count", "0", timeout=15000)  # the template deploys
+    expect(page.locator("#deploy-form")).to_have_count(0)  # designers draw; administrators deploy
+    # the hit policy select speaks Chinese, its options and its explanation too
+    select = page.locator(".hit-policy-edit-policy-select")
+    expect(select).to_contain_text("首条（FIRST）")
+    expect(page.locator(".hit-policy")).to_have_attribute("title", "规则可以重叠，自上而下第一条符合的规则生效")
+    select.click()
+    options = page.locator(".dms-select-options")
+    expect(options).to_contain_text("唯一（UNIQUE）")
+    expect(options).to_contain_text("汇总：求和（COLLECT SUM）")
+    expect(options).not_to_contain_text("Unique")
+    page.keyboard.press("Escape")
+    page.click("h1")
+    _edit(page, "rule_labour", "out_result", '"dept_hrss"')
+    expect(page.locator("#edit-state")).to_have_attribute("data-state", "saved", timeout=15000)
+    page.reload()
+    expect(editor).to_have_attribute("data-state", "ready", timeout=20000)
+    expect(page.locator('td[data-row-id="rule_labour"][data-col-id="out_result"]')).to_have_text('"dept_hrss"')
+    page.goto(f"{url}/admin/decisions")
+    expect(page.locator("#my-decision-drafts")).to_contain_text("家事纠纷分流")
+    expect(page.locator("#my-decision-drafts")).to_contain_text("新决策表")
+    shoot(page, "74-decisions-with-drafts")

@@ -122,3 +122,19 @@ def test_a_designer_starts_a_new_process_and_cannot_deploy_it(page, center_serve
     page.goto(f"{url}/admin/processes")
     expect(page.locator("#my-drafts")).to_contain_text("邻里纠纷快速调解")
     shoot(page, "64-processes-with-drafts")
+
+
+def test_the_diff_names_an_unnamed_flow_by_its_ends(page, center_server, center):  # noqa: F811
+    """Issue 19: a changed sequence flow without a name is listed by its ends ("研判 → 有激化风险？"), not its id."""
+    url = center_server
+    _sign_in(page, url, "admin")
+    page.goto(f"{url}/admin/processes/dispute/model")
+    expect(page.locator("#modeler")).to_have_attribute("data-state", "ready", timeout=20000)
+    box = page.locator('[data-element-id="flow_screen__gw_risk"] .djs-hit').bounding_box()  # a straight flow
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    expect(page.locator("#properties")).to_contain_text("顺序流")
+    page.click("#properties [data-group-id='group-documentation'] .bio-properties-panel-group-header")
+    page.locator("#bio-properties-panel-documentation").fill("研判后判断有无激化风险")
+    item = page.locator('#diff-list li[data-element="flow_screen__gw_risk"]')
+    expect(item).to_contain_text("研判 → 有激化风险？：说明文档", timeout=15000)
+    expect(item).not_to_contain_text("flow_screen__gw_risk")

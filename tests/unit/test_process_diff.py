@@ -64,3 +64,26 @@ def test_what_bpmn_js_rewrites_is_no_change_but_field_order_is():
     first_end = end + len("</camunda:formField>")
     reordered = text[:start] + text[second:second_end] + text[first_end:second] + text[start:first_end] + text[second_end:]
     assert [(c.element_id, c.what) for c in diff_definitions(DISPUTE, reordered.encode())] == [("dispatch", ["form"])]
+
+
+def test_a_sequence_flow_carries_its_ends_and_condition():
+    """The change lists name an unnamed flow by its ends ("研判 → 分流") and its condition, not by its id."""
+    text = DISPUTE.decode()
+    start = text.index('<bpmn:sequenceFlow id="flow_gw_consent__guide_channels"')
+    end = text.index("</bpmn:sequenceFlow>", start)
+    changed = (text[:start] + text[start:end].replace("== 'refused'", "== 'declined'") + text[end:])
+    new = changed.replace('<bpmn:sequenceFlow id="flow_screen__gw_risk" sourceRef="screen" targetRef="gw_risk" />',
+                          '<bpmn:sequenceFlow id="flow_new" sourceRef="screen" targetRef="gw_risk" />').encode()
+    changes = _changes(new)
+    added = changes[("flow_new", "added")]
+    assert added.source == {"name": "研判", "type": "userTask"} and added.target["type"] == "exclusiveGateway"
+    assert added.condition is None
+    assert changes[("flow_screen__gw_risk", "removed")].source["name"] == "研判"  # read from the old file
+    condition = changes[("flow_gw_consent__guide_channels", "changed")]
+    assert condition.what == ["condition"] and condition.condition == "mediation_consent == 'declined'"
+    assert condition.target["name"] and condition.source["type"] == "exclusiveGateway"
+    long = new.replace(b"== 'declined'", b"== '" + b"x" * 200 + b"'")
+    [flow] = [c for c in diff_definitions(DISPUTE, long) if c.element_id == "flow_gw_consent__guide_channels"]
+    assert len(flow.condition) == 80 and flow.condition.endswith("…")
+    task = changes.get(("screen", "changed"))
+    assert task is None  # only the flows changed

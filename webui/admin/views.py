@@ -129,6 +129,31 @@ def _element_types() -> dict[str, str]:
             "lane": gettext("a lane"), "scriptTask": gettext("a script task"), "userTask": gettext("a user task")}
 
 
+def _end_kinds() -> dict[str, str]:
+    """What an unnamed end of a flow is called beside a named one ("研判 → 网关")."""
+    return {"exclusiveGateway": gettext("gateway"), "parallelGateway": gettext("parallel gateway"),
+            "inclusiveGateway": gettext("inclusive gateway"), "eventBasedGateway": gettext("gateway"),
+            "startEvent": gettext("start"), "endEvent": gettext("end"), "boundaryEvent": gettext("boundary event"),
+            "intermediateCatchEvent": gettext("intermediate event"),
+            "intermediateThrowEvent": gettext("intermediate event")}
+
+
+def change_label(change, types: dict[str, str]) -> str:
+    """What a change list calls an element: its name; an unnamed sequence flow by its ends and condition
+    ("研判 → 分流（tier == 'major'）"); else what kind of element it is (its id is not for people)."""
+    if change.name:
+        return change.name
+    if change.source or change.target:
+        def end(e):
+            return (e.get("name") or _end_kinds().get(e.get("type")) or types.get(e.get("type"))
+                    or gettext("an element")) if e else "?"
+        label = f"{end(change.source)} → {end(change.target)}"
+        if change.condition:
+            label += f"（{change.condition}）" if i18n_is_chinese() else f" ({change.condition})"
+        return label
+    return types.get(change.type) or gettext("an element")
+
+
 @bp.route("/processes/<process_id>/compare")
 @login_required
 def process_compare(process_id: str):
@@ -145,7 +170,8 @@ def process_compare(process_id: str):
               "changes": [{"element_id": c.element_id, "change": c.change} for c in changes if c.change != "removed"]}
     return render_template("admin/compare.html", info=info, a=a, b=b, changes=changes, parts=text["parts"],
                            words={k: text[k] for k in ("added", "removed", "changed")}, config=config,
-                           sep="、" if i18n_is_chinese() else ", ", types=_element_types(),
+                           sep="、" if i18n_is_chinese() else ", ",
+                           labels={c.element_id: change_label(c, _element_types()) for c in changes},
                            viewer_available=(_node_modules() / MODELER_PACKAGES["bpmn-js"] / VIEWER_FILE).is_file(),
                            viewer_file=VIEWER_FILE, process_names={info.process_id: info.name or info.process_id})
 
@@ -160,10 +186,14 @@ MODELER_PACKAGES = {
     "properties-panel-css": "@bpmn-io/properties-panel/dist/assets",
     "camunda-moddle": "camunda-bpmn-moddle/resources",
     "dmn-js": "dmn-js/dist",  # the decision table editor (/admin/decisions, decision_views.py)
+    # the modeler's 模拟运行: bundled at setup (`make node`: the package ships ES modules only)
+    "token-simulation": "bpmn-js-token-simulation/dist",
+    "token-simulation-css": "bpmn-js-token-simulation/assets/css",
 }
 MODELER_FILE = "bpmn-modeler.production.min.js"
 VIEWER_FILE = "bpmn-navigated-viewer.production.min.js"  # the comparison's diagram (read-only)
 PANEL_FILE = "bpmn-js-properties-panel.umd.js"
+SIMULATION_FILE = "bpmn-js-token-simulation.js"
 
 
 def _node_modules() -> Path:
@@ -177,6 +207,10 @@ def modeler_vendor(package: str, filename: str):
     if folder is None:
         abort(404)
     return send_from_directory(_node_modules() / folder, filename, max_age=86400)
+
+
+def _simulation_available() -> bool:
+    return (_node_modules() / MODELER_PACKAGES["token-simulation"] / SIMULATION_FILE).is_file()
 
 
 def _modeler_available() -> bool:
@@ -251,7 +285,8 @@ def modeler(process_id: str):
     return render_template("admin/modeler.html", process_id=process_id, name=name, version=version, draft=draft,
                            newest=newest if newest and version and newest > version else None,
                            others=others, config=config, modeler_available=_modeler_available(),
-                           modeler_file=MODELER_FILE, panel_file=PANEL_FILE)
+                           modeler_file=MODELER_FILE, panel_file=PANEL_FILE,
+                           simulation_available=_simulation_available(), simulation_file=SIMULATION_FILE)
 
 
 def _modeler_text() -> dict[str, str]:
@@ -274,11 +309,13 @@ def _modeler_text() -> dict[str, str]:
         "deployFailed": gettext("The draft was not deployed."),
         "deployNoChange": gettext("Change the process first: deploying makes its draft the next version."),
         "deployHasProblems": gettext("Fix the problems first."),
+        "simulating": gettext("Simulation: start a token on a start event (▶); the diagram cannot be edited until you leave the simulation."),
         "rolesPick": gettext("Select a user task to add roles to its candidate groups."),
         "rolesFor": gettext("Click a role to add it to the candidate groups of %(name)s."),
         "diffNone": gettext("No changes to v%(version)s yet."),
         "diffCount": gettext("%(count)s element(s) differ from v%(version)s."),
         "added": gettext("added"), "removed": gettext("removed"), "changed": gettext("changed"),
+        "types": _element_types(), "ends": _end_kinds(), "anElement": gettext("an element"),
         "parts": {"name": gettext("name"), "type": gettext("type"), "camunda:candidateGroups": gettext("candidate groups"),
                   "camunda:dueDate": gettext("due date"), "camunda:assignee": gettext("assignee"),
                   "documentation": gettext("documentation"), "condition": gettext("condition"),

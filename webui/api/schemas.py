@@ -206,6 +206,10 @@ class ElementChangeSchema(Schema):
     what = fields.List(fields.String(), required=True, metadata={
         "description": "for changed: attribute names (name, camunda:candidateGroups, …) and parts (documentation, "
                        "condition, form, properties, timer, …)"})
+    source = fields.Dict(required=True, allow_none=True, metadata={
+        "description": "a sequence flow's source: {name, type} (names an unnamed flow by its ends)"})
+    target = fields.Dict(required=True, allow_none=True, metadata={"description": "a sequence flow's target: {name, type}"})
+    condition = fields.String(required=True, allow_none=True, metadata={"description": "a sequence flow's condition"})
 
 
 class ProcessDraftDiff(Schema):
@@ -246,6 +250,86 @@ def draft_json(d) -> dict:
            "submitted_at": iso(d.submitted_at), "submit_note": d.submit_note, "returned_at": iso(d.returned_at),
            "returned_by": d.returned_by, "return_note": d.return_note}
     return out
+
+
+class DecisionDraftSchema(Schema):
+    id = fields.Integer(required=True)
+    decision_id = fields.String(required=True, allow_none=True,
+                                metadata={"description": "null: a new decision table, not deployed yet"})
+    target = fields.String(required=True, metadata={"description": "the decision it deploys as"})
+    base_version = fields.Integer(required=True, allow_none=True,
+                                  metadata={"description": "the deployed version it was opened from"})
+    author = fields.String(required=True)
+    name = fields.String(required=True, allow_none=True)
+    updated_at = _time(required=True)
+    xml = fields.String(required=True, allow_none=True,
+                        metadata={"description": "the DMN XML when one draft is read or started; null in lists and saves"})
+
+
+class DecisionDraftList(Schema):
+    items = fields.List(fields.Nested(DecisionDraftSchema), required=True, metadata={"description": "latest saved first"})
+
+
+class DecisionDraftCreateRequest(Schema):
+    decision_id = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=200), _no_nul],
+                                metadata={"description": "open a deployed decision table (its newest version)"})
+    version = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1),
+                             metadata={"description": "with decision_id: another version than the newest"})
+    new_decision_id = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=200), _no_nul],
+                                    metadata={"description": "a new decision table from the template, with this id"})
+    name = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=300), _no_nul])
+
+    @validates_schema
+    def _one_source(self, data, **kwargs):
+        if bool(data.get("decision_id")) == bool(data.get("new_decision_id")):
+            raise ValidationError("decision_id 与 new_decision_id 须且只须给出一个 / give exactly one of decision_id "
+                                  "and new_decision_id", field_name="decision_id")
+
+
+class DecisionDraftSaveRequest(Schema):
+    xml = fields.String(required=True, validate=[validate.Length(min=1), _no_nul])
+
+
+class FieldChangeSchema(Schema):
+    field = fields.String(required=True, metadata={
+        "description": "name | hit_policy | aggregation | label | expression | type | output_name | values | "
+                       "description | cell (then column names the column)"})
+    old = fields.String(required=True, allow_none=True)
+    new = fields.String(required=True, allow_none=True)
+    column = fields.String(required=True, allow_none=True, metadata={"description": "a cell's column label"})
+
+
+class TableChangeSchema(Schema):
+    decision_id = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"description": "decision | input | output | rule"})
+    change = fields.String(required=True, metadata={"description": "added | removed | changed | moved"})
+    element_id = fields.String(required=True)
+    label = fields.String(required=True, allow_none=True,
+                          metadata={"description": "a decision's name, a column's label, a rule's description"})
+    number = fields.Integer(required=True, allow_none=True,
+                            metadata={"description": "a rule's number (as the editor shows it; the old one if removed)"})
+    old_number = fields.Integer(required=True, allow_none=True,
+                                metadata={"description": "a changed or moved rule's number in the old table"})
+    fields_ = fields.List(fields.Nested(FieldChangeSchema), required=True, data_key="fields")
+
+
+class DecisionDiff(Schema):
+    base_version = fields.Integer(required=True, allow_none=True,
+                                  metadata={"description": "the older side (null: a new table, nothing to compare)"})
+    version = fields.Integer(required=True, allow_none=True,
+                             metadata={"description": "the newer side (null: the draft)"})
+    items = fields.List(fields.Nested(TableChangeSchema), required=True)
+
+
+def decision_draft_json(d) -> dict:
+    return {"id": d.id, "decision_id": d.decision_id, "target": d.target, "base_version": d.base_version,
+            "author": d.author, "name": d.name, "updated_at": iso(d.updated_at), "xml": d.xml}
+
+
+def table_change_json(c) -> dict:
+    return {"decision_id": c.decision_id, "kind": c.kind, "change": c.change, "element_id": c.element_id,
+            "label": c.label, "number": c.number, "old_number": c.old_number,
+            "fields_": [vars(f) for f in c.fields]}
 
 
 class ProcessList(Schema):

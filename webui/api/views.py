@@ -367,6 +367,97 @@ def list_decisions():
     return {"items": [s.decision_json(d) for d in processes.list_decisions(db.session, current_actor())]}
 
 
+@blp.route("/decisions/drafts", methods=["GET"])
+@blp.doc(parameters=[{"in": "query", "name": "decision_id", "schema": {"type": "string"}}])
+@_errors(401, 403)
+@blp.response(200, s.DecisionDraftList)
+def list_decision_drafts():
+    """The caller's own decision table drafts (of one table with ?decision_id=), the latest saved first.
+    Administrators and process designers."""
+    items = processes.list_decision_drafts(db.session, current_actor(), request.args.get("decision_id") or None)
+    return {"items": [s.decision_draft_json(d) for d in items]}
+
+
+@blp.route("/decisions/drafts", methods=["POST"])
+@_json_request(s.DecisionDraftCreateRequest)
+@_errors(401, 403, 404, 409, 422)
+@blp.response(201, s.DecisionDraftSchema)
+def create_decision_draft():
+    """Start a decision table draft: from a deployed table (`decision_id`, its newest version or `version`), or a
+    new table from the template (`new_decision_id`: hit policy FIRST, one input, one output, two rules). The draft
+    is the caller's. Administrators and process designers."""
+    body = _load(s.DecisionDraftCreateRequest, _json_body())
+    draft = processes.create_decision_draft(db.session, current_actor(), decision_id=body["decision_id"],
+                                            version=body["version"], new_decision_id=body["new_decision_id"],
+                                            name=body["name"])
+    return s.decision_draft_json(draft), 201
+
+
+@blp.route("/decisions/drafts/<int:draft_id>", methods=["GET"])
+@_errors(401, 403, 404)
+@blp.response(200, s.DecisionDraftSchema)
+def get_decision_draft(draft_id: int):
+    """One of the caller's decision table drafts, with its XML."""
+    return s.decision_draft_json(processes.get_decision_draft(db.session, draft_id, current_actor()))
+
+
+@blp.route("/decisions/drafts/<int:draft_id>", methods=["PUT"])
+@_json_request(s.DecisionDraftSaveRequest)
+@_errors(401, 403, 404, 422)
+@blp.response(200, s.DecisionDraftSchema)
+def save_decision_draft(draft_id: int):
+    """Save a decision table draft's XML (the editor's autosave; a half-edited table is fine). Its author only."""
+    body = _load(s.DecisionDraftSaveRequest, _json_body())
+    return s.decision_draft_json(processes.save_decision_draft(db.session, draft_id, body["xml"], current_actor()))
+
+
+@blp.route("/decisions/drafts/<int:draft_id>", methods=["DELETE"])
+@_errors(401, 403, 404)
+@blp.response(204)
+def discard_decision_draft(draft_id: int):
+    """Discard a decision table draft. Its author only."""
+    processes.discard_decision_draft(db.session, draft_id, current_actor())
+    return None
+
+
+@blp.route("/decisions/drafts/<int:draft_id>/diff", methods=["GET"])
+@_errors(401, 403, 404)
+@blp.response(200, s.DecisionDiff)
+def decision_draft_diff(draft_id: int):
+    """What the draft changes in the version it was opened from: the table (name, hit policy), columns and rules
+    added, removed, moved and changed, cell by cell. Its author only."""
+    base, changes = processes.decision_draft_diff(db.session, draft_id, current_actor())
+    return {"base_version": base, "version": None, "items": [s.table_change_json(c) for c in changes]}
+
+
+@blp.route("/decisions/drafts/<int:draft_id>/deploy", methods=["POST"])
+@_json_request(s.ProcessDraftDeployRequest)
+@_errors(401, 403, 404, 422)
+@blp.response(201, s.DecisionDeployResult, description="a new version was deployed; the draft is gone")
+@blp.alt_response(200, schema=s.DecisionDeployResult, success=True, description="identical to the deployed version")
+def deploy_decision_draft(draft_id: int):
+    """Deploy a decision table draft as the next version with a change note (and a new version of every process
+    using it) and remove the draft. A table the check refuses is a 422 naming each cell and stays. Administrators."""
+    body = _load(s.ProcessDraftDeployRequest, _json_body())
+    results = processes.deploy_decision_draft(db.session, draft_id, current_actor(), body["note"])
+    return _decision_deploy_answer(results)
+
+
+@blp.route("/decisions/<decision_id>/diff", methods=["GET"])
+@blp.doc(parameters=[{"in": "query", "name": "a", "schema": {"type": "integer"}, "required": True},
+                     {"in": "query", "name": "b", "schema": {"type": "integer"}, "required": True}])
+@_errors(401, 403, 404, 422)
+@blp.response(200, s.DecisionDiff)
+def decision_version_diff(decision_id: str):
+    """What version b of a decision table changes in version a (either may be the older). Administrators,
+    auditors and process designers."""
+    a, b = request.args.get("a", type=int), request.args.get("b", type=int)
+    if a is None or b is None:
+        raise InvalidData(msg("form.invalid"), {k: [msg("field.required")] for k, v in (("a", a), ("b", b)) if v is None})
+    changes = processes.decision_version_diff(db.session, current_actor(), decision_id, a, b)
+    return {"base_version": a, "version": b, "items": [s.table_change_json(c) for c in changes]}
+
+
 @blp.route("/decisions/<decision_id>", methods=["GET"])
 @blp.doc(parameters=[{"in": "query", "name": "version", "schema": {"type": "integer"}}])
 @_errors(401, 403, 404)
@@ -419,6 +510,10 @@ def deploy_decision():
     if not body.strip():
         raise InvalidData("请求体必须是 DMN XML / the body must be the DMN XML", {"body": ["DMN XML expected"]})
     results = processes.deploy(db.session, {_dmn_file_name(): body}, current_actor(), request.args.get("note"))
+    return _decision_deploy_answer(results)
+
+
+def _decision_deploy_answer(results):
     decided = [r for r in results if r.kind == "decision"]
     first = decided[0]
     status = 201 if any(r.created for r in results) else 200

@@ -32,5 +32,32 @@ window.JiefenDecisionZh = {
   "Edit": "编辑", "Delete": "删除", "Resize": "调整大小", "View DRD": "查看决策需求图",
   "Decision name": "决策名称", "Decision name: ": "决策名称：", "Variable name": "变量名", "Variable name:": "变量名：",
   "Variable type": "变量类型", "Variable type:": "变量类型：", "Element name": "元素名称",
-  "Editing not supported for set expression language": "此表达式语言不支持编辑"
+  "Editing not supported for set expression language": "此表达式语言不支持编辑",
+  // the hit policy select and its explanation (dmn-js HitPolicies: each label and its tooltip pass translate)
+  "Unique": "唯一（UNIQUE）", "First": "首条（FIRST）", "Priority": "优先级（PRIORITY）", "Any": "任一（ANY）",
+  "Collect": "汇总（COLLECT）", "Collect (Sum)": "汇总：求和（COLLECT SUM）", "Collect (Min)": "汇总：最小值（COLLECT MIN）",
+  "Collect (Max)": "汇总：最大值（COLLECT MAX）", "Collect (Count)": "汇总：计数（COLLECT COUNT）",
+  "Rule order": "按规则顺序（RULE ORDER）", "Output order": "按输出顺序（OUTPUT ORDER）",
+  "No overlap is possible and all rules are disjoint. Only a single rule can be matched":
+    "规则互不重叠，至多一条规则符合",
+  "Rules may overlap. The first matching rule will be chosen": "规则可以重叠，自上而下第一条符合的规则生效",
+  "Rules may overlap. The one with the highest priority will be chosen": "规则可以重叠，按输出值的优先级取最高的一条",
+  "Rules may overlap. Their output have to match": "规则可以重叠，但符合的各条规则结果必须相同",
+  "Collects the values of all matching rules": "收集所有符合规则的结果",
+  "Collects the values of all matching rules and sums up to a single value": "收集所有符合规则的结果并求和",
+  "Collects the values of all matching rules and uses the lowest value": "收集所有符合规则的结果，取最小值",
+  "Collects the values of all matching rules and uses the highest value": "收集所有符合规则的结果，取最大值",
+  "Collects the values of all matching rules and counts the number of them": "统计符合的规则条数",
+  "Collects the values of all matching rules in rule order": "按规则顺序收集所有符合规则的结果",
+  "Collects the values of all matching rules in decreasing output priority order": "按输出值优先级从高到低收集所有符合规则的结果",
+  // dates, times and durations in cells; the remaining editors
+  "After": "晚于", "Before": "早于", "Between": "介于", "Date": "日期", "Date value": "日期值", "Time": "时间",
+  "Time value": "时间值", "Date and time": "日期时间", "Date and time value": "日期时间值", "Duration value": "时长值",
+  "Edit date": "编辑日期", "Edit time": "编辑时间", "Edit date and time": "编辑日期时间", "Edit duration": "编辑时长",
+  "Edit start date": "编辑起始日期", "Edit end date": "编辑结束日期", "Edit start time": "编辑起始时间",
+  "Edit end time": "编辑结束时间", "Edit start date and time": "编辑起始日期时间", "Edit end date and time": "编辑结束日期时间",
+  "Set date": "设定日期", "Set time": "设定时间", "Set date and time": "设定日期时间", "Set duration": "设定时长",
+  "Start date": "起始日期", "End date": "结束日期", "Start time": "起始时间", "End time": "结束时间",
+  "Start date and time": "起始日期时间", "End date and time": "结束日期时间", "Use now": "使用当前时间",
+  "Use today": "使用今天", "Edit input": "编辑输入", "Edit output": "编辑输出"
 };

@@ -1,7 +1,10 @@
-/* The decision table editor (/admin/decisions/<id>/edit): dmn-js's decision table view over a deployed version,
-   the server's check (POST /api/v1/decisions/validate: every refused cell by rule and column) after each change,
-   and deploying the edited table as the next version (POST /api/v1/decisions, administrators). Data comes from the
-   page's JSON block and the API; no inline code (the page's Content-Security-Policy). */
+/* The decision table editor (/admin/decisions/<id>/edit): dmn-js's decision table view over a deployed version or
+   one of the caller's drafts. Each change is autosaved to the caller's draft on the server (the first change of a
+   version starts one: POST /api/v1/decisions/drafts; then PUT …/drafts/<id>), checked (POST
+   /api/v1/decisions/validate: every refused cell by rule and column) and listed against the version the draft came
+   from (the server's list, /admin/decisions/drafts/<id>/changes); administrators deploy the draft as the next
+   version with a note (POST …/drafts/<id>/deploy). Data comes from the page's JSON block and the API; no inline
+   code (the page's Content-Security-Policy). */
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("decision-config").textContent);
@@ -24,9 +27,10 @@
     return fill(text, replacements);
   }
 
-  function request(method, url, body) {
+  function request(method, url, body, json) {
     var headers = { "X-CSRFToken": config.csrfToken, "Accept": "application/json" };
-    if (body !== undefined) { headers["Content-Type"] = "application/xml"; }
+    if (body !== undefined) { headers["Content-Type"] = json ? "application/json" : "application/xml"; }
+    if (json) { body = JSON.stringify(body); }
     return fetch(url, { method: method, credentials: "same-origin", headers: headers, body: body })
       .then(function (response) {
         return response.text().then(function (text) {
@@ -48,6 +52,75 @@
   var dirty = false;
   var timer = null;
   var checkedOk = false;
+  var draftId = config.draftId;
+  var unsaved = false;      // edits not on the server yet
+  var saving = null;        // the save in flight (a promise)
+  var saveTimer = null;
+  var changesBox = document.getElementById("table-changes");
+
+  function setState(name, text) {
+    state.setAttribute("data-state", name);
+    state.textContent = text;
+  }
+
+  function savedAt() {
+    var now = new Date();
+    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    return T.saved + " " + pad(now.getHours()) + ":" + pad(now.getMinutes()) + ":" + pad(now.getSeconds());
+  }
+
+  // The first change of a deployed version makes it a draft of the caller's; the address then names the draft,
+  // so a reload opens it again.
+  function ensureDraft() {
+    if (draftId) { return Promise.resolve(draftId); }
+    return request("POST", config.urls.drafts, { decision_id: config.decisionId, version: config.version }, true)
+      .then(function (answer) {
+        if (answer.status !== 201) { throw answer; }
+        draftId = answer.data.id;
+        host.setAttribute("data-draft", String(draftId));
+        var source = document.getElementById("editor-source");
+        if (source && T.draftFrom) { source.textContent = fill(T.draftFrom, { version: config.version }); }
+        window.history.replaceState(null, "", config.urls.editPage + "?draft=" + draftId);
+        return draftId;
+      });
+  }
+
+  function save() {
+    if (!config.mayEdit) { return Promise.resolve(null); }
+    if (saving) { return saving.then(function () { return unsaved ? save() : null; }); }
+    if (!unsaved) { return Promise.resolve(null); }
+    unsaved = false;
+    setState("saving", T.saving);
+    saving = ensureDraft()
+      .then(function () { return xml(); })
+      .then(function (text) { return request("PUT", config.urls.draft + draftId, { xml: text }, true); })
+      .then(function (answer) {
+        if (!answer.ok) { throw answer; }
+        if (!unsaved) { setState("saved", savedAt()); }
+        updateDeploy();
+        return showChanges();
+      })
+      .catch(function (error) {
+        unsaved = true;
+        setState("error", T.saveFailed);
+        if (window.console) { window.console.warn("draft not saved", error); }
+      })
+      .then(function () { saving = null; });
+    return saving;
+  }
+
+  // what the draft changes in its version, as the server lists it (the same list as the comparison page)
+  function showChanges() {
+    if (!changesBox || !draftId) { return Promise.resolve(); }
+    return fetch(config.urls.changes + draftId + "/changes", { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        if (html === null) { return; }
+        changesBox.innerHTML = html;  // rendered and escaped by the server (admin/_table_changes.html)
+        var list = changesBox.querySelector("[data-count]");
+        changesBox.setAttribute("data-count", list ? list.getAttribute("data-count") : "0");
+      });
+  }
 
   function xml() {
     return modeler.saveXML({ format: true }).then(function (result) { return result.xml; });
@@ -84,14 +157,20 @@
 
   function updateDeploy() {
     if (!form) { return; }
-    form.querySelector("button[type=submit]").disabled = !(checkedOk && dirty);
+    form.querySelector("button[type=submit]").disabled = !(checkedOk && (dirty || draftId));
   }
 
   function changed() {
     dirty = true;
     checkedOk = false;
-    state.setAttribute("data-state", "changed");
-    state.textContent = T.changed;
+    if (config.mayEdit) {
+      unsaved = true;
+      setState("unsaved", T.unsaved);
+      if (saveTimer) { clearTimeout(saveTimer); }
+      saveTimer = setTimeout(save, 1000);
+    } else {
+      setState("changed", T.changed);
+    }
     updateDeploy();
     if (timer) { clearTimeout(timer); }
     timer = setTimeout(check, 600);
@@ -109,10 +188,11 @@
       var message = document.getElementById("deploy-message");
       var note = document.getElementById("deploy-note").value;
       message.textContent = T.deploying;
-      xml().then(function (text) {
-        var url = config.urls.deploy + (config.urls.deploy.indexOf("?") < 0 ? "?" : "&") +
-          "note=" + encodeURIComponent(note);
-        return request("POST", url, text);
+      if (saveTimer) { clearTimeout(saveTimer); }
+      if (!draftId) { unsaved = true; }
+      save().then(function () {
+        if (unsaved || !draftId) { throw { data: { message: T.saveFailed } }; }
+        return request("POST", config.urls.draft + draftId + "/deploy", { note: note }, true);
       }).then(function (answer) {
         if (answer.ok) {
           var body = answer.data;
@@ -127,14 +207,20 @@
           message.textContent = text;
           message.setAttribute("data-deployed", String(body.version));
           dirty = false;
-          state.setAttribute("data-state", "deployed");
-          state.textContent = text;
+          draftId = null;  // deployed: the draft is gone; the next change starts a draft from the new version
+          config.version = body.version;
+          host.removeAttribute("data-draft");
+          window.history.replaceState(null, "", config.urls.editPage);
+          if (changesBox) { changesBox.textContent = ""; changesBox.setAttribute("data-count", "0"); }
+          setState("deployed", text);
           updateDeploy();
         } else {
           message.textContent = T.failed + " " + ((answer.data && answer.data.message) || answer.status);
           var details = answer.data && answer.data.details;
           if (Array.isArray(details)) { showProblems(details); }
         }
+      }).catch(function (error) {
+        message.textContent = T.failed + " " + ((error && error.data && error.data.message) || "");
       });
     });
   }
@@ -155,11 +241,21 @@
       watch();
       modeler.on("views.changed", watch);
       host.setAttribute("data-state", "ready");
+      if (draftId) { host.setAttribute("data-draft", String(draftId)); setState("saved", T.draftOpened); }
       if (checkButton) { checkButton.disabled = false; }
+      showChanges();
       return check();
     })
     .catch(function (error) {
       host.setAttribute("data-state", "failed");
       summary.textContent = T.loadFailed + " " + (error && error.message ? error.message : "");
     });
+
+  window.addEventListener("beforeunload", function (event) {
+    if (unsaved || saving) {
+      save();
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
 })();

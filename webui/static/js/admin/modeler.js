@@ -233,7 +233,7 @@
         kind.textContent = T[c.change] || c.change;
         item.appendChild(kind);
         var what = (c.what || []).map(function (w) { return T.parts[w] || w; }).join(config.lang === "zh" ? "、" : ", ");
-        item.appendChild(document.createTextNode(" " + (c.name || c.element_id) + (what ? (config.lang === "zh" ? "：" : ": ") + what : "")));
+        item.appendChild(document.createTextNode(" " + changeLabel(c) + (what ? (config.lang === "zh" ? "：" : ": ") + what : "")));
         diffList.appendChild(item);
       });
       var version = String(answer.data.base_version);
@@ -241,6 +241,20 @@
       diffSummary.textContent = items.length ? T.diffCount.replace("%(count)s", String(items.length)).replace("%(version)s", version)
         : T.diffNone.replace("%(version)s", version);
     });
+  }
+
+  // What the change list calls an element (as webui/admin/views.py change_label): its name; an unnamed sequence
+  // flow by its ends and condition ("研判 → 分流（tier == 'major'）"); else its kind — never its id.
+  function changeLabel(c) {
+    if (c.name) { return c.name; }
+    var kind = function (type) { return T.types[type] || T.anElement; };
+    if (c.source || c.target) {
+      var end = function (e) { return e ? (e.name || T.ends[e.type] || kind(e.type)) : "?"; };
+      var label = end(c.source) + " → " + end(c.target);
+      if (c.condition) { label += config.lang === "zh" ? "（" + c.condition + "）" : " (" + c.condition + ")"; }
+      return label;
+    }
+    return kind(c.type);
   }
 
   function updateDeploy() {
@@ -322,6 +336,69 @@
     }, 0);
   }
 
+  // --- 模拟运行: bpmn-js-token-simulation walks tokens through the diagram as drawn (nothing saved, no case) ---
+  var simulateButton = document.getElementById("simulate");
+  var simulationNote = document.getElementById("simulation-note");
+  var simulationText = config.lang === "zh" ? window.JiefenSimulationZh : null;
+
+  function simulationWords(text) {
+    var trimmed = text.trim();
+    if (!trimmed) { return null; }
+    if (Object.prototype.hasOwnProperty.call(simulationText.exact, trimmed)) { return simulationText.exact[trimmed]; }
+    for (var i = 0; i < simulationText.patterns.length; i += 1) {
+      var pattern = simulationText.patterns[i];
+      if (pattern[0].test(trimmed)) { return trimmed.replace(pattern[0], pattern[1]); }
+    }
+    return null;
+  }
+
+  // The simulation writes English into its controls and log (no `translate` service): rewrite them in place.
+  function translateSimulation(root) {
+    if (!simulationText || !root.querySelectorAll) { return; }
+    var nodes = [root].concat(Array.prototype.slice.call(root.querySelectorAll("[class*=bts-]")));
+    nodes.forEach(function (node) {
+      if (!node.getAttribute || String(node.getAttribute("class") || "").indexOf("bts-") < 0) { return; }
+      ["title", "aria-label"].forEach(function (attribute) {
+        var value = node.getAttribute(attribute);
+        var words = value && simulationWords(value);
+        if (words) { node.setAttribute(attribute, words); }
+      });
+      Array.prototype.forEach.call(node.childNodes, function (child) {
+        if (child.nodeType !== 3) { return; }
+        var words = simulationWords(child.nodeValue);
+        if (words) { child.nodeValue = " " + words + " "; }
+      });
+    });
+  }
+
+  function startSimulationToggle() {
+    if (!simulateButton || !window.BpmnJSTokenSimulation) { return; }
+    var toggle = modeler.get("toggleMode");
+    var eventBus = modeler.get("eventBus");
+    if (simulationText) {
+      translateSimulation(box);
+      new MutationObserver(function (records) {
+        records.forEach(function (record) {
+          if (record.type === "characterData") { translateSimulation(record.target.parentNode); return; }
+          Array.prototype.forEach.call(record.addedNodes, function (node) {
+            if (node.nodeType === 1) { translateSimulation(node); }
+          });
+          if (record.type === "attributes" || record.addedNodes.length) { translateSimulation(record.target); }
+        });
+      }).observe(box, { subtree: true, childList: true, characterData: true, attributes: true,
+                        attributeFilter: ["title"] });
+    }
+    eventBus.on("tokenSimulation.toggleMode", function (event) {
+      var on = !!event.active;
+      simulateButton.setAttribute("aria-pressed", on ? "true" : "false");
+      box.setAttribute("data-simulating", on ? "true" : "false");
+      simulationNote.hidden = !on;
+      simulationNote.textContent = on ? T.simulating : "";
+    });
+    simulateButton.addEventListener("click", function () { toggle.toggleMode(); });
+    simulateButton.disabled = false;
+  }
+
   // A large process fitted whole is too small to edit: below a readable zoom, show its start (top left) at it.
   var READABLE = 0.75;
   function fit(canvas) {
@@ -347,7 +424,8 @@
           general: { open: true }, CamundaPlatform__UserAssignment: { open: true }, CamundaPlatform__Condition: { open: true },
           timer: { open: true } } } },
         additionalModules: [panel.BpmnPropertiesPanelModule, panel.BpmnPropertiesProviderModule,
-                            panel.CamundaPlatformPropertiesProviderModule, translateModule],
+                            panel.CamundaPlatformPropertiesProviderModule, translateModule]
+          .concat(window.BpmnJSTokenSimulation ? [window.BpmnJSTokenSimulation] : []),
         moddleExtensions: { camunda: camundaModdle }
       });
       return fetch(config.sourceUrl, { credentials: "same-origin" });
@@ -362,6 +440,7 @@
       modeler.on("commandStack.changed", edited);
       modeler.on("selection.changed", function (event) { roleTarget(event.newSelection); });
       roleTarget([]);
+      startSimulationToggle();
       setSaveState(draftId ? "saved" : "idle", draftId ? T.draftOpened : T.notChanged);
       box.setAttribute("data-state", "ready");
       updateDeploy();

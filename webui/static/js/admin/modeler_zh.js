@@ -245,4 +245,44 @@
     if (!Object.prototype.hasOwnProperty.call(zh, title)) { zh[title] = zh[key]; }
   });
   window.JiefenModelerZh = zh;
+
+  // The token simulation (bpmn-js-token-simulation) writes its words into the page itself, not through
+  // `translate`: admin/modeler.js rewrites the texts and titles of its controls with these (exact words, then
+  // patterns for the words it builds).
+  window.JiefenSimulationZh = {
+    exact: {
+      "Token Simulation": "模拟运行",
+      "Simulation Log": "模拟日志",
+      "Toggle Simulation Log": "显示/隐藏模拟日志",
+      "Reset Simulation": "重置模拟",
+      "Play/Pause Simulation": "继续/暂停模拟",
+      "Play Simulation": "继续模拟",
+      "Pause Simulation": "暂停模拟",
+      "Set Sequence Flow": "选择走哪条顺序流",
+      "Add pause point": "在此暂停",
+      "Remove pause point": "取消在此暂停",
+      "Trigger Event": "触发事件（放出令牌）",
+      "Close": "关闭",
+      "No Entries": "暂无记录",
+      "Finished": "模拟结束",
+      "Found unsupported elements": "有模拟不支持的元素",
+      "Not supported": "模拟不支持",
+      "Process started": "流程开始",
+      "Process finished": "流程结束",
+      "Process canceled": "流程取消",
+      "Service Task": "服务任务", "User Task": "用户任务", "Call Activity": "调用活动", "Script Task": "脚本任务",
+      "Business Rule Task": "业务规则任务", "Manual Task": "手工任务", "Receive Task": "接收任务",
+      "Send Task": "发送任务", "Task": "任务", "Exclusive Gateway": "排他网关", "Parallel Gateway": "并行网关",
+      "Inclusive Gateway": "包容网关", "Start Event": "开始事件", "Intermediate Event": "中间事件",
+      "Boundary Event": "边界事件", "End Event": "结束事件"
+    },
+    patterns: [
+      [/^Set animation speed = (.+)$/, "动画速度 $1"],
+      [/^Focus process instance (.+)$/, "只看流程实例 $1"],
+      [/^(.+) (started|finished|canceled)$/, function (all, what, how) {
+        return what.replace(/^SubProcess$/, "子流程").replace(/^Process$/, "流程") +
+          { started: " 开始", finished: " 结束", canceled: " 取消" }[how];
+      }]
+    ]
+  };
 })();
