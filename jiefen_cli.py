@@ -109,7 +109,7 @@ def main():
 def init_db(center_code, center_name, area_code, center_kind):
     """Create or upgrade the schema (Alembic), the top-level center and the built-in roles."""
     from engine.db import upgrade_schema
-    from engine.services import users
+    from engine.services import settings_admin, users
     from webui.extensions import db
 
     app = _app()
@@ -117,9 +117,12 @@ def init_db(center_code, center_name, area_code, center_kind):
         upgrade_schema(db.engine)
         try:
             org = users.init_directory(db.session, center_code, center_name, area_code, kind=center_kind)
+            seeded = settings_admin.seed_settings(db.session)
         except CaseError as exc:
             _fail(exc)
         click.echo(f"database ready; top-level center {org.code} {org.name}")
+        if seeded:
+            click.echo(f"settings seeded from config/org.toml: {', '.join(seeded)}")
 
 
 @main.command()
