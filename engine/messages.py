@@ -222,6 +222,7 @@ MESSAGES: dict[str, str] = {
     "settings.weights_zero": "at least one weight above 0",
     "settings.apply_ladder_only": "only a ladder policy can be applied to open tasks",
     "routing.unit_disabled": "{org_unit} is disabled: task {task} cannot be routed there; choose another unit or enable it first",
+    "org.active_alone": "disabling or enabling a unit is a request of its own",
     "org.disable_top": "the top-level center cannot be disabled",
     "password.unchanged": "the new password must differ from the present one",
     "password.must_change": "your password was reset: set a new one in the browser first",

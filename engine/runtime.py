@@ -242,7 +242,7 @@ class Runtime:
         """The policy a task opened at `created` follows: the newest saved one in force by then or applied to
         open tasks when it was saved; the files' policy before any was saved."""
         for in_force, to_open, policy in reversed(self.ladder_versions):
-            if to_open or created >= in_force:
+            if to_open or created > in_force:
                 return policy
         return self.ladder_base
 

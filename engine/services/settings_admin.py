@@ -103,8 +103,26 @@ def _known(key: str) -> None:
 # ------------------------------------------------------------------------------------------ checking
 
 
-def _roles(session: Session) -> set[str]:
-    return set(session.scalars(select(RoleModel.name)))
+def _roles(session: Session, key: str | None = None) -> set[str]:
+    """The roles a setting may name: those in the roles table (built in, named by a deployed process, or given to
+    somebody), and those the value in force names already (config/org.toml may name a role no process uses yet:
+    keeping it is no new mistake)."""
+    known = set(session.scalars(select(RoleModel.name)))
+    if key is not None:
+        value = file_value(runtime.of(session).settings, key) if key != "ladder" else \
+            runtime.of(session).current_ladder_policy().as_json()
+        known |= _named_roles(key, value)
+    return known
+
+
+def _named_roles(key: str, value: dict) -> set[str]:
+    if key == "ladder":
+        return {role for pair in (value.get("roles") or {}).values() for role in pair.values()}
+    if key == "lane_roles":
+        return set(value.values())
+    if key == "group_case":
+        return {value["director_role"], *value["consultation_roles"]}
+    return set()
 
 
 _STEP_TITLES = {"prompt": "提示", "reminder": "催办", "notice": "督办", "listing": "挂牌督办"}
@@ -142,7 +160,7 @@ def _policy_message(mid: str, args: dict):
 
 def _check_ladder(session: Session, value) -> dict:
     try:
-        policy = ladder_policy.parse(value, _roles(session))
+        policy = ladder_policy.parse(value, _roles(session, "ladder"))
     except ladder_policy.PolicyError as exc:
         details = {where: [_policy_message(mid, args) for mid, args in found] for where, found in exc.errors.items()}
         raise InvalidData(msg("ladder.invalid", count=len(details)), details) from None
@@ -153,7 +171,7 @@ def _check_lane_roles(session: Session, value) -> dict:
     if not isinstance(value, dict):
         m = msg("settings.lane_roles_shape")
         raise InvalidData(m, {"lane_roles": [m]})
-    roles, out, errors = _roles(session), {}, {}
+    roles, out, errors = _roles(session, "lane_roles"), {}, {}
     for lane, role in value.items():
         lane_text = str(lane).strip()
         role_text = role.strip() if isinstance(role, str) else ""
@@ -176,7 +194,7 @@ def _check_group_case(session: Session, value) -> dict:
     if not isinstance(value, dict):
         m = msg("settings.not_an_object")
         raise InvalidData(m, {"group_case": [m]})
-    roles, errors = _roles(session), {}
+    roles, errors = _roles(session, "group_case"), {}
     at_least = value.get("people_involved_at_least")
     if isinstance(at_least, str) and at_least.strip().isdigit():
         at_least = int(at_least.strip())
