@@ -73,7 +73,7 @@ def _render(actor, policy: dict, errors=None, error=None, status=200):
     return render_template("admin/ladder.html", policy=policy, steps=steps, view=view, roles=roles,
                            history=settings_admin.history(db.session, actor, "ladder"), can_change=actor.is_admin,
                            errors=errors or {}, error=error, tiers=labels.TIERS, kinds=labels.UNIT_KINDS,
-                           step_names=STEP_NAMES), status
+                           step_names=STEP_NAMES, note=request.form.get("note", "")), status
 
 
 STEP_NAMES = {"prompt": "提示", "reminder": "催办", "notice": "督办", "listing": "挂牌督办"}
@@ -144,3 +144,39 @@ def settings_page():
         flash(gettext("Saved."), "ok")
         return redirect(url_for("admin.settings_page"))
     return _render_settings(actor)
+
+
+# ---------------------------------------------------------------- a setting's value as the admin log shows it
+
+_UNITS = {"days": "自然日", "workdays": "个工作日", "hours": "小时"}
+
+
+def _step_text(rule: dict) -> str:
+    when = "到期时" if rule["direction"] == "after" and not rule["amount"] else \
+        f"到期{'前' if rule['direction'] == 'before' else '后'}{rule['amount']}{_UNITS.get(rule['unit'], rule['unit'])}"
+    return f"{STEP_NAMES.get(rule['step'], rule['step'])}{when}" + ("（或期限过三分之二）" if rule.get("two_thirds") else "")
+
+
+@bp.app_template_filter("setting_value")
+def setting_value(value, key: str | None = None) -> str:
+    """A setting's value in the admin log, as people read it (not its JSON)."""
+    if not isinstance(value, dict):
+        return "—" if value is None else str(value)
+    titles = role_titles()
+    if key == "ladder":
+        parts = []
+        for tier, body in (value.get("tiers") or {}).items():
+            steps = "、".join(_step_text(r) for r in body.get("steps") or []) if body.get("enabled") else "不督办"
+            parts.append(f"{labels.TIERS.get(tier, tier)}：{steps}")
+        return "；".join(parts)
+    if key == "lane_roles":
+        return "、".join(f"{lane}→{labels.role_name(role, titles)}" for lane, role in value.items()) or "—"
+    if key == "group_case":
+        return (f"涉及{value.get('people_involved_at_least')}人以上；通知"
+                f"{labels.role_name(value.get('director_role', ''), titles)}；会商："
+                + "、".join(labels.role_name(r, titles) for r in value.get("consultation_roles") or []))
+    if key == "ranking":
+        return "、".join(f"{RATES.get(rate, rate)} {weight:g}" for rate, weight in (value.get("weights") or {}).items())
+    if key == "org_units_disabled":
+        return "、".join(value.get("codes") or []) or "—"
+    return str(value)
