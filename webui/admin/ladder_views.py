@@ -73,7 +73,8 @@ def _render(actor, policy: dict, errors=None, error=None, status=200):
     return render_template("admin/ladder.html", policy=policy, steps=steps, view=view, roles=roles,
                            history=settings_admin.history(db.session, actor, "ladder"), can_change=actor.is_admin,
                            errors=errors or {}, error=error, tiers=labels.TIERS, kinds=labels.UNIT_KINDS,
-                           step_names=STEP_NAMES, note=request.form.get("note", "")), status
+                           step_names=STEP_NAMES, note=request.form.get("note", ""),
+                           role_name=lambda role: labels.role_name(role, titles)), status
 
 
 STEP_NAMES = {"prompt": "提示", "reminder": "催办", "notice": "督办", "listing": "挂牌督办"}

@@ -204,5 +204,5 @@ def _render_roles(actor, error=None, errors=None, lane_rows=None):
     shown = {name: (zh[name], en[name]) for name in zh}
     return render_template("admin/roles.html", roles=roles, shown=shown, lanes=lanes, can_change=actor.is_admin,
                            error=error, errors=errors, lane_rows=lane_rows, lane_view=lane_view,
-                           role_choices=role_choices,
+                           role_choices=role_choices, role_name=lambda role: labels.role_name(role, titles),
                            lane_history=settings_admin.history(db.session, actor, "lane_roles"))
