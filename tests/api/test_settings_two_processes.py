@@ -47,7 +47,7 @@ def test_settings_saved_in_one_process_are_served_by_the_other(committed_db, cli
     from webui.extensions import db
     with app2.app_context():
         statements = []
-        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        listener = lambda *args: statements.append(args[2])
         event.listen(db.engine, "before_cursor_execute", listener)
         try:
             other.get("/login")  # any request
