@@ -3,7 +3,6 @@ before the deadline) and a task opened after it follows the new steps — its ca
 page; the admin log names the change. Screenshots at desktop and phone size."""
 from __future__ import annotations
 
-
 from playwright.sync_api import expect
 
 from engine.services import cases, tasks
