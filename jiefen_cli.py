@@ -109,7 +109,7 @@ def main():
 def init_db(center_code, center_name, area_code, center_kind):
     """Create or upgrade the schema (Alembic), the top-level center and the built-in roles."""
     from engine.db import upgrade_schema
-    from engine.services import users
+    from engine.services import settings_admin, users
     from webui.extensions import db
 
     app = _app()
@@ -117,9 +117,12 @@ def init_db(center_code, center_name, area_code, center_kind):
         upgrade_schema(db.engine)
         try:
             org = users.init_directory(db.session, center_code, center_name, area_code, kind=center_kind)
+            seeded = settings_admin.seed_settings(db.session)
         except CaseError as exc:
             _fail(exc)
         click.echo(f"database ready; top-level center {org.code} {org.name}")
+        if seeded:
+            click.echo(f"settings seeded from config/org.toml: {', '.join(seeded)}")
 
 
 @main.command()
@@ -382,6 +385,7 @@ def run_due(now_text):
     """Fire every timer due as of --now, oldest first (claims are leased on the real clock, whatever --now says)."""
     from engine import runtime
     from engine.services.timers import fire_due_timers
+    from webui import settings_watch
     from webui.extensions import db
     from webui.scheduler import timer_policy
 
@@ -397,6 +401,7 @@ def run_due(now_text):
             from engine.clock import CHINA_TZ
             now = now.replace(tzinfo=CHINA_TZ)
     with app.app_context():
+        settings_watch.tick(app, db.session)  # the ladder policy and routing saved in the console
         result = fire_due_timers(db.session, now or runtime.of(db.session).clock.now(), app.config["JIEFEN_TIMER_BATCH"],
                                  policy=timer_policy(app.config))
         click.echo(f"fired {result.fired}, skipped {result.skipped}, failed {result.failed}, "
@@ -454,9 +459,12 @@ def incidents(ctx, include_resolved):
 def incidents_retry(incident_id, note, by):
     """Fire the incident's timer again now; the incident is resolved if it succeeds."""
     from engine.services import incidents as service
+    from webui import settings_watch
     from webui.extensions import db
 
-    with _app().app_context():
+    app = _app()
+    with app.app_context():
+        settings_watch.tick(app, db.session)
         try:
             incident = service.retry_incident(db.session, incident_id, _operator(by), note)
         except CaseError as exc:

@@ -48,6 +48,9 @@ class Config:
     # Seconds between looks at the calendar file's modification time (web requests, scheduler ticks): an edited
     # file is served within this, and its changed years are recomputed by the scheduler after twice this.
     JIEFEN_CALENDAR_CHECK_SECONDS = float(_env("CALENDAR_CHECK_SECONDS", "5"))
+    # How often (seconds) a process checks for settings saved in the console by another one (the ladder policy,
+    # the lane map, group cases, ranking weights, disabled org units); the scheduler checks on every tick.
+    JIEFEN_SETTINGS_CHECK_SECONDS = float(_env("SETTINGS_CHECK_SECONDS", "5"))
     # Org/roles overrides: lane name -> role id, ladder policy per tier.
     JIEFEN_ORG_FILE = _env("ORG_FILE", str(ROOT / "config" / "org.toml"))
     # Start the timer scheduler inside this process (only `jiefen run`/`jiefen scheduler` set it).

@@ -1,7 +1,7 @@
 """The supervision ladder (domain.md §4): 提示 → 催办 → 督办 → 挂牌督办, in one place.
 
-Policy (config/org.toml [ladder]: on/off per tier, when each step falls, who answers and who reviews per kind of
-unit), which tasks get it (not those marked jiefen.ladder = off), the steps and their moments, the one timer
+Policy (engine/ladder_policy.py: on/off per tier, when each step falls per tier, who answers and who reviews per
+kind of unit; config/org.toml [ladder] is the default, an administrator changes it in /admin/ladder), which tasks get it (not those marked jiefen.ladder = off), the steps and their moments, the one timer
 row per task that brings the next step (the timer index asks next_ladder_step), firing a step (the warning
 level, the 督办单 / 挂牌督办 with its sheet), and the follow-up tasks: the supervised unit's 书面答复, the
 supervising center's review (销号 / 退回).
@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, exists, insert, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from engine import chain, forms, routing, runtime, stats, task_index, versions
+from engine import chain, forms, ladder_policy, routing, runtime, stats, task_index, versions
 from engine.clock import CHINA_TZ
 from engine.errors import CalendarError, InvalidData
 from engine.messages import msg
@@ -41,22 +41,24 @@ LADDER = (_Step("prompt", "提示", 1), _Step("reminder", "催办", 2), _Step("n
           _Step("listing", "挂牌督办", 4))
 
 
-def ladder_moments(created: datetime, due: datetime, rt: runtime.Runtime) -> dict[str, datetime]:
-    """When each ladder step falls for a task opened at `created` and due at `due` (domain.md §4), each moved
-    so that it fires on a working day (on_working_day), in strictly increasing order."""
-    settings = rt.settings
-    two_thirds = created + (due - created) * 2 / 3
-    days_before = due - timedelta(days=settings.ladder_reminder_days_before)
-    prompt = min(two_thirds, days_before) if days_before > created else two_thirds
-    notice = due + timedelta(days=settings.ladder_notice_days_after)
-    wanted: dict[str, datetime | None] = {"prompt": prompt, "reminder": due, "notice": notice, "listing": None}
+def ladder_moments(created: datetime, due: datetime, rt: runtime.Runtime, tier: str | None = None,
+                   policy: ladder_policy.LadderPolicy | None = None) -> dict[str, datetime]:
+    """When each ladder step falls for a task opened at `created` and due at `due` in a case of `tier` (domain.md
+    §4), under `policy` (default: the one the task follows, Runtime.ladder_policy_at), each moved so that it fires
+    on a working day (on_working_day), in strictly increasing order. No steps when the policy turns the tier's
+    ladder off; a step the policy leaves out has none."""
+    policy = policy or rt.ladder_policy_at(created)
+    rules = policy.tier(tier)
+    if not (policy.enabled and rules.enabled):
+        return {}
     moments: dict[str, datetime] = {}
     previous = None
-    for name in wanted:
+    for rule in rules.steps:
+        name = rule.step
         try:
-            moment = wanted[name]
-            if moment is None:  # listing: N working days after the deadline
-                moment = rt.calendar.workdays_dt(settings.ladder_listing_workdays_after, due)
+            moment = ladder_policy.step_moment(rule, created, due, rt.calendar)
+            if moment is None:  # a warning due before the task opened: none
+                continue
             if previous is not None:
                 moment = max(moment, previous + timedelta(seconds=1))
         except CalendarError as exc:
@@ -101,8 +103,8 @@ class LadderStep:
 
 
 def ladder_on(case, rt: runtime.Runtime) -> bool:
-    settings = rt.settings
-    return settings.ladder_enabled and settings.tier_ladder.get(case.tier or "", True)
+    """The ladder runs at all (each task's policy then says whether its case's tier has one: ladder_moments)."""
+    return rt.settings.ladder_enabled
 
 
 def task_laddered(session: Session, case: CaseModel, task) -> bool:
@@ -115,13 +117,14 @@ def task_laddered(session: Session, case: CaseModel, task) -> bool:
     return info.get("ladder", True)
 
 
-def ladder_steps(task, rt: runtime.Runtime, fired=frozenset()) -> list[LadderStep]:
-    """The steps still to come for a task (a task row: id, title, created_at, due_at, warning_level), in order.
+def ladder_steps(task, rt: runtime.Runtime, fired=frozenset(), tier: str | None = None) -> list[LadderStep]:
+    """The steps still to come for a task (a task row: id, title, created_at, due_at, warning_level) of a case of
+    `tier`, in order, under the policy the task follows.
 
     `fired`: (ref, due_at) of the case's fired timer rows; such a step does not come again."""
     if task.due_at is None:
         return []
-    moments = ladder_moments(task.created_at, task.due_at, rt)
+    moments = ladder_moments(task.created_at, task.due_at, rt, tier)
     out = []
     for step in LADDER:
         ref = f"{task.id}:{step.name}"
@@ -130,11 +133,11 @@ def ladder_steps(task, rt: runtime.Runtime, fired=frozenset()) -> list[LadderSte
     return out
 
 
-def next_ladder_step(task, rt: runtime.Runtime, fired=frozenset()) -> LadderStep | None:
+def next_ladder_step(task, rt: runtime.Runtime, fired=frozenset(), tier: str | None = None) -> LadderStep | None:
     """The one step of a task that has a timer row: firing it raises the warning level and adds the next.
 
     A row per step cost four inserts when a task opened and four deletes when it closed (bench/README.md)."""
-    steps = ladder_steps(task, rt, fired)
+    steps = ladder_steps(task, rt, fired, tier)
     return steps[0] if steps else None
 
 
@@ -153,7 +156,7 @@ def add_next_ladder_step(session: Session, case: CaseModel, task) -> None:
     """After a ladder step of `task` fired (its warning level raised): put the next step in the index."""
     rt = runtime.of(session)
     on = case.status == "open" and ladder_on(case, rt) and task_laddered(session, case, task)
-    step = next_ladder_step(task, rt) if on else None
+    step = next_ladder_step(task, rt, tier=case.tier) if on else None
     if step is not None:
         session.execute(_ADD_LADDER_STEP, {"case_id": case.id, "name": step.name, "ref": step.ref, "due_at": step.due_at})
 

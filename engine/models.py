@@ -53,6 +53,9 @@ class OrgUnitModel(Base):
     rota_days: Mapped[str | None] = mapped_column(String(20))  # 轮驻: ISO weekdays "2,4" (Tuesday, Thursday)
     phone: Mapped[str | None] = mapped_column(String(40))  # the unit's contact phone (the public look-up shows it)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    # 停用 (migration 0034): nothing new is routed to a disabled unit (routing.candidates refuses, naming it); its
+    # open tasks stay where they are until handled or reassigned. Enabled again by an administrator.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     # Materialised path "/1/4/9/" so "this unit and below" is one indexed prefix match.
     path: Mapped[str] = mapped_column(String(400), index=True, default="/")
 
@@ -484,6 +487,39 @@ class CalendarNoticeModel(Base):
     version: Mapped[int] = mapped_column(Integer, index=True)
     saved_by: Mapped[str] = mapped_column(String(64))
     saved_at: Mapped[datetime]
+
+
+class SettingModel(Base):
+    """One organisation setting an administrator changes in the console (services/settings_admin.py): the ladder
+    policy, the lane -> role map, the group-case settings, the ranking weights. config/org.toml is the seed
+    (written here by `jiefen init-db`; a key with no row serves the file's value). `version` is one counter over
+    every key: each process compares the highest version with the one it serves and reloads within seconds."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[dict] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, index=True)
+    saved_by: Mapped[str] = mapped_column(String(64))
+    saved_at: Mapped[datetime]
+
+
+class SettingVersionModel(Base):
+    """Every value a setting had, append-only: who saved it when, the value before and after. The ladder reads
+    its versions (a task follows the policy in force when it opened, or a later one applied to open tasks)."""
+
+    __tablename__ = "setting_versions"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer)
+    old: Mapped[dict | None] = mapped_column(JSON)
+    value: Mapped[dict] = mapped_column(JSON)
+    saved_by: Mapped[str] = mapped_column(String(64))
+    saved_at: Mapped[datetime]
+    applies_to_open: Mapped[bool] = mapped_column(Boolean, default=False)  # the ladder: open tasks follow it too
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class TimerModel(Base):

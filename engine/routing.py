@@ -4,8 +4,8 @@ candidateGroups (`role`, `role@parent`, `role@first`, `role@unit_of:<role>`, `ro
 `=expression`, else the lane's
 role (config/org.toml [lane_roles]); a role without a unit goes to the case's unit or the nearest unit above it
 where somebody holds the role; `@first` is the unit that registered the case (首问负责). A role nobody holds at
-the unit it resolves to is refused (InvalidData naming role and unit): the command that would open the
-unreachable task is rolled back and its user sees why. Due dates: an ISO duration, a date, or a `=expression`
+the unit it resolves to is refused (InvalidData naming role and unit), and so is a unit an administrator disabled
+(停用): the command that would open the unreachable task is rolled back and its user sees why. Due dates: an ISO duration, a date, or a `=expression`
 with the calendar helpers (legal_days, workdays).
 
 Form fields whose options depend on the case (`jiefen.options`, docs/designers.md): `org_units_below` lists the
@@ -96,6 +96,8 @@ def candidates(session: Session, case: CaseModel, info: dict, task) -> list[tupl
             org_id = org.id
         pairs.append((role, org_id))
     pairs = list(dict.fromkeys(pairs))
+    if rt.disabled_units and any(org_id in rt.disabled_units for _, org_id in pairs):
+        _refuse_disabled(session, [org_id for _, org_id in pairs if org_id in rt.disabled_units], task)
     if pairs and not staffed_any and not any(_staffed(session, role, org_id) for role, org_id in pairs):
         _refuse_unstaffed(session, pairs, task)
     return pairs
@@ -120,6 +122,16 @@ def first_contact_assignee(session: Session, case: CaseModel, info: dict) -> str
 def _staffed(session: Session, role: str, org_id: int) -> bool:
     """Somebody holds `role` at the unit (one indexed EXISTS, built once: this runs as tasks open)."""
     return bool(send(session.connection(), _STAFFED_ONE, {"role": role, "unit": org_id}))
+
+
+def _refuse_disabled(session: Session, org_ids: list[int], task) -> None:
+    """The task would go to a unit an administrator disabled (停用: services/org.py): refuse the command, naming
+    the unit, rather than open a task in a list nobody works from any more."""
+    units = [session.get(OrgUnitModel, org_id) for org_id in dict.fromkeys(org_ids)]
+    names = "、".join(f"{u.name}（{u.code}）" for u in units)
+    element = task.task_spec.bpmn_name or task.task_spec.bpmn_id
+    message = msg("routing.unit_disabled", org_unit=names, task=element)
+    raise InvalidData(message, {"org_unit": [message], "element_id": task.task_spec.bpmn_id})
 
 
 def _refuse_unstaffed(session: Session, pairs: list[tuple[str, int]], task) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import scripting, spiff_fixes
+from engine import ladder_policy, scripting, spiff_fixes
 from engine.calendar import LegalCalendar, bpmn_helpers, layered
 from engine.case_data import DataLimits
 from engine.clock import Clock, install_spiff_clock
@@ -229,6 +229,48 @@ class Runtime:
                                               settings.script_output_kb)
         self.script_engine = scripting.make_script_engine(self.helpers, self.script_limits)
         self.specs = SpecCache()
+        # Settings saved in the console (services/settings_admin.py) are served over the files' (the seed):
+        # `settings` is swapped whole, never changed in place, so a command reading it sees one version.
+        self.seed_settings = settings
+        self.settings_version = 0  # the highest settings.version served
+        self.ladder_base = ladder_policy.parse(ladder_policy.from_settings(settings))  # the files' policy
+        # the ladder policies saved in the console, oldest first: (in force from, applies to open tasks, policy)
+        self.ladder_versions: tuple = ()
+        self.disabled_units: frozenset[int] = frozenset()  # org units disabled (停用): routing refuses them
+
+    def ladder_policy_at(self, created) -> ladder_policy.LadderPolicy:
+        """The policy a task opened at `created` follows: the newest saved one in force by then or applied to
+        open tasks when it was saved; the files' policy before any was saved."""
+        for in_force, to_open, policy in reversed(self.ladder_versions):
+            if to_open or created > in_force:
+                return policy
+        return self.ladder_base
+
+    def current_ladder_policy(self) -> ladder_policy.LadderPolicy:
+        return self.ladder_versions[-1][2] if self.ladder_versions else self.ladder_base
+
+    def use_settings(self, values: dict, ladder_versions: tuple, version: int) -> None:
+        """Serve the settings saved in the console (key -> value, checked when saved) over the files' values;
+        a key without a saved value keeps the file's. One assignment: a command in flight keeps the settings it
+        read."""
+        settings = copy.copy(self.seed_settings)
+        settings.calendar_overrides = self.settings.calendar_overrides
+        if "lane_roles" in values:
+            settings.lane_roles = dict(values["lane_roles"])
+        if "group_case" in values:
+            group = values["group_case"]
+            settings.group_people_at_least = int(group["people_involved_at_least"])
+            settings.group_director_role = group["director_role"]
+            settings.group_consultation_roles = tuple(group["consultation_roles"])
+        if "ranking" in values:
+            settings.ranking_weights = {k: float(v) for k, v in values["ranking"]["weights"].items()}
+        if ladder_versions:
+            current = ladder_versions[-1][2]
+            settings.ladder_enabled = current.enabled
+            settings.tier_ladder = {tier: policy.enabled for tier, policy in current.tiers.items()}
+            settings.ladder_roles = {kind: dict(pair) for kind, pair in current.roles.items()}
+        self.ladder_versions = ladder_versions
+        self.settings, self.settings_version = settings, version
 
     def use_calendar(self, overrides: dict | None) -> None:
         """Serve a changed calendar (config/calendar.toml edited while running): a new LegalCalendar and the

@@ -91,7 +91,7 @@ def rebuild_timers(session: Session, case: CaseModel, workflow, task_rows: list,
     rt = runtime.of(session)
     if ladder_on(case, rt):
         for task in task_rows:
-            step = next_ladder_step(task, rt, fired) if task_laddered(session, case, task) else None
+            step = next_ladder_step(task, rt, fired, case.tier) if task_laddered(session, case, task) else None
             if step is not None:
                 wanted[("ladder", step.ref, step.due_at)] = step.name
     stale = []

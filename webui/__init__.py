@@ -118,6 +118,8 @@ def create_app(config: object | Mapping | None = None) -> Flask:
         configure_engine(db.engine)
     from webui import calendar_file as _calendar_file
     _calendar_file.watch_notices(app)  # calendar years saved in the console by any process: served within seconds
+    from webui import settings_watch
+    settings_watch.watch(app)  # settings saved in the console by any process (ladder, lane map …): within seconds
     api = make_api()
     api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})

@@ -201,6 +201,16 @@ ADMIN_ACTIONS = {
     "org_unit_moved": lazy_gettext("Org unit moved"),
     "org_unit_deleted": lazy_gettext("Org unit deleted"),
     "role_renamed": lazy_gettext("Role renamed"),
+    "setting_saved": lazy_gettext("Setting changed"),
+    "setting_seeded": lazy_gettext("Setting loaded from the configuration file"),
+    "org_unit_disabled": lazy_gettext("Org unit disabled"),
+    "org_unit_enabled": lazy_gettext("Org unit enabled"),
+}
+# The settings kept in the database (engine/services/settings_admin.py), as the admin log names them.
+SETTING_NAMES = {
+    "ladder": lazy_gettext("Supervision ladder"), "lane_roles": lazy_gettext("Lanes and their roles"),
+    "group_case": lazy_gettext("Group and high-risk cases (群体性)"),
+    "ranking": lazy_gettext("Ranking weights (1把尺子)"), "org_units_disabled": lazy_gettext("Disabled org units"),
 }
 # The fields of an admin log row's old / new values, as pages name them.
 ADMIN_FIELDS = {
@@ -214,4 +224,6 @@ ADMIN_FIELDS = {
     "presence": lazy_gettext("Presence"), "rota_days": lazy_gettext("Rota days"),
     "units_moved": lazy_gettext("Units moved"), "name_zh": lazy_gettext("Chinese name"),
     "name_en": lazy_gettext("English name"),
+    "value": lazy_gettext("Setting"), "version": lazy_gettext("Version"),
+    "applies_to_open": lazy_gettext("Applies to open tasks"), "open_tasks": lazy_gettext("Open tasks"),
 }

@@ -10,6 +10,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from engine.services.deadlines import recompute_changed_years
 from engine.services.timers import TimerPolicy, fire_due_timers, next_due
+from webui import settings_watch
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ def drain(app, scheduler) -> None:
         return  # a pass is already running in this process
     try:
         with app.app_context():
+            settings_watch.tick(app, db.session)  # the ladder policy and routing saved by any process
             now = current_runtime().clock.now()
             result = fire_due_timers(db.session, now, app.config["JIEFEN_TIMER_BATCH"],
                                      policy=timer_policy(app.config))

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from engine import admin_log, case_data, presence, runtime
+from engine import admin_log, case_data, presence, runtime, settings_store
 from engine.actors import Actor
 from engine.clock import CHINA_TZ
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
@@ -346,6 +346,49 @@ def move_unit(session: Session, actor: Actor, code: str, parent_code: str) -> Or
     session.commit()
     log.info("org unit %s moved from %s to %s by %s (%d units)", unit.code, old_parent.code, parent.code,
              actor.username, len(moved))
+    return unit
+
+
+# ---------------------------------------------------------------- disabling (停用) and enabling
+
+def open_tasks_at(session: Session, actor: Actor, code: str) -> list[tuple[TaskModel, str]]:
+    """The open tasks held at a unit (task, its case's code), oldest due first: shown before the unit is disabled
+    (they stay where they are: handled there, or reassigned by a supervisor). Read-only. Raises Forbidden,
+    NotFound."""
+    _require_reader(actor)
+    unit = _unit(session, code)
+    return [(task, case_code) for task, case_code in session.execute(
+        select(TaskModel, CaseModel.code).join(CaseModel, CaseModel.id == TaskModel.case_id)
+        .where(TaskModel.org_unit_id == unit.id).order_by(TaskModel.due_sort, TaskModel.id))]
+
+
+def set_unit_active(session: Session, actor: Actor, code: str, active: bool) -> OrgUnitModel:
+    """停用 / 启用: a disabled unit gets nothing new — a task that would be routed to it is refused, naming it
+    (routing.candidates), in every process within the settings' check interval (the list of disabled units is
+    a settings row: settings_store.mark_disabled_units); its open tasks stay until handled or reassigned. Enabled
+    again, routing reaches it as before. Commits, with an org_unit_disabled / org_unit_enabled row in the admin log
+    (with how many open tasks it held); nothing changed, nothing written. Raises Forbidden, NotFound, Conflict
+    (the top-level center cannot be disabled)."""
+    _require_admin(actor)
+    admin_log.serialise(session)
+    unit = _unit(session, code)
+    active = bool(active)
+    if unit.active == active:
+        return unit
+    if not active and unit.parent_id is None:
+        raise Conflict(msg("org.disable_top"), {"code": [msg("org.disable_top")]})
+    rt = runtime.of(session)
+    now = rt.clock.now()
+    tasks = session.scalar(select(func.count()).select_from(TaskModel).where(TaskModel.org_unit_id == unit.id))
+    unit.active = active
+    session.flush()
+    settings_store.mark_disabled_units(session, actor, now)
+    admin_log.append(session, actor.username, now, "org_unit_enabled" if active else "org_unit_disabled",
+                     "org_unit", unit.code, {"active": not active}, {"active": active, "open_tasks": tasks})
+    session.commit()
+    settings_store.refresh(session, rt)
+    log.info("org unit %s %s by %s (%d open tasks)", unit.code, "enabled" if active else "disabled",
+             actor.username, tasks)
     return unit
 
 

@@ -17,7 +17,7 @@ from engine import case_store, chain, runtime
 from engine.errors import CaseError, Conflict
 from engine.ladder import LEVEL_NAMES, ladder_steps  # noqa: F401 (LEVEL_NAMES: public here for the web layer)
 from engine.messages import msg
-from engine.models import IncidentModel, TaskModel, TimerModel
+from engine.models import CaseModel, IncidentModel, TaskModel, TimerModel
 from engine.timer_firing import TIMER_ROW, effective_moment, fire_timer_row, wall_now  # noqa: F401 (public here)
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,9 @@ def pending_timers(session: Session, case_id: int, case_tasks: list | None = Non
     if case_tasks is None:
         case_tasks = session.scalars(select(TaskModel).where(TaskModel.id.in_(laddered)))
     have = {row.ref for row in rows}
+    tier = session.scalar(select(CaseModel.tier).where(CaseModel.id == case_id))
     later = [step for task in case_tasks if task.id in laddered
-             for step in ladder_steps(task, runtime.of(session)) if step.ref not in have]
+             for step in ladder_steps(task, runtime.of(session), tier=tier) if step.ref not in have]
     return sorted(rows + later, key=lambda t: t.due_at)
 
 

@@ -171,3 +171,22 @@ def test_a_bad_now_says_which_format(run):
 def test_stats_rebuild_recounts_and_says_how_many_cases(run):
     run("init-db")
     assert run("stats", "rebuild").stdout.strip() == "0 case(s) recounted / 已重新统计 0 件案件"
+
+
+def test_init_db_seeds_the_settings_from_config_org_toml_once(run, tmp_path):
+    """config/org.toml is the seed: init-db writes the settings it has no row for, recorded, and never again."""
+    first = run("init-db").stdout
+    assert "settings seeded from config/org.toml: ladder, lane_roles, group_case, ranking" in first
+    assert "settings seeded" not in run("init-db").stdout
+    import json
+    import sqlite3
+    with sqlite3.connect(tmp_path / "cli.sqlite3") as db:
+        rows = dict(db.execute("SELECT key, value FROM settings").fetchall())
+        assert set(rows) == {"ladder", "lane_roles", "group_case", "ranking"}
+        assert json.loads(rows["lane_roles"])["调解员"] == "mediator"
+        ladder = json.loads(rows["ladder"])
+        assert ladder["tiers"]["major"]["steps"][0] == {"step": "prompt", "direction": "before", "amount": 3,
+                                                        "unit": "days", "two_thirds": True}
+        actions = [a for (a,) in db.execute("SELECT action FROM admin_events ORDER BY seq")]
+        assert actions.count("setting_seeded") == 4
+        assert db.execute("SELECT count(*) FROM setting_versions").fetchone() == (4,)

@@ -11,7 +11,7 @@ from flask_babel import force_locale, gettext
 
 from engine.clock import CHINA_TZ
 from engine.errors import Conflict, InvalidData, NotFound
-from engine.services import admin_log, org
+from engine.services import admin_log, org, settings_admin
 from webui import labels
 from webui.admin.views import bp
 from webui.auth import current_actor, login_required
@@ -57,7 +57,7 @@ def org_add():
     return redirect(url_for("admin.org_unit_page", code=unit.code))
 
 
-def _render_unit(actor, unit, values=None, errors=None, error=None, preview=None, status=200):
+def _render_unit(actor, unit, values=None, errors=None, error=None, preview=None, status=200, disable_preview=None):
     rows = org.org_tree(db.session, actor)
     row = next(r for r in rows if r.unit.id == unit.id)
     below = {r.unit.id for r in rows if r.unit.path.startswith(unit.path)}
@@ -67,7 +67,7 @@ def _render_unit(actor, unit, values=None, errors=None, error=None, preview=None
     parent = next((r.unit for r in rows if r.unit.id == unit.parent_id), None)
     return render_template("admin/org_unit.html", unit=unit, row=row, parent=parent, targets=targets,
                            history=history, can_change=actor.is_admin, values=values or {}, errors=errors or {},
-                           error=error, preview=preview, kinds=labels.UNIT_KINDS,
+                           error=error, preview=preview, kinds=labels.UNIT_KINDS, disable_preview=disable_preview,
                            children=[r for r in rows if r.unit.parent_id == unit.id]), status
 
 
@@ -102,6 +102,14 @@ def org_unit_change(code: str):
         if what == "move":
             unit = org.move_unit(db.session, actor, code, values["parent"])
             flash(gettext("Moved under %(parent)s.", parent=unit.parent.name), "ok")
+            return redirect(url_for("admin.org_unit_page", code=code))
+        if what == "disable" and request.form.get("confirm") != "1":
+            unit = org.get_unit(db.session, actor, code)
+            return _render_unit(actor, unit, disable_preview=org.open_tasks_at(db.session, actor, code))
+        if what in ("disable", "enable"):
+            unit = org.set_unit_active(db.session, actor, code, what == "enable")
+            flash(gettext("%(name)s is enabled again.", name=unit.name) if unit.active
+                  else gettext("%(name)s is disabled: nothing new is routed to it.", name=unit.name), "ok")
             return redirect(url_for("admin.org_unit_page", code=code))
         if what == "delete":
             org.delete_unit(db.session, actor, code)
@@ -148,6 +156,24 @@ def org_roster():
 def role_list():
     actor = current_actor()
     error, errors = None, {}
+    if request.method == "POST" and request.form.get("what") == "lanes":
+        lanes, rows = {}, []
+        count = request.form.get("rows") or "0"
+        for i in range(min(int(count), 500) if count.isdigit() else 0):
+            lane = (request.form.get(f"lane-{i}") or "").strip()
+            role = (request.form.get(f"lane-role-{i}") or "").strip()
+            rows.append((lane, role))
+            if lane or role:
+                lanes[lane] = role
+        try:
+            settings_admin.save_setting(db.session, actor, "lane_roles", lanes, note=request.form.get("note"))
+        except InvalidData as exc:
+            db.session.rollback()
+            error = localize(exc.message)
+            errors = {k.removeprefix("lane_roles."): v for k, v in localize_details(exc.details or {}).items()}
+            return _render_roles(actor, error, errors, rows), 422
+        flash(gettext("Saved."), "ok")
+        return redirect(url_for("admin.role_list") + "#lanes")
     if request.method == "POST":
         role = request.form.get("role", "")
         try:
@@ -158,13 +184,25 @@ def role_list():
         else:
             flash(gettext("Saved."), "ok")
             return redirect(url_for("admin.role_list") + f"#role-{role}")
+    return _render_roles(actor, error, errors)
+
+
+def _render_roles(actor, error=None, errors=None, lane_rows=None):
+    errors = errors or {}
     roles = org.list_roles(db.session, actor)
     titles = role_titles()
     lanes = [(lane, role, labels.role_name(role, titles)) for lane, role in org.lane_roles(db.session, actor)]
+    if lane_rows is None:
+        lane_rows = [(lane, role) for lane, role, _ in lanes]
+    lane_rows = list(lane_rows) + [("", "")] * 2  # room for new lanes
+    lane_view = settings_admin.get_setting(db.session, actor, "lane_roles")
+    role_choices = sorted(((r.name, labels.role_name(r.name, titles)) for r in roles), key=lambda pair: pair[1])
     with force_locale("zh_CN"):
         zh = {r.name: str(labels.role_title(r, True) or "") for r in roles}
     with force_locale("en"):
         en = {r.name: str(labels.role_title(r, False) or "") for r in roles}
     shown = {name: (zh[name], en[name]) for name in zh}
     return render_template("admin/roles.html", roles=roles, shown=shown, lanes=lanes, can_change=actor.is_admin,
-                           error=error, errors=errors)
+                           error=error, errors=errors, lane_rows=lane_rows, lane_view=lane_view,
+                           role_choices=role_choices, role_name=lambda role: labels.role_name(role, titles),
+                           lane_history=settings_admin.history(db.session, actor, "lane_roles"))

@@ -401,4 +401,5 @@ def form_rejected(exc: InvalidData | Conflict):
 from webui.admin import users_views  # noqa: F401  (/admin/users and /admin/log join this blueprint)
 from webui.admin import calendar_views  # noqa: E402,F401  (/admin/calendar joins this blueprint)
 from webui.admin import org_views  # noqa: E402,F401  (/admin/org, /admin/roles join this blueprint)
+from webui.admin import ladder_views  # noqa: E402,F401  (/admin/ladder, /admin/settings join this blueprint)
 from webui.admin import decision_views  # noqa: E402,F401  (/admin/decisions joins this blueprint)

@@ -10,7 +10,7 @@ from marshmallow import RAISE
 
 from engine.errors import InvalidData
 from engine.messages import msg
-from engine.services import admin_log, calendar_admin, org, users
+from engine.services import admin_log, calendar_admin, org, settings_admin, users
 from webui import labels
 from webui.admin import files
 from webui.api import schemas as s
@@ -226,11 +226,26 @@ def admin_update_org_unit(query: dict, code: str):
     edits = {changes[k]: body[k] for k in changes if k in body}
     if edits and "parent" in body:  # one request, one command: a move is its own
         raise InvalidData(msg("org.move_alone"), {"parent": [msg("org.move_alone")]})
+    if "active" in body:  # 停用 / 启用: its own command too
+        if edits or "parent" in body:
+            raise InvalidData(msg("org.active_alone"), {"active": [msg("org.active_alone")]})
+        org.set_unit_active(db.session, actor, code, body["active"])
+        return _unit_json(code)
     if edits:
         code = org.update_unit(db.session, actor, code, **edits).code
     if "parent" in body:
         org.move_unit(db.session, actor, code, body["parent"])
     return _unit_json(code)
+
+
+@blp.route("/admin/org-units/<code>/open-tasks", methods=["GET"])
+@_errors(401, 403, 404)
+@blp.response(200, s.OpenTaskList)
+def admin_org_unit_open_tasks(code: str):
+    """The open tasks held at a unit, soonest due first: what stays there if it is disabled (停用).
+    Administrators and auditors."""
+    return {"items": [{"id": t.id, "title": t.title, "case_code": case_code, "due_at": t.due_at,
+                       "assignee": t.assignee} for t, case_code in org.open_tasks_at(db.session, current_actor(), code)]}
 
 
 @blp.route("/admin/org-units/<code>", methods=["DELETE"])
@@ -269,7 +284,7 @@ def _roles_json() -> dict:
 @blp.response(200, s.RoleList)
 def admin_roles():
     """The roles with their Chinese and English names (the administrator's, else the built-in ones) and the
-    lane -> role map of config/org.toml (read-only). Administrators and auditors."""
+    lane -> role map in force (PUT /admin/settings/lane_roles changes it). Administrators and auditors."""
     return _roles_json()
 
 
@@ -283,3 +298,74 @@ def admin_rename_role(name: str):
     body = _load(s.UpdateRoleRequest, _json_body())
     org.rename_role(db.session, current_actor(), name, body["name_zh"], body["name_en"])
     return next(r for r in _roles_json()["items"] if r["name"] == name)
+
+
+# ---------------------------------------------------------------- settings and the ladder policy (issue 20 §4, §5)
+
+def _save_result(done) -> dict:
+    return {"key": done.key, "changed": done.changed, "version": done.version, "cases": len(done.cases),
+            "moved": done.moved}
+
+
+@blp.route("/admin/ladder", methods=["GET"])
+@_errors(401, 403)
+@blp.response(200, s.LadderSchema)
+def admin_ladder():
+    """The supervision ladder's policy in force: per case tier whether it runs and its steps (offset before or
+    after the due date in days, working days or hours), per kind of unit who answers and who reviews.
+    Administrators and auditors."""
+    view = settings_admin.get_setting(db.session, current_actor(), "ladder")
+    return {"policy": view.value, "version": view.version, "saved_by": view.saved_by, "saved_at": view.saved_at}
+
+
+@blp.route("/admin/ladder", methods=["PUT"])
+@_json_request(s.LadderSaveRequest)
+@_errors(401, 403, 409, 422, 503)
+@blp.response(200, s.SettingSaveResponse)
+def admin_save_ladder():
+    """Save the ladder's policy (checked: every wrong field named, e.g. tiers.major.steps.2.amount). It applies
+    to tasks opened from now on; with apply_to_open_tasks also to the open ones (their next step recomputed, an
+    event per case whose step moves). Recorded with its history and in the admin log. Administrators only."""
+    body = _load(s.LadderSaveRequest, _json_body())
+    done = settings_admin.save_setting(db.session, current_actor(), "ladder", body["policy"],
+                                       body["apply_to_open_tasks"], body["note"])
+    return _save_result(done)
+
+
+@blp.route("/admin/settings", methods=["GET"])
+@_errors(401, 403)
+@blp.response(200, s.SettingList)
+def admin_settings():
+    """Every organisation setting in force (ladder, lane_roles, group_case, ranking), with who saved it when
+    (null: config/org.toml's value). Administrators and auditors."""
+    actor = current_actor()
+    return {"items": [s.setting_json(settings_admin.get_setting(db.session, actor, key))
+                      for key in settings_admin.KEYS]}
+
+
+@blp.route("/admin/settings/<key>", methods=["GET"])
+@_errors(401, 403, 422)
+@blp.response(200, s.SettingSchema)
+def admin_setting(key: str):
+    """One setting in force. Administrators and auditors."""
+    return s.setting_json(settings_admin.get_setting(db.session, current_actor(), key))
+
+
+@blp.route("/admin/settings/<key>", methods=["PUT"])
+@_json_request(s.SettingSaveRequest)
+@_errors(401, 403, 409, 422, 503)
+@blp.response(200, s.SettingSaveResponse)
+def admin_save_setting(key: str):
+    """Save a setting (checked, every wrong field named); in force in every process within seconds, recorded
+    with its history and in the admin log. Administrators only."""
+    body = _load(s.SettingSaveRequest, _json_body())
+    return _save_result(settings_admin.save_setting(db.session, current_actor(), key, body["value"],
+                                                    note=body["note"]))
+
+
+@blp.route("/admin/settings/<key>/history", methods=["GET"])
+@_errors(401, 403, 422)
+@blp.response(200, s.SettingHistory)
+def admin_setting_history(key: str):
+    """Every value the setting had, newest first: who saved it when, old -> new. Administrators and auditors."""
+    return {"items": [s.setting_version_json(r) for r in settings_admin.history(db.session, current_actor(), key)]}

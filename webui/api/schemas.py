@@ -1108,6 +1108,7 @@ class OrgUnitSchema(Schema):
     members = fields.Integer(required=True, metadata={"description": "role assignments held at the unit"})
     open_cases = fields.Integer(required=True)
     presence = fields.Nested(PresenceToday, required=True)
+    active = fields.Boolean(required=True, metadata={"description": "false: disabled (停用), nothing new is routed to it"})
 
 
 class OrgUnitList(Schema):
@@ -1140,6 +1141,9 @@ class UpdateOrgUnitRequest(Schema):
     parent = fields.String(validate=[validate.Length(min=1, max=64), _no_nul], metadata={
         "description": "move the unit and everything below it under this unit (by code); with dry_run=1 only "
                        "what the move changes is answered"})
+    active = fields.Boolean(metadata={"description": "false: disable the unit (停用: nothing new is routed to it, a "
+                                                     "route that resolves there is a 422 naming it; its open tasks "
+                                                     "stay, see GET …/open-tasks); true: enable it again. Alone."})
 
 
 class OrgUnitChangeQuery(Schema):
@@ -1197,7 +1201,7 @@ class RoleSchema(Schema):
 class RoleList(Schema):
     items = fields.List(fields.Nested(RoleSchema), required=True)
     lane_roles = fields.List(fields.Dict(), required=True, metadata={
-        "description": "[{lane, role}] of config/org.toml [lane_roles] (read-only)"})
+        "description": "[{lane, role}]: the lane map in force (PUT /admin/settings/lane_roles changes it)"})
 
 
 class UpdateRoleRequest(Schema):
@@ -1209,7 +1213,7 @@ def org_unit_json(row) -> dict:
     u = row.unit
     return {"code": u.code, "name": u.name, "kind": u.kind, "level": u.level, "area_code": u.area_code,
             "phone": u.phone, "parent": row.parent_code, "depth": row.depth, "members": row.members,
-            "open_cases": row.open_cases,
+            "open_cases": row.open_cases, "active": bool(u.active),
             "presence": {"presence": u.presence, "rota_days": list(row.today.rota_days), "today": row.today.state}}
 
 
@@ -1224,3 +1228,113 @@ def roster_json(r) -> dict:
             "rows": [{"code": row.unit.code, "name": row.unit.name, "center": row.center,
                       "presence": row.unit.presence, "rota_days": list(row.days[0].rota_days),
                       "days": [p.state for p in row.days]} for row in r.rows]}
+
+
+class OpenTaskSchema(Schema):
+    id = fields.String(required=True)
+    title = fields.String(required=True)
+    case_code = fields.String(required=True)
+    due_at = fields.DateTime(required=True, allow_none=True)
+    assignee = fields.String(required=True, allow_none=True)
+
+
+class OpenTaskList(Schema):
+    items = fields.List(fields.Nested(OpenTaskSchema), required=True)
+
+
+# ---------------------------------------------------------------- settings and the ladder policy (issue 20 §4, §5)
+
+class LadderStepSchema(Schema):
+    step = fields.String(required=True, metadata={"description": "prompt (提示) | reminder (催办) | notice (督办) | "
+                                                                 "listing (挂牌督办), in this order"})
+    direction = fields.String(required=True, metadata={"description": "before | after the task's due date"})
+    amount = fields.Integer(required=True)
+    unit = fields.String(required=True, metadata={"description": "days | workdays | hours"})
+    two_thirds = fields.Boolean(required=True, metadata={
+        "description": "a step before the due date: or when 2/3 of the period have passed, whichever is earlier"})
+
+
+class LadderTierSchema(Schema):
+    enabled = fields.Boolean(required=True)
+    steps = fields.List(fields.Nested(LadderStepSchema), required=True)
+
+
+class LadderRolesSchema(Schema):
+    notice = fields.String(required=True, metadata={"description": "answers (书面答复) at the unit holding the task"})
+    listing = fields.String(required=True, metadata={"description": "reviews (销号/退回) at the supervising center"})
+
+
+class LadderPolicySchema(Schema):
+    enabled = fields.Boolean(required=True)
+    tiers = fields.Dict(keys=fields.String(), values=fields.Nested(LadderTierSchema), required=True, metadata={
+        "description": "simple | ordinary | complex | major (a case without a tier follows ordinary)"})
+    roles = fields.Dict(keys=fields.String(), values=fields.Nested(LadderRolesSchema), required=True, metadata={
+        "description": "per kind of unit holding the late task: city | county | township | village | department"})
+
+
+class LadderSchema(Schema):
+    policy = fields.Nested(LadderPolicySchema, required=True)
+    version = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "null: config/org.toml's policy, never saved in the console"})
+    saved_by = fields.String(required=True, allow_none=True)
+    saved_at = fields.DateTime(required=True, allow_none=True)
+
+
+class LadderSaveRequest(Schema):
+    policy = fields.Dict(required=True, metadata={"description": "the whole policy, as GET answers it"})
+    apply_to_open_tasks = fields.Boolean(load_default=False, metadata={
+        "description": "also the open tasks: their next step is recomputed, an event per case whose step moves"})
+    note = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=1000), _no_nul])
+
+
+class SettingSaveResponse(Schema):
+    key = fields.String(required=True)
+    changed = fields.Boolean(required=True, metadata={"description": "false: the same value, nothing written"})
+    version = fields.Integer(required=True, allow_none=True)
+    cases = fields.Integer(required=True, metadata={"description": "cases whose tasks' next ladder step moved"})
+    moved = fields.Integer(required=True, metadata={"description": "tasks whose next ladder step moved"})
+
+
+class SettingSchema(Schema):
+    key = fields.String(required=True, metadata={"description": "ladder | lane_roles | group_case | ranking"})
+    value = fields.Dict(required=True)
+    version = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "null: config/org.toml's value, never saved in the console"})
+    saved_by = fields.String(required=True, allow_none=True)
+    saved_at = fields.DateTime(required=True, allow_none=True)
+
+
+class SettingList(Schema):
+    items = fields.List(fields.Nested(SettingSchema), required=True)
+
+
+class SettingSaveRequest(Schema):
+    value = fields.Dict(required=True, metadata={"description": "lane_roles: {lane: role}; group_case: "
+                                                                "{people_involved_at_least, director_role, "
+                                                                "consultation_roles}; ranking: {weights: {rate: "
+                                                                "weight}}; ladder: the policy"})
+    note = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=1000), _no_nul])
+
+
+class SettingVersionSchema(Schema):
+    version = fields.Integer(required=True)
+    old = fields.Dict(required=True, allow_none=True)
+    value = fields.Dict(required=True)
+    saved_by = fields.String(required=True)
+    saved_at = fields.DateTime(required=True)
+    applies_to_open = fields.Boolean(required=True)
+    note = fields.String(required=True, allow_none=True)
+
+
+class SettingHistory(Schema):
+    items = fields.List(fields.Nested(SettingVersionSchema), required=True)
+
+
+def setting_json(view) -> dict:
+    return {"key": view.key, "value": view.value, "version": view.version, "saved_by": view.saved_by,
+            "saved_at": view.saved_at}
+
+
+def setting_version_json(row) -> dict:
+    return {"version": row.version, "old": row.old, "value": row.value, "saved_by": row.saved_by,
+            "saved_at": row.saved_at, "applies_to_open": bool(row.applies_to_open), "note": row.note}
