@@ -365,3 +365,4 @@ from webui.admin import users_views  # noqa: F401  (/admin/users and /admin/log 
 from webui.admin import calendar_views  # noqa: E402,F401  (/admin/calendar joins this blueprint)
 from webui.admin import org_views  # noqa: E402,F401  (/admin/org, /admin/roles join this blueprint)
 from webui.admin import decision_views  # noqa: E402,F401  (/admin/decisions joins this blueprint)
+from webui.admin import access_views  # noqa: E402,F401  (/admin/access-log joins this blueprint)
