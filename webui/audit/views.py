@@ -22,7 +22,7 @@ from webui import labels
 from webui.admin.files import day_bounds
 from webui.audit import export
 from webui.auth import current_actor, login_required
-from webui.cases.views import VIEWER_FILE, _bpmn_js_dir
+from webui.cases.views import VIEWER_FILE, _bpmn_js_dir, diagram_targets
 from webui.diagram_layout import has_diagram_xml
 from webui.extensions import current_runtime, db
 from webui.i18n import html_lang, local_dt
@@ -138,9 +138,12 @@ def case_audit(case_id: int):
         steps.append({"seq": event.seq, "at": local_dt(event.at), "who": labels.actor_name(event.actor, names),
                       "what": str(labels.EVENTS.get(event.type, event.type)), "task": event.task_name or "",
                       "completed": [e for e in step.completed if e not in step.active], "active": step.active,
+                      "version": step.version_id,
                       "rows": _rows(version.meta, data, before)})
         before = data
+    diagram_called, diagram_linked = diagram_targets(case, history.case_links(db.session, case_id, actor, None))
     return render_template("audit/case.html", case=case, verification=replay.verification, steps=steps,
+                           diagram_called=diagram_called, diagram_linked=diagram_linked,
                            viewer_available=(_bpmn_js_dir() / VIEWER_FILE).is_file(), viewer_file=VIEWER_FILE,
                            auto_layout=not has_diagram_xml(case.version.xml), person=person)
 
