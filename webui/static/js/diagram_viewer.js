@@ -71,6 +71,19 @@
       var scale = Math.min(outer.width / (inner.width + 60), (outer.height - 40) / (inner.height + 30), 1.2);
       var width = outer.width / scale, height = outer.height / scale;
       canvas.viewbox({ x: inner.x - (width - inner.width) / 2, y: inner.y - 15 / scale, width: width, height: height });
+      box.setAttribute("data-zoom", canvas.zoom().toFixed(3));
+    }
+
+    // The first view: the whole process; on a phone, where that would be too small to read, a readable scale
+    // around the first waiting element (the fit button still shows the whole).
+    function firstView() {
+      fit();
+      if (box.clientWidth >= 640 || canvas.zoom() >= 0.55) { return; }
+      var focus = marks.active.map(function (id) { return registry.get(id); }).filter(Boolean)[0] ||
+        registry.filter(function (e) { return e.type === "bpmn:StartEvent"; })[0];
+      canvas.zoom(0.75);
+      if (focus) { canvas.scrollToElement(focus, { top: 40, bottom: 40, left: 40, right: 40 }); }
+      box.setAttribute("data-zoom", canvas.zoom().toFixed(3));
     }
 
     function zoomBy(step) {
@@ -157,7 +170,7 @@
           addOverlays();
           drawMarks();
           drawTrail();
-          fit();
+          firstView();
           box.setAttribute("data-version", version || "");
           box.setAttribute("data-process", trail.length ? trail[trail.length - 1].process : "");
           box.setAttribute("data-state", "ready");
@@ -197,7 +210,7 @@
     var timer = null;
     window.addEventListener("resize", function () {
       window.clearTimeout(timer);
-      timer = window.setTimeout(fit, 100);
+      timer = window.setTimeout(function () { if (canvas) { if (isFull()) { fit(); } else { firstView(); } } }, 100);
     });
 
     // One drawing at a time: a step asked for while one is drawn waits, and only the last one asked for is drawn.
