@@ -139,7 +139,7 @@
             trail.push({ process: target, name: called[target] || target });
             load(version, true);
           });
-          overlays.add(element.id, "drilldown", { position: { bottom: 8, right: 8 }, html: drill });
+          overlays.add(element.id, "drilldown", { position: { bottom: 8, right: 8 }, scale: { min: 1 }, html: drill });
         }
         (linked[element.id] || []).forEach(function (link, i) {
           var a = document.createElement("a");
@@ -147,7 +147,7 @@
           a.href = link.url;
           a.textContent = "↗ " + link.code;
           a.title = labels.open_linked || "";
-          overlays.add(element.id, "linked", { position: { bottom: -8 - 20 * i, left: 0 }, html: a });
+          overlays.add(element.id, "linked", { position: { bottom: -8 - 20 * i, left: 0 }, scale: { min: 1 }, html: a });
         });
       });
     }
@@ -196,7 +196,7 @@
     function refit() {
       fullBtn.textContent = isFull() ? (labels.exit_full || "Exit full screen") : (labels.full || "Full screen");
       fullBtn.setAttribute("aria-pressed", isFull() ? "true" : "false");
-      window.setTimeout(fit, 50);
+      window.setTimeout(function () { if (canvas) { firstView(); } }, 50);
     }
     document.addEventListener("fullscreenchange", refit);
     document.addEventListener("keydown", function (event) {
@@ -210,7 +210,7 @@
     var timer = null;
     window.addEventListener("resize", function () {
       window.clearTimeout(timer);
-      timer = window.setTimeout(function () { if (canvas) { if (isFull()) { fit(); } else { firstView(); } } }, 100);
+      timer = window.setTimeout(function () { if (canvas) { firstView(); } }, 100);
     });
 
     // One drawing at a time: a step asked for while one is drawn waits, and only the last one asked for is drawn.
