@@ -129,8 +129,8 @@ def _page(session: Session, stmt: Select, order, page: int, per_page: int, row) 
 
 def search_events(session: Session, actor: Actor, flt: EventFilter = EventFilter(), page: int = 1,
                   per_page: int = 50) -> Page:
-    """A page of the history records of every case the actor may read that match the filter, newest first
-    (EventRow items). Raises Forbidden (neither auditor nor administrator), InvalidData (page, page size, a
+    """A page of the history records of every case the actor may read that match the filter, the latest recorded
+    first (by row id: the order they were written, on the primary key's index; EventRow items). Raises Forbidden (neither auditor nor administrator), InvalidData (page, page size, a
     period that ends before it starts, an empty case code)."""
     _may_audit(actor)
     _bounds(page, per_page)

@@ -34,6 +34,8 @@ def test_an_auditor_lands_on_the_workspace_and_finds_a_case_by_a_spaced_full_wid
     assert response.headers["Location"].endswith("/audit")
     html = client.get("/audit", query_string={"q": _spaced(case.code)}).get_data(as_text=True)
     assert f'href="/audit/cases/{case.id}"' in html and other.code not in html
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert '<p class="crumbs"><a href="/audit">审计</a>' in page  # back to the workspace, not to 我的待办
     assert "审计" in html and "1 件" in html
     # staff land on their tasks as before, and may not open the workspace
     clerk = app.test_client()
