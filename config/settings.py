@@ -90,6 +90,15 @@ class Config:
     # Attachments (docs/operations.md "Attachments"): the local file store's directory, a file's size and a
     # case's number of files at most.
     JIEFEN_FILES_DIR = _env("FILES_DIR", str(ROOT / "instance" / "files"))
+    # The file store: "local" (JIEFEN_FILES_DIR) or "s3" (an S3-compatible bucket: AWS S3, MinIO, OSS, COS …;
+    # docs/operations.md "Attachments"). Keys left empty: boto3's own credential chain (an instance role, ~/.aws).
+    JIEFEN_FILES_STORE = _env("FILES_STORE", "local")
+    JIEFEN_S3_BUCKET = _env("S3_BUCKET", "")
+    JIEFEN_S3_PREFIX = _env("S3_PREFIX", "")
+    JIEFEN_S3_ENDPOINT_URL = _env("S3_ENDPOINT_URL")  # e.g. http://minio.internal:9000; empty: AWS
+    JIEFEN_S3_REGION = _env("S3_REGION")
+    JIEFEN_S3_ACCESS_KEY_ID = _env("S3_ACCESS_KEY_ID")
+    JIEFEN_S3_SECRET_ACCESS_KEY = _env("S3_SECRET_ACCESS_KEY")
     JIEFEN_ATTACHMENT_MAX_BYTES = int(_env("ATTACHMENT_MAX_BYTES", str(20 * 1024 * 1024)))
     JIEFEN_ATTACHMENTS_PER_CASE = int(_env("ATTACHMENTS_PER_CASE", "50"))
     # Documents (docs/operations.md "Documents"): the folder of their templates, one <kind>.html each, which a

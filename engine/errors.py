@@ -29,6 +29,13 @@ class NotFound(CaseError):
     code = "not_found"
 
 
+class Unavailable(CaseError):
+    """Something this server needs for the request is missing (WeasyPrint or Pango for a PDF): the request
+    may succeed elsewhere or later; nothing was changed."""
+
+    code = "unavailable"
+
+
 class Forbidden(CaseError):
     """The actor may not do this (wrong role, wrong org unit, auditor acting)."""
 

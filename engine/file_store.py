@@ -1,16 +1,18 @@
-"""Where attachments' bytes live: a local directory, content-addressed by SHA-256 (engine/services/attachments.py).
+"""Where attachments' and documents' bytes live, content-addressed by SHA-256 (engine/services/attachments.py,
+documents.py): a local directory (the default) or an S3-compatible bucket (EngineSettings.files_store = "s3").
 
-A file is kept at <root>/<first two hex digits>/<sha256>: the same bytes uploaded twice are stored once, and a
-name can never reach the path. Written to a temporary file in the same directory and renamed into place, so a
-reader never sees half a file. The database row that names a file is written after the file; a transaction that
-fails after the write leaves an unreferenced file behind (harmless: the next upload of the same bytes reuses it),
-never a row without its file.
-
-An S3-compatible store is not supported yet: no maintained S3 client is installed (docs/operations.md).
+A file is kept at <root>/<first two hex digits>/<sha256> (in a bucket: <prefix><first two>/<sha256>): the same
+bytes uploaded twice are stored once, and a name can never reach the path. A local file is written to a temporary
+file in the same directory and renamed into place, an object is put whole, so a reader never sees half a file. The
+database row that names a file is written after the file; a transaction that fails after the write leaves an
+unreferenced file behind (harmless: the next upload of the same bytes reuses it), never a row without its file.
+Checks (verify) hash the stored bytes themselves, never trust a size or a stored checksum alone.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import logging
 import os
 import re
 import tempfile
@@ -20,7 +22,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import runtime
+from engine.errors import Unavailable
+from engine.messages import msg
 from engine.models import AttachmentModel, DocumentModel
+
+log = logging.getLogger(__name__)
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -81,9 +87,85 @@ class LocalFileStore:
         return h.hexdigest()
 
 
-def store_of(session: Session) -> LocalFileStore:
-    """The file store the session's runtime is configured with (EngineSettings.files_dir)."""
-    return LocalFileStore(runtime.of(session).settings.files_dir)
+class S3FileStore:
+    """Files in an S3-compatible bucket (AWS S3, MinIO, Ceph RGW, 阿里云 OSS, 腾讯云 COS …), named by their SHA-256
+    under a prefix, through boto3. Errors of the store (unreachable, refused) raise Unavailable (HTTP 503)."""
+
+    def __init__(self, client, bucket: str, prefix: str = "") -> None:
+        self.client, self.bucket = client, bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+
+    def key_of(self, sha256: str) -> str:
+        if not _SHA256.fullmatch(sha256 or ""):
+            raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
+        return f"{self.prefix}{sha256[:2]}/{sha256}"
+
+    def _call(self, what: str, **kwargs):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return getattr(self.client, what)(Bucket=self.bucket, **kwargs)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise FileNotFoundError(kwargs.get("Key")) from exc
+            log.error("file store: %s on bucket %s failed: %s", what, self.bucket, exc)
+            raise Unavailable(msg("files.store_unavailable", problem=str(exc))) from exc
+        except BotoCoreError as exc:  # unreachable endpoint, bad credentials configuration, timeouts
+            log.error("file store: %s on bucket %s failed: %s", what, self.bucket, exc)
+            raise Unavailable(msg("files.store_unavailable", problem=str(exc))) from exc
+
+    def put(self, data: bytes) -> str:
+        """Store the bytes (once) and return their SHA-256. Raises Unavailable."""
+        digest = sha256_of(data)
+        key = self.key_of(digest)
+        try:
+            head = self._call("head_object", Key=key)
+            if head.get("ContentLength") == len(data) and (head.get("Metadata") or {}).get("sha256") == digest:
+                return digest  # the same bytes are there (check() hashes them when verify asks)
+        except FileNotFoundError:
+            pass
+        self._call("put_object", Key=key, Body=data, Metadata={"sha256": digest},
+                   ContentType="application/octet-stream")
+        return digest
+
+    def get(self, sha256: str) -> bytes:
+        """The stored bytes. Raises FileNotFoundError, Unavailable."""
+        return self._call("get_object", Key=self.key_of(sha256))["Body"].read()
+
+    def check(self, sha256: str, size: int) -> str | None:
+        """None when the stored object is there and hashes to `sha256`; else what is wrong: missing | changed."""
+        try:
+            data = self.get(sha256)
+        except FileNotFoundError:
+            return "missing"
+        return None if len(data) == size and sha256_of(data) == sha256 else "changed"
+
+
+@functools.lru_cache(maxsize=8)
+def _s3_store(bucket: str, prefix: str, endpoint_url: str | None, region: str | None, access_key: str | None,
+              secret_key: str | None) -> S3FileStore:
+    """One client per configuration (boto3 clients are thread-safe and slow to build)."""
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError as exc:
+        raise Unavailable(msg("files.s3_client_missing")) from exc
+    client = boto3.client("s3", endpoint_url=endpoint_url or None, region_name=region or None,
+                          aws_access_key_id=access_key or None, aws_secret_access_key=secret_key or None,
+                          config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5,
+                                        read_timeout=30))
+    return S3FileStore(client, bucket, prefix)
+
+
+def store_of(session: Session) -> LocalFileStore | S3FileStore:
+    """The file store the session's runtime is configured with: EngineSettings.files_store "local" (files_dir)
+    or "s3" (s3_bucket, s3_prefix, s3_endpoint_url, s3_region, s3_access_key_id, s3_secret_access_key). Raises
+    Unavailable (boto3 not installed)."""
+    settings = runtime.of(session).settings
+    if settings.files_store == "s3":
+        return _s3_store(settings.s3_bucket, settings.s3_prefix, settings.s3_endpoint_url, settings.s3_region,
+                         settings.s3_access_key_id, settings.s3_secret_access_key)
+    return LocalFileStore(settings.files_dir)
 
 
 def read_verified(session: Session, digest: str) -> bytes | None:

@@ -90,6 +90,12 @@ MESSAGES: dict[str, str] = {
     "tasks.unknown_scope": "unknown scope {scope!r}",
     # processes and the running engine
     "audit.forbidden": "only auditors and administrators open the audit replay",
+    "files.store_unavailable": "the file store cannot be reached: {problem}",
+    "files.s3_client_missing": "the file store is configured as S3 but boto3 is not installed (pip install boto3)",
+    "audit.search_forbidden": "only auditors and administrators search the records of every case",
+    "audit.case_code_empty": "enter a case code, or a part of one",
+    "audit.version_not_of_case": "the case never ran on process version {version_id}",
+    "audit.not_called": "the case's process version does not call process {process_id!r}",
     "process.deploy_forbidden": "only administrators deploy processes",
     "process.not_deployed": "process {process_id!r} is not deployed",
     "decision.not_deployed": "decision table {decision_id!r} is not deployed",

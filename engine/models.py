@@ -279,7 +279,7 @@ class CaseModel(Base):
                       Index("ix_cases_open_due", "status", "org_unit_id", "due_at", "category", "channel",
                             "process_id"),
                       # 群体性 / 高风险 (priority > 0, a few percent): the ledger's flagged-first part and its
-                      # high_risk filter walk these alone, newest or oldest first (migration 0037)
+                      # high_risk filter walk these alone, newest or oldest first (migration 0036)
                       Index("ix_cases_flagged", "opened_at", "id", sqlite_where=text("priority > 0"),
                             postgresql_where=text("priority > 0")))
 

@@ -15,6 +15,9 @@ import logging
 
 import segno
 
+from engine.errors import Unavailable
+from engine.messages import msg
+
 log = logging.getLogger(__name__)
 
 
@@ -33,11 +36,12 @@ def qr_svg(text: str, scale: int = 3) -> str:
 
 
 def html_to_pdf(html: str) -> bytes:
-    """The PDF of a print-ready HTML page (its own CSS sets @page). Raises RuntimeError when WeasyPrint or
-    its system libraries are missing (the setup step installs them: README.md)."""
+    """The PDF of a print-ready HTML page (its own CSS sets @page). Raises Unavailable when WeasyPrint or
+    its system libraries are missing (the setup step installs them: README.md): Unavailable, HTTP 503."""
     try:
         # imported here: loading Pango costs ~0.3 s, paid by the first document, not by every process start
         from weasyprint import HTML
     except (ImportError, OSError) as exc:  # OSError: libpango missing on the machine
-        raise RuntimeError(f"WeasyPrint cannot run here: {exc}") from exc
+        log.error("PDF requested but WeasyPrint cannot run here: %s", exc)
+        raise Unavailable(msg("document.pdf_unavailable", problem=f"WeasyPrint: {exc}")) from exc
     return HTML(string=html, url_fetcher=_no_fetch, base_url=None).write_pdf()

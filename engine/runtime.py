@@ -70,6 +70,15 @@ class EngineSettings:
     # Attachments (engine/services/attachments.py): the local file store's directory; a file's size and a case's
     # number of files at most.
     files_dir: str = "instance/files"
+    # The file store: "local" (files_dir) or "s3" (an S3-compatible bucket through boto3: engine/file_store.py);
+    # credentials left None: boto3's own chain (an instance role, ~/.aws).
+    files_store: str = "local"
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
     attachment_max_bytes: int = 20 * 1024 * 1024
     attachments_per_case: int = 50
     # Documents (engine/documents.py): the folder of their Jinja2 templates, one file per kind (None: the

@@ -62,6 +62,20 @@ def _settle_secret_key(app: Flask) -> None:
         raise SecretKeyMissing(SECRET_KEY_HELP)
 
 
+class FileStoreMisconfigured(RuntimeError):
+    """JIEFEN_FILES_STORE names no store jiefen has, or "s3" without a bucket: the message says what to set."""
+
+
+def _files_store(config) -> str:
+    store = (config.get("JIEFEN_FILES_STORE") or "local").strip().lower()
+    if store not in ("local", "s3"):
+        raise FileStoreMisconfigured(f"JIEFEN_FILES_STORE={store!r}: use \"local\" (JIEFEN_FILES_DIR) or \"s3\"")
+    if store == "s3" and not (config.get("JIEFEN_S3_BUCKET") or "").strip():
+        raise FileStoreMisconfigured("JIEFEN_FILES_STORE=s3 needs JIEFEN_S3_BUCKET (and JIEFEN_S3_ENDPOINT_URL for "
+                                     "a store other than AWS: MinIO, OSS, COS …)")
+    return store
+
+
 def create_app(config: object | Mapping | None = None) -> Flask:
     from config.settings import Config, database_url_from_env
     from webui.errors import JSONErrorMiddleware, register_error_handlers, swallow_teardown_errors
@@ -99,6 +113,13 @@ def create_app(config: object | Mapping | None = None) -> Flask:
                                           max_string=app.config["JIEFEN_MAX_TEXT_LENGTH"],
                                           max_bytes=app.config["JIEFEN_MAX_DATA_BYTES"])
         settings.files_dir = app.config["JIEFEN_FILES_DIR"]
+        settings.files_store = _files_store(app.config)
+        settings.s3_bucket = app.config["JIEFEN_S3_BUCKET"] or ""
+        settings.s3_prefix = app.config["JIEFEN_S3_PREFIX"] or ""
+        settings.s3_endpoint_url = app.config["JIEFEN_S3_ENDPOINT_URL"] or None
+        settings.s3_region = app.config["JIEFEN_S3_REGION"] or None
+        settings.s3_access_key_id = app.config["JIEFEN_S3_ACCESS_KEY_ID"] or None
+        settings.s3_secret_access_key = app.config["JIEFEN_S3_SECRET_ACCESS_KEY"] or None
         settings.attachment_max_bytes = int(app.config["JIEFEN_ATTACHMENT_MAX_BYTES"])
         settings.attachments_per_case = int(app.config["JIEFEN_ATTACHMENTS_PER_CASE"])
         settings.documents_dir = app.config["JIEFEN_DOCUMENTS_DIR"]

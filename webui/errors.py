@@ -9,7 +9,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import (AuthenticationFailed, CalendarError, CaseError, Conflict, Forbidden, InvalidData, NotFound,
-                           ProcessDefinitionError, SandboxError, TaskFailed)
+                           ProcessDefinitionError, SandboxError, TaskFailed, Unavailable)
 from engine.messages import msg
 from webui.i18n import api_details, api_text
 
@@ -25,6 +25,7 @@ STATUS = {
     TaskFailed: 422,
     SandboxError: 422,
     CalendarError: 422,
+    Unavailable: 503,
 }
 
 

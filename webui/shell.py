@@ -84,10 +84,10 @@ def shell_context() -> dict:
     except Exception:  # an error page must render even when the session or database is broken
         log.debug("no actor for the page frame", exc_info=True)
         return {"me": None, "grant_choices": [], "active_grant": "", "can_intake": False, "can_ledger": False, "can_processes": False,
-                "can_console": False, "calendar_notice": ""}
+                "can_console": False, "can_audit": False, "calendar_notice": ""}
     if actor is None:
         return {"me": None, "grant_choices": [], "active_grant": "", "can_intake": False, "can_ledger": False, "can_processes": False,
-                "can_console": False, "calendar_notice": ""}
+                "can_console": False, "can_audit": False, "calendar_notice": ""}
     try:
         titles, orgs = role_titles(), org_names()
         choices = [(grant_value(gr), f"{labels.role_name(gr.role, titles)} · {orgs.get(gr.org_code, gr.org_code)}")
@@ -101,7 +101,7 @@ def shell_context() -> dict:
             # 台账 in the header for those who oversee (supervisors, directors) or audit; staff reach it by its URL
             "can_ledger": actor.is_auditor or bool(actor.roles & users.SUPERVISORY_ROLES),
             "can_processes": actor.is_admin or actor.is_auditor or actor.is_designer,
-            "can_console": actor.is_admin or actor.is_auditor}
+            "can_console": actor.is_admin or actor.is_auditor, "can_audit": actor.is_admin or actor.is_auditor}
 
 
 def calendar_notice(actor: Actor) -> str:

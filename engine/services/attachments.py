@@ -87,11 +87,14 @@ def add_attachment(session: Session, case_id: int, name: str | None, data: bytes
     return row
 
 
-def list_attachments(session: Session, case_id: int, actor: Actor) -> list[AttachmentModel]:
-    """The case's files in upload order, for whoever may read the case. Raises NotFound, Forbidden."""
+def list_attachments(session: Session, case_id: int, actor: Actor, task_id: str | None = None) -> list[AttachmentModel]:
+    """The case's files in upload order (with task_id: those added on that task), for whoever may read the case.
+    Raises NotFound, Forbidden."""
     access.readable_case(session, actor, case_id, "attachments")
-    return list(session.scalars(select(AttachmentModel).where(AttachmentModel.case_id == case_id)
-                                .order_by(AttachmentModel.id)))
+    stmt = select(AttachmentModel).where(AttachmentModel.case_id == case_id)
+    if task_id is not None:
+        stmt = stmt.where(AttachmentModel.task_id == task_id)
+    return list(session.scalars(stmt.order_by(AttachmentModel.id)))
 
 
 @dataclass

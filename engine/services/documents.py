@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from engine import access, case_store, chain, documents, pdf, runtime
 from engine.actors import Actor
-from engine.errors import CaseError, Forbidden, InvalidData, NotFound
+from engine.errors import Forbidden, InvalidData, NotFound
 from engine.file_store import read_verified, store_of
 from engine.messages import msg
 from engine.models import DocumentModel
@@ -49,7 +49,7 @@ def issue_document(session: Session, case_id: int, kind_id: str, actor: Actor) -
 
     Raises NotFound, Forbidden (only those handling the case issue: may_issue), InvalidData (an unknown kind, a kind
     not for this case's process, required fields the case lacks — named by their labels — or a template file
-    that does not render), CaseError (the PDF engine cannot run on this machine)."""
+    that does not render), Unavailable (the PDF engine cannot run on this machine: HTTP 503)."""
     rt = runtime.of(session)
     kind = documents.KINDS.get(kind_id)
     if kind is None:
@@ -80,10 +80,7 @@ def issue_document(session: Session, case_id: int, kind_id: str, actor: Actor) -
         log.warning("document template %s does not render: %s", kind_id, problem)
         raise InvalidData(msg("document.template_broken", problem=problem),
                           {"kind": [msg("document.template_broken", problem=problem)]}) from exc
-    try:
-        pdf_bytes = pdf.html_to_pdf(html)
-    except RuntimeError as exc:
-        raise CaseError(msg("document.pdf_unavailable", problem=str(exc))) from exc
+    pdf_bytes = pdf.html_to_pdf(html)  # Unavailable (503) without WeasyPrint / Pango: nothing stored
     html_bytes = html.encode("utf-8")
     store = store_of(session)
     digest, html_digest = store.put(pdf_bytes), store.put(html_bytes)

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from engine import access, casework, chain, deadlines, expiry, file_store, migration, runtime
 from engine.actors import Actor
 from engine.clock import running_at
-from engine.errors import CaseError, Forbidden
+from engine.errors import CaseError, Forbidden, NotFound
 from engine.messages import msg
-from engine.models import AttachmentModel, CaseEventModel, CaseModel, DocumentModel
+from engine.models import AttachmentModel, CaseEventModel, CaseModel, DocumentModel, ProcessVersionModel
 from engine.versions import load_version
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ class ReplayStep:
     completed: list[str]  # BPMN element ids done by then
     active: list[str]  # BPMN element ids waiting (user tasks, timers) then
     data: dict  # the case data then
+    version_id: int | None = None  # the process version the case ran on then (another before a case_migrated)
 
 
 @dataclass
@@ -171,6 +172,7 @@ def _verify(session: Session, case_id: int, actor: Actor, what: str, keep_steps:
                     workflow = _apply(workflow, version, session, event, command)
             if keep_steps:
                 steps.append(_snapshot(event.seq, workflow, steps[-1] if steps else None, command is not None))
+                steps[-1].version_id = version.id
         _version, stored = casework.restore(session, case)
         if workflow is None:
             result.problems.append("no case_started command recorded")
@@ -241,6 +243,46 @@ def _snapshot(seq: int, workflow, last: ReplayStep | None, changed: bool) -> Rep
         elif task.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED) and element not in waiting:
             waiting.append(element)
     return ReplayStep(seq, done, waiting, casework.case_data(workflow))  # a fresh copy, as a save computes it
+
+
+def case_versions(session: Session, case_id: int) -> list[int]:
+    """The ids of the process versions the case ran on, oldest first: the one it started on, and each one a
+    case_migrated event moved it to (the case's current version last). The caller has read the case."""
+    ids: list[int] = []
+    for kind, payload in session.execute(select(CaseEventModel.type, CaseEventModel.payload).where(
+            CaseEventModel.case_id == case_id, CaseEventModel.type.in_(("case_started", "case_migrated")))
+            .order_by(CaseEventModel.seq)):
+        command = (payload or {}).get("command") or {}
+        for key in ("process_version_id", "from_version_id", "to_version_id"):
+            if isinstance(command.get(key), int) and command[key] not in ids:
+                ids.append(command[key])
+    case = session.get(CaseModel, case_id)
+    if case is not None and case.process_version_id not in ids:
+        ids.append(case.process_version_id)
+    return ids
+
+
+def case_diagram(session: Session, case_id: int, actor: Actor, version_id: int | None = None,
+                 called: str | None = None) -> ProcessVersionModel:
+    """The process version whose diagram to draw for the case: the one it runs on, or (version_id) one its
+    history ran on before a migration; with `called`, the process a call activity of that version calls, as
+    that version embeds it (drill-down). A read recorded as "diagram". Raises NotFound (a version the case never
+    ran on, a process that version does not call), Forbidden."""
+    case = access.readable_case(session, actor, case_id, "diagram")
+    if version_id is None:
+        version_id = case.process_version_id
+    elif version_id not in case_versions(session, case_id):
+        raise NotFound(msg("audit.version_not_of_case", version_id=version_id))
+    row = session.get(ProcessVersionModel, version_id)
+    if called is None:
+        return row
+    sha = (row.meta.get("called_versions") or {}).get(called)
+    target = session.scalar(select(ProcessVersionModel).where(ProcessVersionModel.process_id == called,
+                                                              ProcessVersionModel.sha256 == sha)
+                            .order_by(ProcessVersionModel.version.desc()).limit(1)) if sha else None
+    if target is None:
+        raise NotFound(msg("audit.not_called", process_id=called))
+    return target
 
 
 def completed_elements(session: Session, case_id: int, actor: Actor, what: str = "diagram") -> list[str]:

@@ -170,3 +170,46 @@ def test_verify_names_a_changed_or_missing_file(app, client, login, files_dir):
     (b"\x00\x00\x00\x20ftypisom", None), (b"text with a \x00 NUL", None), (b"\xff\xfe\x00", None), (b"", None)])
 def test_sniff(data, expected):
     assert sniff(data) == expected
+
+
+def _task_page_upload(browser, task_id, data, name, as_json=True):
+    html = browser.get(f"/tasks/{task_id}").get_data(as_text=True)
+    token = html.split('name="csrf_token" value="')[1].split('"')[0]
+    return browser.post(f"/tasks/{task_id}/attachments", data={"file": (io.BytesIO(data), name), "csrf_token": token},
+                        content_type="multipart/form-data",
+                        headers={"Accept": "application/json"} if as_json else {})
+
+
+def test_the_task_page_uploads_on_its_task_lists_them_and_says_why_a_file_is_refused(app, client, login, files_dir,
+                                                                                     rt):
+    case = _open(client, login("clerk"))
+    task_id = case["tasks"][0]["id"]
+    browser = app.test_client()
+    ui_login(browser, "clerk", expect=302)
+    page = browser.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert 'id="task-upload"' in page and "本任务尚未添加附件" in page
+    done = _task_page_upload(browser, task_id, PDF, "签字协议.pdf")
+    assert done.status_code == 201
+    body = done.get_json()
+    assert body["ok"] and body["message"] == "已上传附件：签字协议.pdf" and len(body["item"]["sha256"]) == 64
+    listed = client.get(f"/api/v1/cases/{case['id']}/attachments", headers=login("clerk")).get_json()["items"]
+    assert [(a["name"], a["task_id"], a["sha256"]) for a in listed] == [("签字协议.pdf", task_id, body["item"]["sha256"])]
+    events = client.get(f"/api/v1/cases/{case['id']}/events", headers=login("clerk")).get_json()["items"]
+    added = [e for e in events if e["type"] == "attachment_added"]
+    assert added[0]["task_id"] == task_id and added[0]["payload"]["sha256"] == body["item"]["sha256"]
+    page = browser.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert "签字协议.pdf" in page and body["item"]["sha256"] in page
+    # refused: a program disguised as a PDF, said plainly; nothing added
+    refused = _task_page_upload(browser, task_id, b"MZ\x90\x00 not a pdf", "证据.pdf")
+    assert refused.status_code == 422 and not refused.get_json()["ok"]
+    assert refused.get_json()["message"].startswith("不支持此类文件")
+    # without the script: a redirect back to the task page with the message
+    plain = _task_page_upload(browser, task_id, b"", "空.pdf", as_json=False)
+    assert plain.status_code == 302 and plain.headers["Location"].endswith(f"/tasks/{task_id}#task-attachments")
+    assert "文件为空" in browser.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert len(client.get(f"/api/v1/cases/{case['id']}/attachments", headers=login("clerk")).get_json()["items"]) == 1
+    # someone who may not act on the task gets no form and a 403
+    other = app.test_client()
+    ui_login(other, "mediator1", expect=302)
+    assert 'id="task-upload"' not in other.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert _task_page_upload(other, task_id, PDF, "x.pdf").status_code == 403

@@ -14,7 +14,8 @@ PUBLIC = {("post", "/api/v1/auth/token")}
 # What answers with a file instead of JSON.
 FILES = {("get", "/api/v1/cases/export"), ("get", "/api/v1/admin/log/export"),
          ("get", "/api/v1/attachments/{attachment_id}"), ("get", "/api/v1/cases/{case_id}/dossier.pdf"),
-         ("get", "/api/v1/documents/{document_id}.pdf"), ("get", "/api/v1/documents/{document_id}.html")}
+         ("get", "/api/v1/documents/{document_id}.pdf"), ("get", "/api/v1/documents/{document_id}.html"),
+         ("get", "/api/v1/audit/events.csv"), ("get", "/api/v1/audit/access-log.csv")}
 METHODS = {"get", "put", "post", "patch", "delete"}
 
 

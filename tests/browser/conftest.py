@@ -97,7 +97,8 @@ def sign_in(live_server):
         page.fill("input[name=username]", username)
         page.fill("input[name=password]", password)
         page.click("form.stack button[type=submit]")
-        page.wait_for_url(f"{live_server}/tasks/")
+        # staff land on their tasks, an auditor on the audit workspace
+        page.wait_for_url(lambda url: url in (f"{live_server}/tasks/", f"{live_server}/audit"))
 
     return _sign_in
 

@@ -196,7 +196,7 @@ def test_a_broken_template_or_a_missing_pdf_engine_refuses_and_stores_nothing(ce
     monkeypatch.setattr(rt.settings, "documents_dir", None)
     monkeypatch.setitem(sys.modules, "weasyprint", None)  # as on a machine without WeasyPrint: its import fails
     unavailable = _issue(c, cid, "mediation_agreement")
-    assert unavailable.status_code == 400 and "PDF" in unavailable.get_json()["message"]
+    assert unavailable.status_code == 503 and "PDF" in unavailable.get_json()["message"]
     assert not [e for e in c.events(cid) if e["type"] == "document_issued"]
     assert not files_dir.exists() or not any(p.is_file() for p in files_dir.rglob("*"))
 

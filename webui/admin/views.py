@@ -403,3 +403,4 @@ from webui.admin import calendar_views  # noqa: E402,F401  (/admin/calendar join
 from webui.admin import org_views  # noqa: E402,F401  (/admin/org, /admin/roles join this blueprint)
 from webui.admin import ladder_views  # noqa: E402,F401  (/admin/ladder, /admin/settings join this blueprint)
 from webui.admin import decision_views  # noqa: E402,F401  (/admin/decisions joins this blueprint)
+from webui.admin import access_views  # noqa: E402,F401  (/admin/access-log joins this blueprint)

@@ -1338,3 +1338,79 @@ def setting_json(view) -> dict:
 def setting_version_json(row) -> dict:
     return {"version": row.version, "old": row.old, "value": row.value, "saved_by": row.saved_by,
             "saved_at": row.saved_at, "applies_to_open": bool(row.applies_to_open), "note": row.note}
+# ---------------------------------------------------------------- the auditor's workspace (engine/services/audit.py)
+
+class AuditEventQuery(Schema):
+    kind = fields.String(load_default=None, validate=[validate.Length(max=40), _no_nul], metadata={
+        "description": "an event type: case_started | task_completed | attachment_added | document_issued | …"})
+    actor = fields.String(load_default=None, validate=[validate.Length(max=200), _no_nul], metadata={
+        "description": "who acted: a login or a display name (whole)"})
+    case = fields.String(load_default=None, validate=[validate.Length(max=60), _no_nul], metadata={
+        "description": "a case code, whole or in part (spaces, hyphens and full-width digits tolerated)"})
+    since = fields.Date(load_default=None, metadata={"description": "on or after this day (China time)"})
+    until = fields.Date(load_default=None, metadata={"description": "on or before this day (China time)"})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class AuditEventSchema(Schema):
+    case_id = fields.Integer(required=True)
+    case_code = fields.String(required=True)
+    seq = fields.Integer(required=True, metadata={"description": "the record's number in its case's history"})
+    at = _time(required=True)
+    type = fields.String(required=True)
+    actor = fields.String(required=True, allow_none=True)
+    task_id = fields.String(required=True, allow_none=True)
+    task_name = fields.String(required=True, allow_none=True)
+    hash = fields.String(required=True)
+
+
+class AuditEventList(Schema):
+    items = fields.List(fields.Nested(AuditEventSchema), required=True, metadata={"description": "newest first"})
+    total = fields.Integer(required=True, metadata={"description": "exact unless more is true (then a floor)"})
+    more = fields.Boolean(required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+
+
+class AccessLogQuery(Schema):
+    user = fields.String(load_default=None, validate=[validate.Length(max=200), _no_nul], metadata={
+        "description": "who read: a login or a display name (whole)"})
+    case = fields.String(load_default=None, validate=[validate.Length(max=60), _no_nul], metadata={
+        "description": "a case code, whole or in part"})
+    what = fields.String(load_default=None, validate=[validate.Length(max=20), _no_nul], metadata={
+        "description": "case | events | verify | audit | diagram | receipt | task | document | documents | "
+                       "attachments | dossier"})
+    since = fields.Date(load_default=None, metadata={"description": "on or after this day (China time)"})
+    until = fields.Date(load_default=None, metadata={"description": "on or before this day (China time)"})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class AccessEntrySchema(Schema):
+    at = _time(required=True)
+    username = fields.String(required=True)
+    case_id = fields.Integer(required=True)
+    case_code = fields.String(required=True, allow_none=True, metadata={"description": "null: the case row is gone"})
+    what = fields.String(required=True)
+    basis = fields.String(required=True, metadata={"description": "the grant that allowed the read"})
+
+
+class AccessLogList(Schema):
+    items = fields.List(fields.Nested(AccessEntrySchema), required=True, metadata={"description": "newest first"})
+    total = fields.Integer(required=True)
+    more = fields.Boolean(required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+
+
+def audit_event_json(row) -> dict:
+    e = row.event
+    return {"case_id": e.case_id, "case_code": row.case_code, "seq": e.seq, "at": iso(e.at), "type": e.type,
+            "actor": e.actor, "task_id": e.task_id, "task_name": e.task_name, "hash": e.hash}
+
+
+def access_entry_json(row) -> dict:
+    a = row.entry
+    return {"at": iso(a.at), "username": a.username, "case_id": a.case_id, "case_code": row.case_code,
+            "what": a.what, "basis": a.basis}

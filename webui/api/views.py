@@ -50,7 +50,8 @@ _ERRORS = {
     422: "invalid request; `details` maps each field to its messages",
     413: "the request body is larger than JIEFEN_MAX_BODY_BYTES (a BPMN deploy: JIEFEN_MAX_UPLOAD_BYTES)",
     500: "an unexpected server error (logged with its traceback)",
-    503: "the database connection was lost: a write may have happened; retry with the same Idempotency-Key",
+    503: "the database connection was lost (a write may have happened: retry with the same Idempotency-Key), or "
+         "the PDF engine (WeasyPrint / Pango) is not installed on this server",
 }
 # Any request may meet these, whatever the view does.
 _ANY_REQUEST = (413, 500, 503)
@@ -872,3 +873,4 @@ def complete(_path: dict, task_id: str):
 
 
 from webui.api import admin as _admin  # noqa: F401  (its routes join this blueprint)
+from webui.api import audit as _audit  # noqa: E402,F401  (its routes join this blueprint)

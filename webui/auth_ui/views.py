@@ -6,6 +6,7 @@ import logging
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext
 
+from engine.actors import AUDITOR
 from engine.errors import AuthenticationFailed, InvalidData
 from engine.messages import msg
 from engine.services import users
@@ -30,6 +31,8 @@ def login():
                                cfg["JIEFEN_LOGIN_MAX_FAILURES"], cfg["JIEFEN_LOGIN_LOCK_MINUTES"])
     log.info("login: %s", username)
     start_session(actor)
+    if target == url_for("tasks.task_list") and actor.is_auditor and not actor.roles - {AUDITOR}:
+        target = url_for("audit.workspace")  # an auditor has no tasks: they land on the audit workspace
     if actor.must_change_password:
         return redirect(url_for("auth_ui.change_password", next=target))
     return redirect(target)

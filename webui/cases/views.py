@@ -48,6 +48,28 @@ def _bpmn_js_dir() -> Path:
     return Path(root) / "bpmn-js" / "dist"
 
 
+def diagram_targets(case, links) -> tuple[dict[str, str], dict[str, list[dict]]]:
+    """What the case diagram may drill into: the processes a call activity calls in any version the case ran
+    on ({process id: name}), and the linked cases elements marked jiefen.open_case opened ({element id: [{url,
+    code}]}: the ones the reader may read, matched by their link kind)."""
+    names = {row.process_id: row.name or row.process_id for row in processes.list_processes(db.session)}
+    called: dict[str, str] = {}
+    opened: dict[str, str] = {}  # element id -> link kind
+    for version_id in history.case_versions(db.session, case.id):
+        meta = processes.load_version(db.session, version_id).meta
+        for pid in meta.get("called_processes") or []:
+            called.setdefault(pid, names.get(pid, pid))
+        for element, marker in (meta.get("open_case") or {}).items():
+            opened.setdefault(element, marker.get("link_kind"))
+    linked: dict[str, list[dict]] = {}
+    for element, kind in opened.items():
+        for other in links.linked_from:
+            if other.link_kind == kind:
+                linked.setdefault(element, []).append({"url": url_for("cases.case_page", case_id=other.id),
+                                                       "code": other.code})
+    return called, linked
+
+
 def _start_form(process_id: str) -> tuple[object, str, str | None, list[dict]]:
     """The newest version of a process, its name, its first user task and that task's form."""
     row = processes.active_version(db.session, process_id)
@@ -111,13 +133,15 @@ def case_page(case_id: int):
     case = cases.get_case(db.session, case_id, actor)
     version = processes.load_version(db.session, case.process_version_id)
     open_tasks = cases.open_tasks(db.session, case.id)
+    links = history.case_links(db.session, case_id, actor)
+    diagram_called, diagram_linked = diagram_targets(case, links)
     return render_template(
         "cases/case.html", case=case, mask=access.masker(db.session, actor, case),
         events=history.list_events(db.session, case_id, actor),
         open_tasks=open_tasks, actionable={t.id for t in open_tasks if access.can_act(db.session, actor, t)},
         overseen={t.id for t in open_tasks if tasks.may_oversee(db.session, actor, t)},
         completed=history.completed_elements(db.session, case_id, actor),
-        links=history.case_links(db.session, case_id, actor),
+        links=links, diagram_called=diagram_called, diagram_linked=diagram_linked,
         pending=timers.pending_timers(db.session, case_id, open_tasks),
         incidents=incidents.case_incidents(db.session, case_id),
         fields=fields_by_id(version.meta), meta=version.meta, role_titles=role_titles(), now=current_runtime().clock.now(),
@@ -189,8 +213,14 @@ def download_attachment(attachment_id: int):
 @bp.route("/cases/<int:case_id>/diagram.bpmn")
 @login_required
 def diagram(case_id: int):
-    case = cases.get_case(db.session, case_id, current_actor(), "diagram")
-    xml, _generated = with_layout(case.version.xml)
+    """The BPMN XML to draw: the case's version, or (?version=<id>) one its history ran on before a migration,
+    or (?process=<id>) the process a call activity calls, as that version embeds it (drill-down)."""
+    version = request.args.get("version", "")
+    if version and not version.isdigit():
+        raise InvalidData(msg("form.invalid"), {"version": [msg("field.at_least", min=1)]})
+    row = history.case_diagram(db.session, case_id, current_actor(), int(version) if version else None,
+                               request.args.get("process") or None)
+    xml, _generated = with_layout(row.xml)
     return Response(xml, mimetype="application/xml",
                     headers={"Cache-Control": "private, max-age=3600"})
 

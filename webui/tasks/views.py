@@ -4,16 +4,18 @@ from __future__ import annotations
 import logging
 import math
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
 
 from engine import access
-from engine.errors import InvalidData
-from engine.services import processes, tasks
+from engine.errors import Forbidden, InvalidData
+from engine.messages import msg
+from engine.services import attachments, processes, tasks
 from engine.services.users import SUPERVISORY_ROLES
 from webui.auth import current_actor, login_required
+from webui.cases.views import file_size
 from webui.extensions import current_runtime, db
-from webui.i18n import localize, safe_next
+from webui.i18n import local_dt, localize, safe_next
 from webui.shell import acting_actor, person, role_titles
 from webui.task_forms import editable, field_errors, fields_by_id, shown_values, submitted_data, suggestions
 
@@ -128,7 +130,57 @@ def _render_task(task, status: int = 200, formdata=None, details=None, oversee_e
                            suggested=suggestions(form, mask(case.data)), errors=errors, general_errors=general,
                            can_act=tasks.can_act(db.session, actor, task), role_titles=role_titles(),
                            oversee=_oversee(task, actor), oversee_error=oversee_error,
-                           fields=fields_by_id(version.meta), now=current_runtime().clock.now()), status
+                           fields=fields_by_id(version.meta), now=current_runtime().clock.now(),
+                           **_attachment_context(task, actor)), status
+
+
+def _attachment_context(task, actor) -> dict:
+    """The task page's 附件 card: the files added on this task, and the upload form for who may act on it."""
+    settings = current_runtime().settings
+    return {"task_attachments": attachments.list_attachments(db.session, task.case_id, actor, task.id),
+            "may_upload": task.kind == "bpmn" and attachments.may_upload(db.session, actor, task.case, task),
+            "attachment_types": attachments.TYPE_NAMES,
+            "attachment_kinds": "、".join(v for v in attachments.TYPE_NAMES.values() if v != "TXT"),
+            "attachment_max_mb": settings.attachment_max_bytes // (1024 * 1024)}
+
+
+def _attachment_json(row) -> dict:
+    return {"id": row.id, "name": row.name, "sha256": row.sha256, "size": row.size, "size_text": file_size(row.size),
+            "type": attachments.TYPE_NAMES.get(row.content_type, row.content_type),
+            "url": url_for("cases.download_attachment", attachment_id=row.id), "by": person(row.uploaded_by),
+            "at": local_dt(row.uploaded_at)}
+
+
+@bp.route("/<task_id>/attachments", methods=["POST"])
+@login_required
+def add_attachment(task_id: str):
+    """The task page's 附件 upload: one file on this task through the attachments command. The page's script
+    asks for JSON (the form the person is filling in stays as it is); without it, a redirect to the task page.
+    A refusal (too large, a kind not allowed, too many) says why and changes nothing."""
+    actor = current_actor()
+    task = tasks.get_task(db.session, task_id, actor)
+    wants_json = request.accept_mimetypes.best == "application/json"
+    upload = request.files.get("file")
+    try:
+        if upload is None or not upload.filename:
+            raise InvalidData(msg("attachment.file_required"), {"file": [msg("attachment.file_required")]})
+        try:
+            data = upload.read()
+        finally:
+            upload.close()
+        row = attachments.add_attachment(db.session, task.case_id, upload.filename, data, actor, task.id)
+    except (InvalidData, Forbidden) as exc:
+        db.session.rollback()
+        message = localize(exc.message)
+        if wants_json:
+            return jsonify({"ok": False, "message": message}), 403 if isinstance(exc, Forbidden) else 422
+        flash(message, "error")
+        return redirect(url_for("tasks.task_page", task_id=task_id) + "#task-attachments")
+    done = gettext("File uploaded: %(name)s", name=row.name)
+    if wants_json:
+        return jsonify({"ok": True, "message": done, "item": _attachment_json(row)}), 201
+    flash(done, "ok")
+    return redirect(url_for("tasks.task_page", task_id=task_id) + "#task-attachments")
 
 
 @bp.route("/<task_id>")

@@ -1,5 +1,6 @@
 /* The auditor's replay (/audit/cases/<id>): step through the case's history; at each record the diagram marks what
- * was completed and what was waiting then (bpmn-js NavigatedViewer), and the data table shows the case data as it
+ * was completed and what was waiting then (static/js/diagram_viewer.js: the version the case ran on then, with
+ * zoom, fit, full screen and drill-down), and the data table shows the case data as it
  * then was, with what this record changed marked. Steps come from <script type="application/json" id="replay-steps">. */
 (function () {
   "use strict";
@@ -7,7 +8,7 @@
   var text = JSON.parse(document.getElementById("replay-text").textContent);
   var slider = document.getElementById("replay-slider");
   var box = document.getElementById("replay-diagram");
-  var viewer = null, canvas = null, registry = null, marked = [];
+  var viewer = null;
   if (!steps.length) { return; }
 
   function el(tag, attrs, content) {
@@ -18,14 +19,9 @@
   }
 
   function drawMarkers(step) {
-    if (!canvas) { return; }
-    marked.forEach(function (m) { canvas.removeMarker(m[0], m[1]); });
-    marked = [];
-    [[step.completed, "jf-completed"], [step.active, "jf-open"]].forEach(function (pair) {
-      pair[0].forEach(function (id) {
-        if (registry.get(id)) { canvas.addMarker(id, pair[1]); marked.push([id, pair[1]]); }
-      });
-    });
+    if (!viewer) { return; }
+    viewer.mark(step.completed, step.active);
+    viewer.load(step.version);  // the version the case ran on then (another before a migration)
   }
 
   function show(n) {
@@ -52,20 +48,9 @@
   slider.addEventListener("input", function () { show(+slider.value); });
   document.getElementById("replay-prev").addEventListener("click", function () { show(Math.max(1, +slider.value - 1)); });
   document.getElementById("replay-next").addEventListener("click", function () { show(Math.min(steps.length, +slider.value + 1)); });
-  show(steps.length);
-
-  if (box && typeof window.BpmnJS === "function") {
-    viewer = new window.BpmnJS({ container: box });
-    fetch(box.getAttribute("data-xml-url"), { credentials: "same-origin" })
-      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.text(); })
-      .then(function (xml) { return viewer.importXML(xml); })
-      .then(function () {
-        canvas = viewer.get("canvas");
-        registry = viewer.get("elementRegistry");
-        canvas.zoom("fit-viewport", "auto");
-        box.setAttribute("data-state", "ready");
-        drawMarkers(steps[+slider.value - 1]);
-      })
-      .catch(function () { box.textContent = box.getAttribute("data-error"); box.setAttribute("data-state", "error"); });
+  if (box && typeof window.BpmnJS === "function" && typeof window.JiefenDiagram === "function") {
+    viewer = window.JiefenDiagram(box);
   }
+  var start = /^#record-(\d+)$/.exec(window.location.hash || "");
+  show(start ? Math.min(Math.max(+start[1], 1), steps.length) : steps.length);
 })();

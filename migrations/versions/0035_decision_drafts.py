@@ -1,7 +1,7 @@
 """decision_drafts: decision tables being edited in the browser's table editor, saved on the server
 
-Revision ID: 0036
-Revises: 0033
+Revision ID: 0035
+Revises: 0034
 
 As a process draft (0026): a draft belongs to its author until it is deployed (the row goes) or discarded;
 `decision_id` is null for a new table (the id a deploy uses is the one in the XML), `base_version` the deployed
@@ -10,8 +10,8 @@ version it was opened from (the diff's other side).
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0036"
-down_revision = "0033"
+revision = "0035"
+down_revision = "0034"
 branch_labels = None
 depends_on = None
 
