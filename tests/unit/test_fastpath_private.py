@@ -80,7 +80,7 @@ def test_send_runs_a_statement_and_sees_cursor_events():
     with engine.begin() as connection:
         fastpath.send(connection, insert(OrgUnitModel.__table__), {
             "id": 1, "code": "c", "name": "n", "kind": "center", "level": 3, "area_code": "330106", "parent_id": None,
-            "path": "/1/", "presence": None})
+            "path": "/1/", "presence": None, "active": True})
         rows = fastpath.send(connection, select(OrgUnitModel.__table__.c.code), {})
     assert [row.code for row in rows] == ["c"]
     assert any("INSERT INTO org_units" in sql for sql in seen)
