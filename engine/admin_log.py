@@ -33,19 +33,24 @@ def _plain(value: dict | None) -> dict | None:
 
 
 def serialise(session: Session) -> None:
-    """Take the admin log's append lock now (PostgreSQL; held until the commit): an administrative command that
-    reads before it writes (moving an org unit: is the new parent below it?) sees what the one before it
-    committed, so two administrators acting at once cannot interleave. Flushes nothing."""
-    if session.get_bind().dialect.name == "postgresql":
+    """Take the admin log's append lock now, held until the commit: an administrative command that reads before
+    it writes (moving an org unit: is the new parent below it? the next settings version) sees what the one
+    before it committed, so two administrators acting at once cannot interleave. PostgreSQL: an advisory lock.
+    SQLite: the database's write lock, taken by a write that changes nothing (pysqlite begins its transaction
+    at the first write, and reads before it would see a snapshot another writer may since have moved past;
+    the writer gate queues it like any other writer). Flushes nothing."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
+    elif dialect == "sqlite":
+        session.execute(text("UPDATE admin_events SET seq = seq WHERE 0 = 1"))
 
 
 def append(session: Session, actor: str, at: datetime, action: str, target_type: str, target: str,
            old: dict | None = None, new: dict | None = None) -> AdminEventModel:
     """Add one act to the admin log, chained to the last row. Flushes only: the caller's commit writes the act
     and its record together."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
+    serialise(session)
     tail = session.execute(select(AdminEventModel.seq, AdminEventModel.hash)
                            .order_by(AdminEventModel.seq.desc()).limit(1)).first()
     seq, prev = (tail.seq + 1, tail.hash) if tail else (1, GENESIS_HASH)

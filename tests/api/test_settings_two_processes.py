@@ -77,3 +77,45 @@ def test_settings_saved_in_one_process_are_served_by_the_other(committed_db, cli
         tick(app2, db.session)
         db.session.remove()
     assert rt3.settings_version == 3 and rt3.settings.lane_roles == lanes
+
+
+def test_two_administrators_saving_at_once_get_different_versions(committed_db, db_engine, rt, actor):
+    """Each process serves the settings again when the highest version moved; two saves that shared a version
+    number (each read the highest before the other committed) would leave a process serving the older value
+    for good. The second save waits for the first's commit before it reads the highest version."""
+    import threading
+    import time
+
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from engine import admin_log, runtime, settings_store
+    from engine.models import SettingModel, SettingVersionModel
+    from engine.services import settings_admin
+
+    admin = actor("admin")
+    first = Session(db_engine, expire_on_commit=False, info={runtime.INFO_KEY: rt})
+    admin_log.serialise(first)  # the first administrator's save has begun …
+    settings_store.write(first, admin, "lane_roles", {"调解员": "mediator"}, None, rt.clock.now())
+    first.flush()
+
+    saved = {}
+
+    def second_admin():
+        with Session(db_engine, expire_on_commit=False, info={runtime.INFO_KEY: make_runtime(rt.clock)}) as s:
+            saved["result"] = settings_admin.save_setting(s, admin, "ranking",
+                                                          {"weights": {"responded_on_time_rate": 1}})
+
+    thread = threading.Thread(target=second_admin)
+    thread.start()
+    time.sleep(0.5)  # the second save has read what it reads before writing, or waits to
+    first.commit()  # … and commits after the second began
+    first.close()
+    thread.join(30)
+    assert not thread.is_alive()
+    with Session(db_engine) as s:
+        versions = {row.key: row.version for row in s.scalars(select(SettingModel))}
+        history = sorted(s.scalars(select(SettingVersionModel.version)))
+    assert saved["result"].changed and saved["result"].version == versions["ranking"]
+    assert versions["ranking"] != versions["lane_roles"], versions
+    assert history == sorted(set(history))
