@@ -133,6 +133,7 @@ MESSAGES: dict[str, str] = {
     "history.replay_wrong_version": "the replay runs on v{version}, but the migration recorded leaves v{expected}",
     "process.return_forbidden": "only administrators see and return drafts submitted for deployment",
     "process.draft_not_submitted": "process draft {draft_id} is not submitted for deployment",
+    "decision.draft_not_submitted": "decision table draft {draft_id} is not submitted for deployment",
     "history.replay_not_ready": "event {seq}: task {spec_name} was not ready in the replay",
     "process.failed": "the process failed at {element}: {message}",
     "routing.due_date_failed": "due date of {element_id}: {error}",

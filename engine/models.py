@@ -222,7 +222,8 @@ class DecisionDraftModel(Base):
     not yet deployed; the decision id a deploy uses is the one in the XML."""
 
     __tablename__ = "decision_drafts"
-    __table_args__ = (Index("ix_decision_drafts_author", "author", "updated_at"),)
+    __table_args__ = (Index("ix_decision_drafts_author", "author", "updated_at"),
+                      Index("ix_decision_drafts_submitted", "submitted_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     decision_id: Mapped[str | None] = mapped_column(String(200))
@@ -231,6 +232,12 @@ class DecisionDraftModel(Base):
     name: Mapped[str | None] = mapped_column(String(300))
     xml: Mapped[str] = mapped_column(Text, deferred=True)
     updated_at: Mapped[datetime]
+    # handed over as a process draft is (migration 0037): submitted by its author, returned with a note
+    submitted_at: Mapped[datetime | None]
+    submit_note: Mapped[str | None] = mapped_column(Text)
+    returned_at: Mapped[datetime | None]
+    returned_by: Mapped[str | None] = mapped_column(String(64))
+    return_note: Mapped[str | None] = mapped_column(Text)
 
 
 class AdminEventModel(Base):

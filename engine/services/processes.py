@@ -563,16 +563,42 @@ def _may_edit(actor: Actor) -> None:
         raise Forbidden(msg("process.draft_forbidden"))
 
 
-def _own_draft(session: Session, draft_id: int, actor: Actor, submitted_to_admins: bool = False) -> ProcessDraftModel:
+@dataclass(frozen=True)
+class _DraftKind:
+    """What differs between a process draft and a decision table draft in their hand-over (one code path for
+    both: ownership, 提交审核, return, the administrators' list)."""
+
+    model: type  # ProcessDraftModel | DecisionDraftModel
+    label: str  # for the log
+
+
+_PROCESS_DRAFT = _DraftKind(ProcessDraftModel, "process draft")
+_DECISION_DRAFT = _DraftKind(DecisionDraftModel, "decision draft")
+
+
+def _draft_not_found(kind: _DraftKind, draft_id: int) -> NotFound:
+    # message ids are literals (tests/unit/test_messages.py reads them)
+    if kind is _PROCESS_DRAFT:
+        return NotFound(msg("process.draft_not_found", draft_id=draft_id))
+    return NotFound(msg("decision.draft_not_found", draft_id=draft_id))
+
+
+def _owned(session: Session, kind: _DraftKind, draft_id: int, actor: Actor, submitted_to_admins: bool = False):
     """The draft, if the actor is its author — or, with `submitted_to_admins`, an administrator and the draft is
     submitted for deployment (they open, diff and deploy it; only its author edits it)."""
     _may_edit(actor)
-    row = session.get(ProcessDraftModel, draft_id)
+    row = session.get(kind.model, draft_id)
     if row is None:
-        raise NotFound(msg("process.draft_not_found", draft_id=draft_id))
+        raise _draft_not_found(kind, draft_id)
     if row.author != actor.username and not (submitted_to_admins and actor.is_admin and row.submitted_at is not None):
-        raise Forbidden(msg("process.draft_not_yours", draft_id=draft_id, author=row.author))
+        if kind is _PROCESS_DRAFT:
+            raise Forbidden(msg("process.draft_not_yours", draft_id=draft_id, author=row.author))
+        raise Forbidden(msg("decision.draft_not_yours", draft_id=draft_id, author=row.author))
     return row
+
+
+def _own_draft(session: Session, draft_id: int, actor: Actor, submitted_to_admins: bool = False) -> ProcessDraftModel:
+    return _owned(session, _PROCESS_DRAFT, draft_id, actor, submitted_to_admins)
 
 
 def _draft_xml(xml: str) -> str:
@@ -677,23 +703,61 @@ def version_diff(session: Session, actor: Actor, process_id: str, old: int, new:
     return diff_definitions(before.xml, after.xml)
 
 
+def _audit_target(kind: _DraftKind, row) -> str:
+    return (_draft_info(row) if kind is _PROCESS_DRAFT else _decision_draft_info(row)).target
+
+
+def _submit(session: Session, kind: _DraftKind, draft_id: int, actor: Actor, note: str | None):
+    row = _owned(session, kind, draft_id, actor)
+    note = _note(note)
+    now = runtime.of(session).clock.now()
+    row.submitted_at, row.submit_note = now, note
+    row.returned_at = row.returned_by = row.return_note = None
+    action = "submitted" if kind is _PROCESS_DRAFT else "decision_submitted"
+    session.add(ProcessAuditModel(at=now, actor=actor.username, action=action, process_id=_audit_target(kind, row),
+                                  version=row.base_version or 0, note=_hand_over_note(row, note)))
+    session.commit()
+    log.info("%s submitted %s %s", actor.username, kind.label, draft_id)
+    return row
+
+
+def _return(session: Session, kind: _DraftKind, draft_id: int, actor: Actor, note: str | None):
+    if not actor.is_admin:
+        raise Forbidden(msg("process.return_forbidden"))
+    row = session.get(kind.model, draft_id)
+    if row is None:
+        raise _draft_not_found(kind, draft_id)
+    if row.submitted_at is None:
+        raise Conflict(msg("process.draft_not_submitted", draft_id=draft_id) if kind is _PROCESS_DRAFT
+                       else msg("decision.draft_not_submitted", draft_id=draft_id))
+    note = _note(note)
+    now = runtime.of(session).clock.now()
+    row.submitted_at = row.submit_note = None
+    row.returned_at, row.returned_by, row.return_note = now, actor.username, note
+    action = "returned" if kind is _PROCESS_DRAFT else "decision_returned"
+    session.add(ProcessAuditModel(at=now, actor=actor.username, action=action, process_id=_audit_target(kind, row),
+                                  version=row.base_version or 0, note=_hand_over_note(row, note)))
+    session.commit()
+    log.info("%s returned %s %s to %s", actor.username, kind.label, draft_id, row.author)
+    return row
+
+
+def _submitted(session: Session, kind: _DraftKind, actor: Actor) -> list:
+    if not actor.is_admin:
+        raise Forbidden(msg("process.return_forbidden"))
+    query = (select(kind.model).options(undefer(kind.model.xml))
+             .where(kind.model.submitted_at.is_not(None))
+             .order_by(kind.model.submitted_at, kind.model.id))
+    return list(session.scalars(query))
+
+
 def submit_draft(session: Session, draft_id: int, actor: Actor, note: str | None = None) -> DraftInfo:
     """Hand a draft over for deployment (提交审核): administrators see it among the submitted drafts and may open,
     deploy or return it; it stays its author's to edit (what an administrator deploys is the draft as saved then).
     Its author only; recorded (process_audit "submitted"). Commits.
 
     Raises Forbidden, NotFound, InvalidData (note too long)."""
-    row = _own_draft(session, draft_id, actor)
-    note = _note(note)
-    now = runtime.of(session).clock.now()
-    row.submitted_at, row.submit_note = now, note
-    row.returned_at = row.returned_by = row.return_note = None
-    session.add(ProcessAuditModel(at=now, actor=actor.username, action="submitted",
-                                  process_id=_draft_info(row).target, version=row.base_version or 0,
-                                  note=_hand_over_note(row, note)))
-    session.commit()
-    log.info("%s submitted process draft %s", actor.username, draft_id)
-    return _draft_info(row)
+    return _draft_info(_submit(session, _PROCESS_DRAFT, draft_id, actor, note))
 
 
 def return_draft(session: Session, draft_id: int, actor: Actor, note: str | None = None) -> DraftInfo:
@@ -701,26 +765,10 @@ def return_draft(session: Session, draft_id: int, actor: Actor, note: str | None
     Administrators only; recorded (process_audit "returned"). Commits.
 
     Raises Forbidden, NotFound, Conflict (not submitted), InvalidData (note too long)."""
-    if not actor.is_admin:
-        raise Forbidden(msg("process.return_forbidden"))
-    row = session.get(ProcessDraftModel, draft_id)
-    if row is None:
-        raise NotFound(msg("process.draft_not_found", draft_id=draft_id))
-    if row.submitted_at is None:
-        raise Conflict(msg("process.draft_not_submitted", draft_id=draft_id))
-    note = _note(note)
-    now = runtime.of(session).clock.now()
-    row.submitted_at = row.submit_note = None
-    row.returned_at, row.returned_by, row.return_note = now, actor.username, note
-    session.add(ProcessAuditModel(at=now, actor=actor.username, action="returned",
-                                  process_id=_draft_info(row).target, version=row.base_version or 0,
-                                  note=_hand_over_note(row, note)))
-    session.commit()
-    log.info("%s returned process draft %s to %s", actor.username, draft_id, row.author)
-    return _draft_info(row)
+    return _draft_info(_return(session, _PROCESS_DRAFT, draft_id, actor, note))
 
 
-def _hand_over_note(row: ProcessDraftModel, note: str | None) -> str:
+def _hand_over_note(row: ProcessDraftModel | DecisionDraftModel, note: str | None) -> str:
     # stored text, read by people of either language (like the deploy notes of a redeployed caller)
     what = f"草稿「{row.name or row.id}」（{row.author}） / draft {row.id} by {row.author}"
     return f"{what}: {note}"[:NOTE_MAX] if note else what
@@ -729,12 +777,7 @@ def _hand_over_note(row: ProcessDraftModel, note: str | None) -> str:
 def submitted_drafts(session: Session, actor: Actor, process_id: str | None = None) -> list[DraftInfo]:
     """The drafts submitted for deployment (of one process, or all), the earliest submitted first.
     Administrators only. Raises Forbidden."""
-    if not actor.is_admin:
-        raise Forbidden(msg("process.return_forbidden"))
-    query = (select(ProcessDraftModel).options(undefer(ProcessDraftModel.xml))
-             .where(ProcessDraftModel.submitted_at.is_not(None))
-             .order_by(ProcessDraftModel.submitted_at, ProcessDraftModel.id))
-    rows = [_draft_info(r) for r in session.scalars(query)]
+    rows = [_draft_info(r) for r in _submitted(session, _PROCESS_DRAFT, actor)]
     return [d for d in rows if process_id is None or d.target == process_id]
 
 
@@ -797,23 +840,24 @@ class DecisionDraftInfo:
     updated_at: object
     target: str  # the decision it deploys as: decision_id, or the id in a new table's XML
     xml: str | None = None
+    submitted_at: object = None  # handed over for deployment (administrators see it), with the author's note
+    submit_note: str | None = None
+    returned_at: object = None  # sent back by an administrator, with their note
+    returned_by: str | None = None
+    return_note: str | None = None
 
 
 def _decision_draft_info(row: DecisionDraftModel, with_xml: bool = False) -> DecisionDraftInfo:
     found = _DECISION_TAG_ID.search(row.xml.encode("utf-8")) if row.decision_id is None else None
     target = row.decision_id or (found.group(1).decode() if found else f"decision-draft-{row.id}")
     return DecisionDraftInfo(row.id, row.decision_id, row.base_version, row.author, row.name, row.updated_at, target,
-                             row.xml if with_xml else None)
+                             row.xml if with_xml else None, row.submitted_at, row.submit_note, row.returned_at,
+                             row.returned_by, row.return_note)
 
 
-def _own_decision_draft(session: Session, draft_id: int, actor: Actor) -> DecisionDraftModel:
-    _may_edit(actor)
-    row = session.get(DecisionDraftModel, draft_id)
-    if row is None:
-        raise NotFound(msg("decision.draft_not_found", draft_id=draft_id))
-    if row.author != actor.username:
-        raise Forbidden(msg("decision.draft_not_yours", draft_id=draft_id, author=row.author))
-    return row
+def _own_decision_draft(session: Session, draft_id: int, actor: Actor,
+                        submitted_to_admins: bool = False) -> DecisionDraftModel:
+    return _owned(session, _DECISION_DRAFT, draft_id, actor, submitted_to_admins)
 
 
 def decision_template_xml(decision_id: str, name: str) -> str:
@@ -867,8 +911,10 @@ def save_decision_draft(session: Session, draft_id: int, xml: str, actor: Actor)
 
 
 def get_decision_draft(session: Session, draft_id: int, actor: Actor) -> DecisionDraftInfo:
-    """One of the caller's decision drafts with its XML. Raises Forbidden, NotFound."""
-    return _decision_draft_info(_own_decision_draft(session, draft_id, actor), with_xml=True)
+    """One decision draft with its XML. Its author; an administrator when it is submitted for deployment.
+    Raises Forbidden, NotFound."""
+    return _decision_draft_info(_own_decision_draft(session, draft_id, actor, submitted_to_admins=True),
+                                with_xml=True)
 
 
 def list_decision_drafts(session: Session, actor: Actor, decision_id: str | None = None) -> list[DecisionDraftInfo]:
@@ -888,10 +934,35 @@ def discard_decision_draft(session: Session, draft_id: int, actor: Actor) -> Non
     session.commit()
 
 
+def submit_decision_draft(session: Session, draft_id: int, actor: Actor,
+                          note: str | None = None) -> DecisionDraftInfo:
+    """Hand a decision table draft over for deployment (提交审核), as submit_draft does a process draft:
+    administrators see it, open it read-only, deploy it as saved or return it. Its author only; recorded
+    (process_audit "decision_submitted"). Commits. Raises Forbidden, NotFound, InvalidData (note too long)."""
+    return _decision_draft_info(_submit(session, _DECISION_DRAFT, draft_id, actor, note))
+
+
+def return_decision_draft(session: Session, draft_id: int, actor: Actor,
+                          note: str | None = None) -> DecisionDraftInfo:
+    """Send a submitted decision table draft back to its author with a note. Administrators only; recorded
+    (process_audit "decision_returned"). Commits.
+    Raises Forbidden, NotFound, Conflict (not submitted), InvalidData (note too long)."""
+    return _decision_draft_info(_return(session, _DECISION_DRAFT, draft_id, actor, note))
+
+
+def submitted_decision_drafts(session: Session, actor: Actor,
+                              decision_id: str | None = None) -> list[DecisionDraftInfo]:
+    """The decision table drafts submitted for deployment (of one table, or all), the earliest submitted first.
+    Administrators only. Raises Forbidden."""
+    rows = [_decision_draft_info(r) for r in _submitted(session, _DECISION_DRAFT, actor)]
+    return [d for d in rows if decision_id is None or d.target == decision_id]
+
+
 def decision_draft_diff(session: Session, draft_id: int, actor: Actor) -> tuple[int | None, list[TableChange]]:
     """What the draft changes in the version it was opened from: columns and rules added, removed, moved and
-    changed cell by cell (a new table: None and an empty list). Its author. Raises Forbidden, NotFound."""
-    row = _own_decision_draft(session, draft_id, actor)
+    changed cell by cell (a new table: None and an empty list). Its author; an administrator when it is
+    submitted. Raises Forbidden, NotFound."""
+    row = _own_decision_draft(session, draft_id, actor, submitted_to_admins=True)
     if row.decision_id is None or row.base_version is None:
         return None, []
     base = session.scalar(select(DecisionVersionModel).where(DecisionVersionModel.decision_id == row.decision_id,
@@ -911,10 +982,11 @@ def deploy_decision_draft(session: Session, draft_id: int, actor: Actor,
                           note: str | None = None) -> list[DeployResult]:
     """Deploy a decision draft as deploy() does (the next version of the table with the change note, a new
     version of every process using it; identical content a no-op) and remove the draft, in one transaction.
-    Administrators (its author). A draft deploy would refuse stays as it is. Commits.
+    Administrators: their own draft, or one submitted for deployment (submit_decision_draft). A draft deploy
+    would refuse stays as it is. Commits.
 
     Raises Forbidden, NotFound, InvalidData (note), ProcessDefinitionError (every refused cell)."""
-    row = _own_decision_draft(session, draft_id, actor)
+    row = _own_decision_draft(session, draft_id, actor, submitted_to_admins=True)
     latest = _latest_decision(session, row.decision_id) if row.decision_id else None
     name = latest.file_name if latest is not None else f"{_decision_draft_info(row).target}.dmn"
     results = _deploy(session, {name: row.xml.encode("utf-8")}, actor, note)

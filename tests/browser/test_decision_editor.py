@@ -4,6 +4,8 @@ the next dispute of that category is suggested 疑难复杂 while one registered
 named by rule and column and blocks deploying."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -158,3 +160,50 @@ def test_a_designer_starts_a_new_table_from_the_template_and_keeps_it_as_a_draft
     expect(page.locator("#my-decision-drafts")).to_contain_text("家事纠纷分流")
     expect(page.locator("#my-decision-drafts")).to_contain_text("新决策表")
     shoot(page, "74-decisions-with-drafts")
+
+
+def test_a_designer_hands_a_table_over_and_an_admin_deploys_it_as_submitted(
+        editor_page, center_server, center, shoot):  # noqa: F811
+    """A designer may not deploy: they submit their draft (提交审核) with a note; the administrator finds it among
+    the submitted tables, opens it read-only (an edit there is not saved), and deploys it from the list."""
+    from engine.services import users
+    users.create_user(center.session, "designer", PASSWORD, ["designer"])
+    page, url, c = editor_page, center_server, center
+    _sign_in(page, url, "designer")
+    page.goto(f"{url}/admin/decisions")
+    page.click('tr[data-decision="dispute_tier"] a:has-text("编辑")')
+    expect(page.locator("#decision-editor")).to_have_attribute("data-state", "ready", timeout=20000)
+    expect(page.locator(".modeler-deploy")).to_contain_text("提交审核")  # where the hand-over is
+    _edit(page, "rule_7", "out_tier", '"complex"')
+    expect(page.locator("#edit-state")).to_have_attribute("data-state", "saved", timeout=15000)
+    page.click(".modeler-deploy a")
+    drafts = page.locator("#my-decision-drafts")
+    drafts.locator("input[name=note]").fill("医疗、交通事故改为疑难复杂")
+    drafts.locator("button:has-text('提交审核')").click()
+    expect(page.locator("#my-decision-drafts .hand-over")).to_contain_text("已提交审核")
+    shoot(page, "75-decision-submitted")
+
+    page.context.clear_cookies()
+    _sign_in(page, url, "admin")
+    page.goto(f"{url}/admin/decisions")
+    submitted = page.locator("#submitted-drafts")
+    expect(submitted).to_contain_text("医疗、交通事故改为疑难复杂")
+    shoot(page, "76-decisions-submitted-admin")
+    submitted.locator("td a").first.click()
+    expect(page.locator("#decision-editor")).to_have_attribute("data-state", "ready", timeout=20000)
+    expect(page.locator("#hand-over-state")).to_contain_text("已提交审核")
+    expect(page.locator('td[data-row-id="rule_7"][data-col-id="out_tier"]')).to_have_text('"complex"')
+    _edit(page, "rule_1", "out_tier", '"simple"')  # the administrator's edit is not saved over the designer's
+    expect(page.locator("#edit-state")).to_have_attribute("data-state", "readonly")
+    shoot(page, "77-decision-submitted-read-only")
+    page.goto(f"{url}/admin/decisions")
+    page.locator("#submitted-drafts form.deploy-draft button").click()
+    expect(page.locator(".flash-ok")).to_contain_text("第 2 版已部署")
+    expect(page.locator('tr[data-decision="dispute_tier"] .latest-version')).to_have_text("v2")
+    expect(page.locator("#submitted-drafts")).to_have_count(0)
+    after = register(c, category="medical", people_involved=2)
+    assert c.case(after)["data"]["tier_suggestion"]["tier"] == "complex"
+    deployed = c.get("/api/v1/decisions/dispute_tier?version=2", "admin")["xml"]
+    rule_1 = re.search(r'<outputEntry id="rule_1_tier">\s*<text>([^<]*)</text>', deployed)
+    rule_7 = re.search(r'<outputEntry id="rule_7_tier">\s*<text>([^<]*)</text>', deployed)
+    assert (rule_1.group(1), rule_7.group(1)) == ('"major"', '"complex"')  # as the designer submitted it

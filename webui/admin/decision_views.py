@@ -38,9 +38,11 @@ def decision_list():
     actor = current_actor()
     items = processes.list_decisions(db.session, actor)
     drafts = processes.list_decision_drafts(db.session, actor) if (actor.is_admin or actor.is_designer) else []
+    submitted = processes.submitted_decision_drafts(db.session, actor) if actor.is_admin else []
     names = {p.process_id: p.name or p.process_id for p in processes.list_processes(db.session)}
+    names.update({d.decision_id: d.name or d.decision_id for d in items})
     return render_template("admin/decisions.html", items=items, process_names=names, drafts=drafts,
-                           hit_names=_hit_names())
+                           submitted=submitted, hit_names=_hit_names())
 
 
 @bp.route("/decisions/new", methods=["GET", "POST"])
@@ -69,6 +71,38 @@ def discard_decision_draft(draft_id: int):
     processes.discard_decision_draft(db.session, draft_id, current_actor())
     flash(gettext("The draft was discarded."), "ok")
     return redirect(safe_next(request.form.get("next"), url_for("admin.decision_list")))
+
+
+@bp.route("/decisions/drafts/<int:draft_id>/submit", methods=["POST"])
+@login_required
+def decision_draft_submit(draft_id: int):
+    """A designer hands their table draft over for deployment (提交审核)."""
+    processes.submit_decision_draft(db.session, draft_id, current_actor(), request.form.get("note"))
+    flash(gettext("The draft was submitted: an administrator will deploy it or send it back with a note."), "ok")
+    return redirect(safe_next(request.form.get("next"), url_for("admin.decision_list")))
+
+
+@bp.route("/decisions/drafts/<int:draft_id>/return", methods=["POST"])
+@login_required
+def decision_draft_return(draft_id: int):
+    """An administrator sends a submitted table draft back to its author with a note."""
+    draft = processes.return_decision_draft(db.session, draft_id, current_actor(), request.form.get("note"))
+    flash(gettext("The draft went back to %(author)s.", author=draft.author), "ok")
+    return redirect(safe_next(request.form.get("next"), url_for("admin.decision_list")))
+
+
+@bp.route("/decisions/drafts/<int:draft_id>/deploy", methods=["POST"])
+@login_required
+def decision_draft_deploy(draft_id: int):
+    """An administrator deploys a submitted table draft as the next version (refused cells refuse it, and the
+    draft stays submitted)."""
+    results = processes.deploy_decision_draft(db.session, draft_id, current_actor(), request.form.get("note"))
+    table = next(r for r in results if r.kind == "decision")
+    if table.created:
+        flash(gettext("Version %(version)s deployed.", version=table.version), "ok")
+    else:
+        flash(gettext("Nothing changed: the deployed version stays."), "ok")
+    return redirect(url_for("admin.decision_list"))
 
 
 @bp.route("/decisions/drafts/<int:draft_id>/changes")
@@ -120,6 +154,8 @@ def decision_editor(decision_id: str):
     config = {
         "decisionId": decision_id, "version": version, "latest": info.latest_version if info else None,
         "draftId": draft.id if draft else None, "isAdmin": actor.is_admin,
+        # another author's draft submitted for deployment: the administrator checks and deploys it as submitted
+        "readOnly": draft is not None and draft.author != actor.username,
         "mayEdit": may_edit, "csrfToken": generate_csrf(), "lang": "zh" if i18n_is_chinese() else "en",
         "processNames": {p.process_id: p.name or p.process_id for p in processes.list_processes(db.session)},
         "urls": {"source": source, "sourceIsDraft": draft is not None,
@@ -130,6 +166,7 @@ def decision_editor(decision_id: str):
                  "editPage": url_for("admin.decision_editor", decision_id=decision_id),
                  "list": url_for("admin.decision_list")},
         "text": {"loadFailed": gettext("The table editor could not be loaded."),
+                 "readOnly": gettext("Submitted by its author: changes here are not saved. Deploy it as submitted, or return it with a note."),
                  "checking": gettext("Checking…"), "ok": gettext("No problems: the table can be deployed."),
                  "problems": gettext("%(count)s problem(s): the table cannot be deployed.", count="{count}"),
                  "deploying": gettext("Deploying…"),

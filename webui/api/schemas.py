@@ -154,7 +154,9 @@ def migration_json(report, text) -> dict:
 class AuditEntrySchema(Schema):
     at = _time(required=True)
     actor = fields.String(required=True, allow_none=True)
-    action = fields.String(required=True, metadata={"description": "deployed | activated | decision_deployed | migrated | submitted | returned"})
+    action = fields.String(required=True, metadata={
+        "description": "deployed | activated | decision_deployed | migrated | submitted | returned | decision_submitted | "
+                       "decision_returned"})
     process_id = fields.String(required=True)
     version = fields.Integer(required=True)
     note = fields.String(required=True, allow_none=True)
@@ -264,6 +266,11 @@ class DecisionDraftSchema(Schema):
     updated_at = _time(required=True)
     xml = fields.String(required=True, allow_none=True,
                         metadata={"description": "the DMN XML when one draft is read or started; null in lists and saves"})
+    submitted_at = _time(required=True, allow_none=True)  # submitted for deployment (administrators see it)
+    submit_note = fields.String(required=True, allow_none=True)
+    returned_at = _time(required=True, allow_none=True)  # sent back by an administrator, with return_note
+    returned_by = fields.String(required=True, allow_none=True)
+    return_note = fields.String(required=True, allow_none=True)
 
 
 class DecisionDraftList(Schema):
@@ -323,7 +330,9 @@ class DecisionDiff(Schema):
 
 def decision_draft_json(d) -> dict:
     return {"id": d.id, "decision_id": d.decision_id, "target": d.target, "base_version": d.base_version,
-            "author": d.author, "name": d.name, "updated_at": iso(d.updated_at), "xml": d.xml}
+            "author": d.author, "name": d.name, "updated_at": iso(d.updated_at), "xml": d.xml,
+            "submitted_at": iso(d.submitted_at), "submit_note": d.submit_note, "returned_at": iso(d.returned_at),
+            "returned_by": d.returned_by, "return_note": d.return_note}
 
 
 def table_change_json(c) -> dict:

@@ -394,11 +394,43 @@ def create_decision_draft():
     return s.decision_draft_json(draft), 201
 
 
+@blp.route("/decisions/drafts/submitted", methods=["GET"])
+@blp.doc(parameters=[{"in": "query", "name": "decision_id", "schema": {"type": "string"}}])
+@_errors(401, 403)
+@blp.response(200, s.DecisionDraftList)
+def list_submitted_decision_drafts():
+    """The decision table drafts designers submitted for deployment (of one table with ?decision_id=), the
+    earliest first. Administrators only."""
+    items = processes.submitted_decision_drafts(db.session, current_actor(), request.args.get("decision_id") or None)
+    return {"items": [s.decision_draft_json(d) for d in items]}
+
+
+@blp.route("/decisions/drafts/<int:draft_id>/submit", methods=["POST"])
+@_json_request(s.DraftNoteRequest)
+@_errors(401, 403, 404, 422)
+@blp.response(200, s.DecisionDraftSchema)
+def submit_decision_draft(draft_id: int):
+    """Submit a decision table draft for deployment (提交审核) with a note: administrators then see, open, deploy
+    or return it. Its author only."""
+    body = _load(s.DraftNoteRequest, _json_body())
+    return s.decision_draft_json(processes.submit_decision_draft(db.session, draft_id, current_actor(), body["note"]))
+
+
+@blp.route("/decisions/drafts/<int:draft_id>/return", methods=["POST"])
+@_json_request(s.DraftNoteRequest)
+@_errors(401, 403, 404, 409, 422)
+@blp.response(200, s.DecisionDraftSchema)
+def return_decision_draft(draft_id: int):
+    """Send a submitted decision table draft back to its author with a note. Administrators only."""
+    body = _load(s.DraftNoteRequest, _json_body())
+    return s.decision_draft_json(processes.return_decision_draft(db.session, draft_id, current_actor(), body["note"]))
+
+
 @blp.route("/decisions/drafts/<int:draft_id>", methods=["GET"])
 @_errors(401, 403, 404)
 @blp.response(200, s.DecisionDraftSchema)
 def get_decision_draft(draft_id: int):
-    """One of the caller's decision table drafts, with its XML."""
+    """One decision table draft, with its XML: its author's, or one submitted for deployment (administrators)."""
     return s.decision_draft_json(processes.get_decision_draft(db.session, draft_id, current_actor()))
 
 

@@ -87,6 +87,8 @@
 
   function save() {
     if (!config.mayEdit) { return Promise.resolve(null); }
+    // another author's draft submitted for deployment: the administrator checks and deploys it as submitted
+    if (config.readOnly) { unsaved = false; setState("readonly", T.readOnly); return Promise.resolve(null); }
     if (saving) { return saving.then(function () { return unsaved ? save() : null; }); }
     if (!unsaved) { return Promise.resolve(null); }
     unsaved = false;
@@ -163,7 +165,9 @@
   function changed() {
     dirty = true;
     checkedOk = false;
-    if (config.mayEdit) {
+    if (config.readOnly) {
+      setState("readonly", T.readOnly);
+    } else if (config.mayEdit) {
       unsaved = true;
       setState("unsaved", T.unsaved);
       if (saveTimer) { clearTimeout(saveTimer); }
