@@ -38,7 +38,6 @@ EVENTS = {
     "task_cancelled": lazy_gettext("Task cancelled"),
     "timer_fired": lazy_gettext("Timer fired"),
     "deadlines_recomputed": lazy_gettext("Deadlines recomputed"),
-    "case_migrated": lazy_gettext("Moved to another process version"),
     "expiry_held": lazy_gettext("Period end awaits confirmation"),
     "expiry_confirmed": lazy_gettext("Period end confirmed"),
     "task_escalated": lazy_gettext("Supervision step"),

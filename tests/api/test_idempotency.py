@@ -3,7 +3,6 @@ without acting again; the same key with another request is refused; browser form
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select

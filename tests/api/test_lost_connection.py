@@ -4,7 +4,7 @@ server process behind the request's connection is ended at commit time)."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, select
 
 from engine.models import CaseModel
 

@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import pytest
 
-from engine.services.timers import pending_timers
 from tests.conftest import START
 from tests.support.cases import INTAKE
 

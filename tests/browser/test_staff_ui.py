@@ -69,7 +69,7 @@ def test_register_claim_complete_and_follow_a_case(page, live_server, sign_in, l
     shoot(page, "06-task-form")
 
     # the case page meanwhile: the diagram with the open task highlighted, the history
-    page.click(f"aside a.code")
+    page.click("aside a.code")
     expect(page.locator("h1.case-title")).to_contain_text(code)
     page.wait_for_selector("#diagram[data-state=ready]")
     expect(page.locator("g.djs-element.jf-open[data-element-id=mediate]")).to_have_count(1)

@@ -5,7 +5,6 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from engine.clock import CHINA_TZ
 from engine.models import CaseEventModel, TaskModel, TimerModel
 from engine.services import cases, history, processes, tasks
 from engine.services.timers import fire_due_timers, pending_timers
