@@ -11,6 +11,8 @@ import time
 import tomllib
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from engine import runtime
 from engine.errors import CalendarError
 
@@ -80,39 +82,16 @@ def watch(app, rt: runtime.Runtime) -> None:
 NOTICES_KEY = "jiefen.calendar_notices"  # app.extensions[NOTICES_KEY]: the check of the years saved in the console
 
 
-class CalendarNotices:
-    """The years an administrator saved in the console (calendar_notices), served by this process: looked at
-    no more often than every `check_every` seconds (one SELECT of the highest version) unless forced."""
-
-    def __init__(self, check_every: float = 5.0):
-        self.check_every = check_every
-        self._lock = threading.Lock()
-        self._checked = float("-inf")
-
-    def refresh(self, session, rt: runtime.Runtime, force: bool = False) -> bool:
-        from engine.services import calendar_admin
-
-        now = time.monotonic()
-        if not force and now - self._checked < self.check_every:
-            return False
-        with self._lock:
-            self._checked = now
-            try:
-                changed = calendar_admin.refresh(session, rt)
-            except CalendarError as exc:
-                log.error("the calendar years saved in the console cannot be used; the calendar in service "
-                          "stays: %s", exc)
-                return False
-        if changed:
-            log.warning("calendar years saved in the console reloaded (version %d)", rt.calendar_version)
-        return changed
-
-
 def watch_notices(app) -> None:
     """Serve the calendar years saved in the console (any process may save them): checked before requests."""
+    from engine.services import calendar_admin
     from webui.extensions import current_runtime, db
+    from webui.settings_watch import DatabaseWatch
 
-    notices = CalendarNotices(float(app.config["JIEFEN_CALENDAR_CHECK_SECONDS"]))
+    # the years saved in the console (calendar_notices): one SELECT of the highest version at most every
+    # JIEFEN_CALENDAR_CHECK_SECONDS, forced on the scheduler's tick
+    notices = DatabaseWatch(calendar_admin.refresh, "calendar years", lambda rt: rt.calendar_version,
+                            (CalendarError, SQLAlchemyError), float(app.config["JIEFEN_CALENDAR_CHECK_SECONDS"]))
     app.extensions[NOTICES_KEY] = notices
     @app.before_request
     def _serve_saved_calendar_years() -> None:

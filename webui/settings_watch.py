@@ -18,8 +18,14 @@ log = logging.getLogger(__name__)
 KEY = "jiefen.settings_watch"  # app.extensions[KEY]
 
 
-class SettingsWatch:
-    def __init__(self, check_every: float = 5.0):
+class DatabaseWatch:
+    """Something administrators save in the database that every process serves (the settings; the calendar years,
+    webui/calendar_file.py): `reload(session, rt)` reads the highest saved version and serves it when it moved
+    (True). Looked at no more often than every `check_every` seconds unless forced; a failed check (one of
+    `errors`) is logged and what is in service stays."""
+
+    def __init__(self, reload, what: str, version, errors: tuple[type[Exception], ...], check_every: float = 5.0):
+        self._reload, self.what, self._version, self._errors = reload, what, version, errors
         self.check_every = check_every
         self._lock = threading.Lock()
         self._checked = float("-inf")
@@ -31,13 +37,13 @@ class SettingsWatch:
         with self._lock:
             self._checked = now
             try:
-                changed = settings_admin.refresh(session, rt)
-            except (SQLAlchemyError, ValueError) as exc:
+                changed = self._reload(session, rt)
+            except self._errors as exc:
                 session.rollback()
-                log.error("the settings saved in the console cannot be read; the settings in service stay: %s", exc)
+                log.error("the %s saved in the console cannot be used; what is in service stays: %s", self.what, exc)
                 return False
         if changed:
-            log.warning("settings saved in the console reloaded (version %d)", rt.settings_version)
+            log.warning("%s saved in the console reloaded (version %d)", self.what, self._version(rt))
         return changed
 
 
@@ -45,7 +51,8 @@ def watch(app) -> None:
     """Serve the settings saved in the console (any process may save them): checked before requests."""
     from webui.extensions import current_runtime, db
 
-    watcher = SettingsWatch(float(app.config["JIEFEN_SETTINGS_CHECK_SECONDS"]))
+    watcher = DatabaseWatch(settings_admin.refresh, "settings", lambda rt: rt.settings_version,
+                            (SQLAlchemyError, ValueError), float(app.config["JIEFEN_SETTINGS_CHECK_SECONDS"]))
     app.extensions[KEY] = watcher
 
     @app.before_request
