@@ -12,11 +12,12 @@ from datetime import UTC, datetime
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from engine.models import GENESIS_HASH, AdminEventModel
+from engine.models import GENESIS_HASH, AdminEventModel, AdminLogHeadModel
 
 # pg_advisory_xact_lock's key for "append to the admin log": appends queue behind it, so two administrators
 # acting at once never read the same tail (SQLite has one writer already). Held until the commit.
 _APPEND_LOCK = 0x6A6966656E01  # "jifen" + 1
+HEAD_ID = 1  # the one row of admin_log_head
 
 
 def _row_hash(prev_hash: str, seq: int, at: datetime, actor: str, action: str, target_type: str, target: str,
@@ -60,6 +61,11 @@ def append(session: Session, actor: str, at: datetime, action: str, target_type:
                           old=old, new=new, prev_hash=prev,
                           hash=_row_hash(prev, seq, at, actor, action, target_type, target, old, new))
     session.add(row)
+    head = session.get(AdminLogHeadModel, HEAD_ID)
+    if head is None:
+        session.add(AdminLogHeadModel(id=HEAD_ID, seq=seq, hash=row.hash))
+    else:
+        head.seq, head.hash = seq, row.hash
     session.flush()
     return row
 

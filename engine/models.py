@@ -262,6 +262,19 @@ class AdminEventModel(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class AdminLogHeadModel(Base):
+    """The admin log's head: the seq and hash of its last row, written with every append in the same transaction
+    (engine/admin_log.py, migration 0038). The chain alone shows a row changed, removed or reordered inside it,
+    but not its last rows deleted; verify compares the chain's end with this row, as a case's history is
+    compared with the tail kept on the case row."""
+
+    __tablename__ = "admin_log_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # always 1
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
 class CaseSequenceModel(Base):
     """Per-area, per-year counter for case codes; bumped with an atomic UPDATE so it never repeats."""
 

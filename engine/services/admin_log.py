@@ -15,7 +15,7 @@ from engine import admin_log
 from engine.actors import Actor
 from engine.errors import Forbidden, InvalidData
 from engine.messages import msg
-from engine.models import GENESIS_HASH, AdminEventModel
+from engine.models import GENESIS_HASH, AdminEventModel, AdminLogHeadModel
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,9 @@ def export_admin_events(session: Session, actor: Actor, flt: AdminLogFilter = Ad
 
 def verify_admin_log(session: Session, actor: Actor) -> ChainCheck:
     """Walk the whole chain: each row's seq follows the one before, its prev_hash is that row's hash and its hash is
-    its own content's. Read-only. Raises Forbidden."""
+    its own content's; then the chain must end where the head row (admin_log_head, written with every append)
+    says it does — deleting the last rows leaves a chain that holds together but ends early. Read-only.
+    Raises Forbidden."""
     _may_read(actor)
     prev, expected, checked = GENESIS_HASH, 1, 0
     # In batches (a server-side cursor on PostgreSQL), closed on the early return too.
@@ -105,4 +107,14 @@ def verify_admin_log(session: Session, actor: Actor) -> ChainCheck:
                 log.warning("admin log chain broken at seq %s", row.seq)
                 return ChainCheck(False, checked, row.seq if row.seq == expected else expected)
             prev, expected, checked = row.hash, expected + 1, checked + 1
+    head = session.get(AdminLogHeadModel, admin_log.HEAD_ID)
+    last = expected - 1
+    if head is None and checked == 0:
+        return ChainCheck(True, 0, None)
+    if head is None or head.seq != last or head.hash != prev:
+        # rows after the last one removed (the first missing), rows added without a head (the first of them), or
+        # the last row replaced by one chained anew (it)
+        broken = 1 if head is None else (head.seq + 1 if head.seq < last else min(head.seq, last + 1))
+        log.warning("admin log ends at seq %s, its head says %s", last, None if head is None else head.seq)
+        return ChainCheck(False, min(checked, broken - 1), broken)
     return ChainCheck(True, checked, None)

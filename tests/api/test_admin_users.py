@@ -3,7 +3,7 @@ administrator, read by an auditor, refused to everyone else; every act a row of 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from engine.models import AdminEventModel, ApiTokenModel, CaseEventModel, TaskModel
 from tests.support import PASSWORD
@@ -250,3 +250,51 @@ def test_import_through_the_api_checks_first_then_saves_all_or_none(client, logi
     assert client.post(url, data=good.encode(), headers=login("auditor")).status_code == 403
     assert client.post(url, data=b"a,b\n", headers=login("clerk")).status_code == 403
     assert client.post(url, data=b"a,b\n", headers=admin).status_code == 422
+
+
+def test_the_log_with_its_last_entries_deleted_does_not_verify(client, login, session):
+    """The chain alone holds together when its tail is cut off; the head row written with every append does not
+    match it then. Rows added outside jiefen after the head, and a last row replaced and chained anew, are found
+    the same way."""
+    from engine import admin_log as chain
+    from engine.models import AdminLogHeadModel
+
+    admin, auditor = login("admin"), login("auditor")
+    client.post("/api/v1/admin/users", json=NEW, headers=admin)
+    client.patch("/api/v1/admin/users/wang.wu", json={"phone": "13800001111"}, headers=admin)
+    client.post("/api/v1/admin/users/wang.wu/reset-password", headers=admin)
+    rows = list(session.scalars(select(AdminEventModel).order_by(AdminEventModel.seq)))
+    last = rows[-1]
+    head = session.get(AdminLogHeadModel, chain.HEAD_ID)
+    assert (head.seq, head.hash) == (last.seq, last.hash)
+    assert client.get("/api/v1/admin/log/verify", headers=auditor).get_json()["ok"] is True
+
+    # the last two acts deleted: every remaining row still chains, the log does not verify
+    session.execute(delete(AdminEventModel).where(AdminEventModel.seq > last.seq - 2))
+    session.flush()
+    check = client.get("/api/v1/admin/log/verify", headers=auditor).get_json()
+    assert check == {"ok": False, "checked": last.seq - 2, "broken_at": last.seq - 1}
+
+    # put back, then one more row chained on outside jiefen (the head not moved): found at that row
+    for row in rows[-2:]:
+        session.add(AdminEventModel(**{c: getattr(row, c) for c in ("seq", "at", "actor", "action", "target_type",
+                                                                     "target", "old", "new", "prev_hash", "hash")}))
+    session.flush()
+    assert client.get("/api/v1/admin/log/verify", headers=auditor).get_json()["ok"] is True
+    forged = AdminEventModel(seq=last.seq + 1, at=last.at, actor="admin", action="user_updated", target_type="user",
+                             target="wang.wu", old=None, new={"phone": "1"}, prev_hash=last.hash, hash="")
+    forged.hash = chain.hash_of(forged)
+    session.add(forged)
+    session.flush()
+    check = client.get("/api/v1/admin/log/verify", headers=auditor).get_json()
+    assert check == {"ok": False, "checked": last.seq, "broken_at": last.seq + 1}
+
+    # the last row replaced by one chained anew in its place: found at that row
+    session.execute(delete(AdminEventModel).where(AdminEventModel.seq >= last.seq))
+    forged = AdminEventModel(seq=last.seq, at=last.at, actor="admin", action="user_updated", target_type="user",
+                             target="wang.wu", old=None, new={"phone": "2"}, prev_hash=last.prev_hash, hash="")
+    forged.hash = chain.hash_of(forged)
+    session.add(forged)
+    session.flush()
+    check = client.get("/api/v1/admin/log/verify", headers=auditor).get_json()
+    assert check == {"ok": False, "checked": last.seq - 1, "broken_at": last.seq}
