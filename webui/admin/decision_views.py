@@ -10,7 +10,8 @@ from flask_wtf.csrf import generate_csrf
 
 from engine.errors import Conflict, InvalidData
 from engine.services import processes
-from webui.admin.views import MODELER_PACKAGES, _node_modules, _optional_int, _version_arg, bp
+from webui.admin.views import (MODELER_PACKAGES, _node_modules, _optional_int, _version_arg, bp, return_form,
+                               submit_form)
 from webui.auth import current_actor, login_required
 from webui.extensions import db
 from webui.i18n import is_chinese as i18n_is_chinese
@@ -77,18 +78,14 @@ def discard_decision_draft(draft_id: int):
 @login_required
 def decision_draft_submit(draft_id: int):
     """A designer hands their table draft over for deployment (提交审核)."""
-    processes.submit_decision_draft(db.session, draft_id, current_actor(), request.form.get("note"))
-    flash(gettext("The draft was submitted: an administrator will deploy it or send it back with a note."), "ok")
-    return redirect(safe_next(request.form.get("next"), url_for("admin.decision_list")))
+    return submit_form(processes.submit_decision_draft, draft_id, "admin.decision_list")
 
 
 @bp.route("/decisions/drafts/<int:draft_id>/return", methods=["POST"])
 @login_required
 def decision_draft_return(draft_id: int):
     """An administrator sends a submitted table draft back to its author with a note."""
-    draft = processes.return_decision_draft(db.session, draft_id, current_actor(), request.form.get("note"))
-    flash(gettext("The draft went back to %(author)s.", author=draft.author), "ok")
-    return redirect(safe_next(request.form.get("next"), url_for("admin.decision_list")))
+    return return_form(processes.return_decision_draft, draft_id, "admin.decision_list")
 
 
 @bp.route("/decisions/drafts/<int:draft_id>/deploy", methods=["POST"])

@@ -348,22 +348,33 @@ def new_process():
     return redirect(url_for("admin.modeler", process_id=draft.target, draft=draft.id))
 
 
+def submit_form(submit, draft_id: int, back: str):
+    """A designer's 提交审核 form (a process or a decision table draft): `submit` is the service's, `back` the
+    list to return to when the form names no page."""
+    submit(db.session, draft_id, current_actor(), request.form.get("note"))
+    flash(gettext("The draft was submitted: an administrator will deploy it or send it back with a note."), "ok")
+    return redirect(safe_next(request.form.get("next"), url_for(back)))
+
+
+def return_form(send_back, draft_id: int, back: str):
+    """An administrator's 退回 form: the draft goes back to its author with the note."""
+    draft = send_back(db.session, draft_id, current_actor(), request.form.get("note"))
+    flash(gettext("The draft went back to %(author)s.", author=draft.author), "ok")
+    return redirect(safe_next(request.form.get("next"), url_for(back)))
+
+
 @bp.route("/processes/drafts/<int:draft_id>/submit", methods=["POST"])
 @login_required
 def process_draft_submit(draft_id: int):
     """A designer hands their draft over for deployment (提交审核)."""
-    processes.submit_draft(db.session, draft_id, current_actor(), request.form.get("note"))
-    flash(gettext("The draft was submitted: an administrator will deploy it or send it back with a note."), "ok")
-    return redirect(safe_next(request.form.get("next"), url_for("admin.process_list")))
+    return submit_form(processes.submit_draft, draft_id, "admin.process_list")
 
 
 @bp.route("/processes/drafts/<int:draft_id>/return", methods=["POST"])
 @login_required
 def process_draft_return(draft_id: int):
     """An administrator sends a submitted draft back to its author with a note."""
-    draft = processes.return_draft(db.session, draft_id, current_actor(), request.form.get("note"))
-    flash(gettext("The draft went back to %(author)s.", author=draft.author), "ok")
-    return redirect(safe_next(request.form.get("next"), url_for("admin.process_list")))
+    return return_form(processes.return_draft, draft_id, "admin.process_list")
 
 
 @bp.route("/processes/drafts/<int:draft_id>/deploy", methods=["POST"])
