@@ -443,6 +443,12 @@ class TaskCandidateModel(Base):
         # Partial: only flagged rows are in it, so the other rows' writes never touch it.
         Index("ix_task_candidates_flagged", "role", "org_unit_id", "due_sort", "created_at", "task_id",
               sqlite_where=text("priority > 0"), postgresql_where=text("priority > 0")),
+        # The same walk with a process or a category filter (migration 0039): without them it takes the
+        # process or category index above and reads every row of the queue's process or category.
+        Index("ix_task_candidates_flagged_process", "role", "org_unit_id", "process_id", "created_at", "task_id",
+              sqlite_where=text("priority > 0"), postgresql_where=text("priority > 0")),
+        Index("ix_task_candidates_flagged_category", "role", "org_unit_id", "category", "due_sort", "created_at",
+              "task_id", sqlite_where=text("priority > 0"), postgresql_where=text("priority > 0")),
     )
 
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)

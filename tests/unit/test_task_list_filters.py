@@ -240,3 +240,41 @@ def test_a_whole_case_code_is_a_lookup_of_that_case(session, actor):
     admin = actor("admin")
     assert _ids(tasks.list_tasks(session, admin, scope="all", q=case.code)) == \
         [t.id for t in cases.open_tasks(session, case.id)]
+
+
+def test_the_flagged_walk_with_a_process_or_category_filter_reads_only_flagged_rows(session, actor):
+    """群体性 / 高风险 first: the list's flagged walk with a process (newest first) or a category filter reads the
+    partial indexes of the flagged rows (migration 0039); it took the queue's process or category index and read
+    every row of the queue's process or category to test the flag (36 ms at 1,000,000 cases)."""
+    import pytest
+    from sqlalchemy import insert, text
+
+    from engine import task_list
+
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("SQLite's plan (PostgreSQL's planner costs the same partial indexes)")
+    case = cases.start_case(session, "small_mediation", {}, actor("clerk"))
+    task = cases.open_tasks(session, case.id)[0]
+    row = session.execute(select(TaskCandidateModel.__table__).where(TaskCandidateModel.task_id == task.id)).first()
+    base = dict(row._mapping)
+    task_row = dict(session.execute(select(TaskModel.__table__).where(TaskModel.id == task.id)).first()._mapping)
+    session.execute(insert(TaskModel.__table__), [dict(task_row, id=f"plain-{i}", priority=int(i < 5))
+                                                  for i in range(3000)])
+    session.execute(insert(TaskCandidateModel.__table__), [
+        dict({k: v for k, v in base.items() if k != "id"}, task_id=f"plain-{i}", process_id="small_mediation",
+             category="labour", priority=int(i < 5)) for i in range(3000)])
+    session.commit()
+    session.execute(text("ANALYZE"))
+    for sort, filters, index in (("-created", {"process_id": "small_mediation"}, "ix_task_candidates_flagged_process"),
+                                 ("due", {"category": "labour"}, "ix_task_candidates_flagged_category")):
+        shape = task_list._shape({"overdue": False, "assigned": None, "q": None, "process_id": None, "category": None,
+                                  "username": "clerk", **filters})
+        page, _count = task_list._build_mine(1, sort, shape)
+        params = {**filters, "username": "clerk", "walk": 50, "offset": 0, "per_page": 50, "cap": 1001,
+                  "now": None, "role_0": base["role"], "org_0": base["org_unit_id"]}
+        compiled = page.compile(session.get_bind())
+        values = compiled.construct_params(params)
+        plan = " ".join(str(r[-1]) for r in session.connection().exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + str(compiled), tuple(values[k] for k in compiled.positiontup)))
+        assert index in plan, (sort, filters, plan)
+    session.rollback()
