@@ -1,6 +1,8 @@
 """Case codes (一案一码): {6-digit area}{level}{channel}{YYYY}{6-digit sequence}{check} — domain.md §6."""
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import datetime
 
 from sqlalchemy import Integer, column, text
@@ -53,3 +55,14 @@ def make_case_code(session: Session, org: OrgUnitModel, channel: str | None, now
     seq = _next_sequence(session, org.area_code, year)
     body = f"{org.area_code}{org.level}{CHANNEL_DIGITS.get(channel or '', '0')}{year}{seq:06d}"
     return body + check_digit(body)
+
+
+def normalise_phone(phone: str | None) -> str:
+    """A phone number's digits as the look-up compares them: full-width digits as half-width, everything else
+    out, and a +86 / 0086 country prefix off a mobile number (+86 138… is 138…). Also the key that finds a
+    party's other cases (cases.party_key)."""
+    digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", phone or ""))
+    for prefix in ("0086", "86"):
+        if digits.startswith(prefix) and len(digits) == len(prefix) + 11 and digits[len(prefix)] == "1":
+            return digits[len(prefix):]
+    return digits

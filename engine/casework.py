@@ -20,7 +20,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import (case_store, chain, group_cases, ladder, runtime, scripting, serializer, stats, task_index,
                     timer_index)
-from engine.case_codes import make_case_code
+from engine.case_codes import make_case_code, normalise_phone
 from engine.clock import running_at
 from engine.fastpath import run_writes
 from engine.errors import CaseError, Conflict, InvalidData, SandboxError, TaskFailed
@@ -272,7 +272,7 @@ def open_case(session: Session, version: LoadedVersion, data: dict, actor: str, 
         code=make_case_code(session, org, data.get("channel"), now), process_version_id=version.id,
         process_id=version.process_id, status="open", outcome=None, outcome_class=None, org_unit_id=org.id,
         first_unit_id=org.id, responsible_unit_id=None, category=None, tier=None, priority=0,
-        channel=None, party_phone=None, opened_by=actor, opened_at=now, closed_at=None,
+        channel=None, party_phone=None, party_key=None, opened_by=actor, opened_at=now, closed_at=None,
         linked_case_id=linked_case_id, link_kind=link_kind, data={}, workflow_json="{}", task_count=0,
         lock_version=1, event_seq=0, event_hash=chain.GENESIS, event_at=None, responded_at=None,
         late_at=None, due_at=None), org)
@@ -357,6 +357,9 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
     for key in INDEXED_FIELDS:
         if key in after_data and after_data[key] not in (None, ""):
             setattr(case, key, str(after_data[key]))
+    party_key = normalise_phone(case.party_phone) or None
+    if case.party_key != party_key:
+        case.party_key = party_key
     category_changed = case.category != category and not ctx.new_case  # a new case has no candidate rows yet
     # the receipt counted under the category/channel the case was opened with moves to the ones it now has
     refiled = ({"category": category, "channel": channel}

@@ -301,7 +301,9 @@ class CaseModel(Base):
                       # 群体性 / 高风险 (priority > 0, a few percent): the ledger's flagged-first part and its
                       # high_risk filter walk these alone, newest or oldest first (migration 0036)
                       Index("ix_cases_flagged", "opened_at", "id", sqlite_where=text("priority > 0"),
-                            postgresql_where=text("priority > 0")))
+                            postgresql_where=text("priority > 0")),
+                      # a party's other cases by their phone (重复件 / 重复信访; migration 0040)
+                      Index("ix_cases_party_key", "party_key", "opened_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
@@ -321,6 +323,9 @@ class CaseModel(Base):
     tier: Mapped[str | None] = mapped_column(String(40))
     channel: Mapped[str | None] = mapped_column(String(40))
     party_phone: Mapped[str | None] = mapped_column(String(40))  # for the public lookup (code + phone)
+    # the party phone's digits as case_codes.normalise_phone reads them (+86, spaces, full-width out): the key
+    # that finds the same party's other cases (services/same_party.py), kept with party_phone by each command
+    party_key: Mapped[str | None] = mapped_column(String(40))
     opened_by: Mapped[str | None] = mapped_column(String(64))
     opened_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,7 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine import access, case_list, case_store, casework, chain, forms, routing, runtime, stats, task_index
 from engine.actors import PARTY_ACTOR, Actor
-from engine.case_codes import CHANNEL_DIGITS, check_digit, valid_code  # noqa: F401 (public here)
+from engine.case_codes import CHANNEL_DIGITS, check_digit, normalise_phone, valid_code  # noqa: F401 (public here)
 from engine.fastpath import send
 from engine.directory import top_org
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
@@ -158,16 +156,6 @@ def normalise_code(code: str | None) -> str:
     """A case code as a party types or copies it: full-width characters as half-width, spaces and hyphens out,
     a trailing x as X (case_list.normalise_query, the ledger's reading of a code)."""
     return case_list.normalise_query(code).upper()
-
-
-def normalise_phone(phone: str | None) -> str:
-    """A phone number's digits as the look-up compares them: full-width digits as half-width, everything else
-    out, and a +86 / 0086 country prefix off a mobile number (+86 138… is 138…)."""
-    digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", phone or ""))
-    for prefix in ("0086", "86"):
-        if digits.startswith(prefix) and len(digits) == len(prefix) + 11 and digits[len(prefix)] == "1":
-            return digits[len(prefix):]
-    return digits
 
 
 def lookup_case(session: Session, code: str, phone: str) -> CaseModel | None:

@@ -109,6 +109,11 @@ def _page_ids(session: Session, actor: Actor, filters: LedgerFilters, now: datet
     return ids + list(session.scalars(rest.offset(rest_offset).limit(rest_limit)))
 
 
+def rows_of(session: Session, ids: list[int]) -> list[LedgerRow]:
+    """The ledger rows of these cases (the caller decided they may be read), in this order."""
+    return _rows(session, ids)
+
+
 def list_cases(session: Session, actor: Actor, filters: LedgerFilters, page: int = 1, per_page: int = 50,
                now: datetime | None = None) -> LedgerPage:
     """A page of the ledger: the cases the actor may read that match the filters, with a total exact up to

@@ -196,3 +196,22 @@ def test_warning_badges_and_overdue_tab(page, live_server, sign_in, shoot, sessi
     shoot(page, "20-tasks-warnings")
     page.click("[data-tab=overdue]")
     expect(page.locator("table.list tbody tr")).to_have_count(4)
+
+
+def test_intake_shows_the_same_partys_other_cases(page, live_server, sign_in, shoot, waiting_case):
+    """重复件: the clerk types the party's phone (here with +86 and spaces) and sees the case already open for it,
+    with a link, before registering; another phone clears it. Nothing is blocked."""
+    sign_in(page, "clerk")
+    page.click("nav.mainnav >> text=受理登记")
+    page.fill("#f-party_name", "赵六")
+    page.fill("#f-party_phone", "+86 137 0000 1111")
+    box = page.locator("#same-party")
+    expect(box).to_have_attribute("data-state", "found", timeout=10000)
+    expect(box).to_contain_text("该电话已有 1 件其他案件")
+    expect(box.locator(f"li[data-case-code='{waiting_case.code}'] a")).to_have_attribute(
+        "href", f"/cases/{waiting_case.id}")
+    expect(box).to_contain_text("办理中")
+    shoot(page, "21-intake-same-party")
+    page.fill("#f-party_phone", "13911112222")
+    expect(box).to_have_attribute("data-state", "empty", timeout=10000)
+    expect(box).to_be_hidden()

@@ -815,6 +815,28 @@ def ledger_row_json(row, now) -> dict:
             "closed_at": iso(case.closed_at)}
 
 
+class SamePartyQuery(Schema):
+    phone = fields.String(required=True, validate=[validate.Length(min=1, max=40), _no_nul],
+                          metadata={"description": "the party's phone as typed (+86, spaces and hyphens are fine)"})
+    exclude = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1),
+                             metadata={"description": "a case id to leave out (the case whose page asks)"})
+
+
+class SamePartyResult(Schema):
+    phone_key = fields.String(required=True, allow_none=True,
+                              metadata={"description": "the digits compared; null: too short to compare (under 7)"})
+    items = fields.List(fields.Nested(LedgerRowSchema), required=True,
+                        metadata={"description": "the cases the caller may read, newest first (at most 20)"})
+    readable = fields.Integer(required=True, metadata={"description": "how many the caller may read"})
+    others = fields.Integer(required=True, metadata={"description": "how many they may not read (not listed)"})
+    others_open = fields.Integer(required=True, metadata={"description": "of those, how many are open"})
+
+
+def same_party_json(found, now) -> dict:
+    return {"phone_key": found.key, "items": [ledger_row_json(row, now) for row in found.rows],
+            "readable": found.readable, "others": found.others, "others_open": found.others_open}
+
+
 # ---------------------------------------------------------------- the dashboard's overdue board (督办看板)
 
 class OverdueQuery(Schema):

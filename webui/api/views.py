@@ -14,8 +14,8 @@ from engine import access, case_data
 from engine.clock import CHINA_TZ
 from engine.errors import Forbidden, InvalidData
 from engine.messages import msg
-from engine.services import (attachments, cases, documents, history, ledger, migration, oversight, processes, stats,
-                             tasks, timers, users)
+from engine.services import (attachments, cases, documents, history, ledger, migration, oversight, processes,
+                             same_party, stats, tasks, timers, users)
 from webui import labels as ui_labels
 from webui.api import schemas as s
 from webui.audit.views import dossier_response
@@ -587,6 +587,18 @@ def list_cases(query: dict):
     now = current_runtime().clock.now()
     return {"items": [s.ledger_row_json(row, now) for row in result.rows], "total": result.total,
             "total_capped": result.more, "page": page, "per_page": per_page}
+
+
+@blp.route("/cases/same-party", methods=["GET"])
+@blp.arguments(s.SamePartyQuery, location="query", unknown=RAISE)
+@_errors(401, 422)
+@blp.response(200, s.SamePartyResult)
+def same_party_cases(query: dict):
+    """The same party's other cases by their phone (重复件 / 重复信访): the ones the caller may read, newest
+    first, and how many others there are and how many of them are open. The intake form asks before a case is
+    registered; a case page leaves itself out with `exclude`."""
+    found = same_party.find(db.session, current_actor(), query["phone"], query["exclude"])
+    return s.same_party_json(found, current_runtime().clock.now())
 
 
 @blp.route("/dashboard/overdue", methods=["GET"])
