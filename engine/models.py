@@ -324,7 +324,7 @@ class CaseModel(Base):
     channel: Mapped[str | None] = mapped_column(String(40))
     party_phone: Mapped[str | None] = mapped_column(String(40))  # for the public lookup (code + phone)
     # the party phone's digits as case_codes.normalise_phone reads them (+86, spaces, full-width out): the key
-    # that finds the same party's other cases (services/same_party.py), kept with party_phone by each command
+    # that finds the same party's other cases (services/ledger.py same_party), kept with party_phone by each command
     party_key: Mapped[str | None] = mapped_column(String(40))
     opened_by: Mapped[str | None] = mapped_column(String(64))
     opened_at: Mapped[datetime]

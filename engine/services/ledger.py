@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from engine import case_list, runtime, task_list
 from engine.actors import Actor
+from engine.case_codes import normalise_phone
 from engine.case_list import SORTS, LedgerFilters, normalise_query  # noqa: F401 (public here)
 from engine.models import NO_DUE_DATE, CaseModel, OrgUnitModel, ProcessVersionModel, TaskModel
 
@@ -109,11 +110,6 @@ def _page_ids(session: Session, actor: Actor, filters: LedgerFilters, now: datet
     return ids + list(session.scalars(rest.offset(rest_offset).limit(rest_limit)))
 
 
-def rows_of(session: Session, ids: list[int]) -> list[LedgerRow]:
-    """The ledger rows of these cases (the caller decided they may be read), in this order."""
-    return _rows(session, ids)
-
-
 def list_cases(session: Session, actor: Actor, filters: LedgerFilters, page: int = 1, per_page: int = 50,
                now: datetime | None = None) -> LedgerPage:
     """A page of the ledger: the cases the actor may read that match the filters, with a total exact up to
@@ -163,3 +159,43 @@ def org_unit_choices(session: Session, actor: Actor) -> list[OrgUnitModel]:
             return []
         stmt = stmt.where(or_(*[OrgUnitModel.path.startswith(p) for p in paths]))
     return list(session.scalars(stmt))
+
+
+# ---------------------------------------------------------------- the same party's other cases
+
+SAME_PARTY_LIMIT = 20  # the newest of the party's cases listed; the counts cover them all
+SAME_PARTY_MIN_DIGITS = 7  # a shorter key (a typo, an extension) would match strangers
+
+
+@dataclass
+class SameParty:
+    key: str | None  # the phone as compared; None when too short to compare
+    rows: list[LedgerRow] = field(default_factory=list)  # the readable ones, newest first (at most SAME_PARTY_LIMIT)
+    readable: int = 0  # how many the caller may read
+    others: int = 0  # how many they may not read
+    others_open: int = 0  # of which open
+
+
+def same_party(session: Session, actor: Actor, phone: str | None, exclude_case_id: int | None = None) -> SameParty:
+    """The same party's other cases (重复件 / 重复信访), newest first: the cases whose party phone is this one
+    (cases.party_key, as case_codes.normalise_phone reads a phone). Shown to the clerk at intake and on a case's
+    page, so that a matter already being handled is recognised (信访工作条例: the same matter already accepted or
+    being handled is not accepted again; a dispute that comes back is a 重复纠纷). The caller sees the cases they
+    may read; of the others only how many there are and how many are open, so that they know to ask the center,
+    not what they hold. Read-only; one indexed range (ix_cases_party_key)."""
+    key = normalise_phone(phone)
+    if len(key) < SAME_PARTY_MIN_DIGITS:
+        return SameParty(None)
+    K = CaseModel
+    mine = K.party_key == key
+    if exclude_case_id is not None:
+        mine = and_(mine, K.id != exclude_case_id)
+    visible = case_list.visibility(session, actor)
+    readable = mine if visible is None else and_(mine, visible)
+    ids = list(session.scalars(select(K.id).where(readable).order_by(K.opened_at.desc(), K.id.desc()).limit(SAME_PARTY_LIMIT)))
+    counts = select(func.count(), func.count().filter(K.status == "open"))
+    n_readable = session.execute(counts.where(readable)).first()[0]
+    others = others_open = 0
+    if visible is not None:
+        others, others_open = session.execute(counts.where(mine, not_(visible))).first()
+    return SameParty(key, _rows(session, ids), n_readable, others, others_open)

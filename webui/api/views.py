@@ -15,7 +15,7 @@ from engine.clock import CHINA_TZ
 from engine.errors import Forbidden, InvalidData
 from engine.messages import msg
 from engine.services import (attachments, cases, documents, history, ledger, migration, oversight, processes,
-                             same_party, stats, tasks, timers, users)
+                             stats, tasks, timers, users)
 from webui import labels as ui_labels
 from webui.api import schemas as s
 from webui.audit.views import dossier_response
@@ -597,7 +597,7 @@ def same_party_cases(query: dict):
     """The same party's other cases by their phone (重复件 / 重复信访): the ones the caller may read, newest
     first, and how many others there are and how many of them are open. The intake form asks before a case is
     registered; a case page leaves itself out with `exclude`."""
-    found = same_party.find(db.session, current_actor(), query["phone"], query["exclude"])
+    found = ledger.same_party(db.session, current_actor(), query["phone"], query["exclude"])
     return s.same_party_json(found, current_runtime().clock.now())
 
 

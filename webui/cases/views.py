@@ -13,7 +13,7 @@ from markupsafe import Markup
 from engine import access
 from engine.errors import Forbidden, InvalidData
 from engine.messages import msg
-from engine.services import attachments, cases, documents, history, incidents, processes, same_party, tasks, timers
+from engine.services import attachments, cases, documents, history, incidents, ledger, processes, tasks, timers
 from engine.services.cases import start_roles
 from webui.auth import current_actor, login_required
 from webui.diagram_layout import has_diagram_xml, with_layout
@@ -155,7 +155,7 @@ def case_page(case_id: int):
         documents=documents.list_documents(db.session, case_id, actor), document_kinds=documents.kinds_for(case.process_id),
         may_issue=documents.may_issue(db.session, actor, case),
         may_download=documents.may_download(db.session, actor, case),
-        same_party=same_party.find(db.session, actor, case.party_phone, case.id))
+        same_party=ledger.same_party(db.session, actor, case.party_phone, case.id))
 
 
 @bp.route("/cases/same-party")
@@ -163,7 +163,7 @@ def case_page(case_id: int):
 def same_party_fragment():
     """The intake form's check of the party's phone (static/js/same_party.js): the same party's other cases, as
     the case page lists them (an empty answer when there are none or the phone is too short)."""
-    found = same_party.find(db.session, current_actor(), (request.args.get("phone") or "")[:40])
+    found = ledger.same_party(db.session, current_actor(), (request.args.get("phone") or "")[:40])
     return render_template("cases/_same_party.html", found=found)
 
 

@@ -1,5 +1,5 @@
 /* The intake form's check of the party's phone (重复件 / 重复信访): once the phone is typed, the same party's other
-   cases are asked of the server (GET /cases/same-party?phone=…, services/same_party.py) and shown under the
+   cases are asked of the server (GET /cases/same-party?phone=…, services/ledger.py same_party) and shown under the
    field, rendered and escaped by the server (cases/_same_party.html). The clerk decides; nothing is blocked.
    No inline code (the page's Content-Security-Policy). */
 (function () {
