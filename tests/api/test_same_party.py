@@ -77,6 +77,8 @@ def test_the_intake_check_and_the_case_page(app, session, repeats):
     assert browser.get("/cases/same-party?phone=13911112222").get_data(as_text=True).strip() == ""
     page = browser.get(f"/cases/{repeats['A'][0]}").get_data(as_text=True)
     assert 'id="same-party-card"' in page and "同一当事人的其他案件" in page and repeats["F"][1] in page
+    assert "请与正在办理的案件一并处理" in page and "请勿重复登记" not in page  # it is registered already
+    assert "请勿重复登记" in fragment
     other = browser.get(f"/cases/{repeats['F'][0]}").get_data(as_text=True)
     assert repeats["A"][1] in other and f'href="/cases/{repeats["F"][0]}"' not in other.split("same-party-card")[1]
 
