@@ -134,6 +134,7 @@ MESSAGES: dict[str, str] = {
     "process.return_forbidden": "only administrators see and return drafts submitted for deployment",
     "process.draft_not_submitted": "process draft {draft_id} is not submitted for deployment",
     "decision.draft_not_submitted": "decision table draft {draft_id} is not submitted for deployment",
+    "case.repeat_of_unknown": "case {case_id} is not a case you may read: choose one of the party's cases listed",
     "history.replay_not_ready": "event {seq}: task {spec_name} was not ready in the replay",
     "process.failed": "the process failed at {element}: {message}",
     "routing.due_date_failed": "due date of {element_id}: {error}",

@@ -11,6 +11,11 @@ from engine.services.timers import LEVEL_NAMES
 
 STATUS = {"open": lazy_gettext("In progress"), "closed": lazy_gettext("Closed")}
 
+# How one case follows from another (cases.link_kind: jiefen.link_kind on a process's jiefen.open_case, or the
+# intake's 重复件 choice)
+LINK_KINDS = {"repeat": lazy_gettext("repeat of the same matter"), "reopened": lazy_gettext("reopened"),
+              "confirmation": lazy_gettext("judicial confirmation")}
+
 # Outcome classes of closed cases (engine.models.OUTCOME_CLASSES, the end event's jiefen.outcome_class).
 OUTCOME_CLASS = {"resolved": lazy_gettext("Resolved"), "unresolved": lazy_gettext("Not resolved"),
                  "withdrawn": lazy_gettext("Withdrawn"), "transferred": lazy_gettext("Transferred"),

@@ -76,16 +76,33 @@ def start_data(version, data: dict, rt: runtime.Runtime) -> dict:
     return forms.validate_form(forms.NO_FIELDS, data, rt)
 
 
+def _repeat_link(session: Session, actor: Actor, repeat_of: int | None) -> tuple[int | None, str | None]:
+    """(linked_case_id, link_kind) for a case registered as a repeat (重复件) of `repeat_of`: a case the actor may
+    read. Raises InvalidData on the field `repeat_of`."""
+    if repeat_of is None:
+        return None, None
+    earlier = session.get(CaseModel, repeat_of)
+    if earlier is None or not access.decide(session, actor, earlier).allowed:
+        m = msg("case.repeat_of_unknown", case_id=repeat_of)
+        raise InvalidData(m, {"repeat_of": [m]})
+    return earlier.id, "repeat"
+
+
 def start_case(session: Session, process_id: str, data: dict | None, actor: Actor, org_unit: str | None = None,
-               linked_case_id: int | None = None, link_kind: str | None = None) -> CaseModel:
+               linked_case_id: int | None = None, link_kind: str | None = None,
+               repeat_of: int | None = None) -> CaseModel:
     """Open a case of the newest version of a process and run it to its first wait state. Commits.
+    `repeat_of`: as register_case's.
 
     Raises NotFound (process), Forbidden (no start role), InvalidData (data not an object, not within the data
-    limits or not what the start form accepts: start_data), TaskFailed."""
+    limits or not what the start form accepts: start_data; repeat_of not a case the actor may read),
+    TaskFailed."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise InvalidData(msg("data.not_object"), {"data": [msg("field.must_be_object")]})
+    if repeat_of is not None:
+        linked_case_id, link_kind = _repeat_link(session, actor, repeat_of)
     rt = runtime.of(session)
     version = active_loaded_version(session, process_id)
     org = _start_org(session, actor, start_roles(version.meta, rt), org_unit)
@@ -107,18 +124,23 @@ def check_may_open(session: Session, process_id: str, actor: Actor) -> None:
 
 
 def register_case(session: Session, process_id: str, data: dict | None, actor: Actor,
-                  org_unit: str | None = None) -> CaseModel:
+                  org_unit: str | None = None, repeat_of: int | None = None) -> CaseModel:
     """Intake (受理登记) as one command: validate the registration form, open a case of the newest version of
     a process with that data and complete its registration task (its first user task) with the same data, in
     one transaction. Commits once: a registration that fails leaves no case behind, so a resubmitted form
     cannot open a second one. When the actor may not act on the registration task the case stays open at it.
 
     Raises NotFound (process), Forbidden (no start role), InvalidData (per-field messages), TaskFailed (the
-    process failed after the registration task), Conflict."""
+    process failed after the registration task), Conflict.
+
+    `repeat_of`: a case of the same party the clerk judged the same matter (重复件, found by ledger.same_party):
+    the new case is linked to it (link_kind "repeat", shown on both cases' pages). It must be a case the actor
+    may read, else InvalidData on the field `repeat_of`."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise InvalidData(msg("data.not_object"), {"data": [msg("field.must_be_object")]})
+    linked_case_id, link_kind = _repeat_link(session, actor, repeat_of)
     rt = runtime.of(session)
     version = active_loaded_version(session, process_id)
     first = next(iter(version.meta.get("first_user_tasks") or []), None)
@@ -126,7 +148,7 @@ def register_case(session: Session, process_id: str, data: dict | None, actor: A
         data = forms.validate_form(version.schemas.get(first) or forms.NO_FIELDS, data, rt)
     org = _start_org(session, actor, start_roles(version.meta, rt), org_unit)
     now = rt.clock.now()
-    case = casework.open_case(session, version, data, actor.username, org, now, None, None)
+    case = casework.open_case(session, version, data, actor.username, org, now, linked_case_id, link_kind)
     rows = task_index.task_rows_of(session, case.id, "")[0] if first is not None else {}
     task = next((row for row in rows.values() if row.spec_name == first), None)
     if task is not None and access.can_act(session, actor, task):

@@ -89,3 +89,47 @@ def test_the_lookup_reads_the_party_key_index(session, repeats):
     plan = " ".join(str(r[-1]) for r in session.execute(text(
         "EXPLAIN QUERY PLAN SELECT id FROM cases WHERE party_key = '13800001234' ORDER BY opened_at DESC LIMIT 20")))
     assert "ix_cases_party_key" in plan, plan
+
+
+def test_intake_registers_a_repeat_linked_to_the_earlier_case(app, session, repeats):
+    """The clerk judges the phone's earlier case the same matter (重复件): the new case is linked to it as a repeat,
+    both pages say so; a case the clerk may not read, or no case number, is refused on the form."""
+    from tests.support.web import csrf
+
+    browser = app.test_client()
+    ui_login(browser, "clerk", expect=302)
+    form = {"channel": "walk_in", "party_name": "张三", "party_phone": "13800001234", "handling_dept": "mediator"}
+    token = csrf(browser.get("/cases/new/small_mediation").get_data(as_text=True))
+    fragment = browser.get("/cases/same-party?phone=13800001234").get_data(as_text=True)
+    assert f'name="repeat_of" value="{repeats["A"][0]}"' in fragment  # the choice the intake form submits
+    refused = browser.post("/cases/new/small_mediation", data={**form, "csrf_token": token,
+                                                               "repeat_of": str(repeats["E"][0])})
+    assert refused.status_code == 422 and "请从列出的该当事人案件中选择" in refused.get_data(as_text=True)
+    assert browser.post("/cases/new/small_mediation", data={**form, "csrf_token": token,
+                                                            "repeat_of": "x1"}).status_code == 422
+    before = session.scalar(select(CaseModel.id).order_by(CaseModel.id.desc()).limit(1))
+    made = browser.post("/cases/new/small_mediation", data={**form, "csrf_token": token,
+                                                            "repeat_of": str(repeats["A"][0])})
+    assert made.status_code == 302, made.get_data(as_text=True)[:500]
+    session.expire_all()
+    new = session.scalars(select(CaseModel).where(CaseModel.id > before)).one()
+    assert (new.linked_case_id, new.link_kind, new.party_key) == (repeats["A"][0], "repeat", "13800001234")
+    page = browser.get(f"/cases/{new.id}").get_data(as_text=True)
+    assert f'{repeats["A"][1]}</a> (重复件)' in page
+    earlier = browser.get(f"/cases/{repeats['A'][0]}").get_data(as_text=True)
+    assert f"{new.code}</a> (重复件)" in earlier
+    # a different matter: no link
+    plain = browser.post("/cases/new/small_mediation", data={**form, "csrf_token": token, "repeat_of": ""})
+    assert plain.status_code == 302
+    session.expire_all()
+    assert session.scalars(select(CaseModel).order_by(CaseModel.id.desc()).limit(1)).one().linked_case_id is None
+
+
+def test_the_api_opens_a_repeat(client, login, session, repeats):
+    body = {"process_id": "ledger_case", "data": {"title": "又来了", "party_phone": "13800001234"},
+            "org_unit": COUNTY}
+    refused = client.post("/api/v1/cases", json={**body, "repeat_of": repeats["E"][0]}, headers=login("clerk"))
+    assert refused.status_code == 422 and "repeat_of" in refused.get_json()["details"]
+    made = client.post("/api/v1/cases", json={**body, "repeat_of": repeats["A"][0]}, headers=login("clerk"))
+    assert made.status_code == 201, made.get_json()
+    assert (made.get_json()["linked_case_id"], made.get_json()["link_kind"]) == (repeats["A"][0], "repeat")

@@ -200,7 +200,8 @@ def test_warning_badges_and_overdue_tab(page, live_server, sign_in, shoot, sessi
 
 def test_intake_shows_the_same_partys_other_cases(page, live_server, sign_in, shoot, waiting_case):
     """重复件: the clerk types the party's phone (here with +86 and spaces) and sees the case already open for it,
-    with a link, before registering; another phone clears it. Nothing is blocked."""
+    with a link, before registering; another phone clears it. Nothing is blocked; judged the same matter, the new
+    case is registered as its repeat and the earlier case's page links to it."""
     sign_in(page, "clerk")
     page.click("nav.mainnav >> text=受理登记")
     page.fill("#f-party_name", "赵六")
@@ -215,3 +216,13 @@ def test_intake_shows_the_same_partys_other_cases(page, live_server, sign_in, sh
     page.fill("#f-party_phone", "13911112222")
     expect(box).to_have_attribute("data-state", "empty", timeout=10000)
     expect(box).to_be_hidden()
+    # the same matter: registered as a repeat of the open case, linked on both pages
+    page.fill("#f-party_phone", "13700001111")
+    expect(box).to_have_attribute("data-state", "found", timeout=10000)
+    box.locator(f"input[name=repeat_of][value='{waiting_case.id}']").check()
+    page.check("input[name=channel][value=walk_in]")
+    page.check("input[name=handling_dept][value=mediator]")
+    page.click("form.task-form button[type=submit]")
+    code = page.locator("#case-code").inner_text().strip()
+    page.goto(f"{live_server}/cases/{waiting_case.id}")
+    expect(page.locator("ul.links")).to_contain_text(f"{code} (重复件)")

@@ -416,6 +416,9 @@ class StartCaseRequest(Schema):
     process_id = fields.String(required=True, validate=[validate.Length(min=1, max=200), _no_nul])
     data = fields.Dict(keys=fields.String(), load_default=dict)
     org_unit = fields.String(load_default=None, allow_none=True, validate=_no_nul)
+    repeat_of = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=2**31 - 1),
+                               metadata={"description": "a case of the same party this one repeats (重复件; "
+                                                        "GET /cases/same-party finds them): linked as a repeat"})
 
 
 class CompleteRequest(Schema):

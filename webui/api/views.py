@@ -571,7 +571,8 @@ def start_case():
     """Open a case of a deployed process."""
     actor = current_actor()
     body = _load(s.StartCaseRequest, _json_body())
-    case = cases.start_case(db.session, body["process_id"], body["data"], actor, body["org_unit"])
+    case = cases.start_case(db.session, body["process_id"], body["data"], actor, body["org_unit"],
+                            repeat_of=body["repeat_of"])
     return _case_response(case)
 
 

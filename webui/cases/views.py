@@ -82,6 +82,9 @@ def _start_form(process_id: str) -> tuple[object, str, str | None, list[dict]]:
 def _render_intake(process_id: str, status: int = 200, formdata=None, details=None):
     version, name, first, form = _start_form(process_id)
     errors, general = field_errors(details)
+    shown = {f.get("id") for f in form} | {f.get("group") for f in form if f.get("group")}
+    for key in [k for k in errors if k not in shown]:  # not a field of the form (repeat_of): said at the top
+        general += errors.pop(key)
     return render_template("cases/intake.html", version=version, process_name=name, first=first, form=form,
                            title=(version.user_task(first) or {}).get("name") if first else None,
                            values=shown_values(form, None, formdata), errors=errors, general_errors=general), status
@@ -110,7 +113,11 @@ def intake(process_id: str):
     acting = acting_actor(actor)
     org = acting.grants[0].org_code if acting is not actor and acting.grants[0].role in start_roles(version.meta, current_runtime()) \
         else None
-    case = cases.register_case(db.session, process_id, data, actor, org)
+    repeat_of = (request.form.get("repeat_of") or "").strip()
+    if repeat_of and not (repeat_of.isdigit() and len(repeat_of) < 10):
+        raise InvalidData(msg("case.repeat_of_unknown", case_id=repeat_of[:20]),
+                          {"repeat_of": [msg("case.repeat_of_unknown", case_id=repeat_of[:20])]})
+    case = cases.register_case(db.session, process_id, data, actor, org, int(repeat_of) if repeat_of else None)
     log.info("case %s registered through the intake screen by %s", case.id, actor.username)
     flash(gettext("Case registered. Case code: %(code)s", code=case.code), "ok")
     return redirect(url_for("cases.receipt", case_id=case.id))
