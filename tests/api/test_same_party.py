@@ -118,6 +118,13 @@ def test_intake_registers_a_repeat_linked_to_the_earlier_case(app, session, repe
     assert f'{repeats["A"][1]}</a> (重复件)' in page
     earlier = browser.get(f"/cases/{repeats['A'][0]}").get_data(as_text=True)
     assert f"{new.code}</a> (重复件)" in earlier
+    # marked 重复件 beside its code in the ledger and on its page, the earlier case not
+    ledger_page = browser.get("/cases").get_data(as_text=True)
+    row = ledger_page[ledger_page.index(f'>{new.code}</a>'):][:300]
+    assert 'class="badge badge-orange case-repeat">重复件<' in row
+    row = ledger_page[ledger_page.index(f'>{repeats["A"][1]}</a>'):][:300]
+    assert "case-repeat" not in row.split("</td>")[0]
+    assert "case-repeat" in page
     # a different matter: no link
     plain = browser.post("/cases/new/small_mediation", data={**form, "csrf_token": token, "repeat_of": ""})
     assert plain.status_code == 302
