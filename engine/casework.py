@@ -353,13 +353,12 @@ def _save(ctx: Ctx, command_type: str, command: dict | None, task, extra: dict |
 
     _move_case(ctx)
     case.data = after_data
-    category, channel = case.category, case.channel
+    category, channel, party_phone = case.category, case.channel, case.party_phone
     for key in INDEXED_FIELDS:
         if key in after_data and after_data[key] not in (None, ""):
             setattr(case, key, str(after_data[key]))
-    party_key = normalise_phone(case.party_phone) or None
-    if case.party_key != party_key:
-        case.party_key = party_key
+    if case.party_phone != party_phone:  # the key that finds the party's other cases follows the phone
+        case.party_key = normalise_phone(case.party_phone) or None
     category_changed = case.category != category and not ctx.new_case  # a new case has no candidate rows yet
     # the receipt counted under the category/channel the case was opened with moves to the ones it now has
     refiled = ({"category": category, "channel": channel}

@@ -192,9 +192,10 @@ def same_party(session: Session, actor: Actor, phone: str | None, exclude_case_i
         mine = and_(mine, K.id != exclude_case_id)
     visible = case_list.visibility(session, actor)
     readable = mine if visible is None else and_(mine, visible)
-    ids = list(session.scalars(select(K.id).where(readable).order_by(K.opened_at.desc(), K.id.desc()).limit(SAME_PARTY_LIMIT)))
+    ids = list(session.scalars(select(K.id).where(readable).order_by(K.opened_at.desc(), K.id.desc())
+                               .limit(SAME_PARTY_LIMIT)))
     counts = select(func.count(), func.count().filter(K.status == "open"))
-    n_readable = session.execute(counts.where(readable)).first()[0]
+    n_readable = len(ids) if len(ids) < SAME_PARTY_LIMIT else session.execute(counts.where(readable)).first()[0]
     others = others_open = 0
     if visible is not None:
         others, others_open = session.execute(counts.where(mine, not_(visible))).first()

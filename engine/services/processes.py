@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
@@ -570,10 +571,14 @@ class _DraftKind:
 
     model: type  # ProcessDraftModel | DecisionDraftModel
     label: str  # for the log
+    info: Callable  # row -> DraftInfo | DecisionDraftInfo
+    submitted: str  # the process_audit actions of a hand-over
+    returned: str
 
 
-_PROCESS_DRAFT = _DraftKind(ProcessDraftModel, "process draft")
-_DECISION_DRAFT = _DraftKind(DecisionDraftModel, "decision draft")
+_PROCESS_DRAFT = _DraftKind(ProcessDraftModel, "process draft", lambda row: _draft_info(row), "submitted", "returned")
+_DECISION_DRAFT = _DraftKind(DecisionDraftModel, "decision draft", lambda row: _decision_draft_info(row),
+                             "decision_submitted", "decision_returned")
 
 
 def _draft_not_found(kind: _DraftKind, draft_id: int) -> NotFound:
@@ -703,19 +708,15 @@ def version_diff(session: Session, actor: Actor, process_id: str, old: int, new:
     return diff_definitions(before.xml, after.xml)
 
 
-def _audit_target(kind: _DraftKind, row) -> str:
-    return (_draft_info(row) if kind is _PROCESS_DRAFT else _decision_draft_info(row)).target
-
-
 def _submit(session: Session, kind: _DraftKind, draft_id: int, actor: Actor, note: str | None):
     row = _owned(session, kind, draft_id, actor)
     note = _note(note)
     now = runtime.of(session).clock.now()
     row.submitted_at, row.submit_note = now, note
     row.returned_at = row.returned_by = row.return_note = None
-    action = "submitted" if kind is _PROCESS_DRAFT else "decision_submitted"
-    session.add(ProcessAuditModel(at=now, actor=actor.username, action=action, process_id=_audit_target(kind, row),
-                                  version=row.base_version or 0, note=_hand_over_note(row, note)))
+    session.add(ProcessAuditModel(at=now, actor=actor.username, action=kind.submitted,
+                                  process_id=kind.info(row).target, version=row.base_version or 0,
+                                  note=_hand_over_note(row, note)))
     session.commit()
     log.info("%s submitted %s %s", actor.username, kind.label, draft_id)
     return row
@@ -734,9 +735,9 @@ def _return(session: Session, kind: _DraftKind, draft_id: int, actor: Actor, not
     now = runtime.of(session).clock.now()
     row.submitted_at = row.submit_note = None
     row.returned_at, row.returned_by, row.return_note = now, actor.username, note
-    action = "returned" if kind is _PROCESS_DRAFT else "decision_returned"
-    session.add(ProcessAuditModel(at=now, actor=actor.username, action=action, process_id=_audit_target(kind, row),
-                                  version=row.base_version or 0, note=_hand_over_note(row, note)))
+    session.add(ProcessAuditModel(at=now, actor=actor.username, action=kind.returned,
+                                  process_id=kind.info(row).target, version=row.base_version or 0,
+                                  note=_hand_over_note(row, note)))
     session.commit()
     log.info("%s returned %s %s to %s", actor.username, kind.label, draft_id, row.author)
     return row
